@@ -1,0 +1,1 @@
+//! The WASM host (being built).

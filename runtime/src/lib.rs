@@ -1,0 +1,7 @@
+//! polypact: a runtime for programmable partnerships.
+#![deny(missing_docs)]
+
+pub mod host;
+pub mod ledger;
+pub mod op;
+pub mod store;

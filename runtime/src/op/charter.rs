@@ -1,0 +1,322 @@
+//! The charter: what a partnership is made of.
+//!
+//! A charter names the partnership, its first participants, the module
+//! instances it runs (name, code hash, init config, and which system
+//! messages each may send: the charter is the permission table) and the
+//! runtime parameters (fuel per op, clock tolerance, message depth). It is
+//! carried in the genesis op in canonical form; [`Charter::from_toml`] reads
+//! the human-written TOML form.
+//!
+//! It does not own module code (stored by hash elsewhere) or how a module
+//! interprets its config.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::ids::{CodeHash, MemberId};
+
+/// A system message kind a module may be permitted to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemPermission {
+    /// Admit a participant to the partnership.
+    AddParticipant,
+    /// Remove a participant from the partnership.
+    RemoveParticipant,
+    /// Install a new module instance.
+    InstallModule,
+    /// Upgrade a module instance to new code (runs its `migrate`).
+    UpgradeModule,
+}
+
+/// Runtime parameters of a partnership.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// Fuel (WASM instructions, roughly) one op may burn, shared by all of
+    /// its messages.
+    pub fuel_per_op: u64,
+    /// How far ahead of a node's clock an op's `time_ms` may be before the
+    /// node holds it back.
+    pub clock_tolerance_ms: u64,
+    /// How deep module-to-module messages may nest.
+    pub max_message_depth: u32,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { fuel_per_op: 50_000_000, clock_tolerance_ms: 30_000, max_message_depth: 8 }
+    }
+}
+
+/// One module instance of a charter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleSpec {
+    /// Instance name, unique in the partnership (`membership`, `voting`…).
+    pub name: String,
+    /// BLAKE3 of the module's WASM.
+    pub code: CodeHash,
+    /// Init config, canonical JSON text (keys sorted).
+    pub config: String,
+    /// System messages this instance may send.
+    pub permissions: Vec<SystemPermission>,
+}
+
+/// A partnership's charter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charter {
+    /// Human name of the partnership.
+    pub name: String,
+    /// The first participants, ascending, no duplicates.
+    pub participants: Vec<MemberId>,
+    /// Module instances, initialised in this order.
+    pub modules: Vec<ModuleSpec>,
+    /// Runtime parameters.
+    pub params: Params,
+}
+
+/// Why a charter is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CharterError {
+    /// The TOML text does not parse; the message names the line.
+    #[error("charter {file}: {message}")]
+    Toml {
+        /// Which file (or `<inline>`).
+        file: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A rule of charters is broken.
+    #[error("charter: {0}")]
+    Invalid(String),
+    /// A module's code could not be resolved.
+    #[error("charter module `{module}`: {message}")]
+    Code {
+        /// The module instance.
+        module: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Where a module's code comes from in the TOML form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeSource {
+    /// A code hash given directly.
+    Hash(CodeHash),
+    /// A `.wasm` file, relative to the charter file.
+    File(PathBuf),
+}
+
+/// Module names: 1 to 64 of `a-z 0-9 _ -`.
+pub(crate) fn is_valid_module_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+impl Charter {
+    /// Checks the charter's own rules: a name, at least one participant,
+    /// sorted unique participants, valid unique module names, JSON configs.
+    pub fn validate(&self) -> Result<(), CharterError> {
+        let invalid = |m: String| Err(CharterError::Invalid(m));
+        if self.name.trim().is_empty() || self.name.len() > 200 {
+            return invalid("the name must be 1 to 200 characters".into());
+        }
+        if self.participants.is_empty() {
+            return invalid("a charter needs at least one participant".into());
+        }
+        if !self.participants.windows(2).all(|w| w[0] < w[1]) {
+            return invalid("participants must be listed once each, in ascending order".into());
+        }
+        let mut names = BTreeSet::new();
+        for module in &self.modules {
+            if !is_valid_module_name(&module.name) {
+                return invalid(format!(
+                    "module name `{}` is not 1 to 64 characters of a-z, 0-9, `_` or `-`",
+                    module.name
+                ));
+            }
+            if module.name == "system" {
+                return invalid("the module name `system` is reserved".into());
+            }
+            if !names.insert(module.name.as_str()) {
+                return invalid(format!("module name `{}` is used twice", module.name));
+            }
+            if serde_json::from_str::<serde::de::IgnoredAny>(&module.config).is_err() {
+                return invalid(format!("module `{}` has a config that is not JSON", module.name));
+            }
+            if !module.permissions.windows(2).all(|w| w[0] < w[1]) {
+                return invalid(format!("module `{}` lists a permission twice or out of order", module.name));
+            }
+        }
+        if self.params.fuel_per_op == 0 || self.params.max_message_depth == 0 {
+            return invalid("fuel_per_op and max_message_depth must be above zero".into());
+        }
+        Ok(())
+    }
+
+    /// Finds a module instance by name.
+    pub fn module(&self, name: &str) -> Option<&ModuleSpec> {
+        self.modules.iter().find(|m| m.name == name)
+    }
+
+    /// Parses the TOML form of a charter.
+    ///
+    /// `file` names the source in errors. `resolve` turns each module's code
+    /// source (a `code = "<hash>"` or a `wasm = "<path>"`) into a code hash;
+    /// relative paths are resolved against `base_dir`.
+    ///
+    /// ```toml
+    /// name = "Studio and Telco joint venture"
+    /// participants = ["pm1…", "pm1…"]
+    ///
+    /// [params]
+    /// fuel_per_op = 50000000
+    ///
+    /// [[modules]]
+    /// name = "membership"
+    /// wasm = "../../target/wasm32-unknown-unknown/release/membership.wasm"
+    /// permissions = ["add_participant", "remove_participant"]
+    /// [modules.config]
+    /// quorum = 2
+    /// ```
+    pub fn from_toml(
+        text: &str,
+        file: &str,
+        base_dir: &Path,
+        mut resolve: impl FnMut(&str, CodeSource) -> Result<CodeHash, String>,
+    ) -> Result<Charter, CharterError> {
+        let parsed: CharterToml = toml::from_str(text)
+            .map_err(|e| CharterError::Toml { file: file.to_owned(), message: e.to_string() })?;
+        let mut participants = Vec::with_capacity(parsed.participants.len());
+        for text in &parsed.participants {
+            let id = text.parse::<MemberId>().map_err(|e| CharterError::Invalid(e.to_string()))?;
+            participants.push(id);
+        }
+        participants.sort();
+        let before = participants.len();
+        participants.dedup();
+        if participants.len() != before {
+            return Err(CharterError::Invalid("a participant is listed twice".into()));
+        }
+        let mut modules = Vec::with_capacity(parsed.modules.len());
+        for module in parsed.modules {
+            let source = match (module.code, module.wasm) {
+                (Some(hash), None) => CodeSource::Hash(hash.parse().map_err(|e| CharterError::Code {
+                    module: module.name.clone(),
+                    message: format!("{e}"),
+                })?),
+                (None, Some(path)) => CodeSource::File(base_dir.join(path)),
+                _ => {
+                    return Err(CharterError::Code {
+                        module: module.name,
+                        message: "give exactly one of `code = \"<hash>\"` or `wasm = \"<path>\"`".into(),
+                    });
+                }
+            };
+            let code = resolve(&module.name, source)
+                .map_err(|message| CharterError::Code { module: module.name.clone(), message })?;
+            let config_json = serde_json::to_value(&module.config).map_err(|e| CharterError::Code {
+                module: module.name.clone(),
+                message: format!("config cannot be expressed as JSON: {e}"),
+            })?;
+            let mut permissions = module.permissions;
+            permissions.sort();
+            permissions.dedup();
+            modules.push(ModuleSpec { name: module.name, code, config: config_json.to_string(), permissions });
+        }
+        let charter = Charter { name: parsed.name, participants, modules, params: parsed.params };
+        charter.validate()?;
+        Ok(charter)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CharterToml {
+    name: String,
+    #[serde(default)]
+    participants: Vec<String>,
+    #[serde(default)]
+    params: Params,
+    #[serde(default)]
+    modules: Vec<ModuleToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModuleToml {
+    name: String,
+    code: Option<String>,
+    wasm: Option<String>,
+    #[serde(default)]
+    permissions: Vec<SystemPermission>,
+    #[serde(default = "empty_table")]
+    config: toml::Table,
+}
+
+fn empty_table() -> toml::Table {
+    toml::Table::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(_: &str, source: CodeSource) -> Result<CodeHash, String> {
+        match source {
+            CodeSource::Hash(h) => Ok(h),
+            CodeSource::File(p) => Ok(CodeHash::of(p.to_string_lossy().as_bytes())),
+        }
+    }
+
+    #[test]
+    fn parses_toml_and_canonicalises_config() {
+        let a = MemberId([1; 32]);
+        let b = MemberId([2; 32]);
+        let text = format!(
+            r#"
+name = "JV"
+participants = ["{b}", "{a}"]
+[[modules]]
+name = "counter"
+wasm = "counter.wasm"
+permissions = ["remove_participant", "add_participant"]
+[modules.config]
+zeta = 1
+alpha = "x"
+"#
+        );
+        let charter = Charter::from_toml(&text, "jv.toml", Path::new("/x"), resolve).expect("parses");
+        assert_eq!(charter.participants, vec![a, b]);
+        assert_eq!(charter.modules[0].config, r#"{"alpha":"x","zeta":1}"#);
+        assert_eq!(
+            charter.modules[0].permissions,
+            vec![SystemPermission::AddParticipant, SystemPermission::RemoveParticipant]
+        );
+    }
+
+    #[test]
+    fn bad_toml_names_the_line() {
+        let err = Charter::from_toml("name = \"x\"\nmodules = 3 3\n", "bad.toml", Path::new("."), resolve)
+            .expect_err("bad toml");
+        let text = err.to_string();
+        assert!(text.contains("bad.toml") && text.contains("line 2"), "{text}");
+    }
+
+    #[test]
+    fn duplicate_module_names_are_refused() {
+        let a = MemberId([1; 32]);
+        let text = format!(
+            "name = \"x\"\nparticipants = [\"{a}\"]\n[[modules]]\nname = \"m\"\ncode = \"{h}\"\n[[modules]]\nname = \"m\"\ncode = \"{h}\"\n",
+            h = CodeHash([0; 32])
+        );
+        let err = Charter::from_toml(&text, "c.toml", Path::new("."), resolve).expect_err("dup");
+        assert!(err.to_string().contains("used twice"), "{err}");
+    }
+}

@@ -1,0 +1,24 @@
+//! Operations: the only thing that changes a partnership.
+//!
+//! This module owns identities ([`MemberId`], [`MemberKey`]), hashes
+//! ([`OpId`], [`PartnershipId`], [`CodeHash`]), the op structure
+//! ([`UnsignedOp`], [`SignedOp`], [`Payload`]), the [`Charter`] carried by a
+//! genesis op, the canonical versioned binary encoding, signing and
+//! verification, and the size limits an op must respect.
+//!
+//! It does not own where an op goes (the graph, `dag`), what it does (the
+//! `ledger`), or how it is stored or sent (`store`, `net`).
+
+mod charter;
+mod codec;
+mod error;
+mod ids;
+mod keys;
+mod types;
+
+pub use charter::{Charter, CharterError, CodeSource, ModuleSpec, Params, SystemPermission};
+pub use codec::{ENCODING_VERSION, Limits, decode_signed_op, encode_signed_op};
+pub use error::{IdParseError, OpError};
+pub use ids::{CodeHash, MemberId, OpId, PartnershipId};
+pub use keys::MemberKey;
+pub use types::{EquivocationProof, Payload, SignedOp, UnsignedOp};

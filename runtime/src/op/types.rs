@@ -1,0 +1,296 @@
+//! The op structure, its payloads, signing, and equivocation proofs.
+
+use serde::{Deserialize, Serialize};
+
+use super::charter::Charter;
+use super::codec::{self, Limits};
+use super::error::OpError;
+use super::ids::{MemberId, OpId, PartnershipId};
+use super::keys::{MemberKey, VerifyFailure, verify_op_signature};
+
+/// What an op carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    /// Creates a partnership from a charter. Always seq 1, no parents, height 0.
+    Genesis(Charter),
+    /// Calls a module's `handle` with a JSON message.
+    Call {
+        /// The module instance's name in the charter.
+        module: String,
+        /// The message, JSON bytes (the runtime needs no schema).
+        msg: Vec<u8>,
+    },
+    /// Countersignature: "I have seen everything in my parents' past". Acks
+    /// carry nothing, change no state, and are never acked.
+    Ack,
+    /// Binds the author's node (a libp2p peer id, in its binary form) so
+    /// that node may serve and receive this partnership's ops.
+    BindPeer {
+        /// The peer id's bytes.
+        peer_id: Vec<u8>,
+    },
+}
+
+impl Payload {
+    /// Whether this payload asks for countersignature (everything but `Ack`).
+    pub fn is_payload_bearing(&self) -> bool {
+        !matches!(self, Payload::Ack)
+    }
+
+    /// A short name for logs, metrics and errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::Genesis(_) => "genesis",
+            Payload::Call { .. } => "call",
+            Payload::Ack => "ack",
+            Payload::BindPeer { .. } => "bind_peer",
+        }
+    }
+}
+
+/// An op before signing. Its canonical encoding defines its [`OpId`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsignedOp {
+    /// The partnership; all zeros for a genesis op (whose id *is* the
+    /// partnership id).
+    pub partnership: PartnershipId,
+    /// Who signs it.
+    pub author: MemberId,
+    /// 1, 2, 3… per author per partnership.
+    pub seq: u64,
+    /// The heads the author knew, strictly ascending; they include the
+    /// author's own previous op. Empty only for genesis.
+    pub parents: Vec<OpId>,
+    /// The author's clock in milliseconds since the Unix epoch; never below
+    /// any parent's.
+    pub time_ms: u64,
+    /// What the op does.
+    pub payload: Payload,
+}
+
+impl UnsignedOp {
+    /// The op id: BLAKE3 of the canonical unsigned encoding.
+    pub fn id(&self) -> OpId {
+        OpId(*blake3::hash(&codec::encode_unsigned(self)).as_bytes())
+    }
+
+    /// Signs the op.
+    ///
+    /// # Panics
+    /// If `key` is not the key of `self.author` (a programming error).
+    pub fn sign(self, key: &MemberKey) -> SignedOp {
+        assert_eq!(key.member_id(), self.author, "signing an op with another member's key");
+        let encoded = codec::encode_unsigned(&self);
+        let id = OpId(*blake3::hash(&encoded).as_bytes());
+        let signature = key.sign_op(&id);
+        let encoded_len = encoded.len() + 64;
+        SignedOp { op: self, signature, id, encoded_len }
+    }
+
+    /// Context-free structural checks: seq, parents, genesis shape, names.
+    pub fn check_structure(&self, limits: &Limits) -> Result<(), OpError> {
+        let fail = |why: String| Err(OpError::Structure(why));
+        if self.seq == 0 {
+            return fail("seq starts at 1".into());
+        }
+        if self.parents.len() > limits.max_parents {
+            return Err(OpError::TooManyParents { count: self.parents.len(), limit: limits.max_parents });
+        }
+        if !self.parents.windows(2).all(|w| w[0] < w[1]) {
+            return fail("parents must be strictly ascending (sorted, no duplicates)".into());
+        }
+        let zero = PartnershipId::default();
+        match &self.payload {
+            Payload::Genesis(charter) => {
+                if self.seq != 1 || !self.parents.is_empty() || self.partnership != zero {
+                    return fail("a genesis op has seq 1, no parents and a zero partnership id".into());
+                }
+                charter.validate().map_err(|e| OpError::Structure(format!("invalid charter: {e}")))?;
+                if !charter.participants.contains(&self.author) {
+                    return fail("the genesis author must be one of the charter's participants".into());
+                }
+            }
+            other => {
+                if self.parents.is_empty() {
+                    return fail(format!("a {} op names at least one parent", other.kind()));
+                }
+                if self.partnership == zero {
+                    return fail("only a genesis op has a zero partnership id".into());
+                }
+            }
+        }
+        if let Payload::Call { module, msg } = &self.payload {
+            if !super::charter::is_valid_module_name(module) {
+                return fail(format!(
+                    "module name `{module}` is not 1 to 64 characters of a-z, 0-9, `_` or `-`"
+                ));
+            }
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(msg) {
+                return fail(format!("call message is not valid JSON: {e}"));
+            }
+        }
+        if let Payload::BindPeer { peer_id } = &self.payload
+            && (peer_id.is_empty() || peer_id.len() > 128)
+        {
+            return fail("a peer id is 1 to 128 bytes".into());
+        }
+        Ok(())
+    }
+}
+
+/// A signed op, with its id and encoded size cached.
+///
+/// Build one with [`UnsignedOp::sign`] or [`decode_signed_op`](super::decode_signed_op).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedOp {
+    op: UnsignedOp,
+    signature: [u8; 64],
+    id: OpId,
+    encoded_len: usize,
+}
+
+impl SignedOp {
+    pub(crate) fn from_parts(op: UnsignedOp, signature: [u8; 64], id: OpId, encoded_len: usize) -> Self {
+        SignedOp { op, signature, id, encoded_len }
+    }
+
+    /// The op's id.
+    pub fn id(&self) -> OpId {
+        self.id
+    }
+
+    /// The unsigned op.
+    pub fn op(&self) -> &UnsignedOp {
+        &self.op
+    }
+
+    /// The ed25519 signature over the op id.
+    pub fn signature(&self) -> &[u8; 64] {
+        &self.signature
+    }
+
+    /// Size of the canonical signed encoding in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded_len
+    }
+
+    /// Shortcut to the author.
+    pub fn author(&self) -> MemberId {
+        self.op.author
+    }
+
+    /// Shortcut to the seq.
+    pub fn seq(&self) -> u64 {
+        self.op.seq
+    }
+
+    /// The partnership this op belongs to (its own id for a genesis op).
+    pub fn partnership(&self) -> PartnershipId {
+        match self.op.payload {
+            Payload::Genesis(_) => PartnershipId(self.id.0),
+            _ => self.op.partnership,
+        }
+    }
+
+    /// The canonical signed encoding.
+    pub fn encode(&self) -> Vec<u8> {
+        codec::encode_signed_op(self)
+    }
+
+    /// Checks size, structure and the strict ed25519 signature.
+    pub fn verify(&self, limits: &Limits) -> Result<(), OpError> {
+        if self.encoded_len > limits.max_op_bytes {
+            return Err(OpError::TooLarge { size: self.encoded_len, limit: limits.max_op_bytes });
+        }
+        self.op.check_structure(limits)?;
+        verify_op_signature(&self.op.author, &self.id, &self.signature).map_err(|failure| match failure {
+            VerifyFailure::BadKey => OpError::BadAuthorKey(self.op.author),
+            VerifyFailure::BadSignature => OpError::BadSignature { op: self.id, author: self.op.author },
+        })
+    }
+}
+
+/// Proof that a member signed two different ops with the same
+/// `(partnership, author, seq)`. Anyone can check it from the two signed ops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EquivocationProof {
+    first: SignedOp,
+    second: SignedOp,
+}
+
+impl EquivocationProof {
+    /// Builds the proof; the two ops are kept in ascending id order so every
+    /// node builds the identical proof. Returns `None` if the two ops do not
+    /// conflict.
+    pub fn new(a: SignedOp, b: SignedOp) -> Option<Self> {
+        let conflict = a.id() != b.id()
+            && a.author() == b.author()
+            && a.seq() == b.seq()
+            && a.partnership() == b.partnership();
+        if !conflict {
+            return None;
+        }
+        let (first, second) = if a.id() < b.id() { (a, b) } else { (b, a) };
+        Some(EquivocationProof { first, second })
+    }
+
+    /// The member who equivocated.
+    pub fn author(&self) -> MemberId {
+        self.first.author()
+    }
+
+    /// The seq signed twice.
+    pub fn seq(&self) -> u64 {
+        self.first.seq()
+    }
+
+    /// The two conflicting ops, lower id first.
+    pub fn ops(&self) -> (&SignedOp, &SignedOp) {
+        (&self.first, &self.second)
+    }
+
+    /// Checks both signatures and that the ops conflict.
+    pub fn verify(&self, limits: &Limits) -> Result<(), OpError> {
+        self.first.verify(limits)?;
+        self.second.verify(limits)?;
+        if EquivocationProof::new(self.first.clone(), self.second.clone()).is_none() {
+            return Err(OpError::Structure("the two ops of an equivocation proof do not conflict".into()));
+        }
+        Ok(())
+    }
+
+    /// Canonical encoding: both signed ops, length-prefixed.
+    pub fn encode(&self) -> Vec<u8> {
+        let a = self.first.encode();
+        let b = self.second.encode();
+        let mut out = Vec::with_capacity(8 + a.len() + b.len());
+        out.extend_from_slice(&(a.len() as u32).to_be_bytes());
+        out.extend_from_slice(&a);
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(&b);
+        out
+    }
+
+    /// Decodes and verifies a proof.
+    pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Self, OpError> {
+        let (a, rest) = split_prefixed(bytes)?;
+        let (b, rest) = split_prefixed(rest)?;
+        if !rest.is_empty() {
+            return Err(OpError::Malformed("trailing bytes after an equivocation proof".into()));
+        }
+        let a = codec::decode_signed_op(a, limits)?;
+        let b = codec::decode_signed_op(b, limits)?;
+        let proof = EquivocationProof::new(a, b)
+            .ok_or_else(|| OpError::Structure("the two ops of an equivocation proof do not conflict".into()))?;
+        proof.verify(limits)?;
+        Ok(proof)
+    }
+}
+
+fn split_prefixed(bytes: &[u8]) -> Result<(&[u8], &[u8]), OpError> {
+    let truncated = || OpError::Malformed("truncated equivocation proof".into());
+    let len_bytes: [u8; 4] = bytes.get(..4).ok_or_else(truncated)?.try_into().map_err(|_| truncated())?;
+    let len = u32::from_be_bytes(len_bytes) as usize;
+    let body = bytes.get(4..4 + len).ok_or_else(truncated)?;
+    Ok((body, &bytes[4 + len..]))
+}
