@@ -1,1 +1,51 @@
-//! Persistence (being built).
+//! Persistence: the node's redb database of ops, final state and module code.
+//!
+//! Ops are the source of truth. A node appends each batch of accepted ops
+//! with [`Store::append_ops`], one durable transaction (fsync, two-phase
+//! commit), *before* it reports them accepted or gossips them on. Everything
+//! else is derived: the ledger saves the final state incrementally with
+//! [`Store::save_final`], so a restart loads the snapshot
+//! ([`Store::load_final`]) and replays only the ops above its final height
+//! ([`Store::iter_ops`]), in the order `(height, op id)`.
+//!
+//! Guarantees:
+//! - a write method that returned `Ok` survives a crash or a power loss; one
+//!   that returned `Err` (or never returned) left nothing partial: after a
+//!   restart a batch of ops is wholly present or wholly absent, and the
+//!   snapshot is the old one or the new one, never a mix;
+//! - a truncated, overwritten or foreign file is refused with a
+//!   [`StoreError`] that names the file, never a panic and never a silent
+//!   re-initialisation or rollback; module code is checked against its hash
+//!   on every read.
+//!
+//! This module does not decide what is accepted (the `dag` does), what state
+//! is (the `ledger`), or when to save it.
+//!
+//! ```
+//! # fn main() -> Result<(), polypact::store::StoreError> {
+//! use polypact::store::{FinalDelta, Store};
+//! use polypact::op::PartnershipId;
+//!
+//! let store = Store::open_in_memory()?;
+//! let p = PartnershipId([7; 32]);
+//! store.save_final(&p, &FinalDelta { final_height: 3, writes: vec![(b"k".to_vec(), Some(b"v".to_vec()))], meta: vec![] })?;
+//! let snapshot = store.load_final(&p)?.expect("saved");
+//! assert_eq!(snapshot.state, vec![(b"k".to_vec(), b"v".to_vec())]);
+//! # Ok(())
+//! # }
+//! ```
+
+mod code;
+mod db;
+mod error;
+mod ops;
+mod snapshot;
+mod tables;
+
+#[cfg(test)]
+mod tests;
+
+pub use db::{Store, StoreOptions};
+pub use error::{SCHEMA_VERSION, StoreError};
+pub use ops::{OpCursor, OpPage, OpsIter};
+pub use snapshot::{FinalDelta, FinalSnapshot};

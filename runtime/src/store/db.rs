@@ -1,0 +1,308 @@
+//! Opening the database file: creation, schema check, integrity check, and the
+//! transaction helpers every other file of the store uses.
+//!
+//! A new file is created atomically (initialised under a temporary name, then
+//! linked into place), so an existing file at the store's path is always a
+//! complete database and an empty or short file is reported as truncated,
+//! never silently re-initialised. Every write transaction is durable
+//! (`Durability::Immediate`) with two-phase commit and quick repair: a commit
+//! that returned is on disk, a crash keeps either the old or the new state,
+//! and a damaged last commit is reported as corruption instead of being rolled
+//! back in silence.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use redb::{
+    Builder, Database, Durability, ReadTransaction, ReadableDatabase, StorageBackend, TableError,
+    WriteTransaction, backends::InMemoryBackend,
+};
+
+use super::error::{SCHEMA_VERSION, StoreError, from_redb};
+use super::tables::{self, SCHEMA, SCHEMA_KEY};
+use crate::op::Limits;
+
+/// The label used in errors for a store that has no file.
+const IN_MEMORY: &str = "<in-memory>";
+
+/// How to open a [`Store`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// Walk the whole file at open and check every page's checksum. A
+    /// corrupted file is then refused at open rather than at the first read
+    /// of a damaged page. It costs one read of the file (about a second per
+    /// GiB); turn it off only for very large stores on trusted disks.
+    pub verify_on_open: bool,
+    /// Bytes of memory redb may use to cache pages.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { verify_on_open: true, cache_bytes: 128 * 1024 * 1024 }
+    }
+}
+
+/// The node's persistent store: ops, the final-state snapshot, module code.
+///
+/// One `Store` owns one redb file (or an in-memory database in tests). It is
+/// `Send + Sync`; writes are serialised by redb and every write method is one
+/// durable transaction, so when it returns `Ok` the data survives a crash or
+/// a power loss, and when it returns `Err` nothing of it was written.
+pub struct Store {
+    pub(crate) db: Database,
+    path: Option<PathBuf>,
+    label: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.label).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it if the file does not exist,
+    /// with the default [`StoreOptions`] (which verify the whole file).
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::open_with(path, &StoreOptions::default())
+    }
+
+    /// Opens the store at `path` with `options`, creating it if missing.
+    ///
+    /// Errors name the file: [`StoreError::Corrupt`] for a truncated, damaged
+    /// or foreign file, [`StoreError::Schema`] for one of another polypact
+    /// version, [`StoreError::AlreadyOpen`] if another process holds it.
+    pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+        let label = path.to_path_buf();
+        if path.is_dir() {
+            return Err(StoreError::Open { path: label, detail: "it is a directory, not a file".into() });
+        }
+        if !path.exists() {
+            create_file_atomically(path, options)?;
+        } else {
+            let len = std::fs::metadata(path)
+                .map_err(|e| StoreError::Open { path: label.clone(), detail: e.to_string() })?
+                .len();
+            if len == 0 {
+                return Err(StoreError::Corrupt {
+                    path: label,
+                    detail: "the file is empty (0 bytes): it was truncated".into(),
+                });
+            }
+        }
+        let db = guard(path, "opening", || builder(options).open(path))?
+            .map_err(|e| open_error(path, "opening", e))?;
+        let store = Store { db, path: Some(label.clone()), label };
+        store.finish_open(options, false)
+    }
+
+    /// A fresh store in memory, for tests and tools. Nothing survives drop.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Self::open_backend(InMemoryBackend::new(), Path::new(IN_MEMORY))
+    }
+
+    /// Opens (or initialises, if empty) a store on any redb storage backend,
+    /// for embedding and fault-injection tests. `label` names it in errors.
+    pub fn open_backend(backend: impl StorageBackend, label: &Path) -> Result<Store, StoreError> {
+        let options = StoreOptions::default();
+        let db = guard(label, "opening", || builder(&options).create_with_backend(backend))?
+            .map_err(|e| open_error(label, "opening", e))?;
+        let store = Store { db, path: None, label: label.to_path_buf() };
+        store.finish_open(&options, true)
+    }
+
+    /// The database file, or `None` for a store without a file.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Checks the integrity (when asked) and the schema record; initialises
+    /// the schema of an empty database when `may_init`.
+    fn finish_open(mut self, options: &StoreOptions, may_init: bool) -> Result<Store, StoreError> {
+        if options.verify_on_open {
+            let label = self.label.clone();
+            let clean = guard(&label, "verifying", || self.db.check_integrity())?
+                .map_err(|e| from_redb(&label, "verifying the file", e))?;
+            if !clean {
+                tracing::warn!(path = %label.display(), "store was not closed cleanly; recovered the last commit");
+            }
+        }
+        match self.read_schema()? {
+            Some(found) if found == SCHEMA_VERSION => Ok(self),
+            Some(found) => Err(StoreError::Schema { path: self.label, found, supported: SCHEMA_VERSION }),
+            None if may_init => {
+                self.init_schema()?;
+                Ok(self)
+            }
+            None => Err(StoreError::NotAStore { path: self.label }),
+        }
+    }
+
+    /// The schema version in the file; `None` for a database with no tables
+    /// at all (a fresh one). A database with other tables but no schema
+    /// record is not a polypact store.
+    fn read_schema(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.read_txn()?;
+        let table = match txn.open_table(SCHEMA) {
+            Ok(table) => table,
+            Err(TableError::TableDoesNotExist(_)) => {
+                let any = txn.list_tables().map_err(|e| self.err("listing tables", e))?.next().is_some();
+                return if any { Err(StoreError::NotAStore { path: self.label.clone() }) } else { Ok(None) };
+            }
+            Err(e) => return Err(self.err("opening the schema table", e)),
+        };
+        let version = table.get(SCHEMA_KEY).map_err(|e| self.err("reading the schema version", e))?;
+        match version {
+            Some(v) => Ok(Some(v.value())),
+            None => Err(self.corrupt("the schema table has no version record")),
+        }
+    }
+
+    /// Writes the schema record and creates every table, in one durable commit.
+    fn init_schema(&self) -> Result<(), StoreError> {
+        let txn = self.write_txn()?;
+        {
+            let mut schema = txn.open_table(SCHEMA).map_err(|e| self.err("creating tables", e))?;
+            schema.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(|e| self.err("writing the schema", e))?;
+            txn.open_table(tables::OPS).map_err(self.ctx("creating tables"))?;
+            txn.open_table(tables::OP_INDEX).map_err(self.ctx("creating tables"))?;
+            txn.open_table(tables::AUTHOR_INDEX).map_err(self.ctx("creating tables"))?;
+            txn.open_table(tables::AUTHOR_SEQS).map_err(self.ctx("creating tables"))?;
+            txn.open_table(tables::PARTNERSHIPS).map_err(self.ctx("creating tables"))?;
+            txn.open_table(tables::FINAL_STATE).map_err(self.ctx("creating tables"))?;
+            txn.open_table(tables::FINAL_META).map_err(self.ctx("creating tables"))?;
+            txn.open_table(tables::CODE).map_err(self.ctx("creating tables"))?;
+        }
+        self.commit(txn, "writing the schema")
+    }
+
+    /// A durable write transaction: `Durability::Immediate`, two-phase commit
+    /// and quick repair.
+    pub(crate) fn write_txn(&self) -> Result<WriteTransaction, StoreError> {
+        let mut txn = self.db.begin_write().map_err(|e| self.err("starting a write", e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| StoreError::Io { path: self.label.clone(), detail: e.to_string() })?;
+        txn.set_two_phase_commit(true);
+        txn.set_quick_repair(true);
+        Ok(txn)
+    }
+
+    pub(crate) fn commit(&self, txn: WriteTransaction, what: &str) -> Result<(), StoreError> {
+        txn.commit().map_err(|e| self.err(what, e))
+    }
+
+    pub(crate) fn read_txn(&self) -> Result<ReadTransaction, StoreError> {
+        self.db.begin_read().map_err(|e| self.err("starting a read", e))
+    }
+
+    /// A redb error, with the file named.
+    pub(crate) fn err(&self, what: &str, e: impl Into<redb::Error>) -> StoreError {
+        from_redb(&self.label, what, e)
+    }
+
+    /// [`Store::err`] as a closure for `map_err`, for any redb error type.
+    pub(crate) fn ctx<'a, E: Into<redb::Error>>(&'a self, what: &'a str) -> impl Fn(E) -> StoreError + 'a {
+        move |e| self.err(what, e)
+    }
+
+    /// A corruption found by the store itself (a record that does not decode).
+    pub(crate) fn corrupt(&self, detail: impl Into<String>) -> StoreError {
+        StoreError::Corrupt { path: self.label.clone(), detail: detail.into() }
+    }
+
+    /// The name of the file in errors (`<in-memory>` without a file).
+    pub(crate) fn label(&self) -> &Path {
+        &self.label
+    }
+
+    /// Runs `f`, turning a panic inside redb (which a damaged file can cause
+    /// when it was not verified at open) into [`StoreError::Corrupt`].
+    pub(crate) fn guarded<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        guard(&self.label, what, f)?
+    }
+}
+
+/// Limits for decoding ops already accepted: the size limit in force when an
+/// op was accepted may since have been lowered, which must not make stored
+/// ops unreadable.
+pub(crate) const STORED_OP_LIMITS: Limits = Limits { max_op_bytes: usize::MAX, max_parents: usize::MAX };
+
+fn builder(options: &StoreOptions) -> Builder {
+    let mut builder = Builder::new();
+    builder.set_cache_size(options.cache_bytes);
+    builder
+}
+
+/// Creates a new, complete store file at `path`: initialises it under a
+/// temporary name, then links it into place (never replacing a file that
+/// appeared meanwhile) and syncs the directory.
+fn create_file_atomically(path: &Path, options: &StoreOptions) -> Result<(), StoreError> {
+    let open_err = |detail: String| StoreError::Open { path: path.to_path_buf(), detail };
+    let file_name = path.file_name().ok_or_else(|| open_err("the path has no file name".into()))?;
+    let mut tmp_name = file_name.to_os_string();
+    tmp_name.push(format!(".init-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let db = guard(&tmp, "creating", || builder(options).create(&tmp))?
+            .map_err(|e| open_error(&tmp, "creating", e))?;
+        let store = Store { db, path: Some(tmp.clone()), label: tmp.clone() };
+        store.init_schema()?;
+    }
+    let linked = match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(()),
+        // Another process created it meanwhile: open theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A file system without hard links: a rename is atomic too.
+        Err(_) => std::fs::rename(&tmp, path),
+    };
+    let _ = std::fs::remove_file(&tmp);
+    linked.map_err(|e| open_err(format!("cannot move the new store into place: {e}")))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(dir) = std::fs::File::open(dir)
+    {
+        // Best effort: make the new directory entry durable.
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// An error from opening, naming the file: OS-level failures to open the file
+/// are [`StoreError::Open`], the rest as [`from_redb`] classifies them.
+fn open_error(path: &Path, what: &str, e: redb::DatabaseError) -> StoreError {
+    use std::io::ErrorKind;
+    if let redb::DatabaseError::Storage(redb::StorageError::Io(io)) = &e
+        && matches!(
+            io.kind(),
+            ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
+        )
+    {
+        return StoreError::Open { path: path.to_path_buf(), detail: io.to_string() };
+    }
+    from_redb(path, what, e)
+}
+
+/// Runs `f`, turning a panic into [`StoreError::Corrupt`] naming `path`.
+fn guard<T>(path: &Path, what: &str, f: impl FnOnce() -> T) -> Result<T, StoreError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: format!("redb failed while {what}: {}", panic_message(panic.as_ref())),
+    })
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".into()
+    }
+}

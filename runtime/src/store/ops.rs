@@ -1,0 +1,326 @@
+//! Ops on disk: appending accepted ops, reading them back in order, by id and
+//! by author.
+//!
+//! The store keeps what it is given: it checks only what keeps its own tables
+//! consistent (the partnership, genesis at height 0, one height per op). It
+//! does not verify signatures, parents or authors: that is the `dag`'s job,
+//! done before an op is appended. Every op read back is decoded from its
+//! canonical bytes and checked against the id it is stored under; a record
+//! that fails is [`StoreError::Corrupt`], never skipped.
+
+use std::collections::BTreeMap;
+
+use redb::{ReadTransaction, ReadableTable};
+
+use super::db::{STORED_OP_LIMITS, Store};
+use super::error::StoreError;
+use super::tables::{
+    AUTHOR_INDEX, AUTHOR_SEQS, OP_INDEX, OPS, PARTNERSHIPS, author_key, author_of_seq_key, author_seq_key,
+    op_index_key, op_key, op_key_max, split_author_key, split_op_key,
+};
+use crate::op::{MemberId, OpId, PartnershipId, Payload, SignedOp, decode_signed_op, encode_signed_op};
+
+/// A position in a partnership's order `(height, op id)`: where a page of
+/// [`Store::ops_in_order`] starts (inclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpCursor {
+    /// The height.
+    pub height: u64,
+    /// The op id; within one height, ops sort by id.
+    pub id: OpId,
+}
+
+impl OpCursor {
+    /// The first position at `height` (before every op of that height).
+    pub fn at_height(height: u64) -> Self {
+        OpCursor { height, id: OpId([0; 32]) }
+    }
+}
+
+/// One page of ops in order, from [`Store::ops_in_order`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpPage {
+    /// `(height, op)` pairs in ascending `(height, id)` order.
+    pub ops: Vec<(u64, SignedOp)>,
+    /// Where the next page starts, or `None` if this page reached the end.
+    pub next: Option<OpCursor>,
+}
+
+impl Store {
+    /// Persists a batch of accepted ops in one durable transaction: when this
+    /// returns `Ok`, every op of the batch is on disk; when it returns `Err`,
+    /// none is.
+    ///
+    /// Each entry is `(height, op)`. An op already stored at the same height is
+    /// skipped (appending is idempotent). Refused, with nothing stored: an op
+    /// of another partnership ([`StoreError::WrongPartnership`]), a genesis op
+    /// not at height 0 or another op at height 0 ([`StoreError::BadHeight`]),
+    /// an op already stored at another height ([`StoreError::HeightConflict`]).
+    pub fn append_ops(
+        &self,
+        partnership: &PartnershipId,
+        ops: &[(u64, &SignedOp)],
+    ) -> Result<(), StoreError> {
+        for &(height, op) in ops {
+            if op.partnership() != *partnership {
+                return Err(StoreError::WrongPartnership {
+                    op: op.id(),
+                    expected: *partnership,
+                    found: op.partnership(),
+                });
+            }
+            let genesis = matches!(op.op().payload, Payload::Genesis(_));
+            if genesis != (height == 0) {
+                return Err(StoreError::BadHeight { op: op.id(), kind: op.op().payload.kind(), height });
+            }
+        }
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.guarded("appending ops", || {
+            let txn = self.write_txn()?;
+            {
+                let mut op_table = txn.open_table(OPS).map_err(self.ctx("appending ops"))?;
+                let mut index = txn.open_table(OP_INDEX).map_err(self.ctx("appending ops"))?;
+                let mut by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("appending ops"))?;
+                let mut seqs = txn.open_table(AUTHOR_SEQS).map_err(self.ctx("appending ops"))?;
+                let mut counts = txn.open_table(PARTNERSHIPS).map_err(self.ctx("appending ops"))?;
+                let mut added = 0u64;
+                for &(height, op) in ops {
+                    let id = op.id();
+                    let index_key = op_index_key(partnership, &id);
+                    let stored = index.get(&index_key).map_err(self.ctx("appending ops"))?.map(|h| h.value());
+                    match stored {
+                        Some(stored) if stored == height => continue,
+                        Some(stored) => {
+                            return Err(StoreError::HeightConflict { op: id, stored, given: height });
+                        }
+                        None => {}
+                    }
+                    let bytes = encode_signed_op(op);
+                    op_table
+                        .insert(op_key(partnership, height, &id), bytes.as_slice())
+                        .map_err(self.ctx("appending ops"))?;
+                    index.insert(index_key, height).map_err(self.ctx("appending ops"))?;
+                    let author = op.author();
+                    by_author
+                        .insert(author_key(partnership, &author, op.seq(), &id), height)
+                        .map_err(self.ctx("appending ops"))?;
+                    let seq_key = author_seq_key(partnership, &author);
+                    let highest =
+                        seqs.get(&seq_key).map_err(self.ctx("appending ops"))?.map_or(0, |s| s.value());
+                    if op.seq() > highest {
+                        seqs.insert(seq_key, op.seq()).map_err(self.ctx("appending ops"))?;
+                    }
+                    added += 1;
+                }
+                if added > 0 {
+                    let count = counts
+                        .get(&partnership.0)
+                        .map_err(self.ctx("appending ops"))?
+                        .map_or(0, |c| c.value());
+                    counts.insert(partnership.0, count + added).map_err(self.ctx("appending ops"))?;
+                }
+            }
+            self.commit(txn, "committing ops")
+        })
+    }
+
+    /// The partnerships whose genesis op is stored, ascending.
+    pub fn partnerships(&self) -> Result<Vec<PartnershipId>, StoreError> {
+        self.guarded("listing partnerships", || {
+            let txn = self.read_txn()?;
+            let counts = txn.open_table(PARTNERSHIPS).map_err(self.ctx("listing partnerships"))?;
+            let op_table = txn.open_table(OPS).map_err(self.ctx("listing partnerships"))?;
+            let mut out = Vec::new();
+            for entry in counts.iter().map_err(self.ctx("listing partnerships"))? {
+                let p = PartnershipId(entry.map_err(self.ctx("listing partnerships"))?.0.value());
+                let genesis_range = op_key(&p, 0, &OpId([0; 32]))..=op_key(&p, 0, &OpId([0xff; 32]));
+                if op_table
+                    .range(genesis_range)
+                    .map_err(self.ctx("listing partnerships"))?
+                    .next()
+                    .transpose()
+                    .map_err(self.ctx("listing partnerships"))?
+                    .is_some()
+                {
+                    out.push(p);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// How many ops of `p` are stored (0 for an unknown partnership).
+    pub fn op_count(&self, p: &PartnershipId) -> Result<u64, StoreError> {
+        self.guarded("counting ops", || {
+            let txn = self.read_txn()?;
+            let counts = txn.open_table(PARTNERSHIPS).map_err(|e| self.err("counting ops", e))?;
+            Ok(counts.get(&p.0).map_err(|e| self.err("counting ops", e))?.map_or(0, |c| c.value()))
+        })
+    }
+
+    /// The op `id` of partnership `p` with its height, if stored.
+    pub fn get_op(&self, p: &PartnershipId, id: &OpId) -> Result<Option<(u64, SignedOp)>, StoreError> {
+        self.guarded("reading an op", || {
+            let txn = self.read_txn()?;
+            let index = txn.open_table(OP_INDEX).map_err(self.ctx("reading an op"))?;
+            let Some(height) =
+                index.get(&op_index_key(p, id)).map_err(self.ctx("reading an op"))?.map(|h| h.value())
+            else {
+                return Ok(None);
+            };
+            let op = self.read_op(&txn, p, height, id)?;
+            Ok(Some((height, op)))
+        })
+    }
+
+    /// Up to `limit` ops of `p` (at least one, if any remain) in ascending
+    /// `(height, id)` order, starting at `from` (inclusive), and the cursor
+    /// of the next page. Start with [`OpCursor::at_height`]; each page is its
+    /// own read, so memory stays bounded by `limit`.
+    pub fn ops_in_order(
+        &self,
+        p: &PartnershipId,
+        from: OpCursor,
+        limit: usize,
+    ) -> Result<OpPage, StoreError> {
+        let limit = limit.max(1);
+        self.guarded("reading ops in order", || {
+            let txn = self.read_txn()?;
+            let op_table = txn.open_table(OPS).map_err(self.ctx("reading ops in order"))?;
+            let start = op_key(p, from.height, &from.id);
+            let mut ops = Vec::with_capacity(limit.min(1024));
+            let mut next = None;
+            for entry in op_table.range(start..=op_key_max(p)).map_err(self.ctx("reading ops in order"))? {
+                let (key, value) = entry.map_err(self.ctx("reading ops in order"))?;
+                let (height, id) = split_op_key(&key.value());
+                if ops.len() == limit {
+                    next = Some(OpCursor { height, id });
+                    break;
+                }
+                ops.push((height, self.decode_op(value.value(), &id)?));
+            }
+            Ok(OpPage { ops, next })
+        })
+    }
+
+    /// Every op of `p` from `from_height` on, in order, read `page_size` at a
+    /// time. Each page is a separate read: ops appended meanwhile after the
+    /// cursor are seen, ones that sort before it are not.
+    pub fn iter_ops(&self, p: &PartnershipId, from_height: u64, page_size: usize) -> OpsIter<'_> {
+        OpsIter {
+            store: self,
+            partnership: *p,
+            next: Some(OpCursor::at_height(from_height)),
+            page: Vec::new().into_iter(),
+            page_size,
+        }
+    }
+
+    /// For sync: the ops `author` signed in `p` with seq in
+    /// `[from_seq, from_seq + limit)`, by seq then id; an author who
+    /// equivocated has two (or more) ops for one seq, all returned.
+    pub fn ops_by_author(
+        &self,
+        p: &PartnershipId,
+        author: &MemberId,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<SignedOp>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.guarded("reading an author's ops", || {
+            let txn = self.read_txn()?;
+            let by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("reading an author's ops"))?;
+            let last_seq = from_seq.saturating_add(limit as u64 - 1);
+            let range = author_key(p, author, from_seq, &OpId([0; 32]))
+                ..=author_key(p, author, last_seq, &OpId([0xff; 32]));
+            let mut out = Vec::new();
+            for entry in by_author.range(range).map_err(self.ctx("reading an author's ops"))? {
+                let (key, height) = entry.map_err(self.ctx("reading an author's ops"))?;
+                let (seq, id) = split_author_key(&key.value());
+                let op = self.read_op(&txn, p, height.value(), &id)?;
+                if op.author() != *author || op.seq() != seq {
+                    return Err(self.corrupt(format!("op {id} is indexed under another author or seq")));
+                }
+                out.push(op);
+            }
+            Ok(out)
+        })
+    }
+
+    /// For sync: the highest seq stored for each author of `p`.
+    pub fn author_seqs(&self, p: &PartnershipId) -> Result<BTreeMap<MemberId, u64>, StoreError> {
+        self.guarded("reading author seqs", || {
+            let txn = self.read_txn()?;
+            let seqs = txn.open_table(AUTHOR_SEQS).map_err(self.ctx("reading author seqs"))?;
+            let range = author_seq_key(p, &MemberId([0; 32]))..=author_seq_key(p, &MemberId([0xff; 32]));
+            let mut out = BTreeMap::new();
+            for entry in seqs.range(range).map_err(self.ctx("reading author seqs"))? {
+                let (key, seq) = entry.map_err(self.ctx("reading author seqs"))?;
+                out.insert(author_of_seq_key(&key.value()), seq.value());
+            }
+            Ok(out)
+        })
+    }
+
+    /// Reads and decodes the op stored at `(p, height, id)`; a missing row
+    /// behind an index entry is corruption.
+    fn read_op(
+        &self,
+        txn: &ReadTransaction,
+        p: &PartnershipId,
+        height: u64,
+        id: &OpId,
+    ) -> Result<SignedOp, StoreError> {
+        let op_table = txn.open_table(OPS).map_err(self.ctx("reading an op"))?;
+        let bytes =
+            op_table.get(&op_key(p, height, id)).map_err(self.ctx("reading an op"))?.ok_or_else(|| {
+                self.corrupt(format!("op {id} is indexed at height {height} but not stored there"))
+            })?;
+        self.decode_op(bytes.value(), id)
+    }
+
+    /// Decodes stored op bytes and checks they are the op `id`.
+    fn decode_op(&self, bytes: &[u8], id: &OpId) -> Result<SignedOp, StoreError> {
+        let op = decode_signed_op(bytes, &STORED_OP_LIMITS)
+            .map_err(|e| self.corrupt(format!("stored op {id} does not decode: {e}")))?;
+        if op.id() != *id {
+            return Err(self.corrupt(format!("the op stored as {id} has id {}", op.id())));
+        }
+        Ok(op)
+    }
+}
+
+/// The ops of a partnership in order, read in pages; from [`Store::iter_ops`].
+///
+/// Yields `Err` at most once, then ends.
+#[derive(Debug)]
+pub struct OpsIter<'a> {
+    store: &'a Store,
+    partnership: PartnershipId,
+    next: Option<OpCursor>,
+    page: std::vec::IntoIter<(u64, SignedOp)>,
+    page_size: usize,
+}
+
+impl Iterator for OpsIter<'_> {
+    type Item = Result<(u64, SignedOp), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(item) = self.page.next() {
+            return Some(Ok(item));
+        }
+        let cursor = self.next.take()?;
+        match self.store.ops_in_order(&self.partnership, cursor, self.page_size) {
+            Ok(page) => {
+                self.next = page.next;
+                self.page = page.ops.into_iter();
+                self.page.next().map(Ok)
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}

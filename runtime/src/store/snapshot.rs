@@ -1,0 +1,109 @@
+//! The final-state snapshot, so a restart replays only the non-final tail.
+//!
+//! The ledger hands over, each time finality advances, the writes that became
+//! final since the last call ([`FinalDelta`]); they are applied together with
+//! the new final height and the ledger's metadata blob in one durable
+//! transaction, so the snapshot on disk is always one the ledger saved, never
+//! a mix of two. What the state means, and what the metadata holds (state
+//! root, participant registry cursor…), is the ledger's business.
+
+use redb::ReadableTable;
+
+use super::db::Store;
+use super::error::StoreError;
+use super::tables::{FINAL_META, FINAL_STATE, decode_meta, encode_meta, prefix_end, state_key};
+use crate::op::PartnershipId;
+
+/// The change of the final state since the last [`Store::save_final`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FinalDelta {
+    /// The new final height (never below the stored one).
+    pub final_height: u64,
+    /// Writes that became final, in the order they happened: `Some` sets a
+    /// key, `None` removes it. A later write to the same key wins.
+    pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The ledger's metadata at this final height; replaces the stored one.
+    pub meta: Vec<u8>,
+}
+
+/// The final state of a partnership as saved, from [`Store::load_final`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FinalSnapshot {
+    /// The final height the state is at.
+    pub final_height: u64,
+    /// Every key/value pair of the final state, ascending by key.
+    pub state: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The ledger's metadata saved with it.
+    pub meta: Vec<u8>,
+}
+
+impl Store {
+    /// Applies `delta` to the saved final state of `p` in one durable
+    /// transaction. Refused with nothing written if it would move the final
+    /// height back ([`StoreError::FinalHeightBack`]).
+    pub fn save_final(&self, p: &PartnershipId, delta: &FinalDelta) -> Result<(), StoreError> {
+        self.guarded("saving the final state", || {
+            let txn = self.write_txn()?;
+            {
+                let mut meta = txn.open_table(FINAL_META).map_err(self.ctx("saving the final state"))?;
+                if let Some(stored) = meta.get(&p.0).map_err(self.ctx("saving the final state"))? {
+                    let (stored, _) = decode_meta(stored.value())
+                        .ok_or_else(|| self.corrupt(format!("the snapshot record of {p} is too short")))?;
+                    if delta.final_height < stored {
+                        return Err(StoreError::FinalHeightBack {
+                            partnership: *p,
+                            stored,
+                            given: delta.final_height,
+                        });
+                    }
+                }
+                meta.insert(p.0, encode_meta(delta.final_height, &delta.meta).as_slice())
+                    .map_err(self.ctx("saving the final state"))?;
+                let mut state = txn.open_table(FINAL_STATE).map_err(self.ctx("saving the final state"))?;
+                let mut key = Vec::new();
+                for (k, v) in &delta.writes {
+                    key.clear();
+                    key.extend_from_slice(&p.0);
+                    key.extend_from_slice(k);
+                    match v {
+                        Some(v) => {
+                            state
+                                .insert(key.as_slice(), v.as_slice())
+                                .map_err(self.ctx("saving the final state"))?;
+                        }
+                        None => {
+                            state.remove(key.as_slice()).map_err(self.ctx("saving the final state"))?;
+                        }
+                    }
+                }
+            }
+            self.commit(txn, "committing the final state")
+        })
+    }
+
+    /// The saved final state of `p`, or `None` if none was ever saved.
+    pub fn load_final(&self, p: &PartnershipId) -> Result<Option<FinalSnapshot>, StoreError> {
+        self.guarded("loading the final state", || {
+            let txn = self.read_txn()?;
+            let meta = txn.open_table(FINAL_META).map_err(self.ctx("loading the final state"))?;
+            let Some(record) = meta.get(&p.0).map_err(self.ctx("loading the final state"))? else {
+                return Ok(None);
+            };
+            let (final_height, meta) = decode_meta(record.value())
+                .ok_or_else(|| self.corrupt(format!("the snapshot record of {p} is too short")))?;
+            let table = txn.open_table(FINAL_STATE).map_err(self.ctx("loading the final state"))?;
+            let start = state_key(p, &[]);
+            let range = match prefix_end(p) {
+                Some(end) => table.range::<&[u8]>(start.as_slice()..end.as_slice()),
+                None => table.range::<&[u8]>(start.as_slice()..),
+            }
+            .map_err(self.ctx("loading the final state"))?;
+            let mut state = Vec::new();
+            for entry in range {
+                let (key, value) = entry.map_err(self.ctx("loading the final state"))?;
+                state.push((key.value()[32..].to_vec(), value.value().to_vec()));
+            }
+            Ok(Some(FinalSnapshot { final_height, state, meta: meta.to_vec() }))
+        })
+    }
+}

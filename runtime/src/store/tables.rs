@@ -1,0 +1,194 @@
+//! The tables of the database file and how their keys are laid out.
+//!
+//! This is the on-disk format: changing a table's name, key or value type, or
+//! a key layout, changes [`SCHEMA_VERSION`](super::SCHEMA_VERSION). Every
+//! multi-byte integer in a key is big-endian so that redb's byte-wise key
+//! order is the numeric order, and every key starts with the partnership id so
+//! one partnership's records are one contiguous range.
+//!
+//! | table            | key                                             | value                          |
+//! |------------------|-------------------------------------------------|--------------------------------|
+//! | `schema`         | `"version"`                                     | schema version (u64)           |
+//! | `ops`            | partnership(32) ‖ height(8) ‖ op id(32)         | canonical signed op            |
+//! | `op_index`       | partnership(32) ‖ op id(32)                     | height (u64)                   |
+//! | `author_index`   | partnership(32) ‖ author(32) ‖ seq(8) ‖ op id(32) | height (u64)                 |
+//! | `author_seqs`    | partnership(32) ‖ author(32)                    | highest seq stored (u64)       |
+//! | `partnerships`   | partnership(32)                                 | number of ops stored (u64)     |
+//! | `final_state`    | partnership(32) ‖ state key                     | state value                    |
+//! | `final_meta`     | partnership(32)                                 | final height(8) ‖ ledger meta  |
+//! | `code`           | code hash(32)                                   | WASM bytes                     |
+
+use redb::TableDefinition;
+
+use crate::op::{MemberId, OpId, PartnershipId};
+
+pub(crate) const SCHEMA: TableDefinition<&str, u64> = TableDefinition::new("schema");
+pub(crate) const SCHEMA_KEY: &str = "version";
+
+pub(crate) const OPS: TableDefinition<OpKey, &[u8]> = TableDefinition::new("ops");
+pub(crate) const OP_INDEX: TableDefinition<[u8; 64], u64> = TableDefinition::new("op_index");
+pub(crate) const AUTHOR_INDEX: TableDefinition<AuthorKey, u64> = TableDefinition::new("author_index");
+pub(crate) const AUTHOR_SEQS: TableDefinition<[u8; 64], u64> = TableDefinition::new("author_seqs");
+pub(crate) const PARTNERSHIPS: TableDefinition<[u8; 32], u64> = TableDefinition::new("partnerships");
+pub(crate) const FINAL_STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("final_state");
+pub(crate) const FINAL_META: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("final_meta");
+pub(crate) const CODE: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("code");
+
+/// Names of every table above, to tell a polypact store from another redb file.
+pub(crate) const ALL_TABLES: [&str; 9] = [
+    "schema",
+    "ops",
+    "op_index",
+    "author_index",
+    "author_seqs",
+    "partnerships",
+    "final_state",
+    "final_meta",
+    "code",
+];
+
+/// `partnership ‖ height ‖ op id`.
+pub(crate) type OpKey = [u8; 72];
+/// `partnership ‖ author ‖ seq ‖ op id`.
+pub(crate) type AuthorKey = [u8; 104];
+
+pub(crate) fn op_key(p: &PartnershipId, height: u64, id: &OpId) -> OpKey {
+    let mut key = [0u8; 72];
+    key[..32].copy_from_slice(&p.0);
+    key[32..40].copy_from_slice(&height.to_be_bytes());
+    key[40..].copy_from_slice(&id.0);
+    key
+}
+
+/// Splits an [`OpKey`] into its height and op id.
+pub(crate) fn split_op_key(key: &OpKey) -> (u64, OpId) {
+    let mut height = [0u8; 8];
+    height.copy_from_slice(&key[32..40]);
+    let mut id = [0u8; 32];
+    id.copy_from_slice(&key[40..]);
+    (u64::from_be_bytes(height), OpId(id))
+}
+
+/// The last possible [`OpKey`] of a partnership.
+pub(crate) fn op_key_max(p: &PartnershipId) -> OpKey {
+    op_key(p, u64::MAX, &OpId([0xff; 32]))
+}
+
+pub(crate) fn op_index_key(p: &PartnershipId, id: &OpId) -> [u8; 64] {
+    pair(&p.0, &id.0)
+}
+
+pub(crate) fn author_seq_key(p: &PartnershipId, author: &MemberId) -> [u8; 64] {
+    pair(&p.0, &author.0)
+}
+
+/// The member id in the second half of an `author_seqs` key.
+pub(crate) fn author_of_seq_key(key: &[u8; 64]) -> MemberId {
+    let mut author = [0u8; 32];
+    author.copy_from_slice(&key[32..]);
+    MemberId(author)
+}
+
+pub(crate) fn author_key(p: &PartnershipId, author: &MemberId, seq: u64, id: &OpId) -> AuthorKey {
+    let mut key = [0u8; 104];
+    key[..32].copy_from_slice(&p.0);
+    key[32..64].copy_from_slice(&author.0);
+    key[64..72].copy_from_slice(&seq.to_be_bytes());
+    key[72..].copy_from_slice(&id.0);
+    key
+}
+
+/// The op id and seq of an [`AuthorKey`].
+pub(crate) fn split_author_key(key: &AuthorKey) -> (u64, OpId) {
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&key[64..72]);
+    let mut id = [0u8; 32];
+    id.copy_from_slice(&key[72..]);
+    (u64::from_be_bytes(seq), OpId(id))
+}
+
+fn pair(a: &[u8; 32], b: &[u8; 32]) -> [u8; 64] {
+    let mut key = [0u8; 64];
+    key[..32].copy_from_slice(a);
+    key[32..].copy_from_slice(b);
+    key
+}
+
+/// `partnership ‖ state key`.
+pub(crate) fn state_key(p: &PartnershipId, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + key.len());
+    out.extend_from_slice(&p.0);
+    out.extend_from_slice(key);
+    out
+}
+
+/// The first 32-byte prefix after `p`, or `None` if `p` is all `0xff`: the
+/// exclusive end of `p`'s range in a table keyed by `p ‖ …`.
+pub(crate) fn prefix_end(p: &PartnershipId) -> Option<[u8; 32]> {
+    let mut end = p.0;
+    for byte in end.iter_mut().rev() {
+        if *byte == 0xff {
+            *byte = 0;
+        } else {
+            *byte += 1;
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// `final height ‖ meta`, the value of `final_meta`.
+pub(crate) fn encode_meta(final_height: u64, meta: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + meta.len());
+    out.extend_from_slice(&final_height.to_be_bytes());
+    out.extend_from_slice(meta);
+    out
+}
+
+/// Splits a `final_meta` value; `None` if it is shorter than 8 bytes.
+pub(crate) fn decode_meta(value: &[u8]) -> Option<(u64, &[u8])> {
+    let (height, meta) = value.split_first_chunk::<8>()?;
+    Some((u64::from_be_bytes(*height), meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_keys_sort_by_height_then_id() {
+        let p = PartnershipId([1; 32]);
+        let a = op_key(&p, 1, &OpId([0xff; 32]));
+        let b = op_key(&p, 2, &OpId([0; 32]));
+        let c = op_key(&p, 2, &OpId([1; 32]));
+        assert!(a < b && b < c);
+        assert!(c < op_key_max(&p));
+        assert_eq!(split_op_key(&c), (2, OpId([1; 32])));
+        assert!(op_key_max(&p) < op_key(&PartnershipId([2; 32]), 0, &OpId([0; 32])));
+    }
+
+    #[test]
+    fn author_keys_round_trip() {
+        let key = author_key(&PartnershipId([1; 32]), &MemberId([2; 32]), 258, &OpId([3; 32]));
+        assert_eq!(split_author_key(&key), (258, OpId([3; 32])));
+        let seq_key = author_seq_key(&PartnershipId([1; 32]), &MemberId([2; 32]));
+        assert_eq!(author_of_seq_key(&seq_key), MemberId([2; 32]));
+    }
+
+    #[test]
+    fn prefix_end_carries() {
+        assert_eq!(prefix_end(&PartnershipId([0xff; 32])), None);
+        let mut p = [0u8; 32];
+        p[31] = 0xff;
+        p[30] = 7;
+        let end = prefix_end(&PartnershipId(p)).expect("has an end");
+        assert_eq!((end[30], end[31]), (8, 0));
+    }
+
+    #[test]
+    fn meta_round_trips_and_short_values_are_refused() {
+        let value = encode_meta(42, b"ledger");
+        assert_eq!(decode_meta(&value), Some((42, &b"ledger"[..])));
+        assert_eq!(decode_meta(&[1, 2, 3]), None);
+    }
+}
