@@ -34,19 +34,6 @@ pub(crate) const FINAL_STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::n
 pub(crate) const FINAL_META: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("final_meta");
 pub(crate) const CODE: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("code");
 
-/// Names of every table above, to tell a polypact store from another redb file.
-pub(crate) const ALL_TABLES: [&str; 9] = [
-    "schema",
-    "ops",
-    "op_index",
-    "author_index",
-    "author_seqs",
-    "partnerships",
-    "final_state",
-    "final_meta",
-    "code",
-];
-
 /// `partnership ‖ height ‖ op id`.
 pub(crate) type OpKey = [u8; 72];
 /// `partnership ‖ author ‖ seq ‖ op id`.
