@@ -81,6 +81,7 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use alloc::format;

@@ -191,6 +191,7 @@ pub(crate) fn decode_exact<K: MapKey>(mut bytes: &[u8]) -> Result<K::Output, Err
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use alloc::vec;

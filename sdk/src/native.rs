@@ -116,6 +116,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&mut dyn NativeHost) -> R) -> R {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::testing::MockHost;

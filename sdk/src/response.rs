@@ -108,6 +108,7 @@ impl<T: Serialize> QueryOutput for T {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use alloc::vec;

@@ -28,6 +28,7 @@ use core::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::abi::ScanPage;
 use crate::ctx::{Ctx, QueryCtx};
 use crate::error::Error;
 use crate::host;
@@ -325,7 +326,7 @@ impl Range {
     }
 
     /// Fetches up to `limit` raw entries and moves past them.
-    fn scan(&mut self, _ctx: &QueryCtx, limit: u32) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    fn scan(&mut self, _ctx: &QueryCtx, limit: u32) -> Result<ScanPage, Error> {
         let Some(start) = &self.start else { return Ok(Vec::new()) };
         if limit == 0 {
             return Ok(Vec::new());
@@ -410,6 +411,7 @@ impl<K: MapKey, V: DeserializeOwned> Iterator for Iter<'_, K, V> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::abi::{Env, Info};

@@ -283,7 +283,7 @@ impl MockHost {
     }
 
     /// Events emitted with [`Ctx::emit`](crate::Ctx::emit) by successful
-    /// calls, in order (response events are in each [`Response`]).
+    /// calls, in order (response events are in each [`Response`](crate::Response)).
     pub fn events(&self) -> &[Event] {
         &self.events
     }
@@ -366,5 +366,186 @@ impl NativeHost for MockHost {
 
     fn log(&mut self, line: &str) {
         self.logs.push(line.to_string());
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{Ctx, Error, Item, QueryCtx, Response};
+    use alloc::vec;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    const LAST: Item<String> = Item::new("last");
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Msg {
+        Set { value: String },
+        SetThenFail { value: String },
+        Emit {},
+        AskPrice { item: String },
+        Whoami {},
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Q {
+        Last {},
+        WriteInQuery {},
+    }
+
+    fn init(ctx: &mut Ctx, value: String) -> Result<Response, Error> {
+        LAST.save(ctx, &value)?;
+        Ok(Response::new())
+    }
+
+    fn handle(ctx: &mut Ctx, msg: Msg) -> Result<Response, Error> {
+        match msg {
+            Msg::Set { value } => LAST.save(ctx, &value)?,
+            Msg::SetThenFail { value } => {
+                LAST.save(ctx, &value)?;
+                ctx.emit(Event::new("lost"));
+                ctx.log("about to fail");
+                return Err(Error::msg("failed on purpose"));
+            }
+            Msg::Emit {} => ctx.emit(Event::new("kept").attr("height", ctx.height())),
+            Msg::AskPrice { item } => {
+                let price: u64 = ctx.query("shop", &json!({ "price": { "item": item } }))?;
+                return Response::new().set_data(&price);
+            }
+            Msg::Whoami {} => {
+                let who = (ctx.caller(), ctx.sender_module(), ctx.seq(), ctx.op_id(), ctx.time_ms());
+                return Response::new().set_data(&who);
+            }
+        }
+        Ok(Response::new())
+    }
+
+    fn query(ctx: &QueryCtx, msg: Q) -> Result<crate::Json, Error> {
+        match msg {
+            Q::Last {} => crate::to_json(&LAST.load(ctx)?),
+            Q::WriteInQuery {} => {
+                // Sneak a write past the type system through the host layer.
+                crate::host::db_set(b"last", b"\"evil\"");
+                crate::to_json(&())
+            }
+        }
+    }
+
+    crate::export!(init: init, handle: handle, query: query);
+
+    fn host() -> MockHost {
+        let mut host = MockHost::new(polypact_dispatch);
+        host.init("pm1admin", &"first").unwrap();
+        host
+    }
+
+    #[test]
+    fn calls_round_trip_through_the_abi_bytes() {
+        let mut host = host();
+        host.handle("pm1a", &json!({"set": {"value": "second"}})).unwrap();
+        assert_eq!(host.query::<String>(&json!({"last": {}})).unwrap(), "second");
+        // The raw path returns exactly what the wasm export would.
+        let out = host.call(Entry::Query, None, br#"{"last":{}}"#);
+        assert_eq!(postcard::from_bytes::<QueryResult>(&out).unwrap(), Ok(br#""second""#.to_vec()));
+    }
+
+    #[test]
+    fn failed_calls_change_nothing() {
+        let mut host = host();
+        let before = host.state().clone();
+        let err = host.handle("pm1a", &json!({"set_then_fail": {"value": "x"}})).unwrap_err();
+        assert_eq!(err, "failed on purpose");
+        assert_eq!(host.state(), &before);
+        assert!(host.events().is_empty());
+        assert_eq!(host.logs(), ["about to fail".to_string()], "logs survive failures");
+        host.handle("pm1a", &json!({"emit": {}})).unwrap();
+        assert_eq!(host.take_events(), vec![Event::new("kept").attr("height", 1)]);
+    }
+
+    #[test]
+    fn malformed_messages_are_clear_errors() {
+        let mut host = host();
+        let before = host.state().clone();
+        let err = host.handle("pm1a", &json!({"sett": {"value": "x"}})).unwrap_err();
+        assert!(err.starts_with("invalid handle message: unknown variant `sett`, expected one of"), "{err}");
+        let err = host.handle_raw("pm1a", b"{not json").unwrap_err();
+        assert!(err.starts_with("invalid handle message: key must be a string at line 1 column 2"), "{err}");
+        let err = host.query_raw(b"[]").unwrap_err();
+        assert!(err.starts_with("invalid query message: "), "{err}");
+        let err = host.init_raw("pm1a", b"42").unwrap_err();
+        assert!(
+            err.starts_with("invalid init config: invalid type: integer `42`, expected a string"),
+            "{err}"
+        );
+        assert_eq!(host.state(), &before);
+    }
+
+    #[test]
+    fn host_faults_are_errors_not_traps() {
+        let out = polypact_dispatch(Entry::Handle, b"\xff\xff garbage");
+        let result = postcard::from_bytes::<ResponseResult>(&out).unwrap();
+        assert!(result.unwrap_err().starts_with("the host sent malformed input"));
+        let mut host = host();
+        let out = host.call(Entry::Handle, None, br#"{"emit":{}}"#);
+        let result = postcard::from_bytes::<ResponseResult>(&out).unwrap();
+        assert_eq!(result.unwrap_err(), "the host called handle without caller info");
+    }
+
+    #[test]
+    fn missing_migrate_says_so() {
+        let err = host().migrate("pm1a", &json!({})).unwrap_err();
+        assert!(err.starts_with("this module has no migrate entry point"), "{err}");
+    }
+
+    #[test]
+    fn context_carries_caller_seq_and_sender() {
+        let mut host = host();
+        host.set_time_ms(42);
+        let r = host.handle("pm1a", &json!({"whoami": {}})).unwrap();
+        let who: (String, Option<String>, u64, String, u64) = r.data_as().unwrap().unwrap();
+        assert_eq!(who, ("pm1a".into(), None, 1, format!("{:064x}", 2), 42));
+        let r = host.handle_from_module("voting", "pm1a", &json!({"whoami": {}})).unwrap();
+        let who: (String, Option<String>, u64, String, u64) = r.data_as().unwrap().unwrap();
+        assert_eq!((who.1.as_deref(), who.2), (Some("voting"), 2));
+    }
+
+    #[test]
+    fn queries_reach_registered_modules() {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum ShopQuery {
+            Price { item: String },
+        }
+        let mut host = host();
+        let err = host.handle("pm1a", &json!({"ask_price": {"item": "tea"}})).unwrap_err();
+        assert!(err.starts_with("query to module \"shop\" failed: no module named \"shop\""), "{err}");
+        host.on_query("shop", |q: ShopQuery| match q {
+            ShopQuery::Price { item } if item == "tea" => Ok(3u64),
+            ShopQuery::Price { item } => Err(format!("no {item} here")),
+        });
+        let r = host.handle("pm1a", &json!({"ask_price": {"item": "tea"}})).unwrap();
+        assert_eq!(r.data_as::<u64>().unwrap(), Some(3));
+        let err = host.handle("pm1a", &json!({"ask_price": {"item": "gin"}})).unwrap_err();
+        assert_eq!(err, "query to module \"shop\" failed: no gin here");
+    }
+
+    #[test]
+    fn system_queries_need_an_answer() {
+        let mut host = MockHost::new(polypact_dispatch);
+        assert!(NativeHost::query(&mut host, "system", br#"{"participants":{}}"#).is_err());
+        host.set_participants(&["pm1a", "pm1b"]);
+        let answer = NativeHost::query(&mut host, "system", br#"{ "participants" : {} }"#).unwrap();
+        let list: Vec<Participant> = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(list.iter().map(|p| p.member.as_str()).collect::<Vec<_>>(), ["pm1a", "pm1b"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "the host refused a write: a query cannot write state")]
+    fn writes_in_queries_trap() {
+        let _ = host().query::<()>(&json!({"write_in_query": {}}));
     }
 }
