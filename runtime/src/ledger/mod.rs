@@ -1,5 +1,27 @@
-//! The ledger (being built).
+//! The ledger: applies a partnership's ops in order through its modules.
+//!
+//! This module owns the pure, synchronous state machine of one partnership
+//! ([`Ledger`]): admission of ops into the graph (with the author, seq and
+//! time rules), application in `(height, id)` order with undo and re-apply for
+//! late ops, countersignature finality, the final and optimistic states and
+//! their roots, failed-op records, equivocation exclusion, and the atomic
+//! dispatch of module calls, messages and system messages through an
+//! [`Executor`]. It does not own how module code runs (`host`), how ops are
+//! persisted (`store`) or sent (`net`).
 
+mod core;
+mod dispatch;
+mod error;
 mod executor;
+mod lthash;
+mod native;
+mod state;
+pub mod testing;
 
+pub use self::core::{Insertion, Ledger, LedgerConfig, Notification, NotificationKind, OpOutcome};
+pub use dispatch::ModuleEvent;
+pub use error::{LedgerError, Refusal};
 pub use executor::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};
+pub use lthash::LtHash;
+pub use native::{NativeExecutor, NativeModule};
+pub use state::{ModuleRecord, ParticipantRecord, StateMap, Write};

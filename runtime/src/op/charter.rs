@@ -228,7 +228,12 @@ impl Charter {
             let mut permissions = module.permissions;
             permissions.sort();
             permissions.dedup();
-            modules.push(ModuleSpec { name: module.name, code, config: config_json.to_string(), permissions });
+            modules.push(ModuleSpec {
+                name: module.name,
+                code,
+                config: config_json.to_string(),
+                permissions,
+            });
         }
         let charter = Charter { name: parsed.name, participants, modules, params: parsed.params };
         charter.validate()?;

@@ -103,7 +103,10 @@ mod tests {
     fn garbage_and_versions_are_refused() {
         let limits = Limits::default();
         assert!(matches!(decode_signed_op(&[], &limits), Err(OpError::Malformed(_))));
-        assert!(matches!(decode_signed_op(&[9; 100], &limits), Err(OpError::UnsupportedVersion { found: 9, .. })));
+        assert!(matches!(
+            decode_signed_op(&[9; 100], &limits),
+            Err(OpError::UnsupportedVersion { found: 9, .. })
+        ));
         assert!(matches!(decode_signed_op(&[1; 100], &limits), Err(OpError::Malformed(_))));
         let big = vec![1u8; limits.max_op_bytes + 1];
         assert!(matches!(decode_signed_op(&big, &limits), Err(OpError::TooLarge { .. })));

@@ -49,19 +49,14 @@ impl FromStr for MemberId {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
-        let checked = CheckedHrpstring::new::<Bech32m>(text).map_err(|e| {
-            IdParseError::Member {
-                input: text.to_owned(),
-                reason: format!("not valid bech32m ({e}); check for a mistyped or missing character"),
-            }
+        let checked = CheckedHrpstring::new::<Bech32m>(text).map_err(|e| IdParseError::Member {
+            input: text.to_owned(),
+            reason: format!("not valid bech32m ({e}); check for a mistyped or missing character"),
         })?;
         if checked.hrp().as_str() != MEMBER_HRP {
             return Err(IdParseError::Member {
                 input: text.to_owned(),
-                reason: format!(
-                    "prefix is `{}`, a member id starts with `{MEMBER_HRP}1`",
-                    checked.hrp()
-                ),
+                reason: format!("prefix is `{}`, a member id starts with `{MEMBER_HRP}1`", checked.hrp()),
             });
         }
         let bytes: Vec<u8> = checked.byte_iter().collect();

@@ -69,7 +69,11 @@ pub(crate) fn op_signing_message(id: &OpId) -> [u8; 47] {
 }
 
 /// Verifies `signature` by `author` over `id` with `verify_strict`.
-pub(crate) fn verify_op_signature(author: &MemberId, id: &OpId, signature: &[u8; 64]) -> Result<(), VerifyFailure> {
+pub(crate) fn verify_op_signature(
+    author: &MemberId,
+    id: &OpId,
+    signature: &[u8; 64],
+) -> Result<(), VerifyFailure> {
     let key = VerifyingKey::from_bytes(&author.0).map_err(|_| VerifyFailure::BadKey)?;
     let signature = Signature::from_bytes(signature);
     key.verify_strict(&op_signing_message(id), &signature).map_err(|_| VerifyFailure::BadSignature)
@@ -97,6 +101,9 @@ mod tests {
         let id = OpId([1; 32]);
         let sig = key.sign_op(&id);
         assert!(verify_op_signature(&key.member_id(), &id, &sig).is_ok());
-        assert_eq!(verify_op_signature(&key.member_id(), &OpId([2; 32]), &sig), Err(VerifyFailure::BadSignature));
+        assert_eq!(
+            verify_op_signature(&key.member_id(), &OpId([2; 32]), &sig),
+            Err(VerifyFailure::BadSignature)
+        );
     }
 }

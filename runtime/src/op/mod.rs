@@ -16,6 +16,7 @@ mod ids;
 mod keys;
 mod types;
 
+pub(crate) use charter::is_valid_module_name;
 pub use charter::{Charter, CharterError, CodeSource, ModuleSpec, Params, SystemPermission};
 pub use codec::{ENCODING_VERSION, Limits, decode_signed_op, encode_signed_op};
 pub use error::{IdParseError, OpError};

@@ -280,8 +280,9 @@ impl EquivocationProof {
         }
         let a = codec::decode_signed_op(a, limits)?;
         let b = codec::decode_signed_op(b, limits)?;
-        let proof = EquivocationProof::new(a, b)
-            .ok_or_else(|| OpError::Structure("the two ops of an equivocation proof do not conflict".into()))?;
+        let proof = EquivocationProof::new(a, b).ok_or_else(|| {
+            OpError::Structure("the two ops of an equivocation proof do not conflict".into())
+        })?;
         proof.verify(limits)?;
         Ok(proof)
     }

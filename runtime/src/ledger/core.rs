@@ -1,0 +1,912 @@
+//! The ledger: a pure, synchronous state machine over one partnership's ops.
+//!
+//! [`Ledger::insert`] takes a signed op and either refuses it (with a
+//! [`Refusal`], changing nothing), holds it until its parents arrive, or
+//! accepts it into the graph. Accepted ops are applied in the order
+//! `(height, id)`; an op that arrives late and sorts before applied ones makes
+//! the ledger undo back to its place (undo logs of the writes) and re-apply.
+//! After every insert the ledger recomputes `final_height` by
+//! countersignature and moves what became final from the optimistic tail
+//! into the final state, which never changes afterwards.
+//!
+//! **Structure and policy.** Whether an op belongs in the graph must be the
+//! same decision on every node, so it may depend only on the op and its
+//! causal past: signature, size, partnership, parents present, the author's
+//! chain (seq - 1 among the parents), time never below a parent's. Who is a
+//! participant is decided by executing ops, and an execution outcome in the
+//! optimistic tail can still change when an earlier-sorting op arrives; so
+//! participation is applied twice, in two deterministic ways: at the **front
+//! door** ([`Ledger::insert`], for client submissions and gossip) an op whose
+//! author is unknown, whose admission is not in its past, or whose removal is
+//! in its past is refused; and at **execution**, an op whose author is not an
+//! active participant where it sorts has no effect (it stays as structure).
+//! Ops that sync fetches because the history holds them go through
+//! [`Ledger::insert_synced`], which applies the structural rules only, so
+//! every node ends with the same graph.
+//!
+//! It knows nothing of tokio, the network or the disk: the node persists what
+//! it accepts ([`Insertion::accepted`]) and drains [`Notification`]s; tests
+//! drive it directly.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use polypact_sdk::abi::{Entry, QueryResult};
+
+use super::dispatch::{ModuleEvent, OpContext, OpRun, RunError};
+use super::error::{LedgerError, Refusal};
+use super::executor::{ExecError, Executor};
+use super::state::{
+    ModuleRecord, ParticipantRecord, StateMap, Write, encode_record, evidence_key, failed_key, module_key,
+    participant_key, peer_key,
+};
+use crate::dag::{Dag, OrderKey, PendingBuffer, PendingLimits, PlaceError, Placement};
+use crate::op::{
+    Charter, EquivocationProof, Limits, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp,
+    UnsignedOp,
+};
+
+/// Ledger settings that are the node's, not the charter's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LedgerConfig {
+    /// Op size limits.
+    pub limits: Limits,
+    /// Bounds of the buffer of ops waiting for parents.
+    pub pending: PendingLimits,
+}
+
+/// What became of an applied op.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpOutcome {
+    /// A call that succeeded: its response data and events.
+    Applied {
+        /// The first module's response data (JSON bytes).
+        data: Option<Vec<u8>>,
+        /// Every event of the call and its messages, in order.
+        events: Vec<ModuleEvent>,
+    },
+    /// A call that failed; nothing it did happened. The error is recorded
+    /// in state, so it is the same on every node.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+    /// A payload that was not executed (author not active, or proven to have
+    /// equivocated). The op stays in the graph as structure.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// An op with no effect on state (an ack), or the genesis.
+    Structural,
+}
+
+/// Whether a notification is about the optimistic or the final state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotificationKind {
+    /// Applied to the optimistic state (may still be undone).
+    Applied,
+    /// Undone from the optimistic state (an earlier-sorting op arrived).
+    Undone,
+    /// Final: its place and its effects never change.
+    Final,
+}
+
+/// Something that happened to an op, for subscribers (the API's event stream).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    /// What happened.
+    pub kind: NotificationKind,
+    /// To which op.
+    pub id: OpId,
+    /// Its height.
+    pub height: u64,
+    /// Its outcome (absent for `Undone`).
+    pub outcome: Option<OpOutcome>,
+}
+
+/// The result of inserting an op.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Insertion {
+    /// Ops that entered the graph, in insertion order, with their heights:
+    /// the op itself and any waiting ops it released. The node persists these.
+    pub accepted: Vec<(OpId, u64)>,
+    /// Parents the op is waiting for, if it was held back.
+    pub waiting_for: Vec<OpId>,
+    /// Ops released from the buffer that turned out to be invalid (dropped).
+    pub dropped: Vec<(OpId, Refusal)>,
+    /// An equivocation found by this insertion.
+    pub equivocation: Option<EquivocationProof>,
+}
+
+struct Applied {
+    undo: Vec<Write>,
+    redo: Vec<Write>,
+    outcome: OpOutcome,
+}
+
+struct TailEntry {
+    op: Arc<SignedOp>,
+    applied: Option<Applied>,
+}
+
+const MAX_NOTIFICATIONS: usize = 100_000;
+const RECENT_OUTCOMES: usize = 10_000;
+
+/// One partnership's ledger.
+pub struct Ledger<E: Executor> {
+    partnership: PartnershipId,
+    charter: Charter,
+    genesis: Arc<SignedOp>,
+    config: LedgerConfig,
+    executor: E,
+    dag: Dag,
+    pending: PendingBuffer,
+    optimistic: StateMap,
+    final_state: StateMap,
+    tail: BTreeMap<OrderKey, TailEntry>,
+    applied_upto: Option<OrderKey>,
+    final_height: u64,
+    final_time_ms: u64,
+    final_ops: u64,
+    excluded: BTreeMap<MemberId, u64>,
+    final_delta: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    recent_final: BTreeMap<OpId, OpOutcome>,
+    recent_order: VecDeque<OpId>,
+    notifications: VecDeque<Notification>,
+    dropped_notifications: u64,
+    refusals: BTreeMap<&'static str, u64>,
+    insert_counter: u64,
+    last_payload_insert: BTreeMap<MemberId, u64>,
+    last_own_insert: BTreeMap<MemberId, u64>,
+    halted: Option<String>,
+}
+
+impl<E: Executor> Ledger<E> {
+    /// Creates a partnership's ledger from its genesis op: checks it, installs
+    /// the charter's participants and modules, and runs every module's `init`.
+    pub fn new(genesis: SignedOp, executor: E, config: LedgerConfig) -> Result<Self, LedgerError> {
+        genesis.verify(&config.limits).map_err(|e| LedgerError::InvalidGenesis(e.to_string()))?;
+        let Payload::Genesis(charter) = genesis.op().payload.clone() else {
+            return Err(LedgerError::InvalidGenesis(format!(
+                "a {} op is not a genesis",
+                genesis.op().payload.kind()
+            )));
+        };
+        let partnership = genesis.partnership();
+        let genesis = Arc::new(genesis);
+        let state = genesis_state(&genesis, &charter, &executor)?;
+        let mut dag = Dag::new();
+        let placement = dag.place(&genesis).map_err(|e| LedgerError::InvalidGenesis(format!("{e:?}")))?;
+        dag.insert(Arc::clone(&genesis), placement);
+        let mut final_delta = BTreeMap::new();
+        for (k, v) in state.iter() {
+            final_delta.insert(k.clone(), Some(v.clone()));
+        }
+        let mut ledger = Ledger {
+            partnership,
+            final_time_ms: genesis.op().time_ms,
+            charter,
+            genesis,
+            config,
+            executor,
+            dag,
+            pending: PendingBuffer::new(config.pending),
+            optimistic: state.clone(),
+            final_state: state,
+            tail: BTreeMap::new(),
+            applied_upto: None,
+            final_height: 0,
+            final_ops: 1,
+            excluded: BTreeMap::new(),
+            final_delta,
+            recent_final: BTreeMap::new(),
+            recent_order: VecDeque::new(),
+            notifications: VecDeque::new(),
+            dropped_notifications: 0,
+            refusals: BTreeMap::new(),
+            insert_counter: 0,
+            last_payload_insert: BTreeMap::new(),
+            last_own_insert: BTreeMap::new(),
+            halted: None,
+        };
+        let id = ledger.genesis.id();
+        ledger.remember_final(id, OpOutcome::Structural);
+        ledger.notify(NotificationKind::Final, id, 0, Some(OpOutcome::Structural));
+        Ok(ledger)
+    }
+
+    /// Rebuilds a ledger from storage: the genesis, the final state snapshot
+    /// (if any) and every op after the genesis in `(height, id)` order.
+    ///
+    /// Ops at or below the snapshot's final height go into the graph without
+    /// being executed again; the rest are applied as on first arrival. Stored
+    /// ops were verified when they were accepted and are not verified again.
+    pub fn restore(
+        genesis: SignedOp,
+        executor: E,
+        config: LedgerConfig,
+        snapshot: Option<(u64, Vec<(Vec<u8>, Vec<u8>)>)>,
+        ops: impl IntoIterator<Item = SignedOp>,
+    ) -> Result<Self, LedgerError> {
+        let mut ledger = Ledger::new(genesis, executor, config)?;
+        let snapshot_height = match snapshot {
+            Some((height, pairs)) if height > 0 => {
+                let state = StateMap::from_pairs(pairs);
+                ledger.optimistic = state.clone();
+                ledger.final_state = state;
+                ledger.final_delta.clear();
+                ledger.final_height = height;
+                Some(height)
+            }
+            _ => None,
+        };
+        for op in ops {
+            let id = op.id();
+            if id == ledger.genesis.id() {
+                continue;
+            }
+            if ledger.dag.contains(&id) {
+                continue;
+            }
+            let placement = ledger.dag.place(&op).map_err(|e| {
+                LedgerError::Inconsistent(format!("stored op {id} does not fit the graph: {e:?}"))
+            })?;
+            let op = Arc::new(op);
+            if snapshot_height.is_some_and(|h| placement.height <= h) {
+                if let Some(proof) = ledger.dag.insert(Arc::clone(&op), placement) {
+                    ledger.note_equivocation(&proof);
+                }
+                ledger.final_ops += 1;
+                if let Payload::Genesis(_) = op.op().payload {
+                    return Err(LedgerError::Inconsistent("a second genesis is stored".into()));
+                }
+                continue;
+            }
+            ledger.admit(op, placement);
+            if let Some(halt) = &ledger.halted {
+                return Err(LedgerError::Inconsistent(format!("replay stopped: {halt}")));
+            }
+        }
+        ledger.advance_finality();
+        // Anything received before the restart may still need our ack.
+        for entry in ledger.tail.values() {
+            if entry.op.op().payload.is_payload_bearing() {
+                ledger.last_payload_insert.insert(entry.op.author(), 1);
+            }
+        }
+        ledger.last_own_insert.clear();
+        Ok(ledger)
+    }
+
+    /// The partnership's id.
+    pub fn partnership(&self) -> PartnershipId {
+        self.partnership
+    }
+
+    /// The charter of the genesis.
+    pub fn charter(&self) -> &Charter {
+        &self.charter
+    }
+
+    /// The genesis op.
+    pub fn genesis(&self) -> &SignedOp {
+        &self.genesis
+    }
+
+    /// The op graph.
+    pub fn dag(&self) -> &Dag {
+        &self.dag
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &E {
+        &self.executor
+    }
+
+    /// Every op at or below this height is final.
+    pub fn final_height(&self) -> u64 {
+        self.final_height
+    }
+
+    /// The highest height in the graph.
+    pub fn optimistic_height(&self) -> u64 {
+        self.dag.max_height()
+    }
+
+    /// Number of final ops.
+    pub fn final_op_count(&self) -> u64 {
+        self.final_ops
+    }
+
+    /// The final state.
+    pub fn final_state(&self) -> &StateMap {
+        &self.final_state
+    }
+
+    /// The optimistic state (final plus every applied op above it).
+    pub fn optimistic_state(&self) -> &StateMap {
+        &self.optimistic
+    }
+
+    /// Root of the final state.
+    pub fn final_root(&self) -> [u8; 32] {
+        self.final_state.root()
+    }
+
+    /// Root of the optimistic state.
+    pub fn optimistic_root(&self) -> [u8; 32] {
+        self.optimistic.root()
+    }
+
+    /// Why applying stopped, if this node could not decide an op (missing
+    /// code, a node fault). Applying resumes on the next insert.
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
+    }
+
+    /// Refusal counts by reason.
+    pub fn refusal_counts(&self) -> &BTreeMap<&'static str, u64> {
+        &self.refusals
+    }
+
+    /// Ops waiting for parents.
+    pub fn pending(&self) -> &PendingBuffer {
+        &self.pending
+    }
+
+    /// Members excluded for equivocation, with the first seq they signed twice.
+    pub fn excluded(&self) -> &BTreeMap<MemberId, u64> {
+        &self.excluded
+    }
+
+    /// The outcome of an op, if it was applied and is still remembered (the
+    /// tail, and the most recent final ops). A failed final op's error is
+    /// always available from [`StateMap::failure`].
+    pub fn outcome(&self, id: &OpId) -> Option<OpOutcome> {
+        if let Some(node) = self.dag.get(id)
+            && let Some(entry) = self.tail.get(&node.key())
+        {
+            return entry.applied.as_ref().map(|a| a.outcome.clone());
+        }
+        if let Some(outcome) = self.recent_final.get(id) {
+            return Some(outcome.clone());
+        }
+        let node = self.dag.get(id)?;
+        if node.height > self.final_height {
+            return None;
+        }
+        Some(match self.final_state.failure(id) {
+            Some(error) => OpOutcome::Failed { error },
+            None => OpOutcome::Structural,
+        })
+    }
+
+    /// Whether `id` is final.
+    pub fn is_final(&self, id: &OpId) -> bool {
+        self.dag.get(id).is_some_and(|n| n.height <= self.final_height)
+    }
+
+    /// Takes the notifications gathered since the last call.
+    pub fn drain_notifications(&mut self) -> Vec<Notification> {
+        self.notifications.drain(..).collect()
+    }
+
+    /// Notifications dropped because nobody drained them in time.
+    pub fn dropped_notifications(&self) -> u64 {
+        self.dropped_notifications
+    }
+
+    /// Takes the writes that became final since the last call (for the
+    /// store's incremental snapshot), with the final height they reach.
+    pub fn take_final_delta(&mut self) -> (u64, Vec<Write>) {
+        (self.final_height, std::mem::take(&mut self.final_delta).into_iter().collect())
+    }
+
+    /// Whether `member` should author an ack: some other participant's
+    /// payload-bearing op arrived after `member`'s latest op. Acks are never
+    /// acked, since they are not payload-bearing.
+    pub fn needs_ack(&self, member: &MemberId) -> bool {
+        let mine = self.last_own_insert.get(member).copied().unwrap_or(0);
+        self.last_payload_insert.iter().any(|(author, &at)| author != member && at > mine)
+    }
+
+    /// Builds and signs `key`'s next op on the current heads (it is not
+    /// inserted: call [`Ledger::insert`] with it).
+    pub fn create_op(&self, key: &MemberKey, payload: Payload, now_ms: u64) -> SignedOp {
+        let author = key.member_id();
+        let chain = self.dag.chain(&author);
+        let seq = chain.map_or(0, |c| c.max_seq()) + 1;
+        let own_previous = chain.and_then(|c| c.op_at(seq - 1));
+        let max_parents = self.config.limits.max_parents.max(1);
+        let mut heads: Vec<(u64, OpId)> =
+            self.dag.heads().iter().filter_map(|id| self.dag.get(id).map(|n| (n.height, *id))).collect();
+        // Highest heads first: they carry the most of the past.
+        heads.sort_unstable_by(|a, b| b.cmp(a));
+        let mut parents: BTreeSet<OpId> = own_previous.into_iter().collect();
+        for (_, id) in heads {
+            if parents.len() >= max_parents {
+                break;
+            }
+            parents.insert(id);
+        }
+        let max_parent_time =
+            parents.iter().filter_map(|id| self.dag.get(id)).map(|n| n.op.op().time_ms).max().unwrap_or(0);
+        UnsignedOp {
+            partnership: self.partnership,
+            author,
+            seq,
+            parents: parents.into_iter().collect(),
+            time_ms: now_ms.max(max_parent_time),
+            payload,
+        }
+        .sign(key)
+    }
+
+    /// Inserts a fresh op: one submitted by a client or gossiped by a peer.
+    ///
+    /// Besides the structural rules of [`Ledger::insert_synced`], the front
+    /// door applies the participation policy: the author must be a
+    /// participant whose admission is in the op's past, and whose removal
+    /// (if any) is not. See the module doc for why this is policy and not a
+    /// rule of the graph.
+    pub fn insert(&mut self, op: SignedOp, now_ms: u64) -> Result<Insertion, Refusal> {
+        let result = self.try_insert(op, now_ms, true);
+        if let Err(refusal) = &result {
+            *self.refusals.entry(refusal.reason()).or_default() += 1;
+        }
+        result
+    }
+
+    /// Inserts an op fetched by sync because the partnership's history holds
+    /// it: only the structural rules apply (signature, size, partnership,
+    /// parents present, chain, time). An op whose author is not an active
+    /// participant where it sorts is kept as structure and has no effect.
+    pub fn insert_synced(&mut self, op: SignedOp, now_ms: u64) -> Result<Insertion, Refusal> {
+        let result = self.try_insert(op, now_ms, false);
+        if let Err(refusal) = &result {
+            *self.refusals.entry(refusal.reason()).or_default() += 1;
+        }
+        result
+    }
+
+    fn try_insert(&mut self, op: SignedOp, now_ms: u64, front_door: bool) -> Result<Insertion, Refusal> {
+        let id = op.id();
+        if op.partnership() != self.partnership {
+            return Err(Refusal::WrongPartnership { expected: self.partnership, found: op.partnership() });
+        }
+        if self.dag.contains(&id) || self.pending.contains(&id) {
+            return Err(Refusal::Duplicate(id));
+        }
+        op.verify(&self.config.limits)?;
+        let tolerance = self.charter.params.clock_tolerance_ms;
+        if op.op().time_ms > now_ms.saturating_add(tolerance) {
+            return Err(Refusal::TooFarAhead { time_ms: op.op().time_ms, now_ms, tolerance_ms: tolerance });
+        }
+        let placement = match self.dag.place(&op) {
+            Ok(placement) => placement,
+            Err(PlaceError::MissingParents(missing)) => {
+                self.pending
+                    .hold(op, missing.clone())
+                    .map_err(|full| Refusal::PendingFull { ops: full.ops, bytes: full.bytes })?;
+                return Ok(Insertion { waiting_for: missing, ..Insertion::default() });
+            }
+            Err(other) => return Err(place_refusal(id, other)),
+        };
+        check_time(&op, &placement)?;
+        self.check_known_author(&op)?;
+        if front_door {
+            self.check_participation(&op, &placement)?;
+        }
+        let mut insertion = Insertion::default();
+        let op = Arc::new(op);
+        insertion.equivocation = self.admit(Arc::clone(&op), placement);
+        insertion.accepted.push((id, placement.height));
+        self.release_waiting(id, &mut insertion);
+        self.advance_finality();
+        Ok(insertion)
+    }
+
+    /// Admits ops that were waiting for `parent`, transitively. They passed
+    /// the door when they arrived; only structural rules apply now.
+    fn release_waiting(&mut self, parent: OpId, insertion: &mut Insertion) {
+        let mut queue: VecDeque<SignedOp> = self.pending.release(&parent).into();
+        while let Some(child) = queue.pop_front() {
+            let child_id = child.id();
+            let placed = match self.dag.place(&child) {
+                Err(PlaceError::MissingParents(missing)) => {
+                    // Cannot happen (it was released because its parents are in); hold it again.
+                    let _ = self.pending.hold(child, missing);
+                    continue;
+                }
+                other => other.map_err(|e| place_refusal(child_id, e)),
+            };
+            let checked = placed
+                .and_then(|p| check_time(&child, &p).map(|()| p))
+                .and_then(|p| self.check_known_author(&child).map(|()| p));
+            let placement = match checked {
+                Ok(placement) => placement,
+                Err(refusal) => {
+                    *self.refusals.entry(refusal.reason()).or_default() += 1;
+                    insertion.dropped.push((child_id, refusal));
+                    continue;
+                }
+            };
+            if let Some(proof) = self.admit(Arc::new(child), placement) {
+                insertion.equivocation = Some(proof);
+            }
+            insertion.accepted.push((child_id, placement.height));
+            queue.extend(self.pending.release(&child_id));
+        }
+    }
+
+    /// Ops of members never admitted have no place in the graph at all.
+    fn check_known_author(&self, op: &SignedOp) -> Result<(), Refusal> {
+        match self.optimistic.participant(&op.author()) {
+            Some(_) => Ok(()),
+            None => Err(Refusal::UnknownAuthor(op.author())),
+        }
+    }
+
+    /// The participation policy of the front door.
+    fn check_participation(&self, op: &SignedOp, placement: &Placement) -> Result<(), Refusal> {
+        let author = op.author();
+        let height = placement.height;
+        let Some(record) = self.optimistic.participant(&author) else {
+            return Err(Refusal::UnknownAuthor(author));
+        };
+        // Later ops carry the admission through their own previous op.
+        if op.seq() == 1
+            && let Some(admitted_by) = record.admitted_by
+            && !self.dag.reaches(&op.op().parents, &admitted_by)
+        {
+            return Err(Refusal::NotYetAdmitted { author, admitted_at: record.admitted_at, height });
+        }
+        if let (Some(removed_at), Some(removed_by)) = (record.removed_at, record.removed_by)
+            && height > removed_at
+            && self.dag.reaches(&op.op().parents, &removed_by)
+        {
+            return Err(Refusal::RemovedAuthor { author, removed_at, height });
+        }
+        Ok(())
+    }
+
+    /// Puts a checked op into the graph and applies what can be applied.
+    fn admit(&mut self, op: Arc<SignedOp>, placement: Placement) -> Option<EquivocationProof> {
+        let author = op.author();
+        let key = OrderKey { height: placement.height, id: op.id() };
+        self.insert_counter += 1;
+        self.last_own_insert.insert(author, self.insert_counter);
+        if op.op().payload.is_payload_bearing() {
+            self.last_payload_insert.insert(author, self.insert_counter);
+        }
+        let proof = self.dag.insert(Arc::clone(&op), placement);
+        if key.height <= self.final_height {
+            // Only an equivocating op can sort into the final region: it is
+            // kept as structure (and as proof) but cannot change what is final.
+            self.final_ops += 1;
+        } else {
+            self.tail.insert(key, TailEntry { op, applied: None });
+            self.rewind_to(key);
+        }
+        if let Some(proof) = &proof {
+            self.note_equivocation(proof);
+        }
+        self.apply_forward();
+        proof
+    }
+
+    /// Records an equivocation: the author's payloads from that seq on are
+    /// not executed, on every node that holds both ops, whatever the order
+    /// they arrived in.
+    fn note_equivocation(&mut self, proof: &EquivocationProof) {
+        let author = proof.author();
+        let seq = proof.seq();
+        let from = self.excluded.get(&author).map_or(seq, |&s| s.min(seq));
+        self.excluded.insert(author, from);
+        let Some(chain) = self.dag.chain(&author) else { return };
+        let earliest = (from..=chain.max_seq())
+            .flat_map(|s| chain.ops_at(s))
+            .filter_map(|id| self.dag.get(&id).map(|n| n.key()))
+            .filter(|key| self.tail.contains_key(key))
+            .min();
+        if let Some(key) = earliest {
+            self.rewind_to(key);
+        }
+    }
+
+    /// Undoes every applied op at or after `from`.
+    fn rewind_to(&mut self, from: OrderKey) {
+        if self.applied_upto.is_none_or(|marker| marker < from) {
+            return;
+        }
+        let keys: Vec<OrderKey> = self
+            .tail
+            .range(from..)
+            .rev()
+            .filter(|(_, entry)| entry.applied.is_some())
+            .map(|(key, _)| *key)
+            .collect();
+        for key in keys {
+            let Some(entry) = self.tail.get_mut(&key) else { continue };
+            let Some(applied) = entry.applied.take() else { continue };
+            for (k, old) in applied.undo.into_iter().rev() {
+                self.optimistic.put(k, old);
+            }
+            self.notify(NotificationKind::Undone, key.id, key.height, None);
+        }
+        self.applied_upto = self.tail.range(..from).next_back().map(|(key, _)| *key);
+    }
+
+    /// Applies unapplied tail ops in order until the end or an op this node
+    /// cannot decide.
+    fn apply_forward(&mut self) {
+        loop {
+            let next = match self.applied_upto {
+                Some(marker) => self.tail.range((Bound::Excluded(marker), Bound::Unbounded)).next(),
+                None => self.tail.iter().next(),
+            }
+            .map(|(key, entry)| (*key, Arc::clone(&entry.op)));
+            let Some((key, op)) = next else {
+                self.halted = None;
+                return;
+            };
+            match self.execute(&op, key) {
+                Ok((writes, outcome)) => {
+                    let mut undo = Vec::with_capacity(writes.len());
+                    for (k, v) in &writes {
+                        let old = self.optimistic.put(k.clone(), v.clone());
+                        undo.push((k.clone(), old));
+                    }
+                    self.notify(NotificationKind::Applied, key.id, key.height, Some(outcome.clone()));
+                    if let Some(entry) = self.tail.get_mut(&key) {
+                        entry.applied = Some(Applied { undo, redo: writes, outcome });
+                    }
+                    self.applied_upto = Some(key);
+                }
+                Err(error) => {
+                    tracing::warn!(op = %key.id, %error, "cannot apply op yet");
+                    self.halted = Some(format!("op {}: {error}", key.id));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Works out one op's writes and outcome against the optimistic state.
+    fn execute(&self, op: &SignedOp, key: OrderKey) -> Result<(Vec<Write>, OpOutcome), ExecError> {
+        let author = op.author();
+        let seq = op.seq();
+        let mut evidence: Option<Write> = None;
+        if let Some(chain) = self.dag.chain(&author) {
+            let twins = chain.ops_at(seq);
+            let sorts_after_a_twin = twins.len() > 1
+                && twins.iter().any(|t| *t != key.id && self.dag.get(t).is_some_and(|n| n.key() < key));
+            if sorts_after_a_twin {
+                let from = self.optimistic.equivocation_from(&author).map_or(seq, |s| s.min(seq));
+                evidence = Some((evidence_key(&author), Some(from.to_be_bytes().to_vec())));
+            }
+        }
+        let with_evidence = |mut writes: Vec<Write>| {
+            if let Some(e) = evidence.clone() {
+                writes.retain(|(k, _)| *k != e.0);
+                writes.push(e);
+                writes.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            writes
+        };
+        if let Some(reason) = self.skip_reason(op, key.height) {
+            let outcome = if op.op().payload.is_payload_bearing() {
+                OpOutcome::Skipped { reason }
+            } else {
+                OpOutcome::Structural
+            };
+            return Ok((with_evidence(Vec::new()), outcome));
+        }
+        match &op.op().payload {
+            Payload::Ack | Payload::Genesis(_) => Ok((with_evidence(Vec::new()), OpOutcome::Structural)),
+            Payload::BindPeer { peer_id } => {
+                Ok((with_evidence(vec![(peer_key(&author), Some(peer_id.clone()))]), OpOutcome::Structural))
+            }
+            Payload::Call { module, msg } => {
+                let ctx = OpContext {
+                    partnership: self.partnership,
+                    op: key.id,
+                    author,
+                    seq,
+                    height: key.height,
+                    time_ms: op.op().time_ms,
+                };
+                let mut run = OpRun::new(&self.executor, &self.optimistic, &self.charter.params, ctx);
+                match run.call(module, Entry::Handle, msg, None, 0, None) {
+                    Ok(data) => {
+                        let (writes, events, _logs) = run.finish();
+                        Ok((with_evidence(writes), OpOutcome::Applied { data, events }))
+                    }
+                    Err(RunError::Failed(error)) => {
+                        let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
+                        Ok((with_evidence(record), OpOutcome::Failed { error }))
+                    }
+                    Err(RunError::Undecidable(error)) => Err(error),
+                }
+            }
+        }
+    }
+
+    fn skip_reason(&self, op: &SignedOp, height: u64) -> Option<String> {
+        let author = op.author();
+        if let Some(&from) = self.excluded.get(&author)
+            && op.seq() >= from
+        {
+            return Some(format!(
+                "{author} signed two ops with seq {from}; its ops from that seq on have no effect"
+            ));
+        }
+        match self.optimistic.participant(&author) {
+            Some(record) if record.is_active() && record.admitted_at < height => None,
+            Some(record) if !record.is_active() => Some(format!("{author} is no longer a participant")),
+            _ => Some(format!("{author} is not a participant at this point of the order")),
+        }
+    }
+
+    /// `final_height`: the largest `H` such that every participant whose
+    /// participation reaches below `H` has authored an op at height `>= H`
+    /// (a participant admitted at `h` with no op counts as `h`; one removed
+    /// at `r` needs only `min(H, r)`).
+    fn compute_final_height(&self) -> u64 {
+        let mut bound = u64::MAX;
+        for (member, record) in self.optimistic.participants() {
+            let tip = self.dag.chain(&member).and_then(|c| c.tip_height()).unwrap_or(0);
+            let reach = record.admitted_at.max(tip);
+            if record.removed_at.is_some_and(|removed_at| removed_at <= reach) {
+                continue;
+            }
+            bound = bound.min(reach);
+        }
+        if bound == u64::MAX { self.final_height } else { bound.min(self.dag.max_height()) }
+    }
+
+    /// Moves what became final from the tail into the final state.
+    fn advance_finality(&mut self) {
+        let target = self.compute_final_height();
+        if target <= self.final_height {
+            return;
+        }
+        let mut reached = target;
+        while let Some(entry) = self.tail.first_entry() {
+            let key = *entry.key();
+            if key.height > target {
+                break;
+            }
+            if entry.get().applied.is_none() {
+                reached = key.height - 1;
+                break;
+            }
+            let entry = entry.remove();
+            let Some(applied) = entry.applied else { continue };
+            for (k, v) in applied.redo {
+                self.final_state.put(k.clone(), v.clone());
+                self.final_delta.insert(k, v);
+            }
+            self.final_ops += 1;
+            self.final_time_ms = self.final_time_ms.max(entry.op.op().time_ms);
+            self.remember_final(key.id, applied.outcome.clone());
+            self.notify(NotificationKind::Final, key.id, key.height, Some(applied.outcome));
+        }
+        self.final_height = self.final_height.max(reached);
+    }
+
+    fn remember_final(&mut self, id: OpId, outcome: OpOutcome) {
+        self.recent_final.insert(id, outcome);
+        self.recent_order.push_back(id);
+        while self.recent_order.len() > RECENT_OUTCOMES {
+            if let Some(old) = self.recent_order.pop_front() {
+                self.recent_final.remove(&old);
+            }
+        }
+    }
+
+    fn notify(&mut self, kind: NotificationKind, id: OpId, height: u64, outcome: Option<OpOutcome>) {
+        if self.notifications.len() >= MAX_NOTIFICATIONS {
+            self.notifications.pop_front();
+            self.dropped_notifications += 1;
+        }
+        self.notifications.push_back(Notification { kind, id, height, outcome });
+    }
+
+    /// Queries a module (or `system`) against the final or the optimistic
+    /// state. The module's own error comes back as `Ok(Err(text))`.
+    pub fn query(&self, module: &str, msg: &[u8], final_state: bool) -> Result<QueryResult, ExecError> {
+        let (state, height, time_ms) = if final_state {
+            (&self.final_state, self.final_height, self.final_time_ms)
+        } else {
+            let time = self.tail.values().next_back().map_or(self.final_time_ms, |e| e.op.op().time_ms);
+            (&self.optimistic, self.dag.max_height(), time)
+        };
+        let ctx = OpContext {
+            partnership: self.partnership,
+            op: OpId::default(),
+            author: self.genesis.author(),
+            seq: 0,
+            height,
+            time_ms,
+        };
+        OpRun::new(&self.executor, state, &self.charter.params, ctx).external_query(module, msg)
+    }
+
+    /// Active participants of the optimistic state, ascending.
+    pub fn participants(&self) -> Vec<(MemberId, ParticipantRecord)> {
+        self.optimistic.participants().into_iter().filter(|(_, r)| r.is_active()).collect()
+    }
+
+    /// Installed modules of the optimistic state, ascending by name.
+    pub fn modules(&self) -> Vec<(String, ModuleRecord)> {
+        self.optimistic.modules()
+    }
+}
+
+/// The structural time rule: never below a parent's time.
+fn check_time(op: &SignedOp, placement: &Placement) -> Result<(), Refusal> {
+    if op.op().time_ms < placement.max_parent_time_ms {
+        return Err(Refusal::TimeBeforeParent {
+            time_ms: op.op().time_ms,
+            parent_time_ms: placement.max_parent_time_ms,
+        });
+    }
+    Ok(())
+}
+
+fn place_refusal(id: OpId, error: PlaceError) -> Refusal {
+    match error {
+        PlaceError::Duplicate => Refusal::Duplicate(id),
+        PlaceError::SeqGap { seq, known } => Refusal::SeqGap { seq, known },
+        PlaceError::FirstOpHasOwnParent => Refusal::FirstOpHasOwnParent,
+        PlaceError::SecondGenesis => Refusal::SecondGenesis,
+        PlaceError::MissingParents(_) => Refusal::PendingFull { ops: 0, bytes: 0 },
+    }
+}
+
+/// The state a genesis creates: participants, module records, every init.
+fn genesis_state<E: Executor>(
+    genesis: &SignedOp,
+    charter: &Charter,
+    executor: &E,
+) -> Result<StateMap, LedgerError> {
+    for module in &charter.modules {
+        if !executor.has_code(&module.code) {
+            return Err(LedgerError::MissingCode(module.code));
+        }
+    }
+    let empty = StateMap::default();
+    let ctx = OpContext {
+        partnership: genesis.partnership(),
+        op: genesis.id(),
+        author: genesis.author(),
+        seq: 1,
+        height: 0,
+        time_ms: genesis.op().time_ms,
+    };
+    let mut run = OpRun::new(executor, &empty, &charter.params, ctx);
+    let record = ParticipantRecord { admitted_at: 0, admitted_by: None, removed_at: None, removed_by: None };
+    for member in &charter.participants {
+        run.put(participant_key(member), Some(encode_record(&record)));
+    }
+    for module in &charter.modules {
+        let record = ModuleRecord { code: module.code, permissions: module.permissions.clone() };
+        run.put(module_key(&module.name), Some(encode_record(&record)));
+    }
+    for module in &charter.modules {
+        run.refuel();
+        match run.call(&module.name, Entry::Init, module.config.as_bytes(), None, 0, None) {
+            Ok(_) => {}
+            Err(RunError::Failed(error)) => return Err(LedgerError::GenesisFailed(error)),
+            Err(RunError::Undecidable(ExecError::MissingCode(code))) => {
+                return Err(LedgerError::MissingCode(code));
+            }
+            Err(RunError::Undecidable(error)) => return Err(LedgerError::GenesisFailed(error.to_string())),
+        }
+    }
+    let (writes, _events, _logs) = run.finish();
+    Ok(StateMap::from_pairs(writes.into_iter().filter_map(|(k, v)| v.map(|v| (k, v)))))
+}

@@ -1,0 +1,540 @@
+//! Running one op's module calls atomically: the op's transaction, the
+//! environment a module sees, module-to-module messages and system messages.
+//!
+//! An [`OpRun`] buffers every write of one op over the optimistic state.
+//! Module code runs through the [`Executor`]; each entry point sees a
+//! [`HostEnv`] scoped to its own namespace. Messages a call returns run after
+//! it, in order, depth-first, up to the charter's depth limit; system messages
+//! are checked against the sending module's permissions (the charter is the
+//! permission table). Queries are read-only and may not re-enter a module
+//! that is already running. If anything fails, the caller drops the run and
+//! none of its writes happen.
+//!
+//! This module does not decide which ops run or in what order (`core`), nor
+//! how code is executed (the executor).
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use polypact_sdk::abi::{Entry, Env, Event, Info, Input, Message, QueryResult, SystemMsg, SystemQuery};
+
+use super::executor::{ExecError, Executor, HostEnv, Invocation, Output};
+use super::state::{
+    ModuleRecord, ParticipantRecord, StateMap, Write, encode_record, module_key, module_namespace,
+    participant_key,
+};
+use crate::op::{CodeHash, MemberId, OpId, Params, PartnershipId, SystemPermission};
+
+/// An event with the module that emitted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleEvent {
+    /// The emitting module instance.
+    pub module: String,
+    /// The event.
+    pub event: Event,
+}
+
+/// Why a run stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RunError {
+    /// The op fails, deterministically, with this error.
+    Failed(String),
+    /// This node cannot decide the op now (missing code, a node fault).
+    Undecidable(ExecError),
+}
+
+fn failed<T>(message: impl Into<String>) -> Result<T, RunError> {
+    Err(RunError::Failed(message.into()))
+}
+
+/// Who and what an op is, as modules see it.
+#[derive(Clone, Debug)]
+pub(crate) struct OpContext {
+    pub partnership: PartnershipId,
+    pub op: OpId,
+    pub author: MemberId,
+    pub seq: u64,
+    pub height: u64,
+    pub time_ms: u64,
+}
+
+/// One op's transaction over the optimistic state.
+pub(crate) struct OpRun<'a, E: Executor> {
+    executor: &'a E,
+    base: &'a StateMap,
+    params: &'a Params,
+    ctx: OpContext,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    events: Vec<ModuleEvent>,
+    fuel_left: u64,
+    logs: Vec<String>,
+}
+
+impl<'a, E: Executor> OpRun<'a, E> {
+    pub(crate) fn new(executor: &'a E, base: &'a StateMap, params: &'a Params, ctx: OpContext) -> Self {
+        OpRun {
+            executor,
+            base,
+            params,
+            ctx,
+            writes: BTreeMap::new(),
+            events: Vec::new(),
+            fuel_left: params.fuel_per_op,
+            logs: Vec::new(),
+        }
+    }
+
+    /// Resets the fuel budget (genesis gives each module's init a full budget).
+    pub(crate) fn refuel(&mut self) {
+        self.fuel_left = self.params.fuel_per_op;
+    }
+
+    /// The writes, events and debug lines of a successful run.
+    pub(crate) fn finish(self) -> (Vec<Write>, Vec<ModuleEvent>, Vec<String>) {
+        (self.writes.into_iter().collect(), self.events, self.logs)
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        match self.writes.get(key) {
+            Some(value) => value.clone(),
+            None => self.base.get(key).cloned(),
+        }
+    }
+
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
+        self.writes.insert(key, value);
+    }
+
+    fn scan(&self, prefix: &[u8], start: &[u8], limit: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let from = if start > prefix { start.to_vec() } else { prefix.to_vec() };
+        let mut base = self.base.range_from(prefix, &from).peekable();
+        let mut overlay = self
+            .writes
+            .range::<Vec<u8>, _>((Bound::Included(from.clone()), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .peekable();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let take_overlay = match (base.peek(), overlay.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((bk, _)), Some((ok, _))) => ok <= bk,
+            };
+            if take_overlay {
+                let Some((key, value)) = overlay.next() else { break };
+                if base.peek().is_some_and(|(bk, _)| *bk == key) {
+                    base.next();
+                }
+                if let Some(value) = value {
+                    out.push((key.clone(), value.clone()));
+                }
+            } else if let Some((key, value)) = base.next() {
+                out.push((key.clone(), value.clone()));
+            }
+        }
+        out
+    }
+
+    fn module_record(&self, name: &str) -> Option<ModuleRecord> {
+        self.get(&module_key(name)).and_then(|b| super::state::decode_record(&b))
+    }
+
+    fn env_for(&self, module: &str) -> Env {
+        Env {
+            partnership: self.ctx.partnership.to_hex(),
+            module: module.to_owned(),
+            height: self.ctx.height,
+            time_ms: self.ctx.time_ms,
+        }
+    }
+
+    fn info(&self, sender_module: Option<&str>) -> Info {
+        Info {
+            caller: self.ctx.author.to_string(),
+            sender_module: sender_module.map(str::to_owned),
+            op_id: self.ctx.op.to_hex(),
+            seq: self.ctx.seq,
+        }
+    }
+
+    /// Runs `entry` of `module` with `msg`, then its messages. Returns the
+    /// response data.
+    pub(crate) fn call(
+        &mut self,
+        module: &str,
+        entry: Entry,
+        msg: &[u8],
+        sender: Option<&str>,
+        depth: u32,
+        code_override: Option<CodeHash>,
+    ) -> Result<Option<Vec<u8>>, RunError> {
+        if depth > self.params.max_message_depth {
+            return failed(format!(
+                "message depth limit {} reached calling `{module}`",
+                self.params.max_message_depth
+            ));
+        }
+        let Some(record) = self.module_record(module) else {
+            return failed(format!("no module named `{module}` in this partnership"));
+        };
+        let code = code_override.unwrap_or(record.code);
+        let input = Input { env: self.env_for(module), info: Some(self.info(sender)), msg: msg.to_vec() };
+        let executor = self.executor;
+        let budget = self.fuel_left;
+        let mut emitted = Vec::new();
+        let invoked = {
+            let mut env = ModuleEnv {
+                run: self,
+                namespace: module_namespace(module),
+                read_only: false,
+                stack: vec![module.to_owned()],
+                emitted: &mut emitted,
+            };
+            executor.invoke(Invocation { code: &code, entry, input: &input, fuel: budget }, &mut env)
+        };
+        let invoked = invoked.map_err(|e| classify(module, e))?;
+        self.fuel_left = self.fuel_left.saturating_sub(invoked.fuel_used);
+        let response = match invoked.output {
+            Output::Response(Ok(response)) => response,
+            Output::Response(Err(text)) => return failed(format!("module `{module}`: {text}")),
+            Output::Query(_) => return failed(format!("module `{module}` answered a call like a query")),
+        };
+        self.events.extend(emitted.into_iter().map(|event| ModuleEvent { module: module.to_owned(), event }));
+        self.events.extend(
+            response.events.into_iter().map(|event| ModuleEvent { module: module.to_owned(), event }),
+        );
+        for message in response.messages {
+            match message {
+                Message::Call { module: target, msg } => {
+                    self.call(&target, Entry::Handle, &msg, Some(module), depth + 1, None)?;
+                }
+                Message::System(system) => self.system(module, &record.permissions, system, depth)?,
+            }
+        }
+        Ok(response.data)
+    }
+
+    /// Applies a system message sent by `sender`.
+    fn system(
+        &mut self,
+        sender: &str,
+        held: &[SystemPermission],
+        msg: SystemMsg,
+        depth: u32,
+    ) -> Result<(), RunError> {
+        let needed = match &msg {
+            SystemMsg::AddParticipant { .. } => SystemPermission::AddParticipant,
+            SystemMsg::RemoveParticipant { .. } => SystemPermission::RemoveParticipant,
+            SystemMsg::InstallModule { .. } => SystemPermission::InstallModule,
+            SystemMsg::UpgradeModule { .. } => SystemPermission::UpgradeModule,
+        };
+        if !held.contains(&needed) {
+            return failed(format!(
+                "module `{sender}` may not send `{}` (the charter does not grant it)",
+                permission_name(needed)
+            ));
+        }
+        match msg {
+            SystemMsg::AddParticipant { member } => {
+                let member = parse_member(&member)?;
+                let key = participant_key(&member);
+                if let Some(record) =
+                    self.get(&key).and_then(|b| super::state::decode_record::<ParticipantRecord>(&b))
+                {
+                    return match record.removed_at {
+                        None => failed(format!("{member} is already a participant")),
+                        Some(removed_at) => failed(format!(
+                            "{member} was removed at height {removed_at}; a removed key is never admitted again (admit a new key instead)"
+                        )),
+                    };
+                }
+                let record = ParticipantRecord {
+                    admitted_at: self.ctx.height,
+                    admitted_by: Some(self.ctx.op),
+                    removed_at: None,
+                    removed_by: None,
+                };
+                self.put(key, Some(encode_record(&record)));
+            }
+            SystemMsg::RemoveParticipant { member } => {
+                let member = parse_member(&member)?;
+                let key = participant_key(&member);
+                let Some(mut record) =
+                    self.get(&key).and_then(|b| super::state::decode_record::<ParticipantRecord>(&b))
+                else {
+                    return failed(format!("{member} is not a participant"));
+                };
+                if !record.is_active() {
+                    return failed(format!("{member} was already removed"));
+                }
+                let active = self
+                    .scan(super::state::PARTICIPANT_PREFIX, b"", usize::MAX)
+                    .iter()
+                    .filter_map(|(_, v)| super::state::decode_record::<ParticipantRecord>(v))
+                    .filter(ParticipantRecord::is_active)
+                    .count();
+                if active <= 1 {
+                    return failed("cannot remove the last participant");
+                }
+                record.removed_at = Some(self.ctx.height);
+                record.removed_by = Some(self.ctx.op);
+                self.put(key, Some(encode_record(&record)));
+            }
+            SystemMsg::InstallModule { name, code, config, permissions } => {
+                if !crate::op::is_valid_module_name(&name) || name == polypact_sdk::abi::SYSTEM_MODULE {
+                    return failed(format!("`{name}` is not a valid module name"));
+                }
+                if self.module_record(&name).is_some() {
+                    return failed(format!("a module named `{name}` is already installed"));
+                }
+                let code = parse_code(&code)?;
+                let mut granted = Vec::new();
+                for text in permissions {
+                    let permission = parse_permission(&text)?;
+                    if !held.contains(&permission) {
+                        return failed(format!(
+                            "module `{sender}` cannot grant `{text}`, which it does not hold"
+                        ));
+                    }
+                    granted.push(permission);
+                }
+                granted.sort();
+                granted.dedup();
+                self.require_code(&code)?;
+                self.put(
+                    module_key(&name),
+                    Some(encode_record(&ModuleRecord { code, permissions: granted })),
+                );
+                self.call(&name, Entry::Init, &config, Some(sender), depth + 1, None)?;
+            }
+            SystemMsg::UpgradeModule { name, code, migrate_msg } => {
+                let Some(mut record) = self.module_record(&name) else {
+                    return failed(format!("no module named `{name}` to upgrade"));
+                };
+                let code = parse_code(&code)?;
+                self.require_code(&code)?;
+                record.code = code;
+                self.put(module_key(&name), Some(encode_record(&record)));
+                self.call(&name, Entry::Migrate, &migrate_msg, Some(sender), depth + 1, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn require_code(&self, code: &CodeHash) -> Result<(), RunError> {
+        if self.executor.has_code(code) {
+            Ok(())
+        } else {
+            Err(RunError::Undecidable(ExecError::MissingCode(*code)))
+        }
+    }
+
+    fn query(&mut self, stack: &[String], module: &str, msg: &[u8], fuel: u64) -> (QueryResult, u64) {
+        if module == polypact_sdk::abi::SYSTEM_MODULE {
+            return (self.system_query(msg), 0);
+        }
+        if stack.iter().any(|m| m == module) {
+            return (Err(format!("re-entrant query: `{module}` is already running")), 0);
+        }
+        let Some(record) = self.module_record(module) else {
+            return (Err(format!("no module named `{module}` in this partnership")), 0);
+        };
+        let input = Input { env: self.env_for(module), info: None, msg: msg.to_vec() };
+        let executor = self.executor;
+        let mut nested_stack = stack.to_vec();
+        nested_stack.push(module.to_owned());
+        let mut ignored = Vec::new();
+        let mut env = ModuleEnv {
+            run: self,
+            namespace: module_namespace(module),
+            read_only: true,
+            stack: nested_stack,
+            emitted: &mut ignored,
+        };
+        match executor
+            .invoke(Invocation { code: &record.code, entry: Entry::Query, input: &input, fuel }, &mut env)
+        {
+            Ok(invoked) => match invoked.output {
+                Output::Query(result) => (result, invoked.fuel_used),
+                Output::Response(_) => {
+                    (Err(format!("module `{module}` answered a query like a call")), invoked.fuel_used)
+                }
+            },
+            Err(e) => (Err(format!("query of `{module}` failed: {e}")), fuel),
+        }
+    }
+
+    fn system_query(&self, msg: &[u8]) -> QueryResult {
+        let query: SystemQuery =
+            serde_json::from_slice(msg).map_err(|e| format!("invalid system query: {e}"))?;
+        let value = match query {
+            SystemQuery::Participants {} => {
+                let list: Vec<serde_json::Value> = self
+                    .scan(super::state::PARTICIPANT_PREFIX, b"", usize::MAX)
+                    .into_iter()
+                    .filter_map(|(k, v)| {
+                        let member: [u8; 32] = k[super::state::PARTICIPANT_PREFIX.len()..].try_into().ok()?;
+                        let record: ParticipantRecord = super::state::decode_record(&v)?;
+                        record.is_active().then(|| {
+                            serde_json::json!({"member": MemberId(member).to_string(), "admitted_at": record.admitted_at})
+                        })
+                    })
+                    .collect();
+                serde_json::Value::Array(list)
+            }
+            SystemQuery::Equivocators {} => {
+                let list: Vec<serde_json::Value> = self
+                    .scan(super::state::EVIDENCE_PREFIX, b"", usize::MAX)
+                    .into_iter()
+                    .filter_map(|(k, v)| {
+                        let member: [u8; 32] = k[super::state::EVIDENCE_PREFIX.len()..].try_into().ok()?;
+                        let seq: [u8; 8] = v.as_slice().try_into().ok()?;
+                        Some(serde_json::json!({"member": MemberId(member).to_string(), "from_seq": u64::from_be_bytes(seq)}))
+                    })
+                    .collect();
+                serde_json::Value::Array(list)
+            }
+            SystemQuery::Modules {} => {
+                let list: Vec<serde_json::Value> = self
+                    .scan(super::state::MODULE_PREFIX, b"", usize::MAX)
+                    .into_iter()
+                    .filter_map(|(k, v)| {
+                        let name = String::from_utf8(k[super::state::MODULE_PREFIX.len()..].to_vec()).ok()?;
+                        let record: ModuleRecord = super::state::decode_record(&v)?;
+                        Some(serde_json::json!({"name": name, "code": record.code.to_hex()}))
+                    })
+                    .collect();
+                serde_json::Value::Array(list)
+            }
+        };
+        Ok(value.to_string().into_bytes())
+    }
+
+    /// Runs a read-only query from outside (an API client).
+    pub(crate) fn external_query(&mut self, module: &str, msg: &[u8]) -> Result<QueryResult, ExecError> {
+        if module == polypact_sdk::abi::SYSTEM_MODULE {
+            return Ok(self.system_query(msg));
+        }
+        let Some(record) = self.module_record(module) else {
+            return Ok(Err(format!("no module named `{module}` in this partnership")));
+        };
+        let input = Input { env: self.env_for(module), info: None, msg: msg.to_vec() };
+        let executor = self.executor;
+        let fuel = self.fuel_left;
+        let mut ignored = Vec::new();
+        let mut env = ModuleEnv {
+            run: self,
+            namespace: module_namespace(module),
+            read_only: true,
+            stack: vec![module.to_owned()],
+            emitted: &mut ignored,
+        };
+        let invoked = executor
+            .invoke(Invocation { code: &record.code, entry: Entry::Query, input: &input, fuel }, &mut env)?;
+        match invoked.output {
+            Output::Query(result) => Ok(result),
+            Output::Response(_) => Ok(Err(format!("module `{module}` answered a query like a call"))),
+        }
+    }
+}
+
+fn classify(module: &str, error: ExecError) -> RunError {
+    match error {
+        ExecError::Fault(_) | ExecError::MissingCode(_) => RunError::Undecidable(error),
+        other => RunError::Failed(format!("module `{module}`: {other}")),
+    }
+}
+
+fn parse_member(text: &str) -> Result<MemberId, RunError> {
+    text.parse::<MemberId>().map_err(|e| RunError::Failed(e.to_string()))
+}
+
+fn parse_code(text: &str) -> Result<CodeHash, RunError> {
+    text.parse::<CodeHash>().map_err(|e| RunError::Failed(e.to_string()))
+}
+
+fn parse_permission(text: &str) -> Result<SystemPermission, RunError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| RunError::Failed(format!("unknown system permission `{text}`")))
+}
+
+fn permission_name(permission: SystemPermission) -> &'static str {
+    match permission {
+        SystemPermission::AddParticipant => "add_participant",
+        SystemPermission::RemoveParticipant => "remove_participant",
+        SystemPermission::InstallModule => "install_module",
+        SystemPermission::UpgradeModule => "upgrade_module",
+    }
+}
+
+/// What one running entry point sees.
+struct ModuleEnv<'r, 'a, E: Executor> {
+    run: &'r mut OpRun<'a, E>,
+    namespace: Vec<u8>,
+    read_only: bool,
+    stack: Vec<String>,
+    emitted: &'r mut Vec<Event>,
+}
+
+impl<E: Executor> ModuleEnv<'_, '_, E> {
+    fn key(&self, key: &[u8]) -> Vec<u8> {
+        let mut full = Vec::with_capacity(self.namespace.len() + key.len());
+        full.extend_from_slice(&self.namespace);
+        full.extend_from_slice(key);
+        full
+    }
+}
+
+impl<E: Executor> HostEnv for ModuleEnv<'_, '_, E> {
+    fn get(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        self.run.get(&self.key(key))
+    }
+
+    fn set(&mut self, key: &[u8], value: &[u8]) -> Result<(), String> {
+        if self.read_only {
+            return Err("a query cannot write state".into());
+        }
+        let key = self.key(key);
+        self.run.put(key, Some(value.to_vec()));
+        Ok(())
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Result<(), String> {
+        if self.read_only {
+            return Err("a query cannot write state".into());
+        }
+        let key = self.key(key);
+        self.run.put(key, None);
+        Ok(())
+    }
+
+    fn scan(&mut self, prefix: &[u8], start: &[u8], limit: u32) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let full_prefix = self.key(prefix);
+        let full_start = self.key(start);
+        let cut = self.namespace.len();
+        self.run
+            .scan(&full_prefix, &full_start, limit as usize)
+            .into_iter()
+            .map(|(k, v)| (k[cut..].to_vec(), v))
+            .collect()
+    }
+
+    fn query(&mut self, module: &str, msg: &[u8], fuel: u64) -> (QueryResult, u64) {
+        let stack = self.stack.clone();
+        self.run.query(&stack, module, msg, fuel)
+    }
+
+    fn emit(&mut self, event: Event) {
+        if !self.read_only {
+            self.emitted.push(event);
+        }
+    }
+
+    fn log(&mut self, line: &str) {
+        tracing::debug!(target: "polypact::module", module = %self.stack.last().map_or("", String::as_str), "{line}");
+        if self.run.logs.len() < 1000 {
+            self.run.logs.push(line.to_owned());
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The partnership's key-value state and its layout.
+//!
+//! All state (every module's keys and the runtime's own records: the
+//! participant registry, installed modules, failed ops, equivocation
+//! evidence, bound peers) lives in one ordered map, so undo, snapshots and
+//! the state root treat it uniformly. Layout:
+//!
+//! | prefix | what |
+//! |---|---|
+//! | `m/<module>/<key>` | a module's own keys |
+//! | `s/p/<member>` | participant record ([`ParticipantRecord`]) |
+//! | `s/m/<module>` | module instance record ([`ModuleRecord`]) |
+//! | `s/f/<op id>` | the error of a failed op (UTF-8) |
+//! | `s/e/<member>` | equivocation evidence: the first seq signed twice (u64 BE) |
+//! | `s/b/<member>` | the member's bound node (libp2p peer id bytes) |
+//!
+//! [`StateMap`] keeps the map and its [`LtHash`] in step.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use serde::{Deserialize, Serialize};
+
+use super::lthash::LtHash;
+use crate::op::{CodeHash, MemberId, OpId, SystemPermission};
+
+/// A participant's admission and removal heights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantRecord {
+    /// Height of the op that admitted it (0 for the charter's participants).
+    pub admitted_at: u64,
+    /// The op that admitted it (none for the charter's participants).
+    pub admitted_by: Option<OpId>,
+    /// Height of the op that removed it, if removed.
+    pub removed_at: Option<u64>,
+    /// The op that removed it: an op of the participant that has this op in
+    /// its past is refused.
+    pub removed_by: Option<OpId>,
+}
+
+impl ParticipantRecord {
+    /// Whether the participant is active (admitted and not removed).
+    pub fn is_active(&self) -> bool {
+        self.removed_at.is_none()
+    }
+}
+
+/// An installed module instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleRecord {
+    /// Its code.
+    pub code: CodeHash,
+    /// The system messages it may send.
+    pub permissions: Vec<SystemPermission>,
+}
+
+pub(crate) const PARTICIPANT_PREFIX: &[u8] = b"s/p/";
+pub(crate) const MODULE_PREFIX: &[u8] = b"s/m/";
+pub(crate) const FAILED_PREFIX: &[u8] = b"s/f/";
+pub(crate) const EVIDENCE_PREFIX: &[u8] = b"s/e/";
+pub(crate) const PEER_PREFIX: &[u8] = b"s/b/";
+
+pub(crate) fn key_with(prefix: &[u8], tail: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + tail.len());
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(tail);
+    key
+}
+
+pub(crate) fn participant_key(member: &MemberId) -> Vec<u8> {
+    key_with(PARTICIPANT_PREFIX, &member.0)
+}
+
+pub(crate) fn module_key(name: &str) -> Vec<u8> {
+    key_with(MODULE_PREFIX, name.as_bytes())
+}
+
+pub(crate) fn failed_key(op: &OpId) -> Vec<u8> {
+    key_with(FAILED_PREFIX, &op.0)
+}
+
+pub(crate) fn evidence_key(member: &MemberId) -> Vec<u8> {
+    key_with(EVIDENCE_PREFIX, &member.0)
+}
+
+pub(crate) fn peer_key(member: &MemberId) -> Vec<u8> {
+    key_with(PEER_PREFIX, &member.0)
+}
+
+/// The prefix of a module's own keys: `m/<module>/`.
+pub(crate) fn module_namespace(module: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(3 + module.len());
+    key.extend_from_slice(b"m/");
+    key.extend_from_slice(module.as_bytes());
+    key.push(b'/');
+    key
+}
+
+pub(crate) fn encode_record<T: Serialize>(record: &T) -> Vec<u8> {
+    // Plain data into a Vec: postcard cannot fail here.
+    postcard::to_allocvec(record).unwrap_or_default()
+}
+
+pub(crate) fn decode_record<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
+    postcard::from_bytes(bytes).ok()
+}
+
+/// One write: a key and its new value (`None` deletes).
+pub type Write = (Vec<u8>, Option<Vec<u8>>);
+
+/// An ordered key-value map with its lattice hash kept in step.
+#[derive(Clone, Debug, Default)]
+pub struct StateMap {
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    lattice: LtHash,
+}
+
+impl StateMap {
+    /// Builds a map (and its lattice) from pairs.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>) -> Self {
+        let mut state = StateMap::default();
+        for (k, v) in pairs {
+            state.put(k, Some(v));
+        }
+        state
+    }
+
+    /// Reads a key.
+    pub fn get(&self, key: &[u8]) -> Option<&Vec<u8>> {
+        self.map.get(key)
+    }
+
+    /// Writes (or with `None`, deletes) a key; returns the previous value.
+    pub fn put(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let old = match value {
+            Some(value) => {
+                self.lattice.insert(&key, &value);
+                self.map.insert(key.clone(), value)
+            }
+            None => self.map.remove(&key),
+        };
+        if let Some(old) = &old {
+            self.lattice.remove(&key, old);
+        }
+        old
+    }
+
+    /// Pairs with `prefix` and key `>= start` (if `start` is longer than the
+    /// prefix and starts with it), ascending.
+    pub fn range_from<'a>(
+        &'a self,
+        prefix: &'a [u8],
+        start: &[u8],
+    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Vec<u8>)> + 'a {
+        let from = if start > prefix { start.to_vec() } else { prefix.to_vec() };
+        self.map
+            .range::<Vec<u8>, _>((Bound::Included(from), Bound::Unbounded))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// All pairs, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &Vec<u8>)> {
+        self.map.iter()
+    }
+
+    /// The state root: BLAKE3 of the lattice.
+    pub fn root(&self) -> [u8; 32] {
+        self.lattice.root()
+    }
+
+    /// A participant's record.
+    pub fn participant(&self, member: &MemberId) -> Option<ParticipantRecord> {
+        self.get(&participant_key(member)).and_then(|b| decode_record(b))
+    }
+
+    /// Every participant record (active or removed), ascending by member.
+    pub fn participants(&self) -> Vec<(MemberId, ParticipantRecord)> {
+        self.range_from(PARTICIPANT_PREFIX, b"")
+            .filter_map(|(k, v)| {
+                let member: [u8; 32] = k[PARTICIPANT_PREFIX.len()..].try_into().ok()?;
+                Some((MemberId(member), decode_record(v)?))
+            })
+            .collect()
+    }
+
+    /// An installed module's record.
+    pub fn module(&self, name: &str) -> Option<ModuleRecord> {
+        self.get(&module_key(name)).and_then(|b| decode_record(b))
+    }
+
+    /// Every installed module, ascending by name.
+    pub fn modules(&self) -> Vec<(String, ModuleRecord)> {
+        self.range_from(MODULE_PREFIX, b"")
+            .filter_map(|(k, v)| {
+                let name = std::str::from_utf8(&k[MODULE_PREFIX.len()..]).ok()?.to_owned();
+                Some((name, decode_record(v)?))
+            })
+            .collect()
+    }
+
+    /// The first seq a member signed twice, if evidence of it was applied.
+    pub fn equivocation_from(&self, member: &MemberId) -> Option<u64> {
+        let bytes: [u8; 8] = self.get(&evidence_key(member))?.as_slice().try_into().ok()?;
+        Some(u64::from_be_bytes(bytes))
+    }
+
+    /// Every member with equivocation evidence and its first seq, ascending.
+    pub fn equivocators(&self) -> Vec<(MemberId, u64)> {
+        self.range_from(EVIDENCE_PREFIX, b"")
+            .filter_map(|(k, v)| {
+                let member: [u8; 32] = k[EVIDENCE_PREFIX.len()..].try_into().ok()?;
+                let seq: [u8; 8] = v.as_slice().try_into().ok()?;
+                Some((MemberId(member), u64::from_be_bytes(seq)))
+            })
+            .collect()
+    }
+
+    /// The error a failed op recorded.
+    pub fn failure(&self, op: &OpId) -> Option<String> {
+        self.get(&failed_key(op)).map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    /// The node a member bound, as libp2p peer id bytes.
+    pub fn bound_peer(&self, member: &MemberId) -> Option<&Vec<u8>> {
+        self.get(&peer_key(member))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_follows_content_not_history() {
+        let mut a = StateMap::default();
+        a.put(b"x".to_vec(), Some(b"1".to_vec()));
+        a.put(b"x".to_vec(), Some(b"2".to_vec()));
+        a.put(b"y".to_vec(), Some(b"3".to_vec()));
+        a.put(b"y".to_vec(), None);
+        let b = StateMap::from_pairs([(b"x".to_vec(), b"2".to_vec())]);
+        assert_eq!(a.root(), b.root());
+    }
+
+    #[test]
+    fn range_respects_prefix_and_start() {
+        let s = StateMap::from_pairs(
+            [&b"a/1"[..], b"a/2", b"a/3", b"b/1"].iter().map(|k| (k.to_vec(), b"v".to_vec())),
+        );
+        let keys: Vec<_> = s.range_from(b"a/", b"a/2").map(|(k, _)| k.clone()).collect();
+        assert_eq!(keys, vec![b"a/2".to_vec(), b"a/3".to_vec()]);
+        let keys: Vec<_> = s.range_from(b"a/", b"").map(|(k, _)| k.clone()).collect();
+        assert_eq!(keys.len(), 3);
+    }
+}

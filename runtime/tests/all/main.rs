@@ -1,0 +1,7 @@
+//! Integration tests of the `polypact` crate, linked into one binary.
+
+mod support;
+
+mod equivocation;
+mod ledger_bad_input;
+mod ledger_order;
