@@ -15,6 +15,7 @@ mod error;
 mod executor;
 mod lthash;
 mod native;
+mod persist;
 mod state;
 pub mod testing;
 
@@ -24,4 +25,5 @@ pub use error::{LedgerError, Refusal};
 pub use executor::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};
 pub use lthash::LtHash;
 pub use native::{NativeExecutor, NativeModule};
+pub use persist::OpenError;
 pub use state::{ModuleRecord, ParticipantRecord, StateMap, Write};

@@ -5,3 +5,4 @@ mod support;
 mod equivocation;
 mod ledger_bad_input;
 mod ledger_order;
+mod restart;
