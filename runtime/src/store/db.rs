@@ -30,10 +30,12 @@ const IN_MEMORY: &str = "<in-memory>";
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StoreOptions {
-    /// Walk the whole file at open and check every page's checksum. A
-    /// corrupted file is then refused at open rather than at the first read
-    /// of a damaged page. It costs one read of the file (about a second per
-    /// GiB); turn it off only for very large stores on trusted disks.
+    /// Walk the whole file at open and check every page's checksum, so a
+    /// damaged file is refused at open. It costs one full read of the file.
+    /// Without it, damaged ops and code are still refused when read (they
+    /// are checked against their id and hash), but a damaged snapshot value
+    /// may go unnoticed: turn it off only for very large stores on trusted
+    /// disks.
     pub verify_on_open: bool,
     /// Bytes of memory redb may use to cache pages.
     pub cache_bytes: usize,
@@ -52,7 +54,8 @@ impl Default for StoreOptions {
 /// durable transaction, so when it returns `Ok` the data survives a crash or
 /// a power loss, and when it returns `Err` nothing of it was written.
 pub struct Store {
-    pub(crate) db: Database,
+    /// `None` only while dropping (see `Drop`).
+    db: Option<Database>,
     path: Option<PathBuf>,
     label: PathBuf,
 }
@@ -95,7 +98,7 @@ impl Store {
         }
         let db = guard(path, "opening", || builder(options).open(path))?
             .map_err(|e| open_error(path, "opening", e))?;
-        let store = Store { db, path: Some(label.clone()), label };
+        let store = Store { db: Some(db), path: Some(label.clone()), label };
         store.finish_open(options, false)
     }
 
@@ -110,7 +113,7 @@ impl Store {
         let options = StoreOptions::default();
         let db = guard(label, "opening", || builder(&options).create_with_backend(backend))?
             .map_err(|e| open_error(label, "opening", e))?;
-        let store = Store { db, path: None, label: label.to_path_buf() };
+        let store = Store { db: Some(db), path: None, label: label.to_path_buf() };
         store.finish_open(&options, true)
     }
 
@@ -124,7 +127,8 @@ impl Store {
     fn finish_open(mut self, options: &StoreOptions, may_init: bool) -> Result<Store, StoreError> {
         if options.verify_on_open {
             let label = self.label.clone();
-            let clean = guard(&label, "verifying", || self.db.check_integrity())?
+            let db = self.db.as_mut().ok_or_else(|| closed(&label))?;
+            let clean = guard(&label, "verifying", || db.check_integrity())?
                 .map_err(|e| from_redb(&label, "verifying the file", e))?;
             if !clean {
                 tracing::warn!(path = %label.display(), "store was not closed cleanly; recovered the last commit");
@@ -132,12 +136,14 @@ impl Store {
         }
         match self.read_schema()? {
             Some(found) if found == SCHEMA_VERSION => Ok(self),
-            Some(found) => Err(StoreError::Schema { path: self.label, found, supported: SCHEMA_VERSION }),
+            Some(found) => {
+                Err(StoreError::Schema { path: self.label.clone(), found, supported: SCHEMA_VERSION })
+            }
             None if may_init => {
                 self.init_schema()?;
                 Ok(self)
             }
-            None => Err(StoreError::NotAStore { path: self.label }),
+            None => Err(StoreError::NotAStore { path: self.label.clone() }),
         }
     }
 
@@ -182,7 +188,7 @@ impl Store {
     /// A durable write transaction: `Durability::Immediate`, two-phase commit
     /// and quick repair.
     pub(crate) fn write_txn(&self) -> Result<WriteTransaction, StoreError> {
-        let mut txn = self.db.begin_write().map_err(|e| self.err("starting a write", e))?;
+        let mut txn = self.db()?.begin_write().map_err(|e| self.err("starting a write", e))?;
         txn.set_durability(Durability::Immediate)
             .map_err(|e| StoreError::Io { path: self.label.clone(), detail: e.to_string() })?;
         txn.set_two_phase_commit(true);
@@ -195,7 +201,12 @@ impl Store {
     }
 
     pub(crate) fn read_txn(&self) -> Result<ReadTransaction, StoreError> {
-        self.db.begin_read().map_err(|e| self.err("starting a read", e))
+        self.db()?.begin_read().map_err(|e| self.err("starting a read", e))
+    }
+
+    /// The redb database (for the store's own files and tests).
+    pub(crate) fn db(&self) -> Result<&Database, StoreError> {
+        self.db.as_ref().ok_or_else(|| closed(&self.label))
     }
 
     /// A redb error, with the file named.
@@ -229,6 +240,20 @@ impl Store {
     }
 }
 
+impl Drop for Store {
+    /// Closes the database. redb may assert while closing a file it found
+    /// damaged; that must not turn an error already reported into a panic.
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take() {
+            let _ = guard(&self.label, "closing", move || drop(db));
+        }
+    }
+}
+
+fn closed(path: &Path) -> StoreError {
+    StoreError::Io { path: path.to_path_buf(), detail: "the store is closed".into() }
+}
+
 /// Limits for decoding ops already accepted: the size limit in force when an
 /// op was accepted may since have been lowered, which must not make stored
 /// ops unreadable.
@@ -253,7 +278,7 @@ fn create_file_atomically(path: &Path, options: &StoreOptions) -> Result<(), Sto
     {
         let db = guard(&tmp, "creating", || builder(options).create(&tmp))?
             .map_err(|e| open_error(&tmp, "creating", e))?;
-        let store = Store { db, path: Some(tmp.clone()), label: tmp.clone() };
+        let store = Store { db: Some(db), path: Some(tmp.clone()), label: tmp.clone() };
         store.init_schema()?;
     }
     let linked = match std::fs::hard_link(&tmp, path) {
@@ -286,14 +311,27 @@ fn open_error(path: &Path, what: &str, e: redb::DatabaseError) -> StoreError {
     {
         return StoreError::Open { path: path.to_path_buf(), detail: io.to_string() };
     }
+    if let redb::DatabaseError::Storage(redb::StorageError::Io(io)) = &e
+        && io.kind() == ErrorKind::InvalidData
+    {
+        return StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: "it does not start with a redb header: not a store, or its header was overwritten".into(),
+        };
+    }
     from_redb(path, what, e)
 }
 
 /// Runs `f`, turning a panic into [`StoreError::Corrupt`] naming `path`.
 fn guard<T>(path: &Path, what: &str, f: impl FnOnce() -> T) -> Result<T, StoreError> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        detail: format!("redb failed while {what}: {}", panic_message(panic.as_ref())),
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
+        let message = panic_message(panic.as_ref());
+        let detail = if message.contains("raw_file_len") {
+            format!("the file is shorter than its header records, it was truncated ({message})")
+        } else {
+            format!("redb found an inconsistency while {what} ({message})")
+        };
+        StoreError::Corrupt { path: path.to_path_buf(), detail }
     })
 }
 

@@ -246,7 +246,7 @@ fn corrupt_records_are_errors_not_wrong_data() {
     let hash = store.put_code(b"module").unwrap();
     {
         // Damage records behind the store's back.
-        let txn = store.db.begin_write().unwrap();
+        let txn = store.db().unwrap().begin_write().unwrap();
         {
             let mut ops = txn.open_table(OPS).unwrap();
             ops.insert(op_key(&p, 1, &good.id()), &[1u8, 2, 3][..]).unwrap();
@@ -341,7 +341,7 @@ fn store_is_send_and_sync_and_starts_empty() {
     fn check<T: Send + Sync>() {}
     check::<Store>();
     let store = Store::open_in_memory().unwrap();
-    let txn = store.db.begin_write().unwrap();
+    let txn = store.db().unwrap().begin_write().unwrap();
     assert!(txn.open_table(OPS).unwrap().is_empty().unwrap());
     assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), 1);
 }
