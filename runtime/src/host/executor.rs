@@ -1,0 +1,332 @@
+//! [`WasmExecutor`]: the ledger's [`Executor`] for real WASM modules.
+//!
+//! This file owns the code table (one `InstancePre` per code hash), adding
+//! code (cache lookup, compile, validate, cache store), and running one
+//! invocation in a fresh store: ABI version check, input, entry call, output,
+//! and the mapping of every failure to an [`ExecError`]. It does not own the
+//! engine settings (`engine.rs`), the cache format (`cache.rs`), module
+//! checks (`validate.rs`) or the host functions (`imports.rs`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use polypact_sdk::abi::{
+    ABI_VERSION, EXPORT_ABI_VERSION, EXPORT_ALLOC, Entry, QueryResult, ResponseResult, unpack_region,
+};
+use serde::de::DeserializeOwned;
+use wasmtime::{Engine, InstancePre, Linker, Module, PoolConcurrencyLimitError, Store, Trap};
+
+use super::cache::{ArtifactCache, Miss};
+use super::config::{GuestLimits, HostConfig};
+use super::engine::{EpochTicker, build_engine, deadline_ticks};
+use super::error::HostError;
+use super::imports::{GuestFault, linker};
+use super::state::{EnvSlot, StoreState};
+use super::validate::{EXPORT_MEMORY, Shape, check};
+use crate::ledger::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};
+use crate::op::CodeHash;
+
+/// Runs WASM modules with wasmtime: metered, sandboxed, deterministic.
+///
+/// Add code with [`add_code`](Self::add_code), then hand the executor to the
+/// ledger, which calls [`Executor::invoke`]. Every invocation gets a fresh
+/// instance, so nothing leaks from one to the next. The executor is `Send`
+/// and `Sync`; invocations may run on several threads at once, up to
+/// [`HostConfig::max_instances`] live instances.
+pub struct WasmExecutor {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    limits: GuestLimits,
+    deadline: Duration,
+    deadline_ticks: u64,
+    max_instances: u32,
+    cache: Option<ArtifactCache>,
+    codes: RwLock<BTreeMap<CodeHash, Arc<Code>>>,
+    compiled: AtomicU64,
+    loaded: AtomicU64,
+    _ticker: EpochTicker,
+}
+
+/// A module ready to instantiate.
+struct Code {
+    pre: InstancePre<StoreState>,
+    shape: Shape,
+}
+
+/// Counters of how code was added, for tests, benchmarks and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostStats {
+    /// Modules compiled from WASM by this executor.
+    pub compiled: u64,
+    /// Modules loaded from the on-disk cache instead.
+    pub loaded_from_cache: u64,
+}
+
+impl WasmExecutor {
+    /// Sets up the engine, the host functions, the cache directory and the
+    /// epoch ticker.
+    pub fn new(config: HostConfig) -> Result<Self, HostError> {
+        let engine = build_engine(&config)?;
+        let linker = linker(&engine)?;
+        let cache = config.cache_dir.as_deref().map(|dir| ArtifactCache::open(dir, &engine)).transpose()?;
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        Ok(WasmExecutor {
+            linker,
+            limits: config.limits,
+            deadline: config.deadline,
+            deadline_ticks: deadline_ticks(config.deadline, config.epoch_tick),
+            max_instances: config.max_instances,
+            cache,
+            codes: RwLock::new(BTreeMap::new()),
+            compiled: AtomicU64::new(0),
+            loaded: AtomicU64::new(0),
+            _ticker: ticker,
+            engine,
+        })
+    }
+
+    /// Validates, compiles (or loads from the cache) and keeps a module;
+    /// returns its code hash. Adding code that is already here does nothing.
+    ///
+    /// The module must export what [`polypact_sdk::abi`] lists, import
+    /// nothing but its host functions, and fit the limits; the error names
+    /// every offending export or import.
+    pub fn add_code(&self, wasm: &[u8]) -> Result<CodeHash, HostError> {
+        let code = CodeHash::of(wasm);
+        if self.has_code(&code) {
+            return Ok(code);
+        }
+        let limit = self.limits.max_code_bytes;
+        if wasm.len() > limit {
+            return Err(HostError::TooLarge { code, size: wasm.len(), limit });
+        }
+        let invalid = |reason: String| HostError::InvalidModule { code, reason };
+        let (module, fresh) = match self.load_cached(&code) {
+            Some(module) => (module, false),
+            None => {
+                let module = Module::from_binary(&self.engine, wasm)
+                    .map_err(|e| invalid(format!("it does not compile: {e:#}")))?;
+                self.compiled.fetch_add(1, Ordering::Relaxed);
+                (module, true)
+            }
+        };
+        let shape = check(&module, &self.limits).map_err(invalid)?;
+        let pre =
+            self.linker.instantiate_pre(&module).map_err(|e| invalid(format!("it does not link: {e:#}")))?;
+        if fresh
+            && let Some(cache) = &self.cache
+            && let Err(why) = cache.store(&code, &module)
+        {
+            tracing::warn!(code = %code.short(), "module cache: {why}; the module will be compiled again next start");
+        }
+        let mut codes = self.codes.write().unwrap_or_else(PoisonError::into_inner);
+        codes.entry(code).or_insert_with(|| Arc::new(Code { pre, shape }));
+        Ok(code)
+    }
+
+    /// The module for `code` from the on-disk cache, if there is a usable one.
+    fn load_cached(&self, code: &CodeHash) -> Option<Module> {
+        let cache = self.cache.as_ref()?;
+        match cache.load(&self.engine, code) {
+            Ok(module) => {
+                self.loaded.fetch_add(1, Ordering::Relaxed);
+                Some(module)
+            }
+            Err(Miss::Absent) => None,
+            Err(Miss::Unusable(why)) => {
+                tracing::warn!(code = %code.short(), "module cache: {why}; compiling again");
+                None
+            }
+        }
+    }
+
+    /// The hashes of all code held, ascending.
+    pub fn code_hashes(&self) -> Vec<CodeHash> {
+        self.codes.read().unwrap_or_else(PoisonError::into_inner).keys().copied().collect()
+    }
+
+    /// How code was added so far.
+    pub fn stats(&self) -> HostStats {
+        HostStats {
+            compiled: self.compiled.load(Ordering::Relaxed),
+            loaded_from_cache: self.loaded.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The limits every invocation runs under.
+    pub fn limits(&self) -> &GuestLimits {
+        &self.limits
+    }
+
+    fn code(&self, code: &CodeHash) -> Option<Arc<Code>> {
+        self.codes.read().unwrap_or_else(PoisonError::into_inner).get(code).cloned()
+    }
+
+    /// Runs one invocation in `store`; fuel accounting is the caller's.
+    fn run(
+        &self,
+        store: &mut Store<StoreState>,
+        code: &Code,
+        entry: Entry,
+        input: &[u8],
+        budget: u64,
+    ) -> Result<Output, ExecError> {
+        let fail = |e: wasmtime::Error| self.classify(e, budget);
+        let instance = code.pre.instantiate(&mut *store).map_err(fail)?;
+
+        let version = instance
+            .get_typed_func::<(), i32>(&mut *store, EXPORT_ABI_VERSION)
+            .map_err(|e| ExecError::InvalidModule(format!("{EXPORT_ABI_VERSION}: {e:#}")))?
+            .call(&mut *store, ())
+            .map_err(fail)? as u32;
+        if version != ABI_VERSION {
+            return Err(ExecError::InvalidModule(format!(
+                "built for ABI version {version}, this node speaks {ABI_VERSION}; rebuild it with a matching polypact SDK"
+            )));
+        }
+        let memory = instance
+            .get_memory(&mut *store, EXPORT_MEMORY)
+            .ok_or_else(|| ExecError::InvalidModule("missing export `memory`".into()))?;
+
+        let len = i32::try_from(input.len()).map_err(|_| {
+            ExecError::Abi(format!("the input of {} bytes does not fit a 32-bit memory", input.len()))
+        })?;
+        let ptr = instance
+            .get_typed_func::<i32, i32>(&mut *store, EXPORT_ALLOC)
+            .map_err(|e| ExecError::InvalidModule(format!("{EXPORT_ALLOC}: {e:#}")))?
+            .call(&mut *store, len)
+            .map_err(fail)?;
+        memory.write(&mut *store, ptr as u32 as usize, input).map_err(|_| {
+            ExecError::Abi(format!(
+                "{EXPORT_ALLOC}({len}) returned {}, which is not a region of {len} bytes inside the module's memory",
+                ptr as u32
+            ))
+        })?;
+
+        let export = entry.export_name();
+        let packed = instance
+            .get_typed_func::<(i32, i32), i64>(&mut *store, export)
+            .map_err(|e| ExecError::InvalidModule(format!("{export}: {e:#}")))?
+            .call(&mut *store, (ptr, len))
+            .map_err(fail)?;
+
+        let (out_ptr, out_len) = unpack_region(packed as u64);
+        let max = self.limits.max_output_bytes;
+        if out_len > max {
+            return Err(ExecError::Abi(format!(
+                "{export} returned {out_len} bytes, over the output limit of {max} bytes"
+            )));
+        }
+        let data = memory.data(&*store);
+        let start = out_ptr as usize;
+        let end = start.saturating_add(out_len as usize);
+        let bytes = data.get(start..end).ok_or_else(|| {
+            ExecError::Abi(format!(
+                "{export} returned the region {start}..{end}, outside the module's memory of {} bytes",
+                data.len()
+            ))
+        })?;
+        match entry {
+            Entry::Query => decode::<QueryResult>(bytes, export, "QueryResult").map(Output::Query),
+            Entry::Init | Entry::Handle | Entry::Migrate => {
+                decode::<ResponseResult>(bytes, export, "ResponseResult").map(Output::Response)
+            }
+        }
+    }
+
+    /// Maps a wasmtime failure to the ledger's error.
+    fn classify(&self, error: wasmtime::Error, budget: u64) -> ExecError {
+        tracing::debug!(error = ?error, "module invocation failed");
+        if let Some(fault) = error.downcast_ref::<GuestFault>() {
+            return match fault {
+                GuestFault::Trap(text) => ExecError::Trap(text.clone()),
+                GuestFault::Abi(text) => ExecError::Abi(text.clone()),
+            };
+        }
+        if let Some(trap) = error.downcast_ref::<Trap>() {
+            return match trap {
+                Trap::OutOfFuel => ExecError::OutOfFuel { budget },
+                Trap::Interrupt => ExecError::Fault(format!(
+                    "the module ran past the wall-clock deadline of {:?} without exhausting its fuel; \
+                     this node is too slow or overloaded to decide the op",
+                    self.deadline
+                )),
+                // The trap code alone: deterministic, no addresses or backtrace.
+                other => ExecError::Trap(other.to_string()),
+            };
+        }
+        if error.is::<PoolConcurrencyLimitError>() {
+            return ExecError::Fault(format!(
+                "all {} instance slots are in use; raise `max_instances` or lower the nesting of queries",
+                self.max_instances
+            ));
+        }
+        ExecError::Fault(format!("{error:#}"))
+    }
+}
+
+/// Decodes a whole output: garbage or trailing bytes break the ABI.
+fn decode<T: DeserializeOwned>(bytes: &[u8], export: &str, what: &str) -> Result<T, ExecError> {
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| {
+        ExecError::Abi(format!("{export} returned bytes that are not a postcard {what}: {e}"))
+    })?;
+    if !rest.is_empty() {
+        return Err(ExecError::Abi(format!("{export} returned {} bytes after its {what}", rest.len())));
+    }
+    Ok(value)
+}
+
+impl Executor for WasmExecutor {
+    fn has_code(&self, code: &CodeHash) -> bool {
+        self.codes.read().unwrap_or_else(PoisonError::into_inner).contains_key(code)
+    }
+
+    fn invoke(&self, call: Invocation<'_>, env: &mut dyn HostEnv) -> Result<Invoked, ExecError> {
+        let code = self.code(call.code).ok_or(ExecError::MissingCode(*call.code))?;
+        if call.entry == Entry::Migrate && !code.shape.has_migrate {
+            return Err(ExecError::InvalidModule(format!(
+                "module {} has no `{}` export, so nothing can be upgraded to it; add a migrate entry point",
+                call.code,
+                Entry::Migrate.export_name()
+            )));
+        }
+        let input = postcard::to_allocvec(call.input)
+            .map_err(|e| ExecError::Fault(format!("cannot encode the input: {e}")))?;
+
+        let mut env: &mut dyn HostEnv = env;
+        #[allow(unsafe_code)]
+        // SAFETY: the slot goes into `store` below, and `store` is dropped at
+        // the end of this block, before `env`'s borrow (this function's
+        // parameter) ends; `env` is not used again in this function.
+        let slot = unsafe { EnvSlot::lend(&mut env) };
+        let (result, remaining) = {
+            let mut store = Store::try_new(&self.engine, StoreState::new(slot, self.limits))
+                .map_err(|e| ExecError::Fault(format!("cannot create a store: {e:#}")))?;
+            store.limiter(|state| &mut state.store_limits);
+            store.set_fuel(call.fuel).map_err(|e| ExecError::Fault(format!("cannot set fuel: {e:#}")))?;
+            store.set_epoch_deadline(self.deadline_ticks);
+            store.epoch_deadline_trap();
+            let result = self.run(&mut store, &code, call.entry, &input, call.fuel);
+            let remaining = store.get_fuel().unwrap_or(0);
+            drop(store);
+            (result, remaining)
+        };
+        let output = result?;
+        Ok(Invoked { output, fuel_used: call.fuel.saturating_sub(remaining) })
+    }
+}
+
+impl std::fmt::Debug for WasmExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmExecutor")
+            .field("codes", &self.code_hashes())
+            .field("limits", &self.limits)
+            .field("deadline", &self.deadline)
+            .field("cache", &self.cache)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
