@@ -1,6 +1,8 @@
 //! Tests of the store: API round trips, corruption, crash consistency, and a
 //! model-based property test. Shared op builders live here.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 mod api;
 mod corruption;
 mod crash;

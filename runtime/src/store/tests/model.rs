@@ -72,12 +72,15 @@ impl StorageBackend for SharedDisk {
     }
 }
 
+/// A saved snapshot in the model: final height, state, meta.
+type ModelSnapshot = (u64, BTreeMap<Vec<u8>, Vec<u8>>, Vec<u8>);
+
 #[derive(Default)]
 struct Model {
     /// `(partnership, height, id) -> op`.
     ops: BTreeMap<(PartnershipId, u64, OpId), SignedOp>,
     heights: BTreeMap<(PartnershipId, OpId), u64>,
-    snapshots: BTreeMap<PartnershipId, (u64, BTreeMap<Vec<u8>, Vec<u8>>, Vec<u8>)>,
+    snapshots: BTreeMap<PartnershipId, ModelSnapshot>,
 }
 
 impl Model {
