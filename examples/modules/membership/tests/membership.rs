@@ -1,0 +1,234 @@
+//! The membership module's behaviour, run natively through the SDK's
+//! `MockHost`: admission flows, resignation, expulsion, units and roles,
+//! voting-power history, and that bad calls fail clearly and change nothing.
+
+#![allow(clippy::unwrap_used)] // tests
+
+use membership::{HasRoleResponse, MemberInfo, MembersResponse, PowerResponse, Totals, polypact_dispatch};
+use polypact_sdk::testing::MockHost;
+use polypact_sdk::{Message, SystemMsg};
+use serde_json::{Value, json};
+
+const ALICE: &str = "pm1alice";
+const BOB: &str = "pm1bob";
+const CAROL: &str = "pm1carol";
+const DAVE: &str = "pm1dave";
+const GOV: &str = "voting";
+
+fn setup() -> MockHost {
+    let mut host = MockHost::new(polypact_dispatch);
+    host.set_participants(&[ALICE, BOB]);
+    host.set_height(1);
+    host.init(
+        ALICE,
+        &json!({"members": [
+            {"member": ALICE, "voting_units": 100, "economic_units": 100, "roles": ["admin"]},
+            {"member": BOB, "voting_units": 50, "economic_units": 10}
+        ], "governance": GOV}),
+    )
+    .unwrap();
+    host
+}
+
+fn member(host: &mut MockHost, who: &str) -> MemberInfo {
+    host.query(&json!({"member": {"member": who}})).unwrap()
+}
+
+fn totals(host: &mut MockHost) -> Totals {
+    host.query(&json!({"totals": {}})).unwrap()
+}
+
+fn power_at(host: &mut MockHost, who: &str, height: u64) -> u64 {
+    host.query::<PowerResponse>(&json!({"voting_power_at": {"member": who, "height": height}})).unwrap().power
+}
+
+fn total_at(host: &mut MockHost, height: u64) -> u64 {
+    host.query::<PowerResponse>(&json!({"total_voting_power_at": {"height": height}})).unwrap().power
+}
+
+#[test]
+fn init_records_members_and_totals() {
+    let mut host = setup();
+    let a = member(&mut host, ALICE);
+    assert_eq!((a.record.voting_units, a.record.economic_units, a.record.active), (100, 100, true));
+    assert!(a.record.roles.contains("admin"));
+    assert_eq!(
+        totals(&mut host),
+        Totals { voting_units: 150, economic_units: 110, former_economic_units: 0, members: 2 }
+    );
+    let page: MembersResponse = host.query(&json!({"members": {"limit": 1}})).unwrap();
+    assert_eq!(page.members.len(), 1);
+    assert_eq!(page.members[0].member, ALICE);
+    let page: MembersResponse = host.query(&json!({"members": {"start_after": ALICE}})).unwrap();
+    assert_eq!(page.members[0].member, BOB);
+}
+
+#[test]
+fn init_refuses_bad_configs_and_stores_nothing() {
+    let mut host = MockHost::new(polypact_dispatch);
+    host.set_participants(&[ALICE]);
+    let err = host
+        .init(ALICE, &json!({"members": [{"member": CAROL, "voting_units": 1}], "governance": GOV}))
+        .unwrap_err();
+    assert!(err.contains("pm1carol is not a participant"), "{err}");
+    let err = host.init(ALICE, &json!({"members": [{"member": ALICE}], "governance": GOV})).unwrap_err();
+    assert!(err.contains("would hold no units"), "{err}");
+    let err = host.init(ALICE, &json!({"members": [], "governance": GOV})).unwrap_err();
+    assert!(err.contains("at least one founding member"), "{err}");
+    let err = host
+        .init(ALICE, &json!({"members": [{"member": ALICE, "voting_units": 1}, {"member": ALICE, "voting_units": 1}], "governance": GOV}))
+        .unwrap_err();
+    assert!(err.contains("listed twice"), "{err}");
+    assert!(host.state().is_empty());
+}
+
+#[test]
+fn admission_by_vote_returns_add_participant() {
+    let mut host = setup();
+    host.set_height(5);
+    host.handle(
+        BOB,
+        &json!({"apply": {"applicant": CAROL, "voting_units": 30, "economic_units": 5, "sponsor": BOB}}),
+    )
+    .unwrap();
+    // Not from governance: refused.
+    let before = host.state().clone();
+    let err = host.handle(ALICE, &json!({"admit": {"member": CAROL}})).unwrap_err();
+    assert!(err.starts_with("not allowed: only the governance module \"voting\" may admit"), "{err}");
+    assert_eq!(host.state(), &before);
+    let r = host.handle_from_module(GOV, ALICE, &json!({"admit": {"member": CAROL}})).unwrap();
+    assert_eq!(r.messages, vec![Message::System(SystemMsg::AddParticipant { member: CAROL.into() })]);
+    assert_eq!(r.events[0].kind, "member_added");
+    assert_eq!(r.events[0].get("via"), Some("application"));
+    let c = member(&mut host, CAROL);
+    assert_eq!((c.record.voting_units, c.record.economic_units), (30, 5));
+    assert_eq!(power_at(&mut host, CAROL, 4), 0);
+    assert_eq!(power_at(&mut host, CAROL, 5), 30);
+    assert_eq!(total_at(&mut host, 4), 150);
+    assert_eq!(total_at(&mut host, 5), 180);
+    let apps: Vec<Value> = host.query(&json!({"applications": {}})).unwrap();
+    assert!(apps.is_empty());
+}
+
+#[test]
+fn invitation_flow_needs_a_second_admin_or_governance() {
+    let mut host = setup();
+    host.handle(ALICE, &json!({"invite": {"invitee": CAROL, "voting_units": 10, "roles": ["treasurer"]}}))
+        .unwrap();
+    let err = host.handle(ALICE, &json!({"admit_invited": {"invitee": CAROL}})).unwrap_err();
+    assert!(err.contains("another admin or the governance module must admit"), "{err}");
+    let err = host.handle(BOB, &json!({"invite": {"invitee": DAVE, "voting_units": 1}})).unwrap_err();
+    assert!(err.starts_with("not allowed: only a member with role \"admin\""), "{err}");
+    let r = host.handle_from_module(GOV, ALICE, &json!({"admit_invited": {"invitee": CAROL}})).unwrap();
+    assert_eq!(r.messages, vec![Message::System(SystemMsg::AddParticipant { member: CAROL.into() })]);
+    let has: HasRoleResponse =
+        host.query(&json!({"has_role": {"member": CAROL, "role": "treasurer"}})).unwrap();
+    assert!(has.has_role);
+    let err = host.handle(ALICE, &json!({"admit_invited": {"invitee": DAVE}})).unwrap_err();
+    assert_eq!(err, "there is no pending invitation for pm1dave");
+}
+
+#[test]
+fn resignation_keeps_the_economic_claim() {
+    let mut host = setup();
+    host.set_height(3);
+    let r = host.handle(BOB, &json!({"resign": {}})).unwrap();
+    assert_eq!(r.messages, vec![Message::System(SystemMsg::RemoveParticipant { member: BOB.into() })]);
+    let b = member(&mut host, BOB);
+    assert_eq!((b.record.voting_units, b.record.economic_units, b.record.active), (0, 10, false));
+    assert_eq!(
+        totals(&mut host),
+        Totals { voting_units: 100, economic_units: 100, former_economic_units: 10, members: 1 }
+    );
+    assert_eq!(power_at(&mut host, BOB, 2), 50);
+    assert_eq!(power_at(&mut host, BOB, 3), 0);
+    let err = host.handle(BOB, &json!({"resign": {}})).unwrap_err();
+    assert_eq!(err, "pm1bob is no longer a member");
+}
+
+#[test]
+fn expelled_members_voting_units_turn_economic() {
+    let mut host = setup();
+    host.set_height(7);
+    let err = host.handle(ALICE, &json!({"expel": {"member": BOB}})).unwrap_err();
+    assert!(err.contains("only the governance module"), "{err}");
+    let r = host.handle_from_module(GOV, ALICE, &json!({"expel": {"member": BOB}})).unwrap();
+    assert_eq!(r.messages, vec![Message::System(SystemMsg::RemoveParticipant { member: BOB.into() })]);
+    assert_eq!(r.events[0].kind, "member_expelled");
+    assert_eq!(r.events[0].get("economic_claim"), Some("60"));
+    let b = member(&mut host, BOB);
+    assert_eq!((b.record.voting_units, b.record.economic_units, b.record.active), (0, 60, false));
+    assert!(b.record.roles.is_empty());
+    assert_eq!(totals(&mut host).former_economic_units, 60);
+    assert_eq!(total_at(&mut host, 6), 150);
+    assert_eq!(total_at(&mut host, 7), 100);
+}
+
+#[test]
+fn units_and_roles_change_with_history() {
+    let mut host = setup();
+    host.set_height(4);
+    host.handle(ALICE, &json!({"set_units": {"member": BOB, "voting_units": 70}})).unwrap();
+    host.set_height(9);
+    host.handle_from_module(GOV, BOB, &json!({"set_units": {"member": BOB, "voting_units": 5}})).unwrap();
+    assert_eq!(power_at(&mut host, BOB, 1), 50);
+    assert_eq!(power_at(&mut host, BOB, 3), 50);
+    assert_eq!(power_at(&mut host, BOB, 4), 70);
+    assert_eq!(power_at(&mut host, BOB, 8), 70);
+    assert_eq!(power_at(&mut host, BOB, 9), 5);
+    assert_eq!(power_at(&mut host, BOB, u64::MAX), 5);
+    assert_eq!(power_at(&mut host, BOB, 0), 0);
+    assert_eq!(total_at(&mut host, 8), 170);
+    host.handle(ALICE, &json!({"grant_role": {"member": BOB, "role": "treasurer"}})).unwrap();
+    let err = host.handle(ALICE, &json!({"grant_role": {"member": BOB, "role": "treasurer"}})).unwrap_err();
+    assert_eq!(err, "pm1bob already has role \"treasurer\"");
+    host.handle(ALICE, &json!({"revoke_role": {"member": BOB, "role": "treasurer"}})).unwrap();
+    let has: HasRoleResponse =
+        host.query(&json!({"has_role": {"member": BOB, "role": "treasurer"}})).unwrap();
+    assert!(!has.has_role);
+}
+
+#[test]
+fn bad_calls_fail_clearly_and_change_nothing() {
+    let mut host = setup();
+    let before = host.state().clone();
+    let cases = [
+        (
+            BOB,
+            json!({"set_units": {"member": ALICE, "voting_units": 1}}),
+            "not allowed: only a member with role \"admin\"",
+        ),
+        (ALICE, json!({"set_units": {"member": CAROL, "voting_units": 1}}), "pm1carol is not a member"),
+        (
+            ALICE,
+            json!({"set_units": {"member": BOB, "voting_units": 0, "economic_units": 0}}),
+            "pm1bob would hold no units",
+        ),
+        (ALICE, json!({"invite": {"invitee": BOB, "voting_units": 1}}), "pm1bob is already a member"),
+        (ALICE, json!({"invite": {"invitee": CAROL}}), "pm1carol would hold no units"),
+        (
+            CAROL,
+            json!({"apply": {"applicant": DAVE, "voting_units": 1}}),
+            "not allowed: only a current member may sponsor",
+        ),
+        (
+            BOB,
+            json!({"apply": {"applicant": DAVE, "voting_units": 1, "sponsor": ALICE}}),
+            "the sponsor must be the caller",
+        ),
+        (ALICE, json!({"grant_role": {"member": BOB, "role": ""}}), "role names must be 1 to 64"),
+        (ALICE, json!({"dance": {}}), "invalid handle message: unknown variant `dance`"),
+    ];
+    for (who, msg, want) in cases {
+        let err = host.handle(who, &msg).unwrap_err();
+        assert!(err.starts_with(want), "{msg}: got {err:?}, want {want:?}");
+        assert_eq!(host.state(), &before, "{msg} changed state");
+    }
+    let err = host.handle_from_module(GOV, ALICE, &json!({"admit": {"member": DAVE}})).unwrap_err();
+    assert_eq!(err, "pm1dave has no pending application or invitation; give voting_units or economic_units");
+    let err = host.handle_raw(ALICE, b"{not json").unwrap_err();
+    assert!(err.starts_with("invalid handle message"), "{err}");
+    let err = host.query::<Value>(&json!({"member": {"member": DAVE}})).unwrap_err();
+    assert_eq!(err, "pm1dave is not a member");
+    assert_eq!(host.state(), &before);
+}

@@ -1,0 +1,357 @@
+//! The voting module's behaviour, run natively through the SDK's `MockHost`
+//! with a fake membership module answering power and role queries:
+//! passing, quorum, veto, late quorum, vote changes, delegation, the
+//! decision table, execution, and bad calls that fail clearly and change
+//! nothing.
+
+#![allow(clippy::unwrap_used)] // tests
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use polypact_sdk::testing::MockHost;
+use polypact_sdk::{Message, SystemMsg};
+use serde_json::{Value, json};
+use voting::{ProposalView, ProposeResponse, Status, VoteResponse, polypact_dispatch};
+
+const ALICE: &str = "pm1alice"; // 40, admin
+const BOB: &str = "pm1bob"; // 30
+const CAROL: &str = "pm1carol"; // 20
+const DAVE: &str = "pm1dave"; // 10
+const MALLORY: &str = "pm1mallory"; // 0
+
+const DAY: u64 = 86_400_000;
+
+/// Power per member (same at every height unless `from` says otherwise).
+type Powers = Rc<RefCell<BTreeMap<String, (u64, u64)>>>; // member -> (power, from_height)
+
+fn fake_membership(host: &mut MockHost) -> Powers {
+    let powers: Powers = Rc::new(RefCell::new(
+        [(ALICE, 40), (BOB, 30), (CAROL, 20), (DAVE, 10)]
+            .into_iter()
+            .map(|(m, p)| (m.to_string(), (p, 0)))
+            .collect(),
+    ));
+    let p = powers.clone();
+    host.on_query("membership", move |q: Value| {
+        let at =
+            |m: &str, h: u64| p.borrow().get(m).filter(|(_, from)| *from <= h).map(|(v, _)| *v).unwrap_or(0);
+        if let Some(v) = q.get("voting_power_at") {
+            let h = v["height"].as_u64().unwrap();
+            Ok(json!({"power": at(v["member"].as_str().unwrap(), h), "height": h}))
+        } else if let Some(v) = q.get("total_voting_power_at") {
+            let h = v["height"].as_u64().unwrap();
+            let keys: Vec<String> = p.borrow().keys().cloned().collect();
+            Ok(json!({"power": keys.iter().map(|k| at(k, h)).sum::<u64>(), "height": h}))
+        } else if let Some(v) = q.get("has_role") {
+            Ok(json!({"has_role": v["member"] == ALICE && v["role"] == "admin"}))
+        } else {
+            Err(format!("unexpected query {q}"))
+        }
+    });
+    powers
+}
+
+fn config() -> Value {
+    json!({
+        "membership": "membership",
+        "rules": {
+            "default": {"threshold": {"majority": {}}, "quorum_percent": 50},
+            "admit_member": {"threshold": {"percent": {"percent": 67}}, "quorum_percent": 50},
+            "dissolve": {"threshold": {"unanimous": {}}, "quorum_percent": 100}
+        },
+        "min_period_ms": DAY,
+        "max_period_ms": 7 * DAY,
+        "grace_period_ms": DAY,
+        "late_quorum_extension_ms": DAY,
+        "allow_vote_change": true,
+        "proposers": "members",
+        "veto": {"role": "admin"},
+        "expiry_ms": 7 * DAY
+    })
+}
+
+fn setup_with(config: Value) -> (MockHost, Powers) {
+    let mut host = MockHost::new(polypact_dispatch);
+    host.set_participants(&[ALICE, BOB, CAROL, DAVE]);
+    let powers = fake_membership(&mut host);
+    host.set_height(10).set_time_ms(1_000_000);
+    host.init(ALICE, &config).unwrap();
+    (host, powers)
+}
+
+fn setup() -> (MockHost, Powers) {
+    setup_with(config())
+}
+
+fn propose(host: &mut MockHost, who: &str, body: Value) -> Result<u64, String> {
+    let r = host.handle(who, &json!({"propose": body}))?;
+    Ok(r.data_as::<ProposeResponse>().unwrap().unwrap().id)
+}
+
+fn simple(kind: &str) -> Value {
+    json!({"title": "Admit Erin", "kind": kind, "period_ms": 2 * DAY, "messages": [
+        {"call": {"module": "membership", "msg": {"admit": {"member": "pm1erin", "voting_units": 5}}}},
+        {"system": {"add_participant": {"member": "pm1erin"}}}
+    ]})
+}
+
+fn vote(host: &mut MockHost, who: &str, id: u64, choice: Value) -> Result<(), String> {
+    host.handle(who, &json!({"vote": {"proposal": id, "choice": choice}})).map(|_| ())
+}
+
+fn view(host: &mut MockHost, id: u64) -> ProposalView {
+    host.query(&json!({"proposal": {"id": id}})).unwrap()
+}
+
+#[test]
+fn a_proposal_passes_and_executes_once() {
+    let (mut host, _) = setup();
+    host.advance(1, 0);
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    assert_eq!(id, 1);
+    let v = view(&mut host, id);
+    assert_eq!((v.status, v.proposal.snapshot_height, v.proposal.total_power), (Status::Open, 10, 100));
+    vote(&mut host, ALICE, id, json!("yes")).unwrap();
+    vote(&mut host, BOB, id, json!("yes")).unwrap();
+    vote(&mut host, CAROL, id, json!("no")).unwrap();
+    assert_eq!(view(&mut host, id).proposal.tally.yes, 70);
+    // Open until the end (votes may still change), then grace, then executable.
+    let err = host.handle(DAVE, &json!({"execute": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "proposal 1 cannot be executed now (status: Open)");
+    host.advance(1, 2 * DAY);
+    assert_eq!(view(&mut host, id).status, Status::Passed);
+    host.advance(1, DAY);
+    assert_eq!(view(&mut host, id).status, Status::Executable);
+    let r = host.handle(DAVE, &json!({"execute": {"proposal": id}})).unwrap();
+    assert_eq!(
+        r.messages,
+        vec![
+            Message::Call {
+                module: "membership".into(),
+                msg: br#"{"admit":{"member":"pm1erin","voting_units":5}}"#.to_vec()
+            },
+            Message::System(SystemMsg::AddParticipant { member: "pm1erin".into() }),
+        ]
+    );
+    assert_eq!(view(&mut host, id).status, Status::Executed);
+    let before = host.state().clone();
+    let err = host.handle(DAVE, &json!({"execute": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "proposal 1 cannot be executed now (status: Executed)");
+    assert_eq!(host.state(), &before);
+}
+
+#[test]
+fn a_proposal_without_quorum_is_rejected() {
+    let (mut host, _) = setup();
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    vote(&mut host, BOB, id, json!("yes")).unwrap();
+    vote(&mut host, DAVE, id, json!("abstain")).unwrap(); // 40 of 100 cast < 50%
+    host.advance(1, 2 * DAY);
+    assert_eq!(view(&mut host, id).status, Status::Rejected);
+    let err = host.handle(BOB, &json!({"execute": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "proposal 1 cannot be executed now (status: Rejected)");
+}
+
+#[test]
+fn the_veto_holder_stops_a_passed_proposal_in_grace() {
+    let (mut host, _) = setup();
+    let id = propose(&mut host, BOB, simple("default")).unwrap();
+    vote(&mut host, BOB, id, json!("yes")).unwrap();
+    vote(&mut host, CAROL, id, json!("yes")).unwrap();
+    vote(&mut host, DAVE, id, json!("yes")).unwrap();
+    host.advance(1, 2 * DAY);
+    assert_eq!(view(&mut host, id).status, Status::Passed);
+    let err = host.handle(BOB, &json!({"veto": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "not allowed: pm1bob does not hold the veto");
+    let r = host.handle(ALICE, &json!({"veto": {"proposal": id}})).unwrap();
+    assert_eq!(r.events[0].kind, "proposal_vetoed");
+    host.advance(1, DAY);
+    assert_eq!(view(&mut host, id).status, Status::Vetoed);
+    let err = host.handle(BOB, &json!({"execute": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "proposal 1 cannot be executed now (status: Vetoed)");
+}
+
+#[test]
+fn late_quorum_extends_the_vote() {
+    let (mut host, _) = setup();
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    let end = view(&mut host, id).proposal.end_ms;
+    host.set_time_ms(end - 1000);
+    vote(&mut host, ALICE, id, json!("yes")).unwrap(); // 40%: no quorum yet
+    assert_eq!(view(&mut host, id).proposal.end_ms, end);
+    vote(&mut host, BOB, id, json!("no")).unwrap(); // 70%: quorum, within the last day
+    let v = view(&mut host, id);
+    assert_eq!(v.proposal.end_ms, end - 1000 + DAY);
+    assert_eq!(v.proposal.quorum_reached_ms, Some(end - 1000));
+    host.set_time_ms(end + 10);
+    assert_eq!(view(&mut host, id).status, Status::Open);
+    vote(&mut host, CAROL, id, json!("yes")).unwrap(); // still counts
+    host.set_time_ms(end - 1000 + DAY);
+    let v = view(&mut host, id);
+    assert_eq!((v.status, v.proposal.tally.yes, v.proposal.tally.no), (Status::Passed, 60, 30));
+}
+
+#[test]
+fn a_vote_can_be_changed_while_open_only_if_allowed() {
+    let (mut host, _) = setup();
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    vote(&mut host, BOB, id, json!("yes")).unwrap();
+    vote(&mut host, BOB, id, json!("no")).unwrap();
+    let t = view(&mut host, id).proposal.tally;
+    assert_eq!((t.yes, t.no), (0, 30));
+    let ballot: VoteResponse = host.query(&json!({"vote": {"proposal": id, "voter": BOB}})).unwrap();
+    assert_eq!(ballot.ballot.unwrap().weight, 30);
+
+    let mut strict = config();
+    strict["allow_vote_change"] = json!(false);
+    let (mut host, _) = setup_with(strict);
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    vote(&mut host, BOB, id, json!("yes")).unwrap();
+    let before = host.state().clone();
+    let err = vote(&mut host, BOB, id, json!("no")).unwrap_err();
+    assert_eq!(err, "invalid vote: pm1bob already voted on proposal 1; votes cannot be changed");
+    assert_eq!(host.state(), &before);
+    // Without vote changes, a decided outcome closes the vote early.
+    vote(&mut host, ALICE, id, json!("yes")).unwrap(); // 70 yes of 100: majority can no longer flip
+    let v = view(&mut host, id);
+    assert_eq!(v.status, Status::Passed);
+    let err = vote(&mut host, CAROL, id, json!("no")).unwrap_err();
+    assert_eq!(err, "proposal 1 is closed for voting (status: Passed)");
+}
+
+#[test]
+fn delegated_power_counts_unless_the_delegator_votes() {
+    let (mut host, _) = setup();
+    host.handle(DAVE, &json!({"delegate": {"to": CAROL}})).unwrap();
+    host.handle(BOB, &json!({"delegate": {"to": CAROL}})).unwrap();
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    vote(&mut host, CAROL, id, json!("yes")).unwrap();
+    assert_eq!(view(&mut host, id).proposal.tally.yes, 60);
+    // Bob votes himself: his power leaves Carol's ballot.
+    vote(&mut host, BOB, id, json!("no")).unwrap();
+    let t = view(&mut host, id).proposal.tally;
+    assert_eq!((t.yes, t.no), (30, 30));
+    let ballot: VoteResponse = host.query(&json!({"vote": {"proposal": id, "voter": CAROL}})).unwrap();
+    assert_eq!(ballot.ballot.unwrap().delegated, vec![(DAVE.to_string(), 10)]);
+    host.handle(DAVE, &json!({"undelegate": {}})).unwrap();
+    let err = host.handle(DAVE, &json!({"undelegate": {}})).unwrap_err();
+    assert_eq!(err, "invalid delegation: pm1dave has no delegate");
+    let err = host.handle(DAVE, &json!({"delegate": {"to": DAVE}})).unwrap_err();
+    assert_eq!(err, "invalid delegation: a member cannot delegate to itself");
+}
+
+#[test]
+fn the_decision_table_demands_more_for_reserved_kinds() {
+    let (mut host, _) = setup();
+    let plain = propose(&mut host, ALICE, simple("default")).unwrap();
+    let admit = propose(&mut host, ALICE, simple("admit_member")).unwrap();
+    for id in [plain, admit] {
+        vote(&mut host, ALICE, id, json!("yes")).unwrap();
+        vote(&mut host, CAROL, id, json!("yes")).unwrap();
+        vote(&mut host, BOB, id, json!("no")).unwrap(); // 60 yes / 30 no: 66.6%
+    }
+    host.advance(1, 2 * DAY);
+    assert_eq!(view(&mut host, plain).status, Status::Passed);
+    assert_eq!(view(&mut host, admit).status, Status::Rejected);
+    let err = propose(&mut host, ALICE, simple("spend_above")).unwrap_err();
+    assert_eq!(
+        err,
+        "invalid proposal: unknown kind \"spend_above\"; the decision table has admit_member, default, dissolve"
+    );
+}
+
+#[test]
+fn voting_power_is_fixed_at_the_snapshot_and_non_members_cannot_vote() {
+    let (mut host, powers) = setup();
+    powers.borrow_mut().insert(MALLORY.into(), (1000, 11)); // gains units at height 11
+    host.set_height(11);
+    let id = propose(&mut host, ALICE, simple("default")).unwrap(); // snapshot 10
+    let before = host.state().clone();
+    let err = vote(&mut host, MALLORY, id, json!("yes")).unwrap_err();
+    assert_eq!(
+        err,
+        "pm1mallory had no voting power at height 10 (proposal 1's snapshot); only members then may vote"
+    );
+    assert_eq!(host.state(), &before);
+    let err = propose(&mut host, "pm1nobody", simple("default")).unwrap_err();
+    assert!(err.starts_with("not allowed: only members with voting power may propose"), "{err}");
+}
+
+#[test]
+fn multiple_choice_picks_the_option_with_most_power() {
+    let (mut host, _) = setup();
+    let id =
+        propose(&mut host, ALICE, json!({"title": "Venue", "choices": ["A", "B", "C"], "period_ms": DAY}))
+            .unwrap();
+    vote(&mut host, ALICE, id, json!({"option": 2})).unwrap();
+    vote(&mut host, BOB, id, json!({"option": 1})).unwrap();
+    vote(&mut host, CAROL, id, json!({"option": 1})).unwrap();
+    let err = vote(&mut host, DAVE, id, json!("yes")).unwrap_err();
+    assert!(err.starts_with("invalid vote: proposal 1 is multiple choice"), "{err}");
+    let err = vote(&mut host, DAVE, id, json!({"option": 3})).unwrap_err();
+    assert_eq!(err, "invalid vote: proposal 1 has options 0 to 2");
+    host.advance(1, DAY);
+    let v = view(&mut host, id);
+    assert_eq!((v.status, v.winner), (Status::Decided, Some(1)));
+    let err = propose(&mut host, ALICE, json!({"title": "x", "choices": ["A"]})).unwrap_err();
+    assert!(err.contains("needs 2 to 32 choices"), "{err}");
+}
+
+#[test]
+fn unexecuted_proposals_expire() {
+    let (mut host, _) = setup();
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    vote(&mut host, ALICE, id, json!("yes")).unwrap();
+    vote(&mut host, BOB, id, json!("yes")).unwrap();
+    host.advance(1, 2 * DAY + DAY + 7 * DAY);
+    assert_eq!(view(&mut host, id).status, Status::Expired);
+    let err = host.handle(ALICE, &json!({"execute": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "proposal 1 cannot be executed now (status: Expired)");
+}
+
+#[test]
+fn bad_calls_fail_clearly_and_change_nothing() {
+    let (mut host, _) = setup();
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    vote(&mut host, ALICE, id, json!("yes")).unwrap();
+    let before = host.state().clone();
+    let err = vote(&mut host, BOB, 99, json!("yes")).unwrap_err();
+    assert_eq!(err, "there is no proposal 99");
+    let err = host.handle(BOB, &json!({"execute": {"proposal": 99}})).unwrap_err();
+    assert_eq!(err, "there is no proposal 99");
+    let err = vote(&mut host, BOB, id, json!("maybe")).unwrap_err();
+    assert!(err.starts_with("invalid handle message: unknown variant `maybe`"), "{err}");
+    let err = host.handle_raw(BOB, b"{\"vote\":").unwrap_err();
+    assert!(err.starts_with("invalid handle message"), "{err}");
+    let err = propose(&mut host, ALICE, json!({"title": "x", "period_ms": 1})).unwrap_err();
+    assert_eq!(err, format!("invalid proposal: period_ms must be between {} and {}, got 1", DAY, 7 * DAY));
+    let err = propose(&mut host, ALICE, json!({"title": " "})).unwrap_err();
+    assert_eq!(err, "invalid proposal: the title must be 1 to 256 bytes");
+    assert_eq!(host.state(), &before);
+    host.advance(1, 2 * DAY);
+    let err = vote(&mut host, BOB, id, json!("yes")).unwrap_err();
+    assert_eq!(err, "proposal 1 is closed for voting (status: Rejected)");
+    assert_eq!(host.state(), &before);
+    let err = host.query::<Value>(&json!({"proposal": {"id": 5}})).unwrap_err();
+    assert_eq!(err, "there is no proposal 5");
+}
+
+#[test]
+fn init_refuses_bad_configs() {
+    let mut host = MockHost::new(polypact_dispatch);
+    let mut c = config();
+    c["rules"] = json!({"other": {"threshold": {"majority": {}}}});
+    assert_eq!(
+        host.init(ALICE, &c).unwrap_err(),
+        "invalid voting config: rules must have a \"default\" rule"
+    );
+    let mut c = config();
+    c["rules"]["default"]["threshold"] = json!({"percent": {"percent": 101}});
+    assert!(host.init(ALICE, &c).unwrap_err().contains("percent must be 1 to 100"));
+    let mut c = config();
+    c["proposers"] = json!({"deposit_or_sponsor": true});
+    assert!(host.init(ALICE, &c).unwrap_err().contains("not implemented"));
+    assert!(host.state().is_empty());
+}
