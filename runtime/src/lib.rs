@@ -6,3 +6,4 @@ pub mod host;
 pub mod ledger;
 pub mod op;
 pub mod store;
+pub mod testing;

@@ -47,6 +47,9 @@ use crate::op::{
     UnsignedOp,
 };
 
+/// A saved final state: its final height and every key/value pair.
+pub type Snapshot = (u64, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// Ledger settings that are the node's, not the charter's.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LedgerConfig {
@@ -227,7 +230,7 @@ impl<E: Executor> Ledger<E> {
         genesis: SignedOp,
         executor: E,
         config: LedgerConfig,
-        snapshot: Option<(u64, Vec<(Vec<u8>, Vec<u8>)>)>,
+        snapshot: Option<Snapshot>,
         ops: impl IntoIterator<Item = SignedOp>,
     ) -> Result<Self, LedgerError> {
         let mut ledger = Ledger::new(genesis, executor, config)?;

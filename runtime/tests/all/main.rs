@@ -6,3 +6,4 @@ mod equivocation;
 mod ledger_bad_input;
 mod ledger_order;
 mod restart;
+mod wasm_ledger;

@@ -1,0 +1,236 @@
+//! Ingest throughput of the core: decode, verify, insert, order, execute a
+//! trivial native module, persist in batches — beside raw `verify_strict` on
+//! the same machine in the same run.
+//!
+//! Run: `cargo bench -p polypact --bench ingest` (set `POLYPACT_BENCH_FULL=1`
+//! to include the 1,000,000-op scaling point). Prints ops/s, the ratio to
+//! `verify_strict`, per-op cost from 10k ops up, and the cost of a late op
+//! against the length of the non-final tail it reorders.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{BatchSize, Criterion, Throughput};
+use polypact::ledger::testing::KvModule;
+use polypact::ledger::{Ledger, LedgerConfig, NativeExecutor};
+use polypact::op::{
+    Charter, CodeHash, Limits, MemberKey, ModuleSpec, OpId, Params, Payload, SignedOp, UnsignedOp,
+    decode_signed_op,
+};
+use polypact::store::Store;
+
+const T0: u64 = 1_700_000_000_000;
+const AUTHORS: usize = 4;
+const BATCH: usize = 1_000;
+
+struct Fixture {
+    keys: Vec<MemberKey>,
+    genesis: SignedOp,
+}
+
+fn fixture() -> Fixture {
+    let keys: Vec<MemberKey> = (1..=AUTHORS as u8).map(MemberKey::from_seed).collect();
+    let mut participants: Vec<_> = keys.iter().map(MemberKey::member_id).collect();
+    participants.sort();
+    let charter = Charter {
+        name: "bench".into(),
+        participants,
+        modules: vec![ModuleSpec {
+            name: "kv".into(),
+            code: CodeHash::of(b"kv"),
+            config: "{}".into(),
+            permissions: vec![],
+        }],
+        params: Params::default(),
+    };
+    let genesis = UnsignedOp {
+        partnership: Default::default(),
+        author: keys[0].member_id(),
+        seq: 1,
+        parents: vec![],
+        time_ms: T0,
+        payload: Payload::Genesis(charter),
+    }
+    .sign(&keys[0]);
+    Fixture { keys, genesis }
+}
+
+fn executor() -> NativeExecutor {
+    let mut executor = NativeExecutor::new();
+    executor.register(CodeHash::of(b"kv"), Arc::new(KvModule));
+    executor
+}
+
+/// `n` ops after genesis: round-robin authors, each on the previous op and
+/// its own previous op, so finality advances as they arrive. `silent` stops
+/// one author after `silent_after` ops (its ops are left out), so the tail
+/// grows. Returns encoded ops.
+fn generate(f: &Fixture, n: usize, silent_after: Option<usize>) -> Vec<Vec<u8>> {
+    let partnership = f.genesis.partnership();
+    let mut out = Vec::with_capacity(n);
+    let mut last: OpId = f.genesis.id();
+    let mut own_last: Vec<Option<OpId>> = vec![None; AUTHORS];
+    let mut seqs = vec![0u64; AUTHORS];
+    let msg = br#"{"add":{"key":"n","by":1}}"#.to_vec();
+    let mut i = 0usize;
+    while out.len() < n {
+        let who = i % AUTHORS;
+        i += 1;
+        if who == AUTHORS - 1 && silent_after.is_some_and(|after| out.len() >= after) {
+            continue;
+        }
+        seqs[who] += 1;
+        let mut parents = vec![last];
+        if let Some(own) = own_last[who]
+            && own != last
+        {
+            parents.push(own);
+        }
+        parents.sort();
+        let op = UnsignedOp {
+            partnership,
+            author: f.keys[who].member_id(),
+            seq: seqs[who],
+            parents,
+            time_ms: T0 + out.len() as u64 + 1,
+            payload: Payload::Call { module: "kv".into(), msg: msg.clone() },
+        }
+        .sign(&f.keys[who]);
+        last = op.id();
+        own_last[who] = Some(op.id());
+        out.push(op.encode());
+    }
+    out
+}
+
+/// The whole pipeline over `ops`; returns elapsed time.
+fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Store) -> Duration {
+    let limits = Limits::default();
+    let start = Instant::now();
+    let mut ledger = Ledger::new(f.genesis.clone(), executor(), LedgerConfig::default()).expect("genesis");
+    let partnership = ledger.partnership();
+    let mut batch: Vec<(u64, SignedOp)> = Vec::with_capacity(BATCH);
+    let now = u64::MAX / 2;
+    for bytes in ops {
+        let op = decode_signed_op(bytes, &limits).expect("decodes");
+        let insertion = ledger.insert(op.clone(), now).expect("accepted");
+        for (_, height) in insertion.accepted {
+            batch.push((height, op.clone()));
+        }
+        if batch.len() >= BATCH {
+            let refs: Vec<(u64, &SignedOp)> = batch.iter().map(|(h, op)| (*h, op)).collect();
+            store.append_ops(&partnership, &refs).expect("persist");
+            batch.clear();
+            ledger.save_final(store).expect("snapshot");
+            ledger.drain_notifications();
+        }
+    }
+    let refs: Vec<(u64, &SignedOp)> = batch.iter().map(|(h, op)| (*h, op)).collect();
+    store.append_ops(&partnership, &refs).expect("persist");
+    ledger.save_final(store).expect("snapshot");
+    start.elapsed()
+}
+
+fn verify_only(ops: &[SignedOp]) -> Duration {
+    let start = Instant::now();
+    for op in ops {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&op.author().0).expect("key");
+        let mut message = b"polypact/op/v1:".to_vec();
+        message.extend_from_slice(&op.id().0);
+        let sig = ed25519_dalek::Signature::from_bytes(op.signature());
+        key.verify_strict(&message, &sig).expect("valid");
+    }
+    start.elapsed()
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn criterion_benches(c: &mut Criterion) {
+    let f = fixture();
+    let ops = generate(&f, 2_000, None);
+    let decoded: Vec<SignedOp> =
+        ops.iter().map(|b| decode_signed_op(b, &Limits::default()).expect("decodes")).collect();
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(ops.len() as u64));
+    group.sample_size(10);
+    group.bench_function("verify_strict (reference)", |b| b.iter(|| verify_only(&decoded)));
+    group.bench_function("end to end (decode, verify, insert, execute, persist)", |b| {
+        b.iter_batched(
+            || Store::open_in_memory().expect("store"),
+            |store| ingest(&f, &ops, &store),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn scaling_report() {
+    let f = fixture();
+    let full = std::env::var("POLYPACT_BENCH_FULL").is_ok_and(|v| v == "1");
+    let mut sizes = vec![10_000, 100_000];
+    if full {
+        sizes.push(1_000_000);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    println!("\n== ingest scaling (file-backed redb, fsync per batch of {BATCH}) ==");
+    println!("{:>10} {:>14} {:>14} {:>12} {:>8}", "ops", "ingest ops/s", "verify ops/s", "µs/op", "ratio");
+    for (i, &n) in sizes.iter().enumerate() {
+        let ops = generate(&f, n, None);
+        let decoded: Vec<SignedOp> =
+            ops.iter().map(|b| decode_signed_op(b, &Limits::default()).expect("decodes")).collect();
+        let verify = verify_only(&decoded);
+        let store = Store::open(&dir.path().join(format!("ingest-{i}.redb"))).expect("store");
+        let took = ingest(&f, &ops, &store);
+        println!(
+            "{:>10} {:>14.0} {:>14.0} {:>12.2} {:>8.2}",
+            n,
+            rate(n, took),
+            rate(n, verify),
+            took.as_secs_f64() * 1e6 / n as f64,
+            rate(n, took) / rate(n, verify)
+        );
+    }
+
+    println!("\n== a late op that reorders the non-final tail ==");
+    println!("{:>10} {:>10} {:>14}", "history", "tail", "insert µs");
+    for &(history, tail) in &[(10_000, 100), (10_000, 1_000), (10_000, 10_000), (100_000, 1_000)] {
+        let ops = generate(&f, history + tail, Some(history));
+        let mut ledger =
+            Ledger::new(f.genesis.clone(), executor(), LedgerConfig::default()).expect("genesis");
+        let limits = Limits::default();
+        let mut silent_last: Option<SignedOp> = None;
+        for bytes in &ops {
+            let op = decode_signed_op(bytes, &limits).expect("decodes");
+            if op.author() == f.keys[AUTHORS - 1].member_id() {
+                silent_last = Some(op.clone());
+            }
+            ledger.insert(op, u64::MAX / 2).expect("accepted");
+            ledger.drain_notifications();
+        }
+        let last = silent_last.expect("the silent author wrote before going quiet");
+        // The silent author comes back with an op on its own last op: it
+        // sorts before the whole tail above that height.
+        let late = UnsignedOp {
+            partnership: ledger.partnership(),
+            author: last.author(),
+            seq: last.seq() + 1,
+            parents: vec![last.id()],
+            time_ms: last.op().time_ms,
+            payload: Payload::Call { module: "kv".into(), msg: br#"{"add":{"key":"n","by":1}}"#.to_vec() },
+        }
+        .sign(&f.keys[AUTHORS - 1]);
+        let start = Instant::now();
+        ledger.insert(late, u64::MAX / 2).expect("accepted");
+        let took = start.elapsed();
+        println!("{:>10} {:>10} {:>14.1}", history, tail, took.as_secs_f64() * 1e6);
+    }
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    criterion_benches(&mut criterion);
+    criterion.final_summary();
+    scaling_report();
+}

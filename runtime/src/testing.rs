@@ -1,0 +1,198 @@
+//! A harness that runs real `.wasm` modules through a real ledger.
+//!
+//! Module authors and the standard modules' scenario tests use it to check a
+//! module as the node runs it: compiled for `wasm32-unknown-unknown`, loaded
+//! by the WASM host, called by signed ops, applied by the ledger (atomic
+//! messages, system messages, failures recorded in state). It owns no logic
+//! of its own beyond wiring those parts together.
+//!
+//! ```no_run
+//! use polypact::testing::{WasmHarness, module_wasm};
+//! let wasm = module_wasm("guestbook").expect("built by scripts/build-modules.sh");
+//! let mut h = WasmHarness::new(3, &[("guestbook", &wasm, "{}", &[])]).expect("genesis");
+//! let op = h.call(0, "guestbook", &serde_json::json!({"sign": {"message": "hello"}}));
+//! assert!(h.outcome_error(&op).is_none());
+//! ```
+
+use std::path::PathBuf;
+
+use crate::host::{HostConfig, WasmExecutor};
+use crate::ledger::{Ledger, LedgerConfig, LedgerError, OpOutcome};
+use crate::op::{
+    Charter, MemberId, MemberKey, ModuleSpec, OpId, Params, Payload, SignedOp, SystemPermission, UnsignedOp,
+};
+
+/// The logical clock's start (2023-11-14): tests add to it.
+pub const T0: u64 = 1_700_000_000_000;
+
+/// Where `scripts/build-modules.sh` puts a module crate's `.wasm`.
+pub fn module_wasm_path(crate_name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
+    target
+        .join("wasm32-unknown-unknown")
+        .join("release")
+        .join(format!("{}.wasm", crate_name.replace('-', "_")))
+}
+
+/// Reads a module crate's built `.wasm`, or says how to build it.
+pub fn module_wasm(crate_name: &str) -> Result<Vec<u8>, String> {
+    let path = module_wasm_path(crate_name);
+    std::fs::read(&path).map_err(|e| {
+        format!(
+            "cannot read {} ({e}); build the modules first with ./scripts/build-modules.sh",
+            path.display()
+        )
+    })
+}
+
+/// A partnership of `n` members (keys with seeds 1..=n) running real WASM
+/// modules in one ledger, with a logical clock.
+pub struct WasmHarness {
+    /// The members' keys.
+    pub keys: Vec<MemberKey>,
+    /// The ledger.
+    pub ledger: Ledger<WasmExecutor>,
+    /// The clock (`time_ms` of the next op).
+    pub now: u64,
+}
+
+/// One module of a harness charter: name, wasm, JSON config, permissions.
+pub type ModuleDef<'a> = (&'a str, &'a [u8], &'a str, &'a [SystemPermission]);
+
+impl WasmHarness {
+    /// Starts a partnership whose participants are all `n` members.
+    pub fn new(n: u8, modules: &[ModuleDef<'_>]) -> Result<Self, LedgerError> {
+        Self::with_participants(n, n, modules)
+    }
+
+    /// Starts a partnership of `n` keys of which the first `participants`
+    /// are the charter's participants (the rest can be admitted later).
+    pub fn with_participants(
+        n: u8,
+        participants: u8,
+        modules: &[ModuleDef<'_>],
+    ) -> Result<Self, LedgerError> {
+        let executor = WasmExecutor::new(HostConfig::default())
+            .map_err(|e| LedgerError::GenesisFailed(format!("cannot start the WASM host: {e}")))?;
+        let keys: Vec<MemberKey> = (1..=n).map(MemberKey::from_seed).collect();
+        let mut specs = Vec::new();
+        for (name, wasm, config, permissions) in modules {
+            let code = executor
+                .add_code(wasm)
+                .map_err(|e| LedgerError::GenesisFailed(format!("module `{name}` does not load: {e}")))?;
+            let config: serde_json::Value = serde_json::from_str(config).map_err(|e| {
+                LedgerError::GenesisFailed(format!("module `{name}` config is not JSON: {e}"))
+            })?;
+            specs.push(ModuleSpec {
+                name: (*name).to_owned(),
+                code,
+                config: config.to_string(),
+                permissions: permissions.to_vec(),
+            });
+        }
+        let mut members: Vec<MemberId> =
+            keys[..participants as usize].iter().map(MemberKey::member_id).collect();
+        members.sort();
+        let charter = Charter {
+            name: "harness".into(),
+            participants: members,
+            modules: specs,
+            params: Params::default(),
+        };
+        let genesis = UnsignedOp {
+            partnership: Default::default(),
+            author: keys[0].member_id(),
+            seq: 1,
+            parents: vec![],
+            time_ms: T0,
+            payload: Payload::Genesis(charter),
+        }
+        .sign(&keys[0]);
+        let ledger = Ledger::new(genesis, executor, LedgerConfig::default())?;
+        Ok(WasmHarness { keys, ledger, now: T0 })
+    }
+
+    /// The member id of member `i`.
+    pub fn member(&self, i: usize) -> MemberId {
+        self.keys[i].member_id()
+    }
+
+    /// Moves the clock forward.
+    pub fn advance_ms(&mut self, ms: u64) {
+        self.now += ms;
+    }
+
+    /// Member `i` calls `module` with `msg`; the op is inserted and applied.
+    /// Returns the op's id (its outcome may be a failure: see [`Self::outcome_error`]).
+    ///
+    /// # Panics
+    /// If the op is refused (the member is not a participant): use
+    /// [`Self::try_call`] to see the refusal.
+    pub fn call(&mut self, i: usize, module: &str, msg: &serde_json::Value) -> OpId {
+        match self.try_call(i, module, msg) {
+            Ok(id) => id,
+            Err(refusal) => panic!("member {i}'s call to `{module}` was refused: {refusal}"),
+        }
+    }
+
+    /// Like [`Self::call`], returning a refusal instead of panicking.
+    pub fn try_call(
+        &mut self,
+        i: usize,
+        module: &str,
+        msg: &serde_json::Value,
+    ) -> Result<OpId, crate::ledger::Refusal> {
+        self.now += 1;
+        let payload = Payload::Call { module: module.to_owned(), msg: msg.to_string().into_bytes() };
+        let op = self.ledger.create_op(&self.keys[i], payload, self.now);
+        let id = op.id();
+        self.ledger.insert(op, self.now)?;
+        Ok(id)
+    }
+
+    /// Every participant acks, so everything so far becomes final.
+    pub fn ack_all(&mut self) {
+        for i in 0..self.keys.len() {
+            let member = self.keys[i].member_id();
+            if self.ledger.participants().iter().any(|(m, _)| *m == member) {
+                self.now += 1;
+                let op = self.ledger.create_op(&self.keys[i], Payload::Ack, self.now);
+                let _ = self.ledger.insert(op, self.now);
+            }
+        }
+    }
+
+    /// The error of a failed op, if it failed.
+    pub fn outcome_error(&self, op: &OpId) -> Option<String> {
+        match self.ledger.outcome(op) {
+            Some(OpOutcome::Failed { error }) => Some(error),
+            Some(OpOutcome::Skipped { reason }) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// The response data of a successful op, as JSON.
+    pub fn outcome_data(&self, op: &OpId) -> Option<serde_json::Value> {
+        match self.ledger.outcome(op) {
+            Some(OpOutcome::Applied { data: Some(data), .. }) => serde_json::from_slice(&data).ok(),
+            _ => None,
+        }
+    }
+
+    /// Queries a module against the optimistic state; the module's error as `Err`.
+    pub fn query(&self, module: &str, msg: &serde_json::Value) -> Result<serde_json::Value, String> {
+        let result = self
+            .ledger
+            .query(module, msg.to_string().as_bytes(), false)
+            .map_err(|e| format!("the host could not run the query: {e}"))?;
+        let bytes = result?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("query answer is not JSON: {e}"))
+    }
+
+    /// Every op of the ledger, in insertion order (to replay elsewhere).
+    pub fn ops(&self) -> Vec<SignedOp> {
+        self.ledger.dag().nodes().map(|n| (*n.op).clone()).collect()
+    }
+}
