@@ -355,3 +355,35 @@ fn init_refuses_bad_configs() {
     assert!(host.init(ALICE, &c).unwrap_err().contains("not implemented"));
     assert!(host.state().is_empty());
 }
+
+#[test]
+fn role_proposers_and_member_veto() {
+    let mut c = config();
+    c["proposers"] = json!({"role": "admin"});
+    c["veto"] = json!({"member": DAVE});
+    let (mut host, _) = setup_with(c);
+    let err = propose(&mut host, BOB, simple("default")).unwrap_err();
+    assert_eq!(err, "not allowed: only members with role \"admin\" may propose");
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    let err = host.handle(ALICE, &json!({"veto": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "not allowed: pm1alice does not hold the veto");
+    host.handle(DAVE, &json!({"veto": {"proposal": id}})).unwrap();
+    assert_eq!(view(&mut host, id).status, Status::Vetoed);
+    let err = vote(&mut host, BOB, id, json!("yes")).unwrap_err();
+    assert_eq!(err, "proposal 1 is closed for voting (status: Vetoed)");
+}
+
+#[test]
+fn a_delegator_who_voted_first_is_not_counted_again() {
+    let (mut host, _) = setup();
+    host.handle(BOB, &json!({"delegate": {"to": CAROL}})).unwrap();
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    vote(&mut host, BOB, id, json!("no")).unwrap();
+    vote(&mut host, CAROL, id, json!("yes")).unwrap();
+    let t = view(&mut host, id).proposal.tally;
+    assert_eq!((t.yes, t.no), (20, 30));
+    // A delegate without power of its own may vote with its delegators' power.
+    host.handle(DAVE, &json!({"delegate": {"to": MALLORY}})).unwrap();
+    vote(&mut host, MALLORY, id, json!("yes")).unwrap();
+    assert_eq!(view(&mut host, id).proposal.tally.yes, 30);
+}
