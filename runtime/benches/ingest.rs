@@ -69,8 +69,8 @@ fn generate(f: &Fixture, n: usize, silent_after: Option<usize>) -> Vec<Vec<u8>> 
     let partnership = f.genesis.partnership();
     let mut out = Vec::with_capacity(n);
     let mut last: OpId = f.genesis.id();
-    let mut own_last: Vec<Option<OpId>> = vec![None; AUTHORS];
-    let mut seqs = vec![0u64; AUTHORS];
+    let mut own_last: [Option<OpId>; AUTHORS] = [None; AUTHORS];
+    let mut seqs = [0u64; AUTHORS];
     let msg = br#"{"add":{"key":"n","by":1}}"#.to_vec();
     let mut i = 0usize;
     while out.len() < n {
