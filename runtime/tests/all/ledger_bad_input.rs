@@ -229,3 +229,36 @@ fn failed_call_changes_nothing_but_its_record() {
     assert_eq!(state.iter().count(), before + 1, "only the failure record was written");
     assert!(state.iter().all(|(k, _)| !k.ends_with(b"doomed")));
 }
+
+#[test]
+fn pending_buffer_is_bounded_and_refuses_past_its_bound() {
+    use polypact::dag::PendingLimits;
+    use polypact::ledger::LedgerConfig;
+
+    let keys = keys(2);
+    let members: Vec<MemberId> = keys.iter().map(MemberKey::member_id).collect();
+    let genesis = genesis(&keys[0], charter(&members));
+    let config =
+        LedgerConfig { pending: PendingLimits { max_ops: 3, max_bytes: 1 << 20 }, ..Default::default() };
+    let mut source = ledger(&genesis);
+    let ops: Vec<SignedOp> = (0..6)
+        .map(|i| author(&mut source, &keys[0], call(json!({"add": {"key": "n", "by": i}})), T0 + 1 + i))
+        .collect();
+    let mut target = Ledger::new(genesis.clone(), crate::support::executor(), config).expect("genesis");
+    // Ops 1..=3 wait for op 0; the fourth orphan is refused, not stored.
+    for op in &ops[1..4] {
+        let insertion = target.insert(op.clone(), T0 + 100).expect("held");
+        assert!(!insertion.waiting_for.is_empty());
+    }
+    let before = fingerprint(&target);
+    let refusal = target.insert(ops[4].clone(), T0 + 100).expect_err("buffer full");
+    assert!(matches!(refusal, Refusal::PendingFull { ops: 3, .. }), "{refusal}");
+    assert!(refusal.to_string().contains("offer this op again later"));
+    assert_eq!(fingerprint(&target), before);
+    // The missing parent releases the waiting ops; the refused one can come again.
+    let insertion = target.insert(ops[0].clone(), T0 + 100).expect("accepted");
+    assert_eq!(insertion.accepted.len(), 4);
+    target.insert(ops[4].clone(), T0 + 100).expect("accepted now");
+    target.insert(ops[5].clone(), T0 + 100).expect("accepted");
+    assert_eq!(target.optimistic_root(), source.optimistic_root());
+}

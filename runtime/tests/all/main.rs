@@ -3,6 +3,7 @@
 mod support;
 
 mod equivocation;
+mod governance_wasm;
 mod ledger_bad_input;
 mod ledger_order;
 mod restart;
