@@ -23,7 +23,7 @@ impl Store {
                 if code.get(&hash.0).map_err(self.ctx("storing module code"))?.is_some() {
                     return Ok(());
                 }
-                code.insert(hash.0, wasm).map_err(self.ctx("storing module code"))?;
+                code.insert(&hash.0, wasm).map_err(self.ctx("storing module code"))?;
             }
             self.commit(txn, "committing module code")
         })?;
@@ -53,7 +53,7 @@ impl Store {
             let code = txn.open_table(CODE).map_err(self.ctx("listing module code"))?;
             let mut out = Vec::new();
             for entry in code.iter().map_err(self.ctx("listing module code"))? {
-                out.push(CodeHash(entry.map_err(self.ctx("listing module code"))?.0.value()));
+                out.push(CodeHash(*entry.map_err(self.ctx("listing module code"))?.0.value()));
             }
             Ok(out)
         })

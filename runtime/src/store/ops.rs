@@ -15,8 +15,8 @@ use redb::{ReadTransaction, ReadableTable};
 use super::db::{STORED_OP_LIMITS, Store};
 use super::error::StoreError;
 use super::tables::{
-    AUTHOR_INDEX, AUTHOR_SEQS, OP_INDEX, OPS, PARTNERSHIPS, author_key, author_of_seq_key, author_seq_key,
-    op_index_key, op_key, op_key_max, split_author_key, split_op_key,
+    AUTHOR_INDEX, AUTHOR_SEQS, AuthorKey, OP_INDEX, OPS, OpKey, PARTNERSHIPS, author_key, author_of_seq_key,
+    author_seq_key, op_index_key, op_key, op_key_max, split_author_key, split_op_key,
 };
 use crate::op::{MemberId, OpId, PartnershipId, Payload, SignedOp, decode_signed_op, encode_signed_op};
 
@@ -86,6 +86,7 @@ impl Store {
                 let mut seqs = txn.open_table(AUTHOR_SEQS).map_err(self.ctx("appending ops"))?;
                 let mut counts = txn.open_table(PARTNERSHIPS).map_err(self.ctx("appending ops"))?;
                 let mut added = 0u64;
+                let mut batch_seqs: BTreeMap<MemberId, u64> = BTreeMap::new();
                 for &(height, op) in ops {
                     let id = op.id();
                     let index_key = op_index_key(partnership, &id);
@@ -99,27 +100,32 @@ impl Store {
                     }
                     let bytes = encode_signed_op(op);
                     op_table
-                        .insert(op_key(partnership, height, &id), bytes.as_slice())
+                        .insert(&op_key(partnership, height, &id), bytes.as_slice())
                         .map_err(self.ctx("appending ops"))?;
-                    index.insert(index_key, height).map_err(self.ctx("appending ops"))?;
+                    index.insert(&index_key, height).map_err(self.ctx("appending ops"))?;
                     let author = op.author();
                     by_author
-                        .insert(author_key(partnership, &author, op.seq(), &id), height)
+                        .insert(&author_key(partnership, &author, op.seq(), &id), height)
                         .map_err(self.ctx("appending ops"))?;
-                    let seq_key = author_seq_key(partnership, &author);
-                    let highest =
-                        seqs.get(&seq_key).map_err(self.ctx("appending ops"))?.map_or(0, |s| s.value());
-                    if op.seq() > highest {
-                        seqs.insert(seq_key, op.seq()).map_err(self.ctx("appending ops"))?;
-                    }
+                    let highest = batch_seqs.entry(author).or_insert(0);
+                    *highest = (*highest).max(op.seq());
                     added += 1;
+                }
+                // One read and write per author per batch, not per op.
+                for (author, seq) in batch_seqs {
+                    let seq_key = author_seq_key(partnership, &author);
+                    let stored =
+                        seqs.get(&seq_key).map_err(self.ctx("appending ops"))?.map_or(0, |s| s.value());
+                    if seq > stored {
+                        seqs.insert(&seq_key, seq).map_err(self.ctx("appending ops"))?;
+                    }
                 }
                 if added > 0 {
                     let count = counts
                         .get(&partnership.0)
                         .map_err(self.ctx("appending ops"))?
                         .map_or(0, |c| c.value());
-                    counts.insert(partnership.0, count + added).map_err(self.ctx("appending ops"))?;
+                    counts.insert(&partnership.0, count + added).map_err(self.ctx("appending ops"))?;
                 }
             }
             self.commit(txn, "committing ops")
@@ -134,10 +140,10 @@ impl Store {
             let op_table = txn.open_table(OPS).map_err(self.ctx("listing partnerships"))?;
             let mut out = Vec::new();
             for entry in counts.iter().map_err(self.ctx("listing partnerships"))? {
-                let p = PartnershipId(entry.map_err(self.ctx("listing partnerships"))?.0.value());
-                let genesis_range = op_key(&p, 0, &OpId([0; 32]))..=op_key(&p, 0, &OpId([0xff; 32]));
+                let p = PartnershipId(*entry.map_err(self.ctx("listing partnerships"))?.0.value());
+                let (first, last) = (op_key(&p, 0, &OpId([0; 32])), op_key(&p, 0, &OpId([0xff; 32])));
                 if op_table
-                    .range(genesis_range)
+                    .range::<&OpKey>(&first..=&last)
                     .map_err(self.ctx("listing partnerships"))?
                     .next()
                     .transpose()
@@ -189,10 +195,10 @@ impl Store {
         self.guarded("reading ops in order", || {
             let txn = self.read_txn()?;
             let op_table = txn.open_table(OPS).map_err(self.ctx("reading ops in order"))?;
-            let start = op_key(p, from.height, &from.id);
+            let (start, end) = (op_key(p, from.height, &from.id), op_key_max(p));
             let mut ops = Vec::with_capacity(limit.min(1024));
             let mut next = None;
-            for entry in op_table.range(start..=op_key_max(p)).map_err(self.ctx("reading ops in order"))? {
+            for entry in op_table.range::<&OpKey>(&start..=&end).map_err(self.ctx("reading ops in order"))? {
                 let (key, value) = entry.map_err(self.ctx("reading ops in order"))?;
                 let (height, id) = split_op_key(&key.value());
                 if ops.len() == limit {
@@ -235,10 +241,12 @@ impl Store {
             let txn = self.read_txn()?;
             let by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("reading an author's ops"))?;
             let last_seq = from_seq.saturating_add(limit as u64 - 1);
-            let range = author_key(p, author, from_seq, &OpId([0; 32]))
-                ..=author_key(p, author, last_seq, &OpId([0xff; 32]));
+            let first = author_key(p, author, from_seq, &OpId([0; 32]));
+            let last = author_key(p, author, last_seq, &OpId([0xff; 32]));
             let mut out = Vec::new();
-            for entry in by_author.range(range).map_err(self.ctx("reading an author's ops"))? {
+            for entry in
+                by_author.range::<&AuthorKey>(&first..=&last).map_err(self.ctx("reading an author's ops"))?
+            {
                 let (key, height) = entry.map_err(self.ctx("reading an author's ops"))?;
                 let (seq, id) = split_author_key(&key.value());
                 let op = self.read_op(&txn, p, height.value(), &id)?;
@@ -256,9 +264,10 @@ impl Store {
         self.guarded("reading author seqs", || {
             let txn = self.read_txn()?;
             let seqs = txn.open_table(AUTHOR_SEQS).map_err(self.ctx("reading author seqs"))?;
-            let range = author_seq_key(p, &MemberId([0; 32]))..=author_seq_key(p, &MemberId([0xff; 32]));
+            let (first, last) =
+                (author_seq_key(p, &MemberId([0; 32])), author_seq_key(p, &MemberId([0xff; 32])));
             let mut out = BTreeMap::new();
-            for entry in seqs.range(range).map_err(self.ctx("reading author seqs"))? {
+            for entry in seqs.range::<&[u8; 64]>(&first..=&last).map_err(self.ctx("reading author seqs"))? {
                 let (key, seq) = entry.map_err(self.ctx("reading author seqs"))?;
                 out.insert(author_of_seq_key(&key.value()), seq.value());
             }

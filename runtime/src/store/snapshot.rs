@@ -57,7 +57,7 @@ impl Store {
                         });
                     }
                 }
-                meta.insert(p.0, encode_meta(delta.final_height, &delta.meta).as_slice())
+                meta.insert(&p.0, encode_meta(delta.final_height, &delta.meta).as_slice())
                     .map_err(self.ctx("saving the final state"))?;
                 let mut state = txn.open_table(FINAL_STATE).map_err(self.ctx("saving the final state"))?;
                 let mut key = Vec::new();

@@ -1,5 +1,9 @@
 //! The tables of the database file and how their keys are laid out.
 //!
+//! Fixed-size keys are `&[u8; N]`, whose comparison is a plain byte
+//! comparison (redb's generic `[T; N]` compares and copies element by
+//! element; the two share one on-disk encoding).
+//!
 //! This is the on-disk format: changing a table's name, key or value type, or
 //! a key layout, changes [`SCHEMA_VERSION`](super::SCHEMA_VERSION). Every
 //! multi-byte integer in a key is big-endian so that redb's byte-wise key
@@ -25,14 +29,16 @@ use crate::op::{MemberId, OpId, PartnershipId};
 pub(crate) const SCHEMA: TableDefinition<&str, u64> = TableDefinition::new("schema");
 pub(crate) const SCHEMA_KEY: &str = "version";
 
-pub(crate) const OPS: TableDefinition<OpKey, &[u8]> = TableDefinition::new("ops");
-pub(crate) const OP_INDEX: TableDefinition<[u8; 64], u64> = TableDefinition::new("op_index");
-pub(crate) const AUTHOR_INDEX: TableDefinition<AuthorKey, u64> = TableDefinition::new("author_index");
-pub(crate) const AUTHOR_SEQS: TableDefinition<[u8; 64], u64> = TableDefinition::new("author_seqs");
-pub(crate) const PARTNERSHIPS: TableDefinition<[u8; 32], u64> = TableDefinition::new("partnerships");
+pub(crate) const OPS: TableDefinition<&'static OpKey, &'static [u8]> = TableDefinition::new("ops");
+pub(crate) const OP_INDEX: TableDefinition<&'static [u8; 64], u64> = TableDefinition::new("op_index");
+pub(crate) const AUTHOR_INDEX: TableDefinition<&'static AuthorKey, u64> =
+    TableDefinition::new("author_index");
+pub(crate) const AUTHOR_SEQS: TableDefinition<&'static [u8; 64], u64> = TableDefinition::new("author_seqs");
+pub(crate) const PARTNERSHIPS: TableDefinition<&'static [u8; 32], u64> = TableDefinition::new("partnerships");
 pub(crate) const FINAL_STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("final_state");
-pub(crate) const FINAL_META: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("final_meta");
-pub(crate) const CODE: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("code");
+pub(crate) const FINAL_META: TableDefinition<&'static [u8; 32], &'static [u8]> =
+    TableDefinition::new("final_meta");
+pub(crate) const CODE: TableDefinition<&'static [u8; 32], &'static [u8]> = TableDefinition::new("code");
 
 /// `partnership ‖ height ‖ op id`.
 pub(crate) type OpKey = [u8; 72];

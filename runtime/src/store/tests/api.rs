@@ -249,9 +249,9 @@ fn corrupt_records_are_errors_not_wrong_data() {
         let txn = store.db().unwrap().begin_write().unwrap();
         {
             let mut ops = txn.open_table(OPS).unwrap();
-            ops.insert(op_key(&p, 1, &good.id()), &[1u8, 2, 3][..]).unwrap();
-            ops.insert(op_key(&p, 2, &twin.id()), good.encode().as_slice()).unwrap();
-            txn.open_table(CODE).unwrap().insert(hash.0, &b"other module"[..]).unwrap();
+            ops.insert(&op_key(&p, 1, &good.id()), &[1u8, 2, 3][..]).unwrap();
+            ops.insert(&op_key(&p, 2, &twin.id()), good.encode().as_slice()).unwrap();
+            txn.open_table(CODE).unwrap().insert(&hash.0, &b"other module"[..]).unwrap();
         }
         txn.commit().unwrap();
     }
@@ -300,6 +300,21 @@ fn file_store_survives_drop_and_reopen() {
     assert_eq!(store.get_code(&hash).unwrap(), Some(vec![7u8; 70_000]));
     // No temporary file is left behind.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_creation_cut_short_leaves_no_store_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("node.redb");
+    // What a crash while creating leaves: a half-written temporary file.
+    let stale = dir.path().join("node.redb.init-1");
+    std::fs::write(&stale, [0u8; 100]).unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.op_count(&PartnershipId([1; 32])).unwrap(), 0);
+    drop(store);
+    assert!(path.exists());
+    // The final path only ever holds a complete store, so reopening works.
+    Store::open(&path).unwrap();
 }
 
 #[test]

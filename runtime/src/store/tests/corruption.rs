@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{all_ops, genesis, op, refs};
 use crate::op::{CodeHash, MemberKey, PartnershipId, SignedOp};
-use crate::store::{FinalDelta, FinalSnapshot, Store, StoreError};
+use crate::store::{FinalDelta, FinalSnapshot, Store, StoreError, StoreOptions};
 
 /// What a healthy file holds.
 struct Contents {
@@ -123,6 +123,28 @@ fn overwritten_live_data_is_refused() {
         scribble(&path, at, len, at as u64);
         let text = assert_refused(&path, &contents, case);
         eprintln!("{case}: {text}");
+    }
+}
+
+#[test]
+fn without_verification_damaged_ops_and_code_are_still_refused_on_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (probe, contents) = healthy_file(dir.path(), "probe.redb");
+    let bytes = std::fs::read(&probe).unwrap();
+    let op_at = find(&bytes, &contents.ops[200].1.encode()) + 10;
+    let code_at = find(&bytes, &contents.code[..64]) + 1000;
+    let mut options = StoreOptions::default();
+    options.verify_on_open = false;
+    for (case, at) in [("op", op_at), ("code", code_at)] {
+        let (path, contents) = healthy_file(dir.path(), &format!("unverified-{case}.redb"));
+        scribble(&path, at, 16, 99);
+        let store = Store::open_with(&path, &options).unwrap();
+        let err = match case {
+            "op" => store.iter_ops(&contents.partnership, 0, 64).find_map(Result::err),
+            _ => store.get_code(&CodeHash::of(&contents.code)).err(),
+        }
+        .unwrap_or_else(|| panic!("{case}: damage went unnoticed"));
+        assert!(err.to_string().contains(&path.display().to_string()), "{case}: {err}");
     }
 }
 
