@@ -200,7 +200,7 @@ impl Store {
             let mut next = None;
             for entry in op_table.range::<&OpKey>(&start..=&end).map_err(self.ctx("reading ops in order"))? {
                 let (key, value) = entry.map_err(self.ctx("reading ops in order"))?;
-                let (height, id) = split_op_key(&key.value());
+                let (height, id) = split_op_key(key.value());
                 if ops.len() == limit {
                     next = Some(OpCursor { height, id });
                     break;
@@ -248,7 +248,7 @@ impl Store {
                 by_author.range::<&AuthorKey>(&first..=&last).map_err(self.ctx("reading an author's ops"))?
             {
                 let (key, height) = entry.map_err(self.ctx("reading an author's ops"))?;
-                let (seq, id) = split_author_key(&key.value());
+                let (seq, id) = split_author_key(key.value());
                 let op = self.read_op(&txn, p, height.value(), &id)?;
                 if op.author() != *author || op.seq() != seq {
                     return Err(self.corrupt(format!("op {id} is indexed under another author or seq")));
@@ -269,7 +269,7 @@ impl Store {
             let mut out = BTreeMap::new();
             for entry in seqs.range::<&[u8; 64]>(&first..=&last).map_err(self.ctx("reading author seqs"))? {
                 let (key, seq) = entry.map_err(self.ctx("reading author seqs"))?;
-                out.insert(author_of_seq_key(&key.value()), seq.value());
+                out.insert(author_of_seq_key(key.value()), seq.value());
             }
             Ok(out)
         })

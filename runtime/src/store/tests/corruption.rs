@@ -133,8 +133,7 @@ fn without_verification_damaged_ops_and_code_are_still_refused_on_read() {
     let bytes = std::fs::read(&probe).unwrap();
     let op_at = find(&bytes, &contents.ops[200].1.encode()) + 10;
     let code_at = find(&bytes, &contents.code[..64]) + 1000;
-    let mut options = StoreOptions::default();
-    options.verify_on_open = false;
+    let options = StoreOptions { verify_on_open: false, ..StoreOptions::default() };
     for (case, at) in [("op", op_at), ("code", code_at)] {
         let (path, contents) = healthy_file(dir.path(), &format!("unverified-{case}.redb"));
         scribble(&path, at, 16, 99);
