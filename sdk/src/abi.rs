@@ -174,6 +174,14 @@ pub enum SystemMsg {
         /// The migrate message, JSON bytes.
         migrate_msg: Vec<u8>,
     },
+    /// Close the partnership for good: from the op that runs this on, every
+    /// call fails with "the partnership is dissolved"; queries still answer,
+    /// and acks still finalise what came before. Send it after distributing
+    /// everything (the `exit` module does, on dissolution).
+    Dissolve {
+        /// Why, as shown to clients (e.g. `term ended`, `dissolution vote`).
+        reason: String,
+    },
 }
 
 /// A message a module asks to run after its call, in order, atomically with it.
@@ -222,6 +230,9 @@ pub enum SystemQuery {
     Equivocators {},
     /// Installed module instances: JSON `[{"name":"voting","code":"<hex>"}]`.
     Modules {},
+    /// Whether the partnership is dissolved: JSON `null` or
+    /// `{"height":12,"op":"<hex>","reason":"term ended"}`.
+    Dissolution {},
 }
 
 /// Packs an output region into the `i64` an entry point returns.

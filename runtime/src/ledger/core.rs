@@ -712,6 +712,11 @@ impl<E: Executor> Ledger<E> {
             Payload::BindPeer { peer_id } => {
                 Ok((with_evidence(vec![(peer_key(&author), Some(peer_id.clone()))]), OpOutcome::Structural))
             }
+            Payload::Call { .. } if self.optimistic.dissolution().is_some() => {
+                let error = dissolved_error(self.optimistic.dissolution());
+                let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
+                Ok((with_evidence(record), OpOutcome::Failed { error }))
+            }
             Payload::Call { module, msg } => {
                 let ctx = OpContext {
                     partnership: self.partnership,
@@ -912,4 +917,13 @@ fn genesis_state<E: Executor>(
     }
     let (writes, _events, _logs) = run.finish();
     Ok(StateMap::from_pairs(writes.into_iter().filter_map(|(k, v)| v.map(|v| (k, v)))))
+}
+
+/// The error every call gets once the partnership is dissolved.
+fn dissolved_error(record: Option<serde_json::Value>) -> String {
+    let record = record.unwrap_or_default();
+    format!(
+        "the partnership is dissolved (at height {}: {}); it accepts queries only",
+        record["height"], record["reason"].as_str().unwrap_or("no reason given")
+    )
 }

@@ -228,6 +228,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
             SystemMsg::RemoveParticipant { .. } => SystemPermission::RemoveParticipant,
             SystemMsg::InstallModule { .. } => SystemPermission::InstallModule,
             SystemMsg::UpgradeModule { .. } => SystemPermission::UpgradeModule,
+            SystemMsg::Dissolve { .. } => SystemPermission::Dissolve,
         };
         if !held.contains(&needed) {
             return failed(format!(
@@ -318,6 +319,18 @@ impl<'a, E: Executor> OpRun<'a, E> {
                 self.put(module_key(&name), Some(encode_record(&record)));
                 self.call(&name, Entry::Migrate, &migrate_msg, Some(sender), depth + 1, None)?;
             }
+            SystemMsg::Dissolve { reason } => {
+                if reason.is_empty() || reason.len() > 256 {
+                    return failed("a dissolution needs a reason of 1 to 256 bytes");
+                }
+                if self.get(super::state::DISSOLUTION_KEY).is_some() {
+                    return failed("the partnership is already dissolved");
+                }
+                let record = serde_json::json!({
+                    "height": self.ctx.height, "op": self.ctx.op.to_hex(), "reason": reason,
+                });
+                self.put(super::state::DISSOLUTION_KEY.to_vec(), Some(record.to_string().into_bytes()));
+            }
         }
         Ok(())
     }
@@ -395,6 +408,10 @@ impl<'a, E: Executor> OpRun<'a, E> {
                     .collect();
                 serde_json::Value::Array(list)
             }
+            SystemQuery::Dissolution {} => self
+                .get(super::state::DISSOLUTION_KEY)
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or(serde_json::Value::Null),
             SystemQuery::Modules {} => {
                 let list: Vec<serde_json::Value> = self
                     .scan(super::state::MODULE_PREFIX, b"", usize::MAX)
@@ -465,6 +482,7 @@ fn permission_name(permission: SystemPermission) -> &'static str {
         SystemPermission::RemoveParticipant => "remove_participant",
         SystemPermission::InstallModule => "install_module",
         SystemPermission::UpgradeModule => "upgrade_module",
+        SystemPermission::Dissolve => "dissolve",
     }
 }
 

@@ -59,6 +59,8 @@ pub(crate) const MODULE_PREFIX: &[u8] = b"s/m/";
 pub(crate) const FAILED_PREFIX: &[u8] = b"s/f/";
 pub(crate) const EVIDENCE_PREFIX: &[u8] = b"s/e/";
 pub(crate) const PEER_PREFIX: &[u8] = b"s/b/";
+/// Present once the partnership is dissolved: JSON `{"height","op","reason"}`.
+pub(crate) const DISSOLUTION_KEY: &[u8] = b"s/d";
 
 pub(crate) fn key_with(prefix: &[u8], tail: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + tail.len());
@@ -228,6 +230,12 @@ impl StateMap {
     /// The error a failed op recorded.
     pub fn failure(&self, op: &OpId) -> Option<String> {
         self.get(&failed_key(op)).map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    /// The dissolution record (`{"height","op","reason"}`), once the
+    /// partnership is dissolved.
+    pub fn dissolution(&self) -> Option<serde_json::Value> {
+        self.get(DISSOLUTION_KEY).and_then(|b| serde_json::from_slice(b).ok())
     }
 
     /// The node a member bound, as libp2p peer id bytes.

@@ -30,6 +30,8 @@ pub enum SystemPermission {
     InstallModule,
     /// Upgrade a module instance to new code (runs its `migrate`).
     UpgradeModule,
+    /// Dissolve the partnership (every later call fails; queries remain).
+    Dissolve,
 }
 
 /// Runtime parameters of a partnership.
