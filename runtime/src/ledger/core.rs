@@ -924,6 +924,7 @@ fn dissolved_error(record: Option<serde_json::Value>) -> String {
     let record = record.unwrap_or_default();
     format!(
         "the partnership is dissolved (at height {}: {}); it accepts queries only",
-        record["height"], record["reason"].as_str().unwrap_or("no reason given")
+        record["height"],
+        record["reason"].as_str().unwrap_or("no reason given")
     )
 }

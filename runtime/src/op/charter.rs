@@ -10,7 +10,7 @@
 //! It does not own module code (stored by hash elsewhere) or how a module
 //! interprets its config.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,77 @@ pub enum CharterError {
         /// What went wrong.
         message: String,
     },
+}
+
+/// Fills the `${name}` placeholders of a charter template.
+///
+/// Example charters name their partners (`${studio}`, `${telco}`) instead of
+/// fixing member ids, so one file serves every deployment; the CLI and the
+/// testnet fill them in before [`Charter::from_toml`]. A placeholder with no
+/// value is an error naming it and its line; `$$` stands for a literal `$`.
+///
+/// ```
+/// # use std::collections::BTreeMap;
+/// let values = BTreeMap::from([("studio".to_owned(), "pm1abc".to_owned())]);
+/// let text = polypact::op::fill_placeholders("participants = [\"${studio}\"]", &values).unwrap();
+/// assert_eq!(text, "participants = [\"pm1abc\"]");
+/// ```
+pub fn fill_placeholders(text: &str, values: &BTreeMap<String, String>) -> Result<String, CharterError> {
+    let mut out = String::with_capacity(text.len());
+    for (line_index, line) in text.split_inclusive('\n').enumerate() {
+        let mut rest = line;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            if let Some(tail) = after.strip_prefix('$') {
+                out.push('$');
+                rest = tail;
+            } else if let Some(body) = after.strip_prefix('{') {
+                let Some(end) = body.find('}') else {
+                    return Err(CharterError::Invalid(format!(
+                        "line {}: `${{` without a closing `}}`",
+                        line_index + 1
+                    )));
+                };
+                let name = &body[..end];
+                let Some(value) = values.get(name) else {
+                    let known: Vec<&str> = values.keys().map(String::as_str).collect();
+                    return Err(CharterError::Invalid(format!(
+                        "line {}: no value for placeholder `${{{name}}}` (given: {})",
+                        line_index + 1,
+                        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    )));
+                };
+                out.push_str(value);
+                rest = &body[end + 1..];
+            } else {
+                out.push('$');
+                rest = after;
+            }
+        }
+        out.push_str(rest);
+    }
+    Ok(out)
+}
+
+/// Every `${name}` placeholder of a charter template, sorted, without duplicates.
+pub fn placeholders(text: &str) -> Vec<String> {
+    let mut names = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{')
+            && let Some(end) = body.find('}')
+        {
+            names.insert(body[..end].to_owned());
+            rest = &body[end + 1..];
+        } else {
+            rest = after;
+        }
+    }
+    names.into_iter().collect()
 }
 
 /// Where a module's code comes from in the TOML form.
@@ -325,5 +396,21 @@ alpha = "x"
         );
         let err = Charter::from_toml(&text, "c.toml", Path::new("."), resolve).expect_err("dup");
         assert!(err.to_string().contains("used twice"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+
+    #[test]
+    fn fills_escapes_and_names_missing_ones() {
+        let values = BTreeMap::from([("a".to_owned(), "pm1x".to_owned())]);
+        assert_eq!(fill_placeholders("x ${a} $$5 $b\n${a}", &values).unwrap(), "x pm1x $5 $b\npm1x");
+        let err = fill_placeholders("ok\np = \"${bank}\"", &values).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("${bank}") && err.contains("given: a"), "{err}");
+        let err = fill_placeholders("${a", &values).unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
+        assert_eq!(placeholders("${b} ${a} $${c} ${b}"), vec!["a".to_owned(), "b".to_owned()]);
     }
 }

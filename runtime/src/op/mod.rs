@@ -17,7 +17,9 @@ mod keys;
 mod types;
 
 pub(crate) use charter::is_valid_module_name;
-pub use charter::{Charter, CharterError, CodeSource, ModuleSpec, Params, SystemPermission};
+pub use charter::{
+    Charter, CharterError, CodeSource, ModuleSpec, Params, SystemPermission, fill_placeholders, placeholders,
+};
 pub use codec::{ENCODING_VERSION, Limits, decode_signed_op, encode_signed_op};
 pub use error::{IdParseError, OpError};
 pub use ids::{CodeHash, MemberId, OpId, PartnershipId};
