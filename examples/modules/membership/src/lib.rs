@@ -51,6 +51,10 @@ const APPLICATIONS: Map<&str, Terms> = Map::new("applications");
 pub struct Config {
     /// The module whose messages may admit, expel and change members.
     pub governance: String,
+    /// Module instances (e.g. `exit`, `vesting`) that may also send
+    /// `set_units`, `transfer_units` and `remove_member`.
+    #[serde(default)]
+    pub managers: Vec<String>,
 }
 
 /// The init config:
@@ -62,6 +66,10 @@ pub struct InitConfig {
     pub members: Vec<InitMember>,
     /// The governance module's instance name.
     pub governance: String,
+    /// Module instances that may send `set_units`, `transfer_units` and
+    /// `remove_member` besides governance (default none).
+    #[serde(default)]
+    pub managers: Vec<String>,
 }
 
 /// A founding member.
@@ -220,6 +228,29 @@ pub enum HandleMsg {
         /// The role.
         role: String,
     },
+    /// Moves units from one member (current, or former for economic units)
+    /// to a current member (governance or a manager module).
+    TransferUnits {
+        /// Who gives.
+        from: String,
+        /// Who receives; must be a current member.
+        to: String,
+        /// Voting units moved.
+        #[serde(default)]
+        voting_units: u64,
+        /// Economic units moved.
+        #[serde(default)]
+        economic_units: u64,
+    },
+    /// Ends a membership (governance or a manager module): voting units 0,
+    /// roles cleared, `economic_units` kept as the remaining claim.
+    RemoveMember {
+        /// Who leaves.
+        member: String,
+        /// Its remaining economic claim (0 = nothing left to claim).
+        #[serde(default)]
+        economic_units: u64,
+    },
 }
 
 /// Queries.
@@ -330,6 +361,24 @@ pub enum MembershipError {
         "founding member {0} is not a participant of the partnership; initial members must be the charter's participants"
     )]
     NotParticipant(String),
+    /// A manager module name is empty, repeated, or the governance module.
+    #[error("managers must name distinct module instances other than the governance module, got {0:?}")]
+    BadManager(String),
+    /// A transfer that moves nothing, or to the same member.
+    #[error("invalid transfer: {0}")]
+    BadTransfer(String),
+    /// A member holds fewer units than asked for.
+    #[error("{member} holds {held} {what}, fewer than the {wanted} asked for")]
+    Insufficient {
+        /// The member.
+        member: String,
+        /// `voting units` or `economic units`.
+        what: &'static str,
+        /// What it holds.
+        held: u64,
+        /// What was asked for.
+        wanted: u64,
+    },
     /// The governance module name is empty.
     #[error("governance must name the module whose messages may change membership")]
     NoGovernance,
@@ -441,6 +490,12 @@ pub fn init(ctx: &mut Ctx, config: InitConfig) -> Result<Response> {
     if config.members.is_empty() {
         return Err(MembershipError::NoMembers);
     }
+    let mut managers = BTreeSet::new();
+    for m in &config.managers {
+        if m.trim().is_empty() || *m == config.governance || !managers.insert(m.as_str()) {
+            return Err(MembershipError::BadManager(m.clone()));
+        }
+    }
     let participants = ctx.participants()?;
     let mut totals = Totals::default();
     let mut seen = BTreeSet::new();
@@ -472,7 +527,7 @@ pub fn init(ctx: &mut Ctx, config: InitConfig) -> Result<Response> {
         response = response.add_event(member_event("member_added", &m.member, &record));
     }
     save_totals(ctx, &totals)?;
-    CONFIG.save(ctx, &Config { governance: config.governance.clone() })?;
+    CONFIG.save(ctx, &Config { governance: config.governance.clone(), managers: config.managers.clone() })?;
     Ok(response.add_event(
         Event::new("membership_created")
             .attr("governance", config.governance)
@@ -494,6 +549,7 @@ fn member_event(kind: &str, member: &str, m: &Member) -> Event {
 /// Who may do governance-or-admin things.
 enum Authority {
     Governance,
+    Manager(String),
     Admin(String),
 }
 
@@ -501,9 +557,31 @@ impl Authority {
     fn name(&self) -> String {
         match self {
             Authority::Governance => "governance".into(),
+            Authority::Manager(m) => format!("module:{m}"),
             Authority::Admin(m) => m.clone(),
         }
     }
+}
+
+/// The manager module sending this message, if it is one.
+fn manager(ctx: &Ctx) -> Result<Option<String>> {
+    let config = CONFIG.load(ctx)?;
+    Ok(ctx.sender_module().filter(|m| config.managers.iter().any(|x| x == m)).map(str::to_owned))
+}
+
+fn require_governance_or_manager(ctx: &Ctx, what: &str) -> Result<Authority> {
+    if is_governance(ctx)? {
+        return Ok(Authority::Governance);
+    }
+    if let Some(m) = manager(ctx)? {
+        return Ok(Authority::Manager(m));
+    }
+    let config = CONFIG.load(ctx)?;
+    Err(MembershipError::NotAllowed(format!(
+        "only the governance module \"{}\" or a manager module ({}) may {what}",
+        config.governance,
+        if config.managers.is_empty() { "none configured".to_owned() } else { config.managers.join(", ") }
+    )))
 }
 
 fn is_governance(ctx: &Ctx) -> Result<bool> {
@@ -669,7 +747,10 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
             leave(ctx, &member, true)
         }
         HandleMsg::SetUnits { member, voting_units, economic_units } => {
-            let by = require_governance_or_admin(ctx, "set units")?;
+            let by = match manager(ctx)? {
+                Some(m) => Authority::Manager(m),
+                None => require_governance_or_admin(ctx, "set units")?,
+            };
             let mut m = active_member(ctx, &member)?;
             let v = voting_units.unwrap_or(m.voting_units);
             let e = economic_units.unwrap_or(m.economic_units);
@@ -686,9 +767,107 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
             save_totals(ctx, &totals)?;
             Ok(Response::new().add_event(member_event("units_set", &member, &m).attr("by", by.name())))
         }
+        HandleMsg::TransferUnits { from, to, voting_units, economic_units } => {
+            let by = require_governance_or_manager(ctx, "transfer units")?;
+            transfer(ctx, by, from, to, voting_units, economic_units)
+        }
+        HandleMsg::RemoveMember { member, economic_units } => {
+            let by = require_governance_or_manager(ctx, "remove a member")?;
+            remove(ctx, by, &member, economic_units)
+        }
         HandleMsg::GrantRole { member, role } => change_role(ctx, member, role, true),
         HandleMsg::RevokeRole { member, role } => change_role(ctx, member, role, false),
     }
+}
+
+fn transfer(
+    ctx: &mut Ctx,
+    by: Authority,
+    from: String,
+    to: String,
+    voting_units: u64,
+    economic_units: u64,
+) -> Result<Response> {
+    if from == to {
+        return Err(MembershipError::BadTransfer(format!("{from} cannot transfer units to itself")));
+    }
+    if voting_units == 0 && economic_units == 0 {
+        return Err(MembershipError::BadTransfer("give voting_units and/or economic_units above 0".into()));
+    }
+    let mut giver =
+        MEMBERS.may_load(ctx, &from)?.ok_or_else(|| MembershipError::UnknownMember(from.clone()))?;
+    let mut taker = active_member(ctx, &to)?;
+    let short = |what, held: u64, wanted: u64| MembershipError::Insufficient {
+        member: from.clone(),
+        what,
+        held,
+        wanted,
+    };
+    if giver.voting_units < voting_units {
+        return Err(short("voting units", giver.voting_units, voting_units));
+    }
+    if giver.economic_units < economic_units {
+        return Err(short("economic units", giver.economic_units, economic_units));
+    }
+    giver.voting_units -= voting_units;
+    giver.economic_units -= economic_units;
+    taker.voting_units = add(taker.voting_units, voting_units)?;
+    taker.economic_units = add(taker.economic_units, economic_units)?;
+    let mut totals = TOTALS.load(ctx)?;
+    if !giver.active {
+        // A former member's claim becomes a current member's units.
+        totals.former_economic_units = totals.former_economic_units.saturating_sub(economic_units);
+        totals.economic_units = add(totals.economic_units, economic_units)?;
+    }
+    MEMBERS.save(ctx, &from, &giver)?;
+    MEMBERS.save(ctx, &to, &taker)?;
+    if voting_units > 0 {
+        checkpoint(ctx, &from, giver.voting_units)?;
+        checkpoint(ctx, &to, taker.voting_units)?;
+    }
+    save_totals(ctx, &totals)?;
+    Ok(Response::new().add_event(
+        Event::new("units_transferred")
+            .attr("from", from)
+            .attr("to", to)
+            .attr("voting_units", voting_units)
+            .attr("economic_units", economic_units)
+            .attr("by", by.name()),
+    ))
+}
+
+fn remove(ctx: &mut Ctx, by: Authority, member: &str, claim: u64) -> Result<Response> {
+    let mut m = active_member(ctx, member)?;
+    // At most what an expulsion would leave: economic units plus voting units turned economic.
+    let most = add(m.economic_units, m.voting_units)?;
+    if claim > most {
+        return Err(MembershipError::Insufficient {
+            member: member.into(),
+            what: "voting and economic units together",
+            held: most,
+            wanted: claim,
+        });
+    }
+    let mut totals = TOTALS.load(ctx)?;
+    totals.voting_units = totals.voting_units.saturating_sub(m.voting_units);
+    totals.economic_units = totals.economic_units.saturating_sub(m.economic_units);
+    totals.members = totals.members.saturating_sub(1);
+    totals.former_economic_units = add(totals.former_economic_units, claim)?;
+    let event = Event::new("member_removed")
+        .attr("member", member)
+        .attr("voting_units_dropped", m.voting_units)
+        .attr("economic_units_before", m.economic_units)
+        .attr("economic_claim", claim)
+        .attr("by", by.name());
+    m.voting_units = 0;
+    m.economic_units = claim;
+    m.roles.clear();
+    m.active = false;
+    m.left_at = Some(ctx.height());
+    MEMBERS.save(ctx, member, &m)?;
+    checkpoint(ctx, member, 0)?;
+    save_totals(ctx, &totals)?;
+    Ok(Response::new().add_event(event).add_system(SystemMsg::RemoveParticipant { member: member.into() }))
 }
 
 fn change_role(ctx: &mut Ctx, member: String, role: String, grant: bool) -> Result<Response> {

@@ -232,3 +232,190 @@ fn bad_calls_fail_clearly_and_change_nothing() {
     assert_eq!(err, "pm1dave is not a member");
     assert_eq!(host.state(), &before);
 }
+
+fn setup_with_managers() -> MockHost {
+    let mut host = MockHost::new(polypact_dispatch);
+    host.set_participants(&[ALICE, BOB]);
+    host.set_height(1);
+    host.init(
+        ALICE,
+        &json!({"members": [
+            {"member": ALICE, "voting_units": 100, "economic_units": 100, "roles": ["admin"]},
+            {"member": BOB, "voting_units": 50, "economic_units": 10}
+        ], "governance": GOV, "managers": ["exit", "vesting"]}),
+    )
+    .unwrap();
+    host
+}
+
+#[test]
+fn managers_are_validated_and_shown_in_the_config() {
+    let mut host = setup_with_managers();
+    let config: Value = host.query(&json!({"config": {}})).unwrap();
+    assert_eq!(config, json!({"governance": GOV, "managers": ["exit", "vesting"]}));
+    for managers in [json!(["exit", "exit"]), json!([""]), json!([GOV])] {
+        let mut host = MockHost::new(polypact_dispatch);
+        host.set_participants(&[ALICE]);
+        let err = host
+            .init(
+                ALICE,
+                &json!({"members": [{"member": ALICE, "voting_units": 1}], "governance": GOV, "managers": managers}),
+            )
+            .unwrap_err();
+        assert!(err.starts_with("managers must name distinct module instances"), "{managers}: {err}");
+        assert!(host.state().is_empty());
+    }
+    // Without `managers` the default is none.
+    let mut host = setup();
+    let config: Value = host.query(&json!({"config": {}})).unwrap();
+    assert_eq!(config["managers"], json!([]));
+}
+
+#[test]
+fn a_manager_sets_and_transfers_units_with_history() {
+    let mut host = setup_with_managers();
+    host.set_height(4);
+    let r = host
+        .handle_from_module(
+            "vesting",
+            ALICE,
+            &json!({"transfer_units": {"from": ALICE, "to": BOB, "voting_units": 20, "economic_units": 30}}),
+        )
+        .unwrap();
+    assert_eq!(r.events[0].kind, "units_transferred");
+    assert_eq!(r.events[0].get("by"), Some("module:vesting"));
+    let (a, b) = (member(&mut host, ALICE), member(&mut host, BOB));
+    assert_eq!((a.record.voting_units, a.record.economic_units), (80, 70));
+    assert_eq!((b.record.voting_units, b.record.economic_units), (70, 40));
+    assert_eq!(power_at(&mut host, ALICE, 3), 100);
+    assert_eq!(power_at(&mut host, BOB, 4), 70);
+    assert_eq!(
+        totals(&mut host),
+        Totals { voting_units: 150, economic_units: 110, former_economic_units: 0, members: 2 }
+    );
+    // Governance may too; a manager may set units.
+    host.handle_from_module(
+        GOV,
+        ALICE,
+        &json!({"transfer_units": {"from": BOB, "to": ALICE, "economic_units": 5}}),
+    )
+    .unwrap();
+    let r = host
+        .handle_from_module("exit", ALICE, &json!({"set_units": {"member": BOB, "voting_units": 1}}))
+        .unwrap();
+    assert_eq!(r.events[0].get("by"), Some("module:exit"));
+    assert_eq!(member(&mut host, BOB).record.voting_units, 1);
+}
+
+#[test]
+fn a_former_members_claim_can_be_transferred_to_a_member() {
+    let mut host = setup_with_managers();
+    host.set_height(3);
+    host.handle(BOB, &json!({"resign": {}})).unwrap(); // claim of 10 economic units
+    host.handle_from_module(
+        "exit",
+        ALICE,
+        &json!({"transfer_units": {"from": BOB, "to": ALICE, "economic_units": 4}}),
+    )
+    .unwrap();
+    assert_eq!(member(&mut host, BOB).record.economic_units, 6);
+    assert_eq!(
+        totals(&mut host),
+        Totals { voting_units: 100, economic_units: 104, former_economic_units: 6, members: 1 }
+    );
+    let before = host.state().clone();
+    let err = host
+        .handle_from_module(
+            "exit",
+            ALICE,
+            &json!({"transfer_units": {"from": BOB, "to": ALICE, "voting_units": 1}}),
+        )
+        .unwrap_err();
+    assert_eq!(err, "pm1bob holds 0 voting units, fewer than the 1 asked for");
+    let err = host
+        .handle_from_module(
+            "exit",
+            ALICE,
+            &json!({"transfer_units": {"from": ALICE, "to": BOB, "economic_units": 1}}),
+        )
+        .unwrap_err();
+    assert_eq!(err, "pm1bob is no longer a member");
+    assert_eq!(host.state(), &before);
+}
+
+#[test]
+fn bad_transfers_fail_clearly_and_change_nothing() {
+    let mut host = setup_with_managers();
+    let before = host.state().clone();
+    let t = |from: &str, to: &str, v: u64, e: u64| json!({"transfer_units": {"from": from, "to": to, "voting_units": v, "economic_units": e}});
+    let cases = [
+        ("exit", t(ALICE, BOB, 0, 0), "invalid transfer: give voting_units and/or economic_units above 0"),
+        ("exit", t(ALICE, ALICE, 1, 0), "invalid transfer: pm1alice cannot transfer units to itself"),
+        ("exit", t(BOB, ALICE, 51, 0), "pm1bob holds 50 voting units, fewer than the 51 asked for"),
+        ("exit", t(BOB, ALICE, 0, 11), "pm1bob holds 10 economic units, fewer than the 11 asked for"),
+        ("exit", t(CAROL, ALICE, 1, 0), "pm1carol is not a member"),
+        ("exit", t(ALICE, CAROL, 1, 0), "pm1carol is not a member"),
+        (
+            "treasury",
+            t(ALICE, BOB, 1, 0),
+            "not allowed: only the governance module \"voting\" or a manager module (exit, vesting) may transfer units",
+        ),
+        (
+            "treasury",
+            json!({"remove_member": {"member": BOB}}),
+            "not allowed: only the governance module \"voting\" or a manager module (exit, vesting) may remove a member",
+        ),
+        (
+            "exit",
+            json!({"remove_member": {"member": BOB, "economic_units": 61}}),
+            "pm1bob holds 60 voting and economic units together, fewer than the 61 asked for",
+        ),
+        ("exit", json!({"remove_member": {"member": CAROL}}), "pm1carol is not a member"),
+    ];
+    for (sender, msg, want) in cases {
+        let err = host.handle_from_module(sender, ALICE, &msg).unwrap_err();
+        assert_eq!(err, want, "{msg}");
+        assert_eq!(host.state(), &before, "{msg} changed state");
+    }
+    // An admin's own op may not transfer (only modules that own the rule may).
+    let err = host.handle(ALICE, &t(BOB, ALICE, 1, 0)).unwrap_err();
+    assert!(err.starts_with("not allowed: only the governance module"), "{err}");
+    assert_eq!(host.state(), &before);
+}
+
+#[test]
+fn a_manager_removes_a_member_leaving_the_claim_it_names() {
+    let mut host = setup_with_managers();
+    host.set_height(6);
+    let r = host
+        .handle_from_module("exit", BOB, &json!({"remove_member": {"member": BOB, "economic_units": 0}}))
+        .unwrap();
+    assert_eq!(r.messages, vec![Message::System(SystemMsg::RemoveParticipant { member: BOB.into() })]);
+    assert_eq!(r.events[0].kind, "member_removed");
+    assert_eq!(r.events[0].get("economic_claim"), Some("0"));
+    assert_eq!(r.events[0].get("voting_units_dropped"), Some("50"));
+    let b = member(&mut host, BOB);
+    assert_eq!((b.record.voting_units, b.record.economic_units, b.record.active), (0, 0, false));
+    assert_eq!(b.record.left_at, Some(6));
+    assert_eq!(
+        totals(&mut host),
+        Totals { voting_units: 100, economic_units: 100, former_economic_units: 0, members: 1 }
+    );
+    assert_eq!(power_at(&mut host, BOB, 5), 50);
+    assert_eq!(power_at(&mut host, BOB, 6), 0);
+    let err = host.handle_from_module("exit", BOB, &json!({"remove_member": {"member": BOB}})).unwrap_err();
+    assert_eq!(err, "pm1bob is no longer a member");
+    // Governance may remove too, keeping a claim (here voting units become part of it).
+    host.set_participants(&[ALICE, CAROL]);
+    host.handle_from_module(
+        GOV,
+        ALICE,
+        &json!({"admit": {"member": CAROL, "voting_units": 5, "economic_units": 5, "roles": ["admin"]}}),
+    )
+    .unwrap();
+    host.handle_from_module(GOV, ALICE, &json!({"remove_member": {"member": CAROL, "economic_units": 8}}))
+        .unwrap();
+    let c = member(&mut host, CAROL);
+    assert_eq!((c.record.economic_units, c.record.roles.len()), (8, 0));
+    assert_eq!(totals(&mut host).former_economic_units, 8);
+}

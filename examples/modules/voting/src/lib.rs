@@ -20,6 +20,7 @@
 //! | `counted_via` | `Map<(u64, &str), String>` | delegator → the delegate whose ballot carries its power |
 //! | `delegations` | `Map<&str, String>` | delegator → delegate |
 //! | `delegators` | `Map<(&str, &str), ()>` | index: delegate, delegator |
+//! | `yes_votes` | `Map<(&str, u64), ()>` | index: voter, proposal on which its own ballot is yes |
 
 use std::collections::BTreeMap;
 
@@ -49,6 +50,7 @@ const VOTES: Map<(u64, &str), Ballot> = Map::new("votes");
 const COUNTED_VIA: Map<(u64, &str), String> = Map::new("counted_via");
 const DELEGATIONS: Map<&str, String> = Map::new("delegations");
 const DELEGATORS: Map<(&str, &str), ()> = Map::new("delegators");
+const YES_VOTES: Map<(&str, u64), ()> = Map::new("yes_votes");
 
 /// How many yes votes pass a proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,8 +91,16 @@ pub enum Proposers {
     Members,
     /// `{"role":"admin"}`: current members with this role.
     Role(String),
-    /// `{"deposit_or_sponsor":true}`: not implemented; refused at init.
-    DepositOrSponsor(bool),
+    /// `{"sponsored":{}}` or `{"sponsored":{"role":"admin"}}`: any member
+    /// with voting power may propose, but a proposal starts as a `draft`
+    /// and opens only when a sponsor sends `sponsor`. With a role, holders of
+    /// the role propose directly and only they sponsor; without one, any
+    /// *other* member with voting power sponsors (a second).
+    Sponsored {
+        /// The role whose holders propose directly and sponsor.
+        #[serde(default)]
+        role: Option<String>,
+    },
 }
 
 /// Who may veto during the grace period.
@@ -127,6 +137,10 @@ pub struct Config {
     /// Who may propose.
     #[serde(default = "default_proposers")]
     pub proposers: Proposers,
+    /// Module instances (e.g. `term`) that may send `propose`; their
+    /// proposals are recorded as by `module:<name>` and need no voting power.
+    #[serde(default)]
+    pub module_proposers: Vec<String>,
     /// Who may veto, if anyone.
     #[serde(default)]
     pub veto: Option<Veto>,
@@ -173,6 +187,11 @@ pub enum ProposalSystemMsg {
         code: String,
         /// Migrate message (JSON).
         migrate_msg: Value,
+    },
+    /// Dissolve the partnership (the charter must grant `dissolve`).
+    Dissolve {
+        /// Why, as shown to clients.
+        reason: String,
     },
 }
 
@@ -272,6 +291,15 @@ pub struct Proposal {
     /// Total voting power at the snapshot.
     pub total_power: u64,
     /// Creation time.
+    pub created_ms: u64,
+    /// The voting period asked for.
+    pub period_ms: u64,
+    /// Whether it waits for a sponsor (then snapshot, total power and
+    /// times are 0 until it opens).
+    pub draft: bool,
+    /// Who sponsored it, if it needed a sponsor.
+    pub sponsor: Option<String>,
+    /// When voting opened (creation, or sponsorship for a draft).
     pub start_ms: u64,
     /// Voting ends (may be extended by late quorum).
     pub end_ms: u64,
@@ -306,6 +334,8 @@ pub struct Ballot {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Waiting for a sponsor; no voting yet.
+    Draft,
     /// Voting.
     Open,
     /// Closed without passing (or multiple-choice without a winner).
@@ -372,6 +402,11 @@ pub enum HandleMsg {
         /// Proposal id.
         proposal: u64,
     },
+    /// Opens a draft proposal for voting (a sponsor, see [`Proposers::Sponsored`]).
+    Sponsor {
+        /// Proposal id.
+        proposal: u64,
+    },
 }
 
 /// Queries.
@@ -403,6 +438,12 @@ pub enum QueryMsg {
     Delegation {
         /// The delegator.
         member: String,
+    },
+    /// Proposals still open, passed or executable on which `voter`'s own
+    /// ballot is yes.
+    OpenYesVotes {
+        /// The voter.
+        voter: String,
     },
     /// The config.
     Config {},
@@ -436,6 +477,13 @@ pub struct ProposalsResponse {
 pub struct VoteResponse {
     /// The ballot, if the voter voted.
     pub ballot: Option<Ballot>,
+}
+
+/// Answer of `open_yes_votes`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenYesVotesResponse {
+    /// Proposal ids, ascending.
+    pub proposals: Vec<u64>,
 }
 
 /// Answer of `delegation`.
@@ -542,6 +590,11 @@ pub enum VotingError {
     /// A bad delegation.
     #[error("invalid delegation: {0}")]
     BadDelegation(String),
+    /// A vote on a draft.
+    #[error(
+        "proposal {0} is a draft; it opens for voting when a sponsor sends {{\"sponsor\":{{\"proposal\":{0}}}}}"
+    )]
+    Draft(u64),
 }
 
 type Result<T> = core::result::Result<T, VotingError>;
@@ -575,10 +628,13 @@ pub fn init(ctx: &mut Ctx, config: Config) -> Result<Response> {
     if config.min_period_ms == 0 || config.min_period_ms > config.max_period_ms {
         return Err(VotingError::Config("need 0 < min_period_ms <= max_period_ms".into()));
     }
-    if let Proposers::DepositOrSponsor(_) = config.proposers {
-        return Err(VotingError::Config(
-            "proposers \"deposit_or_sponsor\" is not implemented; use \"members\" or {\"role\":…}".into(),
-        ));
+    let mut seen = std::collections::BTreeSet::new();
+    for m in &config.module_proposers {
+        if m.trim().is_empty() || !seen.insert(m.as_str()) {
+            return Err(VotingError::Config(format!(
+                "module_proposers must name distinct module instances, got {m:?}"
+            )));
+        }
     }
     CONFIG.save(ctx, &config)?;
     NEXT_ID.save(ctx, &1)?;
@@ -604,7 +660,22 @@ fn has_role(ctx: &QueryCtx, config: &Config, member: &str, role: &str) -> Result
 /// `handle`: every call of [`HandleMsg`].
 pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
     let config = CONFIG.load(ctx)?;
+    if let Some(module) = ctx.sender_module()
+        && matches!(
+            msg,
+            HandleMsg::Vote { .. }
+                | HandleMsg::Delegate { .. }
+                | HandleMsg::Undelegate {}
+                | HandleMsg::Veto { .. }
+                | HandleMsg::Sponsor { .. }
+        )
+    {
+        return Err(VotingError::NotAllowed(format!(
+            "a member votes, delegates, vetoes and sponsors with its own op, not through module `{module}`"
+        )));
+    }
     match msg {
+        HandleMsg::Sponsor { proposal } => sponsor(ctx, &config, proposal),
         HandleMsg::Propose { title, description, kind, messages, choices, period_ms } => {
             propose(ctx, &config, title, description, kind, messages, choices, period_ms)
         }
@@ -687,6 +758,7 @@ fn system_msg(s: ProposalSystemMsg) -> Result<SystemMsg> {
         ProposalSystemMsg::UpgradeModule { name, code, migrate_msg } => {
             SystemMsg::UpgradeModule { name, code, migrate_msg: to_json(&migrate_msg)?.0 }
         }
+        ProposalSystemMsg::Dissolve { reason } => SystemMsg::Dissolve { reason },
     })
 }
 
@@ -705,22 +777,37 @@ fn propose(
     choices: Option<Vec<String>>,
     period_ms: Option<u64>,
 ) -> Result<Response> {
-    let caller = ctx.caller().to_owned();
     let snapshot_height = ctx.height().saturating_sub(1);
-    match &config.proposers {
-        Proposers::Members | Proposers::DepositOrSponsor(_) => {
+    let caller = match ctx.sender_module() {
+        Some(module) if config.module_proposers.iter().any(|m| m == module) => format!("module:{module}"),
+        Some(module) => {
+            return Err(VotingError::NotAllowed(format!(
+                "module `{module}` may not propose; list it in the config's module_proposers"
+            )));
+        }
+        None => ctx.caller().to_owned(),
+    };
+    let draft = match &config.proposers {
+        _ if ctx.sender_module().is_some() => false,
+        Proposers::Members | Proposers::Sponsored { .. } => {
             if power_at(ctx, config, &caller, snapshot_height)? == 0 {
                 return Err(VotingError::NotAllowed(format!(
                     "only members with voting power may propose, and {caller} had none at height {snapshot_height}"
                 )));
+            }
+            match &config.proposers {
+                Proposers::Sponsored { role: Some(role) } => !has_role(ctx, config, &caller, role)?,
+                Proposers::Sponsored { role: None } => true,
+                _ => false,
             }
         }
         Proposers::Role(role) => {
             if !has_role(ctx, config, &caller, role)? {
                 return Err(VotingError::NotAllowed(format!("only members with role {role:?} may propose")));
             }
+            false
         }
-    }
+    };
     if title.trim().is_empty() || title.len() > MAX_TITLE_LEN {
         return Err(VotingError::BadProposal(format!("the title must be 1 to {MAX_TITLE_LEN} bytes")));
     }
@@ -757,17 +844,8 @@ fn propose(
             config.min_period_ms, config.max_period_ms
         )));
     }
-    let total: PowerAnswer =
-        ctx.query(&config.membership, &MembershipQuery::TotalVotingPowerAt { height: snapshot_height })?;
-    if total.power == 0 {
-        return Err(VotingError::BadProposal(format!(
-            "there was no voting power at height {snapshot_height}"
-        )));
-    }
     let id = NEXT_ID.load(ctx)?;
-    NEXT_ID.save(ctx, &(id + 1))?;
-    let start_ms = ctx.time_ms();
-    let p = Proposal {
+    let mut p = Proposal {
         id,
         title,
         description,
@@ -776,10 +854,14 @@ fn propose(
         proposer: caller,
         messages,
         choices,
-        snapshot_height,
-        total_power: total.power,
-        start_ms,
-        end_ms: start_ms.saturating_add(period),
+        snapshot_height: 0,
+        total_power: 0,
+        created_ms: ctx.time_ms(),
+        period_ms: period,
+        draft,
+        sponsor: None,
+        start_ms: 0,
+        end_ms: 0,
         closed_early_ms: None,
         quorum_reached_ms: None,
         firm: tally.clone(),
@@ -787,15 +869,80 @@ fn propose(
         executed_ms: None,
         vetoed_by: None,
     };
+    if !draft {
+        open(ctx, config, &mut p)?;
+    }
+    NEXT_ID.save(ctx, &(id + 1))?;
     PROPOSALS.save(ctx, id, &p)?;
     let event = Event::new("proposal_created")
         .attr("proposal", id)
         .attr("proposer", &p.proposer)
         .attr("kind", &p.kind)
-        .attr("snapshot_height", snapshot_height)
-        .attr("total_power", total.power)
-        .attr("end_ms", p.end_ms);
+        .attr("draft", draft);
+    let event = if draft { event } else { opened_attrs(event, &p) };
     Ok(Response::new().add_event(event).set_data(&ProposeResponse { id })?)
+}
+
+fn opened_attrs(event: Event, p: &Proposal) -> Event {
+    event
+        .attr("snapshot_height", p.snapshot_height)
+        .attr("total_power", p.total_power)
+        .attr("end_ms", p.end_ms)
+}
+
+/// Opens a proposal for voting now: fixes the snapshot (the height before
+/// this op), the total power then, and the voting period.
+fn open(ctx: &Ctx, config: &Config, p: &mut Proposal) -> Result<()> {
+    let snapshot_height = ctx.height().saturating_sub(1);
+    let total: PowerAnswer =
+        ctx.query(&config.membership, &MembershipQuery::TotalVotingPowerAt { height: snapshot_height })?;
+    if total.power == 0 {
+        return Err(VotingError::BadProposal(format!(
+            "there was no voting power at height {snapshot_height}"
+        )));
+    }
+    p.draft = false;
+    p.snapshot_height = snapshot_height;
+    p.total_power = total.power;
+    p.start_ms = ctx.time_ms();
+    p.end_ms = p.start_ms.saturating_add(p.period_ms);
+    Ok(())
+}
+
+fn sponsor(ctx: &mut Ctx, config: &Config, id: u64) -> Result<Response> {
+    let caller = ctx.caller().to_owned();
+    let mut p = load(ctx, id)?;
+    let status = outcome(config, &p, ctx.time_ms()).status;
+    if status != Status::Draft {
+        return Err(VotingError::WrongStatus { id, what: "sponsored", status });
+    }
+    match &config.proposers {
+        Proposers::Sponsored { role: Some(role) } => {
+            if !has_role(ctx, config, &caller, role)? {
+                return Err(VotingError::NotAllowed(format!(
+                    "only members with role {role:?} may sponsor a proposal"
+                )));
+            }
+        }
+        _ => {
+            if caller == p.proposer {
+                return Err(VotingError::NotAllowed(format!(
+                    "{caller} proposed {id}; another member must sponsor it"
+                )));
+            }
+            let height = ctx.height().saturating_sub(1);
+            if power_at(ctx, config, &caller, height)? == 0 {
+                return Err(VotingError::NotAllowed(format!(
+                    "only members with voting power may sponsor, and {caller} had none at height {height}"
+                )));
+            }
+        }
+    }
+    open(ctx, config, &mut p)?;
+    p.sponsor = Some(caller.clone());
+    PROPOSALS.save(ctx, id, &p)?;
+    let event = Event::new("proposal_sponsored").attr("proposal", id).attr("sponsor", caller);
+    Ok(Response::new().add_event(opened_attrs(event, &p)).set_data(&ProposeResponse { id })?)
 }
 
 fn vote(ctx: &mut Ctx, config: &Config, id: u64, choice: Choice) -> Result<Response> {
@@ -803,6 +950,9 @@ fn vote(ctx: &mut Ctx, config: &Config, id: u64, choice: Choice) -> Result<Respo
     let now = ctx.time_ms();
     let mut p = load(ctx, id)?;
     let status = outcome(config, &p, now).status;
+    if status == Status::Draft {
+        return Err(VotingError::Draft(id));
+    }
     if status != Status::Open {
         return Err(VotingError::Closed { id, status });
     }
@@ -832,9 +982,15 @@ fn vote(ctx: &mut Ctx, config: &Config, id: u64, choice: Choice) -> Result<Respo
         }
         p.tally.sub(ballot.choice, ballot.weight);
         p.firm.sub(ballot.choice, ballot.own_power);
+        if ballot.choice == Choice::Yes {
+            YES_VOTES.remove(ctx, (&voter, id));
+        }
         ballot.choice = choice;
         p.tally.add(choice, ballot.weight);
         p.firm.add(choice, ballot.own_power);
+        if choice == Choice::Yes {
+            YES_VOTES.save(ctx, (&voter, id), &())?;
+        }
         VOTES.save(ctx, (id, &voter), &ballot)?;
         event = event.attr("weight", ballot.weight).attr("changed", true);
     } else {
@@ -875,6 +1031,9 @@ fn vote(ctx: &mut Ctx, config: &Config, id: u64, choice: Choice) -> Result<Respo
         }
         p.tally.add(choice, weight);
         p.firm.add(choice, own);
+        if choice == Choice::Yes {
+            YES_VOTES.save(ctx, (&voter, id), &())?;
+        }
         event = event.attr("weight", weight).attr("delegated", delegated.len());
         VOTES.save(ctx, (id, &voter), &Ballot { choice, own_power: own, delegated, weight })?;
     }
@@ -955,7 +1114,9 @@ fn outcome(config: &Config, p: &Proposal, now: u64) -> Outcome {
     let closes_ms = p.closed_early_ms.unwrap_or(p.end_ms);
     let executable_from_ms = closes_ms.saturating_add(config.grace_period_ms);
     let mut winner = None;
-    let status = if p.executed_ms.is_some() {
+    let status = if p.draft {
+        Status::Draft
+    } else if p.executed_ms.is_some() {
         Status::Executed
     } else if p.vetoed_by.is_some() {
         Status::Vetoed
@@ -1015,6 +1176,20 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
         }
         QueryMsg::Delegation { member } => {
             to_json(&DelegationResponse { delegate: DELEGATIONS.may_load(ctx, &member)? })?
+        }
+        QueryMsg::OpenYesVotes { voter } => {
+            let mut proposals = Vec::new();
+            for entry in YES_VOTES.prefix(voter.as_str()).iter(ctx) {
+                let (id, ()) = entry?;
+                let p = load(ctx, id)?;
+                if matches!(
+                    outcome(&config, &p, now).status,
+                    Status::Open | Status::Passed | Status::Executable
+                ) {
+                    proposals.push(id);
+                }
+            }
+            to_json(&OpenYesVotesResponse { proposals })?
         }
         QueryMsg::Config {} => to_json(&config)?,
     };

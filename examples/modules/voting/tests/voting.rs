@@ -352,7 +352,15 @@ fn init_refuses_bad_configs() {
     assert!(host.init(ALICE, &c).unwrap_err().contains("percent must be 1 to 100"));
     let mut c = config();
     c["proposers"] = json!({"deposit_or_sponsor": true});
-    assert!(host.init(ALICE, &c).unwrap_err().contains("not implemented"));
+    let err = host.init(ALICE, &c).unwrap_err();
+    assert!(err.contains("unknown variant `deposit_or_sponsor`"), "{err}");
+    let mut c = config();
+    c["module_proposers"] = json!(["term", "term"]);
+    let err = host.init(ALICE, &c).unwrap_err();
+    assert_eq!(
+        err,
+        "invalid voting config: module_proposers must name distinct module instances, got \"term\""
+    );
     assert!(host.state().is_empty());
 }
 
@@ -386,4 +394,145 @@ fn a_delegator_who_voted_first_is_not_counted_again() {
     host.handle(DAVE, &json!({"delegate": {"to": MALLORY}})).unwrap();
     vote(&mut host, MALLORY, id, json!("yes")).unwrap();
     assert_eq!(view(&mut host, id).proposal.tally.yes, 30);
+}
+
+#[test]
+fn a_module_proposer_proposes_without_power_and_other_modules_cannot() {
+    let mut c = config();
+    c["module_proposers"] = json!(["term"]);
+    let (mut host, _) = setup_with(c);
+    let r = host.handle_from_module("term", MALLORY, &json!({"propose": simple("default")})).unwrap();
+    let id = r.data_as::<ProposeResponse>().unwrap().unwrap().id;
+    let v = view(&mut host, id);
+    assert_eq!((v.status, v.proposal.proposer.as_str()), (Status::Open, "module:term"));
+    let before = host.state().clone();
+    let err = host.handle_from_module("treasury", ALICE, &json!({"propose": simple("default")})).unwrap_err();
+    assert_eq!(
+        err,
+        "not allowed: module `treasury` may not propose; list it in the config's module_proposers"
+    );
+    // A module cannot vote (or delegate, veto, sponsor) in a member's name.
+    let err = host
+        .handle_from_module("term", ALICE, &json!({"vote": {"proposal": id, "choice": "yes"}}))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "not allowed: a member votes, delegates, vetoes and sponsors with its own op, not through module `term`"
+    );
+    assert_eq!(host.state(), &before);
+}
+
+fn open_yes(host: &mut MockHost, voter: &str) -> Vec<u64> {
+    let r: Value = host.query(&json!({"open_yes_votes": {"voter": voter}})).unwrap();
+    serde_json::from_value(r["proposals"].clone()).unwrap()
+}
+
+#[test]
+fn open_yes_votes_lists_live_proposals_with_the_voters_own_yes() {
+    let (mut host, _) = setup();
+    host.handle(DAVE, &json!({"delegate": {"to": BOB}})).unwrap();
+    let p1 = propose(&mut host, ALICE, simple("default")).unwrap();
+    let p2 = propose(&mut host, ALICE, json!({"title": "short", "period_ms": DAY})).unwrap();
+    let p3 = propose(&mut host, ALICE, simple("default")).unwrap();
+    vote(&mut host, BOB, p1, json!("yes")).unwrap();
+    vote(&mut host, BOB, p2, json!("yes")).unwrap();
+    vote(&mut host, BOB, p3, json!("yes")).unwrap();
+    vote(&mut host, BOB, p3, json!("no")).unwrap(); // changed: no longer yes
+    vote(&mut host, ALICE, p2, json!("yes")).unwrap();
+    assert_eq!(open_yes(&mut host, BOB), vec![p1, p2]);
+    // Dave's power rides on Bob's ballot, but Dave's own ballot is not yes.
+    assert_eq!(open_yes(&mut host, DAVE), Vec::<u64>::new());
+    // p2 passes (70 of 100 yes) and stays listed while passed or executable.
+    host.advance(1, DAY);
+    assert_eq!(view(&mut host, p2).status, Status::Passed);
+    assert_eq!(open_yes(&mut host, BOB), vec![p1, p2]);
+    host.advance(1, DAY);
+    assert_eq!(view(&mut host, p2).status, Status::Executable);
+    host.handle(ALICE, &json!({"execute": {"proposal": p2}})).unwrap();
+    // p1 closes without quorum (30 of 100 < 50%): rejected, so it drops out too.
+    assert_eq!(view(&mut host, p1).status, Status::Rejected);
+    assert_eq!(open_yes(&mut host, BOB), Vec::<u64>::new());
+}
+
+fn sponsored(role: Value) -> (MockHost, Powers) {
+    let mut c = config();
+    c["proposers"] = json!({"sponsored": role});
+    setup_with(c)
+}
+
+#[test]
+fn sponsored_with_a_role_drafts_until_a_role_holder_sponsors() {
+    let (mut host, powers) = sponsored(json!({"role": "admin"}));
+    // The admin's own proposal opens directly.
+    let direct = propose(&mut host, ALICE, simple("default")).unwrap();
+    assert_eq!(view(&mut host, direct).status, Status::Open);
+    // Bob's starts as a draft: no snapshot, no voting.
+    host.advance(1, 1000);
+    let id = propose(&mut host, BOB, simple("default")).unwrap();
+    let v = view(&mut host, id);
+    assert_eq!((v.status, v.proposal.draft, v.proposal.total_power), (Status::Draft, true, 0));
+    let before = host.state().clone();
+    let err = vote(&mut host, BOB, id, json!("yes")).unwrap_err();
+    assert_eq!(
+        err,
+        "proposal 2 is a draft; it opens for voting when a sponsor sends {\"sponsor\":{\"proposal\":2}}"
+    );
+    let err = host.handle(CAROL, &json!({"sponsor": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "not allowed: only members with role \"admin\" may sponsor a proposal");
+    let err = host.handle(ALICE, &json!({"execute": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "proposal 2 cannot be executed now (status: Draft)");
+    assert_eq!(host.state(), &before);
+    // Power changes before sponsorship count: the snapshot is taken then.
+    powers.borrow_mut().insert(MALLORY.into(), (100, 12));
+    host.set_height(13).set_time_ms(5_000_000);
+    let r = host.handle(ALICE, &json!({"sponsor": {"proposal": id}})).unwrap();
+    assert_eq!(r.events[0].kind, "proposal_sponsored");
+    let v = view(&mut host, id);
+    assert_eq!(v.status, Status::Open);
+    assert_eq!(v.proposal.sponsor.as_deref(), Some(ALICE));
+    assert_eq!((v.proposal.snapshot_height, v.proposal.total_power), (12, 200));
+    assert_eq!((v.proposal.start_ms, v.proposal.end_ms), (5_000_000, 5_000_000 + 2 * DAY));
+    vote(&mut host, MALLORY, id, json!("yes")).unwrap();
+    let err = host.handle(ALICE, &json!({"sponsor": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "proposal 2 cannot be sponsored now (status: Open)");
+    let err = host.handle(ALICE, &json!({"sponsor": {"proposal": 9}})).unwrap_err();
+    assert_eq!(err, "there is no proposal 9");
+}
+
+#[test]
+fn sponsored_without_a_role_needs_another_member_with_power() {
+    let (mut host, _) = sponsored(json!({}));
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    assert_eq!(view(&mut host, id).status, Status::Draft);
+    let before = host.state().clone();
+    let err = host.handle(ALICE, &json!({"sponsor": {"proposal": id}})).unwrap_err();
+    assert_eq!(err, "not allowed: pm1alice proposed 1; another member must sponsor it");
+    let err = host.handle(MALLORY, &json!({"sponsor": {"proposal": id}})).unwrap_err();
+    assert!(err.starts_with("not allowed: only members with voting power may sponsor"), "{err}");
+    let err = propose(&mut host, MALLORY, simple("default")).unwrap_err();
+    assert!(err.starts_with("not allowed: only members with voting power may propose"), "{err}");
+    assert_eq!(host.state(), &before);
+    host.handle(DAVE, &json!({"sponsor": {"proposal": id}})).unwrap();
+    vote(&mut host, ALICE, id, json!("yes")).unwrap();
+    vote(&mut host, BOB, id, json!("yes")).unwrap();
+    host.advance(1, 3 * DAY);
+    assert_eq!(view(&mut host, id).status, Status::Executable);
+}
+
+#[test]
+fn a_proposal_may_dissolve_the_partnership() {
+    let (mut host, _) = setup();
+    let id = propose(
+        &mut host,
+        ALICE,
+        json!({"title": "Wind up", "kind": "dissolve", "period_ms": DAY,
+               "messages": [{"system": {"dissolve": {"reason": "project done"}}}]}),
+    )
+    .unwrap();
+    for who in [ALICE, BOB, CAROL, DAVE] {
+        vote(&mut host, who, id, json!("yes")).unwrap();
+    }
+    host.advance(1, 2 * DAY);
+    let r = host.handle(BOB, &json!({"execute": {"proposal": id}})).unwrap();
+    assert_eq!(r.messages, vec![Message::System(SystemMsg::Dissolve { reason: "project done".into() })]);
 }
