@@ -108,3 +108,15 @@ pub trait Executor {
     /// Runs one entry point.
     fn invoke(&self, call: Invocation<'_>, env: &mut dyn HostEnv) -> Result<Invoked, ExecError>;
 }
+
+/// A shared executor: one node runs many partnerships on one engine and one
+/// module cache.
+impl<E: Executor + ?Sized> Executor for std::sync::Arc<E> {
+    fn has_code(&self, code: &CodeHash) -> bool {
+        (**self).has_code(code)
+    }
+
+    fn invoke(&self, call: Invocation<'_>, env: &mut dyn HostEnv) -> Result<Invoked, ExecError> {
+        (**self).invoke(call, env)
+    }
+}

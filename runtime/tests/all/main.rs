@@ -6,5 +6,6 @@ mod equivocation;
 mod governance_wasm;
 mod ledger_bad_input;
 mod ledger_order;
+mod node;
 mod restart;
 mod wasm_ledger;

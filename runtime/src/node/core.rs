@@ -1,0 +1,372 @@
+//! The node's synchronous core: one store, one WASM executor, the node's
+//! member key, and one [`Ledger`] per partnership the member takes part in.
+//!
+//! It owns the rules that sit between the ledger and the outside world:
+//! an op is appended to the store (durably) before anything reports it
+//! accepted; the member acks payload-bearing ops of others after a debounce;
+//! the final state is snapshotted as it advances; ops the node must publish
+//! are queued in an outbox. It knows nothing about tokio, HTTP or libp2p:
+//! the service ([`super::service`]) drives it, and the network half
+//! ([`super::network`]) feeds it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::host::WasmExecutor;
+use crate::ledger::{Insertion, Ledger, LedgerConfig, NotificationKind, OpOutcome};
+use crate::op::{Charter, CodeHash, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp, UnsignedOp};
+use crate::store::Store;
+
+use super::error::NodeError;
+use super::event::{NodeEvent, OpEventKind};
+
+/// A partnership's ledger as the node runs it.
+pub type NodeLedger = Ledger<Arc<WasmExecutor>>;
+
+/// Node settings the core needs.
+#[derive(Clone, Copy, Debug)]
+pub struct CoreConfig {
+    /// How long the member waits after others' payload-bearing ops before
+    /// it acks them (one ack covers everything that arrived meanwhile).
+    pub ack_debounce_ms: u64,
+    /// Ledger limits (op size, pending buffer).
+    pub ledger: LedgerConfig,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig { ack_debounce_ms: 50, ledger: LedgerConfig::default() }
+    }
+}
+
+/// Where an op came from; decides which insertion rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Gossip or a client: the front door (participation policy applies).
+    Fresh,
+    /// Fetched by sync because the history holds it: structural rules only.
+    Synced,
+}
+
+/// The synchronous heart of a node.
+pub struct NodeCore {
+    store: Store,
+    executor: Arc<WasmExecutor>,
+    key: MemberKey,
+    member: MemberId,
+    config: CoreConfig,
+    ledgers: BTreeMap<PartnershipId, NodeLedger>,
+    /// Since when (node clock) each partnership has owed an ack.
+    ack_owed_since: BTreeMap<PartnershipId, u64>,
+    outbox: Vec<(PartnershipId, SignedOp)>,
+    events: Vec<NodeEvent>,
+}
+
+impl NodeCore {
+    /// Opens a node over `store`: loads every stored module code into the
+    /// executor and rebuilds every stored partnership's ledger (replaying
+    /// only the ops above its final snapshot).
+    pub fn open(
+        store: Store,
+        executor: Arc<WasmExecutor>,
+        key: MemberKey,
+        config: CoreConfig,
+    ) -> Result<NodeCore, NodeError> {
+        for hash in store.code_hashes()? {
+            if let Some(wasm) = store.get_code(&hash)? {
+                executor
+                    .add_code(&wasm)
+                    .map_err(|e| NodeError::Code(format!("stored module {hash}: {e}")))?;
+            }
+        }
+        let mut ledgers = BTreeMap::new();
+        for partnership in store.partnerships()? {
+            let ledger = Ledger::open(&store, &partnership, Arc::clone(&executor), config.ledger)
+                .map_err(|e| NodeError::Open { partnership, message: e.to_string() })?;
+            ledgers.insert(partnership, ledger);
+        }
+        let member = key.member_id();
+        Ok(NodeCore {
+            store,
+            executor,
+            key,
+            member,
+            config,
+            ledgers,
+            ack_owed_since: BTreeMap::new(),
+            outbox: Vec::new(),
+            events: Vec::new(),
+        })
+    }
+
+    /// The member this node acts for.
+    pub fn member(&self) -> MemberId {
+        self.member
+    }
+
+    /// The store (read access for sync serving).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &Arc<WasmExecutor> {
+        &self.executor
+    }
+
+    /// Every partnership this node holds, ascending.
+    pub fn partnership_ids(&self) -> Vec<PartnershipId> {
+        self.ledgers.keys().copied().collect()
+    }
+
+    /// One partnership's ledger.
+    pub fn ledger(&self, partnership: &PartnershipId) -> Option<&NodeLedger> {
+        self.ledgers.get(partnership)
+    }
+
+    /// One partnership's ledger, or the error clients see.
+    pub fn ledger_or_err(&self, partnership: &PartnershipId) -> Result<&NodeLedger, NodeError> {
+        self.ledgers.get(partnership).ok_or(NodeError::UnknownPartnership(*partnership))
+    }
+
+    /// Adds module code: checks it compiles as a polypact module, then stores
+    /// it durably. Idempotent.
+    pub fn add_code(&mut self, wasm: &[u8]) -> Result<CodeHash, NodeError> {
+        let hash = self.executor.add_code(wasm).map_err(|e| NodeError::Code(e.to_string()))?;
+        self.store.put_code(wasm)?;
+        Ok(hash)
+    }
+
+    /// Code hashes the charter needs that this node does not have.
+    pub fn missing_code(&self, charter: &Charter) -> Vec<CodeHash> {
+        let mut missing: Vec<CodeHash> = charter
+            .modules
+            .iter()
+            .map(|m| m.code)
+            .filter(|code| !crate::ledger::Executor::has_code(&*self.executor, code))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        missing
+    }
+
+    /// Creates a partnership from `charter`, authored by this node's member
+    /// (who must be one of its participants): builds and stores the genesis.
+    pub fn create_partnership(&mut self, charter: Charter, now_ms: u64) -> Result<PartnershipId, NodeError> {
+        if !charter.participants.contains(&self.member) {
+            return Err(NodeError::NotAParticipant(self.member));
+        }
+        let missing = self.missing_code(&charter);
+        if !missing.is_empty() {
+            return Err(NodeError::MissingCode(missing));
+        }
+        let genesis = UnsignedOp {
+            partnership: PartnershipId::default(),
+            author: self.member,
+            seq: 1,
+            parents: vec![],
+            time_ms: now_ms,
+            payload: Payload::Genesis(charter),
+        }
+        .sign(&self.key);
+        let partnership = self.join(genesis.clone())?;
+        self.outbox.push((partnership, genesis));
+        Ok(partnership)
+    }
+
+    /// Joins a partnership from its genesis op (created here or received
+    /// from a peer): the node's member must be a participant, and every
+    /// module's code must be on the node. Idempotent.
+    pub fn join(&mut self, genesis: SignedOp) -> Result<PartnershipId, NodeError> {
+        genesis.verify(&self.config.ledger.limits).map_err(|e| NodeError::BadGenesis(e.to_string()))?;
+        let Payload::Genesis(charter) = &genesis.op().payload else {
+            return Err(NodeError::BadGenesis("the op is not a genesis".into()));
+        };
+        if !charter.participants.contains(&self.member) {
+            return Err(NodeError::NotAParticipant(self.member));
+        }
+        let missing = self.missing_code(charter);
+        if !missing.is_empty() {
+            return Err(NodeError::MissingCode(missing));
+        }
+        let ledger = Ledger::new(genesis.clone(), Arc::clone(&self.executor), self.config.ledger)
+            .map_err(|e| NodeError::BadGenesis(e.to_string()))?;
+        let partnership = ledger.partnership();
+        if self.ledgers.contains_key(&partnership) {
+            return Ok(partnership);
+        }
+        self.store.append_ops(&partnership, &[(0, &genesis)])?;
+        self.ledgers.insert(partnership, ledger);
+        Ok(partnership)
+    }
+
+    /// Signs and inserts an op of this node's member, persists it, and
+    /// queues it for publishing. Returns the op.
+    pub fn author(
+        &mut self,
+        partnership: &PartnershipId,
+        payload: Payload,
+        now_ms: u64,
+    ) -> Result<SignedOp, NodeError> {
+        let ledger = self.ledgers.get(partnership).ok_or(NodeError::UnknownPartnership(*partnership))?;
+        if let Some(reason) = ledger.halted() {
+            return Err(NodeError::Halted { partnership: *partnership, reason: reason.to_owned() });
+        }
+        let op = ledger.create_op(&self.key, payload, now_ms);
+        self.insert(partnership, op.clone(), Origin::Fresh, now_ms)?;
+        if !op.op().payload.is_payload_bearing() {
+            self.ack_owed_since.remove(partnership);
+        }
+        self.outbox.push((*partnership, op.clone()));
+        Ok(op)
+    }
+
+    /// Submits a call as the node's member.
+    pub fn submit_call(
+        &mut self,
+        partnership: &PartnershipId,
+        module: &str,
+        msg: Vec<u8>,
+        now_ms: u64,
+    ) -> Result<SignedOp, NodeError> {
+        let ledger = self.ledger_or_err(partnership)?;
+        if ledger.optimistic_state().module(module).is_none() {
+            let known: Vec<String> = ledger.modules().into_iter().map(|(name, _)| name).collect();
+            return Err(NodeError::UnknownModule { module: module.to_owned(), known });
+        }
+        if let Some(record) = ledger.optimistic_state().dissolution() {
+            return Err(NodeError::Dissolved(record.to_string()));
+        }
+        self.author(partnership, Payload::Call { module: module.to_owned(), msg }, now_ms)
+    }
+
+    /// Inserts an op received from outside (gossip, sync) or authored here,
+    /// and persists everything it let into the graph before returning: when
+    /// this returns `Ok`, the accepted ops are durable.
+    ///
+    /// A refused op ([`NodeError::Refused`]) changes nothing. A store failure
+    /// ([`NodeError::Store`]) is fatal for the node: memory and disk differ,
+    /// so the caller must stop (a restart rebuilds from the disk).
+    pub fn insert(
+        &mut self,
+        partnership: &PartnershipId,
+        op: SignedOp,
+        origin: Origin,
+        now_ms: u64,
+    ) -> Result<Insertion, NodeError> {
+        let Some(ledger) = self.ledgers.get_mut(partnership) else {
+            return Err(NodeError::UnknownPartnership(*partnership));
+        };
+        let insertion = match origin {
+            Origin::Fresh => ledger.insert(op, now_ms),
+            Origin::Synced => ledger.insert_synced(op, now_ms),
+        }
+        .map_err(NodeError::Refused)?;
+        let batch: Vec<(u64, Arc<SignedOp>)> = insertion
+            .accepted
+            .iter()
+            .filter_map(|(id, height)| ledger.dag().get(id).map(|node| (*height, Arc::clone(&node.op))))
+            .collect();
+        let refs: Vec<(u64, &SignedOp)> = batch.iter().map(|(h, op)| (*h, op.as_ref())).collect();
+        if let Err(e) = self.store.append_ops(partnership, &refs) {
+            // The ledger already holds these ops in memory; without them on
+            // disk the node must not go on as if they were accepted.
+            tracing::error!(%partnership, error = %e, "cannot persist accepted ops; the node must stop");
+            return Err(NodeError::Store(e));
+        }
+        self.collect_events(partnership);
+        if ledger_needs_ack(self.ledgers.get(partnership), &self.member) {
+            self.ack_owed_since.entry(*partnership).or_insert(now_ms);
+        }
+        Ok(insertion)
+    }
+
+    /// Periodic work: authors the acks that are due (after the debounce) and
+    /// saves final-state snapshots. Returns the acks authored.
+    pub fn tick(&mut self, now_ms: u64) -> Result<Vec<(PartnershipId, OpId)>, NodeError> {
+        let due: Vec<PartnershipId> = self
+            .ack_owed_since
+            .iter()
+            .filter(|(_, since)| now_ms.saturating_sub(**since) >= self.config.ack_debounce_ms)
+            .map(|(p, _)| *p)
+            .collect();
+        let mut acks = Vec::new();
+        for partnership in due {
+            self.ack_owed_since.remove(&partnership);
+            let still_owed = ledger_needs_ack(self.ledgers.get(&partnership), &self.member);
+            let active = self.ledgers.get(&partnership).is_some_and(|l| {
+                l.optimistic_state().participant(&self.member).is_some_and(|r| r.is_active())
+            });
+            if still_owed && active {
+                let op = self.author(&partnership, Payload::Ack, now_ms)?;
+                acks.push((partnership, op.id()));
+            }
+        }
+        for ledger in self.ledgers.values_mut() {
+            ledger.save_final(&self.store)?;
+        }
+        Ok(acks)
+    }
+
+    /// When the next ack falls due, if one is owed.
+    pub fn next_ack_due(&self) -> Option<u64> {
+        self.ack_owed_since.values().min().map(|since| since + self.config.ack_debounce_ms)
+    }
+
+    /// Takes the ops to publish (authored here, in order).
+    pub fn take_outbox(&mut self) -> Vec<(PartnershipId, SignedOp)> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Takes the events produced since the last call.
+    pub fn take_events(&mut self) -> Vec<NodeEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Saves every ledger's final snapshot (clean shutdown).
+    pub fn flush(&mut self) -> Result<(), NodeError> {
+        for ledger in self.ledgers.values_mut() {
+            ledger.save_final(&self.store)?;
+        }
+        Ok(())
+    }
+
+    fn collect_events(&mut self, partnership: &PartnershipId) {
+        let Some(ledger) = self.ledgers.get_mut(partnership) else { return };
+        for note in ledger.drain_notifications() {
+            let kind = match note.kind {
+                NotificationKind::Applied => OpEventKind::Applied,
+                NotificationKind::Undone => OpEventKind::Undone,
+                NotificationKind::Final => OpEventKind::Final,
+            };
+            let (author, module) = match ledger.dag().get(&note.id) {
+                Some(node) => {
+                    let module = match &node.op.op().payload {
+                        Payload::Call { module, .. } => Some(module.clone()),
+                        _ => None,
+                    };
+                    (Some(node.op.author()), module)
+                }
+                None => (None, None),
+            };
+            self.events.push(NodeEvent {
+                partnership: *partnership,
+                op: note.id,
+                height: note.height,
+                kind,
+                author,
+                module,
+                outcome: note.outcome,
+            });
+        }
+    }
+
+    /// The outcome of an op, if the ledger still knows it.
+    pub fn outcome(&self, partnership: &PartnershipId, op: &OpId) -> Option<OpOutcome> {
+        self.ledgers.get(partnership)?.outcome(op)
+    }
+}
+
+fn ledger_needs_ack(ledger: Option<&NodeLedger>, member: &MemberId) -> bool {
+    ledger.is_some_and(|l| l.needs_ack(member))
+}

@@ -1,0 +1,84 @@
+//! The errors a node reports to its clients (API, CLI, embedding
+//! applications). Each says what was wrong and, where it can, what to do.
+
+use thiserror::Error;
+
+use crate::ledger::Refusal;
+use crate::op::{CodeHash, MemberId, PartnershipId};
+use crate::store::StoreError;
+
+/// Why a node request failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// No partnership with this id on the node.
+    #[error("unknown partnership {0}; `polypact partnership list` shows the node's partnerships")]
+    UnknownPartnership(PartnershipId),
+    /// The partnership has no module instance with this name.
+    #[error("unknown module `{module}`; the partnership has: {}", known.join(", "))]
+    UnknownModule {
+        /// The name asked for.
+        module: String,
+        /// The instances it has.
+        known: Vec<String>,
+    },
+    /// The node's member is not a participant of the charter or partnership.
+    #[error("this node's member {0} is not a participant of the partnership")]
+    NotAParticipant(MemberId),
+    /// The charter needs module code the node does not have.
+    #[error("module code missing on this node: {}; upload it first (`polypact module build` prints the hash)", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    MissingCode(Vec<CodeHash>),
+    /// Module code was rejected.
+    #[error("module code rejected: {0}")]
+    Code(String),
+    /// A genesis op that does not start a partnership.
+    #[error("invalid genesis: {0}")]
+    BadGenesis(String),
+    /// The op was refused (and nothing changed).
+    #[error("op refused: {0}")]
+    Refused(Refusal),
+    /// The partnership is dissolved; it takes queries only.
+    #[error("the partnership is dissolved ({0}); it accepts queries only")]
+    Dissolved(String),
+    /// The partnership's ledger stopped on an undecidable fault.
+    #[error("partnership {partnership} is halted: {reason}")]
+    Halted {
+        /// The partnership.
+        partnership: PartnershipId,
+        /// Why.
+        reason: String,
+    },
+    /// A query failed.
+    #[error("query failed: {0}")]
+    Query(String),
+    /// A stored partnership could not be rebuilt.
+    #[error("cannot open partnership {partnership} from the store: {message}")]
+    Open {
+        /// The partnership.
+        partnership: PartnershipId,
+        /// Why.
+        message: String,
+    },
+    /// The store failed; the node cannot go on safely.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Waiting for an op's outcome took longer than allowed. The op was
+    /// accepted; its outcome will still come.
+    #[error(
+        "op {op} was accepted but not yet {what} after {waited_ms} ms; it will still be applied, check it later"
+    )]
+    Timeout {
+        /// The op.
+        op: crate::op::OpId,
+        /// `applied` or `final`.
+        what: &'static str,
+        /// How long the request waited.
+        waited_ms: u64,
+    },
+    /// The node is shutting down or has stopped.
+    #[error("the node is not running (it stopped or is shutting down)")]
+    Stopped,
+    /// The node could not start.
+    #[error("cannot start the node: {0}")]
+    Start(String),
+}

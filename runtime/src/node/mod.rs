@@ -1,0 +1,22 @@
+//! The node: wires the ledger, the store, the WASM host and the network
+//! together for one member (DESIGN: `node -> {net, ledger}`).
+//!
+//! - [`core`]: the synchronous core (store + executor + one ledger per
+//!   partnership, acks, snapshots, outbox); no tokio.
+//! - [`service`]: the tokio task that owns the core and the
+//!   [`NodeHandle`] clients use (the HTTP API, embedding applications).
+//! - [`event`]: what subscribers receive.
+//! - [`error`]: what clients are told.
+
+pub mod core;
+pub mod error;
+pub mod event;
+pub mod service;
+
+pub use self::core::{CoreConfig, NodeCore, NodeLedger, Origin};
+pub use error::NodeError;
+pub use event::{NodeEvent, OpEventKind, outcome_json};
+pub use service::{
+    CallReceipt, NodeConfig, NodeHandle, NodeInfo, PartnershipInfo, PartnershipSummary, RunningNode, WaitFor,
+    now_ms, start, start_with_core,
+};

@@ -1,0 +1,511 @@
+//! The running node: a tokio task that owns the [`NodeCore`] and serves
+//! requests through a cloneable [`NodeHandle`] (what the HTTP API and
+//! embedding applications use), runs the ack/snapshot timer, and streams
+//! [`NodeEvent`]s to subscribers.
+//!
+//! Every request goes through one bounded command queue (back-pressure: a
+//! full queue makes callers wait, never grows without bound); the task
+//! handles one at a time, so the core needs no locks. The network half
+//! plugs into the same loop ([`super::network`]). This file does not know
+//! HTTP, and it does not decide state: the ledger does.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::host::{HostConfig, WasmExecutor};
+use crate::ledger::OpOutcome;
+use crate::op::{Charter, CodeHash, MemberId, MemberKey, OpId, PartnershipId, SignedOp};
+use crate::store::Store;
+
+use super::core::{CoreConfig, NodeCore};
+use super::error::NodeError;
+use super::event::{NodeEvent, OpEventKind};
+
+/// How a node runs.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The node's data directory: `store.redb` and the module cache live here.
+    pub data_dir: PathBuf,
+    /// Ack debounce and ledger limits.
+    pub core: CoreConfig,
+    /// The WASM host (its `cache_dir` defaults to `data_dir/module-cache`).
+    pub host: HostConfig,
+    /// How often the node checks for due acks and saves snapshots.
+    pub tick: Duration,
+    /// Requests queued before callers wait.
+    pub command_queue: usize,
+    /// Events buffered per subscriber before a slow one skips ahead.
+    pub event_buffer: usize,
+}
+
+impl NodeConfig {
+    /// Defaults for a node whose data lives in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        let host = HostConfig { cache_dir: Some(data_dir.join("module-cache")), ..HostConfig::default() };
+        NodeConfig {
+            data_dir,
+            core: CoreConfig::default(),
+            host,
+            tick: Duration::from_millis(20),
+            command_queue: 1024,
+            event_buffer: 8192,
+        }
+    }
+}
+
+/// How long a call waits before it returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitFor {
+    /// Return as soon as the op is accepted (durable); the outcome comes later.
+    #[default]
+    Accepted,
+    /// Wait until the op is applied to the optimistic state.
+    Applied,
+    /// Wait until the op is final.
+    Final,
+}
+
+/// What a submitted call came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallReceipt {
+    /// The op's id.
+    pub op: OpId,
+    /// Its outcome, once applied.
+    pub outcome: Option<OpOutcome>,
+    /// Whether it is final.
+    pub is_final: bool,
+}
+
+/// A partnership in a list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnershipSummary {
+    /// Its id.
+    pub id: PartnershipId,
+    /// The charter's name.
+    pub name: String,
+    /// Final height.
+    pub final_height: u64,
+    /// Optimistic height.
+    pub optimistic_height: u64,
+    /// Active participants.
+    pub participants: usize,
+}
+
+/// Everything a client sees of one partnership.
+#[derive(Clone, Debug)]
+pub struct PartnershipInfo {
+    /// Its id.
+    pub id: PartnershipId,
+    /// The charter it was created from.
+    pub charter: Charter,
+    /// Final height.
+    pub final_height: u64,
+    /// Optimistic height.
+    pub optimistic_height: u64,
+    /// State root of the final state.
+    pub final_root: [u8; 32],
+    /// State root of the optimistic state.
+    pub optimistic_root: [u8; 32],
+    /// Active participants with the height they were admitted at.
+    pub participants: Vec<(MemberId, u64)>,
+    /// Installed module instances and their code.
+    pub modules: Vec<(String, CodeHash)>,
+    /// Ops in the graph.
+    pub op_count: u64,
+    /// Ops waiting for their parents.
+    pub pending: usize,
+    /// The dissolution record, once dissolved.
+    pub dissolved: Option<serde_json::Value>,
+    /// Why the ledger halted, if it did.
+    pub halted: Option<String>,
+    /// Ops refused so far, by reason.
+    pub refusals: BTreeMap<String, u64>,
+}
+
+/// The node itself, as a client sees it.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    /// The member the node acts for.
+    pub member: MemberId,
+    /// The software version.
+    pub version: &'static str,
+    /// Partnerships held.
+    pub partnerships: usize,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
+
+/// A request to the node task.
+pub(crate) enum Command {
+    Info(Reply<NodeInfo>),
+    AddCode(Vec<u8>, Reply<CodeHash>),
+    Create(Box<Charter>, Reply<PartnershipId>),
+    Join(Box<SignedOp>, Reply<PartnershipId>),
+    List(Reply<Vec<PartnershipSummary>>),
+    Show(PartnershipId, Reply<PartnershipInfo>),
+    Submit {
+        partnership: PartnershipId,
+        module: String,
+        msg: Vec<u8>,
+        reply: Reply<OpId>,
+    },
+    Status {
+        partnership: PartnershipId,
+        op: OpId,
+        reply: Reply<(Option<OpOutcome>, bool)>,
+    },
+    Query {
+        partnership: PartnershipId,
+        module: String,
+        msg: Vec<u8>,
+        final_state: bool,
+        reply: Reply<Vec<u8>>,
+    },
+    Shutdown(oneshot::Sender<Result<(), NodeError>>),
+}
+
+/// A cloneable handle to a running node.
+#[derive(Clone)]
+pub struct NodeHandle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<NodeEvent>,
+    member: MemberId,
+}
+
+/// A started node: its handle and the task that runs it.
+pub struct RunningNode {
+    /// The handle clients use.
+    pub handle: NodeHandle,
+    /// The node task; it ends after [`NodeHandle::shutdown`] (or when every
+    /// handle is dropped), returning the error that stopped it, if any.
+    pub task: JoinHandle<Result<(), NodeError>>,
+}
+
+/// The node clock in milliseconds since the Unix epoch (stamps ops the node
+/// authors; never decides state, which only sees `time_ms` of ops).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Opens the store in `config.data_dir` (creating it) and starts the node
+/// task on the current tokio runtime.
+pub fn start(config: NodeConfig, key: MemberKey) -> Result<RunningNode, NodeError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        NodeError::Start(format!("cannot create the data directory {}: {e}", config.data_dir.display()))
+    })?;
+    let store = Store::open(&config.data_dir.join("store.redb"))?;
+    let executor = Arc::new(
+        WasmExecutor::new(config.host.clone())
+            .map_err(|e| NodeError::Start(format!("cannot start the WASM host: {e}")))?,
+    );
+    let core = NodeCore::open(store, executor, key, config.core)?;
+    Ok(start_with_core(core, &config))
+}
+
+/// Starts the node task over an opened core.
+pub fn start_with_core(core: NodeCore, config: &NodeConfig) -> RunningNode {
+    let (commands, receiver) = mpsc::channel(config.command_queue.max(1));
+    let (events, _) = broadcast::channel(config.event_buffer.max(16));
+    let handle = NodeHandle { commands, events: events.clone(), member: core.member() };
+    let task = tokio::spawn(NodeTask { core, events, tick: config.tick }.run(receiver));
+    RunningNode { handle, task }
+}
+
+struct NodeTask {
+    core: NodeCore,
+    events: broadcast::Sender<NodeEvent>,
+    tick: Duration,
+}
+
+impl NodeTask {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), NodeError> {
+        let mut ticker = tokio::time::interval(self.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let result = loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    None => break Ok(()),
+                    Some(Command::Shutdown(reply)) => {
+                        let result = self.core.flush();
+                        let failed = result.as_ref().err().map(ToString::to_string);
+                        let _ = reply.send(result);
+                        break match failed { Some(e) => Err(NodeError::Start(e)), None => Ok(()) };
+                    }
+                    Some(command) => {
+                        if let Err(fatal) = self.handle(command) {
+                            break Err(fatal);
+                        }
+                    }
+                },
+                _ = ticker.tick() => {
+                    if let Err(e) = self.core.tick(now_ms()) {
+                        if matches!(e, NodeError::Store(_)) {
+                            break Err(e);
+                        }
+                        tracing::warn!(error = %e, "periodic node work failed");
+                    }
+                }
+            }
+            self.publish();
+        };
+        self.publish();
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "the node stopped");
+        }
+        result
+    }
+
+    /// Streams new events to subscribers and hands authored ops to the
+    /// network (when one is attached).
+    fn publish(&mut self) {
+        for event in self.core.take_events() {
+            // No subscriber is fine: events are a view, not a queue.
+            let _ = self.events.send(event);
+        }
+        // Without a network there is no one to send ops to; they are durable
+        // in the store and will be served by sync once peers connect.
+        let _ = self.core.take_outbox();
+    }
+
+    /// Handles one request. Returns `Err` only for a fatal store failure.
+    fn handle(&mut self, command: Command) -> Result<(), NodeError> {
+        let now = now_ms();
+        let mut fatal = None;
+        match command {
+            Command::Info(reply) => {
+                let _ = reply.send(Ok(NodeInfo {
+                    member: self.core.member(),
+                    version: env!("CARGO_PKG_VERSION"),
+                    partnerships: self.core.partnership_ids().len(),
+                }));
+            }
+            Command::AddCode(wasm, reply) => {
+                let result = self.core.add_code(&wasm);
+                note_fatal(&mut fatal, &result);
+                let _ = reply.send(result);
+            }
+            Command::Create(charter, reply) => {
+                let result = self.core.create_partnership(*charter, now);
+                note_fatal(&mut fatal, &result);
+                let _ = reply.send(result);
+            }
+            Command::Join(genesis, reply) => {
+                let result = self.core.join(*genesis);
+                note_fatal(&mut fatal, &result);
+                let _ = reply.send(result);
+            }
+            Command::List(reply) => {
+                let list = self
+                    .core
+                    .partnership_ids()
+                    .into_iter()
+                    .filter_map(|id| {
+                        let ledger = self.core.ledger(&id)?;
+                        Some(PartnershipSummary {
+                            id,
+                            name: ledger.charter().name.clone(),
+                            final_height: ledger.final_height(),
+                            optimistic_height: ledger.optimistic_height(),
+                            participants: ledger.participants().iter().filter(|(_, r)| r.is_active()).count(),
+                        })
+                    })
+                    .collect();
+                let _ = reply.send(Ok(list));
+            }
+            Command::Show(id, reply) => {
+                let _ = reply.send(self.show(&id));
+            }
+            Command::Submit { partnership, module, msg, reply } => {
+                let result = self.core.submit_call(&partnership, &module, msg, now).map(|op| op.id());
+                note_fatal(&mut fatal, &result);
+                let _ = reply.send(result);
+            }
+            Command::Status { partnership, op, reply } => {
+                let result = self.core.ledger_or_err(&partnership).map(|l| (l.outcome(&op), l.is_final(&op)));
+                let _ = reply.send(result);
+            }
+            Command::Query { partnership, module, msg, final_state, reply } => {
+                let result = self.core.ledger_or_err(&partnership).and_then(|ledger| {
+                    match ledger.query(&module, &msg, final_state) {
+                        Ok(Ok(data)) => Ok(data),
+                        Ok(Err(error)) => Err(NodeError::Query(error)),
+                        Err(e) => Err(NodeError::Query(e.to_string())),
+                    }
+                });
+                let _ = reply.send(result);
+            }
+            Command::Shutdown(_) => unreachable!("handled by the loop"),
+        }
+        match fatal {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn show(&self, id: &PartnershipId) -> Result<PartnershipInfo, NodeError> {
+        let ledger = self.core.ledger_or_err(id)?;
+        Ok(PartnershipInfo {
+            id: *id,
+            charter: ledger.charter().clone(),
+            final_height: ledger.final_height(),
+            optimistic_height: ledger.optimistic_height(),
+            final_root: ledger.final_root(),
+            optimistic_root: ledger.optimistic_root(),
+            participants: ledger
+                .participants()
+                .into_iter()
+                .filter(|(_, r)| r.is_active())
+                .map(|(m, r)| (m, r.admitted_at))
+                .collect(),
+            modules: ledger.modules().into_iter().map(|(name, record)| (name, record.code)).collect(),
+            op_count: ledger.dag().len() as u64,
+            pending: ledger.pending().len(),
+            dissolved: ledger.optimistic_state().dissolution(),
+            halted: ledger.halted().map(str::to_owned),
+            refusals: ledger.refusal_counts().iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+        })
+    }
+}
+
+/// Remembers a store failure: the node must stop after answering.
+fn note_fatal<T>(fatal: &mut Option<NodeError>, result: &Result<T, NodeError>) {
+    if let Err(NodeError::Store(e)) = result {
+        *fatal = Some(NodeError::Start(format!("store failure: {e}")));
+    }
+}
+
+impl NodeHandle {
+    /// The member the node acts for.
+    pub fn member(&self) -> MemberId {
+        self.member
+    }
+
+    /// Subscribes to op events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    pub(crate) async fn request<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, NodeError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(make(reply)).await.map_err(|_| NodeError::Stopped)?;
+        answer.await.map_err(|_| NodeError::Stopped)?
+    }
+
+    /// The node's identity and counts.
+    pub async fn info(&self) -> Result<NodeInfo, NodeError> {
+        self.request(Command::Info).await
+    }
+
+    /// Uploads module code (checked, then stored). Returns its hash.
+    pub async fn add_code(&self, wasm: Vec<u8>) -> Result<CodeHash, NodeError> {
+        self.request(|r| Command::AddCode(wasm, r)).await
+    }
+
+    /// Creates a partnership from a charter; the node's member authors the
+    /// genesis and must be a participant.
+    pub async fn create_partnership(&self, charter: Charter) -> Result<PartnershipId, NodeError> {
+        self.request(|r| Command::Create(Box::new(charter), r)).await
+    }
+
+    /// Joins a partnership from its genesis op.
+    pub async fn join(&self, genesis: SignedOp) -> Result<PartnershipId, NodeError> {
+        self.request(|r| Command::Join(Box::new(genesis), r)).await
+    }
+
+    /// Every partnership on the node.
+    pub async fn partnerships(&self) -> Result<Vec<PartnershipSummary>, NodeError> {
+        self.request(Command::List).await
+    }
+
+    /// One partnership in full.
+    pub async fn partnership(&self, id: PartnershipId) -> Result<PartnershipInfo, NodeError> {
+        self.request(|r| Command::Show(id, r)).await
+    }
+
+    /// The outcome of an op (if applied) and whether it is final.
+    pub async fn op_status(
+        &self,
+        partnership: PartnershipId,
+        op: OpId,
+    ) -> Result<(Option<OpOutcome>, bool), NodeError> {
+        self.request(|reply| Command::Status { partnership, op, reply }).await
+    }
+
+    /// Queries a module (`final_state` picks the final or the optimistic
+    /// state). Returns the module's answer (JSON bytes).
+    pub async fn query(
+        &self,
+        partnership: PartnershipId,
+        module: &str,
+        msg: Vec<u8>,
+        final_state: bool,
+    ) -> Result<Vec<u8>, NodeError> {
+        let module = module.to_owned();
+        self.request(|reply| Command::Query { partnership, module, msg, final_state, reply }).await
+    }
+
+    /// Submits a call as the node's member and waits as asked, at most
+    /// `timeout` (on timeout the op stays accepted: see [`NodeError::Timeout`]).
+    pub async fn call(
+        &self,
+        partnership: PartnershipId,
+        module: &str,
+        msg: Vec<u8>,
+        wait: WaitFor,
+        timeout: Duration,
+    ) -> Result<CallReceipt, NodeError> {
+        // Subscribe first, so no event of the new op can be missed.
+        let mut events = self.subscribe();
+        let module = module.to_owned();
+        let op = self.request(|reply| Command::Submit { partnership, module, msg, reply }).await?;
+        if wait == WaitFor::Accepted {
+            return Ok(CallReceipt { op, outcome: None, is_final: false });
+        }
+        let started = tokio::time::Instant::now();
+        loop {
+            let (outcome, is_final) = self.op_status(partnership, op).await?;
+            let done = match wait {
+                WaitFor::Applied => outcome.is_some(),
+                _ => is_final,
+            };
+            if done {
+                return Ok(CallReceipt { op, outcome, is_final });
+            }
+            let left = timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                let what = if wait == WaitFor::Applied { "applied" } else { "final" };
+                let waited_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+                return Err(NodeError::Timeout { op, what, waited_ms });
+            }
+            // Wake on the next event about this op (or any lag), then re-check.
+            let _ = tokio::time::timeout(left, async {
+                loop {
+                    match events.recv().await {
+                        Ok(event) if event.op == op && event.kind != OpEventKind::Undone => break,
+                        Ok(_) => continue,
+                        Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    }
+                }
+            })
+            .await;
+        }
+    }
+
+    /// Stops the node cleanly: saves snapshots and ends the task. Everything
+    /// accepted is already durable.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::Shutdown(reply)).await.map_err(|_| NodeError::Stopped)?;
+        answer.await.map_err(|_| NodeError::Stopped)?
+    }
+}
