@@ -236,7 +236,7 @@ pub struct Dissolution {
 
 /// Handle messages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum HandleMsg {
     /// The caller gives notice (op of a member).
     GiveNotice {},
@@ -321,7 +321,7 @@ pub enum HandleMsg {
 
 /// Queries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum QueryMsg {
     /// A member's exit status.
     Status {

@@ -195,7 +195,7 @@ impl Grant {
 
 /// Handle messages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum HandleMsg {
     /// Creates a grant (governance, or an op of a member with `admin_role`).
     CreateGrant {
@@ -206,9 +206,16 @@ pub enum HandleMsg {
         /// `economic` (default) or `voting`.
         #[serde(default = "default_kind")]
         unit_kind: UnitKind,
-        /// The schedule.
-        #[serde(flatten)]
-        schedule: Schedule,
+        /// When vesting starts (ms).
+        start_ms: u64,
+        /// Nothing vests before `start_ms + cliff_ms`.
+        #[serde(default)]
+        cliff_ms: u64,
+        /// Everything has vested at `start_ms + duration_ms`.
+        duration_ms: u64,
+        /// Equal steps instead of linear vesting.
+        #[serde(default)]
+        steps: Option<u32>,
     },
     /// Releases the caller's vested units (an op of the member).
     Claim {},
@@ -239,7 +246,7 @@ fn default_kind() -> UnitKind {
 
 /// Queries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum QueryMsg {
     /// A member's vested and unvested units at a time (default: now).
     Vested {
@@ -529,7 +536,8 @@ fn settle(
 pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
     let config = CONFIG.load(ctx)?;
     match msg {
-        HandleMsg::CreateGrant { member, units, unit_kind, schedule } => {
+        HandleMsg::CreateGrant { member, units, unit_kind, start_ms, cliff_ms, duration_ms, steps } => {
+            let schedule = Schedule { start_ms, cliff_ms, duration_ms, steps };
             let by = creator(ctx, &config)?;
             if units == 0 {
                 return Err(VestingError::BadGrant("units must be above 0".into()));
