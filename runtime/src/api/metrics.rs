@@ -1,0 +1,137 @@
+//! Prometheus metrics at `GET /metrics` (text format 0.0.4): what the node
+//! reports per partnership (ops accepted, refused by reason, heights, the
+//! unfinalised tail, ops waiting for parents), its peers, and the API's own
+//! counters (responses by status, calls by result, queries).
+//!
+//! Node figures are read from the [`NodeHandle`](crate::node::NodeHandle) at
+//! scrape time; only the API's counters live here.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, ApiState};
+
+/// The API's own counters.
+#[derive(Debug, Default)]
+pub struct ApiMetrics {
+    responses: Mutex<BTreeMap<u16, u64>>,
+    calls: Mutex<BTreeMap<&'static str, u64>>,
+    queries: AtomicU64,
+}
+
+impl ApiMetrics {
+    /// Counts one response by status.
+    pub(crate) fn count_response(&self, status: u16) {
+        if let Ok(mut map) = self.responses.lock() {
+            *map.entry(status).or_default() += 1;
+        }
+    }
+
+    /// Counts one call by result (`accepted`, `applied`, `failed`, `refused`).
+    pub(crate) fn count_call(&self, result: &'static str) {
+        if let Ok(mut map) = self.calls.lock() {
+            *map.entry(result).or_default() += 1;
+        }
+    }
+
+    /// Counts one query.
+    pub(crate) fn count_query(&self) {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Escapes a label value.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+struct Family {
+    out: String,
+}
+
+impl Family {
+    fn head(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn line(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
+        if labels.is_empty() {
+            let _ = writeln!(self.out, "{name} {value}");
+        } else {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", label(v))).collect();
+            let _ = writeln!(self.out, "{name}{{{}}} {value}", labels.join(","));
+        }
+    }
+}
+
+pub(super) async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let list = state.node.partnerships().await?;
+    let mut infos = Vec::with_capacity(list.len());
+    for summary in &list {
+        // A partnership may not be there any more between the two requests.
+        if let Ok(info) = state.node.partnership(summary.id).await {
+            infos.push(info);
+        }
+    }
+    let peers = state.peers().await.len() as u64;
+    let mut f = Family { out: String::new() };
+    f.head("polypact_up", "gauge", "1 while the node serves requests.");
+    f.line("polypact_up", &[], 1);
+    f.head("polypact_peers", "gauge", "Connected peers.");
+    f.line("polypact_peers", &[], peers);
+    f.head("polypact_partnerships", "gauge", "Partnerships held by the node.");
+    f.line("polypact_partnerships", &[], infos.len() as u64);
+    let ids: Vec<String> = infos.iter().map(|i| i.id.to_hex()).collect();
+    let per = |f: &mut Family, name: &str, kind: &str, help: &str, value: &dyn Fn(usize) -> u64| {
+        f.head(name, kind, help);
+        for (i, id) in ids.iter().enumerate() {
+            f.line(name, &[("partnership", id)], value(i));
+        }
+    };
+    per(
+        &mut f,
+        "polypact_ops_accepted",
+        "gauge",
+        "Ops in the partnership's graph (accepted and stored).",
+        &|i| infos[i].op_count,
+    );
+    per(&mut f, "polypact_final_height", "gauge", "Final height.", &|i| infos[i].final_height);
+    per(&mut f, "polypact_optimistic_height", "gauge", "Optimistic height.", &|i| infos[i].optimistic_height);
+    per(
+        &mut f,
+        "polypact_finality_lag",
+        "gauge",
+        "Optimistic height minus final height: the tail that may still change.",
+        &|i| infos[i].optimistic_height.saturating_sub(infos[i].final_height),
+    );
+    per(&mut f, "polypact_pending_ops", "gauge", "Ops waiting for missing parents (sync lag).", &|i| {
+        infos[i].pending as u64
+    });
+    f.head("polypact_ops_refused_total", "counter", "Ops refused, by reason.");
+    for (info, id) in infos.iter().zip(&ids) {
+        for (reason, count) in &info.refusals {
+            f.line("polypact_ops_refused_total", &[("partnership", id), ("reason", reason)], *count);
+        }
+    }
+    f.head("polypact_api_responses_total", "counter", "API responses by HTTP status.");
+    if let Ok(map) = state.metrics.responses.lock() {
+        for (status, count) in map.iter() {
+            f.line("polypact_api_responses_total", &[("status", &status.to_string())], *count);
+        }
+    }
+    f.head("polypact_api_calls_total", "counter", "Calls submitted through the API, by result.");
+    if let Ok(map) = state.metrics.calls.lock() {
+        for (result, count) in map.iter() {
+            f.line("polypact_api_calls_total", &[("result", result)], *count);
+        }
+    }
+    f.head("polypact_api_queries_total", "counter", "Queries answered through the API.");
+    f.line("polypact_api_queries_total", &[], state.metrics.queries.load(Ordering::Relaxed));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], f.out).into_response())
+}

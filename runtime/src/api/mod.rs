@@ -1,0 +1,216 @@
+//! The HTTP JSON API a node serves (axum): node info and peers,
+//! partnerships (create from a charter, list, show), calls, queries, module
+//! code upload, server-sent events, Prometheus metrics, and its own OpenAPI
+//! description.
+//!
+//! - Loopback by default (the CLI binds `[api] listen`); every route except
+//!   `GET /health` needs `Authorization: Bearer <token>`.
+//! - Errors are `{"error": "…", "code": "unknown_partnership"}` with a
+//!   fitting status ([`ApiError`]); a bad request changes nothing.
+//! - The route table ([`routes`]) is the one the router is built from, and a
+//!   test checks it against `docs/openapi.json` ([`OPENAPI_JSON`]), which is
+//!   also what `GET /openapi.json` serves, so the two cannot drift.
+//!
+//! This module speaks HTTP and JSON to clients over a [`NodeHandle`]; it
+//! decides no state (the ledger does) and does not start the node or the
+//! network (the CLI does).
+
+mod error;
+mod metrics;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
+
+use crate::node::NodeHandle;
+
+pub use error::ApiError;
+pub use metrics::ApiMetrics;
+
+/// The OpenAPI description served at `GET /openapi.json` (checked in as
+/// `docs/openapi.json`).
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
+
+/// Largest request body (charters with inline module code, code uploads).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// A peer of the node, as `GET /v1/peers` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PeerInfo {
+    /// The peer's libp2p id.
+    pub peer_id: String,
+    /// Addresses it is known at.
+    pub addresses: Vec<String>,
+}
+
+/// Where the API gets the node's peers from (the network half). Without
+/// one the node reports no peers.
+pub type PeerSource = Arc<dyn Fn() -> BoxFuture<'static, Vec<PeerInfo>> + Send + Sync>;
+
+/// How the API runs.
+#[derive(Clone)]
+pub struct ApiConfig {
+    /// The bearer token every route but `GET /health` requires.
+    pub token: String,
+    /// The node's libp2p peer id, shown by `GET /v1/node`.
+    pub peer_id: Option<String>,
+    /// The node's p2p listen addresses, shown by `GET /v1/node`.
+    pub p2p_listen: Vec<String>,
+    /// How long a call waits for `applied` or `final` when the request does
+    /// not say.
+    pub call_timeout: Duration,
+    /// The node's peers.
+    pub peers: Option<PeerSource>,
+}
+
+impl ApiConfig {
+    /// A config with `token` and defaults for the rest.
+    pub fn new(token: impl Into<String>) -> Self {
+        ApiConfig {
+            token: token.into(),
+            peer_id: None,
+            p2p_listen: Vec::new(),
+            call_timeout: Duration::from_secs(30),
+            peers: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig").field("peer_id", &self.peer_id).finish_non_exhaustive()
+    }
+}
+
+/// What every handler sees.
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    pub(crate) node: NodeHandle,
+    pub(crate) config: Arc<ApiConfig>,
+    pub(crate) metrics: Arc<ApiMetrics>,
+    /// Flips to `true` when the server shuts down, ending event streams.
+    pub(crate) closing: tokio::sync::watch::Receiver<bool>,
+}
+
+impl ApiState {
+    pub(crate) async fn peers(&self) -> Vec<PeerInfo> {
+        match &self.config.peers {
+            Some(source) => source().await,
+            None => Vec::new(),
+        }
+    }
+}
+
+/// One route: method, path (axum and OpenAPI syntax: `{id}`), whether it
+/// needs the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path.
+    pub path: &'static str,
+    /// Whether the bearer token is required.
+    pub auth: bool,
+}
+
+/// Every route the API serves: the router is built from this table.
+pub fn routes() -> Vec<Route> {
+    routes::table().into_iter().map(|(route, _)| route).collect()
+}
+
+/// Builds the API router over a running node. The returned sender ends
+/// event streams when set to `true` (`serve` does so on shutdown).
+pub fn router(node: NodeHandle, config: ApiConfig) -> (Router, tokio::sync::watch::Sender<bool>) {
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let state =
+        ApiState { node, config: Arc::new(config), metrics: Arc::new(ApiMetrics::default()), closing };
+    let mut open = Router::new();
+    let mut guarded = Router::new();
+    for (route, handler) in routes::table() {
+        if route.auth {
+            guarded = guarded.route(route.path, handler);
+        } else {
+            open = open.route(route.path, handler);
+        }
+    }
+    let guarded = guarded.layer(middleware::from_fn_with_state(state.clone(), require_token));
+    let router = open
+        .merge(guarded)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    (router, closing_tx)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then ends event
+/// streams and in-flight requests cleanly.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    node: NodeHandle,
+    config: ApiConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (router, closing) = router(node, config);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = closing.send(true);
+        })
+        .await
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_route",
+        format!("no route {method} {}; GET /openapi.json lists the routes", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take {method}; GET /openapi.json lists the routes", uri.path()),
+    )
+}
+
+/// Compares in time independent of where the strings differ.
+fn same_token(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let given = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let problem = match given.map(|v| v.strip_prefix("Bearer ").map(str::trim)) {
+        None => Some(
+            "this route needs `Authorization: Bearer <token>`; the token is in the node's home (api.token)",
+        ),
+        Some(None) => Some("the Authorization header must be `Bearer <token>`"),
+        Some(Some(token)) if !same_token(token, &state.config.token) => {
+            Some("wrong API token; use the token in the node's home (api.token)")
+        }
+        Some(Some(_)) => None,
+    };
+    match problem {
+        Some(message) => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response(),
+        None => next.run(request).await,
+    }
+}
+
+async fn count_requests(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    state.metrics.count_response(response.status().as_u16());
+    response
+}

@@ -1,0 +1,389 @@
+//! The API's handlers and the route table the router is built from.
+//! Request bodies are read as bytes and parsed here, so invalid JSON is
+//! answered with its line and column in the usual error shape.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::path::Path as FsPath;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use futures::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::{ApiError, ApiState, OPENAPI_JSON, Route};
+use crate::ledger::OpOutcome;
+use crate::node::{NodeEvent, OpEventKind, PartnershipInfo, WaitFor, outcome_json};
+use crate::op::{Charter, CodeHash, CodeSource, PartnershipId, fill_placeholders};
+
+type Handler = MethodRouter<ApiState>;
+
+/// The route table: every route with its handler.
+pub(super) fn table() -> Vec<(Route, Handler)> {
+    let r = |method, path, auth| Route { method, path, auth };
+    vec![
+        (r("GET", "/health", false), get(health)),
+        (r("GET", "/openapi.json", true), get(openapi)),
+        (r("GET", "/metrics", true), get(super::metrics::metrics)),
+        (r("GET", "/v1/node", true), get(node_info)),
+        (r("GET", "/v1/peers", true), get(peers)),
+        (r("POST", "/v1/code", true), post(upload_code)),
+        (r("GET", "/v1/partnerships", true), get(list_partnerships)),
+        (r("POST", "/v1/partnerships", true), post(create_partnership)),
+        (r("GET", "/v1/partnerships/{id}", true), get(show_partnership)),
+        (r("POST", "/v1/partnerships/{id}/calls", true), post(call)),
+        (r("POST", "/v1/partnerships/{id}/query", true), post(query)),
+        (r("GET", "/v1/partnerships/{id}/events", true), get(events)),
+    ]
+}
+
+/// Parses a JSON request body; errors say where (line and column).
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("invalid_json", "the request body is empty; send a JSON object"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let what = if e.is_syntax() || e.is_eof() { "invalid JSON" } else { "unexpected JSON" };
+        ApiError::bad_request(
+            "invalid_json",
+            format!("{what} in the request body at line {}, column {}: {e}", e.line(), e.column()),
+        )
+    })
+}
+
+/// Parses a message field (`msg`) that must be JSON.
+fn msg_bytes(msg: &Value) -> Vec<u8> {
+    msg.to_string().into_bytes()
+}
+
+fn parse_partnership(text: &str) -> Result<PartnershipId, ApiError> {
+    text.parse::<PartnershipId>().map_err(|e| {
+        ApiError::bad_request("bad_partnership_id", format!("{e}; `polypact partnership list` shows the ids"))
+    })
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+async fn node_info(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let info = state.node.info().await?;
+    let peers = state.peers().await;
+    Ok(Json(json!({
+        "member": info.member.to_string(),
+        "version": info.version,
+        "partnerships": info.partnerships,
+        "peer_id": state.config.peer_id,
+        "p2p_listen": state.config.p2p_listen,
+        "peers": peers,
+    })))
+}
+
+async fn peers(State(state): State<ApiState>) -> Json<Value> {
+    Json(json!({"peers": state.peers().await}))
+}
+
+async fn upload_code(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("bad_code", "the body is empty; send the module's .wasm bytes"));
+    }
+    let hash = state.node.add_code(body.to_vec()).await?;
+    Ok((StatusCode::CREATED, Json(json!({"hash": hash.to_hex(), "bytes": body.len()}))))
+}
+
+async fn list_partnerships(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let list = state.node.partnerships().await?;
+    let items: Vec<Value> = list
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id.to_hex(),
+                "name": p.name,
+                "final_height": p.final_height,
+                "optimistic_height": p.optimistic_height,
+                "participants": p.participants,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"partnerships": items})))
+}
+
+/// A partnership as the API shows it.
+pub(super) fn partnership_json(info: &PartnershipInfo) -> Value {
+    json!({
+        "id": info.id.to_hex(),
+        "name": info.charter.name,
+        "final_height": info.final_height,
+        "optimistic_height": info.optimistic_height,
+        "final_root": hex::encode(info.final_root),
+        "optimistic_root": hex::encode(info.optimistic_root),
+        "participants": info.participants.iter()
+            .map(|(m, at)| json!({"member": m.to_string(), "admitted_at": at})).collect::<Vec<_>>(),
+        "modules": info.modules.iter()
+            .map(|(name, code)| json!({"name": name, "code": code.to_hex()})).collect::<Vec<_>>(),
+        "op_count": info.op_count,
+        "pending": info.pending,
+        "dissolved": info.dissolved,
+        "halted": info.halted,
+        "refusals": info.refusals,
+        "params": {
+            "fuel_per_op": info.charter.params.fuel_per_op,
+            "clock_tolerance_ms": info.charter.params.clock_tolerance_ms,
+            "max_message_depth": info.charter.params.max_message_depth,
+        },
+    })
+}
+
+async fn show_partnership(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_partnership(&id)?;
+    let info = state.node.partnership(id).await?;
+    Ok(Json(partnership_json(&info)))
+}
+
+/// `POST /v1/partnerships`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    /// The charter's TOML text (a template with `${name}` placeholders).
+    charter: String,
+    /// Placeholder values.
+    #[serde(default)]
+    values: BTreeMap<String, String>,
+    /// Code hashes of modules whose charter entry names a `wasm` file, by
+    /// module name (the code was uploaded with `POST /v1/code`).
+    #[serde(default)]
+    code: BTreeMap<String, String>,
+    /// Inline module code, hex, by module name.
+    #[serde(default)]
+    wasm: BTreeMap<String, String>,
+}
+
+fn bad_charter(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_charter", message)
+}
+
+async fn create_partnership(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let request: CreateRequest = parse_body(&body)?;
+    // Everything is checked before anything is stored.
+    let mut inline = BTreeMap::new();
+    for (module, text) in &request.wasm {
+        let bytes = hex::decode(text.trim())
+            .map_err(|e| bad_charter(format!("wasm for module `{module}` is not hex: {e}")))?;
+        inline.insert(module.clone(), bytes);
+    }
+    let text =
+        fill_placeholders(&request.charter, &request.values).map_err(|e| bad_charter(e.to_string()))?;
+    let charter = Charter::from_toml(&text, "charter", FsPath::new("."), |module, source| match source {
+        CodeSource::Hash(hash) => Ok(hash),
+        CodeSource::File(_) => {
+            if let Some(hash) = request.code.get(module) {
+                hash.parse::<CodeHash>().map_err(|e| e.to_string())
+            } else if let Some(bytes) = inline.get(module) {
+                Ok(CodeHash::of(bytes))
+            } else {
+                Err("names a wasm file, which the node cannot read; upload the code (`POST /v1/code`) and pass its hash in `code`, or send it in `wasm`".to_owned())
+            }
+        }
+    })
+    .map_err(|e| bad_charter(e.to_string()))?;
+    if let Some(name) = inline.keys().chain(request.code.keys()).find(|n| charter.module(n).is_none()) {
+        return Err(bad_charter(format!("code was given for `{name}`, which the charter does not list")));
+    }
+    for bytes in inline.into_values() {
+        state.node.add_code(bytes).await?;
+    }
+    let id = state.node.create_partnership(charter).await?;
+    let info = state.node.partnership(id).await?;
+    Ok((StatusCode::CREATED, Json(partnership_json(&info))))
+}
+
+/// `POST /v1/partnerships/{id}/calls`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallRequest {
+    module: String,
+    msg: Value,
+    #[serde(default)]
+    wait: WaitFor,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+async fn call(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = parse_partnership(&id)?;
+    let request: CallRequest = parse_body(&body)?;
+    let timeout = request.timeout_ms.map_or(state.config.call_timeout, std::time::Duration::from_millis);
+    let receipt = state.node.call(id, &request.module, msg_bytes(&request.msg), request.wait, timeout).await;
+    let receipt = match receipt {
+        Ok(receipt) => receipt,
+        Err(e) => {
+            state.metrics.count_call("refused");
+            return Err(e.into());
+        }
+    };
+    let op = receipt.op.to_hex();
+    match &receipt.outcome {
+        None => {
+            state.metrics.count_call("accepted");
+            Ok((StatusCode::ACCEPTED, Json(json!({"op": op, "status": "accepted", "final": false}))))
+        }
+        Some(OpOutcome::Failed { error }) => {
+            state.metrics.count_call("failed");
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "call_failed",
+                format!("the call was rejected: {error}"),
+            )
+            .with("op", op.into())
+            .with("module_error", error.clone().into()))
+        }
+        Some(OpOutcome::Skipped { reason }) => {
+            state.metrics.count_call("failed");
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "call_skipped",
+                format!("the call was not executed: {reason}"),
+            )
+            .with("op", op.into()))
+        }
+        Some(outcome) => {
+            state.metrics.count_call("applied");
+            Ok((
+                StatusCode::OK,
+                Json(
+                    json!({"op": op, "status": "applied", "final": receipt.is_final, "outcome": outcome_json(outcome)}),
+                ),
+            ))
+        }
+    }
+}
+
+/// `POST /v1/partnerships/{id}/query`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryRequest {
+    module: String,
+    msg: Value,
+    #[serde(default, rename = "final")]
+    final_state: bool,
+}
+
+async fn query(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_partnership(&id)?;
+    let request: QueryRequest = parse_body(&body)?;
+    let info = state.node.partnership(id).await?;
+    if !info.modules.iter().any(|(name, _)| *name == request.module) {
+        let known = info.modules.iter().map(|(n, _)| n.clone()).collect();
+        return Err(crate::node::NodeError::UnknownModule { module: request.module, known }.into());
+    }
+    state.metrics.count_query();
+    let data = state.node.query(id, &request.module, msg_bytes(&request.msg), request.final_state).await?;
+    let data: Value = serde_json::from_slice(&data)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&data).into_owned()));
+    Ok(Json(json!({"data": data, "final": request.final_state})))
+}
+
+/// Reads `final=true|false` from a query string.
+fn final_flag(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut only_final = false;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        match (key, value) {
+            ("final", "true" | "1") => only_final = true,
+            ("final", "false" | "0") => only_final = false,
+            ("final", other) => {
+                return Err(ApiError::bad_request(
+                    "bad_parameter",
+                    format!("final={other}: use final=true or final=false"),
+                ));
+            }
+            (other, _) => {
+                return Err(ApiError::bad_request(
+                    "bad_parameter",
+                    format!("unknown parameter `{other}`; this route takes `final`"),
+                ));
+            }
+        }
+    }
+    Ok(only_final)
+}
+
+fn sse_event(event: &NodeEvent) -> Event {
+    let kind = match event.kind {
+        OpEventKind::Applied => "applied",
+        OpEventKind::Undone => "undone",
+        OpEventKind::Final => "final",
+    };
+    Event::default().event(kind).id(event.op.to_hex()).data(event.to_json().to_string())
+}
+
+async fn events(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = parse_partnership(&id)?;
+    let only_final = final_flag(raw.as_deref())?;
+    // Subscribe before the check so nothing after the answer is missed.
+    let receiver = state.node.subscribe();
+    state.node.partnership(id).await?;
+    let closing = state.closing.clone();
+    let stream = futures::stream::unfold(
+        (receiver, closing),
+        move |(mut receiver, mut closing)| async move {
+            loop {
+                if *closing.borrow() {
+                    return None;
+                }
+                let next = tokio::select! {
+                    next = receiver.recv() => next,
+                    _ = closing.changed() => return None,
+                };
+                match next {
+                    Ok(event) => {
+                        if event.partnership != id || (only_final && event.kind != OpEventKind::Final) {
+                            continue;
+                        }
+                        return Some((Ok(sse_event(&event)), (receiver, closing)));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                        let note = Event::default()
+                        .event("lagged")
+                        .data(json!({"skipped": skipped, "hint": "the client read too slowly; re-read state with GET /v1/partnerships/{id}"}).to_string());
+                        return Some((Ok(note), (receiver, closing)));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

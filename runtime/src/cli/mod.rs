@@ -1,0 +1,338 @@
+//! The `polypact` command line: its arguments and which command does what.
+//!
+//! - [`node`]: `init` (a home: keys, token, config) and `node` (run a node
+//!   with its API).
+//! - [`commands`]: the API client commands (`info`, `partnership
+//!   create|show|list`, `call`, `query`, `events`).
+//! - [`module`]: `module new|build|hash`.
+//! - [`testnet`]: `testnet up|down|demo` (local nodes as processes).
+//! - [`local_demo`]: `demo`, three ledgers in one process.
+//!
+//! The CLI is a client of the HTTP API (except `init`, `node`, `module` and
+//! `demo`); it owns no state. Errors go to stderr with what to do, and exit 1.
+
+mod client;
+mod commands;
+mod local_demo;
+mod module;
+mod node;
+mod testnet;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use client::Target;
+
+#[derive(Parser)]
+#[command(name = "polypact", version, about = "A runtime for programmable partnerships")]
+struct Cli {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+/// Which node a client command talks to, and where a node's home is.
+#[derive(Args, Clone, Debug, Default)]
+struct TargetArgs {
+    /// The node's home directory (default $POLYPACT_HOME, else ~/.polypact).
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// The node's API URL, e.g. http://127.0.0.1:7410 (needs --token).
+    #[arg(long, global = true, value_name = "URL", env = "POLYPACT_NODE")]
+    node: Option<String>,
+    /// The API token (default: the home's api.token).
+    #[arg(long, global = true, value_name = "TOKEN", env = "POLYPACT_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Talk to a node of the local testnet in DIR (see `testnet up`).
+    #[arg(long, global = true, value_name = "DIR")]
+    testnet: Option<PathBuf>,
+    /// With --testnet: the node's name (default: the first node).
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    name: Option<String>,
+}
+
+impl TargetArgs {
+    fn target(&self) -> Target {
+        Target {
+            node: self.node.clone(),
+            token: self.token.clone(),
+            home: self.home.clone(),
+            testnet: self.testnet.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+/// Network overrides shared by `init` and `node`.
+#[derive(Args, Clone, Debug, Default)]
+struct NetFlags {
+    /// API address, e.g. 127.0.0.1:7410 (overrides [api] listen).
+    #[arg(long, value_name = "ADDR")]
+    api: Option<String>,
+    /// p2p listen multiaddress (repeatable; overrides [network] listen).
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<String>,
+    /// Bootstrap peer multiaddress (repeatable; overrides [network] bootstrap).
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<String>,
+    /// Turn mDNS discovery off.
+    #[arg(long)]
+    no_mdns: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Creates a home: member key, node key, API token and polypact.toml.
+    Init {
+        #[command(flatten)]
+        net: NetFlags,
+    },
+    /// Runs a node with the home's config (flags override it) until Ctrl-C.
+    Node {
+        #[command(flatten)]
+        net: NetFlags,
+    },
+    /// Shows the node: member, version, peers.
+    Info {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Partnerships: create, show, list.
+    Partnership {
+        #[command(subcommand)]
+        command: PartnershipCmd,
+    },
+    /// Submits a call as the node's member.
+    Call {
+        /// Partnership id (or a unique prefix).
+        id: String,
+        /// Module instance name.
+        module: String,
+        /// The message, JSON.
+        msg: String,
+        /// Wait until the call is applied or final and show its result.
+        #[arg(long, value_enum, default_value_t = Wait::Applied)]
+        wait: Wait,
+        /// Longest wait, in seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queries a module.
+    Query {
+        /// Partnership id (or a unique prefix).
+        id: String,
+        /// Module instance name.
+        module: String,
+        /// The query, JSON.
+        msg: String,
+        /// Read the final state instead of the optimistic one.
+        #[arg(long = "final")]
+        final_state: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follows a partnership's op events (applied, undone, final).
+    Events {
+        /// Partnership id (or a unique prefix).
+        id: String,
+        /// Only final events.
+        #[arg(long = "final")]
+        final_only: bool,
+        /// Stop after this many events.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Module tooling: new, build, hash.
+    Module {
+        #[command(subcommand)]
+        command: ModuleCmd,
+    },
+    /// Local testnets: N nodes as processes on loopback.
+    Testnet {
+        #[command(subcommand)]
+        command: TestnetCmd,
+    },
+    /// Three partners' ledgers in one process (no network, no API).
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum PartnershipCmd {
+    /// Creates a partnership from a charter file (a template: fill
+    /// `${name}` placeholders with --set; with --testnet they default to
+    /// the testnet nodes' member ids).
+    Create {
+        /// The charter TOML file.
+        charter: PathBuf,
+        /// A placeholder value, name=value (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows one partnership.
+    Show {
+        /// Partnership id (or a unique prefix).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lists the node's partnerships.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModuleCmd {
+    /// Creates a module crate from the template: builds for wasm32, native
+    /// tests pass.
+    New {
+        /// The crate name (a-z, 0-9, `-`, `_`).
+        name: String,
+        /// Where to create it (default ./NAME).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The polypact-sdk crate to depend on (default: this build's sdk/).
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
+    /// Builds a module crate for wasm32 (release) and prints its code hash.
+    Build {
+        /// The module crate's directory.
+        path: PathBuf,
+    },
+    /// Prints the code hash (BLAKE3) of a .wasm file.
+    Hash {
+        /// The .wasm file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TestnetCmd {
+    /// Starts N nodes on loopback, each with its home in DIR/NAME, connected
+    /// through bootstrap addresses; writes DIR/testnet.json.
+    Up {
+        /// How many nodes.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// The testnet's directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Node names, comma separated (default node1, node2, …).
+        #[arg(long, value_delimiter = ',')]
+        names: Vec<String>,
+    },
+    /// Stops the testnet's nodes (homes are kept).
+    Down {
+        /// The testnet's directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Three nodes, the joint-venture charter, a short story.
+    Demo {
+        /// Leave the testnet running afterwards.
+        #[arg(long)]
+        keep: bool,
+        /// The testnet's directory (default: a new temporary one).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The charter (default examples/charters/joint-venture.toml).
+        #[arg(long, value_name = "FILE")]
+        charter: Option<PathBuf>,
+    },
+}
+
+/// How long `call` waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Wait {
+    /// Until the op is durable on the node.
+    Accepted,
+    /// Until it is applied to the optimistic state.
+    Applied,
+    /// Until it is final.
+    Final,
+}
+
+impl Wait {
+    fn as_str(self) -> &'static str {
+        match self {
+            Wait::Accepted => "accepted",
+            Wait::Applied => "applied",
+            Wait::Final => "final",
+        }
+    }
+}
+
+/// Runs the command line; prints errors and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let target = cli.target.target();
+    match cli.command {
+        Cmd::Init { net } => node::init(&target, &net),
+        Cmd::Node { net } => runtime()?.block_on(node::run(&target, &net)),
+        Cmd::Info { json } => runtime()?.block_on(commands::info(&target, json)),
+        Cmd::Partnership { command } => runtime()?.block_on(async {
+            match command {
+                PartnershipCmd::Create { charter, set, json } => {
+                    commands::create(&target, &charter, &set, json).await
+                }
+                PartnershipCmd::Show { id, json } => commands::show(&target, &id, json).await,
+                PartnershipCmd::List { json } => commands::list(&target, json).await,
+            }
+        }),
+        Cmd::Call { id, module, msg, wait, timeout, json } => {
+            runtime()?.block_on(commands::call(&target, &id, &module, &msg, wait, timeout, json))
+        }
+        Cmd::Query { id, module, msg, final_state, json } => {
+            runtime()?.block_on(commands::query(&target, &id, &module, &msg, final_state, json))
+        }
+        Cmd::Events { id, final_only, count, json } => {
+            runtime()?.block_on(commands::events(&target, &id, final_only, count, json))
+        }
+        Cmd::Module { command } => match command {
+            ModuleCmd::New { name, dir, sdk } => module::new(&name, dir, sdk),
+            ModuleCmd::Build { path } => module::build(&path).map(|_| ()),
+            ModuleCmd::Hash { file } => module::hash(&file),
+        },
+        Cmd::Testnet { command } => runtime()?.block_on(async {
+            match command {
+                TestnetCmd::Up { nodes, dir, names } => testnet::up(&dir, nodes, names).await.map(|_| ()),
+                TestnetCmd::Down { dir } => testnet::down(&dir).await,
+                TestnetCmd::Demo { keep, dir, charter } => testnet::demo(keep, dir, charter).await,
+            }
+        }),
+        Cmd::Demo => local_demo::run(),
+    }
+}

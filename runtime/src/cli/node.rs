@@ -1,0 +1,136 @@
+//! `polypact init` (create a home) and `polypact node` (run a node and its
+//! API from a home, flags overriding the config, until Ctrl-C or SIGTERM).
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use polypact::api::{self, ApiConfig};
+use polypact::home::{Home, HomeConfig, TOKEN_FILE, default_home};
+use polypact::node::{self as pnode, NodeConfig};
+
+use super::NetFlags;
+use super::client::{Target, api_url};
+
+/// Applies the command-line overrides to a config.
+fn apply(config: &mut HomeConfig, net: &NetFlags) {
+    if let Some(api) = &net.api {
+        config.api.listen.clone_from(api);
+    }
+    if !net.listen.is_empty() {
+        config.network.listen.clone_from(&net.listen);
+    }
+    if !net.bootstrap.is_empty() {
+        config.network.bootstrap.clone_from(&net.bootstrap);
+    }
+    if net.no_mdns {
+        config.network.mdns = false;
+    }
+}
+
+/// `polypact init`.
+pub fn init(target: &Target, net: &NetFlags) -> Result<()> {
+    let dir = target.home.clone().unwrap_or_else(default_home);
+    let mut config = HomeConfig::default();
+    apply(&mut config, net);
+    let home = Home::init(&dir, config)?;
+    println!("created a polypact home in {}", dir.display());
+    println!("member   {}", home.member_id());
+    println!("peer id  {}", home.peer_id());
+    println!("api      {} (token in {})", api_url(home.config()), dir.join(TOKEN_FILE).display());
+    println!("run the node with: polypact node --home {}", dir.display());
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+/// `polypact node`.
+pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
+    let dir = target.home.clone().unwrap_or_else(default_home);
+    let mut home = Home::open(&dir)?;
+    apply(home.config_mut(), net);
+    home.config().check().map_err(|e| {
+        anyhow::anyhow!("{e} (from the flags or {})", dir.join(polypact::home::CONFIG_FILE).display())
+    })?;
+    let config = home.config().clone();
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.node.log.clone());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+
+    let listener = match tokio::net::TcpListener::bind(&config.api.listen).await {
+        Ok(listener) => listener,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "the API address {} is in use (another node, or another program); pick another with `--api 127.0.0.1:PORT` or set [api] listen in {}",
+            config.api.listen,
+            dir.join(polypact::home::CONFIG_FILE).display()
+        ),
+        Err(e) => bail!("cannot listen on {} for the API: {e}", config.api.listen),
+    };
+    let api_addr = listener.local_addr().context("the API listener has no address")?;
+
+    let mut node_config = NodeConfig::new(home.data_dir());
+    node_config.core.ack_debounce_ms = config.node.ack_debounce_ms;
+    node_config.tick = Duration::from_millis(config.node.tick_ms);
+    let key = polypact::op::MemberKey::from_secret(home.member_key().secret());
+    let running = pnode::start(node_config, key).map_err(|e| match e {
+        pnode::NodeError::Store(store) => anyhow::anyhow!(
+            "cannot open the store in {}: {store}; is another node running on this home?",
+            home.data_dir().display()
+        ),
+        other => other.into(),
+    })?;
+    let handle = running.handle.clone();
+
+    // The p2p network is started here once it is part of the node
+    // (`node::network`, reading `config.network`); until then the node runs
+    // alone and peers are empty.
+    if !config.network.bootstrap.is_empty() || config.network.mdns {
+        tracing::info!("the p2p network is not part of this build yet; the node runs without peers");
+    }
+
+    let mut api_config = ApiConfig::new(home.token());
+    api_config.peer_id = Some(home.peer_id().to_string());
+    api_config.p2p_listen.clone_from(&config.network.listen);
+    api_config.call_timeout = Duration::from_millis(config.api.call_timeout_ms);
+
+    println!("polypact node running");
+    println!("member   {}", home.member_id());
+    println!("peer id  {}", home.peer_id());
+    println!("api      http://{api_addr}");
+    println!("data     {}", home.data_dir().display());
+    let _ = std::io::stdout().flush();
+
+    let served = api::serve(listener, handle.clone(), api_config, shutdown_signal()).await;
+    tracing::info!("shutting down");
+    let stopped = handle.shutdown().await;
+    let task = running.task.await;
+    served.context("the API server failed")?;
+    if let Err(e) = stopped {
+        if !matches!(e, pnode::NodeError::Stopped) {
+            return Err(e.into());
+        }
+    }
+    match task {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(anyhow::Error::from(e).context("the node stopped with an error")),
+        Err(e) => bail!("the node task failed: {e}"),
+    }
+    println!("node stopped");
+    Ok(())
+}

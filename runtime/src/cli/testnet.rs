@@ -1,0 +1,474 @@
+//! Local testnets: `testnet up` starts N `polypact node` processes on
+//! loopback, each with its own home under DIR, connected through bootstrap
+//! addresses, and records them in DIR/testnet.json; `testnet down` stops
+//! them; `testnet demo` is a thin script over both (a charter, a story).
+//!
+//! `testnet.json` (what other commands read with `--testnet DIR --as NAME`):
+//! `{"nodes":[{"name","api","token_file","member","peer_id","p2p","pid","home","log"}]}`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use polypact::home::{Home, HomeConfig, TOKEN_FILE, read_token};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::Wait;
+use super::client::Client;
+use super::commands::{call_on, create_on};
+
+/// The file a testnet is recorded in.
+pub const TESTNET_FILE: &str = "testnet.json";
+
+/// A testnet as recorded in `testnet.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Testnet {
+    /// Its nodes, in start order.
+    pub nodes: Vec<TestnetNode>,
+}
+
+/// One node of a testnet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TestnetNode {
+    /// Its name (and its `${name}` placeholder value).
+    pub name: String,
+    /// API URL.
+    pub api: String,
+    /// The API token file.
+    pub token_file: String,
+    /// The member it acts for.
+    pub member: String,
+    /// Its libp2p peer id.
+    pub peer_id: String,
+    /// Its p2p address, with `/p2p/<peer id>`.
+    pub p2p: String,
+    /// Its process id while running.
+    pub pid: Option<u32>,
+    /// Its home.
+    pub home: String,
+    /// Its log file.
+    pub log: String,
+}
+
+impl Testnet {
+    /// Reads DIR/testnet.json.
+    pub fn load(dir: &Path) -> Result<Testnet> {
+        let path = dir.join(TESTNET_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|_| {
+            anyhow!(
+                "no testnet in {} (no {TESTNET_FILE}); start one with `polypact testnet up --dir {}`",
+                dir.display(),
+                dir.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not a testnet file", path.display()))
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(TESTNET_FILE);
+        let text = serde_json::to_string_pretty(self).context("cannot encode the testnet")?;
+        std::fs::write(&path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Result<&TestnetNode> {
+        self.nodes.iter().find(|n| n.name == name).ok_or_else(|| {
+            let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+            anyhow!("the testnet has no node `{name}`; its nodes are: {}", names.join(", "))
+        })
+    }
+
+    /// Node name → member id: the default `${name}` placeholder values.
+    pub fn member_ids(&self) -> BTreeMap<String, String> {
+        self.nodes.iter().map(|n| (n.name.clone(), n.member.clone())).collect()
+    }
+}
+
+impl TestnetNode {
+    /// A client of this node.
+    pub fn client(&self) -> Result<Client> {
+        let token = read_token(Path::new(&self.token_file))?;
+        Client::new(&self.api, token, "the testnet node stopped; see its log".into())
+    }
+}
+
+/// Whether `pid` is a live process (not a zombie).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Whether `pid` is the node of `home` (so a reused pid is never signalled).
+fn is_node_of(pid: u32, home: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).split('\0').any(|arg| arg == home))
+        .unwrap_or(false)
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = std::process::Command::new("kill").args([sig, &pid.to_string()]).status();
+}
+
+/// A free loopback TCP port (the OS picks it; it is free when this returns).
+fn free_port() -> Result<u16> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port on 127.0.0.1")?;
+    Ok(listener.local_addr().context("no local address")?.port())
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(8)..].join("\n")
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 32
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// `polypact testnet up`.
+pub async fn up(dir: &Path, nodes: usize, names: Vec<String>) -> Result<Testnet> {
+    let names = if names.is_empty() { (1..=nodes).map(|i| format!("node{i}")).collect() } else { names };
+    if names.is_empty() || names.len() > 32 {
+        bail!("a testnet has 1 to 32 nodes");
+    }
+    for (i, name) in names.iter().enumerate() {
+        if !valid_name(name) {
+            bail!("node name {name:?}: use 1 to 32 of a-z, 0-9, `-`, `_`");
+        }
+        if names[..i].contains(name) {
+            bail!("node name `{name}` is given twice");
+        }
+    }
+    if let Ok(existing) = Testnet::load(dir)
+        && existing.nodes.iter().any(|n| n.pid.is_some_and(alive))
+    {
+        bail!(
+            "a testnet is already running in {}; stop it with `polypact testnet down --dir {}`",
+            dir.display(),
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = dir.canonicalize().with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let exe = std::env::current_exe().context("cannot find the polypact executable")?;
+    let mut started: Vec<TestnetNode> = Vec::new();
+    let mut children = Vec::new();
+    let outcome: Result<()> = async {
+        for name in &names {
+            let home_dir = dir.join(name);
+            let home = if home_dir.join(polypact::home::CONFIG_FILE).exists() {
+                Home::open(&home_dir)?
+            } else {
+                let mut config = HomeConfig::default();
+                config.network.mdns = false;
+                Home::init(&home_dir, config)?
+            };
+            let api_port = free_port()?;
+            let p2p_port = free_port()?;
+            let api = format!("127.0.0.1:{api_port}");
+            let listen = format!("/ip4/127.0.0.1/tcp/{p2p_port}");
+            let p2p = format!("{listen}/p2p/{}", home.peer_id());
+            let log = home_dir.join("node.log");
+            let log_file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .with_context(|| format!("cannot open {}", log.display()))?;
+            let mut command = std::process::Command::new(&exe);
+            command
+                .arg("--home")
+                .arg(&home_dir)
+                .args(["node", "--api", &api, "--listen", &listen, "--no-mdns"])
+                .stdin(std::process::Stdio::null())
+                .stdout(log_file.try_clone().context("cannot share the log file")?)
+                .stderr(log_file);
+            if let Some(first) = started.first() {
+                command.args(["--bootstrap", &first.p2p]);
+            }
+            // Own process group: Ctrl-C in the terminal does not reach the nodes.
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
+            eprint!("starting {name}… ");
+            let begun = Instant::now();
+            let mut child = command.spawn().with_context(|| format!("cannot start {}", exe.display()))?;
+            let pid = child.id();
+            let node = TestnetNode {
+                name: name.clone(),
+                api: format!("http://{api}"),
+                token_file: home_dir.join(TOKEN_FILE).display().to_string(),
+                member: home.member_id().to_string(),
+                peer_id: home.peer_id().to_string(),
+                p2p,
+                pid: Some(pid),
+                home: home_dir.display().to_string(),
+                log: log.display().to_string(),
+            };
+            let client = Client::new(&node.api, home.token().to_owned(), String::new())?;
+            loop {
+                if client.healthy().await {
+                    break;
+                }
+                if let Ok(Some(status)) = child.try_wait() {
+                    eprintln!("failed");
+                    bail!(
+                        "{name} exited ({status}) before it was ready; its log ({}):\n{}",
+                        log.display(),
+                        log_tail(&log)
+                    );
+                }
+                if begun.elapsed() > Duration::from_secs(30) {
+                    eprintln!("failed");
+                    signal(pid, "-KILL");
+                    bail!(
+                        "{name} did not answer within 30 s; its log ({}):\n{}",
+                        log.display(),
+                        log_tail(&log)
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            eprintln!("ready in {} ms ({})", begun.elapsed().as_millis(), node.api);
+            started.push(node);
+            children.push(child);
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = outcome {
+        for node in &started {
+            if let Some(pid) = node.pid {
+                signal(pid, "-TERM");
+            }
+        }
+        for mut child in children {
+            let _ = child.wait();
+        }
+        return Err(e);
+    }
+    let testnet = Testnet { nodes: started };
+    testnet.save(&dir)?;
+    // The nodes run on when this command exits; reap them if we outlive them.
+    std::thread::spawn(move || {
+        for mut child in children {
+            let _ = child.wait();
+        }
+    });
+    println!("testnet of {} nodes in {}", testnet.nodes.len(), dir.display());
+    for node in &testnet.nodes {
+        println!("  {:<10} {}  member {}  pid {}", node.name, node.api, node.member, node.pid.unwrap_or(0));
+    }
+    println!(
+        "use it with: polypact --testnet {} --as {} partnership list",
+        dir.display(),
+        testnet.nodes[0].name
+    );
+    Ok(testnet)
+}
+
+/// `polypact testnet down`.
+pub async fn down(dir: &Path) -> Result<()> {
+    let mut testnet = Testnet::load(dir)?;
+    for node in &mut testnet.nodes {
+        let Some(pid) = node.pid.take() else { continue };
+        if !alive(pid) || !is_node_of(pid, &node.home) {
+            eprintln!("{} was not running", node.name);
+            continue;
+        }
+        eprint!("stopping {}… ", node.name);
+        signal(pid, "-TERM");
+        let begun = Instant::now();
+        while alive(pid) && begun.elapsed() < Duration::from_secs(15) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if alive(pid) {
+            signal(pid, "-KILL");
+            eprintln!("killed (it did not stop within 15 s)");
+        } else {
+            eprintln!("stopped");
+        }
+    }
+    testnet.save(dir)?;
+    println!(
+        "testnet in {} is down (homes kept; `polypact testnet up --dir {}` restarts it)",
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+/// The default demo charter: the joint venture if the checkout has it,
+/// else the guestbook joint venture shipped with the runtime.
+fn default_charter() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let jv = root.join("../examples/charters/joint-venture.toml");
+    if jv.exists() { jv } else { root.join("templates/charters/guestbook-jv.toml") }
+}
+
+/// One step of a demo story (`<charter>.story.json` beside the charter).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Step {
+    /// Which node calls.
+    #[serde(rename = "as")]
+    who: String,
+    /// The module.
+    module: String,
+    /// The message.
+    msg: Value,
+    /// What to print before the step.
+    say: String,
+    /// The module is expected to reject it (to show an error).
+    #[serde(default)]
+    expect_error: bool,
+}
+
+async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    eprint!("{what}… ");
+    let begun = Instant::now();
+    loop {
+        if check().await {
+            eprintln!("done in {} ms", begun.elapsed().as_millis());
+            return true;
+        }
+        if begun.elapsed() > limit {
+            eprintln!("not within {} s", limit.as_secs());
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `polypact testnet demo`.
+pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) -> Result<()> {
+    let charter = charter.unwrap_or_else(default_charter);
+    let text = std::fs::read_to_string(&charter)
+        .with_context(|| format!("cannot read the charter {}", charter.display()))?;
+    let names = polypact::op::placeholders(&text);
+    if names.is_empty() {
+        bail!("{} has no `${{name}}` placeholders to name the partners' nodes", charter.display());
+    }
+    let dir =
+        dir.unwrap_or_else(|| std::env::temp_dir().join(format!("polypact-demo-{}", std::process::id())));
+    println!("== a testnet of {} partners: {}", names.len(), names.join(", "));
+    let testnet = up(&dir, names.len(), names.clone()).await?;
+    let result = story(&testnet, &charter, &text).await;
+    if keep {
+        println!(
+            "the testnet keeps running in {}; stop it with `polypact testnet down --dir {}`",
+            dir.display(),
+            dir.display()
+        );
+    } else {
+        down(&dir).await?;
+    }
+    result
+}
+
+async fn story(testnet: &Testnet, charter: &Path, text: &str) -> Result<()> {
+    let first = &testnet.nodes[0];
+    let members = testnet.member_ids();
+    println!("== {} creates the partnership from {}", first.name, charter.display());
+    let created = create_on(&first.client()?, charter, text, BTreeMap::new(), &members).await?;
+    let id = created["id"].as_str().context("the node did not return the partnership id")?.to_owned();
+    println!("partnership {id} ({})", created["name"].as_str().unwrap_or("?"));
+    let mut holders = vec![first.name.clone()];
+    for node in &testnet.nodes[1..] {
+        let client = node.client()?;
+        let path = format!("/v1/partnerships/{id}");
+        let reached = wait_until(
+            &format!("{} receives it over the network", node.name),
+            Duration::from_secs(10),
+            || async { client.get(&path).await.is_ok() },
+        )
+        .await;
+        if reached {
+            holders.push(node.name.clone());
+        }
+    }
+    if holders.len() < testnet.nodes.len() {
+        println!(
+            "note: not every node received the partnership: the nodes are not connected (is the p2p network in this build?); the story goes on with {}",
+            holders.join(", ")
+        );
+    }
+    let story_file = charter.with_extension("story.json");
+    let steps: Vec<Step> = match std::fs::read_to_string(&story_file) {
+        Ok(story) => {
+            let story = polypact::op::fill_placeholders(&story, &members)?;
+            serde_json::from_str(&story)
+                .with_context(|| format!("{} is not a story", story_file.display()))?
+        }
+        Err(_) => Vec::new(),
+    };
+    for step in steps {
+        println!("== {}", step.say);
+        if !holders.contains(&step.who) {
+            println!("   (skipped: {} does not hold the partnership)", step.who);
+            continue;
+        }
+        let client = testnet.node(&step.who)?.client()?;
+        match call_on(&client, &id, &step.module, step.msg, Wait::Applied, 30).await {
+            Ok(answer) => {
+                let outcome = &answer["outcome"];
+                if !outcome["data"].is_null() {
+                    println!("   result {}", outcome["data"]);
+                }
+                for event in outcome["events"].as_array().into_iter().flatten() {
+                    println!(
+                        "   event  {}.{} {}",
+                        event["module"].as_str().unwrap_or("?"),
+                        event["kind"].as_str().unwrap_or("?"),
+                        event["attributes"]
+                    );
+                }
+            }
+            Err(e) if step.expect_error => println!("   refused, as it should be: {e}"),
+            Err(e) => return Err(e.context(format!("story step `{}`", step.say))),
+        }
+    }
+    let client = first.client()?;
+    let path = format!("/v1/partnerships/{id}");
+    wait_until("waiting for finality (every partner countersigns)", Duration::from_secs(15), || async {
+        client
+            .get(&path)
+            .await
+            .map(|p| p["final_height"] == p["optimistic_height"] && p["optimistic_height"].as_u64() > Some(0))
+            .unwrap_or(false)
+    })
+    .await;
+    println!("== the state on each node");
+    let mut roots = Vec::new();
+    for name in &holders {
+        let p = testnet.node(name)?.client()?.get(&path).await?;
+        println!(
+            "   {:<10} final height {:>3}  optimistic {:>3}  final root {}",
+            name,
+            p["final_height"],
+            p["optimistic_height"],
+            p["final_root"].as_str().unwrap_or("?")
+        );
+        roots.push((p["final_height"].clone(), p["final_root"].clone()));
+    }
+    let agree = roots.windows(2).all(|w| w[0] == w[1]);
+    println!(
+        "{}",
+        if agree {
+            json!("all nodes agree on the final state")
+        } else {
+            json!("the nodes are not final at the same height yet")
+        }
+        .as_str()
+        .unwrap_or("")
+    );
+    Ok(())
+}
