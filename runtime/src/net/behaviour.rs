@@ -1,0 +1,76 @@
+//! The composed libp2p behaviour of a node: block list, connection limits,
+//! identify, gossipsub, sync request-response and (optionally) mDNS.
+//!
+//! This file only assembles the parts with their configuration; the event
+//! loop that drives them is `service.rs`.
+
+use libp2p::identity::Keypair;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{allow_block_list, connection_limits, gossipsub, identify, mdns, request_response};
+
+use super::config::NetConfig;
+use super::error::NetError;
+use super::gossip;
+use super::sync::{SYNC_PROTOCOL, SyncCodec};
+
+/// The identify protocol version; peers of another version are disconnected.
+pub const PROTOCOL_VERSION: &str = "/polypact/1";
+
+/// Everything a node speaks.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    /// The operator's block list (first, so a blocked peer is refused before anything else).
+    pub(crate) blocks: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
+    /// Connection limits.
+    pub(crate) limits: connection_limits::Behaviour,
+    /// Identify: protocol version, listen addresses.
+    pub(crate) identify: identify::Behaviour,
+    /// Gossip of ops, one topic per partnership.
+    pub(crate) gossip: gossipsub::Behaviour,
+    /// Sync requests and responses.
+    pub(crate) sync: request_response::Behaviour<SyncCodec>,
+    /// LAN discovery, when on.
+    pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+impl Behaviour {
+    pub(crate) fn new(key: &Keypair, config: &NetConfig) -> Result<Self, NetError> {
+        let mut blocks = allow_block_list::Behaviour::default();
+        for peer in &config.blocked {
+            blocks.block_peer(*peer);
+        }
+        let limits = connection_limits::Behaviour::new(
+            connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(config.max_connections))
+                .with_max_established_per_peer(Some(config.max_connections_per_peer))
+                .with_max_pending_incoming(Some(config.max_pending_incoming)),
+        );
+        let identify = identify::Behaviour::new(
+            identify::Config::new(PROTOCOL_VERSION.to_owned(), key.public())
+                .with_agent_version(format!("polypact/{}", env!("CARGO_PKG_VERSION"))),
+        );
+        let gossip_config =
+            gossip::config(config.max_op_bytes, config.heartbeat).map_err(NetError::Gossip)?;
+        let mut gossip = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
+            .map_err(|e| NetError::Gossip(e.to_owned()))?;
+        gossip
+            .with_peer_score(gossip::score_params(), gossip::score_thresholds())
+            .map_err(NetError::Gossip)?;
+        let sync = request_response::Behaviour::with_codec(
+            SyncCodec::default(),
+            [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+            request_response::Config::default()
+                .with_request_timeout(config.request_timeout)
+                .with_max_concurrent_streams(64),
+        );
+        let mdns = if config.mdns {
+            let mdns = mdns::tokio::Behaviour::new(mdns::Config::default(), key.public().to_peer_id())
+                .map_err(|e| NetError::Transport(format!("mDNS: {e}")))?;
+            Some(mdns)
+        } else {
+            None
+        };
+        Ok(Behaviour { blocks, limits, identify, gossip, sync, mdns: mdns.into() })
+    }
+}

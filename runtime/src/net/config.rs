@@ -1,0 +1,93 @@
+//! [`NetConfig`]: what a node's network listens on, whom it dials, and its bounds.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
+
+/// Settings of one node's network.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct NetConfig {
+    /// The node's libp2p key (its peer id). Not a member key.
+    pub keypair: Keypair,
+    /// Addresses to listen on, e.g. `/ip4/0.0.0.0/tcp/4001` and
+    /// `/ip4/0.0.0.0/udp/4001/quic-v1`. Port 0 picks a free port.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start and to redial with backoff whenever the
+    /// connection is lost. A `/p2p/<peer id>` suffix is recommended.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Discover peers on the local network with mDNS.
+    pub mdns: bool,
+    /// Peers refused at start (the operator's block list).
+    pub blocked: Vec<PeerId>,
+    /// Largest op accepted on gossip, in bytes (the ledger's limit).
+    pub max_op_bytes: usize,
+    /// Most established connections in total.
+    pub max_connections: u32,
+    /// Most established connections to one peer.
+    pub max_connections_per_peer: u32,
+    /// Most incoming connections still negotiating.
+    pub max_pending_incoming: u32,
+    /// Capacity of the command channel (handle → network).
+    pub command_capacity: usize,
+    /// Capacity of the event channel (network → node).
+    pub event_capacity: usize,
+    /// Most messages waiting to be published (no peer on the topic yet).
+    pub publish_queue: usize,
+    /// How long a sync request may take before it fails.
+    pub request_timeout: Duration,
+    /// Gossipsub heartbeat.
+    pub heartbeat: Duration,
+    /// How often queued publications and bootstrap redials are retried.
+    pub retry_interval: Duration,
+    /// First redial delay of a lost bootstrap peer; doubles up to `redial_max`.
+    pub redial_min: Duration,
+    /// Longest redial delay.
+    pub redial_max: Duration,
+    /// How long an idle connection stays open.
+    pub idle_timeout: Duration,
+}
+
+impl NetConfig {
+    /// A configuration with `keypair` that listens on every interface on
+    /// free TCP and QUIC ports, with mDNS off and no bootstrap peers.
+    pub fn new(keypair: Keypair) -> Self {
+        NetConfig {
+            keypair,
+            listen: vec![
+                Multiaddr::empty().with(Protocol::Ip4(Ipv4Addr::UNSPECIFIED)).with(Protocol::Tcp(0)),
+                Multiaddr::empty()
+                    .with(Protocol::Ip4(Ipv4Addr::UNSPECIFIED))
+                    .with(Protocol::Udp(0))
+                    .with(Protocol::QuicV1),
+            ],
+            bootstrap: Vec::new(),
+            mdns: false,
+            blocked: Vec::new(),
+            max_op_bytes: crate::op::Limits::default().max_op_bytes,
+            max_connections: 256,
+            max_connections_per_peer: 2,
+            max_pending_incoming: 64,
+            command_capacity: 1024,
+            event_capacity: 1024,
+            publish_queue: 4096,
+            request_timeout: Duration::from_secs(30),
+            heartbeat: Duration::from_millis(700),
+            retry_interval: Duration::from_millis(250),
+            redial_min: Duration::from_millis(500),
+            redial_max: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+
+    /// Loopback only, TCP on a free port: for tests and local testnets.
+    pub fn loopback(keypair: Keypair) -> Self {
+        let mut config = NetConfig::new(keypair);
+        config.listen =
+            vec![Multiaddr::empty().with(Protocol::Ip4(Ipv4Addr::LOCALHOST)).with(Protocol::Tcp(0))];
+        config
+    }
+}

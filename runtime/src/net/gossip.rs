@@ -1,0 +1,168 @@
+//! Gossipsub for partnerships: topic names, message ids, the gossipsub
+//! configuration and the peer-scoring parameters.
+//!
+//! One topic per partnership, `polypact/p/<partnership hex>/1`. A message is
+//! one signed op in its canonical encoding; its gossip message id is the op
+//! id (BLAKE3 of the op's unsigned encoding), so the same op reaches a node
+//! once whoever forwards it. Bytes that are not an op get a domain-separated
+//! BLAKE3 of the bytes, which can never equal an op id.
+//!
+//! Messages are unsigned at the gossip layer (`Anonymous`): the op carries
+//! its author's signature, which the node checks before it reports the
+//! message valid; gossipsub forwards only what the node accepted.
+//!
+//! Scoring penalises invalid messages (P4) heavily, so a peer that sends a
+//! few rejected messages drops below the graylist threshold and is ignored;
+//! the mesh-delivery penalties (P3, P3b) are off, since a quiet partnership
+//! is not a misbehaving peer.
+
+use std::time::Duration;
+
+use libp2p::gossipsub::{
+    self, IdentTopic, Message, MessageId, PeerScoreParams, PeerScoreThresholds, TopicHash, TopicScoreParams,
+    ValidationMode,
+};
+
+use crate::op::{Limits, PartnershipId, decode_signed_op};
+
+const TOPIC_PREFIX: &str = "polypact/p/";
+const TOPIC_SUFFIX: &str = "/1";
+
+/// The gossip topic of a partnership.
+pub fn topic(partnership: &PartnershipId) -> IdentTopic {
+    IdentTopic::new(format!("{TOPIC_PREFIX}{}{TOPIC_SUFFIX}", partnership.to_hex()))
+}
+
+/// The partnership of a topic hash, if it is a partnership topic.
+pub fn partnership_of(topic: &TopicHash) -> Option<PartnershipId> {
+    let hex = topic.as_str().strip_prefix(TOPIC_PREFIX)?.strip_suffix(TOPIC_SUFFIX)?;
+    hex.parse().ok()
+}
+
+/// The gossip message id of `data`: the op id if `data` decodes as an op,
+/// else a domain-separated hash of the bytes.
+pub fn message_id(data: &[u8]) -> MessageId {
+    let limits = Limits { max_op_bytes: usize::MAX, max_parents: usize::MAX };
+    match decode_signed_op(data, &limits) {
+        Ok(op) => MessageId::new(op.id().as_bytes()),
+        Err(_) => {
+            let mut hasher = blake3::Hasher::new_derive_key("polypact gossip: bytes that are not an op");
+            hasher.update(data);
+            MessageId::new(hasher.finalize().as_bytes())
+        }
+    }
+}
+
+/// The gossipsub configuration: validation by the node, anonymous messages
+/// (ops are signed), ids from [`message_id`], transmit size for one op.
+pub(crate) fn config(max_op_bytes: usize, heartbeat: Duration) -> Result<gossipsub::Config, String> {
+    gossipsub::ConfigBuilder::default()
+        .validation_mode(ValidationMode::Anonymous)
+        .validate_messages()
+        .message_id_fn(|message: &Message| message_id(&message.data))
+        .max_transmit_size(max_op_bytes.saturating_add(4 * 1024))
+        .heartbeat_interval(heartbeat)
+        // Small partnerships: a mesh of a few peers is normal.
+        .mesh_n_low(2)
+        .mesh_n(4)
+        .mesh_n_high(8)
+        .mesh_outbound_min(1)
+        .gossip_lazy(4)
+        .history_length(6)
+        .history_gossip(3)
+        .duplicate_cache_time(Duration::from_secs(120))
+        .flood_publish(true)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Scoring parameters of one partnership topic.
+pub(crate) fn topic_score_params() -> TopicScoreParams {
+    TopicScoreParams {
+        topic_weight: 1.0,
+        // P1: a little credit for staying in the mesh.
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 100.0,
+        // P2: credit for delivering ops first.
+        first_message_deliveries_weight: 1.0,
+        first_message_deliveries_decay: 0.9,
+        first_message_deliveries_cap: 50.0,
+        // P3, P3b: off (quiet partnerships are not faults).
+        mesh_message_deliveries_weight: 0.0,
+        mesh_message_deliveries_decay: 0.5,
+        mesh_message_deliveries_cap: 100.0,
+        mesh_message_deliveries_threshold: 1.0,
+        mesh_message_deliveries_window: Duration::from_millis(10),
+        mesh_message_deliveries_activation: Duration::from_secs(5),
+        mesh_failure_penalty_weight: 0.0,
+        mesh_failure_penalty_decay: 0.5,
+        // P4: rejected messages, squared: three reach the graylist.
+        invalid_message_deliveries_weight: -10.0,
+        invalid_message_deliveries_decay: 0.99,
+    }
+}
+
+/// Global scoring parameters (topics are added as the node subscribes).
+pub(crate) fn score_params() -> PeerScoreParams {
+    PeerScoreParams {
+        topic_score_cap: 100.0,
+        // Loopback and LAN tests put many peers on one address.
+        ip_colocation_factor_weight: 0.0,
+        ..PeerScoreParams::default()
+    }
+}
+
+/// Score thresholds: below `graylist` a peer's messages are ignored.
+pub(crate) fn score_thresholds() -> PeerScoreThresholds {
+    PeerScoreThresholds {
+        gossip_threshold: -10.0,
+        publish_threshold: -50.0,
+        graylist_threshold: -80.0,
+        accept_px_threshold: 10.0,
+        opportunistic_graft_threshold: 5.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::{MemberKey, OpId, Payload, UnsignedOp};
+
+    #[test]
+    fn topics_round_trip() {
+        let p = PartnershipId([0xab; 32]);
+        let t = topic(&p);
+        assert_eq!(t.to_string(), format!("polypact/p/{}/1", "ab".repeat(32)));
+        assert_eq!(partnership_of(&t.hash()), Some(p));
+        assert_eq!(partnership_of(&IdentTopic::new("polypact/p/zz/1").hash()), None);
+        assert_eq!(partnership_of(&IdentTopic::new("other").hash()), None);
+    }
+
+    #[test]
+    fn message_id_is_the_op_id_or_a_separate_hash() {
+        let key = MemberKey::from_seed(4);
+        let op = UnsignedOp {
+            partnership: PartnershipId([1; 32]),
+            author: key.member_id(),
+            seq: 1,
+            parents: vec![OpId([2; 32])],
+            time_ms: 5,
+            payload: Payload::Ack,
+        }
+        .sign(&key);
+        let bytes = op.encode();
+        assert_eq!(message_id(&bytes), MessageId::new(op.id().as_bytes()));
+        let garbage = b"not an op".to_vec();
+        assert_ne!(message_id(&garbage), MessageId::new(blake3::hash(&garbage).as_bytes()));
+        assert_eq!(message_id(&garbage), message_id(&garbage));
+    }
+
+    #[test]
+    fn parameters_are_valid() {
+        assert!(config(256 * 1024, Duration::from_millis(700)).is_ok());
+        assert!(topic_score_params().validate().is_ok());
+        assert!(score_params().validate().is_ok());
+        assert!(score_thresholds().validate().is_ok());
+    }
+}

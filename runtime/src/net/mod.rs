@@ -1,0 +1,41 @@
+//! The network: libp2p transport, gossip and sync, knowing nothing of ledgers.
+//!
+//! [`Network::spawn`] starts one tokio task that owns a libp2p swarm (TCP
+//! and QUIC, noise, yamux, identify, gossipsub, the sync request-response
+//! protocol, optional mDNS, an operator block list and connection limits)
+//! and returns a [`NetHandle`] to command it and a bounded channel of
+//! [`NetEvent`]s.
+//!
+//! - Gossip: one topic per partnership ([`gossip::topic`]); a message is one
+//!   signed op, its message id the op id. Messages are validated by the node
+//!   ([`NetEvent::Gossip`] then [`NetHandle::report`] with a [`Verdict`])
+//!   before gossipsub forwards them; rejected messages lower the sender's
+//!   score. Publishing with no peer on the topic queues and retries.
+//! - Sync ([`sync`]): `/polypact/sync/1`, heads (per-author seq vectors),
+//!   ops by author and seq range in bounded pages, ops by id, code by hash.
+//!   Requests arrive as [`NetEvent::SyncRequest`] and are answered with
+//!   [`NetHandle::respond`]; [`NetHandle::request`] asks a peer.
+//! - Peers: explicit bootstrap addresses redialled with backoff, mDNS on a
+//!   LAN, [`NetHandle::block`] for the operator's block list.
+//!
+//! What the bytes mean, who may ask for what, and what to fetch is the
+//! node's business (`node::network`).
+
+mod behaviour;
+mod config;
+mod error;
+pub mod gossip;
+mod service;
+pub mod sync;
+
+#[cfg(test)]
+mod tests;
+
+pub use behaviour::PROTOCOL_VERSION;
+pub use config::NetConfig;
+pub use error::NetError;
+pub use libp2p::gossipsub::MessageId;
+pub use libp2p::identity::Keypair;
+pub use libp2p::{Multiaddr, PeerId};
+pub use service::{NetEvent, NetHandle, Network, SyncResponder, Verdict};
+pub use sync::{SyncRequest, SyncResponse};

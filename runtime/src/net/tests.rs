@@ -1,0 +1,259 @@
+//! Loopback tests of the network with real swarms: gossip delivered and
+//! forwarded only after validation, rejected messages scored down, sync
+//! round trips, publishing before anyone listens, the block list.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::op::{MemberKey, OpId, PartnershipId, Payload, UnsignedOp};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn config() -> NetConfig {
+    let mut config = NetConfig::loopback(Keypair::generate_ed25519());
+    config.heartbeat = Duration::from_millis(100);
+    config.retry_interval = Duration::from_millis(50);
+    config.redial_min = Duration::from_millis(50);
+    config
+}
+
+async fn start() -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
+    let (handle, events) = Network::spawn(config()).expect("network starts");
+    let addr = handle.listen_addrs().await.expect("addrs").into_iter().next().expect("one address");
+    let addr = addr.with(libp2p::multiaddr::Protocol::P2p(handle.local_peer_id()));
+    (handle, events, addr)
+}
+
+/// Waits for the first event that `pick` maps to `Some`, skipping others.
+async fn next_matching<T>(
+    events: &mut mpsc::Receiver<NetEvent>,
+    mut pick: impl FnMut(NetEvent) -> Option<T>,
+) -> T {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let event = events.recv().await.expect("network running");
+            if let Some(found) = pick(event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("event in time")
+}
+
+/// Polls `check` until it holds (no fixed sleeps: a short pause between polls).
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn op_bytes(seed: u8, seq: u64) -> (OpId, Vec<u8>) {
+    let key = MemberKey::from_seed(seed);
+    let op = UnsignedOp {
+        partnership: PartnershipId([9; 32]),
+        author: key.member_id(),
+        seq,
+        parents: vec![OpId([1; 32])],
+        time_ms: 1,
+        payload: Payload::Ack,
+    }
+    .sign(&key);
+    (op.id(), op.encode())
+}
+
+/// Three nodes in a line a - b - c: what a publishes reaches b, and reaches c
+/// only once b accepted it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_is_forwarded_only_after_validation() {
+    let p = PartnershipId([9; 32]);
+    let (a, a_events, _a_addr) = start().await;
+    let (b, mut b_events, b_addr) = start().await;
+    let (c, mut c_events, _) = start().await;
+    for net in [&a, &b, &c] {
+        net.subscribe(p).await.expect("subscribes");
+    }
+    a.dial(b_addr.clone()).await.expect("dials");
+    c.dial(b_addr).await.expect("dials");
+    eventually("a and c to see b on the topic", || async {
+        a.topic_peers(p).await.expect("peers") == vec![b.local_peer_id()]
+            && c.topic_peers(p).await.expect("peers") == vec![b.local_peer_id()]
+    })
+    .await;
+
+    let (id, bytes) = op_bytes(1, 1);
+    a.publish(p, bytes.clone()).await.expect("publishes");
+    let (msg_id, source, data) = next_matching(&mut b_events, |e| match e {
+        NetEvent::Gossip { partnership, data, msg_id, source } if partnership == p => {
+            Some((msg_id, source, data))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(data, bytes);
+    assert_eq!(msg_id, MessageId::new(id.as_bytes()), "message id is the op id");
+    assert_eq!(source, a.local_peer_id());
+
+    // c has nothing yet: b has not reported. A second op, published after b's
+    // verdict on the first, proves ordering: c's first gossip must be op 1.
+    b.report(msg_id, source, Verdict::Accept).await.expect("reports");
+    let got = next_matching(&mut c_events, |e| match e {
+        NetEvent::Gossip { data, source, .. } => Some((data, source)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, (bytes.clone(), b.local_peer_id()), "c got the op from b after b accepted it");
+
+    // Publishing what the network already carries is a success (duplicate).
+    b.publish(p, bytes).await.expect("duplicate publish is fine");
+
+    // A rejected message is not forwarded, and the sender's score drops.
+    let garbage = b"definitely not an op".to_vec();
+    a.publish(p, garbage.clone()).await.expect("publishes garbage");
+    let (msg_id, source) = next_matching(&mut b_events, |e| match e {
+        NetEvent::Gossip { data, msg_id, source, .. } if data == garbage => Some((msg_id, source)),
+        _ => None,
+    })
+    .await;
+    b.report(msg_id, source, Verdict::Reject).await.expect("reports");
+    eventually("a's score at b to go negative", || async {
+        b.peer_score(a.local_peer_id()).await.expect("score").is_some_and(|s| s < 0.0)
+    })
+    .await;
+    // A third, valid op still flows a -> b -> c after the garbage was dropped.
+    let (_, third) = op_bytes(2, 1);
+    a.publish(p, third.clone()).await.expect("publishes");
+    let (msg_id, source) = next_matching(&mut b_events, |e| match e {
+        NetEvent::Gossip { data, msg_id, source, .. } if data == third => Some((msg_id, source)),
+        _ => None,
+    })
+    .await;
+    b.report(msg_id, source, Verdict::Accept).await.expect("reports");
+    let next_at_c = next_matching(&mut c_events, |e| match e {
+        NetEvent::Gossip { data, .. } => Some(data),
+        _ => None,
+    })
+    .await;
+    assert_eq!(next_at_c, third, "the garbage never reached c");
+    drop(a_events);
+    for net in [a, b, c] {
+        net.shutdown().await.expect("shuts down");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_round_trip_and_failures() {
+    let p = PartnershipId([9; 32]);
+    let (a, _a_events, _) = start().await;
+    let (b, mut b_events, b_addr) = start().await;
+    a.dial(b_addr).await.expect("dials");
+    let server = tokio::spawn({
+        let b = b.clone();
+        async move {
+            for _ in 0..2 {
+                let (request, responder) = next_matching(&mut b_events, |e| match e {
+                    NetEvent::SyncRequest { request, responder, .. } => Some((request, responder)),
+                    _ => None,
+                })
+                .await;
+                let response = match request {
+                    SyncRequest::Heads { partnership } if partnership == p => {
+                        SyncResponse::Heads { seqs: vec![(MemberKey::from_seed(1).member_id(), 3)] }
+                    }
+                    _ => SyncResponse::Unknown,
+                };
+                b.respond(responder, response).await.expect("responds");
+            }
+            b_events
+        }
+    });
+    let heads = a.request(b.local_peer_id(), SyncRequest::Heads { partnership: p }).await.expect("answer");
+    assert_eq!(heads, SyncResponse::Heads { seqs: vec![(MemberKey::from_seed(1).member_id(), 3)] });
+    let other = a
+        .request(b.local_peer_id(), SyncRequest::Heads { partnership: PartnershipId([1; 32]) })
+        .await
+        .expect("answer");
+    assert_eq!(other, SyncResponse::Unknown);
+    let mut b_events = server.await.expect("server");
+
+    // A dropped responder fails the request on the asking side.
+    let ask = tokio::spawn({
+        let a = a.clone();
+        let b_peer = b.local_peer_id();
+        async move { a.request(b_peer, SyncRequest::Code { hash: crate::op::CodeHash([0; 32]) }).await }
+    });
+    let responder = next_matching(&mut b_events, |e| match e {
+        NetEvent::SyncRequest { responder, .. } => Some(responder),
+        _ => None,
+    })
+    .await;
+    drop(responder);
+    let result = tokio::time::timeout(WAIT, ask).await.expect("in time").expect("joins");
+    assert!(matches!(result, Err(NetError::Request { .. })), "{result:?}");
+
+    // A request to a peer never seen fails cleanly.
+    let stranger = Keypair::generate_ed25519().public().to_peer_id();
+    let result = a.request(stranger, SyncRequest::Heads { partnership: p }).await;
+    assert!(matches!(result, Err(NetError::Request { .. })), "{result:?}");
+    a.shutdown().await.expect("shuts down");
+    b.shutdown().await.expect("shuts down");
+    assert!(matches!(a.connected_peers().await, Err(NetError::Stopped)));
+}
+
+/// Published before anyone listens: queued, delivered once a peer subscribes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_without_peers_is_queued_not_lost() {
+    let p = PartnershipId([9; 32]);
+    let (a, _a_events, _) = start().await;
+    a.subscribe(p).await.expect("subscribes");
+    let (_, bytes) = op_bytes(3, 1);
+    a.publish(p, bytes.clone()).await.expect("queued");
+    let (b, mut b_events, b_addr) = start().await;
+    b.subscribe(p).await.expect("subscribes");
+    a.dial(b_addr).await.expect("dials");
+    let data = next_matching(&mut b_events, |e| match e {
+        NetEvent::Gossip { data, .. } => Some(data),
+        _ => None,
+    })
+    .await;
+    assert_eq!(data, bytes);
+    a.shutdown().await.expect("shuts down");
+    b.shutdown().await.expect("shuts down");
+}
+
+/// Bootstrap peers are redialled; a block closes the connection and keeps it
+/// closed; unblocking lets the redial reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_redial_and_block_list() {
+    let (b, _b_events, b_addr) = start().await;
+    let mut a_config = config();
+    a_config.bootstrap = vec![b_addr];
+    let (a, mut a_events) = Network::spawn(a_config).expect("starts");
+    let b_peer = b.local_peer_id();
+    next_matching(&mut a_events, |e| matches!(e, NetEvent::PeerConnected(p) if p == b_peer).then_some(()))
+        .await;
+    a.block(b_peer).await.expect("blocks");
+    next_matching(&mut a_events, |e| matches!(e, NetEvent::PeerDisconnected(p) if p == b_peer).then_some(()))
+        .await;
+    assert!(a.connected_peers().await.expect("peers").is_empty());
+    // b dialing a is refused too.
+    let a_addr = a.listen_addrs().await.expect("addrs")[0].clone();
+    let _ = b.dial(a_addr.with(libp2p::multiaddr::Protocol::P2p(a.local_peer_id()))).await;
+    eventually("b to hold no connection to a", || async {
+        !b.connected_peers().await.expect("peers").contains(&a.local_peer_id())
+    })
+    .await;
+    a.unblock(b_peer).await.expect("unblocks");
+    next_matching(&mut a_events, |e| matches!(e, NetEvent::PeerConnected(p) if p == b_peer).then_some(()))
+        .await;
+    a.shutdown().await.expect("shuts down");
+    b.shutdown().await.expect("shuts down");
+}
