@@ -78,6 +78,7 @@ mod engine;
 mod error;
 mod executor;
 mod imports;
+pub mod native;
 mod state;
 mod validate;
 
