@@ -168,7 +168,7 @@ fn world<'e>(executor: &'e dyn Executor, membership: CodeHash, voting: CodeHash)
 }
 
 fn vote_message(i: usize) -> Vec<u8> {
-    let choice = if (i / VOTERS) % 2 == 0 { "yes" } else { "no" };
+    let choice = if (i / VOTERS).is_multiple_of(2) { "yes" } else { "no" };
     json!({"vote": {"proposal": 1, "choice": choice}}).to_string().into_bytes()
 }
 
