@@ -8,4 +8,5 @@ mod ledger_bad_input;
 mod ledger_order;
 mod node;
 mod restart;
+mod system_messages;
 mod wasm_ledger;
