@@ -241,7 +241,7 @@ fn a_joint_venture_recoups_costs_fills_a_tranche_splits_the_rest_and_pays_out() 
     );
     fails(&mut h, STUDIO, json!({"confirm_payout": {"id": payout_id}}), "only the payee");
     ok(&mut h, TELCO, "treasury", json!({"confirm_payout": {"id": payout_id}}));
-    fails(&mut h, TELCO, json!({"confirm_payout": {"id": payout_id}}), "is already Confirmed, not pending");
+    fails(&mut h, TELCO, json!({"confirm_payout": {"id": payout_id}}), "is already confirmed, not pending");
     fails(
         &mut h,
         STUDIO,
@@ -438,7 +438,7 @@ fn bad_messages_fail_clearly_and_change_nothing_but_the_failure_record() {
         "a payout with reference \"T-1\" already exists",
     );
     ok(&mut h, TELCO, "treasury", json!({"confirm_payout": {"id": payout}}));
-    fails(&mut h, TELCO, json!({"confirm_payout": {"id": payout}}), "is already Confirmed, not pending");
+    fails(&mut h, TELCO, json!({"confirm_payout": {"id": payout}}), "is already confirmed, not pending");
 
     // Spending: above the limit by a member, and by a member without the treasurer role.
     record_confirmed(

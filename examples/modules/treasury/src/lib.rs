@@ -344,6 +344,19 @@ pub enum Status {
     Cancelled,
 }
 
+impl core::fmt::Display for Status {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Status::Pending => "pending",
+            Status::Counted => "counted",
+            Status::Rejected => "rejected",
+            Status::Valued => "valued",
+            Status::Confirmed => "confirmed",
+            Status::Cancelled => "cancelled",
+        })
+    }
+}
+
 /// A ledger entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -807,7 +820,7 @@ pub enum TreasuryError {
         id: u64,
     },
     /// It is not pending any more.
-    #[error("{what} {id} is already {status:?}, not pending")]
+    #[error("{what} {id} is already {status}, not pending")]
     NotPending {
         /// `entry`, `payout`, `contribution`.
         what: &'static str,

@@ -258,6 +258,55 @@ mod tests {
         assert_eq!(largest_remainder(1, &w(&[("pm1a", u128::MAX), ("pm1b", 1)])), Err(SplitError::Overflow));
     }
 
+    /// A deterministic xorshift generator, so the model check needs no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn largest_remainder_matches_a_simple_model_on_many_random_inputs() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..2000 {
+            let n = 1 + (rng.next() % 9) as usize;
+            let weights: BTreeMap<String, u128> =
+                (0..n).map(|i| (format!("pm1{i:02}"), u128::from(rng.next() % 50))).collect();
+            if weights.values().all(|w| *w == 0) {
+                continue;
+            }
+            let amount = match round % 3 {
+                0 => u128::from(rng.next() % 1000),
+                1 => u128::from(rng.next()),
+                _ => (u128::from(rng.next()) << 64) | u128::from(rng.next()),
+            };
+            let got = largest_remainder(amount, &weights).unwrap();
+            assert_eq!(sum(&got), amount, "{amount} by {weights:?}");
+            // Model: floors (small weights, so u128 products cannot overflow for
+            // amounts below 2^120), then +1 in order of (remainder desc, id asc).
+            if amount >> 120 != 0 {
+                continue;
+            }
+            let total: u128 = weights.values().sum();
+            let mut model: BTreeMap<String, u128> =
+                weights.iter().map(|(m, w)| (m.clone(), amount * w / total)).collect();
+            let mut order: Vec<(u128, &String)> =
+                weights.iter().filter(|(_, w)| **w > 0).map(|(m, w)| (amount * w % total, m)).collect();
+            order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+            let left = amount - model.values().sum::<u128>();
+            for (_, m) in order.iter().take(left as usize) {
+                *model.get_mut(*m).unwrap() += 1;
+            }
+            model.retain(|_, v| *v > 0);
+            assert_eq!(got, model, "{amount} by {weights:?}");
+        }
+    }
+
     #[test]
     fn waterfall_recoups_then_fills_tranches_then_splits_the_rest() {
         let recoup = w(&[("pm1a", 300), ("pm1b", 100)]);

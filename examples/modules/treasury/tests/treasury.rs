@@ -304,7 +304,7 @@ fn unconfirmed_entries_count_nowhere_until_another_member_confirms() {
     ok(&mut host, BOB, json!({"confirm_entry": {"id": 0}}));
     assert_eq!(pool(&mut host, "EUR"), 1000);
     let err = fails(&mut host, CAROL, json!({"confirm_entry": {"id": 0}}));
-    assert_eq!(err, "entry 0 is already Counted, not pending");
+    assert_eq!(err, "entry 0 is already counted, not pending");
     ok(&mut host, ALICE, json!({"confirm_entry": {"id": 1}}));
     assert_eq!(statement(&mut host, BOB)["EUR"].capital, Amount(300));
     let err = fails(&mut host, ALICE, json!({"confirm_entry": {"id": 9}}));
@@ -331,7 +331,7 @@ fn a_confirmation_role_is_read_from_membership() {
     let e: Value = host.query(&json!({"entry": {"id": 1}})).unwrap();
     assert_eq!((e["status"].as_str(), e["reason"].as_str()), (Some("rejected"), Some("wrong client")));
     let err = fails(&mut host, ALICE, json!({"confirm_entry": {"id": 1}}));
-    assert_eq!(err, "entry 1 is already Rejected, not pending");
+    assert_eq!(err, "entry 1 is already rejected, not pending");
     revenue(&mut host, BOB, "EUR", json!(20), "INV-2");
     assert_eq!(pool(&mut host, "EUR"), 10);
 }
@@ -502,7 +502,7 @@ fn in_kind_contributions_count_only_once_governance_values_them() {
         .unwrap();
     assert_eq!(statement(&mut host, BOB)["EUR"].capital, Amount(200));
     let err = fails_from(&mut host, "voting", json!({"value_contribution": {"id": 0}}));
-    assert_eq!(err, "contribution 0 is already Valued, not pending");
+    assert_eq!(err, "contribution 0 is already valued, not pending");
     // Now 100:200.
     assert_eq!(shares(&distribute(&mut host, "EUR")), BTreeMap::from([(ALICE, 33), (BOB, 67)]));
     // A rejected one never counts.
@@ -630,9 +630,9 @@ fn payouts_are_recorded_by_the_payer_confirmed_by_the_payee_and_never_twice() {
     assert!(err.starts_with("not allowed"), "governance only when the payee has left: {err}");
     ok(&mut host, BOB, json!({"confirm_payout": {"id": 0}}));
     let err = fails(&mut host, BOB, json!({"confirm_payout": {"id": 0}}));
-    assert_eq!(err, "payout 0 is already Confirmed, not pending");
+    assert_eq!(err, "payout 0 is already confirmed, not pending");
     let err = fails(&mut host, BOB, json!({"cancel_payout": {"id": 0}}));
-    assert_eq!(err, "payout 0 is already Confirmed, not pending");
+    assert_eq!(err, "payout 0 is already confirmed, not pending");
     let s = statement(&mut host, BOB)["EUR"].clone();
     assert_eq!((s.earned, s.paid, s.pending, s.owed), (Amount(400), Amount(300), Amount(0), Amount(100)));
     // A cancelled payout frees its amount and its reference.
