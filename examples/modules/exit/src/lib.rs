@@ -513,9 +513,22 @@ struct Vested {
     economic: Releasable,
 }
 
+/// Treasury's `balances` answer: amounts are JSON numbers up to `u64::MAX`,
+/// decimal strings above.
 #[derive(Deserialize)]
 struct Balances {
-    pool: BTreeMap<String, u128>,
+    pool: BTreeMap<String, serde_json::Value>,
+}
+
+fn amount(value: &serde_json::Value) -> Result<u128> {
+    let parsed = match value {
+        serde_json::Value::Number(n) => n.as_u64().map(u128::from),
+        serde_json::Value::String(s) => s.parse::<u128>().ok(),
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        ExitError::Invalid(format!("the treasury answered an amount that is not an integer: {value}"))
+    })
 }
 
 fn check_name(what: &str, name: &str) -> Result<()> {
@@ -806,7 +819,11 @@ fn open_offer(
             if all == 0 {
                 return Err(ExitError::Offer("there are no economic units to price a unit by".into()));
             }
-            Some(balances.pool.get(asset).copied().unwrap_or(0) / u128::from(all))
+            let pool = match balances.pool.get(asset) {
+                Some(v) => amount(v)?,
+                None => 0,
+            };
+            Some(pool / u128::from(all))
         }
     };
     let others: Vec<MemberView> = all_members(ctx, config)?
