@@ -325,9 +325,8 @@ pub async fn events(
     let id = client.partnership_id(id).await?;
     let path = format!("/v1/partnerships/{id}/events{}", if final_only { "?final=true" } else { "" });
     let response = client.stream(&path).await?;
-    if !json {
-        eprintln!("following {} events of {id} (Ctrl-C to stop)", if final_only { "final" } else { "all" });
-    }
+    // On stderr even with --json: scripts can wait for it to know the stream is open.
+    eprintln!("following {} events of {id} (Ctrl-C to stop)", if final_only { "final" } else { "all" });
     let mut stream = response.bytes_stream();
     let mut buffer = String::new();
     let mut seen = 0u64;

@@ -1,0 +1,355 @@
+//! The HTTP API in process, over real HTTP: the happy path, bad input that
+//! changes nothing, the token, server-sent events, metrics.
+
+use polypact::api::{self, ApiConfig};
+use polypact::node::{NodeConfig, start};
+use polypact::op::MemberKey;
+use serde_json::{Value, json};
+
+use crate::support::guestbook_wasm_path;
+
+pub const TOKEN: &str = "test-token";
+
+/// A node and its API on a free port.
+pub struct Api {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub member: String,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Api {
+    pub async fn start() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MemberKey::from_seed(7);
+        let member = key.member_id().to_string();
+        let node = start(NodeConfig::new(dir.path().join("data")), key).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(api::serve(listener, node.handle, ApiConfig::new(TOKEN), async move {
+            let _ = stopped.await;
+        }));
+        Api { url, http: reqwest::Client::new(), member, _dir: dir, _stop: stop }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.url)).bearer_auth(TOKEN).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_raw(path, body.to_string().into_bytes()).await
+    }
+
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, Value) {
+        let r =
+            self.http.post(format!("{}{path}", self.url)).bearer_auth(TOKEN).body(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates the one-partner guestbook partnership, code inline.
+    pub async fn solo(&self) -> String {
+        let wasm =
+            std::fs::read(guestbook_wasm_path()).expect("build the modules: ./scripts/build-modules.sh");
+        let (status, body) = self
+            .post(
+                "/v1/partnerships",
+                &json!({
+                    "charter": "name = \"Solo\"\nparticipants = [\"${me}\"]\n[[modules]]\nname = \"guestbook\"\nwasm = \"guestbook.wasm\"\n",
+                    "values": {"me": self.member},
+                    "wasm": {"guestbook": hex::encode(wasm)},
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn count(&self, id: &str) -> u64 {
+        let (status, body) = self
+            .post(
+                &format!("/v1/partnerships/{id}/query"),
+                &json!({"module": "guestbook", "msg": {"count": {}}}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["data"]["count"].as_u64().unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_call_query_show_list() {
+    let api = Api::start().await;
+    let id = api.solo().await;
+    let (status, list) = api.get("/v1/partnerships").await;
+    assert_eq!(status, 200);
+    assert_eq!(list["partnerships"][0]["id"], json!(id));
+
+    let (status, body) = api
+        .post(
+            &format!("/v1/partnerships/{id}/calls"),
+            &json!({"module": "guestbook", "msg": {"sign": {"message": "hello"}}, "wait": "final"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["final"], json!(true));
+    assert_eq!(body["outcome"]["data"], json!({"id": 1}));
+    assert_eq!(body["outcome"]["events"][0]["kind"], json!("signed"));
+
+    let (status, body) = api
+        .post(
+            &format!("/v1/partnerships/{id}/calls"),
+            &json!({"module": "guestbook", "msg": {"sign": {"message": "two"}}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["op"].as_str().unwrap().len(), 64);
+
+    let (status, show) = api.get(&format!("/v1/partnerships/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(show["participants"][0]["member"], json!(api.member));
+    assert_eq!(show["modules"][0]["name"], json!("guestbook"));
+    assert_eq!(show["final_root"].as_str().unwrap().len(), 64);
+    assert!(show["optimistic_height"].as_u64().unwrap() >= 2);
+
+    let (status, final_count) = api
+        .post(
+            &format!("/v1/partnerships/{id}/query"),
+            &json!({"module": "guestbook", "msg": {"count": {}}, "final": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(final_count["data"]["count"].as_u64().unwrap() >= 1);
+
+    let (status, node) = api.get("/v1/node").await;
+    assert_eq!(status, 200);
+    assert_eq!(node["member"], json!(api.member));
+    assert_eq!(node["partnerships"], json!(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_the_module_rejects_is_an_error_with_its_message_and_changes_nothing() {
+    let api = Api::start().await;
+    let id = api.solo().await;
+    let (status, body) = api
+        .post(
+            &format!("/v1/partnerships/{id}/calls"),
+            &json!({"module": "guestbook", "msg": {"sign": {"message": "  "}}, "wait": "applied"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], json!("call_failed"));
+    assert!(body["module_error"].as_str().unwrap().contains("empty"), "{body}");
+    assert_eq!(body["op"].as_str().unwrap().len(), 64);
+    assert_eq!(api.count(&id).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let api = Api::start().await;
+    let id = api.solo().await;
+    let (_, before) = api.get(&format!("/v1/partnerships/{id}")).await;
+    let calls = format!("/v1/partnerships/{id}/calls");
+
+    // Invalid JSON: says where.
+    let (status, body) =
+        api.post_raw(&calls, b"{\"module\": \"guestbook\",\n \"msg\": {oops}}".to_vec()).await;
+    assert_eq!((status, body["code"].clone()), (400, json!("invalid_json")), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("line 2, column"), "{body}");
+    // A field that does not belong.
+    let (status, body) = api.post(&calls, &json!({"module": "guestbook", "msg": {}, "colour": 1})).await;
+    assert_eq!((status, body["code"].clone()), (400, json!("invalid_json")), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("colour"), "{body}");
+    // Unknown partnership, malformed id, unknown module.
+    let unknown = "ab".repeat(32);
+    let (status, body) = api.get(&format!("/v1/partnerships/{unknown}")).await;
+    assert_eq!((status, body["code"].clone()), (404, json!("unknown_partnership")), "{body}");
+    let (status, body) = api
+        .post(&format!("/v1/partnerships/{unknown}/calls"), &json!({"module": "guestbook", "msg": {}}))
+        .await;
+    assert_eq!((status, body["code"].clone()), (404, json!("unknown_partnership")), "{body}");
+    let (status, body) = api.get("/v1/partnerships/xyz").await;
+    assert_eq!((status, body["code"].clone()), (400, json!("bad_partnership_id")), "{body}");
+    let (status, body) = api.post(&calls, &json!({"module": "ghost", "msg": {}})).await;
+    assert_eq!((status, body["code"].clone()), (404, json!("unknown_module")), "{body}");
+    assert!(body["error"].as_str().unwrap().contains("guestbook"), "{body}");
+    let (status, body) =
+        api.post(&format!("/v1/partnerships/{id}/query"), &json!({"module": "ghost", "msg": {}})).await;
+    assert_eq!((status, body["code"].clone()), (404, json!("unknown_module")), "{body}");
+    // A wait that does not exist.
+    let (status, body) =
+        api.post(&calls, &json!({"module": "guestbook", "msg": {}, "wait": "forever"})).await;
+    assert_eq!(status, 400, "{body}");
+    // A query the module refuses.
+    let (status, body) = api
+        .post(&format!("/v1/partnerships/{id}/query"), &json!({"module": "guestbook", "msg": {"nope": {}}}))
+        .await;
+    assert_eq!((status, body["code"].clone()), (422, json!("query_failed")), "{body}");
+
+    // Charters: a missing placeholder (names the line), bad TOML, module code
+    // the node does not have, code for a module the charter does not list,
+    // a charter the member is not part of.
+    let charters = [
+        (json!({"charter": "name = \"x\"\nparticipants = [\"${who}\"]\n"}), 422, "bad_charter", "line 2"),
+        (json!({"charter": "name = \"x\"\nparticipants = [\n", "values": {}}), 422, "bad_charter", "line"),
+        (
+            json!({"charter": format!("name = \"x\"\nparticipants = [\"{}\"]\n[[modules]]\nname = \"m\"\ncode = \"{}\"\n", api.member, "00".repeat(32))}),
+            422,
+            "missing_code",
+            "upload",
+        ),
+        (
+            json!({"charter": format!("name = \"x\"\nparticipants = [\"{}\"]\n", api.member), "code": {"ghost": "00".repeat(32)}}),
+            422,
+            "bad_charter",
+            "ghost",
+        ),
+        (
+            json!({"charter": format!("name = \"x\"\nparticipants = [\"{}\"]\n[[modules]]\nname = \"m\"\nwasm = \"m.wasm\"\n", api.member)}),
+            422,
+            "bad_charter",
+            "cannot read",
+        ),
+        (
+            json!({"charter": format!("name = \"x\"\nparticipants = [\"{}\"]\n", MemberKey::from_seed(9).member_id())}),
+            403,
+            "not_a_participant",
+            "not a participant",
+        ),
+    ];
+    for (request, status, code, needle) in charters {
+        let (got, body) = api.post("/v1/partnerships", &request).await;
+        assert_eq!((got, body["code"].clone()), (status, json!(code)), "{request} -> {body}");
+        assert!(body["error"].as_str().unwrap().contains(needle), "{needle:?} not in {body}");
+    }
+    // Bad code upload.
+    let (status, body) = api.post_raw("/v1/code", b"not wasm".to_vec()).await;
+    assert_eq!((status, body["code"].clone()), (422, json!("bad_code")), "{body}");
+
+    let (_, list) = api.get("/v1/partnerships").await;
+    assert_eq!(list["partnerships"].as_array().unwrap().len(), 1, "no partnership was added");
+    let (_, after) = api.get(&format!("/v1/partnerships/{id}")).await;
+    assert_eq!(before, after, "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_but_health_needs_the_token() {
+    let api = Api::start().await;
+    let r = api.http.get(format!("{}/health", api.url)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    for route in api::routes() {
+        let path = route.path.replace("{id}", &"ab".repeat(32));
+        let url = format!("{}{path}", api.url);
+        for token in [None, Some("wrong"), Some("")] {
+            let mut request = match route.method {
+                "GET" => api.http.get(&url),
+                "POST" => api.http.post(&url).body("{}"),
+                other => panic!("method {other}"),
+            };
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            if route.auth {
+                assert_eq!(status, 401, "{} {path} with {token:?}", route.method);
+                assert_eq!(body["code"], json!("unauthorized"));
+            } else {
+                assert_eq!(status, 200, "{path}");
+            }
+        }
+    }
+    let (status, body) = api.get("/v1/nowhere").await;
+    assert_eq!((status, body["code"].clone()), (404, json!("unknown_route")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_ops_and_module_events() {
+    use futures::StreamExt;
+    let api = Api::start().await;
+    let id = api.solo().await;
+    let response = api
+        .http
+        .get(format!("{}/v1/partnerships/{id}/events?final=true", api.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let (_, call) = api
+        .post(
+            &format!("/v1/partnerships/{id}/calls"),
+            &json!({"module": "guestbook", "msg": {"sign": {"message": "ev"}}}),
+        )
+        .await;
+    let op = call["op"].as_str().unwrap().to_owned();
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    let event = loop {
+        let chunk = stream.next().await.expect("the stream stays open").unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(line) = text.lines().filter_map(|l| l.strip_prefix("data:")).find(|l| l.contains(&op)) {
+            break serde_json::from_str::<Value>(line.trim()).unwrap();
+        }
+    };
+    assert!(text.contains("event: final"), "{text}");
+    assert!(!text.contains("event: applied"), "final=true sends final events only: {text}");
+    assert_eq!(event["kind"], json!("final"));
+    assert_eq!(event["module"], json!("guestbook"));
+    assert_eq!(event["outcome"]["events"][0]["kind"], json!("signed"));
+
+    let r = api
+        .http
+        .get(format!("{}/v1/partnerships/{}/events", api.url, "cd".repeat(32)))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let r = api
+        .http
+        .get(format!("{}/v1/partnerships/{id}/events?final=maybe", api.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_heights_ops_and_api_counters() {
+    let api = Api::start().await;
+    let id = api.solo().await;
+    let (status, _) = api
+        .post(
+            &format!("/v1/partnerships/{id}/calls"),
+            &json!({"module": "guestbook", "msg": {"sign": {"message": "m"}}, "wait": "final"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let text = api
+        .http
+        .get(format!("{}/metrics", api.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        format!("polypact_final_height{{partnership=\"{id}\"}}"),
+        format!("polypact_ops_accepted{{partnership=\"{id}\"}}"),
+        "polypact_peers 0".to_owned(),
+        "polypact_partnerships 1".to_owned(),
+        "polypact_api_calls_total{result=\"applied\"} 1".to_owned(),
+        "# TYPE polypact_ops_refused_total counter".to_owned(),
+    ] {
+        assert!(text.contains(&needle), "{needle} missing from:\n{text}");
+    }
+}

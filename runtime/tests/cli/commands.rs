@@ -1,0 +1,95 @@
+//! The binary as a user drives it: init, node, partnership create/show/list,
+//! call, query, events, info; human and `--json` output.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+use crate::support::{TestHome, exe, json, solo_charter};
+
+#[test]
+fn init_writes_private_keys_and_a_documented_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = TestHome::init(dir.path(), "h");
+    for file in ["polypact.toml", "member.key", "node.key", "api.token"] {
+        let mode = std::fs::metadata(home.dir.join(file)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    let config = std::fs::read_to_string(home.dir.join("polypact.toml")).unwrap();
+    for needle in
+        ["home_version = 1", "[api]", "[network]", "bootstrap = []", "mdns = false", "blocked = []", "[node]"]
+    {
+        assert!(config.contains(needle), "{needle} missing:\n{config}");
+    }
+    assert!(config.contains(&home.api), "--api is written to the config");
+    assert!(std::fs::read_to_string(home.dir.join("member.key")).unwrap().contains(&home.member));
+}
+
+#[test]
+fn a_partnership_from_create_to_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = TestHome::init(dir.path(), "h");
+    let mut node = home.start();
+    let charter = solo_charter(dir.path());
+    let me = format!("me={}", home.member);
+
+    let id = home.ok(&["partnership", "create", charter.to_str().unwrap(), "--set", &me]).trim().to_owned();
+    assert_eq!(id.len(), 64, "{id}");
+    let list = json(&home.ok(&["partnership", "list", "--json"]));
+    assert_eq!(list["partnerships"][0]["id"], id.as_str());
+    assert!(home.ok(&["partnership", "list"]).contains("Solo venture"));
+
+    // Follow events while calling.
+    let mut events = Command::new(exe())
+        .args(["--home", &home.home(), "events", &id[..10], "--final", "--json", "--count", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The follower prints a line on stderr once it is subscribed.
+    let mut ready = String::new();
+    BufReader::new(events.stderr.take().unwrap()).read_line(&mut ready).unwrap();
+    assert!(ready.contains("following final events"), "{ready}");
+
+    let out =
+        home.ok(&["call", &id, "guestbook", r#"{"sign":{"message":"from the CLI"}}"#, "--wait", "final"]);
+    assert!(out.contains("status   final") && out.contains(r#"data     {"id":1}"#), "{out}");
+    let called = json(&home.ok(&["call", &id, "guestbook", r#"{"sign":{"message":"json"}}"#, "--json"]));
+    assert_eq!(called["outcome"]["data"]["id"], 2);
+
+    let event = events.wait_with_output().unwrap();
+    assert!(event.status.success());
+    // Two final events: the genesis may be one of them, the call is.
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&event.stdout).lines().map(json).collect();
+    assert_eq!(lines.len(), 2);
+    let event =
+        lines.into_iter().find(|e| e["data"]["module"] == "guestbook").expect("the call's final event");
+    assert_eq!(event["event"], "final");
+    assert_eq!(event["data"]["module"], "guestbook");
+    assert_eq!(event["data"]["outcome"]["events"][0]["kind"], "signed");
+
+    let count = json(&home.ok(&["query", &id, "guestbook", r#"{"count":{}}"#, "--json"]));
+    assert_eq!(count["count"], 2);
+    let final_count = json(&home.ok(&["query", &id, "guestbook", r#"{"count":{}}"#, "--final", "--json"]));
+    assert!(final_count["count"].as_u64().unwrap() >= 1);
+
+    let show = json(&home.ok(&["partnership", "show", &id, "--json"]));
+    assert_eq!(show["participants"][0]["member"], home.member.as_str());
+    assert_eq!(show["modules"][0]["name"], "guestbook");
+    let human = home.ok(&["partnership", "show", &id[..8]]);
+    assert!(human.contains("final root") && human.contains("guestbook"), "{human}");
+
+    let info = json(&home.ok(&["info", "--json"]));
+    assert_eq!(info["member"], home.member.as_str());
+    assert_eq!(info["partnerships"], 1);
+    // --node and --token reach the same node.
+    let url = format!("http://{}", home.api);
+    let by_url = json(&crate::support::ok(&["--node", &url, "--token", &home.token(), "info", "--json"]));
+    assert_eq!(by_url["member"], home.member.as_str());
+
+    assert!(node.stop(), "the node stops cleanly on SIGTERM");
+    // State survives a restart.
+    let _node = home.start();
+    let count = json(&home.ok(&["query", &id, "guestbook", r#"{"count":{}}"#, "--json"]));
+    assert_eq!(count["count"], 2);
+}

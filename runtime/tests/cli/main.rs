@@ -1,0 +1,18 @@
+//! Tests of the node's interfaces: the HTTP API (in process, over real
+//! HTTP), its OpenAPI description, and the `polypact` binary driven as a
+//! user would (init, node, partnership, call, query, events, testnet,
+//! module new) with every error a user will hit.
+//!
+//! They live in the runtime crate (not in `tests/`) so that cargo builds the
+//! binary first and hands its path over as `CARGO_BIN_EXE_polypact`. They
+//! need the standard modules built for wasm32 (`./scripts/build-modules.sh`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests
+
+mod api;
+mod commands;
+mod errors;
+mod openapi;
+mod scaffold;
+mod support;
+mod testnet;

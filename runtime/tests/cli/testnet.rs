@@ -1,0 +1,99 @@
+//! `testnet up|down`: node processes with their own homes, testnet.json,
+//! `--testnet DIR --as NAME`, `${name}` defaults, and the demo script.
+
+use crate::support::{fails, json, ok, run, text};
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit_once(") ").unwrap().1.starts_with('Z'))
+        .unwrap_or(false)
+}
+
+#[test]
+fn up_records_the_nodes_and_down_stops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    ok(&["testnet", "up", "--nodes", "2", "--dir", d, "--names", "studio,telco"]);
+    let net = json(&std::fs::read_to_string(dir.path().join("testnet.json")).unwrap());
+    let nodes = net["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    for node in nodes {
+        for field in ["name", "api", "token_file", "member", "peer_id", "p2p", "home", "log"] {
+            assert!(node[field].is_string(), "{field} in {node}");
+        }
+        assert!(node["p2p"].as_str().unwrap().contains("/p2p/"));
+        assert!(alive(node["pid"].as_u64().unwrap()));
+    }
+    assert_eq!(nodes[0]["name"], "studio");
+
+    // A second `up` on a running testnet is refused.
+    let err = fails(&["testnet", "up", "--nodes", "2", "--dir", d]);
+    assert!(err.contains("already running") && err.contains("testnet down"), "{err}");
+
+    // Each node answers as itself.
+    let telco = json(&ok(&["--testnet", d, "--as", "telco", "info", "--json"]));
+    assert_eq!(telco["member"], nodes[1]["member"]);
+    let err = fails(&["--testnet", d, "--as", "bank", "info"]);
+    assert!(err.contains("no node `bank`") && err.contains("studio, telco"), "{err}");
+
+    // `${studio}` defaults to the studio node's member id.
+    let charter = dir.path().join("c.toml");
+    std::fs::write(
+        &charter,
+        format!(
+            "name = \"Studio only\"\nparticipants = [\"${{studio}}\"]\n[[modules]]\nname = \"guestbook\"\nwasm = \"{}\"\n",
+            crate::support::guestbook_wasm_path().display()
+        ),
+    )
+    .unwrap();
+    let id = ok(&["--testnet", d, "--as", "studio", "partnership", "create", charter.to_str().unwrap()]);
+    let show = json(&ok(&["--testnet", d, "--as", "studio", "partnership", "show", id.trim(), "--json"]));
+    assert_eq!(show["participants"][0]["member"], nodes[0]["member"]);
+    // Telco is not a participant: the node refuses, naming why.
+    let err = fails(&["--testnet", d, "--as", "telco", "partnership", "create", charter.to_str().unwrap()]);
+    assert!(err.contains("not a participant"), "{err}");
+
+    ok(&["testnet", "down", "--dir", d]);
+    for node in nodes {
+        assert!(!alive(node["pid"].as_u64().unwrap()), "{} still runs", node["name"]);
+    }
+    let err = fails(&["--testnet", d, "info"]);
+    assert!(err.contains("not running"), "{err}");
+
+    // Up again: the same homes (same members), the state kept.
+    ok(&["testnet", "up", "--nodes", "2", "--dir", d, "--names", "studio,telco"]);
+    let again = json(&ok(&["--testnet", d, "--as", "studio", "partnership", "list", "--json"]));
+    assert_eq!(again["partnerships"][0]["id"], id.trim());
+    ok(&["testnet", "down", "--dir", d]);
+}
+
+#[test]
+fn bad_testnet_arguments_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let err = fails(&["testnet", "up", "--dir", d, "--names", "a,a"]);
+    assert!(err.contains("twice"), "{err}");
+    let err = fails(&["testnet", "up", "--dir", d, "--names", "Bad Name"]);
+    assert!(err.contains("Bad Name"), "{err}");
+    let err = fails(&["--testnet", d, "info"]);
+    assert!(err.contains("no testnet") && err.contains("testnet up"), "{err}");
+    let err = fails(&["testnet", "down", "--dir", d]);
+    assert!(err.contains("no testnet"), "{err}");
+}
+
+#[test]
+fn the_demo_runs_its_story_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("demo");
+    let charter = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/charters/guestbook-jv.toml");
+    let out = run(&["testnet", "demo", "--dir", d.to_str().unwrap(), "--charter", charter]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("creates the partnership"), "{stdout}");
+    assert!(stdout.contains("the studio signs the guestbook"), "{stdout}");
+    assert!(stdout.contains("event  guestbook.signed"), "{stdout}");
+    let net = json(&std::fs::read_to_string(d.join("testnet.json")).unwrap());
+    for node in net["nodes"].as_array().unwrap() {
+        assert!(node["pid"].is_null(), "the demo stops its nodes: {node}");
+    }
+}
