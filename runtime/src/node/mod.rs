@@ -5,18 +5,21 @@
 //!   partnership, acks, snapshots, outbox); no tokio.
 //! - [`service`]: the tokio task that owns the core and the
 //!   [`NodeHandle`] clients use (the HTTP API, embedding applications).
+//! - [`network`]: the network half of the loop (gossip, sync, anti-entropy).
 //! - [`event`]: what subscribers receive.
 //! - [`error`]: what clients are told.
 
 pub mod core;
 pub mod error;
 pub mod event;
+pub mod network;
 pub mod service;
 
 pub use self::core::{CoreConfig, NodeCore, NodeLedger, Origin};
 pub use error::NodeError;
 pub use event::{NodeEvent, OpEventKind, outcome_json};
+pub use network::{NetworkConfig, NetworkHalf, NetworkStats, start_networked};
 pub use service::{
     CallReceipt, NodeConfig, NodeHandle, NodeInfo, PartnershipInfo, PartnershipSummary, RunningNode, WaitFor,
-    now_ms, start, start_with_core,
+    now_ms, open_core, start, start_with_core, start_with_network,
 };

@@ -25,6 +25,7 @@ use crate::store::Store;
 use super::core::{CoreConfig, NodeCore};
 use super::error::NodeError;
 use super::event::{NodeEvent, OpEventKind};
+use super::network::{NetInput, NetworkHalf};
 
 /// How a node runs.
 #[derive(Clone, Debug)]
@@ -199,6 +200,13 @@ pub fn now_ms() -> u64 {
 /// Opens the store in `config.data_dir` (creating it) and starts the node
 /// task on the current tokio runtime.
 pub fn start(config: NodeConfig, key: MemberKey) -> Result<RunningNode, NodeError> {
+    let core = open_core(&config, key)?;
+    Ok(start_with_core(core, &config))
+}
+
+/// Opens the store in `config.data_dir` (creating it), starts the WASM host
+/// and rebuilds the node's ledgers, without starting a task.
+pub fn open_core(config: &NodeConfig, key: MemberKey) -> Result<NodeCore, NodeError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         NodeError::Start(format!("cannot create the data directory {}: {e}", config.data_dir.display()))
     })?;
@@ -207,16 +215,26 @@ pub fn start(config: NodeConfig, key: MemberKey) -> Result<RunningNode, NodeErro
         WasmExecutor::new(config.host.clone())
             .map_err(|e| NodeError::Start(format!("cannot start the WASM host: {e}")))?,
     );
-    let core = NodeCore::open(store, executor, key, config.core)?;
-    Ok(start_with_core(core, &config))
+    NodeCore::open(store, executor, key, config.core)
 }
 
 /// Starts the node task over an opened core.
 pub fn start_with_core(core: NodeCore, config: &NodeConfig) -> RunningNode {
+    spawn_task(core, config, None)
+}
+
+/// Starts the node task over an opened core, with its network half
+/// (see [`super::network`]): gossip, sync serving and anti-entropy run in
+/// the same loop as client requests.
+pub fn start_with_network(core: NodeCore, config: &NodeConfig, network: NetworkHalf) -> RunningNode {
+    spawn_task(core, config, Some(network))
+}
+
+fn spawn_task(core: NodeCore, config: &NodeConfig, net: Option<NetworkHalf>) -> RunningNode {
     let (commands, receiver) = mpsc::channel(config.command_queue.max(1));
     let (events, _) = broadcast::channel(config.event_buffer.max(16));
     let handle = NodeHandle { commands, events: events.clone(), member: core.member() };
-    let task = tokio::spawn(NodeTask { core, events, tick: config.tick }.run(receiver));
+    let task = tokio::spawn(NodeTask { core, events, tick: config.tick, net }.run(receiver));
     RunningNode { handle, task }
 }
 
@@ -224,13 +242,24 @@ struct NodeTask {
     core: NodeCore,
     events: broadcast::Sender<NodeEvent>,
     tick: Duration,
+    net: Option<NetworkHalf>,
+}
+
+/// The next network input, or never without a network.
+async fn next_net_input(net: &mut Option<NetworkHalf>) -> NetInput {
+    match net {
+        Some(half) => half.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl NodeTask {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<(), NodeError> {
         let mut ticker = tokio::time::interval(self.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut net = self.net.take();
         let result = loop {
+            let mut net_input = None;
             tokio::select! {
                 command = commands.recv() => match command {
                     None => break Ok(()),
@@ -254,9 +283,24 @@ impl NodeTask {
                         tracing::warn!(error = %e, "periodic node work failed");
                     }
                 }
+                input = next_net_input(&mut net) => net_input = Some(input),
+            }
+            if let Some(half) = net.as_mut() {
+                if let Some(input) = net_input
+                    && let Err(fatal) = half.handle(&mut self.core, input).await
+                {
+                    break Err(fatal);
+                }
+                if let Err(fatal) = half.flush(&mut self.core).await {
+                    break Err(fatal);
+                }
             }
             self.publish();
         };
+        if let Some(half) = net.as_mut() {
+            let _ = half.flush(&mut self.core).await;
+            let _ = half.net().shutdown().await;
+        }
         self.publish();
         if let Err(e) = &result {
             tracing::error!(error = %e, "the node stopped");
@@ -264,8 +308,8 @@ impl NodeTask {
         result
     }
 
-    /// Streams new events to subscribers and hands authored ops to the
-    /// network (when one is attached).
+    /// Streams new events to subscribers. Authored ops went to the network
+    /// half's `flush` (when one is attached).
     fn publish(&mut self) {
         for event in self.core.take_events() {
             // No subscriber is fine: events are a view, not a queue.

@@ -1,0 +1,690 @@
+//! The node loop's network half: what the node does with gossip, sync
+//! requests and anti-entropy, on top of the ledger-agnostic [`crate::net`].
+//!
+//! - **Gossip in.** A message is decoded and checked (size, structure,
+//!   signature, that it belongs to the topic's partnership) before it goes
+//!   near the ledger; then it is inserted through the [`NodeCore`] (the front
+//!   door: participation policy), which persists what it accepts *before*
+//!   the verdict is reported. Accept forwards it; Reject (garbage, bad
+//!   signatures, another partnership's op, an author who is not a
+//!   participant) lowers the sender's gossip score; Ignore (duplicates, an op
+//!   held for the clock) neither forwards nor penalises. An op whose parents
+//!   are missing waits in the ledger's pending buffer; its parents are
+//!   fetched from the sender by id, and its verdict is reported Accept once
+//!   it gets in (or Ignore when it expires). Nothing is forwarded blindly.
+//! - **Gossip out.** Every op the node's member authors is published; ops
+//!   accepted from gossip are forwarded by gossipsub itself.
+//! - **Sync serving.** Requests are answered from the store, and only to
+//!   peers bound (`Payload::BindPeer`, executed in the ledger) to an active
+//!   participant of the partnership asked about. Pages are bounded.
+//! - **Anti-entropy.** When a peer subscribes to a partnership's topic and
+//!   every few seconds, the node asks the topic's peers for their per-author
+//!   seq vectors and fetches what it lacks by author and seq range, one page
+//!   per author in turn, inserting them as synced history. A partition heals
+//!   and a late joiner catches up without any gossip replay.
+//! - **Membership of topics.** The node subscribes to the topics of the
+//!   partnerships its member is an active participant of, and binds its peer
+//!   id in each with a signed `BindPeer` op.
+//!
+//! It does not decide what is valid (the ledger does) or how bytes move
+//! (the `net` module does).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::core::{NodeCore, Origin};
+use super::error::NodeError;
+use super::service::{NodeConfig, RunningNode, now_ms, open_core, start_with_network};
+use crate::ledger::Refusal;
+use crate::net::{
+    MessageId, NetConfig, NetEvent, NetHandle, Network, PeerId, SyncRequest, SyncResponder, SyncResponse,
+    Verdict, sync,
+};
+use crate::op::{Limits, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp, decode_signed_op};
+
+/// Settings of the network half.
+#[derive(Clone, Copy, Debug)]
+pub struct NetworkConfig {
+    /// How often anti-entropy runs for each partnership.
+    pub anti_entropy_interval: Duration,
+    /// Ops asked per author per page during anti-entropy.
+    pub page_ops: u32,
+    /// How long a gossip message whose op waits for parents keeps its
+    /// verdict open before it is reported Ignore.
+    pub pending_verdict_ttl: Duration,
+    /// Most fetches of missing parents by id in flight at once.
+    pub max_id_fetches: usize,
+    /// Capacity of the channel from fetch tasks to the node loop.
+    pub fetch_capacity: usize,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            anti_entropy_interval: Duration::from_secs(3),
+            page_ops: 256,
+            pending_verdict_ttl: Duration::from_secs(4),
+            max_id_fetches: 8,
+            fetch_capacity: 16,
+        }
+    }
+}
+
+/// Counters of what the network half did (for metrics and tests).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    /// Gossip messages accepted (and forwarded).
+    pub gossip_accepted: u64,
+    /// Gossip messages rejected (sender penalised).
+    pub gossip_rejected: u64,
+    /// Gossip messages ignored.
+    pub gossip_ignored: u64,
+    /// Ops inserted from sync.
+    pub synced_ops: u64,
+    /// Sync requests answered with data.
+    pub sync_served: u64,
+    /// Sync requests denied.
+    pub sync_denied: u64,
+}
+
+/// What the network half waits on, for the node loop to hand back to
+/// [`NetworkHalf::handle`].
+#[derive(Debug)]
+pub enum NetInput {
+    /// Something from the network.
+    Event(NetEvent),
+    /// Ops fetched by sync, or a fetch that ended.
+    Fetched(Fetched),
+    /// Time for anti-entropy and expiries.
+    Tick,
+}
+
+/// The result of a fetch task.
+#[derive(Debug)]
+pub enum Fetched {
+    /// Ops fetched from `peer` (decoded, not yet verified).
+    Ops {
+        /// The partnership.
+        partnership: PartnershipId,
+        /// Who sent them.
+        peer: PeerId,
+        /// The ops.
+        ops: Vec<SignedOp>,
+    },
+    /// An anti-entropy session of `partnership` ended.
+    SessionDone(PartnershipId),
+    /// A fetch by id ended.
+    IdFetchDone,
+}
+
+struct OpenVerdict {
+    msg_id: MessageId,
+    source: PeerId,
+    since: Instant,
+}
+
+/// The network half of a node: owned by the node task next to the
+/// [`NodeCore`], fed by [`NetworkHalf::next`].
+pub struct NetworkHalf {
+    net: NetHandle,
+    events: mpsc::Receiver<NetEvent>,
+    events_closed: bool,
+    fetch_tx: mpsc::Sender<Fetched>,
+    fetch_rx: mpsc::Receiver<Fetched>,
+    ticker: tokio::time::Interval,
+    config: NetworkConfig,
+    limits: Limits,
+    subscribed: BTreeSet<PartnershipId>,
+    bind_authored: BTreeSet<PartnershipId>,
+    sessions: BTreeSet<PartnershipId>,
+    /// Partnerships that want another session as soon as the running one ends.
+    session_wanted: BTreeSet<PartnershipId>,
+    open_verdicts: BTreeMap<OpId, OpenVerdict>,
+    id_fetches: usize,
+    stats: NetworkStats,
+}
+
+impl NetworkHalf {
+    /// Wraps a started network ([`crate::net::Network::spawn`]).
+    pub fn new(
+        net: NetHandle,
+        events: mpsc::Receiver<NetEvent>,
+        config: NetworkConfig,
+        limits: Limits,
+    ) -> NetworkHalf {
+        let (fetch_tx, fetch_rx) = mpsc::channel(config.fetch_capacity.max(1));
+        let mut ticker = tokio::time::interval(config.anti_entropy_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        NetworkHalf {
+            net,
+            events,
+            events_closed: false,
+            fetch_tx,
+            fetch_rx,
+            ticker,
+            config,
+            limits,
+            subscribed: BTreeSet::new(),
+            bind_authored: BTreeSet::new(),
+            sessions: BTreeSet::new(),
+            session_wanted: BTreeSet::new(),
+            open_verdicts: BTreeMap::new(),
+            id_fetches: 0,
+            stats: NetworkStats::default(),
+        }
+    }
+
+    /// The network handle.
+    pub fn net(&self) -> &NetHandle {
+        &self.net
+    }
+
+    /// What the network half has done so far.
+    pub fn stats(&self) -> NetworkStats {
+        self.stats
+    }
+
+    /// Waits for the next network input. Cancel-safe (use it in `select!`).
+    pub async fn next(&mut self) -> NetInput {
+        tokio::select! {
+            event = self.events.recv(), if !self.events_closed => match event {
+                Some(event) => NetInput::Event(event),
+                None => {
+                    tracing::warn!("the network stopped; the node goes on without it");
+                    self.events_closed = true;
+                    NetInput::Tick
+                }
+            },
+            Some(fetched) = self.fetch_rx.recv() => NetInput::Fetched(fetched),
+            _ = self.ticker.tick() => NetInput::Tick,
+        }
+    }
+
+    /// Handles one input. `Err` only for a store failure (fatal for the node).
+    pub async fn handle(&mut self, core: &mut NodeCore, input: NetInput) -> Result<(), NodeError> {
+        match input {
+            NetInput::Event(NetEvent::Gossip { partnership, data, msg_id, source }) => {
+                self.gossip(core, partnership, &data, msg_id, source).await
+            }
+            NetInput::Event(NetEvent::SyncRequest { peer, request, responder }) => {
+                self.serve(core, peer, request, responder).await;
+                Ok(())
+            }
+            NetInput::Event(NetEvent::PeerSubscribed { peer, partnership }) => {
+                if core.ledger(&partnership).is_some() {
+                    self.start_session(core, partnership, Some(vec![peer]));
+                }
+                Ok(())
+            }
+            NetInput::Event(_) => Ok(()),
+            NetInput::Fetched(Fetched::Ops { partnership, peer, ops }) => {
+                self.insert_fetched(core, partnership, peer, ops).await
+            }
+            NetInput::Fetched(Fetched::SessionDone(partnership)) => {
+                self.sessions.remove(&partnership);
+                if self.session_wanted.remove(&partnership) {
+                    self.start_session(core, partnership, None);
+                }
+                Ok(())
+            }
+            NetInput::Fetched(Fetched::IdFetchDone) => {
+                self.id_fetches = self.id_fetches.saturating_sub(1);
+                Ok(())
+            }
+            NetInput::Tick => {
+                self.expire_verdicts().await;
+                for partnership in self.subscribed.clone() {
+                    self.start_session(core, partnership, None);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// After every node-loop turn: publishes what the member authored, and
+    /// follows the node's partnerships (subscribe, bind, unsubscribe).
+    pub async fn flush(&mut self, core: &mut NodeCore) -> Result<(), NodeError> {
+        self.follow_partnerships(core).await?;
+        for (partnership, op) in core.take_outbox() {
+            if let Err(error) = self.net.publish(partnership, op.encode()).await {
+                // The op is durable; anti-entropy delivers it.
+                tracing::warn!(%partnership, op = %op.id(), %error, "could not publish an op");
+            }
+        }
+        Ok(())
+    }
+
+    async fn follow_partnerships(&mut self, core: &mut NodeCore) -> Result<(), NodeError> {
+        let member = core.member();
+        let me = self.net.local_peer_id().to_bytes();
+        for partnership in core.partnership_ids() {
+            let Some(ledger) = core.ledger(&partnership) else { continue };
+            let active = ledger.optimistic_state().participant(&member).is_some_and(|r| r.is_active());
+            if !active {
+                if self.subscribed.remove(&partnership) {
+                    let _ = self.net.unsubscribe(partnership).await;
+                }
+                continue;
+            }
+            let bound = ledger.optimistic_state().bound_peer(&member) == Some(&me);
+            if !self.subscribed.contains(&partnership) {
+                match self.net.subscribe(partnership).await {
+                    Ok(()) => {
+                        self.subscribed.insert(partnership);
+                    }
+                    Err(error) => tracing::warn!(%partnership, %error, "cannot subscribe"),
+                }
+            }
+            if !bound && !self.bind_authored.contains(&partnership) && ledger.halted().is_none() {
+                match core.author(&partnership, Payload::BindPeer { peer_id: me.clone() }, now_ms()) {
+                    Ok(_) => {
+                        self.bind_authored.insert(partnership);
+                    }
+                    Err(e @ NodeError::Store(_)) => return Err(e),
+                    Err(error) => tracing::warn!(%partnership, %error, "cannot bind this node's peer id"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn report(&mut self, msg_id: MessageId, source: PeerId, verdict: Verdict) {
+        match verdict {
+            Verdict::Accept => self.stats.gossip_accepted += 1,
+            Verdict::Reject => self.stats.gossip_rejected += 1,
+            Verdict::Ignore => self.stats.gossip_ignored += 1,
+        }
+        let _ = self.net.report(msg_id, source, verdict).await;
+    }
+
+    async fn gossip(
+        &mut self,
+        core: &mut NodeCore,
+        partnership: PartnershipId,
+        data: &[u8],
+        msg_id: MessageId,
+        source: PeerId,
+    ) -> Result<(), NodeError> {
+        let Some(ledger) = core.ledger(&partnership) else {
+            self.report(msg_id, source, Verdict::Ignore).await;
+            return Ok(());
+        };
+        let op =
+            match decode_signed_op(data, &self.limits).and_then(|op| op.verify(&self.limits).map(|()| op)) {
+                Ok(op) => op,
+                Err(error) => {
+                    tracing::debug!(peer = %source, %error, "rejecting a gossip message");
+                    self.report(msg_id, source, Verdict::Reject).await;
+                    return Ok(());
+                }
+            };
+        if op.partnership() != partnership {
+            self.report(msg_id, source, Verdict::Reject).await;
+            return Ok(());
+        }
+        let id = op.id();
+        if ledger.dag().contains(&id) || self.open_verdicts.contains_key(&id) {
+            self.report(msg_id, source, Verdict::Ignore).await;
+            return Ok(());
+        }
+        match core.insert(&partnership, op, Origin::Fresh, now_ms()) {
+            Ok(insertion) => {
+                if insertion.accepted.iter().any(|(a, _)| *a == id) {
+                    self.report(msg_id, source, Verdict::Accept).await;
+                } else {
+                    self.open_verdicts.insert(id, OpenVerdict { msg_id, source, since: Instant::now() });
+                }
+                self.close_verdicts(&insertion.accepted).await;
+                if !insertion.waiting_for.is_empty() {
+                    self.fetch_missing(core, partnership, source, insertion.waiting_for);
+                }
+                Ok(())
+            }
+            Err(NodeError::Refused(refusal)) => {
+                let verdict = verdict_for(&refusal);
+                tracing::debug!(peer = %source, %refusal, ?verdict, "gossip op refused");
+                self.report(msg_id, source, verdict).await;
+                Ok(())
+            }
+            Err(e @ NodeError::Store(_)) => Err(e),
+            Err(error) => {
+                tracing::debug!(%error, "gossip op not inserted");
+                self.report(msg_id, source, Verdict::Ignore).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Reports Accept for ops that were waiting and got in.
+    async fn close_verdicts(&mut self, accepted: &[(OpId, u64)]) {
+        for (id, _) in accepted {
+            if let Some(open) = self.open_verdicts.remove(id) {
+                self.report(open.msg_id, open.source, Verdict::Accept).await;
+            }
+        }
+    }
+
+    async fn expire_verdicts(&mut self) {
+        let ttl = self.config.pending_verdict_ttl;
+        let expired: Vec<OpId> =
+            self.open_verdicts.iter().filter(|(_, v)| v.since.elapsed() >= ttl).map(|(id, _)| *id).collect();
+        for id in expired {
+            if let Some(open) = self.open_verdicts.remove(&id) {
+                self.report(open.msg_id, open.source, Verdict::Ignore).await;
+            }
+        }
+    }
+
+    /// Asks `peer` for missing parents by id, or falls back to anti-entropy
+    /// when too many fetches are in flight.
+    fn fetch_missing(&mut self, core: &NodeCore, partnership: PartnershipId, peer: PeerId, ids: Vec<OpId>) {
+        if self.id_fetches >= self.config.max_id_fetches {
+            self.start_session(core, partnership, None);
+            return;
+        }
+        self.id_fetches += 1;
+        let net = self.net.clone();
+        let tx = self.fetch_tx.clone();
+        let limits = self.limits;
+        let mut ids = ids;
+        ids.truncate(sync::MAX_IDS_PER_REQUEST);
+        tokio::spawn(async move {
+            let wanted: BTreeSet<OpId> = ids.iter().copied().collect();
+            if let Ok(SyncResponse::Ops { ops, .. }) =
+                net.request(peer, SyncRequest::OpsById { partnership, ids }).await
+            {
+                let ops: Vec<SignedOp> = ops
+                    .iter()
+                    .filter_map(|bytes| decode_signed_op(bytes, &limits).ok())
+                    .filter(|op| wanted.contains(&op.id()))
+                    .collect();
+                if !ops.is_empty() {
+                    let _ = tx.send(Fetched::Ops { partnership, peer, ops }).await;
+                }
+            }
+            let _ = tx.send(Fetched::IdFetchDone).await;
+        });
+    }
+
+    async fn insert_fetched(
+        &mut self,
+        core: &mut NodeCore,
+        partnership: PartnershipId,
+        peer: PeerId,
+        ops: Vec<SignedOp>,
+    ) -> Result<(), NodeError> {
+        let mut accepted = Vec::new();
+        let mut waiting = BTreeSet::new();
+        for op in ops {
+            if op.partnership() != partnership {
+                continue;
+            }
+            let id = op.id();
+            match core.insert(&partnership, op, Origin::Synced, now_ms()) {
+                Ok(insertion) => {
+                    self.stats.synced_ops += insertion.accepted.len() as u64;
+                    waiting.remove(&id);
+                    for (got, _) in &insertion.accepted {
+                        waiting.remove(got);
+                    }
+                    waiting.extend(insertion.waiting_for);
+                    accepted.extend(insertion.accepted);
+                }
+                Err(e @ NodeError::Store(_)) => return Err(e),
+                Err(NodeError::Refused(Refusal::Duplicate(_))) => {}
+                Err(error) => tracing::debug!(%peer, %error, "synced op refused"),
+            }
+        }
+        self.close_verdicts(&accepted).await;
+        if let Some(ledger) = core.ledger(&partnership) {
+            waiting.retain(|id| !ledger.dag().contains(id));
+        }
+        if !waiting.is_empty() {
+            self.fetch_missing(core, partnership, peer, waiting.into_iter().collect());
+        }
+        Ok(())
+    }
+
+    /// Starts an anti-entropy session for `partnership` with `peers` (or the
+    /// topic's peers), unless one is running (then one follows it).
+    fn start_session(&mut self, core: &NodeCore, partnership: PartnershipId, peers: Option<Vec<PeerId>>) {
+        if !self.subscribed.contains(&partnership) {
+            return;
+        }
+        if self.sessions.contains(&partnership) {
+            self.session_wanted.insert(partnership);
+            return;
+        }
+        let ours = match core.store().author_seqs(&partnership) {
+            Ok(seqs) => seqs,
+            Err(error) => {
+                tracing::warn!(%partnership, %error, "cannot read author seqs for anti-entropy");
+                return;
+            }
+        };
+        self.sessions.insert(partnership);
+        let session = Session {
+            net: self.net.clone(),
+            partnership,
+            ours,
+            page: self.config.page_ops.clamp(1, sync::MAX_PAGE_OPS),
+            tx: self.fetch_tx.clone(),
+            limits: self.limits,
+        };
+        tokio::spawn(session.run(peers));
+    }
+
+    /// Answers a sync request from the store, to bound peers only.
+    async fn serve(&mut self, core: &NodeCore, peer: PeerId, request: SyncRequest, responder: SyncResponder) {
+        let response = answer(core, &peer, &request);
+        match &response {
+            SyncResponse::Denied => self.stats.sync_denied += 1,
+            _ => self.stats.sync_served += 1,
+        }
+        let _ = self.net.respond(responder, response).await;
+    }
+}
+
+/// Opens the node in `config.data_dir`, starts its network with `net`, and
+/// runs both in one task. Returns the running node and the network handle
+/// (for the operator's block list, peers, addresses).
+///
+/// Must be called inside a tokio runtime.
+pub fn start_networked(
+    config: NodeConfig,
+    key: MemberKey,
+    net: NetConfig,
+    network: NetworkConfig,
+) -> Result<(RunningNode, NetHandle), NodeError> {
+    let core = open_core(&config, key)?;
+    let (handle, events) =
+        Network::spawn(net).map_err(|e| NodeError::Start(format!("cannot start the network: {e}")))?;
+    let half = NetworkHalf::new(handle.clone(), events, network, config.core.ledger.limits);
+    Ok((start_with_network(core, &config, half), handle))
+}
+
+/// The verdict on a gossip op the ledger refused.
+fn verdict_for(refusal: &Refusal) -> Verdict {
+    match refusal {
+        // Honest peers send these too: a race, a clock, a full buffer.
+        Refusal::Duplicate(_)
+        | Refusal::TooFarAhead { .. }
+        | Refusal::PendingFull { .. }
+        | Refusal::Closed => Verdict::Ignore,
+        // An honest peer accepted an op before forwarding it, under rules
+        // that depend only on the op and its past: the rest is the sender's fault.
+        _ => Verdict::Reject,
+    }
+}
+
+/// Whether `peer` is bound to an active participant of `partnership`.
+fn peer_may_sync(core: &NodeCore, partnership: &PartnershipId, peer: &PeerId) -> bool {
+    let Some(ledger) = core.ledger(partnership) else { return false };
+    let bytes = peer.to_bytes();
+    let state = ledger.optimistic_state();
+    ledger
+        .participants()
+        .iter()
+        .any(|(member, record)| record.is_active() && state.bound_peer(member) == Some(&bytes))
+}
+
+fn answer(core: &NodeCore, peer: &PeerId, request: &SyncRequest) -> SyncResponse {
+    if let Err(refusal) = request.check_bounds() {
+        return refusal;
+    }
+    match request.partnership() {
+        Some(partnership) => {
+            if core.ledger(&partnership).is_none() {
+                return SyncResponse::Unknown;
+            }
+            if !peer_may_sync(core, &partnership, peer) {
+                return SyncResponse::Denied;
+            }
+        }
+        None => {
+            // Code: to peers bound in any partnership this node holds.
+            if !core.partnership_ids().iter().any(|p| peer_may_sync(core, p, peer)) {
+                return SyncResponse::Denied;
+            }
+        }
+    }
+    let store = core.store();
+    let result = match request {
+        SyncRequest::Heads { partnership } => store
+            .author_seqs(partnership)
+            .map(|seqs| SyncResponse::Heads { seqs: seqs.into_iter().collect() }),
+        SyncRequest::OpsByAuthor { partnership, author, from_seq, limit } => {
+            store.ops_by_author(partnership, author, *from_seq, *limit as usize).map(|ops| {
+                let full = ops.len() >= *limit as usize;
+                match sync::page_of(ops.iter().map(SignedOp::encode), sync::MAX_PAGE_OPS as usize) {
+                    SyncResponse::Ops { ops, more } => SyncResponse::Ops { ops, more: more || full },
+                    other => other,
+                }
+            })
+        }
+        SyncRequest::OpsById { partnership, ids } => {
+            let mut found = Vec::new();
+            for id in ids {
+                match store.get_op(partnership, id) {
+                    Ok(Some((_, op))) => found.push(op.encode()),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "store read failed while serving sync");
+                        return SyncResponse::Unknown;
+                    }
+                }
+            }
+            Ok(sync::page_of(found, sync::MAX_IDS_PER_REQUEST))
+        }
+        SyncRequest::Code { hash } => store
+            .get_code(hash)
+            .map(|code| code.map_or(SyncResponse::Unknown, |wasm| SyncResponse::Code { wasm })),
+    };
+    result.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "store read failed while serving sync");
+        SyncResponse::Unknown
+    })
+}
+
+/// One anti-entropy session: heads from each peer, then the missing ranges
+/// page by page, one author after the other in turn.
+struct Session {
+    net: NetHandle,
+    partnership: PartnershipId,
+    ours: BTreeMap<MemberId, u64>,
+    page: u32,
+    tx: mpsc::Sender<Fetched>,
+    limits: Limits,
+}
+
+impl Session {
+    async fn run(mut self, peers: Option<Vec<PeerId>>) {
+        let partnership = self.partnership;
+        let peers = match peers {
+            Some(peers) => peers,
+            None => self.net.topic_peers(partnership).await.unwrap_or_default(),
+        };
+        for peer in peers {
+            if !self.with_peer(peer).await {
+                break;
+            }
+        }
+        let _ = self.tx.send(Fetched::SessionDone(partnership)).await;
+    }
+
+    /// Returns false when the node loop is gone.
+    async fn with_peer(&mut self, peer: PeerId) -> bool {
+        let partnership = self.partnership;
+        let seqs = match self.net.request(peer, SyncRequest::Heads { partnership }).await {
+            Ok(SyncResponse::Heads { seqs }) => seqs,
+            _ => return true,
+        };
+        // (author, next seq wanted, last seq the peer has)
+        let mut wanted: Vec<(MemberId, u64, u64)> = seqs
+            .into_iter()
+            .filter_map(|(author, theirs)| {
+                let have = self.ours.get(&author).copied().unwrap_or(0);
+                (theirs > have).then_some((author, have + 1, theirs))
+            })
+            .collect();
+        while !wanted.is_empty() {
+            let mut i = 0;
+            while i < wanted.len() {
+                let (author, next, last) = wanted[i];
+                let limit = u32::try_from((last - next + 1).min(u64::from(self.page))).unwrap_or(self.page);
+                let request = SyncRequest::OpsByAuthor { partnership, author, from_seq: next, limit };
+                let ops = match self.net.request(peer, request).await {
+                    Ok(SyncResponse::Ops { ops, .. }) => ops,
+                    _ => Vec::new(),
+                };
+                let end = next + u64::from(limit);
+                let ops: Vec<SignedOp> = ops
+                    .iter()
+                    .filter_map(|bytes| decode_signed_op(bytes, &self.limits).ok())
+                    .filter(|op| op.author() == author && op.seq() >= next && op.seq() < end)
+                    .collect();
+                let Some(highest) = ops.iter().map(SignedOp::seq).max() else {
+                    wanted.swap_remove(i);
+                    continue;
+                };
+                if self.tx.send(Fetched::Ops { partnership, peer, ops }).await.is_err() {
+                    return false;
+                }
+                self.ours.insert(author, highest);
+                if highest >= last {
+                    wanted.swap_remove(i);
+                } else {
+                    wanted[i].1 = highest + 1;
+                    i += 1;
+                }
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::OpError;
+
+    #[test]
+    fn verdicts_penalise_only_what_honest_peers_never_send() {
+        let id = OpId([1; 32]);
+        assert_eq!(verdict_for(&Refusal::Duplicate(id)), Verdict::Ignore);
+        assert_eq!(verdict_for(&Refusal::PendingFull { ops: 1, bytes: 1 }), Verdict::Ignore);
+        assert_eq!(
+            verdict_for(&Refusal::TooFarAhead { time_ms: 2, now_ms: 1, tolerance_ms: 0 }),
+            Verdict::Ignore
+        );
+        assert_eq!(verdict_for(&Refusal::UnknownAuthor(MemberId([2; 32]))), Verdict::Reject);
+        assert_eq!(
+            verdict_for(&Refusal::Invalid(OpError::BadSignature { op: id, author: MemberId([2; 32]) })),
+            Verdict::Reject
+        );
+        assert_eq!(verdict_for(&Refusal::SeqGap { seq: 3, known: 1 }), Verdict::Reject);
+    }
+}
