@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::host::WasmExecutor;
-use crate::ledger::{Insertion, Ledger, LedgerConfig, NotificationKind, OpOutcome};
+use crate::ledger::{Insertion, Ledger, LedgerConfig, NotificationKind, OpOutcome, Refusal};
 use crate::op::{Charter, CodeHash, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp, UnsignedOp};
 use crate::store::Store;
 
@@ -175,16 +175,15 @@ impl NodeCore {
     }
 
     /// Joins a partnership from its genesis op (created here or received
-    /// from a peer): the node's member must be a participant, and every
-    /// module's code must be on the node. Idempotent.
+    /// from a peer). Every module's code must be on the node. The member
+    /// need not be a founding participant: a member admitted later joins
+    /// from the genesis and catches up by sync (until its admission is in
+    /// the node's graph it only follows). Idempotent.
     pub fn join(&mut self, genesis: SignedOp) -> Result<PartnershipId, NodeError> {
         genesis.verify(&self.config.ledger.limits).map_err(|e| NodeError::BadGenesis(e.to_string()))?;
         let Payload::Genesis(charter) = &genesis.op().payload else {
             return Err(NodeError::BadGenesis("the op is not a genesis".into()));
         };
-        if !charter.participants.contains(&self.member) {
-            return Err(NodeError::NotAParticipant(self.member));
-        }
         let missing = self.missing_code(charter);
         if !missing.is_empty() {
             return Err(NodeError::MissingCode(missing));
@@ -254,31 +253,56 @@ impl NodeCore {
         origin: Origin,
         now_ms: u64,
     ) -> Result<Insertion, NodeError> {
+        // One op in, one result out.
+        match self.insert_batch(partnership, vec![op], origin, now_ms)?.pop() {
+            Some(result) => result.map_err(NodeError::Refused),
+            None => Err(NodeError::Start("internal: a batch of one op gave no result".into())),
+        }
+    }
+
+    /// Inserts ops in order (a sync page), each accepted or refused on its
+    /// own, then persists every op they let in with ONE store transaction
+    /// (one fsync per page, not per op) before returning.
+    ///
+    /// `Err` only for an unknown partnership or a (fatal) store failure.
+    pub fn insert_batch(
+        &mut self,
+        partnership: &PartnershipId,
+        ops: Vec<SignedOp>,
+        origin: Origin,
+        now_ms: u64,
+    ) -> Result<Vec<Result<Insertion, Refusal>>, NodeError> {
         let Some(ledger) = self.ledgers.get_mut(partnership) else {
             return Err(NodeError::UnknownPartnership(*partnership));
         };
-        let insertion = match origin {
-            Origin::Fresh => ledger.insert(op, now_ms),
-            Origin::Synced => ledger.insert_synced(op, now_ms),
+        let mut results = Vec::with_capacity(ops.len());
+        let mut batch: Vec<(u64, Arc<SignedOp>)> = Vec::new();
+        for op in ops {
+            let result = match origin {
+                Origin::Fresh => ledger.insert(op, now_ms),
+                Origin::Synced => ledger.insert_synced(op, now_ms),
+            };
+            if let Ok(insertion) = &result {
+                batch.extend(insertion.accepted.iter().filter_map(|(id, height)| {
+                    ledger.dag().get(id).map(|node| (*height, Arc::clone(&node.op)))
+                }));
+            }
+            results.push(result);
         }
-        .map_err(NodeError::Refused)?;
-        let batch: Vec<(u64, Arc<SignedOp>)> = insertion
-            .accepted
-            .iter()
-            .filter_map(|(id, height)| ledger.dag().get(id).map(|node| (*height, Arc::clone(&node.op))))
-            .collect();
-        let refs: Vec<(u64, &SignedOp)> = batch.iter().map(|(h, op)| (*h, op.as_ref())).collect();
-        if let Err(e) = self.store.append_ops(partnership, &refs) {
-            // The ledger already holds these ops in memory; without them on
-            // disk the node must not go on as if they were accepted.
-            tracing::error!(%partnership, error = %e, "cannot persist accepted ops; the node must stop");
-            return Err(NodeError::Store(e));
+        if !batch.is_empty() {
+            let refs: Vec<(u64, &SignedOp)> = batch.iter().map(|(h, op)| (*h, op.as_ref())).collect();
+            if let Err(e) = self.store.append_ops(partnership, &refs) {
+                // The ledger already holds these ops in memory; without them
+                // on disk the node must not go on as if they were accepted.
+                tracing::error!(%partnership, error = %e, "cannot persist accepted ops; the node must stop");
+                return Err(NodeError::Store(e));
+            }
         }
         self.collect_events(partnership);
         if ledger_needs_ack(self.ledgers.get(partnership), &self.member) {
             self.ack_owed_since.entry(*partnership).or_insert(now_ms);
         }
-        Ok(insertion)
+        Ok(results)
     }
 
     /// Periodic work: authors the acks that are due (after the debounce) and
