@@ -82,7 +82,7 @@ const USED_PROPOSALS: Map<u64, ()> = Map::new("used_proposals");
 // ---------------------------------------------------------------- config
 
 /// An asset in the init config: `"EUR"` (exponent 2) or `{"code":"JPY","exponent":0}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum AssetSpec {
     /// Just the code; exponent 2.
@@ -91,9 +91,47 @@ pub enum AssetSpec {
     Full {
         /// Asset code, 1 to 12 of `A-Z`, `0-9`.
         code: String,
-        /// Minor-unit exponent, 0 to 18.
+        /// Minor-unit exponent, 0 to 18; 2 if absent.
         exponent: u8,
     },
+}
+
+fn default_exponent() -> u8 {
+    2
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FullAsset {
+    code: String,
+    #[serde(default = "default_exponent")]
+    exponent: u8,
+}
+
+impl<'de> Deserialize<'de> for AssetSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> core::result::Result<Self, D::Error> {
+        struct AssetVisitor;
+        impl<'de> serde::de::Visitor<'de> for AssetVisitor {
+            type Value = AssetSpec;
+
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(r#"an asset: "EUR" or {"code":"EUR","exponent":2}"#)
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> core::result::Result<AssetSpec, E> {
+                Ok(AssetSpec::Code(v.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> core::result::Result<AssetSpec, A::Error> {
+                let full = FullAsset::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(AssetSpec::Full { code: full.code, exponent: full.exponent })
+            }
+        }
+        deserializer.deserialize_any(AssetVisitor)
+    }
 }
 
 /// Who must confirm revenue, costs and capital before they count.

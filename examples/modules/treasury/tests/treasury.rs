@@ -79,7 +79,7 @@ fn config_with(split: Value, confirmation: Value) -> Value {
         "governance": "voting",
         "exit_module": "exit",
         "split_managers": ["term"],
-        "assets": ["EUR", {"code": "USD", "exponent": 2}, {"code": "JPY", "exponent": 0}],
+        "assets": ["EUR", {"code": "USD"}, {"code": "JPY", "exponent": 0}],
         "treasurer_role": "treasurer",
         "confirmation": confirmation,
         "spend_vote_above": {"EUR": 1000, "USD": 1000},
@@ -202,6 +202,11 @@ fn config_is_validated() {
             "caps EUR at 0",
         ),
         (json!({"confirmation": {"role": ""}}), "confirmation role must not be empty"),
+        (
+            json!({"assets": [{"code": "EUR", "exp": 2}]}),
+            "unknown field `exp`, expected `code` or `exponent`",
+        ),
+        (json!({"assets": [7]}), "expected an asset: \"EUR\" or {\"code\":\"EUR\",\"exponent\":2}"),
     ];
     for (patch, expected) in cases {
         let mut config = config_with(json!({"pro_rata": {}}), json!("none"));
