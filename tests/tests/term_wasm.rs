@@ -379,3 +379,130 @@ fn a_review_in_a_waterfall_charter_keeps_the_recoup_and_sets_the_rest() {
         json!({"waterfall": {"recoup": true, "tranches": [], "rest": {"fixed": {"shares": {studio: 8000, telco: 2000}}}}})
     );
 }
+
+/// Loads `examples/charters/<file>` with its placeholders filled by the ids
+/// of keys 1, 2, … (in `names` order), runs its genesis, and returns a
+/// harness over keys 1..=`keys`.
+fn charter_harness(file: &str, names: &[&str], keys: u8) -> WasmHarness {
+    use polypact::host::{HostConfig, WasmExecutor};
+    use polypact::ledger::{Ledger, LedgerConfig};
+    use polypact::op::{Charter, CodeSource, UnsignedOp, fill_placeholders};
+    use polypact::testing::module_wasm_path;
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/charters");
+    let text = std::fs::read_to_string(dir.join(file)).expect("the charter exists");
+    let values: BTreeMap<String, String> =
+        names.iter().zip(1u8..).map(|(n, seed)| (n.to_string(), id(seed))).collect();
+    let filled = fill_placeholders(&text, &values).expect("every placeholder named");
+    let executor = WasmExecutor::new(HostConfig::default()).expect("WASM host");
+    let charter = Charter::from_toml(&filled, file, &dir, |module, source| match source {
+        // Read the module the build put in the target dir (CARGO_TARGET_DIR aware).
+        CodeSource::File(path) => {
+            let stem = path.file_stem().expect("a .wasm file").to_string_lossy().into_owned();
+            let wasm = std::fs::read(module_wasm_path(&stem))
+                .map_err(|e| format!("module `{module}`: {e}; run ./scripts/build-modules.sh"))?;
+            executor.add_code(&wasm).map_err(|e| e.to_string())
+        }
+        CodeSource::Hash(h) => Err(format!("unexpected code hash {h}")),
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let first = MemberKey::from_seed(1);
+    let genesis = UnsignedOp {
+        partnership: Default::default(),
+        author: first.member_id(),
+        seq: 1,
+        parents: vec![],
+        time_ms: T0,
+        payload: Payload::Genesis(charter),
+    }
+    .sign(&first);
+    let ledger = Ledger::new(genesis, executor, LedgerConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    WasmHarness { keys: (1..=keys).map(MemberKey::from_seed).collect(), ledger, now: T0 }
+}
+
+/// The joint-venture charter as shipped: a bank is admitted by vote, a KPI
+/// review re-weighs the waterfall's rest, revenue then follows it (the
+/// bank's capital recouped first), and the sunset winds the venture up.
+#[test]
+fn the_joint_venture_charter_admits_a_bank_reviews_kpis_and_ends() {
+    const DAY: u64 = 86_400_000;
+    let h = charter_harness("joint-venture.toml", &["studio", "telco"], 3);
+    let mut jv = Jv { h, studio: id(1), telco: id(2) };
+    let (studio, telco, bank) = (jv.studio.clone(), jv.telco.clone(), id(3));
+    let pass_kind = |jv: &mut Jv, kind: &str, messages: Value| {
+        let data = jv.ok(
+            0,
+            "voting",
+            json!({"propose": {"title": kind, "kind": kind, "messages": messages, "period_ms": DAY}}),
+        );
+        let proposal = data.unwrap()["id"].as_u64().unwrap();
+        for voter in [0, 1] {
+            jv.ok(voter, "voting", json!({"vote": {"proposal": proposal, "choice": "yes"}}));
+        }
+        jv.h.advance_ms(3 * DAY);
+        jv.ok(1, "voting", json!({"execute": {"proposal": proposal}}));
+    };
+
+    // 2026-03: the partners admit a bank by a unanimous vote.
+    jv.at(1_772_323_200_000);
+    let admit = json!({"admit": {"member": bank, "voting_units": 20, "economic_units": 0}});
+    pass_kind(&mut jv, "admit_member", json!([{"call": {"module": "membership", "msg": admit}}]));
+    assert!(
+        jv.h.ledger.participants().iter().any(|(m, _)| m.to_string() == bank),
+        "the bank is a participant"
+    );
+    // The bank finances: 500.00 EUR of capital, confirmed by another partner (four eyes).
+    let data = jv.ok(
+        2,
+        "treasury",
+        json!({"contribute_capital": {"asset": "EUR", "amount": 50_000, "reference": "LOAN-1"}}),
+    );
+    let entry = data.unwrap()["id"].clone();
+    jv.ok(0, "treasury", json!({"confirm_entry": {"id": entry}}));
+
+    // Q1 KPIs: 10 of 8 episodes (125%), 30000 of 50000 subscribers (60%).
+    jv.ok(0, "term", json!({"record_kpi": {"metric": "episodes", "value": 10, "period": "2026-Q1"}}));
+    jv.ok(1, "term", json!({"record_kpi": {"metric": "subscribers", "value": 30_000, "period": "2026-Q1"}}));
+    jv.at(1_776_211_200_000); // 2026-04-15: review 1 is due
+    let data = jv.ok(2, "term", json!({"tick": {}}));
+    assert_eq!(data, Some(json!({"ended": false, "opened_reviews": [1]})));
+    let proposal = jv.query("voting", json!({"proposal": {"id": 2}}));
+    assert_eq!(
+        (proposal["kind"].clone(), proposal["proposer"].clone()),
+        (json!("review"), json!("module:term"))
+    );
+    for voter in [0, 1] {
+        jv.ok(voter, "voting", json!({"vote": {"proposal": 2, "choice": "yes"}}));
+    }
+    jv.h.advance_ms(9 * DAY); // 7 days of voting, 2 of grace
+    jv.ok(2, "voting", json!({"execute": {"proposal": 2}}));
+    assert_eq!(
+        jv.query("treasury", json!({"split": {}})),
+        json!({"waterfall": {"recoup": true, "tranches": [], "rest": {"fixed": {"shares": {studio.clone(): 7576, telco.clone(): 2424}}}}})
+    );
+
+    // 1,000.00 EUR of revenue, confirmed, distributed: the bank's capital
+    // comes back first, the rest follows the reviewed shares.
+    let data = jv.ok(
+        1,
+        "treasury",
+        json!({"record_revenue": {"asset": "EUR", "amount": 100_000, "reference": "INV-1"}}),
+    );
+    let entry = data.unwrap()["id"].clone();
+    jv.ok(0, "treasury", json!({"confirm_entry": {"id": entry}}));
+    jv.ok(0, "treasury", json!({"distribute": {"asset": "EUR"}}));
+    let earned =
+        |jv: &Jv, m: &str| jv.query("treasury", json!({"statement": {"member": m}}))["EUR"]["earned"].clone();
+    assert_eq!(
+        (earned(&jv, &bank), earned(&jv, &studio), earned(&jv, &telco)),
+        (json!(50_000), json!(75_760), json!(24_240))
+    );
+
+    // 2028-01-01: no renewal was voted; the next tick winds the venture up.
+    jv.at(1_830_297_600_000);
+    jv.ok(1, "term", json!({"tick": {}}));
+    assert_eq!(jv.dissolution()["reason"], json!("term ended"));
+    let err = jv.err(2, "term", json!({"tick": {}}));
+    assert!(err.starts_with("the partnership is dissolved"), "{err}");
+    assert_eq!(jv.query("term", json!({"status": {}}))["phase"], json!("ended"));
+}
