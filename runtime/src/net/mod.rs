@@ -36,6 +36,7 @@ pub use config::NetConfig;
 pub use error::NetError;
 pub use libp2p::gossipsub::MessageId;
 pub use libp2p::identity::Keypair;
+pub use libp2p::multiaddr::Protocol;
 pub use libp2p::{Multiaddr, PeerId};
 pub use service::{NetEvent, NetHandle, Network, SyncResponder, Verdict};
 pub use sync::{SyncRequest, SyncResponse};
