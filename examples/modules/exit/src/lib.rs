@@ -587,11 +587,17 @@ fn member_view(ctx: &QueryCtx, config: &Config, member: &str) -> Result<Option<M
     }
 }
 
+/// A current member who has not left through this module. A member who
+/// left and was admitted again later (membership `joined_at` after the
+/// departure) counts as current.
 fn active_member(ctx: &QueryCtx, config: &Config, member: &str) -> Result<MemberView> {
-    if let Some(d) = DEPARTURES.may_load(ctx, member)? {
-        return Err(ExitError::AlreadyLeft { member: member.into(), how: d.how, height: d.height });
+    let view = member_view(ctx, config, member)?;
+    match (view, DEPARTURES.may_load(ctx, member)?) {
+        (Some(m), Some(d)) if d.height < m.joined_at => Ok(m),
+        (_, Some(d)) => Err(ExitError::AlreadyLeft { member: member.into(), how: d.how, height: d.height }),
+        (Some(m), None) => Ok(m),
+        (None, None) => Err(ExitError::NotMember(member.into())),
     }
-    member_view(ctx, config, member)?.ok_or_else(|| ExitError::NotMember(member.into()))
 }
 
 fn all_members(ctx: &QueryCtx, config: &Config) -> Result<Vec<MemberView>> {
@@ -826,10 +832,7 @@ fn open_offer(
             Some(pool / u128::from(all))
         }
     };
-    let others: Vec<MemberView> = all_members(ctx, config)?
-        .into_iter()
-        .filter(|m| m.active && m.member != seller && m.economic_units > 0)
-        .collect();
+    let others = other_holders(ctx, config, seller)?;
     let sum: u128 = others.iter().map(|m| u128::from(m.economic_units)).sum();
     if sum == 0 {
         return Err(ExitError::Offer(format!(
@@ -864,6 +867,14 @@ fn open_offer(
         .attr("closes_ms", offer.closes_ms)
         .attr("leaving", leaving);
     Ok((offer, event))
+}
+
+/// Current members other than `seller` holding economic units: the first-refusal holders.
+fn other_holders(ctx: &QueryCtx, config: &Config, seller: &str) -> Result<Vec<MemberView>> {
+    Ok(all_members(ctx, config)?
+        .into_iter()
+        .filter(|m| m.active && m.member != seller && m.economic_units > 0)
+        .collect())
 }
 
 fn load_offer(ctx: &QueryCtx, seller: &str) -> Result<Offer> {
@@ -1041,7 +1052,10 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
                 forfeited_units: terms.forfeited,
                 total_units: None,
             };
-            let offer_units = config.buyout.as_ref().is_some_and(|b| b.on_leave) && terms.kept > 0;
+            // Offer the units if configured and someone could buy them; else keep them as a claim.
+            let offer_units = config.buyout.as_ref().is_some_and(|b| b.on_leave)
+                && terms.kept > 0
+                && !other_holders(ctx, &config, &member)?.is_empty();
             let event = Event::new("leaving")
                 .attr("member", &member)
                 .attr("units", terms.kept)

@@ -509,3 +509,60 @@ fn bad_configs_are_refused() {
     assert!(host.init(ALICE, &c).unwrap_err().starts_with("invalid init config: "));
     assert!(host.state().is_empty());
 }
+
+#[test]
+fn a_member_admitted_again_after_leaving_may_leave_again() {
+    let (mut host, world) = setup();
+    host.handle(BOB, &json!({"leave": {}})).unwrap();
+    let err = fails(&mut host, BOB, None, json!({"give_notice": {}}));
+    assert!(err.starts_with("pm1bob has already left (Leave at height 2)"), "{err}");
+    // Membership admits Bob again at height 5.
+    world.borrow_mut().members.insert(BOB.into(), (0, 60, true, 5));
+    host.set_height(6);
+    host.handle(BOB, &json!({"ragequit": {}})).unwrap();
+    assert_eq!(status(&mut host, BOB).departure.unwrap().how, exit::How::Ragequit);
+}
+
+#[test]
+fn a_fully_forfeiting_bad_leaver_is_paid_nothing() {
+    let (mut host, _) = setup_with(json!({"bad_leaver": {"forfeit_percent": 100}}));
+    host.handle_from_module(
+        GOV,
+        ALICE,
+        &json!({"declare_bad_leaver": {"member": CAROL, "reason": "breach"}}),
+    )
+    .unwrap();
+    let r = host.handle(CAROL, &json!({"ragequit": {}})).unwrap();
+    let modules: Vec<String> = messages(&r.messages).into_iter().map(|(m, _)| m).collect();
+    assert_eq!(modules, ["vesting", "membership"], "no payout of 0 units");
+    // Governance can also take a declaration back (here: too late, it left).
+    let err = fails(&mut host, ALICE, Some(GOV), json!({"clear_bad_leaver": {"member": CAROL}}));
+    assert_eq!(err, "invalid request: pm1carol is not declared a bad leaver");
+}
+
+#[test]
+fn a_leaver_nobody_could_buy_from_keeps_its_units_as_a_claim() {
+    let (mut host, world) = setup_with(buyout_config(json!({"fixed": {"asset": "EUR", "per_unit": 1}})));
+    for who in [ALICE, CAROL] {
+        world.borrow_mut().members.get_mut(who).unwrap().1 = 0;
+    }
+    let r = host.handle(BOB, &json!({"leave": {}})).unwrap();
+    assert_eq!(messages(&r.messages)[1].1, json!({"remove_member": {"member": BOB, "economic_units": 60}}));
+    let offers: exit::OffersResponse = host.query(&json!({"offers": {}})).unwrap();
+    assert!(offers.offers.is_empty());
+}
+
+#[test]
+fn pool_prices_read_large_treasury_amounts() {
+    let (mut host, _) = setup_with(buyout_config(json!({"pool": {"asset": "EUR"}})));
+    // Treasury writes amounts above u64::MAX as decimal strings.
+    host.on_query("treasury", |_: Value| {
+        Ok(json!({"pool": {"EUR": "36893488147419103200"}, "claims_total": {}}))
+    });
+    host.handle(ALICE, &json!({"offer_units": {"economic_units": 10}})).unwrap();
+    let offers: exit::OffersResponse = host.query(&json!({"offers": {}})).unwrap();
+    assert_eq!(offers.offers[0].per_unit, Some(36_893_488_147_419_103_200 / 200));
+    host.on_query("treasury", |_: Value| Ok(json!({"pool": {"EUR": 1.5}, "claims_total": {}})));
+    let err = fails(&mut host, BOB, None, json!({"offer_units": {"economic_units": 10}}));
+    assert!(err.contains("the treasury answered an amount that is not an integer"), "{err}");
+}
