@@ -171,8 +171,22 @@ pub enum BaseSplit {
 pub struct Tranche {
     /// The most this tranche pays in total, per asset (an asset not named: 0, skipped).
     pub cap: BTreeMap<String, Amount>,
-    /// How the tranche is shared (basis points summing to 10000; one member at 10000 for "first N to X").
+    /// How the tranche is shared: basis points summing to 10000 (one member
+    /// at 10000 for "first N to X"). Give either `shares` or `split`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub shares: Shares,
+    /// Or a base split (`pro_rata`, `capital`, `fixed`) for the tranche.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<BaseSplit>,
+}
+
+impl Tranche {
+    fn base(&self) -> BaseSplit {
+        match &self.split {
+            Some(base) => base.clone(),
+            None => BaseSplit::Fixed { shares: self.shares.clone() },
+        }
+    }
 }
 
 fn default_rest() -> BaseSplit {
@@ -744,8 +758,12 @@ pub struct TrancheProgress {
     pub cap: BTreeMap<String, Amount>,
     /// Paid so far per asset.
     pub paid: BTreeMap<String, Amount>,
-    /// Shares.
+    /// Shares (if the tranche has them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub shares: Shares,
+    /// Base split (if the tranche has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<BaseSplit>,
 }
 
 /// Answer of `waterfall`.
@@ -993,7 +1011,15 @@ pub fn check_split(config: &Config, split: &Split) -> Result<()> {
                 return Err(TreasuryError::BadSplit(format!("at most {MAX_TRANCHES} tranches")));
             }
             for (i, t) in tranches.iter().enumerate() {
-                check_shares(&t.shares, &format!("tranche {i} shares"))?;
+                match &t.split {
+                    None => check_shares(&t.shares, &format!("tranche {i} shares"))?,
+                    Some(_) if !t.shares.is_empty() => {
+                        return Err(TreasuryError::BadSplit(format!(
+                            "tranche {i} has both shares and a split; give one"
+                        )));
+                    }
+                    Some(base) => check_base(base, &format!("tranche {i} split shares"))?,
+                }
                 if t.cap.is_empty() {
                     return Err(TreasuryError::BadSplit(format!(
                         "tranche {i} has no cap; give one per asset"
@@ -1625,39 +1651,47 @@ pub fn plan(
     amount: Amount,
 ) -> Result<DistributionView> {
     let (recoup, tranches, rest) = match split {
-        Split::ProRata {} => (None, Vec::new(), BaseSplit::ProRata {}),
-        Split::Capital {} => (None, Vec::new(), BaseSplit::Capital {}),
-        Split::Fixed { shares } => (None, Vec::new(), BaseSplit::Fixed { shares: shares.clone() }),
+        Split::ProRata {} => (BTreeMap::new(), &[][..], BaseSplit::ProRata {}),
+        Split::Capital {} => (BTreeMap::new(), &[][..], BaseSplit::Capital {}),
+        Split::Fixed { shares } => (BTreeMap::new(), &[][..], BaseSplit::Fixed { shares: shares.clone() }),
         Split::Waterfall { recoup, tranches, rest } => {
-            let recoup = if *recoup { Some(outstanding_capital(ctx, asset)?) } else { None };
-            let mut inputs = Vec::with_capacity(tranches.len());
-            for (i, t) in tranches.iter().enumerate() {
-                let cap = t.cap.get(asset).copied().unwrap_or_default();
-                let remaining = cap.0.saturating_sub(tranche_paid(ctx, i, asset)?.0);
-                let weights = t.shares.iter().map(|(m, b)| (m.clone(), u128::from(*b))).collect();
-                inputs.push(TrancheInput { remaining, weights });
-            }
-            (recoup, inputs, rest.clone())
+            let recoup = if *recoup { outstanding_capital(ctx, asset)? } else { BTreeMap::new() };
+            (recoup, &tranches[..], rest.clone())
         }
     };
-    let recoup = recoup.unwrap_or_default();
-    // Read the rest's weights only when something reaches it (pro rata asks membership).
-    let before_rest = recoup
-        .values()
-        .chain(tranches.iter().map(|t| &t.remaining))
-        .fold(0u128, |acc, v| acc.saturating_add(*v));
-    let rest_weights =
-        if amount.0 > before_rest { base_weights(ctx, config, &rest, asset)? } else { BTreeMap::new() };
-    let allocation = split::allocate(amount.0, &recoup, &tranches, &rest_weights).map_err(|e| match e {
-        SplitError::NoWeight { .. } => TreasuryError::NoOneToPay {
-            asset: asset.into(),
-            amount,
-            why: match rest {
-                BaseSplit::ProRata {} => "no member holds economic units".into(),
-                BaseSplit::Capital {} => format!("no member has capital in {asset}"),
-                BaseSplit::Fixed { .. } => "the fixed shares are empty".into(),
-            },
+    // How much reaches each step: weights are read (pro rata asks membership)
+    // only for steps the amount reaches, and a step it reaches must have someone to pay.
+    let no_one = |base: &BaseSplit, step: &str| TreasuryError::NoOneToPay {
+        asset: asset.into(),
+        amount,
+        why: match base {
+            BaseSplit::ProRata {} => format!("{step} is pro rata and no member holds economic units"),
+            BaseSplit::Capital {} => format!("{step} is by capital and no member has capital in {asset}"),
+            BaseSplit::Fixed { .. } => format!("{step} has no shares"),
         },
+    };
+    let mut reached = recoup.values().fold(0u128, |acc, v| acc.saturating_add(*v));
+    let mut inputs = Vec::with_capacity(tranches.len());
+    for (i, t) in tranches.iter().enumerate() {
+        let cap = t.cap.get(asset).copied().unwrap_or_default();
+        let remaining = cap.0.saturating_sub(tranche_paid(ctx, i, asset)?.0);
+        let base = t.base();
+        let weights = if remaining > 0 && amount.0 > reached {
+            let w = base_weights(ctx, config, &base, asset)?;
+            if w.values().all(|v| *v == 0) {
+                return Err(no_one(&base, &format!("tranche {i}")));
+            }
+            w
+        } else {
+            BTreeMap::new()
+        };
+        reached = reached.saturating_add(remaining);
+        inputs.push(TrancheInput { remaining, weights });
+    }
+    let rest_weights =
+        if amount.0 > reached { base_weights(ctx, config, &rest, asset)? } else { BTreeMap::new() };
+    let allocation = split::allocate(amount.0, &recoup, &inputs, &rest_weights).map_err(|e| match e {
+        SplitError::NoWeight { .. } => no_one(&rest, "the rest"),
         SplitError::Overflow => TreasuryError::Overflow("the split's weights".into()),
     })?;
     let amounts = |m: BTreeMap<String, u128>| m.into_iter().map(|(k, v)| (k, Amount(v))).collect();
@@ -2082,7 +2116,12 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
                         for asset in t.cap.keys() {
                             paid.insert(asset.clone(), tranche_paid(ctx, i, asset)?);
                         }
-                        out.push(TrancheProgress { cap: t.cap.clone(), paid, shares: t.shares.clone() });
+                        out.push(TrancheProgress {
+                            cap: t.cap.clone(),
+                            paid,
+                            shares: t.shares.clone(),
+                            split: t.split.clone(),
+                        });
                     }
                     (*recoup, out)
                 }

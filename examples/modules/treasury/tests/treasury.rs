@@ -482,6 +482,42 @@ fn a_tranche_by_percentages_shares_its_cap() {
 }
 
 #[test]
+fn a_tranche_may_be_pro_rata_or_by_capital_up_to_its_cap() {
+    let mut host = setup(json!({"waterfall": {
+        "tranches": [
+            {"cap": {"EUR": 10}, "split": {"capital": {}}},
+            {"cap": {"EUR": 100}, "split": {"pro_rata": {}}}
+        ],
+        "rest": {"fixed": {"shares": {CAROL: 10000}}}
+    }}));
+    // No capital yet: a distribution that reaches the first tranche has no one to pay.
+    revenue(&mut host, ALICE, "EUR", json!(5), "INV-0");
+    let err = fails(&mut host, ALICE, json!({"distribute": {"asset": "EUR"}}));
+    assert_eq!(err, "cannot distribute 5 EUR: tranche 0 is by capital and no member has capital in EUR");
+    ok(
+        &mut host,
+        BOB,
+        json!({"record_cost": {"asset": "EUR", "amount": 1, "reference": "C", "paid_from": "member"}}),
+    );
+    revenue(&mut host, ALICE, "EUR", json!(110), "INV-1");
+    // 115: 10 to bob (the only capital), 100 pro rata 60:40, 5 to carol.
+    let v = distribute(&mut host, "EUR");
+    assert_eq!(shares(&v), BTreeMap::from([(ALICE, 60), (BOB, 10 + 40), (CAROL, 5)]));
+    assert_eq!((v.tranches.clone(), v.rest), (vec![Amount(10), Amount(100)], Amount(5)));
+    let err = fails_from(
+        &mut host,
+        "voting",
+        json!({"set_split": {"waterfall": {"tranches": [{"cap": {"EUR": 1}, "shares": {ALICE: 10000}, "split": {"pro_rata": {}}}]}}}),
+    );
+    assert_eq!(err, "invalid split: tranche 0 has both shares and a split; give one");
+    let w: Value = host.query(&json!({"waterfall": {}})).unwrap();
+    assert_eq!(
+        w["tranches"][1],
+        json!({"cap": {"EUR": 100}, "paid": {"EUR": 100}, "split": {"pro_rata": {}}})
+    );
+}
+
+#[test]
 fn in_kind_contributions_count_only_once_governance_values_them() {
     let mut host = setup(json!({"capital": {}}));
     ok(&mut host, ALICE, json!({"contribute_capital": {"asset": "EUR", "amount": 100, "reference": "W-1"}}));
@@ -537,7 +573,7 @@ fn a_split_with_no_one_to_pay_is_refused() {
     let mut host = setup(json!({"capital": {}}));
     revenue(&mut host, ALICE, "EUR", json!(5), "INV-1");
     let err = fails(&mut host, ALICE, json!({"distribute": {"asset": "EUR"}}));
-    assert_eq!(err, "cannot distribute 5 EUR: no member has capital in EUR");
+    assert_eq!(err, "cannot distribute 5 EUR: the rest is by capital and no member has capital in EUR");
 }
 
 // ---------------------------------------------------------------- distribution and exits
