@@ -135,12 +135,17 @@ fn revenue(h: &mut WasmHarness, asset: &str, amount: u64, reference: &str) {
 
 /// Proposes `messages`, has members 0 and 1 vote yes, and returns the id.
 fn propose(h: &mut WasmHarness, messages: Value) -> u64 {
+    propose_with(h, messages, &[0, 1])
+}
+
+/// Proposes `messages` and has `voters` vote yes; returns the id.
+fn propose_with(h: &mut WasmHarness, messages: Value, voters: &[usize]) -> u64 {
     h.advance_ms(10);
     let data =
         ok(h, 0, "voting", json!({"propose": {"title": "t", "messages": messages, "period_ms": PERIOD}}));
     let id = data.unwrap()["id"].as_u64().unwrap();
-    for voter in [0, 1] {
-        ok(h, voter, "voting", json!({"vote": {"proposal": id, "choice": "yes"}}));
+    for voter in voters {
+        ok(h, *voter, "voting", json!({"vote": {"proposal": id, "choice": "yes"}}));
     }
     id
 }
@@ -397,4 +402,38 @@ fn bad_exits_fail_clearly_and_change_nothing() {
     // Only governance or the term module may dissolve.
     let err = fails(&mut h, 0, "exit", json!({"dissolve": {"reason": "mine"}}));
     assert!(err.contains("only the governance module \"voting\""), "{err}");
+}
+
+#[test]
+fn a_good_leaver_takes_its_vested_units_and_governance_can_kick() {
+    let mut h = harness(Setup::default());
+    revenue(&mut h, "EUR", 2000, "INV-1");
+    let start = h.now;
+    ok(
+        &mut h,
+        0,
+        "vesting",
+        json!({"create_grant": {"member": id(2), "units": 100, "start_ms": start,
+        "cliff_ms": 0, "duration_ms": 10_000, "steps": 2}}),
+    );
+    h.advance_ms(5_000);
+    // Half vested (one of two steps), none released yet: the ragequit releases it first.
+    let data = ok(&mut h, 1, "exit", json!({"ragequit": {}})).unwrap();
+    assert_eq!((data["units"].clone(), data["total_units"].clone()), (json!(100), json!(200)));
+    let st = q(&h, "treasury", json!({"statement": {"member": id(2)}}));
+    assert_eq!(amount(&st["EUR"]["earned"]), 1000); // 2000 * 100 / 200
+    let grant = q(&h, "vesting", json!({"grant": {"id": 1}}));
+    assert_eq!((grant["released"].clone(), grant["cancelled"]["forfeited"].clone()), (json!(50), json!(50)));
+    assert_eq!(member(&h, &id(2))["economic_units"], json!(0));
+    assert_eq!(q(&h, "membership", json!({"totals": {}}))["economic_units"], json!(100));
+    // Ragekick by vote: Carol is paid her share of what is left and removed.
+    let kick =
+        propose_with(&mut h, json!([{"call": {"module": "exit", "msg": {"kick": {"member": id(3)}}}}]), &[0]);
+    h.advance_ms(PERIOD + GRACE + 10);
+    let op = h.call(0, "voting", &json!({"execute": {"proposal": kick}}));
+    assert_eq!(h.outcome_error(&op), None);
+    let st = q(&h, "treasury", json!({"statement": {"member": id(3)}}));
+    assert_eq!(amount(&st["EUR"]["earned"]), 300); // 1000 * 30 / 100
+    assert!(!is_participant(&h, 3));
+    assert_eq!(q(&h, "exit", json!({"status": {"member": id(3)}}))["departure"]["how"], json!("kick"));
 }
