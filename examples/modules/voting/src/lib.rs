@@ -1,13 +1,14 @@
 //! Voting: the standard polypact governance module. Members propose, vote
 //! (or delegate), and passed proposals run their messages.
 //!
-//! This crate owns proposals, votes, delegations, the decision table (a
-//! rule per kind of proposal), the periods (voting, late-quorum extension,
-//! grace with veto, expiry) and execution. It does not own who the members
-//! are or their voting power: it asks the membership module
-//! (`voting_power_at`, `total_voting_power_at`, `has_role`), fixing power
-//! at the height before the proposal was created, so units gained mid-vote
-//! do not count. The message formats and the exact rules are in `README.md`.
+//! This crate owns proposals (including drafts that wait for a sponsor, the
+//! anti-spam mode), votes, delegations, the decision table (a rule per kind
+//! of proposal), the periods (voting, late-quorum extension, grace with
+//! veto, expiry) and execution. It does not own who the members are or
+//! their voting power: it asks the membership module (`voting_power_at`,
+//! `total_voting_power_at`, `has_role`), fixing power at the height before
+//! the proposal opened for voting, so units gained mid-vote do not count.
+//! The message formats and the exact rules are in `README.md`.
 //!
 //! State layout:
 //!
@@ -96,11 +97,17 @@ pub enum Proposers {
     /// and opens only when a sponsor sends `sponsor`. With a role, holders of
     /// the role propose directly and only they sponsor; without one, any
     /// *other* member with voting power sponsors (a second).
-    Sponsored {
-        /// The role whose holders propose directly and sponsor.
-        #[serde(default)]
-        role: Option<String>,
-    },
+    Sponsored(Sponsorship),
+}
+
+/// The body of [`Proposers::Sponsored`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sponsorship {
+    /// The role whose holders propose directly and sponsor; without one,
+    /// any other member with voting power sponsors.
+    #[serde(default)]
+    pub role: Option<String>,
 }
 
 /// Who may veto during the grace period.
@@ -789,15 +796,17 @@ fn propose(
     };
     let draft = match &config.proposers {
         _ if ctx.sender_module().is_some() => false,
-        Proposers::Members | Proposers::Sponsored { .. } => {
+        Proposers::Members | Proposers::Sponsored(_) => {
             if power_at(ctx, config, &caller, snapshot_height)? == 0 {
                 return Err(VotingError::NotAllowed(format!(
                     "only members with voting power may propose, and {caller} had none at height {snapshot_height}"
                 )));
             }
             match &config.proposers {
-                Proposers::Sponsored { role: Some(role) } => !has_role(ctx, config, &caller, role)?,
-                Proposers::Sponsored { role: None } => true,
+                Proposers::Sponsored(Sponsorship { role: Some(role) }) => {
+                    !has_role(ctx, config, &caller, role)?
+                }
+                Proposers::Sponsored(Sponsorship { role: None }) => true,
                 _ => false,
             }
         }
@@ -917,7 +926,7 @@ fn sponsor(ctx: &mut Ctx, config: &Config, id: u64) -> Result<Response> {
         return Err(VotingError::WrongStatus { id, what: "sponsored", status });
     }
     match &config.proposers {
-        Proposers::Sponsored { role: Some(role) } => {
+        Proposers::Sponsored(Sponsorship { role: Some(role) }) => {
             if !has_role(ctx, config, &caller, role)? {
                 return Err(VotingError::NotAllowed(format!(
                     "only members with role {role:?} may sponsor a proposal"

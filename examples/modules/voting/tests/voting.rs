@@ -536,3 +536,13 @@ fn a_proposal_may_dissolve_the_partnership() {
     let r = host.handle(BOB, &json!({"execute": {"proposal": id}})).unwrap();
     assert_eq!(r.messages, vec![Message::System(SystemMsg::Dissolve { reason: "project done".into() })]);
 }
+
+#[test]
+fn a_sponsored_config_with_unknown_fields_is_refused() {
+    let mut host = MockHost::new(polypact_dispatch);
+    let mut c = config();
+    c["proposers"] = json!({"sponsored": {"roles": "admin"}});
+    let err = host.init(ALICE, &c).unwrap_err();
+    assert!(err.contains("unknown field `roles`"), "{err}");
+    assert!(host.state().is_empty());
+}
