@@ -15,7 +15,8 @@
 //! this instance in its `module_proposers`), how money is split (the
 //! treasury, which must list this instance in its `split_managers`) or how
 //! the partnership is wound up (the exit module's `dissolve`, which must
-//! accept this instance as its `term_module`).
+//! accept this instance as its `term_module`). Init reads those modules'
+//! configs and refuses a charter that does not wire them so.
 //!
 //! Modules have no timers: nothing happens at a date by itself. Someone (a
 //! member's node on a schedule, or a person) sends `{"tick":{}}` after the
@@ -792,6 +793,67 @@ fn check_schedule(schedule: &ReviewSchedule, start_ms: u64) -> Result<()> {
 
 // ----- helpers -----
 
+/// The config of another module instance, as JSON.
+fn config_of(ctx: &QueryCtx, module: &str) -> Result<Value> {
+    ctx.query::<Value>(module, &json!({"config": {}})).map_err(|e| {
+        TermError::Config(format!(
+            "cannot read the config of module {module:?} ({e}); list term after it in the charter"
+        ))
+    })
+}
+
+fn names_me(list: &Value, me: &str) -> bool {
+    list.as_array().is_some_and(|a| a.iter().any(|v| v.as_str() == Some(me)))
+}
+
+/// Checks at init that the modules this term relies on will accept its
+/// messages, so a miswired charter fails at genesis, not at the first
+/// review or at the end of the term.
+fn check_wiring(ctx: &QueryCtx, config: &Config, split_rule: bool) -> Result<()> {
+    let me = ctx.module();
+    let exit = config_of(ctx, &config.exit)?;
+    if exit.get("term_module").and_then(Value::as_str) != Some(me) {
+        return Err(TermError::Config(format!(
+            "the exit module {:?} does not name {me:?} as its term_module, so the term could not end; set \"term_module\": {me:?} in its config",
+            config.exit
+        )));
+    }
+    if config.reviews.is_some() {
+        let voting = config_of(ctx, &config.governance)?;
+        if !names_me(&voting["module_proposers"], me) {
+            return Err(TermError::Config(format!(
+                "the governance module {:?} does not list {me:?} in module_proposers, so reviews could not be opened; add it there",
+                config.governance
+            )));
+        }
+        let kind = config.review_kind.as_deref().unwrap_or("default");
+        if voting["rules"].get(kind).is_none() {
+            return Err(TermError::Config(format!(
+                "review_kind {kind:?} is not a rule of the governance module {:?}; add it to its decision table",
+                config.governance
+            )));
+        }
+        if let Some(period) = config.review_period_ms {
+            let min = voting["min_period_ms"].as_u64().unwrap_or(0);
+            let max = voting["max_period_ms"].as_u64().unwrap_or(u64::MAX);
+            if period < min || period > max {
+                return Err(TermError::Config(format!(
+                    "review_period_ms {period} is outside the governance module's voting periods ({min} to {max})"
+                )));
+            }
+        }
+    }
+    if split_rule && let Some(treasury) = &config.treasury {
+        let t = config_of(ctx, treasury)?;
+        if !names_me(&t["split_managers"], me) {
+            return Err(TermError::Config(format!(
+                "the treasury {treasury:?} does not list {me:?} in split_managers, so reviews could not set the split; add it there"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The split rule's members must be current members (the treasury pays members).
 fn check_rule_members(ctx: &QueryCtx, config: &Config, rule: &SplitRule) -> Result<()> {
     for member in rule.base_bps.keys() {
@@ -1009,6 +1071,7 @@ pub fn init(ctx: &mut Ctx, config: InitConfig) -> Result<Response> {
         check_rule_members(ctx, &stored, rule)?;
         SPLIT_RULE.save(ctx, rule)?;
     }
+    check_wiring(ctx, &stored, config.split_rule.is_some())?;
     for spec in &config.milestones {
         add_milestone(ctx, &stored, spec)?;
     }

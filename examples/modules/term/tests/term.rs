@@ -36,6 +36,22 @@ fn fake_membership(host: &mut MockHost) {
     });
 }
 
+/// The other modules' configs, as the term module reads them at init.
+fn fake_neighbours(host: &mut MockHost, voting: Value, exit: Value, treasury: Value) {
+    host.on_query("voting", move |_: Value| Ok(voting.clone()));
+    host.on_query("exit", move |_: Value| Ok(exit.clone()));
+    host.on_query("treasury", move |_: Value| Ok(treasury.clone()));
+}
+
+fn neighbours(host: &mut MockHost) {
+    fake_neighbours(
+        host,
+        json!({"module_proposers": ["term"], "rules": {"default": {}}, "min_period_ms": DAY, "max_period_ms": 14 * DAY}),
+        json!({"term_module": "term"}),
+        json!({"split_managers": ["term"]}),
+    );
+}
+
 fn config() -> Value {
     json!({
         "membership": "membership",
@@ -76,6 +92,7 @@ fn setup_with(config: Value) -> MockHost {
     host.env_mut().module = "term".into();
     host.set_participants(&[STUDIO, TELCO]);
     fake_membership(&mut host);
+    neighbours(&mut host);
     host.set_height(5).set_time_ms(START);
     host.init(STUDIO, &config).unwrap();
     host
@@ -202,13 +219,68 @@ fn bad_configs_are_refused_with_the_reason() {
     ];
     for (edit, expected) in cases {
         let mut host = MockHost::new(polypact_dispatch);
+        host.env_mut().module = "term".into();
         fake_membership(&mut host);
+        neighbours(&mut host);
         let mut c = config();
         edit(&mut c);
         let err = host.init(STUDIO, &c).unwrap_err();
         assert!(err.contains(expected), "expected {expected:?} in {err:?}");
         assert!(host.state().is_empty(), "a refused init leaves no state ({expected})");
     }
+}
+
+#[test]
+fn a_miswired_charter_fails_at_init_not_at_the_first_review() {
+    let good_voting = json!({"module_proposers": ["term"], "rules": {"default": {}}, "min_period_ms": DAY, "max_period_ms": 14 * DAY});
+    let cases = [
+        (
+            json!({"module_proposers": [], "rules": {"default": {}}}),
+            json!({"term_module": "term"}),
+            json!({"split_managers": ["term"]}),
+            "invalid term config: the governance module \"voting\" does not list \"term\" in module_proposers",
+        ),
+        (
+            json!({"module_proposers": ["term"], "rules": {"review": {}}}),
+            json!({"term_module": "term"}),
+            json!({"split_managers": ["term"]}),
+            "invalid term config: review_kind \"default\" is not a rule of the governance module \"voting\"",
+        ),
+        (
+            json!({"module_proposers": ["term"], "rules": {"default": {}}, "min_period_ms": DAY, "max_period_ms": 2 * DAY}),
+            json!({"term_module": "term"}),
+            json!({"split_managers": ["term"]}),
+            "invalid term config: review_period_ms 604800000 is outside the governance module's voting periods (86400000 to 172800000)",
+        ),
+        (
+            good_voting.clone(),
+            json!({"term_module": null}),
+            json!({"split_managers": ["term"]}),
+            "invalid term config: the exit module \"exit\" does not name \"term\" as its term_module",
+        ),
+        (
+            good_voting,
+            json!({"term_module": "term"}),
+            json!({"split_managers": []}),
+            "invalid term config: the treasury \"treasury\" does not list \"term\" in split_managers",
+        ),
+    ];
+    for (voting, exit, treasury, expected) in cases {
+        let mut host = MockHost::new(polypact_dispatch);
+        host.env_mut().module = "term".into();
+        fake_membership(&mut host);
+        fake_neighbours(&mut host, voting, exit, treasury);
+        let err = host.init(STUDIO, &config()).unwrap_err();
+        assert!(err.starts_with(expected), "expected {expected:?}, got {err:?}");
+        assert!(host.state().is_empty());
+    }
+    // A neighbour that is not installed (yet): put term after it.
+    let mut host = MockHost::new(polypact_dispatch);
+    host.env_mut().module = "term".into();
+    fake_membership(&mut host);
+    let err = host.init(STUDIO, &config()).unwrap_err();
+    assert!(err.starts_with("invalid term config: cannot read the config of module \"exit\""), "{err}");
+    assert!(err.ends_with("list term after it in the charter"), "{err}");
 }
 
 // ----- sunset and renewal -----
