@@ -461,7 +461,11 @@ fn the_joint_venture_charter_admits_a_bank_reviews_kpis_and_ends() {
     jv.ok(0, "treasury", json!({"confirm_entry": {"id": entry}}));
 
     // Q1 KPIs: 10 of 8 episodes (125%), 30000 of 50000 subscribers (60%).
-    jv.ok(0, "term", json!({"record_kpi": {"metric": "episodes", "value": 10, "period": "2026-Q1"}}));
+    // The telco reports both; the studio may not grade itself.
+    let err =
+        jv.err(0, "term", json!({"record_kpi": {"metric": "episodes", "value": 10, "period": "2026-Q1"}}));
+    assert_eq!(err, format!("not allowed: only {telco} may record episodes"));
+    jv.ok(1, "term", json!({"record_kpi": {"metric": "episodes", "value": 10, "period": "2026-Q1"}}));
     jv.ok(1, "term", json!({"record_kpi": {"metric": "subscribers", "value": 30_000, "period": "2026-Q1"}}));
     jv.at(1_776_211_200_000); // 2026-04-15: review 1 is due
     let data = jv.ok(2, "term", json!({"tick": {}}));

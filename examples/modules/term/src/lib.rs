@@ -157,6 +157,11 @@ pub struct KpiSpec {
     /// Its unit (`subscribers`, `EUR cents`…), for people.
     #[serde(default)]
     pub unit: String,
+    /// The members who may record it (any current member if empty). Naming
+    /// the counterparty of the member the metric measures keeps a partner
+    /// from grading itself.
+    #[serde(default)]
+    pub reporters: Vec<String>,
 }
 
 /// When reviews fall due: exactly one of `every_ms` or `at`.
@@ -1040,6 +1045,11 @@ pub fn init(ctx: &mut Ctx, config: InitConfig) -> Result<Response> {
     if let Some(schedule) = &config.reviews {
         check_schedule(schedule, config.start_ms)?;
     }
+    for (metric, spec) in &config.kpis {
+        if spec.reporters.len() > MAX_OWNERS {
+            return Err(TermError::Config(format!("kpi {metric:?}: at most {MAX_OWNERS} reporters")));
+        }
+    }
     if config.review_period_ms == Some(0) {
         return Err(TermError::Config("review_period_ms must be above 0 (or absent)".into()));
     }
@@ -1072,6 +1082,15 @@ pub fn init(ctx: &mut Ctx, config: InitConfig) -> Result<Response> {
         SPLIT_RULE.save(ctx, rule)?;
     }
     check_wiring(ctx, &stored, config.split_rule.is_some())?;
+    for (metric, spec) in &stored.kpis {
+        for reporter in &spec.reporters {
+            membership_check(ctx, &stored, reporter).map_err(|reason| {
+                TermError::Config(format!(
+                    "kpi {metric:?}: reporter {reporter} is not a current member ({reason})"
+                ))
+            })?;
+        }
+    }
     for spec in &config.milestones {
         add_milestone(ctx, &stored, spec)?;
     }
@@ -1235,6 +1254,10 @@ fn record_kpi(
             "unknown metric {metric:?}; this term declares {}",
             if known.is_empty() { "none".to_owned() } else { known.join(", ") }
         )));
+    }
+    let reporters = config.kpis.get(&metric).map(|k| k.reporters.as_slice()).unwrap_or_default();
+    if !reporters.is_empty() && !reporters.contains(&caller) {
+        return Err(TermError::NotAllowed(format!("only {} may record {metric}", reporters.join(", "))));
     }
     check_period(&period).map_err(TermError::BadKpi)?;
     let now = ctx.time_ms();

@@ -467,6 +467,31 @@ fn governance_adds_milestones() {
 // ----- KPIs -----
 
 #[test]
+fn a_metric_with_reporters_is_recorded_only_by_them() {
+    let mut c = config();
+    c["kpis"]["episodes"]["reporters"] = json!([TELCO]);
+    let mut host = setup_with(c);
+    let before = host.state().clone();
+    let err = record(&mut host, STUDIO, "episodes", 12, "2026-Q1").unwrap_err();
+    assert_eq!(err, "not allowed: only pm1telco may record episodes");
+    assert_eq!(host.state(), &before);
+    record(&mut host, TELCO, "episodes", 12, "2026-Q1").unwrap();
+    record(&mut host, STUDIO, "subscribers", 12, "2026-Q1").unwrap(); // no reporters: any member
+
+    let mut c = config();
+    c["kpis"]["episodes"]["reporters"] = json!([OUTSIDER]);
+    let mut host = MockHost::new(polypact_dispatch);
+    host.env_mut().module = "term".into();
+    fake_membership(&mut host);
+    neighbours(&mut host);
+    let err = host.init(STUDIO, &c).unwrap_err();
+    assert_eq!(
+        err,
+        "invalid term config: kpi \"episodes\": reporter pm1outsider is not a current member (pm1outsider is not a member)"
+    );
+}
+
+#[test]
 fn members_record_kpis_and_only_the_recorder_corrects_until_a_review_uses_them() {
     let mut host = setup();
     let before = host.state().clone();
