@@ -36,6 +36,16 @@ pub fn module_wasm_path(crate_name: &str) -> PathBuf {
         .join(format!("{}.wasm", crate_name.replace('-', "_")))
 }
 
+/// The on-disk cache of compiled modules shared by every harness (and every
+/// test process) of this target directory: a module is compiled once per
+/// build, not once per test. Keyed by code and engine, written atomically.
+pub fn test_module_cache() -> PathBuf {
+    module_wasm_path("x").parent().and_then(|p| p.parent()).and_then(|p| p.parent()).map_or_else(
+        || std::env::temp_dir().join("polypact-test-module-cache"),
+        |target| target.join("polypact-test-module-cache"),
+    )
+}
+
 /// Reads a module crate's built `.wasm`, or says how to build it.
 pub fn module_wasm(crate_name: &str) -> Result<Vec<u8>, String> {
     let path = module_wasm_path(crate_name);
@@ -74,7 +84,7 @@ impl WasmHarness {
         participants: u8,
         modules: &[ModuleDef<'_>],
     ) -> Result<Self, LedgerError> {
-        let executor = WasmExecutor::new(HostConfig::default())
+        let executor = WasmExecutor::new(HostConfig::with_cache_dir(test_module_cache()))
             .map_err(|e| LedgerError::GenesisFailed(format!("cannot start the WASM host: {e}")))?;
         let keys: Vec<MemberKey> = (1..=n).map(MemberKey::from_seed).collect();
         let mut specs = Vec::new();
