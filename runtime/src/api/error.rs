@@ -61,7 +61,7 @@ impl From<NodeError> for ApiError {
             NodeError::NotAParticipant(_) => (StatusCode::FORBIDDEN, "not_a_participant"),
             NodeError::MissingCode(_) => (StatusCode::UNPROCESSABLE_ENTITY, "missing_code"),
             NodeError::Code(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_code"),
-            NodeError::BadGenesis(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_charter"),
+            NodeError::BadGenesis(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_genesis"),
             NodeError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "op_refused"),
             NodeError::Dissolved(_) => (StatusCode::CONFLICT, "dissolved"),
             NodeError::Halted { .. } => (StatusCode::SERVICE_UNAVAILABLE, "halted"),

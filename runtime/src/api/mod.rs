@@ -69,6 +69,11 @@ pub struct ApiConfig {
     pub call_timeout: Duration,
     /// The node's peers.
     pub peers: Option<PeerSource>,
+    /// The node's member key. With it, `POST /v1/partnerships` signs the
+    /// genesis here, has the node join it, and returns it (hex) so the
+    /// other partners' nodes can join with `POST /v1/partnerships/join`.
+    /// Without it the node creates the partnership and no genesis is returned.
+    pub genesis_signer: Option<Arc<crate::op::MemberKey>>,
 }
 
 impl ApiConfig {
@@ -80,6 +85,7 @@ impl ApiConfig {
             p2p_listen: Vec::new(),
             call_timeout: Duration::from_secs(30),
             peers: None,
+            genesis_signer: None,
         }
     }
 }

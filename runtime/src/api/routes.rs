@@ -20,8 +20,11 @@ use tokio::sync::broadcast;
 
 use super::{ApiError, ApiState, OPENAPI_JSON, Route};
 use crate::ledger::OpOutcome;
-use crate::node::{NodeEvent, OpEventKind, PartnershipInfo, WaitFor, outcome_json};
-use crate::op::{Charter, CodeHash, CodeSource, PartnershipId, fill_placeholders};
+use crate::node::{NodeError, NodeEvent, OpEventKind, PartnershipInfo, WaitFor, now_ms, outcome_json};
+use crate::op::{
+    Charter, CodeHash, CodeSource, Limits, PartnershipId, Payload, UnsignedOp, decode_signed_op,
+    fill_placeholders,
+};
 
 type Handler = MethodRouter<ApiState>;
 
@@ -37,6 +40,7 @@ pub(super) fn table() -> Vec<(Route, Handler)> {
         (r("POST", "/v1/code", true), post(upload_code)),
         (r("GET", "/v1/partnerships", true), get(list_partnerships)),
         (r("POST", "/v1/partnerships", true), post(create_partnership)),
+        (r("POST", "/v1/partnerships/join", true), post(join_partnership)),
         (r("GET", "/v1/partnerships/{id}", true), get(show_partnership)),
         (r("POST", "/v1/partnerships/{id}/calls", true), post(call)),
         (r("POST", "/v1/partnerships/{id}/query", true), post(query)),
@@ -212,7 +216,61 @@ async fn create_partnership(
     for bytes in inline.into_values() {
         state.node.add_code(bytes).await?;
     }
-    let id = state.node.create_partnership(charter).await?;
+    let (id, genesis) = match &state.config.genesis_signer {
+        Some(key) => {
+            if key.member_id() != state.node.member() {
+                return Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the API's genesis signer is not the node's member; fix the node's startup",
+                ));
+            }
+            if !charter.participants.contains(&state.node.member()) {
+                return Err(NodeError::NotAParticipant(state.node.member()).into());
+            }
+            let genesis = UnsignedOp {
+                partnership: PartnershipId::default(),
+                author: key.member_id(),
+                seq: 1,
+                parents: vec![],
+                time_ms: now_ms(),
+                payload: Payload::Genesis(charter),
+            }
+            .sign(key);
+            (state.node.join(genesis.clone()).await?, Some(genesis))
+        }
+        None => (state.node.create_partnership(charter).await?, None),
+    };
+    let info = state.node.partnership(id).await?;
+    let mut body = partnership_json(&info);
+    if let (Some(genesis), Some(map)) = (genesis, body.as_object_mut()) {
+        map.insert("genesis".into(), hex::encode(genesis.encode()).into());
+    }
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `POST /v1/partnerships/join`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JoinRequest {
+    /// The signed genesis op, hex (as `POST /v1/partnerships` returns it).
+    genesis: String,
+}
+
+async fn join_partnership(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let request: JoinRequest = parse_body(&body)?;
+    let bytes = hex::decode(request.genesis.trim()).map_err(|e| {
+        ApiError::bad_request(
+            "bad_genesis",
+            format!("the genesis is not hex ({e}); pass it as the creating node returned it"),
+        )
+    })?;
+    let genesis = decode_signed_op(&bytes, &Limits::default())
+        .map_err(|e| ApiError::bad_request("bad_genesis", format!("the genesis does not decode: {e}")))?;
+    let id = state.node.join(genesis).await?;
     let info = state.node.partnership(id).await?;
     Ok((StatusCode::CREATED, Json(partnership_json(&info))))
 }
@@ -302,7 +360,7 @@ async fn query(
     let info = state.node.partnership(id).await?;
     if !info.modules.iter().any(|(name, _)| *name == request.module) {
         let known = info.modules.iter().map(|(n, _)| n.clone()).collect();
-        return Err(crate::node::NodeError::UnknownModule { module: request.module, known }.into());
+        return Err(NodeError::UnknownModule { module: request.module, known }.into());
     }
     state.metrics.count_query();
     let data = state.node.query(id, &request.module, msg_bytes(&request.msg), request.final_state).await?;

@@ -47,6 +47,9 @@ pub async fn info(target: &Target, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Placeholder values and module code read from `wasm` files, by module.
+type Prepared = (BTreeMap<String, String>, BTreeMap<String, Vec<u8>>);
+
 /// Fills a charter template, checks it, reads its wasm files. Returns the
 /// placeholder values and the code to upload, by module.
 pub fn prepare_charter(
@@ -54,7 +57,7 @@ pub fn prepare_charter(
     text: &str,
     mut values: BTreeMap<String, String>,
     defaults: &BTreeMap<String, String>,
-) -> Result<(BTreeMap<String, String>, BTreeMap<String, Vec<u8>>)> {
+) -> Result<Prepared> {
     for name in placeholders(text) {
         if !values.contains_key(&name)
             && let Some(value) = defaults.get(&name)
@@ -80,26 +83,42 @@ pub fn prepare_charter(
     Ok((values, wasm))
 }
 
-/// Creates a partnership through `client`; returns the API's answer.
+/// Creates a partnership through `client`; returns the API's answer and
+/// the module code read from the charter's `wasm` files (for joiners).
 pub async fn create_on(
     client: &Client,
     path: &Path,
     text: &str,
     values: BTreeMap<String, String>,
     defaults: &BTreeMap<String, String>,
-) -> Result<Value> {
+) -> Result<(Value, BTreeMap<String, Vec<u8>>)> {
     let (values, wasm) = prepare_charter(path, text, values, defaults)?;
+    let code = upload(client, &wasm).await?;
+    let created =
+        client.post("/v1/partnerships", &json!({"charter": text, "values": values, "code": code})).await?;
+    Ok((created, wasm))
+}
+
+/// Uploads module code; returns module name → code hash.
+pub async fn upload(client: &Client, wasm: &BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, String>> {
     let mut code = BTreeMap::new();
     for (module, bytes) in wasm {
-        eprint!("uploading module `{module}` ({} KiB)… ", bytes.len() / 1024);
+        eprint!("uploading module `{module}` ({} KiB) to {}… ", bytes.len() / 1024, client.base());
         let answer = client
-            .post_bytes("/v1/code", bytes, "application/wasm")
+            .post_bytes("/v1/code", bytes.clone(), "application/wasm")
             .await
             .with_context(|| format!("uploading the code of module `{module}`"))?;
         eprintln!("done");
-        code.insert(module, answer["hash"].as_str().unwrap_or_default().to_owned());
+        code.insert(module.clone(), answer["hash"].as_str().unwrap_or_default().to_owned());
     }
-    client.post("/v1/partnerships", &json!({"charter": text, "values": values, "code": code})).await
+    Ok(code)
+}
+
+/// Has the node behind `client` join a partnership from its genesis (hex),
+/// uploading the module code first.
+pub async fn join_on(client: &Client, genesis: &str, wasm: &BTreeMap<String, Vec<u8>>) -> Result<Value> {
+    upload(client, wasm).await?;
+    client.post("/v1/partnerships/join", &json!({"genesis": genesis})).await
 }
 
 /// `polypact partnership create`.
@@ -113,17 +132,68 @@ pub async fn create(target: &Target, path: &Path, set: &[String], json: bool) ->
         };
         values.insert(name.trim().to_owned(), value.trim().to_owned());
     }
-    let defaults = match &target.testnet {
-        Some(dir) => Testnet::load(dir)?.member_ids(),
-        None => BTreeMap::new(),
-    };
+    let testnet = target.testnet.as_deref().map(Testnet::load).transpose()?;
+    let defaults = testnet.as_ref().map(Testnet::member_ids).unwrap_or_default();
     let client = Client::connect(target)?;
-    let created = create_on(&client, path, &text, values, &defaults).await?;
+    let (created, wasm) = create_on(&client, path, &text, values, &defaults).await?;
+    let id = created["id"].as_str().unwrap_or("?").to_owned();
+    // On a testnet, the other nodes that are participants join at once.
+    if let (Some(testnet), Some(genesis)) = (&testnet, created["genesis"].as_str()) {
+        let participants: Vec<&str> = created["participants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["member"].as_str())
+            .collect();
+        for node in &testnet.nodes {
+            if node.api == client.base() || !participants.contains(&node.member.as_str()) {
+                continue;
+            }
+            join_on(&node.client()?, genesis, &wasm)
+                .await
+                .with_context(|| format!("{} joining {id}", node.name))?;
+            eprintln!("{} joined", node.name);
+        }
+    }
     if json {
         print_json(&created);
     } else {
-        println!("{}", created["id"].as_str().unwrap_or("?"));
+        println!("{id}");
         eprintln!("created partnership {:?}", created["name"].as_str().unwrap_or("?"));
+        if testnet.is_none() && created["genesis"].is_string() {
+            eprintln!(
+                "partners join it with `polypact partnership join GENESIS` (the genesis is in `--json` output)"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `polypact partnership join`.
+pub async fn join(
+    target: &Target,
+    genesis: &str,
+    wasm_files: &[std::path::PathBuf],
+    json: bool,
+) -> Result<()> {
+    let genesis = match genesis.strip_prefix('@') {
+        Some(file) => {
+            std::fs::read_to_string(file).with_context(|| format!("cannot read the genesis file {file}"))?
+        }
+        None => genesis.to_owned(),
+    };
+    let mut wasm = BTreeMap::new();
+    for file in wasm_files {
+        let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        wasm.insert(file.display().to_string(), bytes);
+    }
+    let client = Client::connect(target)?;
+    let joined = join_on(&client, genesis.trim(), &wasm).await?;
+    if json {
+        print_json(&joined);
+    } else {
+        println!("{}", joined["id"].as_str().unwrap_or("?"));
+        eprintln!("joined partnership {:?}", joined["name"].as_str().unwrap_or("?"));
     }
     Ok(())
 }

@@ -101,7 +101,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Partnerships: create, show, list.
+    /// Partnerships: create, join, show, list.
     Partnership {
         #[command(subcommand)]
         command: PartnershipCmd,
@@ -178,6 +178,18 @@ enum PartnershipCmd {
         /// A placeholder value, name=value (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Joins a partnership from its genesis (hex, or @FILE), as the
+    /// creating node returned it (`partnership create --json`).
+    Join {
+        /// The genesis, hex, or @FILE holding it.
+        genesis: String,
+        /// Module code the charter needs that this node lacks (repeatable).
+        #[arg(long = "wasm", value_name = "FILE")]
+        wasm: Vec<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -307,6 +319,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             match command {
                 PartnershipCmd::Create { charter, set, json } => {
                     commands::create(&target, &charter, &set, json).await
+                }
+                PartnershipCmd::Join { genesis, wasm, json } => {
+                    commands::join(&target, &genesis, &wasm, json).await
                 }
                 PartnershipCmd::Show { id, json } => commands::show(&target, &id, json).await,
                 PartnershipCmd::List { json } => commands::list(&target, json).await,

@@ -5,8 +5,11 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use polypact::api::{self, ApiConfig};
+use std::sync::Arc;
+
+use polypact::api::{self, ApiConfig, PeerInfo};
 use polypact::home::{Home, HomeConfig, TOKEN_FILE, default_home};
+use polypact::net::{Multiaddr, NetConfig, PeerId};
 use polypact::node::{self as pnode, NodeConfig};
 
 use super::NetFlags;
@@ -57,6 +60,33 @@ async fn shutdown_signal() {
     }
 }
 
+/// The network settings of a home, checked (the config's own check has
+/// already parsed every address).
+fn net_config(home: &Home, config: &HomeConfig) -> Result<NetConfig> {
+    let mut net = NetConfig::new(home.node_key().clone());
+    let parse = |what: &str, list: &[String]| -> Result<Vec<Multiaddr>> {
+        list.iter()
+            .map(|a| {
+                a.parse::<Multiaddr>()
+                    .map_err(|e| anyhow::anyhow!("[network] {what}: {a:?} is not a multiaddress ({e})"))
+            })
+            .collect()
+    };
+    net.listen = parse("listen", &config.network.listen)?;
+    net.bootstrap = parse("bootstrap", &config.network.bootstrap)?;
+    net.mdns = config.network.mdns;
+    net.blocked = config
+        .network
+        .blocked
+        .iter()
+        .map(|p| {
+            p.parse::<PeerId>()
+                .map_err(|e| anyhow::anyhow!("[network] blocked: {p:?} is not a peer id ({e})"))
+        })
+        .collect::<Result<_>>()?;
+    Ok(net)
+}
+
 /// `polypact node`.
 pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     let dir = target.home.clone().unwrap_or_else(default_home);
@@ -88,7 +118,9 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     node_config.core.ack_debounce_ms = config.node.ack_debounce_ms;
     node_config.tick = Duration::from_millis(config.node.tick_ms);
     let key = polypact::op::MemberKey::from_secret(home.member_key().secret());
-    let running = pnode::start(node_config, key).map_err(|e| match e {
+    let net = net_config(&home, &config)?;
+    let (running, network) = pnode::start_networked(node_config, key, net, pnode::NetworkConfig::default())
+        .map_err(|e| match e {
         pnode::NodeError::Store(store) => anyhow::anyhow!(
             "cannot open the store in {}: {store}; is another node running on this home?",
             home.data_dir().display()
@@ -97,17 +129,25 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     })?;
     let handle = running.handle.clone();
 
-    // The p2p network is started here once it is part of the node
-    // (`node::network`, reading `config.network`); until then the node runs
-    // alone and peers are empty.
-    if !config.network.bootstrap.is_empty() || config.network.mdns {
-        tracing::info!("the p2p network is not part of this build yet; the node runs without peers");
-    }
-
     let mut api_config = ApiConfig::new(home.token());
     api_config.peer_id = Some(home.peer_id().to_string());
     api_config.p2p_listen.clone_from(&config.network.listen);
     api_config.call_timeout = Duration::from_millis(config.api.call_timeout_ms);
+    api_config.genesis_signer =
+        Some(Arc::new(polypact::op::MemberKey::from_secret(home.member_key().secret())));
+    let peers = network.clone();
+    api_config.peers = Some(Arc::new(move || {
+        let peers = peers.clone();
+        Box::pin(async move {
+            peers
+                .connected_peers()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|peer| PeerInfo { peer_id: peer.to_string(), addresses: Vec::new() })
+                .collect()
+        })
+    }));
 
     println!("polypact node running");
     println!("member   {}", home.member_id());
@@ -119,12 +159,13 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     let served = api::serve(listener, handle.clone(), api_config, shutdown_signal()).await;
     tracing::info!("shutting down");
     let stopped = handle.shutdown().await;
+    let _ = network.shutdown().await;
     let task = running.task.await;
     served.context("the API server failed")?;
-    if let Err(e) = stopped {
-        if !matches!(e, pnode::NodeError::Stopped) {
-            return Err(e.into());
-        }
+    if let Err(e) = stopped
+        && !matches!(e, pnode::NodeError::Stopped)
+    {
+        return Err(e.into());
     }
     match task {
         Ok(Ok(())) => {}

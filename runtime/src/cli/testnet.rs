@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use polypact::home::{Home, HomeConfig, TOKEN_FILE, read_token};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Wait;
 use super::client::Client;
-use super::commands::{call_on, create_on};
+use super::commands::{call_on, create_on, join_on};
 
 /// The file a testnet is recorded in.
 pub const TESTNET_FILE: &str = "testnet.json";
@@ -307,7 +307,8 @@ pub async fn down(dir: &Path) -> Result<()> {
 fn default_charter() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let jv = root.join("../examples/charters/joint-venture.toml");
-    if jv.exists() { jv } else { root.join("templates/charters/guestbook-jv.toml") }
+    let path = if jv.exists() { jv } else { root.join("templates/charters/guestbook-jv.toml") };
+    path.canonicalize().unwrap_or(path)
 }
 
 /// One step of a demo story (`<charter>.story.json` beside the charter).
@@ -378,30 +379,42 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str) -> Result<()> {
     let first = &testnet.nodes[0];
     let members = testnet.member_ids();
     println!("== {} creates the partnership from {}", first.name, charter.display());
-    let created = create_on(&first.client()?, charter, text, BTreeMap::new(), &members).await?;
+    let (created, wasm) = create_on(&first.client()?, charter, text, BTreeMap::new(), &members).await?;
     let id = created["id"].as_str().context("the node did not return the partnership id")?.to_owned();
+    let genesis = created["genesis"].as_str().context("the node did not return the genesis")?.to_owned();
     println!("partnership {id} ({})", created["name"].as_str().unwrap_or("?"));
     let mut holders = vec![first.name.clone()];
     for node in &testnet.nodes[1..] {
-        let client = node.client()?;
-        let path = format!("/v1/partnerships/{id}");
-        let reached = wait_until(
-            &format!("{} receives it over the network", node.name),
-            Duration::from_secs(10),
-            || async { client.get(&path).await.is_ok() },
-        )
-        .await;
-        if reached {
-            holders.push(node.name.clone());
+        println!("== {} joins with the genesis {} hands over", node.name, first.name);
+        join_on(&node.client()?, &genesis, &wasm).await.with_context(|| format!("{} joining", node.name))?;
+        holders.push(node.name.clone());
+    }
+    // Each node binds its peer id in the partnership (a signed op) and syncs
+    // with the others over the network: done when all hold the same ops.
+    let clients: Vec<Client> = testnet.nodes.iter().map(TestnetNode::client).collect::<Result<_>>()?;
+    let path = format!("/v1/partnerships/{id}");
+    let needed = 1 + testnet.nodes.len() as u64;
+    let connected = wait_until("the nodes sync over the network", Duration::from_secs(30), || async {
+        let mut counts = Vec::new();
+        for client in &clients {
+            counts.push(client.get(&path).await.ok().and_then(|p| p["op_count"].as_u64()));
         }
+        counts.iter().all(|c| c.is_some_and(|c| c >= needed) && *c == counts[0])
+    })
+    .await;
+    if !connected {
+        println!("note: the nodes did not sync within 30 s; see the logs in {}", testnet.nodes[0].home);
     }
-    if holders.len() < testnet.nodes.len() {
-        println!(
-            "note: not every node received the partnership: the nodes are not connected (is the p2p network in this build?); the story goes on with {}",
-            holders.join(", ")
-        );
+    // The story beside the charter, else the one shipped for it in templates.
+    let mut story_file = charter.with_extension("story.json");
+    if !story_file.exists()
+        && let Some(stem) = charter.file_stem()
+    {
+        story_file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("templates/charters")
+            .join(stem)
+            .with_extension("story.json");
     }
-    let story_file = charter.with_extension("story.json");
     let steps: Vec<Step> = match std::fs::read_to_string(&story_file) {
         Ok(story) => {
             let story = polypact::op::fill_placeholders(&story, &members)?;
@@ -410,6 +423,7 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str) -> Result<()> {
         }
         Err(_) => Vec::new(),
     };
+    let mut failed = Vec::new();
     for step in steps {
         println!("== {}", step.say);
         if !holders.contains(&step.who) {
@@ -418,6 +432,10 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str) -> Result<()> {
         }
         let client = testnet.node(&step.who)?.client()?;
         match call_on(&client, &id, &step.module, step.msg, Wait::Applied, 30).await {
+            Ok(_) if step.expect_error => {
+                println!("   ACCEPTED, but the story expected a refusal");
+                failed.push(step.say.clone());
+            }
             Ok(answer) => {
                 let outcome = &answer["outcome"];
                 if !outcome["data"].is_null() {
@@ -433,17 +451,29 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str) -> Result<()> {
                 }
             }
             Err(e) if step.expect_error => println!("   refused, as it should be: {e}"),
-            Err(e) => return Err(e.context(format!("story step `{}`", step.say))),
+            Err(e) => {
+                println!("   FAILED: {e:#}");
+                failed.push(step.say.clone());
+            }
         }
     }
-    let client = first.client()?;
-    let path = format!("/v1/partnerships/{id}");
-    wait_until("waiting for finality (every partner countersigns)", Duration::from_secs(15), || async {
-        client
-            .get(&path)
-            .await
-            .map(|p| p["final_height"] == p["optimistic_height"] && p["optimistic_height"].as_u64() > Some(0))
-            .unwrap_or(false)
+    // Done when every node's final height reaches the optimistic height the
+    // story ended at: every story op is then final everywhere.
+    let mut target = 0;
+    for client in &clients {
+        target = target.max(client.get(&path).await?["optimistic_height"].as_u64().unwrap_or(0));
+    }
+    wait_until("waiting for finality (every partner countersigns)", Duration::from_secs(30), || async {
+        let mut all = true;
+        for client in &clients {
+            all &= client
+                .get(&path)
+                .await
+                .ok()
+                .and_then(|p| p["final_height"].as_u64())
+                .is_some_and(|h| h >= target);
+        }
+        all
     })
     .await;
     println!("== the state on each node");
@@ -459,16 +489,15 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str) -> Result<()> {
         );
         roots.push((p["final_height"].clone(), p["final_root"].clone()));
     }
-    let agree = roots.windows(2).all(|w| w[0] == w[1]);
-    println!(
-        "{}",
-        if agree {
-            json!("all nodes agree on the final state")
-        } else {
-            json!("the nodes are not final at the same height yet")
-        }
-        .as_str()
-        .unwrap_or("")
-    );
+    if roots.windows(2).all(|w| w[0] == w[1]) {
+        println!("all {} nodes agree on the final state", roots.len());
+    } else {
+        println!(
+            "the nodes are not final at the same height yet; `partnership show` on each will show them converge"
+        );
+    }
+    if !failed.is_empty() {
+        bail!("{} story step(s) failed: {}", failed.len(), failed.join("; "));
+    }
     Ok(())
 }

@@ -21,14 +21,23 @@ pub struct Api {
 
 impl Api {
     pub async fn start() -> Api {
+        Api::start_as(7, false).await
+    }
+
+    /// A node of member `seed`; with `signer`, the API signs geneses.
+    pub async fn start_as(seed: u8, signer: bool) -> Api {
         let dir = tempfile::tempdir().unwrap();
-        let key = MemberKey::from_seed(7);
+        let key = MemberKey::from_seed(seed);
         let member = key.member_id().to_string();
         let node = start(NodeConfig::new(dir.path().join("data")), key).unwrap();
+        let mut config = ApiConfig::new(TOKEN);
+        if signer {
+            config.genesis_signer = Some(std::sync::Arc::new(MemberKey::from_seed(seed)));
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(api::serve(listener, node.handle, ApiConfig::new(TOKEN), async move {
+        tokio::spawn(api::serve(listener, node.handle, config, async move {
             let _ = stopped.await;
         }));
         Api { url, http: reqwest::Client::new(), member, _dir: dir, _stop: stop }
@@ -352,4 +361,52 @@ async fn metrics_show_heights_ops_and_api_counters() {
     ] {
         assert!(text.contains(&needle), "{needle} missing from:\n{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_joins_with_the_genesis_the_creator_returns() {
+    let (studio, telco, outsider) =
+        (Api::start_as(1, true).await, Api::start_as(2, true).await, Api::start_as(3, true).await);
+    let wasm = std::fs::read(guestbook_wasm_path()).unwrap();
+    let charter = "name = \"Pair\"\nparticipants = [\"${a}\", \"${b}\"]\n[[modules]]\nname = \"guestbook\"\nwasm = \"g.wasm\"\n";
+    let (status, created) = studio
+        .post(
+            "/v1/partnerships",
+            &json!({"charter": charter, "values": {"a": studio.member, "b": telco.member}, "wasm": {"guestbook": hex::encode(&wasm)}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let genesis = created["genesis"].as_str().unwrap();
+
+    // Without the code the joiner is told to upload it; then it joins.
+    let (status, body) = telco.post("/v1/partnerships/join", &json!({"genesis": genesis})).await;
+    assert_eq!((status, body["code"].clone()), (422, json!("missing_code")), "{body}");
+    let (status, _) = telco.post_raw("/v1/code", wasm.clone()).await;
+    assert_eq!(status, 201);
+    let (status, joined) = telco.post("/v1/partnerships/join", &json!({"genesis": genesis})).await;
+    assert_eq!(status, 201, "{joined}");
+    assert_eq!(joined["id"], created["id"]);
+    assert_eq!(joined["final_root"], created["final_root"]);
+
+    // Bad geneses change nothing: not hex, not an op, an op that is no genesis.
+    let ack = polypact::op::UnsignedOp {
+        partnership: created["id"].as_str().unwrap().parse().unwrap(),
+        author: MemberKey::from_seed(3).member_id(),
+        seq: 1,
+        parents: vec![],
+        time_ms: 1,
+        payload: polypact::op::Payload::Ack,
+    }
+    .sign(&MemberKey::from_seed(3));
+    let (status, body) =
+        outsider.post("/v1/partnerships/join", &json!({"genesis": hex::encode(ack.encode())})).await;
+    assert_eq!((status, body["code"].clone()), (422, json!("bad_genesis")), "{body}");
+    let (status, body) = telco.post("/v1/partnerships/join", &json!({"genesis": "zz"})).await;
+    assert_eq!((status, body["code"].clone()), (400, json!("bad_genesis")), "{body}");
+    let (status, body) = telco.post("/v1/partnerships/join", &json!({"genesis": "00ff"})).await;
+    assert_eq!((status, body["code"].clone()), (400, json!("bad_genesis")), "{body}");
+    let (_, list) = outsider.get("/v1/partnerships").await;
+    assert_eq!(list["partnerships"], json!([]));
+    let (_, list) = telco.get("/v1/partnerships").await;
+    assert_eq!(list["partnerships"].as_array().unwrap().len(), 1);
 }

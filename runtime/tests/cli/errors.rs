@@ -94,7 +94,11 @@ fn wrong_tokens_unknown_things_bad_json_and_rejected_calls() {
     // Charters: an unknown module file, an unfilled placeholder (its line),
     // duplicate module names, a bad --set.
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, format!("name = \"x\"\nparticipants = [\"${{me}}\"]\n[[modules]]\nname = \"ghost\"\nwasm = \"ghost.wasm\"\n")).unwrap();
+    std::fs::write(
+        &bad,
+        "name = \"x\"\nparticipants = [\"${me}\"]\n[[modules]]\nname = \"ghost\"\nwasm = \"ghost.wasm\"\n",
+    )
+    .unwrap();
     let err = home.fails(&["partnership", "create", bad.to_str().unwrap(), "--set", &me]);
     assert!(err.contains("ghost") && err.contains("module build"), "{err}");
     let err = home.fails(&["partnership", "create", charter.to_str().unwrap()]);

@@ -55,7 +55,16 @@ impl TestHome {
     pub fn init(parent: &Path, name: &str) -> TestHome {
         let dir = parent.join(name);
         let api = format!("127.0.0.1:{}", free_port());
-        let out = ok(&["--home", dir.to_str().unwrap(), "init", "--api", &api, "--no-mdns"]);
+        let out = ok(&[
+            "--home",
+            dir.to_str().unwrap(),
+            "init",
+            "--api",
+            &api,
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--no-mdns",
+        ]);
         let member = out.lines().find_map(|l| l.strip_prefix("member")).unwrap().trim().to_owned();
         assert!(member.starts_with("pm1"), "{out}");
         TestHome { dir, member, api }
