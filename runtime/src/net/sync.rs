@@ -39,8 +39,8 @@ pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Most ids one `OpsById` request may name.
 pub const MAX_IDS_PER_REQUEST: usize = 256;
 
-/// Largest request accepted on the wire.
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// Largest request accepted on the wire (an announced genesis is one op).
+pub const MAX_REQUEST_BYTES: usize = 320 * 1024;
 
 /// Largest response accepted on the wire: a full page plus one maximal op,
 /// or the largest module code (16 MiB), with room for framing.
@@ -78,6 +78,26 @@ pub enum SyncRequest {
         /// The code hash.
         hash: CodeHash,
     },
+    /// Proves the asking node acts for `member`: `signature` is the member's
+    /// ed25519 signature over [`auth_message`] of the partnership and the
+    /// asking node's own peer id (so it cannot be replayed by another peer).
+    /// A node that checks it and finds `member` an active participant serves
+    /// the asking peer for that partnership ([`SyncResponse::Welcome`]) even
+    /// before the peer's `BindPeer` op exists (a newly admitted member).
+    Hello {
+        /// The partnership.
+        partnership: PartnershipId,
+        /// The member the asking node acts for.
+        member: MemberId,
+        /// 64-byte ed25519 signature.
+        signature: Vec<u8>,
+    },
+    /// Tells a peer about a partnership: its genesis op's encoding. A node
+    /// whose member is among the charter's participants joins it.
+    Announce {
+        /// The genesis op's canonical encoding.
+        genesis: Vec<u8>,
+    },
 }
 
 impl SyncRequest {
@@ -87,7 +107,8 @@ impl SyncRequest {
             SyncRequest::Heads { partnership }
             | SyncRequest::OpsByAuthor { partnership, .. }
             | SyncRequest::OpsById { partnership, .. } => Some(*partnership),
-            SyncRequest::Code { .. } => None,
+            SyncRequest::Hello { partnership, .. } => Some(*partnership),
+            SyncRequest::Code { .. } | SyncRequest::Announce { .. } => None,
         }
     }
 
@@ -101,9 +122,43 @@ impl SyncRequest {
             SyncRequest::OpsById { ids, .. } if ids.is_empty() || ids.len() > MAX_IDS_PER_REQUEST => {
                 Err(SyncResponse::TooLarge)
             }
+            SyncRequest::Hello { signature, .. } if signature.len() != 64 => Err(SyncResponse::TooLarge),
             _ => Ok(()),
         }
     }
+}
+
+/// The domain of sync authorisation signatures.
+pub const AUTH_DOMAIN: &[u8] = b"polypact/sync-auth/v1:";
+
+/// What a [`SyncRequest::Hello`] signs: the domain, the partnership, and the
+/// asking node's peer id bytes.
+pub fn auth_message(partnership: &PartnershipId, peer: &libp2p::PeerId) -> Vec<u8> {
+    let mut message = AUTH_DOMAIN.to_vec();
+    message.extend_from_slice(partnership.as_bytes());
+    message.extend_from_slice(&peer.to_bytes());
+    message
+}
+
+/// Builds the [`SyncRequest::Hello`] of `key`'s member for `partnership`,
+/// sent from the node `peer` (this node's own peer id).
+pub fn hello(key: &crate::op::MemberKey, partnership: PartnershipId, peer: &libp2p::PeerId) -> SyncRequest {
+    use ed25519_dalek::Signer;
+    let signing = ed25519_dalek::SigningKey::from_bytes(&key.secret());
+    let signature = signing.sign(&auth_message(&partnership, peer)).to_bytes().to_vec();
+    SyncRequest::Hello { partnership, member: key.member_id(), signature }
+}
+
+/// Checks a hello's signature (strict ed25519) for the peer that sent it.
+pub fn verify_hello(
+    partnership: &PartnershipId,
+    member: &MemberId,
+    signature: &[u8],
+    peer: &libp2p::PeerId,
+) -> bool {
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&member.0) else { return false };
+    let Ok(signature) = ed25519_dalek::Signature::from_slice(signature) else { return false };
+    key.verify_strict(&auth_message(partnership, peer), &signature).is_ok()
 }
 
 /// A sync response.
@@ -137,6 +192,10 @@ pub enum SyncResponse {
     Unknown,
     /// The request asks for more than one page allows.
     TooLarge,
+    /// Answer to [`SyncRequest::Hello`]: the peer is served for that partnership.
+    Welcome,
+    /// Answer to [`SyncRequest::Announce`]: taken note of (joined or not).
+    Noted,
 }
 
 /// The length-prefixed postcard codec of [`SYNC_PROTOCOL`] with size limits.
@@ -292,6 +351,12 @@ mod tests {
             },
             SyncRequest::OpsById { partnership: PartnershipId([1; 32]), ids: vec![OpId([3; 32])] },
             SyncRequest::Code { hash: CodeHash([4; 32]) },
+            SyncRequest::Hello {
+                partnership: PartnershipId([1; 32]),
+                member: MemberId([2; 32]),
+                signature: vec![7; 64],
+            },
+            SyncRequest::Announce { genesis: vec![1, 2, 3] },
         ];
         for request in requests {
             let mut buf = Vec::new();
@@ -306,6 +371,8 @@ mod tests {
             SyncResponse::Denied,
             SyncResponse::Unknown,
             SyncResponse::TooLarge,
+            SyncResponse::Welcome,
+            SyncResponse::Noted,
         ];
         for response in responses {
             let mut buf = Vec::new();
@@ -356,6 +423,24 @@ mod tests {
         assert_eq!(ids(0).check_bounds(), Err(SyncResponse::TooLarge));
         assert_eq!(ids(MAX_IDS_PER_REQUEST + 1).check_bounds(), Err(SyncResponse::TooLarge));
         assert_eq!(ids(1).check_bounds(), Ok(()));
+    }
+
+    #[test]
+    fn hello_binds_member_partnership_and_peer() {
+        let key = crate::op::MemberKey::from_seed(5);
+        let p = PartnershipId([1; 32]);
+        let me = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+        let other = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+        let SyncRequest::Hello { partnership, member, signature } = hello(&key, p, &me) else {
+            panic!("hello")
+        };
+        assert!(verify_hello(&partnership, &member, &signature, &me));
+        assert!(!verify_hello(&partnership, &member, &signature, &other), "replayed by another peer");
+        assert!(!verify_hello(&PartnershipId([2; 32]), &member, &signature, &me), "another partnership");
+        assert!(!verify_hello(&partnership, &MemberId([3; 32]), &signature, &me), "another member");
+        assert!(!verify_hello(&partnership, &member, &signature[..63], &me), "short signature");
+        let short = SyncRequest::Hello { partnership, member, signature: vec![0; 10] };
+        assert_eq!(short.check_bounds(), Err(SyncResponse::TooLarge));
     }
 
     #[test]

@@ -32,7 +32,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::core::{NodeCore, Origin};
@@ -118,6 +118,17 @@ pub enum Fetched {
     SessionDone(PartnershipId),
     /// A fetch by id ended.
     IdFetchDone,
+    /// A genesis fetched or announced, with the module code fetched for it.
+    Genesis {
+        /// The genesis op (its id is checked against what was asked).
+        genesis: Box<SignedOp>,
+        /// Module code fetched from the peer (checked against the charter's hashes).
+        code: Vec<Vec<u8>>,
+        /// Who waits for the join, if anyone.
+        reply: Option<JoinReply>,
+    },
+    /// A join by id found no peer that could provide the genesis.
+    JoinFailed(PartnershipId, JoinReply),
 }
 
 struct OpenVerdict {
@@ -145,7 +156,15 @@ pub struct NetworkHalf {
     open_verdicts: BTreeMap<OpId, OpenVerdict>,
     id_fetches: usize,
     stats: NetworkStats,
+    /// The member key, to sign this node's sync hellos.
+    key: MemberKey,
+    /// Hellos this node sends, by partnership.
+    hellos: BTreeMap<PartnershipId, SyncRequest>,
+    /// Peers that proved (by hello) to act for a member, by partnership.
+    authorised: Authorised,
 }
+
+type JoinReply = oneshot::Sender<Result<PartnershipId, NodeError>>;
 
 impl NetworkHalf {
     /// Wraps a started network ([`crate::net::Network::spawn`]).
@@ -154,6 +173,7 @@ impl NetworkHalf {
         events: mpsc::Receiver<NetEvent>,
         config: NetworkConfig,
         limits: Limits,
+        key: MemberKey,
     ) -> NetworkHalf {
         let (fetch_tx, fetch_rx) = mpsc::channel(config.fetch_capacity.max(1));
         let mut ticker = tokio::time::interval(config.anti_entropy_interval);
@@ -174,6 +194,9 @@ impl NetworkHalf {
             open_verdicts: BTreeMap::new(),
             id_fetches: 0,
             stats: NetworkStats::default(),
+            key,
+            hellos: BTreeMap::new(),
+            authorised: BTreeMap::new(),
         }
     }
 
@@ -219,7 +242,21 @@ impl NetworkHalf {
                 }
                 Ok(())
             }
-            NetInput::Event(_) => Ok(()),
+            NetInput::Event(NetEvent::PeerConnected(peer)) => {
+                self.announce_all(core, &[peer]);
+                Ok(())
+            }
+            NetInput::Event(NetEvent::PeerDisconnected(peer)) => {
+                self.authorised.retain(|(_, p), _| *p != peer);
+                Ok(())
+            }
+            NetInput::Fetched(Fetched::Genesis { genesis, code, reply }) => {
+                self.join_fetched(core, *genesis, code, reply)
+            }
+            NetInput::Fetched(Fetched::JoinFailed(partnership, reply)) => {
+                let _ = reply.send(Err(NodeError::UnknownPartnership(partnership)));
+                Ok(())
+            }
             NetInput::Fetched(Fetched::Ops { partnership, peer, ops }) => {
                 self.insert_fetched(core, partnership, peer, ops).await
             }
@@ -262,23 +299,30 @@ impl NetworkHalf {
         let me = self.net.local_peer_id().to_bytes();
         for partnership in core.partnership_ids() {
             let Some(ledger) = core.ledger(&partnership) else { continue };
-            let active = ledger.optimistic_state().participant(&member).is_some_and(|r| r.is_active());
-            if !active {
+            let record = ledger.optimistic_state().participant(&member);
+            if record.as_ref().is_some_and(|r| !r.is_active()) {
+                // Removed: this node no longer receives the partnership's ops.
                 if self.subscribed.remove(&partnership) {
                     let _ = self.net.unsubscribe(partnership).await;
                 }
                 continue;
             }
+            // Not admitted yet (joined ahead of its admission): follow, do not bind.
+            let active = record.is_some();
             let bound = ledger.optimistic_state().bound_peer(&member) == Some(&me);
             if !self.subscribed.contains(&partnership) {
                 match self.net.subscribe(partnership).await {
                     Ok(()) => {
                         self.subscribed.insert(partnership);
+                        if active {
+                            let peers = self.net.connected_peers().await.unwrap_or_default();
+                            self.announce(core, partnership, &peers);
+                        }
                     }
                     Err(error) => tracing::warn!(%partnership, %error, "cannot subscribe"),
                 }
             }
-            if !bound && !self.bind_authored.contains(&partnership) && ledger.halted().is_none() {
+            if active && !bound && !self.bind_authored.contains(&partnership) && ledger.halted().is_none() {
                 match core.author(&partnership, Payload::BindPeer { peer_id: me.clone() }, now_ms()) {
                     Ok(_) => {
                         self.bind_authored.insert(partnership);
@@ -386,6 +430,7 @@ impl NetworkHalf {
             return;
         }
         self.id_fetches += 1;
+        let hello = self.hello_for(partnership);
         let net = self.net.clone();
         let tx = self.fetch_tx.clone();
         let limits = self.limits;
@@ -393,6 +438,7 @@ impl NetworkHalf {
         ids.truncate(sync::MAX_IDS_PER_REQUEST);
         tokio::spawn(async move {
             let wanted: BTreeSet<OpId> = ids.iter().copied().collect();
+            let _ = net.request(peer, hello).await;
             if let Ok(SyncResponse::Ops { ops, .. }) =
                 net.request(peer, SyncRequest::OpsById { partnership, ids }).await
             {
@@ -416,14 +462,14 @@ impl NetworkHalf {
         peer: PeerId,
         ops: Vec<SignedOp>,
     ) -> Result<(), NodeError> {
+        let ops: Vec<SignedOp> = ops.into_iter().filter(|op| op.partnership() == partnership).collect();
+        let ids: Vec<OpId> = ops.iter().map(SignedOp::id).collect();
+        // One store transaction for the whole page.
+        let results = core.insert_batch(&partnership, ops, Origin::Synced, now_ms())?;
         let mut accepted = Vec::new();
         let mut waiting = BTreeSet::new();
-        for op in ops {
-            if op.partnership() != partnership {
-                continue;
-            }
-            let id = op.id();
-            match core.insert(&partnership, op, Origin::Synced, now_ms()) {
+        for (id, result) in ids.into_iter().zip(results) {
+            match result {
                 Ok(insertion) => {
                     self.stats.synced_ops += insertion.accepted.len() as u64;
                     waiting.remove(&id);
@@ -433,9 +479,8 @@ impl NetworkHalf {
                     waiting.extend(insertion.waiting_for);
                     accepted.extend(insertion.accepted);
                 }
-                Err(e @ NodeError::Store(_)) => return Err(e),
-                Err(NodeError::Refused(Refusal::Duplicate(_))) => {}
-                Err(error) => tracing::debug!(%peer, %error, "synced op refused"),
+                Err(Refusal::Duplicate(_)) => {}
+                Err(refusal) => tracing::debug!(%peer, %refusal, "synced op refused"),
             }
         }
         self.close_verdicts(&accepted).await;
@@ -467,6 +512,7 @@ impl NetworkHalf {
         };
         self.sessions.insert(partnership);
         let session = Session {
+            hello: self.hello_for(partnership),
             net: self.net.clone(),
             partnership,
             ours,
@@ -477,9 +523,167 @@ impl NetworkHalf {
         tokio::spawn(session.run(peers));
     }
 
+    /// This node's hello for `partnership` (signed once, then reused).
+    fn hello_for(&mut self, partnership: PartnershipId) -> SyncRequest {
+        let me = self.net.local_peer_id();
+        let key = &self.key;
+        self.hellos.entry(partnership).or_insert_with(|| sync::hello(key, partnership, &me)).clone()
+    }
+
+    /// Announces every partnership the member takes part in to `peers`.
+    fn announce_all(&mut self, core: &NodeCore, peers: &[PeerId]) {
+        for partnership in self.subscribed.clone() {
+            self.announce(core, partnership, peers);
+        }
+    }
+
+    /// Sends the genesis of `partnership` to `peers`, so that nodes of its
+    /// participants join it (fire and forget).
+    fn announce(&mut self, core: &NodeCore, partnership: PartnershipId, peers: &[PeerId]) {
+        let Some(ledger) = core.ledger(&partnership) else { return };
+        let genesis = ledger.genesis().encode();
+        for peer in peers.iter().copied() {
+            let net = self.net.clone();
+            let request = SyncRequest::Announce { genesis: genesis.clone() };
+            tokio::spawn(async move {
+                let _ = net.request(peer, request).await;
+            });
+        }
+    }
+
+    /// A peer announced a partnership: join it if this node's member is one
+    /// of its participants (fetching missing module code from that peer).
+    fn announced(&mut self, core: &mut NodeCore, peer: PeerId, bytes: &[u8]) {
+        let Ok(genesis) = decode_signed_op(bytes, &self.limits) else { return };
+        if genesis.verify(&self.limits).is_err() || core.ledger(&genesis.partnership()).is_some() {
+            return;
+        }
+        let Payload::Genesis(charter) = &genesis.op().payload else { return };
+        if !charter.participants.contains(&core.member()) {
+            return;
+        }
+        let missing = core.missing_code(charter);
+        if missing.is_empty() {
+            if let Err(error) = self.join_fetched(core, genesis, Vec::new(), None) {
+                tracing::error!(%error, "joining an announced partnership failed");
+            }
+            return;
+        }
+        let hello = self.hello_for(genesis.partnership());
+        let (net, tx) = (self.net.clone(), self.fetch_tx.clone());
+        tokio::spawn(async move {
+            let _ = net.request(peer, hello).await;
+            let code = fetch_code(&net, peer, &missing).await;
+            let _ = tx.send(Fetched::Genesis { genesis: Box::new(genesis), code, reply: None }).await;
+        });
+    }
+
+    /// Joins a partnership by id: asks connected peers (with this member's
+    /// hello) for its genesis and any module code this node lacks, then joins;
+    /// anti-entropy brings the rest. `reply` gets the outcome.
+    pub fn join_by_id(&mut self, core: &NodeCore, partnership: PartnershipId, reply: JoinReply) {
+        if core.ledger(&partnership).is_some() {
+            let _ = reply.send(Ok(partnership));
+            return;
+        }
+        let have: BTreeSet<crate::op::CodeHash> =
+            core.store().code_hashes().unwrap_or_default().into_iter().collect();
+        let hello = self.hello_for(partnership);
+        let (net, tx, limits) = (self.net.clone(), self.fetch_tx.clone(), self.limits);
+        tokio::spawn(async move {
+            for peer in net.connected_peers().await.unwrap_or_default() {
+                if !matches!(net.request(peer, hello.clone()).await, Ok(SyncResponse::Welcome)) {
+                    continue;
+                }
+                let request = SyncRequest::OpsById { partnership, ids: vec![OpId(partnership.0)] };
+                let Ok(SyncResponse::Ops { ops, .. }) = net.request(peer, request).await else { continue };
+                let Some(genesis) =
+                    ops.iter().filter_map(|bytes| decode_signed_op(bytes, &limits).ok()).find(|op| {
+                        op.partnership() == partnership && matches!(op.op().payload, Payload::Genesis(_))
+                    })
+                else {
+                    continue;
+                };
+                let Payload::Genesis(charter) = &genesis.op().payload else { continue };
+                let missing: Vec<crate::op::CodeHash> =
+                    charter.modules.iter().map(|m| m.code).filter(|c| !have.contains(c)).collect();
+                let code = fetch_code(&net, peer, &missing).await;
+                let _ =
+                    tx.send(Fetched::Genesis { genesis: Box::new(genesis), code, reply: Some(reply) }).await;
+                return;
+            }
+            let _ = tx.send(Fetched::JoinFailed(partnership, reply)).await;
+        });
+    }
+
+    /// Adds fetched code the charter names, then joins.
+    fn join_fetched(
+        &mut self,
+        core: &mut NodeCore,
+        genesis: SignedOp,
+        code: Vec<Vec<u8>>,
+        reply: Option<JoinReply>,
+    ) -> Result<(), NodeError> {
+        if let Payload::Genesis(charter) = &genesis.op().payload {
+            let named: BTreeSet<crate::op::CodeHash> = charter.modules.iter().map(|m| m.code).collect();
+            for wasm in code {
+                if named.contains(&crate::op::CodeHash::of(&wasm)) {
+                    match core.add_code(&wasm) {
+                        Err(e @ NodeError::Store(_)) => return Err(e),
+                        Err(error) => tracing::warn!(%error, "fetched module code rejected"),
+                        Ok(_) => {}
+                    }
+                }
+            }
+        }
+        let result = core.join(genesis);
+        if let Err(NodeError::Store(_)) = &result {
+            let failed = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(NodeError::Start(failed)));
+            }
+            return result.map(|_| ());
+        }
+        match reply {
+            Some(reply) => {
+                let _ = reply.send(result);
+            }
+            None => {
+                if let Err(error) = result {
+                    tracing::info!(%error, "not joining an announced partnership");
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Answers a sync request from the store, to bound peers only.
-    async fn serve(&mut self, core: &NodeCore, peer: PeerId, request: SyncRequest, responder: SyncResponder) {
-        let response = answer(core, &peer, &request);
+    async fn serve(
+        &mut self,
+        core: &mut NodeCore,
+        peer: PeerId,
+        request: SyncRequest,
+        responder: SyncResponder,
+    ) {
+        let response = match request {
+            SyncRequest::Hello { partnership, member, signature } => {
+                let active = core
+                    .ledger(&partnership)
+                    .and_then(|l| l.optimistic_state().participant(&member))
+                    .is_some_and(|r| r.is_active());
+                if active && sync::verify_hello(&partnership, &member, &signature, &peer) {
+                    self.authorised.insert((partnership, peer), member);
+                    SyncResponse::Welcome
+                } else {
+                    SyncResponse::Denied
+                }
+            }
+            SyncRequest::Announce { genesis } => {
+                self.announced(core, peer, &genesis);
+                SyncResponse::Noted
+            }
+            request => answer(core, &self.authorised, &peer, &request),
+        };
         match &response {
             SyncResponse::Denied => self.stats.sync_denied += 1,
             _ => self.stats.sync_served += 1,
@@ -499,10 +703,11 @@ pub fn start_networked(
     net: NetConfig,
     network: NetworkConfig,
 ) -> Result<(RunningNode, NetHandle), NodeError> {
+    let key_copy = MemberKey::from_secret(key.secret());
     let core = open_core(&config, key)?;
     let (handle, events) =
         Network::spawn(net).map_err(|e| NodeError::Start(format!("cannot start the network: {e}")))?;
-    let half = NetworkHalf::new(handle.clone(), events, network, config.core.ledger.limits);
+    let half = NetworkHalf::new(handle.clone(), events, network, config.core.ledger.limits, key_copy);
     Ok((start_with_network(core, &config, half), handle))
 }
 
@@ -520,18 +725,31 @@ fn verdict_for(refusal: &Refusal) -> Verdict {
     }
 }
 
-/// Whether `peer` is bound to an active participant of `partnership`.
-fn peer_may_sync(core: &NodeCore, partnership: &PartnershipId, peer: &PeerId) -> bool {
+/// Whether `peer` acts for an active participant of `partnership`: bound
+/// by a `BindPeer` op, or proven by a hello on this connection.
+fn peer_may_sync(
+    core: &NodeCore,
+    authorised: &Authorised,
+    partnership: &PartnershipId,
+    peer: &PeerId,
+) -> bool {
     let Some(ledger) = core.ledger(partnership) else { return false };
-    let bytes = peer.to_bytes();
     let state = ledger.optimistic_state();
+    if let Some(member) = authorised.get(&(*partnership, *peer))
+        && state.participant(member).is_some_and(|r| r.is_active())
+    {
+        return true;
+    }
+    let bytes = peer.to_bytes();
     ledger
         .participants()
         .iter()
         .any(|(member, record)| record.is_active() && state.bound_peer(member) == Some(&bytes))
 }
 
-fn answer(core: &NodeCore, peer: &PeerId, request: &SyncRequest) -> SyncResponse {
+type Authorised = BTreeMap<(PartnershipId, PeerId), MemberId>;
+
+fn answer(core: &NodeCore, authorised: &Authorised, peer: &PeerId, request: &SyncRequest) -> SyncResponse {
     if let Err(refusal) = request.check_bounds() {
         return refusal;
     }
@@ -540,13 +758,13 @@ fn answer(core: &NodeCore, peer: &PeerId, request: &SyncRequest) -> SyncResponse
             if core.ledger(&partnership).is_none() {
                 return SyncResponse::Unknown;
             }
-            if !peer_may_sync(core, &partnership, peer) {
+            if !peer_may_sync(core, authorised, &partnership, peer) {
                 return SyncResponse::Denied;
             }
         }
         None => {
             // Code: to peers bound in any partnership this node holds.
-            if !core.partnership_ids().iter().any(|p| peer_may_sync(core, p, peer)) {
+            if !core.partnership_ids().iter().any(|p| peer_may_sync(core, authorised, p, peer)) {
                 return SyncResponse::Denied;
             }
         }
@@ -582,6 +800,8 @@ fn answer(core: &NodeCore, peer: &PeerId, request: &SyncRequest) -> SyncResponse
         SyncRequest::Code { hash } => store
             .get_code(hash)
             .map(|code| code.map_or(SyncResponse::Unknown, |wasm| SyncResponse::Code { wasm })),
+        // Hello and Announce are answered by the caller; anything newer is unknown here.
+        _ => Ok(SyncResponse::Unknown),
     };
     result.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "store read failed while serving sync");
@@ -589,10 +809,24 @@ fn answer(core: &NodeCore, peer: &PeerId, request: &SyncRequest) -> SyncResponse
     })
 }
 
+/// Fetches module code by hash from `peer`, keeping what matches its hash.
+async fn fetch_code(net: &NetHandle, peer: PeerId, hashes: &[crate::op::CodeHash]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for hash in hashes {
+        if let Ok(SyncResponse::Code { wasm }) = net.request(peer, SyncRequest::Code { hash: *hash }).await
+            && crate::op::CodeHash::of(&wasm) == *hash
+        {
+            out.push(wasm);
+        }
+    }
+    out
+}
+
 /// One anti-entropy session: heads from each peer, then the missing ranges
 /// page by page, one author after the other in turn.
 struct Session {
     net: NetHandle,
+    hello: SyncRequest,
     partnership: PartnershipId,
     ours: BTreeMap<MemberId, u64>,
     page: u32,
@@ -618,6 +852,9 @@ impl Session {
     /// Returns false when the node loop is gone.
     async fn with_peer(&mut self, peer: PeerId) -> bool {
         let partnership = self.partnership;
+        // Proves this node's member; a peer that already knows our binding
+        // answers Welcome too. A Denied here shows in the Heads answer.
+        let _ = self.net.request(peer, self.hello.clone()).await;
         let seqs = match self.net.request(peer, SyncRequest::Heads { partnership }).await {
             Ok(SyncResponse::Heads { seqs }) => seqs,
             _ => return true,

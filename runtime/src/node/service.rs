@@ -149,6 +149,7 @@ pub(crate) enum Command {
     AddCode(Vec<u8>, Reply<CodeHash>),
     Create(Box<Charter>, Reply<PartnershipId>),
     Join(Box<SignedOp>, Reply<PartnershipId>),
+    JoinById(PartnershipId, Reply<PartnershipId>),
     List(Reply<Vec<PartnershipSummary>>),
     Show(PartnershipId, Reply<PartnershipInfo>),
     Submit {
@@ -260,6 +261,7 @@ impl NodeTask {
         let mut net = self.net.take();
         let result = loop {
             let mut net_input = None;
+            let mut join_by_id = None;
             tokio::select! {
                 command = commands.recv() => match command {
                     None => break Ok(()),
@@ -269,6 +271,7 @@ impl NodeTask {
                         let _ = reply.send(result);
                         break match failed { Some(e) => Err(NodeError::Start(e)), None => Ok(()) };
                     }
+                    Some(Command::JoinById(partnership, reply)) => join_by_id = Some((partnership, reply)),
                     Some(command) => {
                         if let Err(fatal) = self.handle(command) {
                             break Err(fatal);
@@ -284,6 +287,16 @@ impl NodeTask {
                     }
                 }
                 input = next_net_input(&mut net) => net_input = Some(input),
+            }
+            if let Some((partnership, reply)) = join_by_id {
+                match net.as_mut() {
+                    Some(half) => half.join_by_id(&self.core, partnership, reply),
+                    None => {
+                        let _ = reply.send(Err(NodeError::Start(
+                            "this node runs without a network; join with the genesis op instead".into(),
+                        )));
+                    }
+                }
             }
             if let Some(half) = net.as_mut() {
                 if let Some(input) = net_input
@@ -346,6 +359,10 @@ impl NodeTask {
                 let result = self.core.join(*genesis);
                 note_fatal(&mut fatal, &result);
                 let _ = reply.send(result);
+            }
+            // Handled by the loop, which holds the network half.
+            Command::JoinById(_, reply) => {
+                let _ = reply.send(Err(NodeError::Stopped));
             }
             Command::List(reply) => {
                 let list = self
@@ -463,6 +480,15 @@ impl NodeHandle {
     /// Joins a partnership from its genesis op.
     pub async fn join(&self, genesis: SignedOp) -> Result<PartnershipId, NodeError> {
         self.request(|r| Command::Join(Box::new(genesis), r)).await
+    }
+
+    /// Joins a partnership by its id: the network half asks connected peers
+    /// (proving this node's member with a signed hello) for the genesis and
+    /// any module code the node lacks; anti-entropy then brings the history.
+    /// Works for a member admitted after the genesis, once a peer's node has
+    /// seen the admission.
+    pub async fn join_by_id(&self, partnership: PartnershipId) -> Result<PartnershipId, NodeError> {
+        self.request(|r| Command::JoinById(partnership, r)).await
     }
 
     /// Every partnership on the node.
