@@ -510,3 +510,89 @@ fn the_joint_venture_charter_admits_a_bank_reviews_kpis_and_ends() {
     assert!(err.starts_with("the partnership is dissolved"), "{err}");
     assert_eq!(jv.query("term", json!({"status": {}}))["phase"], json!("ended"));
 }
+
+/// The alliance charter as shipped: the waterfall pays the agency's minimum
+/// guarantee, then the platform and reseller's tranche, and the term's
+/// sunset winds the alliance up through exit.
+#[test]
+fn the_alliance_charter_pays_its_waterfall_and_ends_at_its_sunset() {
+    let h = charter_harness("alliance.toml", &["agency", "platform", "reseller"], 3);
+    let mut al = Jv { h, studio: id(1), telco: id(2) };
+    let (agency, platform, reseller) = (id(1), id(2), id(3));
+    al.at(1_780_000_000_000); // mid-2026
+    // 60,000.00 EUR of revenue, confirmed by another partner, distributed.
+    let data = al.ok(
+        0,
+        "treasury",
+        json!({"record_revenue": {"asset": "EUR", "amount": 6_000_000, "reference": "CL-1"}}),
+    );
+    let entry = data.unwrap()["id"].clone();
+    let err = al.err(0, "treasury", json!({"confirm_entry": {"id": entry}}));
+    assert!(err.contains("may not confirm it; another member must"), "{err}");
+    al.ok(1, "treasury", json!({"confirm_entry": {"id": entry}}));
+    al.ok(2, "treasury", json!({"distribute": {"asset": "EUR"}}));
+    let earned =
+        |al: &Jv, m: &str| al.query("treasury", json!({"statement": {"member": m}}))["EUR"]["earned"].clone();
+    // The first 50,000.00 to the agency; the next 10,000.00 60/40.
+    assert_eq!(
+        (earned(&al, &agency), earned(&al, &platform), earned(&al, &reseller)),
+        (json!(5_000_000), json!(600_000), json!(400_000))
+    );
+    // Any partner records its KPIs (no reporters in this charter).
+    al.ok(
+        2,
+        "term",
+        json!({"record_kpi": {"metric": "units_sold_abroad", "value": 420, "period": "2026-Q2"}}),
+    );
+    // 2027-01-01: no renewal; the next tick ends the alliance.
+    al.at(1_798_761_600_000);
+    al.ok(2, "term", json!({"tick": {}}));
+    assert_eq!(al.dissolution()["reason"], json!("term ended"));
+}
+
+/// The consortium charter as shipped: drafts need a second, a treasurer
+/// cannot spend above the limit alone, and dissolution needs every member.
+#[test]
+fn the_consortium_charter_dissolves_only_by_unanimous_vote() {
+    const DAY: u64 = 86_400_000;
+    let h = charter_harness("consortium.toml", &["a", "b", "c", "d", "e"], 5);
+    let mut c = Jv { h, studio: id(1), telco: id(2) };
+    let err = c.err(
+        0,
+        "treasury",
+        json!({"spend": {"asset": "EUR", "amount": 1_000_001, "to": "Lab GmbH", "reference": "PO-1"}}),
+    );
+    assert!(err.contains("may spend alone"), "{err}");
+    let dissolve =
+        json!([{"call": {"module": "exit", "msg": {"dissolve": {"reason": "programme complete"}}}}]);
+    let data = c.ok(
+        0,
+        "voting",
+        json!({"propose": {"title": "Wind up", "kind": "dissolve", "messages": dissolve, "period_ms": 3 * DAY}}),
+    );
+    let id = data.unwrap()["id"].as_u64().unwrap();
+    assert_eq!(c.query("voting", json!({"proposal": {"id": id}}))["status"], json!("draft"));
+    c.ok(1, "voting", json!({"sponsor": {"proposal": id}}));
+    for voter in 0..4 {
+        c.ok(voter, "voting", json!({"vote": {"proposal": id, "choice": "yes"}}));
+    }
+    // Four of five is not unanimous.
+    c.h.advance_ms(3 * DAY + 3 * DAY);
+    let err = c.err(1, "voting", json!({"execute": {"proposal": id}}));
+    assert!(err.to_lowercase().contains("cannot be executed now (status: rejected)"), "{err}");
+    assert_eq!(c.dissolution(), Value::Null);
+    // Again, with all five.
+    let data = c.ok(
+        2,
+        "voting",
+        json!({"propose": {"title": "Wind up", "kind": "dissolve", "messages": dissolve, "period_ms": 3 * DAY}}),
+    );
+    let id = data.unwrap()["id"].as_u64().unwrap();
+    c.ok(3, "voting", json!({"sponsor": {"proposal": id}}));
+    for voter in 0..5 {
+        c.ok(voter, "voting", json!({"vote": {"proposal": id, "choice": "yes"}}));
+    }
+    c.h.advance_ms(3 * DAY + 3 * DAY);
+    c.ok(4, "voting", json!({"execute": {"proposal": id}}));
+    assert_eq!(c.dissolution()["reason"], json!("programme complete"));
+}
