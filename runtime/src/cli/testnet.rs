@@ -189,8 +189,9 @@ pub async fn up(dir: &Path, nodes: usize, names: Vec<String>) -> Result<Testnet>
                 .stdin(std::process::Stdio::null())
                 .stdout(log_file.try_clone().context("cannot share the log file")?)
                 .stderr(log_file);
-            if let Some(first) = started.first() {
-                command.args(["--bootstrap", &first.p2p]);
+            // Every node dials the ones started before it: a full mesh.
+            for earlier in &started {
+                command.args(["--bootstrap", &earlier.p2p]);
             }
             // Own process group: Ctrl-C in the terminal does not reach the nodes.
             std::os::unix::process::CommandExt::process_group(&mut command, 0);

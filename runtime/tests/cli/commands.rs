@@ -93,3 +93,45 @@ fn a_partnership_from_create_to_events() {
     let count = json(&home.ok(&["query", &id, "guestbook", r#"{"count":{}}"#, "--json"]));
     assert_eq!(count["count"], 2);
 }
+
+#[test]
+fn a_partner_node_joins_from_the_genesis_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (TestHome::init(dir.path(), "a"), TestHome::init(dir.path(), "b"));
+    let (_na, _nb) = (a.start(), b.start());
+    let charter = dir.path().join("pair.toml");
+    std::fs::write(
+        &charter,
+        format!(
+            "name = \"Pair\"\nparticipants = [\"${{a}}\", \"${{b}}\"]\n[[modules]]\nname = \"guestbook\"\nwasm = \"{}\"\n",
+            crate::support::guestbook_wasm_path().display()
+        ),
+    )
+    .unwrap();
+    let (set_a, set_b) = (format!("a={}", a.member), format!("b={}", b.member));
+    let created = json(&a.ok(&[
+        "partnership",
+        "create",
+        charter.to_str().unwrap(),
+        "--set",
+        &set_a,
+        "--set",
+        &set_b,
+        "--json",
+    ]));
+    let genesis_file = dir.path().join("genesis.hex");
+    std::fs::write(&genesis_file, created["genesis"].as_str().unwrap()).unwrap();
+    let at_file = format!("@{}", genesis_file.display());
+
+    // Without the module code the node says what is missing.
+    let err = b.fails(&["partnership", "join", &at_file]);
+    assert!(
+        err.contains("module code missing") && err.contains(created["modules"][0]["code"].as_str().unwrap()),
+        "{err}"
+    );
+    let wasm = crate::support::guestbook_wasm_path();
+    let id = b.ok(&["partnership", "join", &at_file, "--wasm", wasm.to_str().unwrap()]);
+    assert_eq!(id.trim(), created["id"].as_str().unwrap());
+    let err = b.fails(&["partnership", "join", "not-hex"]);
+    assert!(err.contains("not hex"), "{err}");
+}
