@@ -28,6 +28,9 @@ use crate::op::{
 
 type Handler = MethodRouter<ApiState>;
 
+/// The longest a call request may wait for its outcome.
+const MAX_CALL_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The route table: every route with its handler.
 pub(super) fn table() -> Vec<(Route, Handler)> {
     let r = |method, path, auth| Route { method, path, auth };
@@ -213,6 +216,10 @@ async fn create_partnership(
     if let Some(name) = inline.keys().chain(request.code.keys()).find(|n| charter.module(n).is_none()) {
         return Err(bad_charter(format!("code was given for `{name}`, which the charter does not list")));
     }
+    // The node's member must be a participant; checked before any code is stored.
+    if !charter.participants.contains(&state.node.member()) {
+        return Err(NodeError::NotAParticipant(state.node.member()).into());
+    }
     for bytes in inline.into_values() {
         state.node.add_code(bytes).await?;
     }
@@ -224,9 +231,6 @@ async fn create_partnership(
                     "internal",
                     "the API's genesis signer is not the node's member; fix the node's startup",
                 ));
-            }
-            if !charter.participants.contains(&state.node.member()) {
-                return Err(NodeError::NotAParticipant(state.node.member()).into());
             }
             let genesis = UnsignedOp {
                 partnership: PartnershipId::default(),
@@ -294,7 +298,11 @@ async fn call(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = parse_partnership(&id)?;
     let request: CallRequest = parse_body(&body)?;
-    let timeout = request.timeout_ms.map_or(state.config.call_timeout, std::time::Duration::from_millis);
+    // A client may ask for a shorter or longer wait, at most MAX_CALL_WAIT.
+    let timeout = request
+        .timeout_ms
+        .map_or(state.config.call_timeout, std::time::Duration::from_millis)
+        .min(MAX_CALL_WAIT);
     let receipt = state.node.call(id, &request.module, msg_bytes(&request.msg), request.wait, timeout).await;
     let receipt = match receipt {
         Ok(receipt) => receipt,

@@ -359,6 +359,7 @@ pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) ->
     if names.is_empty() {
         bail!("{} has no `${{name}}` placeholders to name the partners' nodes", charter.display());
     }
+    let temporary = dir.is_none();
     let dir =
         dir.unwrap_or_else(|| std::env::temp_dir().join(format!("polypact-demo-{}", std::process::id())));
     println!("== a testnet of {} partners: {}", names.len(), names.join(", "));
@@ -372,6 +373,9 @@ pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) ->
         );
     } else {
         down(&dir).await?;
+        if temporary {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
     result
 }

@@ -101,6 +101,16 @@ fn wrong_tokens_unknown_things_bad_json_and_rejected_calls() {
     .unwrap();
     let err = home.fails(&["partnership", "create", bad.to_str().unwrap(), "--set", &me]);
     assert!(err.contains("ghost") && err.contains("module build"), "{err}");
+    std::fs::write(
+        &bad,
+        format!(
+            "name = \"x\"\nparticipants = [\"${{me}}\"]\n[[modules]]\nname = \"ghost\"\ncode = \"{}\"\n",
+            "ab".repeat(32)
+        ),
+    )
+    .unwrap();
+    let err = home.fails(&["partnership", "create", bad.to_str().unwrap(), "--set", &me]);
+    assert!(err.contains("module code missing") && err.contains(&"ab".repeat(32)), "{err}");
     let err = home.fails(&["partnership", "create", charter.to_str().unwrap()]);
     assert!(err.contains("line 2") && err.contains("${me}") && err.contains("--set"), "{err}");
     let wasm = crate::support::guestbook_wasm_path();
