@@ -1,12 +1,36 @@
 //! The HTTP JSON API a node serves (axum): node info and peers,
-//! partnerships (create from a charter, list, show), calls, queries, module
-//! code upload, server-sent events, Prometheus metrics, and its own OpenAPI
-//! description.
+//! partnerships (create from a charter, join, list, show), calls, queries,
+//! module code upload, server-sent events, Prometheus metrics, and its own
+//! OpenAPI description.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /health` | liveness, the only route without the token |
+//! | `GET /openapi.json` | the description (`docs/openapi.json`) |
+//! | `GET /metrics` | Prometheus text: ops accepted and refused by reason, heights, finality lag, pending ops, peers, API counters |
+//! | `GET /v1/node`, `GET /v1/peers` | member, version, peer id, p2p addresses, peers |
+//! | `POST /v1/code` | raw `.wasm` body → `{"hash"}` |
+//! | `GET /v1/partnerships` | the list |
+//! | `POST /v1/partnerships` | `{"charter": TOML, "values": {…}, "code": {module: hash}, "wasm": {module: hex}}` → the partnership, with its `genesis` (hex) |
+//! | `POST /v1/partnerships/join` | `{"genesis": hex}` → the partnership |
+//! | `GET /v1/partnerships/{id}` | heights, roots (hex), participants, modules, refusals |
+//! | `POST /v1/partnerships/{id}/calls` | `{"module", "msg", "wait": "accepted"\|"applied"\|"final", "timeout_ms"}` |
+//! | `POST /v1/partnerships/{id}/query` | `{"module", "msg", "final": bool}` → `{"data"}` |
+//! | `GET /v1/partnerships/{id}/events?final=true` | server-sent events, one per op applied, undone or final |
+//!
+//! ```text
+//! $ TOKEN=$(cat ~/.polypact/api.token)
+//! $ curl -s -H "Authorization: Bearer $TOKEN" localhost:7410/v1/partnerships/$ID/calls \
+//!     -d '{"module":"guestbook","msg":{"sign":{"message":"hi"}},"wait":"final"}'
+//! {"final":true,"op":"…","outcome":{"data":{"id":1},"events":[…],"status":"applied"},"status":"applied"}
+//! ```
 //!
 //! - Loopback by default (the CLI binds `[api] listen`); every route except
 //!   `GET /health` needs `Authorization: Bearer <token>`.
 //! - Errors are `{"error": "…", "code": "unknown_partnership"}` with a
-//!   fitting status ([`ApiError`]); a bad request changes nothing.
+//!   fitting status ([`ApiError`]); a bad request changes nothing. Invalid
+//!   JSON is answered with its line and column. A call the module rejects is
+//!   a 422 `call_failed` with the module's `module_error` and the `op`.
 //! - The route table ([`routes`]) is the one the router is built from, and a
 //!   test checks it against `docs/openapi.json` ([`OPENAPI_JSON`]), which is
 //!   also what `GET /openapi.json` serves, so the two cannot drift.

@@ -79,8 +79,41 @@ pub fn prepare_charter(
             wasm.insert(module.to_owned(), bytes);
             Ok(hash)
         }
+    })
+    .map_err(|e| {
+        let message = e.to_string();
+        match where_in(&filled, &message) {
+            Some(lines) => anyhow!("{}: {message} ({lines})", path.display()),
+            None => anyhow!("{}: {message}", path.display()),
+        }
     })?;
     Ok((values, wasm))
+}
+
+/// For charter rules checked after parsing (no line in the error): the
+/// lines of the charter the error is about, as "line 4" or "lines 4, 9".
+fn where_in(text: &str, message: &str) -> Option<String> {
+    let lines: Vec<usize> =
+        if let Some(name) = message.split('`').nth(1).filter(|_| message.contains("module")) {
+            // `module name `x` …`: the lines naming that module.
+            let wanted = format!("name = \"{name}\"");
+            text.lines().enumerate().filter(|(_, l)| l.trim() == wanted).map(|(i, _)| i + 1).collect()
+        } else if message.contains("participant") {
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| l.trim_start().starts_with("participants"))
+                .map(|(i, _)| i + 1)
+                .collect()
+        } else {
+            Vec::new()
+        };
+    match lines.as_slice() {
+        [] => None,
+        [one] => Some(format!("line {one}")),
+        many => {
+            Some(format!("lines {}", many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")))
+        }
+    }
 }
 
 /// Creates a partnership through `client`; returns the API's answer and

@@ -120,7 +120,10 @@ fn wrong_tokens_unknown_things_bad_json_and_rejected_calls() {
     )
     .unwrap();
     let err = home.fails(&["partnership", "create", bad.to_str().unwrap(), "--set", &me]);
-    assert!(err.contains("used twice"), "{err}");
+    assert!(err.contains("used twice") && err.contains("lines 4, 7"), "{err}");
+    std::fs::write(&bad, "name = \"x\"\nparticipants = [\"${me}\", \"${me}\"]\n").unwrap();
+    let err = home.fails(&["partnership", "create", bad.to_str().unwrap(), "--set", &me]);
+    assert!(err.contains("listed twice") && err.contains("line 2"), "{err}");
     std::fs::write(&bad, "name = \"x\"\nparticipants = [\n").unwrap();
     let err = home.fails(&["partnership", "create", bad.to_str().unwrap()]);
     assert!(err.contains("bad.toml") && err.contains("line"), "{err}");
