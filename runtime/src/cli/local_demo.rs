@@ -82,7 +82,7 @@ pub fn run() -> Result<()> {
         bail!("the nodes disagree on the final state root");
     }
     println!(
-        "all three nodes agree. (This demo runs in one process; the multi-node testnet comes with the network.)"
+        "all three nodes agree. (One process; `polypact testnet demo` runs nodes as processes over the network.)"
     );
     Ok(())
 }

@@ -506,3 +506,53 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Every shipped story names its charter's partners and modules.
+    #[test]
+    fn shipped_stories_fit_their_charters() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let pairs = [
+            (
+                root.join("../examples/charters/joint-venture.toml"),
+                root.join("templates/charters/joint-venture.story.json"),
+            ),
+            (
+                root.join("templates/charters/guestbook-jv.toml"),
+                root.join("templates/charters/guestbook-jv.story.json"),
+            ),
+        ];
+        for (charter, story_path) in pairs {
+            let text = std::fs::read_to_string(&charter).unwrap();
+            let names = polypact::op::placeholders(&text);
+            let values: BTreeMap<String, String> = names
+                .iter()
+                .map(|n| (n.clone(), polypact::op::MemberKey::from_seed(1).member_id().to_string()))
+                .collect();
+            let story =
+                polypact::op::fill_placeholders(&std::fs::read_to_string(&story).unwrap(), &values).unwrap();
+            let steps: Vec<Step> = serde_json::from_str(&story).unwrap();
+            assert!(!steps.is_empty());
+            for step in steps {
+                assert!(
+                    names.contains(&step.who),
+                    "{}: `{}` is not a partner of {}",
+                    story,
+                    step.who,
+                    charter.display()
+                );
+                assert!(
+                    text.contains(&format!("name = \"{}\"", step.module)),
+                    "{}: module `{}` is not in {}",
+                    story_path.display(),
+                    step.module,
+                    charter.display()
+                );
+            }
+        }
+    }
+}
