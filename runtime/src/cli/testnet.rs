@@ -534,14 +534,15 @@ mod tests {
                 .map(|n| (n.clone(), polypact::op::MemberKey::from_seed(1).member_id().to_string()))
                 .collect();
             let story =
-                polypact::op::fill_placeholders(&std::fs::read_to_string(&story).unwrap(), &values).unwrap();
+                polypact::op::fill_placeholders(&std::fs::read_to_string(&story_path).unwrap(), &values)
+                    .unwrap();
             let steps: Vec<Step> = serde_json::from_str(&story).unwrap();
             assert!(!steps.is_empty());
             for step in steps {
                 assert!(
                     names.contains(&step.who),
                     "{}: `{}` is not a partner of {}",
-                    story,
+                    story_path.display(),
                     step.who,
                     charter.display()
                 );
