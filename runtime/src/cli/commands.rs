@@ -38,6 +38,9 @@ pub async fn info(target: &Target, json: bool) -> Result<()> {
     println!("member   {}", info["member"].as_str().unwrap_or("?"));
     println!("version  {}", info["version"].as_str().unwrap_or("?"));
     println!("peer id  {}", info["peer_id"].as_str().unwrap_or("-"));
+    for addr in info["p2p_listen"].as_array().into_iter().flatten() {
+        println!("p2p      {}", addr.as_str().unwrap_or("?"));
+    }
     println!("partnerships {}", info["partnerships"]);
     let peers = info["peers"].as_array().cloned().unwrap_or_default();
     println!("peers    {}", peers.len());

@@ -131,7 +131,21 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
 
     let mut api_config = ApiConfig::new(home.token());
     api_config.peer_id = Some(home.peer_id().to_string());
-    api_config.p2p_listen.clone_from(&config.network.listen);
+    // The addresses the network really listens on (ports chosen by the OS
+    // included), with the peer id: what other nodes bootstrap from.
+    let mut listening = Vec::new();
+    for _ in 0..50 {
+        listening = network.listen_addrs().await.unwrap_or_default();
+        if !listening.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    api_config.p2p_listen = if listening.is_empty() {
+        config.network.listen.clone()
+    } else {
+        listening.iter().map(|a| format!("{a}/p2p/{}", home.peer_id())).collect()
+    };
     api_config.call_timeout = Duration::from_millis(config.api.call_timeout_ms);
     api_config.genesis_signer =
         Some(Arc::new(polypact::op::MemberKey::from_secret(home.member_key().secret())));
@@ -152,6 +166,9 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     println!("polypact node running");
     println!("member   {}", home.member_id());
     println!("peer id  {}", home.peer_id());
+    for addr in &api_config.p2p_listen {
+        println!("p2p      {addr}");
+    }
     println!("api      http://{api_addr}");
     println!("data     {}", home.data_dir().display());
     let _ = std::io::stdout().flush();
