@@ -15,6 +15,7 @@
 //! | `POST /v1/partnerships/join` | `{"genesis": hex}` → the partnership |
 //! | `GET /v1/partnerships/{id}` | heights, roots (hex), participants, modules, refusals |
 //! | `POST /v1/partnerships/{id}/calls` | `{"module", "msg", "wait": "accepted"\|"applied"\|"final", "timeout_ms"}` |
+//! | `GET /v1/partnerships/{id}/ops/{op}` | an op's status: applied (with its outcome), final |
 //! | `POST /v1/partnerships/{id}/query` | `{"module", "msg", "final": bool}` → `{"data"}` |
 //! | `GET /v1/partnerships/{id}/events?final=true` | server-sent events, one per op applied, undone or final |
 //!

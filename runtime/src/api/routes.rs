@@ -47,6 +47,7 @@ pub(super) fn table() -> Vec<(Route, Handler)> {
         (r("GET", "/v1/partnerships/{id}", true), get(show_partnership)),
         (r("POST", "/v1/partnerships/{id}/calls", true), post(call)),
         (r("POST", "/v1/partnerships/{id}/query", true), post(query)),
+        (r("GET", "/v1/partnerships/{id}/ops/{op}", true), get(op_status)),
         (r("GET", "/v1/partnerships/{id}/events", true), get(events)),
     ]
 }
@@ -346,6 +347,22 @@ async fn call(
             ))
         }
     }
+}
+
+async fn op_status(
+    State(state): State<ApiState>,
+    Path((id, op)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_partnership(&id)?;
+    let op_id =
+        op.parse::<crate::op::OpId>().map_err(|e| ApiError::bad_request("bad_op_id", e.to_string()))?;
+    let (outcome, is_final) = state.node.op_status(id, op_id).await?;
+    Ok(Json(json!({
+        "op": op_id.to_hex(),
+        "applied": outcome.is_some(),
+        "final": is_final,
+        "outcome": outcome.as_ref().map(outcome_json),
+    })))
 }
 
 /// `POST /v1/partnerships/{id}/query`.

@@ -116,7 +116,23 @@ async fn create_call_query_show_list() {
         )
         .await;
     assert_eq!(status, 202, "{body}");
-    assert_eq!(body["op"].as_str().unwrap().len(), 64);
+    let op = body["op"].as_str().unwrap().to_owned();
+    // Its status can be asked for; it is applied and final soon (one partner).
+    let status_path = format!("/v1/partnerships/{id}/ops/{op}");
+    let mut seen = api.get(&status_path).await.1;
+    while seen["final"] != json!(true) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        seen = api.get(&status_path).await.1;
+    }
+    assert_eq!(seen["applied"], json!(true));
+    assert_eq!(seen["outcome"]["data"], json!({"id": 2}));
+    let (status, unknown) = api.get(&format!("/v1/partnerships/{id}/ops/{}", "cd".repeat(32))).await;
+    assert_eq!(
+        (status, unknown["applied"].clone(), unknown["final"].clone()),
+        (200, json!(false), json!(false))
+    );
+    let (status, bad) = api.get(&format!("/v1/partnerships/{id}/ops/xyz")).await;
+    assert_eq!((status, bad["code"].clone()), (400, json!("bad_op_id")));
 
     let (status, show) = api.get(&format!("/v1/partnerships/{id}")).await;
     assert_eq!(status, 200);
@@ -251,7 +267,7 @@ async fn every_route_but_health_needs_the_token() {
     let r = api.http.get(format!("{}/health", api.url)).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     for route in api::routes() {
-        let path = route.path.replace("{id}", &"ab".repeat(32));
+        let path = route.path.replace("{id}", &"ab".repeat(32)).replace("{op}", &"cd".repeat(32));
         let url = format!("{}{path}", api.url);
         for token in [None, Some("wrong"), Some("")] {
             let mut request = match route.method {
