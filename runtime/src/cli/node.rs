@@ -113,6 +113,12 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
         Err(e) => bail!("cannot listen on {} for the API: {e}", config.api.listen),
     };
     let api_addr = listener.local_addr().context("the API listener has no address")?;
+    if !api_addr.ip().is_loopback() {
+        tracing::warn!(
+            %api_addr,
+            "the API listens beyond this machine: whoever reaches it with the token acts for your member; serve it behind TLS"
+        );
+    }
 
     let mut node_config = NodeConfig::new(home.data_dir());
     node_config.core.ack_debounce_ms = config.node.ack_debounce_ms;
