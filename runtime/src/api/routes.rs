@@ -59,14 +59,17 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     }
     serde_json::from_slice(body).map_err(|e| {
         let what = if e.is_syntax() || e.is_eof() { "invalid JSON" } else { "unexpected JSON" };
+        // serde_json ends its message with the position, given here first.
+        let text = e.to_string();
+        let detail = text.rsplit_once(" at line ").map_or(text.as_str(), |(head, _)| head);
         ApiError::bad_request(
             "invalid_json",
-            format!("{what} in the request body at line {}, column {}: {e}", e.line(), e.column()),
+            format!("{what} in the request body at line {}, column {}: {detail}", e.line(), e.column()),
         )
     })
 }
 
-/// Parses a message field (`msg`) that must be JSON.
+/// The bytes of a message field (`msg`): its JSON text, as modules read it.
 fn msg_bytes(msg: &Value) -> Vec<u8> {
     msg.to_string().into_bytes()
 }
