@@ -1,5 +1,5 @@
-//! Catching up without gossip replay: a participant that was never online
-//! while 10,000 ops were made joins and catches up by sync alone; a node
+//! Catching up without gossip replay: a member admitted after 10,000 ops
+//! joins by the partnership id alone and catches up by sync; a node
 //! killed without shutdown comes back with every op it had accepted and
 //! converges with the others.
 
@@ -7,21 +7,34 @@ use std::time::Instant;
 
 use polypact::net::Keypair;
 use polypact::node::{WaitFor, now_ms};
-use polypact::op::{OpId, Payload};
-use polypact::store::Store;
-use polypact::testing::WasmHarness;
+use polypact::op::{MemberKey, OpId, Payload, SystemPermission};
+use polypact::store::{FinalDelta, Store};
+use polypact::testing::{ModuleDef, WasmHarness};
 use polypact_tests::*;
 
 const OPS: usize = 10_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_late_joiner_catches_up_ten_thousand_ops_by_sync() {
-    // Members 1-3 wrote 10,000 guestbook entries while member 4, a
-    // participant from the start, was never online. Built offline with the
-    // ledger directly, then written to the three nodes' stores.
+async fn a_member_admitted_after_ten_thousand_ops_catches_up_by_sync() {
+    // Members 1-3 made 10,000 ops, then admitted member 4 through the
+    // membership module (one admin invites, another admits). Built offline
+    // with the ledger directly and written to the three nodes' stores with
+    // their final snapshot.
     let t = Instant::now();
-    let wasm = guestbook_wasm();
-    let mut harness = WasmHarness::new(4, &[("guestbook", &wasm, "{}", &[])]).expect("harness");
+    let guestbook = guestbook_wasm();
+    let membership = polypact::testing::module_wasm("membership").unwrap_or_else(|e| panic!("{e}"));
+    let admins: Vec<serde_json::Value> = (1..=3u8)
+        .map(|s| {
+            serde_json::json!({"member": MemberKey::from_seed(s).member_id().to_string(),
+                "voting_units": 1, "economic_units": 1, "roles": ["admin"]})
+        })
+        .collect();
+    let config = serde_json::json!({"members": admins, "governance": "voting"}).to_string();
+    let modules: [ModuleDef<'_>; 2] = [
+        ("guestbook", &guestbook, "{}", &[]),
+        ("membership", &membership, &config, &[SystemPermission::AddParticipant]),
+    ];
+    let mut harness = WasmHarness::with_participants(4, 3, &modules).expect("harness");
     let mut sample: Vec<OpId> = Vec::new();
     // One guestbook entry in ten, the rest acks: the point is the op count
     // and the shape of the graph, not WASM time.
@@ -38,55 +51,99 @@ async fn a_late_joiner_catches_up_ten_thousand_ops_by_sync() {
             harness.ledger.insert(op, harness.now).expect("ack accepted");
             id
         };
-        if i % 997 == 0 || i >= OPS - 3 {
+        if i % 997 == 0 {
             sample.push(id);
         }
     }
-    let genesis = harness.ledger.genesis().clone();
+    let newcomer = MemberKey::from_seed(4).member_id().to_string();
+    let invite = serde_json::json!({"invite": {"invitee": newcomer, "voting_units": 1}});
+    let invited = harness.call(0, "membership", &invite);
+    assert_eq!(harness.outcome_error(&invited), None);
+    let admitted =
+        harness.call(1, "membership", &serde_json::json!({"admit_invited": {"invitee": newcomer}}));
+    assert_eq!(harness.outcome_error(&admitted), None);
+    sample.push(admitted);
+    harness.ack_all();
+    assert!(harness.ledger.participants().iter().any(|(m, _)| *m == harness.member(3)), "member 4 admitted");
     let p = harness.ledger.partnership();
     let mut ops: Vec<(u64, polypact::op::SignedOp)> =
         harness.ledger.dag().nodes().map(|n| (n.height, (*n.op).clone())).collect();
     ops.sort_by_key(|(h, op)| (*h, op.id()));
-    assert_eq!(ops.len(), OPS + 1);
+    assert!(ops.len() > OPS);
+    let snapshot = FinalDelta {
+        final_height: harness.ledger.final_height(),
+        writes: harness.ledger.final_state().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
+        meta: Vec::new(),
+    };
     let dirs = temp_dirs(4);
     for dir in &dirs[..3] {
         let store = Store::open(&dir.path().join("store.redb")).expect("store");
-        store.put_code(&wasm).expect("code");
+        store.put_code(&guestbook).expect("code");
+        store.put_code(&membership).expect("code");
         let refs: Vec<(u64, &polypact::op::SignedOp)> = ops.iter().map(|(h, op)| (*h, op)).collect();
         store.append_ops(&p, &refs).expect("ops");
+        store.save_final(&p, &snapshot).expect("snapshot");
     }
+    eprintln!("built and stored {} ops in {:?}", ops.len(), t.elapsed());
 
-    eprintln!("built and stored {OPS} ops in {:?}", t.elapsed());
     let t = Instant::now();
     let mut nodes: Vec<TestNode> = Vec::new();
     for seed in 1..=3u8 {
         let bootstrap = nodes.iter().map(|n| n.addr.clone()).collect();
-        nodes.push(
-            TestNode::start(dirs[usize::from(seed - 1)].path(), seed, Keypair::generate_ed25519(), bootstrap)
-                .await,
-        );
+        let dir = dirs[usize::from(seed - 1)].path();
+        nodes.push(TestNode::start(dir, seed, Keypair::generate_ed25519(), bootstrap).await);
     }
     for node in &nodes {
         let held = node.info(p).await.op_count;
-        assert!(held > OPS as u64, "restored from the store: {held}");
+        assert!(held >= ops.len() as u64, "restored from the store: {held}");
     }
-
     eprintln!("three nodes restored in {:?}", t.elapsed());
-    // The joiner starts empty, gets the genesis out of band, and syncs.
+
+    // The newcomer starts empty, with no module code; it knows only the
+    // partnership id. It proves its member, gets the genesis and the code,
+    // then the whole history by sync.
     let bootstrap = nodes.iter().map(|n| n.addr.clone()).collect();
     let joiner = TestNode::start(dirs[3].path(), 4, Keypair::generate_ed25519(), bootstrap).await;
-    joiner.node.add_code(wasm.clone()).await.expect("code");
+    wait_for("the newcomer to connect", || async {
+        let peers = joiner.net.connected_peers().await.map_err(|e| e.to_string())?;
+        if peers.len() == 3 { Ok(()) } else { Err(format!("{} peers", peers.len())) }
+    })
+    .await;
     let started = Instant::now();
-    joiner.node.join(genesis).await.expect("joins");
+    assert_eq!(joiner.node.join_by_id(p).await.expect("joins by id"), p);
     nodes.push(joiner);
     let refs: Vec<&TestNode> = nodes.iter().collect();
+    let receipt =
+        nodes[3].node.call(p, "guestbook", sign_msg("newcomer"), WaitFor::Applied, WAIT).await.map(|r| r.op);
+    // The newcomer may call only once its admission is in its graph; wait for that.
+    let newcomer_op = match receipt {
+        Ok(op) => op,
+        Err(_) => {
+            wait_for("the newcomer to see its admission", || async {
+                let info = nodes[3].info(p).await;
+                if info.participants.iter().any(|(m, _)| *m == nodes[3].member) {
+                    Ok(())
+                } else {
+                    Err(format!("{} ops so far", info.op_count))
+                }
+            })
+            .await;
+            nodes[3]
+                .node
+                .call(p, "guestbook", sign_msg("newcomer"), WaitFor::Applied, WAIT)
+                .await
+                .expect("call")
+                .op
+        }
+    };
+    sample.push(newcomer_op);
     let info = wait_converged(&refs, p, &sample).await;
     let took = started.elapsed();
-    assert!(info.op_count > (OPS + 1) as u64, "the 10,000 ops and the acks and bindings: {}", info.op_count);
-    eprintln!("late joiner caught up {} ops in {took:?}", info.op_count);
+    eprintln!("the newcomer caught up {} ops in {took:?}", info.op_count);
+    assert_eq!(info.participants.len(), 4);
     let count = nodes[3].node.query(p, "guestbook", br#"{"count":{}}"#.to_vec(), true).await.expect("count");
     let count: serde_json::Value = serde_json::from_slice(&count).expect("json");
-    assert_eq!(count["count"], entries, "every entry, final, on the joiner");
+    assert_eq!(count["count"], entries + 1, "every entry, final, on the newcomer");
     for node in nodes {
         node.stop().await;
     }
