@@ -58,6 +58,14 @@ pub enum HomeError {
         /// The directory.
         dir: PathBuf,
     },
+    /// A directory with keys but no config (an `init` that stopped half way).
+    #[error("{} holds {file} but no {CONFIG_FILE} (an earlier init stopped half way); keep the key if it is in use, else move the directory away and run `polypact init` again", .dir.display())]
+    Partial {
+        /// The directory.
+        dir: PathBuf,
+        /// The file found.
+        file: &'static str,
+    },
     /// A file could not be read or written.
     #[error("{}: {source}", .path.display())]
     Io {
@@ -398,6 +406,13 @@ impl Home {
             return Err(HomeError::AlreadyInitialised { dir: dir.to_owned() });
         }
         config.check().map_err(|message| HomeError::Config { path: config_path.clone(), message })?;
+        // Secrets without a config: an earlier init stopped half way. Never
+        // overwrite a key; the operator decides.
+        for file in [MEMBER_KEY_FILE, NODE_KEY_FILE, TOKEN_FILE] {
+            if dir.join(file).exists() {
+                return Err(HomeError::Partial { dir: dir.to_owned(), file });
+            }
+        }
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io_err(dir))?;
         // Secrets first, the config last: a home with a config is complete.
@@ -545,6 +560,11 @@ mod tests {
             Home::init(&home, HomeConfig::default()),
             Err(HomeError::AlreadyInitialised { .. })
         ));
+        // A half-made home is never overwritten.
+        std::fs::remove_file(home.join(CONFIG_FILE)).unwrap();
+        let before = std::fs::read(home.join(MEMBER_KEY_FILE)).unwrap();
+        assert!(matches!(Home::init(&home, HomeConfig::default()), Err(HomeError::Partial { .. })));
+        assert_eq!(std::fs::read(home.join(MEMBER_KEY_FILE)).unwrap(), before);
     }
 
     #[test]
