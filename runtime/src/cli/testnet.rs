@@ -373,8 +373,8 @@ pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) ->
         );
     } else {
         down(&dir).await?;
-        if temporary {
-            let _ = std::fs::remove_dir_all(&dir);
+        if temporary && std::fs::remove_dir_all(&dir).is_ok() {
+            println!("(the demo's temporary directory is removed; keep a testnet with --keep or --dir DIR)");
         }
     }
     result
