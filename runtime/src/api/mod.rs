@@ -13,6 +13,7 @@
 //! | `GET /v1/partnerships` | the list |
 //! | `POST /v1/partnerships` | `{"charter": TOML, "values": {…}, "code": {module: hash}, "wasm": {module: hex}}` → the partnership, with its `genesis` (hex) |
 //! | `POST /v1/partnerships/join` | `{"genesis": hex}` → the partnership |
+//! | `GET /v1/partnerships/{id}/genesis` | the genesis (hex) a new partner joins with |
 //! | `GET /v1/partnerships/{id}` | heights, roots (hex), participants, modules, refusals |
 //! | `POST /v1/partnerships/{id}/calls` | `{"module", "msg", "wait": "accepted"\|"applied"\|"final", "timeout_ms"}` |
 //! | `GET /v1/partnerships/{id}/ops/{op}` | an op's status: applied (with its outcome), final |
@@ -99,6 +100,11 @@ pub struct ApiConfig {
     /// other partners' nodes can join with `POST /v1/partnerships/join`.
     /// Without it the node creates the partnership and no genesis is returned.
     pub genesis_signer: Option<Arc<crate::op::MemberKey>>,
+    /// Where the API keeps the genesis of every partnership created or
+    /// joined through it (`<id>.hex`), served by
+    /// `GET /v1/partnerships/{id}/genesis` so any partner's node can hand it
+    /// to a new partner. `None`: not kept.
+    pub genesis_dir: Option<std::path::PathBuf>,
 }
 
 impl ApiConfig {
@@ -111,6 +117,7 @@ impl ApiConfig {
             call_timeout: Duration::from_secs(30),
             peers: None,
             genesis_signer: None,
+            genesis_dir: None,
         }
     }
 }

@@ -45,6 +45,7 @@ pub(super) fn table() -> Vec<(Route, Handler)> {
         (r("POST", "/v1/partnerships", true), post(create_partnership)),
         (r("POST", "/v1/partnerships/join", true), post(join_partnership)),
         (r("GET", "/v1/partnerships/{id}", true), get(show_partnership)),
+        (r("GET", "/v1/partnerships/{id}/genesis", true), get(genesis)),
         (r("POST", "/v1/partnerships/{id}/calls", true), post(call)),
         (r("POST", "/v1/partnerships/{id}/query", true), post(query)),
         (r("GET", "/v1/partnerships/{id}/ops/{op}", true), get(op_status)),
@@ -251,10 +252,49 @@ async fn create_partnership(
     };
     let info = state.node.partnership(id).await?;
     let mut body = partnership_json(&info);
-    if let (Some(genesis), Some(map)) = (genesis, body.as_object_mut()) {
-        map.insert("genesis".into(), hex::encode(genesis.encode()).into());
+    if let Some(genesis) = genesis {
+        let text = hex::encode(genesis.encode());
+        keep_genesis(&state, &id, &text).await;
+        if let Some(map) = body.as_object_mut() {
+            map.insert("genesis".into(), text.into());
+        }
     }
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// Keeps a genesis in the genesis directory (written whole, then renamed).
+/// The partnership exists either way, so a failure is logged, not returned.
+async fn keep_genesis(state: &ApiState, id: &PartnershipId, text: &str) {
+    let Some(dir) = &state.config.genesis_dir else { return };
+    let (path, temp) = (dir.join(format!("{id}.hex")), dir.join(format!("{id}.hex.tmp")));
+    let written = async {
+        tokio::fs::create_dir_all(dir).await?;
+        tokio::fs::write(&temp, text).await?;
+        tokio::fs::rename(&temp, &path).await
+    }
+    .await;
+    if let Err(error) = written {
+        tracing::warn!(%id, %error, path = %path.display(), "cannot keep the genesis; GET /v1/partnerships/{id}/genesis will not have it");
+    }
+}
+
+async fn genesis(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_partnership(&id)?;
+    state.node.partnership(id).await?;
+    let kept = match &state.config.genesis_dir {
+        Some(dir) => tokio::fs::read_to_string(dir.join(format!("{id}.hex"))).await.ok(),
+        None => None,
+    };
+    match kept {
+        Some(text) => Ok(Json(json!({"id": id.to_hex(), "genesis": text.trim()}))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_genesis",
+            format!(
+                "this node did not create or join {id} through its API, so it keeps no genesis for it; ask the partner whose node created it"
+            ),
+        )),
+    }
 }
 
 /// `POST /v1/partnerships/join`.
@@ -279,6 +319,7 @@ async fn join_partnership(
     let genesis = decode_signed_op(&bytes, &Limits::default())
         .map_err(|e| ApiError::bad_request("bad_genesis", format!("the genesis does not decode: {e}")))?;
     let id = state.node.join(genesis).await?;
+    keep_genesis(&state, &id, &hex::encode(&bytes)).await;
     let info = state.node.partnership(id).await?;
     Ok((StatusCode::CREATED, Json(partnership_json(&info))))
 }

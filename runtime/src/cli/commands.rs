@@ -257,6 +257,20 @@ fn print_partnership(p: &Value) {
     }
 }
 
+/// `polypact partnership genesis`.
+pub async fn genesis(target: &Target, id: &str, json: bool) -> Result<()> {
+    let client = Client::connect(target)?;
+    let id = client.partnership_id(id).await?;
+    let answer = client.get(&format!("/v1/partnerships/{id}/genesis")).await?;
+    if json {
+        print_json(&answer);
+    } else {
+        println!("{}", answer["genesis"].as_str().unwrap_or("?"));
+        eprintln!("a partner's node joins with: polypact partnership join @FILE (this line saved to FILE)");
+    }
+    Ok(())
+}
+
 /// `polypact partnership show`.
 pub async fn show(target: &Target, id: &str, json: bool) -> Result<()> {
     let client = Client::connect(target)?;

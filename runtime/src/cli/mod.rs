@@ -101,7 +101,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Partnerships: create, join, show, list.
+    /// Partnerships: create, join, genesis, show, list.
     Partnership {
         #[command(subcommand)]
         command: PartnershipCmd,
@@ -190,6 +190,14 @@ enum PartnershipCmd {
         /// Module code the charter needs that this node lacks (repeatable).
         #[arg(long = "wasm", value_name = "FILE")]
         wasm: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints a partnership's genesis (hex), for a new partner to join with.
+    Genesis {
+        /// Partnership id (or a unique prefix).
+        id: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -323,6 +331,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 PartnershipCmd::Join { genesis, wasm, json } => {
                     commands::join(&target, &genesis, &wasm, json).await
                 }
+                PartnershipCmd::Genesis { id, json } => commands::genesis(&target, &id, json).await,
                 PartnershipCmd::Show { id, json } => commands::show(&target, &id, json).await,
                 PartnershipCmd::List { json } => commands::list(&target, json).await,
             }

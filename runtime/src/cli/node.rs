@@ -153,6 +153,7 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
         listening.iter().map(|a| format!("{a}/p2p/{}", home.peer_id())).collect()
     };
     api_config.call_timeout = Duration::from_millis(config.api.call_timeout_ms);
+    api_config.genesis_dir = Some(home.data_dir().join("geneses"));
     api_config.genesis_signer =
         Some(Arc::new(polypact::op::MemberKey::from_secret(home.member_key().secret())));
     let peers = network.clone();

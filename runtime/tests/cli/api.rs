@@ -33,6 +33,7 @@ impl Api {
         let mut config = ApiConfig::new(TOKEN);
         if signer {
             config.genesis_signer = Some(std::sync::Arc::new(MemberKey::from_seed(seed)));
+            config.genesis_dir = Some(dir.path().join("geneses"));
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -403,6 +404,18 @@ async fn a_partner_joins_with_the_genesis_the_creator_returns() {
     assert_eq!(status, 201, "{joined}");
     assert_eq!(joined["id"], created["id"]);
     assert_eq!(joined["final_root"], created["final_root"]);
+    // Both keep the genesis, for the next partner.
+    for node in [&studio, &telco] {
+        let (status, kept) =
+            node.get(&format!("/v1/partnerships/{}/genesis", created["id"].as_str().unwrap())).await;
+        assert_eq!(status, 200, "{kept}");
+        assert_eq!(kept["genesis"], json!(genesis));
+    }
+    // A node without a genesis directory says so.
+    let plain = Api::start().await;
+    let solo = plain.solo().await;
+    let (status, body) = plain.get(&format!("/v1/partnerships/{solo}/genesis")).await;
+    assert_eq!((status, body["code"].clone()), (404, json!("unknown_genesis")), "{body}");
 
     // Bad geneses change nothing: not hex, not an op, an op that is no genesis.
     let ack = polypact::op::UnsignedOp {

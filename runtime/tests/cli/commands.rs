@@ -120,7 +120,9 @@ fn a_partner_node_joins_from_the_genesis_file() {
         "--json",
     ]));
     let genesis_file = dir.path().join("genesis.hex");
-    std::fs::write(&genesis_file, created["genesis"].as_str().unwrap()).unwrap();
+    let exported = a.ok(&["partnership", "genesis", created["id"].as_str().unwrap()]);
+    assert_eq!(exported.trim(), created["genesis"].as_str().unwrap());
+    std::fs::write(&genesis_file, exported).unwrap();
     let at_file = format!("@{}", genesis_file.display());
 
     // Without the module code the node says what is missing.
