@@ -404,6 +404,13 @@ pub async fn query(
 }
 
 fn print_event(kind: &str, data: &Value) {
+    if kind == "lagged" {
+        println!(
+            "(skipped {} events: this client read too slowly; `partnership show` has the current state)",
+            data["skipped"]
+        );
+        return;
+    }
     let outcome = &data["outcome"];
     let mut line = format!(
         "{kind:<8} height {:<4} op {}  {}",
