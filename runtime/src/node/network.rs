@@ -23,8 +23,13 @@
 //!   per author in turn, inserting them as synced history. A partition heals
 //!   and a late joiner catches up without any gossip replay.
 //! - **Membership of topics.** The node subscribes to the topics of the
-//!   partnerships its member is an active participant of, and binds its peer
-//!   id in each with a signed `BindPeer` op.
+//!   partnerships it holds (also ahead of its member's admission, to catch
+//!   up), leaves them when its member is removed, and binds its peer id with
+//!   a signed `BindPeer` op once its member is active and a peer's heads have
+//!   been heard (a member key moved to a fresh node must not sign a seq its
+//!   old node already used). Peers prove their member with a signed sync
+//!   `Hello` before a binding exists; partnerships are announced to
+//!   connected peers and joined by the nodes of their participants.
 //!
 //! It does not decide what is valid (the ledger does) or how bytes move
 //! (the `net` module does).
@@ -114,8 +119,13 @@ pub enum Fetched {
         /// The ops.
         ops: Vec<SignedOp>,
     },
-    /// An anti-entropy session of `partnership` ended.
-    SessionDone(PartnershipId),
+    /// An anti-entropy session ended.
+    SessionDone {
+        /// The partnership.
+        partnership: PartnershipId,
+        /// Whether some peer answered with its heads (and what it had was fetched).
+        heard: bool,
+    },
     /// A fetch by id ended.
     IdFetchDone,
     /// A genesis fetched or announced, with the module code fetched for it.
@@ -151,6 +161,9 @@ pub struct NetworkHalf {
     subscribed: BTreeSet<PartnershipId>,
     bind_authored: BTreeSet<PartnershipId>,
     sessions: BTreeSet<PartnershipId>,
+    /// Partnerships for which a session heard some peer's heads: the node
+    /// has seen its member's own history as the network knows it.
+    caught_up: BTreeSet<PartnershipId>,
     /// Partnerships that want another session as soon as the running one ends.
     session_wanted: BTreeSet<PartnershipId>,
     open_verdicts: BTreeMap<OpId, OpenVerdict>,
@@ -190,6 +203,7 @@ impl NetworkHalf {
             subscribed: BTreeSet::new(),
             bind_authored: BTreeSet::new(),
             sessions: BTreeSet::new(),
+            caught_up: BTreeSet::new(),
             session_wanted: BTreeSet::new(),
             open_verdicts: BTreeMap::new(),
             id_fetches: 0,
@@ -260,8 +274,11 @@ impl NetworkHalf {
             NetInput::Fetched(Fetched::Ops { partnership, peer, ops }) => {
                 self.insert_fetched(core, partnership, peer, ops).await
             }
-            NetInput::Fetched(Fetched::SessionDone(partnership)) => {
+            NetInput::Fetched(Fetched::SessionDone { partnership, heard }) => {
                 self.sessions.remove(&partnership);
+                if heard {
+                    self.caught_up.insert(partnership);
+                }
                 if self.session_wanted.remove(&partnership) {
                     self.start_session(core, partnership, None);
                 }
@@ -322,7 +339,15 @@ impl NetworkHalf {
                     Err(error) => tracing::warn!(%partnership, %error, "cannot subscribe"),
                 }
             }
-            if active && !bound && !self.bind_authored.contains(&partnership) && ledger.halted().is_none() {
+            // Bind only after hearing a peer's heads: a member key moved to a
+            // fresh node must not sign a seq its old node already used.
+            let may_author = self.caught_up.contains(&partnership);
+            if active
+                && may_author
+                && !bound
+                && !self.bind_authored.contains(&partnership)
+                && ledger.halted().is_none()
+            {
                 match core.author(&partnership, Payload::BindPeer { peer_id: me.clone() }, now_ms()) {
                     Ok(_) => {
                         self.bind_authored.insert(partnership);
@@ -519,6 +544,7 @@ impl NetworkHalf {
             page: self.config.page_ops.clamp(1, sync::MAX_PAGE_OPS),
             tx: self.fetch_tx.clone(),
             limits: self.limits,
+            heard: false,
         };
         tokio::spawn(session.run(peers));
     }
@@ -832,6 +858,7 @@ struct Session {
     page: u32,
     tx: mpsc::Sender<Fetched>,
     limits: Limits,
+    heard: bool,
 }
 
 impl Session {
@@ -846,7 +873,8 @@ impl Session {
                 break;
             }
         }
-        let _ = self.tx.send(Fetched::SessionDone(partnership)).await;
+        let heard = self.heard;
+        let _ = self.tx.send(Fetched::SessionDone { partnership, heard }).await;
     }
 
     /// Returns false when the node loop is gone.
@@ -859,6 +887,7 @@ impl Session {
             Ok(SyncResponse::Heads { seqs }) => seqs,
             _ => return true,
         };
+        self.heard = true;
         // (author, next seq wanted, last seq the peer has)
         let mut wanted: Vec<(MemberId, u64, u64)> = seqs
             .into_iter()

@@ -1,0 +1,166 @@
+//! Network figures (ignored by default; run with
+//! `cargo test --release -p polypact-tests --test net_bench -- --ignored --nocapture --test-threads 1`):
+//!
+//! - submit → final on every node, p50/p99, for 4 and 8 in-process nodes,
+//!   beside raw gossipsub one-hop delivery measured in the same run;
+//! - catch-up throughput (ops/s) of a newcomer syncing a long history.
+//!
+//! They print figures and assert only correctness, never timing.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use polypact::net::{Keypair, NetEvent, Network, Protocol};
+use polypact::node::{OpEventKind, WaitFor, now_ms};
+use polypact::op::{MemberKey, OpId, PartnershipId, Payload, UnsignedOp};
+use polypact::store::{FinalDelta, Store};
+use polypact::testing::WasmHarness;
+use polypact_tests::*;
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+fn summary(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    format!("p50 {:?}  p99 {:?}  (n={})", percentile(&samples, 50), percentile(&samples, 99), samples.len())
+}
+
+async fn raw_gossip_one_hop(rounds: usize) -> Vec<Duration> {
+    let p = PartnershipId([3; 32]);
+    let (a, _a_events) = Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![])).expect("a");
+    let addr = a.listen_addrs().await.expect("addrs")[0].clone().with(Protocol::P2p(a.local_peer_id()));
+    let (b, mut b_events) =
+        Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![addr])).expect("b");
+    a.subscribe(p).await.expect("sub");
+    b.subscribe(p).await.expect("sub");
+    wait_for("b on a's topic", || async {
+        if a.topic_peers(p).await.map_err(|e| e.to_string())?.contains(&b.local_peer_id()) {
+            Ok(())
+        } else {
+            Err("not yet".into())
+        }
+    })
+    .await;
+    let key = MemberKey::from_seed(9);
+    let mut samples = Vec::new();
+    for seq in 1..=rounds as u64 {
+        let op = UnsignedOp {
+            partnership: p,
+            author: key.member_id(),
+            seq,
+            parents: vec![OpId([1; 32])],
+            time_ms: seq,
+            payload: Payload::Ack,
+        }
+        .sign(&key);
+        let sent = Instant::now();
+        a.publish(p, op.encode()).await.expect("publish");
+        loop {
+            match b_events.recv().await.expect("event") {
+                NetEvent::Gossip { msg_id, source, .. } => {
+                    samples.push(sent.elapsed());
+                    b.report(msg_id, source, polypact::net::Verdict::Ignore).await.expect("report");
+                    break;
+                }
+                _ => continue,
+            }
+        }
+    }
+    a.shutdown().await.expect("down");
+    b.shutdown().await.expect("down");
+    samples
+}
+
+async fn submit_to_final(n: u8, ops: usize) -> Vec<Duration> {
+    let dirs = temp_dirs(usize::from(n));
+    let (nodes, code) = start_nodes(n, &dirs).await;
+    let seeds: Vec<u8> = (1..=n).collect();
+    let genesis = genesis(guestbook_charter(&seeds, code), 1, now_ms());
+    let mut p = None;
+    for node in &nodes {
+        p = Some(node.node.join(genesis.clone()).await.expect("joins"));
+    }
+    let p = p.expect("p");
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    wait_converged(&refs, p, &[]).await;
+    let mut receivers: Vec<_> = nodes.iter().map(|n| n.node.subscribe()).collect();
+    let mut samples = Vec::new();
+    for i in 0..ops {
+        let author = &nodes[i % nodes.len()];
+        let sent = Instant::now();
+        let op =
+            author.node.call(p, "guestbook", sign_msg(&format!("op {i}")), WaitFor::Accepted, WAIT).await;
+        let op = op.expect("accepted").op;
+        let mut final_on: BTreeMap<usize, Duration> = BTreeMap::new();
+        while final_on.len() < receivers.len() {
+            for (k, rx) in receivers.iter_mut().enumerate() {
+                while let Ok(event) = rx.try_recv() {
+                    if event.op == op && event.kind == OpEventKind::Final {
+                        final_on.insert(k, sent.elapsed());
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            assert!(sent.elapsed() < WAIT, "op {i} not final everywhere");
+        }
+        samples.push(final_on.values().copied().max().expect("n nodes"));
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+    samples
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run with --ignored --nocapture"]
+async fn bench_submit_to_final_beside_raw_gossip() {
+    eprintln!("raw gossipsub one hop:        {}", summary(raw_gossip_one_hop(200).await));
+    for n in [4u8, 8] {
+        eprintln!("submit -> final on {n} nodes:  {}", summary(submit_to_final(n, 100).await));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run with --ignored --nocapture"]
+async fn bench_catch_up_throughput() {
+    let ops: usize = std::env::var("POLYPACT_BENCH_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let guestbook = guestbook_wasm();
+    let mut harness = WasmHarness::new(2, &[("guestbook", &guestbook, "{}", &[])]).expect("harness");
+    for i in 0..ops {
+        harness.advance_ms(1);
+        let op = harness.ledger.create_op(&harness.keys[i % 2], Payload::Ack, harness.now);
+        harness.ledger.insert(op, harness.now).expect("ack");
+    }
+    let p = harness.ledger.partnership();
+    let genesis = harness.ledger.genesis().clone();
+    let mut all: Vec<(u64, polypact::op::SignedOp)> =
+        harness.ledger.dag().nodes().map(|n| (n.height, (*n.op).clone())).collect();
+    all.sort_by_key(|(h, op)| (*h, op.id()));
+    let dirs = temp_dirs(2);
+    {
+        let store = Store::open(&dirs[0].path().join("store.redb")).expect("store");
+        store.put_code(&guestbook).expect("code");
+        let refs: Vec<(u64, &polypact::op::SignedOp)> = all.iter().map(|(h, op)| (*h, op)).collect();
+        store.append_ops(&p, &refs).expect("ops");
+        let writes = harness.ledger.final_state().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        let delta = FinalDelta { final_height: harness.ledger.final_height(), writes, meta: Vec::new() };
+        store.save_final(&p, &delta).expect("snapshot");
+    }
+    let server = TestNode::start(dirs[0].path(), 1, Keypair::generate_ed25519(), vec![]).await;
+    let client =
+        TestNode::start(dirs[1].path(), 2, Keypair::generate_ed25519(), vec![server.addr.clone()]).await;
+    client.node.add_code(guestbook).await.expect("code");
+    let started = Instant::now();
+    client.node.join(genesis).await.expect("joins");
+    let total = all.len() as u64;
+    wait_for("the client to hold every op", || async {
+        let held = client.info(p).await.op_count;
+        if held >= total { Ok(()) } else { Err(format!("{held} of {total}")) }
+    })
+    .await;
+    let took = started.elapsed();
+    eprintln!("catch-up: {total} ops in {took:?} = {:.0} ops/s", total as f64 / took.as_secs_f64());
+    client.stop().await;
+    server.stop().await;
+}
