@@ -9,6 +9,7 @@
 //! | `member.key` | the member's ed25519 secret, hex (the keystore) | 0600 |
 //! | `node.key` | the node's libp2p ed25519 key, protobuf encoding | 0600 |
 //! | `api.token` | the API bearer token, hex | 0600 |
+//! | `api.url` | the running node's API URL (absent when it is stopped) | 0644 |
 //! | `data/` | the store and module cache (`[node] data_dir`) | 0700 |
 //!
 //! This file owns the layout, the config format and its version
@@ -36,6 +37,9 @@ pub const MEMBER_KEY_FILE: &str = "member.key";
 pub const NODE_KEY_FILE: &str = "node.key";
 /// The API token's name inside a home.
 pub const TOKEN_FILE: &str = "api.token";
+/// Written by a running node: the URL its API really listens on (the
+/// config may say port 0, or a flag may override it); removed on a clean stop.
+pub const API_URL_FILE: &str = "api.url";
 /// The API address when the config does not set one.
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:7410";
 /// The p2p listen address when the config does not set one.

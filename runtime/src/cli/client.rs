@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
 use super::testnet::Testnet;
-use polypact::home::{Home, HomeConfig, TOKEN_FILE, read_token};
+use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, read_token};
 
 /// Where to find the node, from the global flags.
 #[derive(Clone, Debug, Default)]
@@ -74,11 +74,13 @@ impl Client {
         let dir = target.home.clone().unwrap_or_else(polypact::home::default_home);
         let home = Home::open(&dir)?;
         let token = target.token.clone().unwrap_or_else(|| home.token().to_owned());
-        Client::new(
-            &api_url(home.config()),
-            token,
-            format!("start it with `polypact node --home {}`", dir.display()),
-        )
+        // A running node records where its API really is; else the config says.
+        let url = std::fs::read_to_string(dir.join(API_URL_FILE))
+            .ok()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| u.starts_with("http://"))
+            .unwrap_or_else(|| api_url(home.config()));
+        Client::new(&url, token, format!("start it with `polypact node --home {}`", dir.display()))
     }
 
     /// A client of the API at `base`.
@@ -150,14 +152,6 @@ impl Client {
     /// `GET path` as a stream (server-sent events).
     pub async fn stream(&self, path: &str) -> Result<reqwest::Response> {
         self.send(self.http.get(format!("{}{path}", self.base)).header("accept", "text/event-stream")).await
-    }
-
-    /// `GET /health` without a token: whether the node answers.
-    pub async fn healthy(&self) -> bool {
-        match self.http.get(format!("{}/health", self.base)).timeout(Duration::from_secs(2)).send().await {
-            Ok(r) => r.status().is_success(),
-            Err(_) => false,
-        }
     }
 
     /// Resolves a partnership id or a unique prefix of one.

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use std::sync::Arc;
 
 use polypact::api::{self, ApiConfig, PeerInfo};
-use polypact::home::{Home, HomeConfig, TOKEN_FILE, default_home};
+use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, default_home};
 use polypact::net::{Multiaddr, NetConfig, PeerId};
 use polypact::node::{self as pnode, NodeConfig};
 
@@ -179,8 +179,14 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     println!("api      http://{api_addr}");
     println!("data     {}", home.data_dir().display());
     let _ = std::io::stdout().flush();
+    // Clients of this home find the API here (the config may say port 0).
+    let url_file = home.dir().join(API_URL_FILE);
+    if let Err(e) = std::fs::write(&url_file, format!("http://{api_addr}\n")) {
+        tracing::warn!(error = %e, path = %url_file.display(), "cannot record the API URL; clients use the config's address");
+    }
 
     let served = api::serve(listener, handle.clone(), api_config, shutdown_signal()).await;
+    let _ = std::fs::remove_file(&url_file);
     tracing::info!("shutting down");
     let stopped = handle.shutdown().await;
     let _ = network.shutdown().await;

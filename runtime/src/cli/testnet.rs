@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use polypact::home::{Home, HomeConfig, TOKEN_FILE, read_token};
+use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, read_token};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -113,13 +113,6 @@ fn signal(pid: u32, sig: &str) {
     let _ = std::process::Command::new("kill").args([sig, &pid.to_string()]).status();
 }
 
-/// A free loopback TCP port (the OS picks it; it is free when this returns).
-fn free_port() -> Result<u16> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port on 127.0.0.1")?;
-    Ok(listener.local_addr().context("no local address")?.port())
-}
-
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -170,11 +163,11 @@ pub async fn up(dir: &Path, nodes: usize, names: Vec<String>) -> Result<Testnet>
                 config.network.mdns = false;
                 Home::init(&home_dir, config)?
             };
-            let api_port = free_port()?;
-            let p2p_port = free_port()?;
-            let api = format!("127.0.0.1:{api_port}");
-            let listen = format!("/ip4/127.0.0.1/tcp/{p2p_port}");
-            let p2p = format!("{listen}/p2p/{}", home.peer_id());
+            // Ports are chosen by the OS when each node binds (no race with
+            // other programs); the node records its API URL in the home, and
+            // its API tells its p2p address.
+            let url_file = home_dir.join(API_URL_FILE);
+            let _ = std::fs::remove_file(&url_file);
             let log = home_dir.join("node.log");
             let log_file = std::fs::OpenOptions::new()
                 .create(true)
@@ -185,7 +178,7 @@ pub async fn up(dir: &Path, nodes: usize, names: Vec<String>) -> Result<Testnet>
             command
                 .arg("--home")
                 .arg(&home_dir)
-                .args(["node", "--api", &api, "--listen", &listen, "--no-mdns"])
+                .args(["node", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
                 .stdin(std::process::Stdio::null())
                 .stdout(log_file.try_clone().context("cannot share the log file")?)
                 .stderr(log_file);
@@ -199,21 +192,13 @@ pub async fn up(dir: &Path, nodes: usize, names: Vec<String>) -> Result<Testnet>
             let begun = Instant::now();
             let mut child = command.spawn().with_context(|| format!("cannot start {}", exe.display()))?;
             let pid = child.id();
-            let node = TestnetNode {
-                name: name.clone(),
-                api: format!("http://{api}"),
-                token_file: home_dir.join(TOKEN_FILE).display().to_string(),
-                member: home.member_id().to_string(),
-                peer_id: home.peer_id().to_string(),
-                p2p,
-                pid: Some(pid),
-                home: home_dir.display().to_string(),
-                log: log.display().to_string(),
-            };
-            let client = Client::new(&node.api, home.token().to_owned(), String::new())?;
-            loop {
-                if client.healthy().await {
-                    break;
+            let info = loop {
+                let url = std::fs::read_to_string(&url_file).ok().map(|u| u.trim().to_owned());
+                if let Some(url) = url.filter(|u| u.starts_with("http://")) {
+                    let client = Client::new(&url, home.token().to_owned(), String::new())?;
+                    if let Ok(info) = client.get("/v1/node").await {
+                        break (url, info);
+                    }
                 }
                 if let Ok(Some(status)) = child.try_wait() {
                     eprintln!("failed");
@@ -232,8 +217,27 @@ pub async fn up(dir: &Path, nodes: usize, names: Vec<String>) -> Result<Testnet>
                         log_tail(&log)
                     );
                 }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let (api, info) = info;
+            let p2p = info["p2p_listen"]
+                .as_array()
+                .and_then(|a| a.first())
+                .and_then(Value::as_str)
+                .filter(|a| a.contains("/p2p/"))
+                .map(str::to_owned)
+                .with_context(|| format!("{name} reports no p2p address; its log: {}", log.display()))?;
+            let node = TestnetNode {
+                name: name.clone(),
+                api,
+                token_file: home_dir.join(TOKEN_FILE).display().to_string(),
+                member: home.member_id().to_string(),
+                peer_id: home.peer_id().to_string(),
+                p2p,
+                pid: Some(pid),
+                home: home_dir.display().to_string(),
+                log: log.display().to_string(),
+            };
             eprintln!("ready in {} ms ({})", begun.elapsed().as_millis(), node.api);
             started.push(node);
             children.push(child);

@@ -21,7 +21,7 @@ fn init_writes_private_keys_and_a_documented_config() {
     {
         assert!(config.contains(needle), "{needle} missing:\n{config}");
     }
-    assert!(config.contains(&home.api), "--api is written to the config");
+    assert!(config.contains("listen = \"127.0.0.1:0\""), "--api is written to the config");
     assert!(std::fs::read_to_string(home.dir.join("member.key")).unwrap().contains(&home.member));
 }
 
@@ -83,11 +83,13 @@ fn a_partnership_from_create_to_events() {
     assert_eq!(info["member"], home.member.as_str());
     assert_eq!(info["partnerships"], 1);
     // --node and --token reach the same node.
-    let url = format!("http://{}", home.api);
+    let url = home.api_url();
+    assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
     let by_url = json(&crate::support::ok(&["--node", &url, "--token", &home.token(), "info", "--json"]));
     assert_eq!(by_url["member"], home.member.as_str());
 
     assert!(node.stop(), "the node stops cleanly on SIGTERM");
+    assert!(!home.dir.join("api.url").exists(), "a stopped node leaves no API URL behind");
     // State survives a restart.
     let _node = home.start();
     let count = json(&home.ok(&["query", &id, "guestbook", r#"{"count":{}}"#, "--json"]));

@@ -49,8 +49,9 @@ fn homes_of_another_version_bad_configs_and_second_inits_are_refused() {
 fn a_port_in_use_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let home = TestHome::init(dir.path(), "h");
-    let _taken = std::net::TcpListener::bind(&home.api).unwrap();
-    let err = home.fails(&["node"]);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let err = home.fails(&["node", "--api", &addr]);
     assert!(err.contains("in use") && err.contains("--api"), "{err}");
 }
 

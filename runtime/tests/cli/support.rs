@@ -38,36 +38,28 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A home created by `polypact init`, with its member id.
 pub struct TestHome {
     pub dir: PathBuf,
     pub member: String,
-    pub api: String,
 }
 
 impl TestHome {
     /// `polypact init` in `parent/name` with a free API port.
     pub fn init(parent: &Path, name: &str) -> TestHome {
         let dir = parent.join(name);
-        let api = format!("127.0.0.1:{}", free_port());
-        let out = ok(&[
-            "--home",
-            dir.to_str().unwrap(),
-            "init",
-            "--api",
-            &api,
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--no-mdns",
-        ]);
+        // Port 0: the OS picks free ports when the node binds; the node
+        // records its API URL in the home, where the CLI finds it.
+        let args = ["init", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"];
+        let out = ok(&[&["--home", dir.to_str().unwrap()][..], &args[..]].concat());
         let member = out.lines().find_map(|l| l.strip_prefix("member")).unwrap().trim().to_owned();
         assert!(member.starts_with("pm1"), "{out}");
-        TestHome { dir, member, api }
+        TestHome { dir, member }
+    }
+
+    /// The running node's API URL (from the home's api.url).
+    pub fn api_url(&self) -> String {
+        std::fs::read_to_string(self.dir.join("api.url")).unwrap().trim().to_owned()
     }
 
     /// `--home DIR` arguments.
