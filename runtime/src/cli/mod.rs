@@ -249,9 +249,9 @@ enum TestnetCmd {
     /// Starts N nodes on loopback, each with its home in DIR/NAME, connected
     /// through bootstrap addresses; writes DIR/testnet.json.
     Up {
-        /// How many nodes.
-        #[arg(long, default_value_t = 3)]
-        nodes: usize,
+        /// How many nodes (default 3, or as many as --names).
+        #[arg(long)]
+        nodes: Option<usize>,
         /// The testnet's directory.
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,

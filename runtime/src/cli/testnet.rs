@@ -126,8 +126,18 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// `polypact testnet up`.
-pub async fn up(dir: &Path, nodes: usize, names: Vec<String>) -> Result<Testnet> {
-    let names = if names.is_empty() { (1..=nodes).map(|i| format!("node{i}")).collect() } else { names };
+pub async fn up(dir: &Path, nodes: Option<usize>, names: Vec<String>) -> Result<Testnet> {
+    let names = match (nodes, names.is_empty()) {
+        (Some(n), false) if n != names.len() => {
+            bail!(
+                "--nodes {n} but {} names ({}); give one of them, or as many names as nodes",
+                names.len(),
+                names.join(", ")
+            )
+        }
+        (_, false) => names,
+        (n, true) => (1..=n.unwrap_or(3)).map(|i| format!("node{i}")).collect(),
+    };
     if names.is_empty() || names.len() > 32 {
         bail!("a testnet has 1 to 32 nodes");
     }
@@ -366,8 +376,16 @@ pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) ->
     let temporary = dir.is_none();
     let dir =
         dir.unwrap_or_else(|| std::env::temp_dir().join(format!("polypact-demo-{}", std::process::id())));
+    // Check the charter (and that its modules are built) before any node starts.
+    let stand_ins: BTreeMap<String, String> = names
+        .iter()
+        .zip(1u8..)
+        .map(|(name, seed)| (name.clone(), polypact::op::MemberKey::from_seed(seed).member_id().to_string()))
+        .collect();
+    super::commands::prepare_charter(&charter, &text, BTreeMap::new(), &stand_ins)
+        .context("the demo charter is not usable")?;
     println!("== a testnet of {} partners: {}", names.len(), names.join(", "));
-    let testnet = up(&dir, names.len(), names.clone()).await?;
+    let testnet = up(&dir, Some(names.len()), names.clone()).await?;
     let result = story(&testnet, &charter, &text).await;
     if keep {
         println!(

@@ -85,6 +85,17 @@ fn up_records_the_nodes_and_down_stops_them() {
 fn bad_testnet_arguments_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
+    let err = fails(&["testnet", "up", "--dir", d, "--nodes", "3", "--names", "a,b"]);
+    assert!(err.contains("--nodes 3 but 2 names"), "{err}");
+    let missing = dir.path().join("c.toml");
+    std::fs::write(
+        &missing,
+        "name = \"x\"\nparticipants = [\"${a}\"]\n[[modules]]\nname = \"m\"\nwasm = \"m.wasm\"\n",
+    )
+    .unwrap();
+    let err = fails(&["testnet", "demo", "--dir", d, "--charter", missing.to_str().unwrap()]);
+    assert!(err.contains("not usable") && err.contains("m.wasm") && err.contains("build"), "{err}");
+    assert!(!dir.path().join("a").exists(), "no node was started");
     let err = fails(&["testnet", "up", "--dir", d, "--names", "a,a"]);
     assert!(err.contains("twice"), "{err}");
     let err = fails(&["testnet", "up", "--dir", d, "--names", "Bad Name"]);
