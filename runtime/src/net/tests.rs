@@ -257,3 +257,44 @@ async fn bootstrap_redial_and_block_list() {
     a.shutdown().await.expect("shuts down");
     b.shutdown().await.expect("shuts down");
 }
+
+/// Two nodes that speak QUIC only connect and run a sync round trip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quic_only_nodes_connect_and_sync() {
+    let quic = || {
+        let mut config = config();
+        config.listen = vec![
+            Multiaddr::empty()
+                .with(libp2p::multiaddr::Protocol::Ip4(std::net::Ipv4Addr::LOCALHOST))
+                .with(libp2p::multiaddr::Protocol::Udp(0))
+                .with(libp2p::multiaddr::Protocol::QuicV1),
+        ];
+        config
+    };
+    let (b, mut b_events) = Network::spawn(quic()).expect("starts");
+    let b_addr = b.listen_addrs().await.expect("addrs")[0].clone();
+    assert!(b_addr.iter().any(|p| matches!(p, libp2p::multiaddr::Protocol::QuicV1)), "{b_addr}");
+    let mut a_config = quic();
+    a_config.bootstrap = vec![b_addr.with(libp2p::multiaddr::Protocol::P2p(b.local_peer_id()))];
+    let (a, mut a_events) = Network::spawn(a_config).expect("starts");
+    let b_peer = b.local_peer_id();
+    next_matching(&mut a_events, |e| matches!(e, NetEvent::PeerConnected(p) if p == b_peer).then_some(()))
+        .await;
+    let p = PartnershipId([4; 32]);
+    let answer = tokio::spawn({
+        let b = b.clone();
+        async move {
+            let responder = next_matching(&mut b_events, |e| match e {
+                NetEvent::SyncRequest { responder, .. } => Some(responder),
+                _ => None,
+            })
+            .await;
+            b.respond(responder, SyncResponse::Heads { seqs: vec![] }).await.expect("responds");
+        }
+    });
+    let response = a.request(b_peer, SyncRequest::Heads { partnership: p }).await.ok();
+    assert_eq!(response, Some(SyncResponse::Heads { seqs: vec![] }));
+    answer.await.expect("answered");
+    a.shutdown().await.expect("shuts down");
+    b.shutdown().await.expect("shuts down");
+}
