@@ -12,14 +12,21 @@
 //!   before gossipsub forwards them; rejected messages lower the sender's
 //!   score. Publishing with no peer on the topic queues and retries.
 //! - Sync ([`sync`]): `/polypact/sync/1`, heads (per-author seq vectors),
-//!   ops by author and seq range in bounded pages, ops by id, code by hash.
-//!   Requests arrive as [`NetEvent::SyncRequest`] and are answered with
-//!   [`NetHandle::respond`]; [`NetHandle::request`] asks a peer.
+//!   ops by author and seq range in bounded pages, ops by id, code by hash,
+//!   a member-signed `Hello` that proves whom a peer acts for, and
+//!   `Announce` of a new partnership's genesis. Requests arrive as
+//!   [`NetEvent::SyncRequest`] and are answered with [`NetHandle::respond`];
+//!   [`NetHandle::request`] asks a peer.
 //! - Peers: explicit bootstrap addresses redialled with backoff, mDNS on a
 //!   LAN, [`NetHandle::block`] for the operator's block list.
 //!
 //! What the bytes mean, who may ask for what, and what to fetch is the
 //! node's business (`node::network`).
+//!
+//! Known limit: gossipsub forwards a topic's messages to any connected peer
+//! subscribed to it, so a connected peer that learns a partnership id can
+//! read its gossip; sync, by contrast, serves only peers that act for a
+//! participant.
 
 mod behaviour;
 mod config;
