@@ -317,31 +317,86 @@ pub async fn down(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The default demo charter: the joint venture if the checkout has it,
-/// else the guestbook joint venture shipped with the runtime.
+/// The default demo charter: the testnet joint venture if the checkout has
+/// it, else the guestbook joint venture shipped with the runtime.
 fn default_charter() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let jv = root.join("../examples/charters/joint-venture.toml");
+    let jv = root.join("../examples/charters/testnet-jv.toml");
     let path = if jv.exists() { jv } else { root.join("templates/charters/guestbook-jv.toml") };
     path.canonicalize().unwrap_or(path)
 }
 
 /// One step of a demo story (`<charter>.story.json` beside the charter).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Step {
-    /// Which node calls.
-    #[serde(rename = "as")]
-    who: String,
-    /// The module.
-    module: String,
-    /// The message.
-    msg: Value,
-    /// What to print before the step.
-    say: String,
-    /// The module is expected to reject it (to show an error).
-    #[serde(default)]
-    expect_error: bool,
+#[serde(untagged, deny_unknown_fields)]
+enum Step {
+    /// A node calls a module.
+    Call {
+        /// What to print before the step.
+        say: String,
+        /// Which node calls.
+        #[serde(rename = "as")]
+        who: String,
+        /// The module.
+        module: String,
+        /// The message.
+        msg: Value,
+        /// The call is expected to be refused or rejected (to show an error).
+        #[serde(default)]
+        expect_error: bool,
+    },
+    /// Time passes (a voting period, a grace period).
+    Wait {
+        /// What to print.
+        say: String,
+        /// How long.
+        wait_ms: u64,
+    },
+    /// A node that was not a founding partner joins (after its admission).
+    Join {
+        /// What to print.
+        say: String,
+        /// The joining node.
+        join: String,
+    },
+}
+
+impl Step {
+    fn say(&self) -> &str {
+        match self {
+            Step::Call { say, .. } | Step::Wait { say, .. } | Step::Join { say, .. } => say,
+        }
+    }
+
+    /// The testnet node the step needs, if any.
+    fn node(&self) -> Option<&str> {
+        match self {
+            Step::Call { who, .. } => Some(who),
+            Step::Join { join, .. } => Some(join),
+            Step::Wait { .. } => None,
+        }
+    }
+}
+
+/// The story file of a charter: beside it, else the one shipped for it.
+fn story_file(charter: &Path) -> PathBuf {
+    let beside = charter.with_extension("story.json");
+    if beside.exists() {
+        return beside;
+    }
+    let stem = charter.file_stem().unwrap_or_default();
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/charters").join(stem).with_extension("story.json")
+}
+
+/// Reads a story; `values` fills its `${name}` placeholders.
+fn read_story(file: &Path, values: &BTreeMap<String, String>) -> Result<Vec<Step>> {
+    match std::fs::read_to_string(file) {
+        Ok(text) => {
+            let text = polypact::op::fill_placeholders(&text, values)?;
+            serde_json::from_str(&text).with_context(|| format!("{} is not a demo story", file.display()))
+        }
+        Err(_) => Ok(Vec::new()),
+    }
 }
 
 async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F) -> bool
@@ -369,24 +424,45 @@ pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) ->
     let charter = charter.unwrap_or_else(default_charter);
     let text = std::fs::read_to_string(&charter)
         .with_context(|| format!("cannot read the charter {}", charter.display()))?;
-    let names = polypact::op::placeholders(&text);
-    if names.is_empty() {
+    let founders = polypact::op::placeholders(&text);
+    if founders.is_empty() {
         bail!("{} has no `${{name}}` placeholders to name the partners' nodes", charter.display());
     }
-    let temporary = dir.is_none();
-    let dir =
-        dir.unwrap_or_else(|| std::env::temp_dir().join(format!("polypact-demo-{}", std::process::id())));
-    // Check the charter (and that its modules are built) before any node starts.
+    // Nodes: the charter's partners, then any the story admits later.
+    let story_path = story_file(&charter);
+    let story_text = std::fs::read_to_string(&story_path).unwrap_or_default();
+    let mut names = founders.clone();
+    for name in polypact::op::placeholders(&story_text) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
     let stand_ins: BTreeMap<String, String> = names
         .iter()
         .zip(1u8..)
         .map(|(name, seed)| (name.clone(), polypact::op::MemberKey::from_seed(seed).member_id().to_string()))
         .collect();
+    // Check the charter (and that its modules are built) and the story
+    // before any node starts.
     super::commands::prepare_charter(&charter, &text, BTreeMap::new(), &stand_ins)
         .context("the demo charter is not usable")?;
+    for step in read_story(&story_path, &stand_ins)? {
+        if let Some(node) = step.node()
+            && !names.iter().any(|n| n == node)
+        {
+            bail!(
+                "{}: step {:?} names `{node}`, which is no partner of the story",
+                story_path.display(),
+                step.say()
+            );
+        }
+    }
+    let temporary = dir.is_none();
+    let dir =
+        dir.unwrap_or_else(|| std::env::temp_dir().join(format!("polypact-demo-{}", std::process::id())));
     println!("== a testnet of {} partners: {}", names.len(), names.join(", "));
     let testnet = up(&dir, Some(names.len()), names.clone()).await?;
-    let result = story(&testnet, &charter, &text).await;
+    let result = story(&testnet, &charter, &text, &story_path).await;
     if keep {
         println!(
             "the testnet keeps running in {}; stop it with `polypact testnet down --dir {}`",
@@ -402,8 +478,23 @@ pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) ->
     result
 }
 
-async fn story(testnet: &Testnet, charter: &Path, text: &str) -> Result<()> {
-    let first = &testnet.nodes[0];
+/// Waits until `client`'s node has applied `op` (it holds everything the op
+/// builds on), so the next step's author sees what came before.
+async fn caught_up(client: &Client, id: &str, op: &str, who: &str) -> bool {
+    let path = format!("/v1/partnerships/{id}/ops/{op}");
+    wait_until(&format!("   {who}'s node receives the previous op"), Duration::from_secs(30), || async {
+        client.get(&path).await.ok().is_some_and(|s| !s["outcome"].is_null())
+    })
+    .await
+}
+
+async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path) -> Result<()> {
+    let founders = polypact::op::placeholders(text);
+    let first = testnet
+        .nodes
+        .iter()
+        .find(|n| founders.contains(&n.name))
+        .context("no testnet node is a partner of the charter")?;
     let members = testnet.member_ids();
     println!("== {} creates the partnership from {}", first.name, charter.display());
     let (created, wasm) = create_on(&first.client()?, charter, text, BTreeMap::new(), &members).await?;
@@ -411,117 +502,131 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str) -> Result<()> {
     let genesis = created["genesis"].as_str().context("the node did not return the genesis")?.to_owned();
     println!("partnership {id} ({})", created["name"].as_str().unwrap_or("?"));
     let mut holders = vec![first.name.clone()];
-    for node in &testnet.nodes[1..] {
+    for node in testnet.nodes.iter().filter(|n| founders.contains(&n.name) && n.name != first.name) {
         println!("== {} joins with the genesis {} hands over", node.name, first.name);
         join_on(&node.client()?, &genesis, &wasm).await.with_context(|| format!("{} joining", node.name))?;
         holders.push(node.name.clone());
     }
-    // Each node binds its peer id in the partnership (a signed op) and syncs
-    // with the others over the network: done when all hold the same ops.
-    let clients: Vec<Client> = testnet.nodes.iter().map(TestnetNode::client).collect::<Result<_>>()?;
     let path = format!("/v1/partnerships/{id}");
-    let needed = 1 + testnet.nodes.len() as u64;
-    let connected = wait_until("the nodes sync over the network", Duration::from_secs(30), || async {
-        let mut counts = Vec::new();
-        for client in &clients {
-            counts.push(client.get(&path).await.ok().and_then(|p| p["op_count"].as_u64()));
-        }
-        counts.iter().all(|c| c.is_some_and(|c| c >= needed) && *c == counts[0])
-    })
-    .await;
-    if !connected {
-        println!("note: the nodes did not sync within 30 s; see the logs in {}", testnet.nodes[0].home);
-    }
-    // The story beside the charter, else the one shipped for it in templates.
-    let mut story_file = charter.with_extension("story.json");
-    if !story_file.exists()
-        && let Some(stem) = charter.file_stem()
-    {
-        story_file = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("templates/charters")
-            .join(stem)
-            .with_extension("story.json");
-    }
-    let steps: Vec<Step> = match std::fs::read_to_string(&story_file) {
-        Ok(story) => {
-            let story = polypact::op::fill_placeholders(&story, &members)?;
-            serde_json::from_str(&story)
-                .with_context(|| format!("{} is not a story", story_file.display()))?
-        }
-        Err(_) => Vec::new(),
-    };
+    let steps = read_story(story_path, &members)?;
     let mut failed = Vec::new();
+    let mut last_op: Option<String> = None;
     for step in steps {
-        println!("== {}", step.say);
-        if !holders.contains(&step.who) {
-            println!("   (skipped: {} does not hold the partnership)", step.who);
-            continue;
-        }
-        let client = testnet.node(&step.who)?.client()?;
-        match call_on(&client, &id, &step.module, step.msg, Wait::Applied, 30).await {
-            Ok(_) if step.expect_error => {
-                println!("   ACCEPTED, but the story expected a refusal");
-                failed.push(step.say.clone());
-            }
-            Ok(answer) => {
-                let outcome = &answer["outcome"];
-                if !outcome["data"].is_null() {
-                    println!("   result {}", outcome["data"]);
+        println!("== {}", step.say());
+        match step {
+            Step::Wait { wait_ms, .. } => tokio::time::sleep(Duration::from_millis(wait_ms)).await,
+            Step::Join { join, .. } => {
+                let client = testnet.node(&join)?.client()?;
+                join_on(&client, &genesis, &wasm).await.with_context(|| format!("{join} joining"))?;
+                holders.push(join.clone());
+                if let Some(op) = &last_op
+                    && !caught_up(&client, &id, op, &join).await
+                {
+                    failed.push(format!("{join} did not catch up"));
                 }
-                for event in outcome["events"].as_array().into_iter().flatten() {
-                    println!(
-                        "   event  {}.{} {}",
-                        event["module"].as_str().unwrap_or("?"),
-                        event["kind"].as_str().unwrap_or("?"),
-                        event["attributes"]
-                    );
-                }
+                let shown = client.get(&path).await?;
+                println!(
+                    "   {join} holds {} ops, optimistic height {}",
+                    shown["op_count"], shown["optimistic_height"]
+                );
             }
-            Err(e) if step.expect_error => println!("   refused, as it should be: {e}"),
-            Err(e) => {
-                println!("   FAILED: {e:#}");
-                failed.push(step.say.clone());
+            Step::Call { who, module, msg, expect_error, say } => {
+                if !holders.contains(&who) {
+                    println!("   (skipped: {who} does not hold the partnership)");
+                    continue;
+                }
+                let client = testnet.node(&who)?.client()?;
+                if let Some(op) = &last_op {
+                    caught_up(&client, &id, op, &who).await;
+                }
+                match call_on(&client, &id, &module, msg, Wait::Applied, 30).await {
+                    Ok(answer) if expect_error => {
+                        println!("   ACCEPTED, but the story expected a refusal");
+                        failed.push(say);
+                        last_op = answer["op"].as_str().map(str::to_owned).or(last_op);
+                    }
+                    Ok(answer) => {
+                        let outcome = &answer["outcome"];
+                        if !outcome["data"].is_null() {
+                            println!("   result {}", outcome["data"]);
+                        }
+                        for event in outcome["events"].as_array().into_iter().flatten() {
+                            println!(
+                                "   event  {}.{} {}",
+                                event["module"].as_str().unwrap_or("?"),
+                                event["kind"].as_str().unwrap_or("?"),
+                                event["attributes"]
+                            );
+                        }
+                        last_op = answer["op"].as_str().map(str::to_owned).or(last_op);
+                    }
+                    Err(e) if expect_error => println!("   refused, as it should be: {e:#}"),
+                    Err(e) => {
+                        println!("   FAILED: {e:#}");
+                        failed.push(say);
+                    }
+                }
             }
         }
     }
-    // Done when every node's final height reaches the optimistic height the
-    // story ended at: every story op is then final everywhere.
+    // Finality waits for the nodes of the partners still in the
+    // partnership; a partner that left stops countersigning.
+    let clients: Vec<(String, Client)> = holders
+        .iter()
+        .map(|name| Ok((name.clone(), testnet.node(name)?.client()?)))
+        .collect::<Result<_>>()?;
+    let shown = clients[0].1.get(&path).await?;
+    let active: Vec<String> = shown["participants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["member"].as_str().or(p.as_str()))
+        .filter_map(|m| members.iter().find(|(_, id)| id.as_str() == m).map(|(name, _)| name.clone()))
+        .collect();
     let mut target = 0;
-    for client in &clients {
+    for (_, client) in &clients {
         target = target.max(client.get(&path).await?["optimistic_height"].as_u64().unwrap_or(0));
     }
-    wait_until("waiting for finality (every partner countersigns)", Duration::from_secs(30), || async {
-        let mut all = true;
-        for client in &clients {
-            all &= client
-                .get(&path)
-                .await
-                .ok()
-                .and_then(|p| p["final_height"].as_u64())
-                .is_some_and(|h| h >= target);
-        }
-        all
-    })
+    wait_until(
+        "waiting for finality (every remaining partner countersigns)",
+        Duration::from_secs(30),
+        || async {
+            let mut all = true;
+            for (name, client) in &clients {
+                if !active.contains(name) {
+                    continue;
+                }
+                all &= client
+                    .get(&path)
+                    .await
+                    .ok()
+                    .and_then(|p| p["final_height"].as_u64())
+                    .is_some_and(|h| h >= target);
+            }
+            all
+        },
+    )
     .await;
     println!("== the state on each node");
     let mut roots = Vec::new();
-    for name in &holders {
-        let p = testnet.node(name)?.client()?.get(&path).await?;
+    for (name, client) in &clients {
+        let p = client.get(&path).await?;
+        let role = if active.contains(name) { "" } else { "  (left the partnership)" };
         println!(
-            "   {:<10} final height {:>3}  optimistic {:>3}  final root {}",
+            "   {:<10} final height {:>3}  optimistic {:>3}  final root {}{role}",
             name,
             p["final_height"],
             p["optimistic_height"],
             p["final_root"].as_str().unwrap_or("?")
         );
-        roots.push((p["final_height"].clone(), p["final_root"].clone()));
+        if active.contains(name) {
+            roots.push((p["final_height"].clone(), p["final_root"].clone()));
+        }
     }
     if roots.windows(2).all(|w| w[0] == w[1]) {
-        println!("all {} nodes agree on the final state", roots.len());
+        println!("all {} partners' nodes agree on the final state", roots.len());
     } else {
-        println!(
-            "the nodes are not final at the same height yet; `partnership show` on each will show them converge"
-        );
+        failed.push("the partners' nodes do not agree on the final state".into());
     }
     if !failed.is_empty() {
         bail!("{} story step(s) failed: {}", failed.len(), failed.join("; "));
@@ -540,8 +645,8 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let pairs = [
             (
-                root.join("../examples/charters/joint-venture.toml"),
-                root.join("templates/charters/joint-venture.story.json"),
+                root.join("../examples/charters/testnet-jv.toml"),
+                root.join("../examples/charters/testnet-jv.story.json"),
             ),
             (
                 root.join("templates/charters/guestbook-jv.toml"),
@@ -550,31 +655,31 @@ mod tests {
         ];
         for (charter, story_path) in pairs {
             let text = std::fs::read_to_string(&charter).unwrap();
-            let names = polypact::op::placeholders(&text);
+            let story_text = std::fs::read_to_string(&story_path).unwrap();
+            let mut names = polypact::op::placeholders(&text);
+            names.extend(polypact::op::placeholders(&story_text));
             let values: BTreeMap<String, String> = names
                 .iter()
                 .map(|n| (n.clone(), polypact::op::MemberKey::from_seed(1).member_id().to_string()))
                 .collect();
-            let story =
-                polypact::op::fill_placeholders(&std::fs::read_to_string(&story_path).unwrap(), &values)
-                    .unwrap();
-            let steps: Vec<Step> = serde_json::from_str(&story).unwrap();
+            let steps = read_story(&story_path, &values).unwrap();
             assert!(!steps.is_empty());
             for step in steps {
-                assert!(
-                    names.contains(&step.who),
-                    "{}: `{}` is not a partner of {}",
-                    story_path.display(),
-                    step.who,
-                    charter.display()
-                );
-                assert!(
-                    text.contains(&format!("name = \"{}\"", step.module)),
-                    "{}: module `{}` is not in {}",
-                    story_path.display(),
-                    step.module,
-                    charter.display()
-                );
+                if let Some(node) = step.node() {
+                    assert!(
+                        names.iter().any(|n| n == node),
+                        "{}: `{node}` is no partner",
+                        story_path.display()
+                    );
+                }
+                if let Step::Call { module, .. } = &step {
+                    assert!(
+                        text.contains(&format!("name = \"{module}\"")),
+                        "{}: module `{module}` is not in {}",
+                        story_path.display(),
+                        charter.display()
+                    );
+                }
             }
         }
     }
