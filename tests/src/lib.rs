@@ -106,10 +106,21 @@ pub struct TestNode {
 impl TestNode {
     /// Starts a node for member `seed` in `dir` with `keypair`, dialing `bootstrap`.
     pub async fn start(dir: &Path, seed: u8, keypair: Keypair, bootstrap: Vec<Multiaddr>) -> TestNode {
+        Self::start_with(dir, seed, keypair, bootstrap, test_network_config()).await
+    }
+
+    /// [`TestNode::start`] with other node-side network settings.
+    pub async fn start_with(
+        dir: &Path,
+        seed: u8,
+        keypair: Keypair,
+        bootstrap: Vec<Multiaddr>,
+        network: NetworkConfig,
+    ) -> TestNode {
         let config = NodeConfig::new(dir);
         let net_config = test_net_config(keypair.clone(), bootstrap);
         let (RunningNode { handle, task }, net) =
-            node::start_networked(config, MemberKey::from_seed(seed), net_config, test_network_config())
+            node::start_networked(config, MemberKey::from_seed(seed), net_config, network)
                 .expect("node starts");
         let addr = net.listen_addrs().await.expect("listening").into_iter().next().expect("an address");
         let addr = addr.with(polypact::net::Protocol::P2p(net.local_peer_id()));

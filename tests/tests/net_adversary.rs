@@ -129,3 +129,33 @@ async fn a_hostile_peer_is_refused_and_scored_down_and_nothing_is_lost() {
         node.stop().await;
     }
 }
+
+/// A peer that asks too often is answered Busy (per-peer token bucket).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_flooding_sync_requests_is_answered_busy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let network = polypact::node::NetworkConfig { sync_requests_per_sec: 1, ..test_network_config() };
+    let node = TestNode::start_with(dir.path(), 1, Keypair::generate_ed25519(), vec![], network).await;
+    let (attacker, mut events) =
+        Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![node.addr.clone()]))
+            .expect("starts");
+    let target = node.peer();
+    wait_for("the attacker to connect", || async {
+        let peers = attacker.connected_peers().await.map_err(|e| e.to_string())?;
+        if peers.contains(&target) { Ok(()) } else { Err(format!("{peers:?}")) }
+    })
+    .await;
+    let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let p = PartnershipId([5; 32]);
+    let mut answers = Vec::new();
+    for _ in 0..10 {
+        answers.push(attacker.request(target, SyncRequest::Heads { partnership: p }).await.expect("answer"));
+    }
+    // The first is answered (denied: a stranger cannot even learn whether the
+    // node holds the partnership); a burst past one per second is not.
+    assert_eq!(answers[0], SyncResponse::Denied);
+    assert!(answers.contains(&SyncResponse::Busy), "{answers:?}");
+    attacker.shutdown().await.expect("shuts down");
+    drain.abort();
+    node.stop().await;
+}

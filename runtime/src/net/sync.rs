@@ -196,6 +196,8 @@ pub enum SyncResponse {
     Welcome,
     /// Answer to [`SyncRequest::Announce`]: taken note of (joined or not).
     Noted,
+    /// The peer asks too often; ask again later.
+    Busy,
 }
 
 /// The length-prefixed postcard codec of [`SYNC_PROTOCOL`] with size limits.
@@ -373,6 +375,7 @@ mod tests {
             SyncResponse::TooLarge,
             SyncResponse::Welcome,
             SyncResponse::Noted,
+            SyncResponse::Busy,
         ];
         for response in responses {
             let mut buf = Vec::new();

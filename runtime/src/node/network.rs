@@ -64,6 +64,9 @@ pub struct NetworkConfig {
     pub max_id_fetches: usize,
     /// Capacity of the channel from fetch tasks to the node loop.
     pub fetch_capacity: usize,
+    /// Sync requests served per peer per second (a token bucket with the
+    /// same burst); past it a peer is answered [`SyncResponse::Busy`].
+    pub sync_requests_per_sec: u32,
 }
 
 impl Default for NetworkConfig {
@@ -74,6 +77,7 @@ impl Default for NetworkConfig {
             pending_verdict_ttl: Duration::from_secs(4),
             max_id_fetches: 8,
             fetch_capacity: 16,
+            sync_requests_per_sec: 200,
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct NetworkStats {
     pub sync_served: u64,
     /// Sync requests denied.
     pub sync_denied: u64,
+    /// Sync requests refused by the per-peer rate limit.
+    pub sync_busy: u64,
 }
 
 /// What the network half waits on, for the node loop to hand back to
@@ -175,6 +181,8 @@ pub struct NetworkHalf {
     hellos: BTreeMap<PartnershipId, SyncRequest>,
     /// Peers that proved (by hello) to act for a member, by partnership.
     authorised: Authorised,
+    /// Per-peer sync rate limit: milli-tokens and when they were last refilled.
+    buckets: BTreeMap<PeerId, (u64, Instant)>,
 }
 
 type JoinReply = oneshot::Sender<Result<PartnershipId, NodeError>>;
@@ -211,6 +219,7 @@ impl NetworkHalf {
             key,
             hellos: BTreeMap::new(),
             authorised: BTreeMap::new(),
+            buckets: BTreeMap::new(),
         }
     }
 
@@ -262,6 +271,7 @@ impl NetworkHalf {
             }
             NetInput::Event(NetEvent::PeerDisconnected(peer)) => {
                 self.authorised.retain(|(_, p), _| *p != peer);
+                self.buckets.remove(&peer);
                 Ok(())
             }
             NetInput::Fetched(Fetched::Genesis { genesis, code, reply }) => {
@@ -549,6 +559,24 @@ impl NetworkHalf {
         tokio::spawn(session.run(peers));
     }
 
+    /// Takes one request's token from `peer`'s bucket (refilled at
+    /// `sync_requests_per_sec`, holding at most one second's worth).
+    fn take_token(&mut self, peer: PeerId) -> bool {
+        let rate = u64::from(self.config.sync_requests_per_sec.max(1));
+        let full = rate * 1000;
+        let now = Instant::now();
+        let (tokens, last) = self.buckets.entry(peer).or_insert((full, now));
+        let elapsed_ms = u64::try_from(now.duration_since(*last).as_millis()).unwrap_or(u64::MAX);
+        *tokens = tokens.saturating_add(elapsed_ms.saturating_mul(rate)).min(full);
+        *last = now;
+        if *tokens >= 1000 {
+            *tokens -= 1000;
+            true
+        } else {
+            false
+        }
+    }
+
     /// This node's hello for `partnership` (signed once, then reused).
     fn hello_for(&mut self, partnership: PartnershipId) -> SyncRequest {
         let me = self.net.local_peer_id();
@@ -691,6 +719,11 @@ impl NetworkHalf {
         request: SyncRequest,
         responder: SyncResponder,
     ) {
+        if !self.take_token(peer) {
+            self.stats.sync_busy += 1;
+            let _ = self.net.respond(responder, SyncResponse::Busy).await;
+            return;
+        }
         let response = match request {
             SyncRequest::Hello { partnership, member, signature } => {
                 let active = core
@@ -781,9 +814,8 @@ fn answer(core: &NodeCore, authorised: &Authorised, peer: &PeerId, request: &Syn
     }
     match request.partnership() {
         Some(partnership) => {
-            if core.ledger(&partnership).is_none() {
-                return SyncResponse::Unknown;
-            }
+            // A partnership this node does not hold is Denied too, so a
+            // stranger cannot probe which partnerships a node holds.
             if !peer_may_sync(core, authorised, &partnership, peer) {
                 return SyncResponse::Denied;
             }
