@@ -13,6 +13,7 @@ mod api;
 mod commands;
 mod errors;
 mod openapi;
+mod readme;
 mod scaffold;
 mod support;
 mod testnet;

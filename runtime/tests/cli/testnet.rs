@@ -110,13 +110,19 @@ fn bad_testnet_arguments_are_refused() {
 fn the_demo_runs_its_story_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("demo");
-    let charter = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/charters/guestbook-jv.toml");
-    let out = run(&["testnet", "demo", "--dir", d.to_str().unwrap(), "--charter", charter]);
+    // The README's main command: the default charter (the testnet joint
+    // venture) and its story, on three node processes.
+    let out = run(&["testnet", "demo", "--dir", d.to_str().unwrap()]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("a testnet of 3 partners"), "{stdout}");
     assert!(stdout.contains("creates the partnership"), "{stdout}");
-    assert!(stdout.contains("the studio signs the guestbook"), "{stdout}");
-    assert!(stdout.contains("event  guestbook.signed"), "{stdout}");
+    assert!(stdout.contains("event  membership.member_added"), "the bank is admitted by vote: {stdout}");
+    assert!(stdout.contains("event  treasury.payout_confirmed"), "{stdout}");
+    assert!(stdout.contains("event  exit.ragequit"), "a partner leaves: {stdout}");
+    assert!(stdout.contains("refused, as it should be"), "{stdout}");
+    assert!(stdout.contains("partners' nodes agree on the final state"), "{stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
     let net = json(&std::fs::read_to_string(d.join("testnet.json")).unwrap());
     for node in net["nodes"].as_array().unwrap() {
         assert!(node["pid"].is_null(), "the demo stops its nodes: {node}");
