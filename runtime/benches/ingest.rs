@@ -71,6 +71,9 @@ fn generate(f: &Fixture, n: usize, silent_after: Option<usize>) -> Vec<Vec<u8>> 
     let mut last: OpId = f.genesis.id();
     let mut own_last: [Option<OpId>; AUTHORS] = [None; AUTHORS];
     let mut seqs = [0u64; AUTHORS];
+    // The genesis is author 0's first op.
+    own_last[0] = Some(f.genesis.id());
+    seqs[0] = 1;
     let msg = br#"{"add":{"key":"n","by":1}}"#.to_vec();
     let mut i = 0usize;
     while out.len() < n {

@@ -18,9 +18,12 @@ use wasmtime::{
 use super::config::HostConfig;
 use super::error::HostError;
 
-/// Memory (and table) bytes of a reused pool slot that are zeroed in place
-/// instead of being returned to the OS.
-const KEEP_RESIDENT_BYTES: usize = 1024 * 1024;
+/// Memory (and table) bytes of a reused pool slot that are reset in place
+/// instead of being returned to the OS. Small on purpose: a Rust module's
+/// memory starts with about 1 MiB (its stack, then data), and resetting all
+/// of it on every instantiation cost more than the call (the voting module's
+/// `vote` went from 69 to 43 µs going from 1 MiB to 64 KiB; see BENCHMARKS.md).
+const KEEP_RESIDENT_BYTES: usize = 64 * 1024;
 
 /// Builds the engine for `config`.
 pub(super) fn build_engine(config: &HostConfig) -> Result<Engine, HostError> {
