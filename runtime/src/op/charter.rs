@@ -400,6 +400,7 @@ alpha = "x"
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod placeholder_tests {
     use super::*;
 
