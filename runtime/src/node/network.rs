@@ -1,10 +1,10 @@
 //! The node loop's network half: what the node does with gossip, sync
 //! requests and anti-entropy, on top of the ledger-agnostic [`crate::net`].
 //!
-//! - **Gossip in.** A message is decoded and checked (size, structure,
-//!   signature, that it belongs to the topic's partnership) before it goes
-//!   near the ledger; then it is inserted through the [`NodeCore`] (the front
-//!   door: participation policy), which persists what it accepts *before*
+//! - **Gossip in.** A message is decoded (size, canonical encoding) and
+//!   must belong to the topic's partnership; then it is inserted through the
+//!   [`NodeCore`] (the ledger's front door: structure, signature,
+//!   participation policy), which persists what it accepts *before*
 //!   the verdict is reported. Accept forwards it; Reject (garbage, bad
 //!   signatures, another partnership's op, an author who is not a
 //!   participant) lowers the sender's gossip score; Ignore (duplicates, an op
@@ -391,15 +391,16 @@ impl NetworkHalf {
             self.report(msg_id, source, Verdict::Ignore).await;
             return Ok(());
         };
-        let op =
-            match decode_signed_op(data, &self.limits).and_then(|op| op.verify(&self.limits).map(|()| op)) {
-                Ok(op) => op,
-                Err(error) => {
-                    tracing::debug!(peer = %source, %error, "rejecting a gossip message");
-                    self.report(msg_id, source, Verdict::Reject).await;
-                    return Ok(());
-                }
-            };
+        // Size and encoding here; structure and signature are checked once,
+        // by the ledger, before anything is stored (a refusal maps to Reject).
+        let op = match decode_signed_op(data, &self.limits) {
+            Ok(op) => op,
+            Err(error) => {
+                tracing::debug!(peer = %source, %error, "rejecting a gossip message");
+                self.report(msg_id, source, Verdict::Reject).await;
+                return Ok(());
+            }
+        };
         if op.partnership() != partnership {
             self.report(msg_id, source, Verdict::Reject).await;
             return Ok(());
