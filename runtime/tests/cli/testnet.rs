@@ -128,3 +128,166 @@ fn the_demo_runs_its_story_and_cleans_up() {
         assert!(node["pid"].is_null(), "the demo stops its nodes: {node}");
     }
 }
+
+/// Issue 6: a node process killed with SIGKILL while it takes calls comes
+/// back with every op it had reported accepted, and converges with the others.
+#[test]
+fn a_node_killed_with_sigkill_under_load_keeps_what_it_accepted_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    ok(&["testnet", "up", "--nodes", "3", "--dir", d, "--names", "studio,telco,bank"]);
+    let charter = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/charters/guestbook-jv.toml");
+    let id = ok(&["--testnet", d, "--as", "studio", "partnership", "create", charter]);
+    let id = id.lines().next().unwrap().trim().to_owned();
+    let victim_pid = || {
+        let net = json(&std::fs::read_to_string(dir.path().join("testnet.json")).unwrap());
+        net["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "bank").unwrap()["pid"]
+            .as_u64()
+            .unwrap()
+    };
+    // The bank's node holds the partnership before the load starts.
+    let mut joined = false;
+    for _ in 0..300 {
+        if run(&["--testnet", d, "--as", "bank", "partnership", "show", &id]).status.success() {
+            joined = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(joined, "the bank's node joined the announced partnership");
+
+    // Load: the studio signs in the background; the bank takes calls and
+    // reports each accepted op (durable) to us.
+    let load = {
+        let d = d.to_owned();
+        let id = id.clone();
+        std::thread::spawn(move || {
+            for i in 0..20 {
+                let msg = format!(r#"{{"sign":{{"message":"studio {i}"}}}}"#);
+                let _ = run(&[
+                    "--testnet",
+                    &d,
+                    "--as",
+                    "studio",
+                    "call",
+                    &id,
+                    "guestbook",
+                    &msg,
+                    "--wait",
+                    "accepted",
+                ]);
+            }
+        })
+    };
+    let mut accepted = Vec::new();
+    for i in 0..12 {
+        let msg = format!(r#"{{"sign":{{"message":"bank {i}"}}}}"#);
+        let out = run(&[
+            "--testnet",
+            d,
+            "--as",
+            "bank",
+            "call",
+            &id,
+            "guestbook",
+            &msg,
+            "--wait",
+            "accepted",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        accepted.push(json(&text(&out.stdout))["op"].as_str().unwrap().to_owned());
+    }
+    // One more call in flight, then SIGKILL: no chance to flush or shut down.
+    let in_flight = {
+        let d = d.to_owned();
+        let id = id.clone();
+        std::thread::spawn(move || {
+            run(&[
+                "--testnet",
+                &d,
+                "--as",
+                "bank",
+                "call",
+                &id,
+                "guestbook",
+                r#"{"sign":{"message":"in flight"}}"#,
+                "--wait",
+                "accepted",
+                "--json",
+            ])
+        })
+    };
+    let pid = victim_pid();
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+    if let Ok(out) = in_flight.join()
+        && out.status.success()
+    {
+        // Reported accepted before the kill landed: it must survive too.
+        accepted.push(json(&text(&out.stdout))["op"].as_str().unwrap().to_owned());
+    }
+    load.join().unwrap();
+
+    // Restart the testnet (the others stop cleanly, the bank was killed).
+    ok(&["testnet", "down", "--dir", d]);
+    ok(&["testnet", "up", "--nodes", "3", "--dir", d, "--names", "studio,telco,bank"]);
+    let ops = |name: &str| -> Vec<String> {
+        let out = ok(&[
+            "--testnet",
+            d,
+            "--as",
+            name,
+            "query",
+            &id,
+            "guestbook",
+            r#"{"entries":{"limit":100}}"#,
+            "--json",
+        ]);
+        let body = json(&out);
+        let entries = body.get("data").unwrap_or(&body)["entries"].clone();
+        entries
+            .as_array()
+            .map(|a| a.iter().map(|e| e["message"].as_str().unwrap_or("").to_owned()).collect())
+            .unwrap_or_default()
+    };
+    let bank_entries = ops("bank");
+    for i in 0..12 {
+        assert!(
+            bank_entries.contains(&format!("bank {i}")),
+            "accepted op {i} lost after SIGKILL: {bank_entries:?}"
+        );
+    }
+    if accepted.len() == 13 {
+        assert!(
+            bank_entries.contains(&"in flight".to_owned()),
+            "the in-flight op was reported accepted, then lost"
+        );
+    }
+    // Converge: all three nodes reach the same final height and root.
+    let mut last = String::new();
+    let mut converged = false;
+    for _ in 0..600 {
+        let shows: Vec<serde_json::Value> = ["studio", "telco", "bank"]
+            .iter()
+            .map(|n| json(&ok(&["--testnet", d, "--as", n, "partnership", "show", &id, "--json"])))
+            .collect();
+        let heights: Vec<_> =
+            shows.iter().map(|s| (s["final_height"].clone(), s["final_root"].clone())).collect();
+        let all_applied =
+            shows.iter().all(|s| s["optimistic_height"] == s["final_height"] || s["pending"] == 0);
+        if heights.windows(2).all(|w| w[0] == w[1]) && all_applied && ops("studio").len() == ops("bank").len()
+        {
+            let entries = ops("telco");
+            if entries.len() == ops("bank").len()
+                && entries.iter().filter(|e| e.starts_with("bank ")).count() >= 12
+            {
+                converged = true;
+                break;
+            }
+        }
+        last = format!("{heights:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    ok(&["testnet", "down", "--dir", d]);
+    assert!(converged, "the nodes did not converge: {last}");
+}
