@@ -1,7 +1,7 @@
 //! Network figures (ignored by default; run with
 //! `cargo test --release -p polypact-tests --test net_bench -- --ignored --nocapture --test-threads 1`):
 //!
-//! - submit → final on every node, p50/p99, for 4 and 8 in-process nodes,
+//! - submit → final on every node, p50/p99, for 4, 8 and 16 in-process nodes,
 //!   beside raw gossipsub one-hop delivery measured in the same run;
 //! - catch-up throughput (ops/s) of a newcomer syncing a long history.
 //!
@@ -116,7 +116,7 @@ async fn submit_to_final(n: u8, ops: usize) -> Vec<Duration> {
 #[ignore = "a benchmark: run with --ignored --nocapture"]
 async fn bench_submit_to_final_beside_raw_gossip() {
     eprintln!("raw gossipsub one hop:        {}", summary(raw_gossip_one_hop(200).await));
-    for n in [4u8, 8] {
+    for n in [4u8, 8, 16] {
         eprintln!("submit -> final on {n} nodes:  {}", summary(submit_to_final(n, 100).await));
     }
 }
