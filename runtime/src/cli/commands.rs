@@ -365,13 +365,8 @@ pub async fn call(
         if !outcome["data"].is_null() {
             println!("data     {}", outcome["data"]);
         }
-        for event in outcome["events"].as_array().into_iter().flatten() {
-            println!(
-                "event    {}.{} {}",
-                event["module"].as_str().unwrap_or("?"),
-                event["kind"].as_str().unwrap_or("?"),
-                event["attributes"]
-            );
+        for event in event_lines(outcome) {
+            println!("event    {event}");
         }
     }
     Ok(())
@@ -488,4 +483,21 @@ pub async fn events(
         }
     }
     bail!("the node closed the event stream (it is shutting down)")
+}
+
+/// A call outcome's events as `module.kind {attributes}` lines.
+pub fn event_lines(outcome: &Value) -> Vec<String> {
+    outcome["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|event| {
+            format!(
+                "{}.{} {}",
+                event["module"].as_str().unwrap_or("?"),
+                event["kind"].as_str().unwrap_or("?"),
+                event["attributes"]
+            )
+        })
+        .collect()
 }

@@ -550,13 +550,8 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
                         if !outcome["data"].is_null() {
                             println!("   result {}", outcome["data"]);
                         }
-                        for event in outcome["events"].as_array().into_iter().flatten() {
-                            println!(
-                                "   event  {}.{} {}",
-                                event["module"].as_str().unwrap_or("?"),
-                                event["kind"].as_str().unwrap_or("?"),
-                                event["attributes"]
-                            );
+                        for event in super::commands::event_lines(outcome) {
+                            println!("   event  {event}");
                         }
                         last_op = answer["op"].as_str().map(str::to_owned).or(last_op);
                     }
