@@ -262,6 +262,17 @@ impl NodeTask {
         let result = loop {
             let mut net_input = None;
             let mut join_by_id = None;
+            // Wake exactly when the next ack falls due, not on the next tick:
+            // finality waits on acks, so their timing is its latency.
+            let ack_due = self.core.next_ack_due();
+            let ack_timer = async move {
+                match ack_due {
+                    Some(due) => {
+                        tokio::time::sleep(Duration::from_millis(due.saturating_sub(now_ms()))).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 command = commands.recv() => match command {
                     None => break Ok(()),
@@ -279,6 +290,14 @@ impl NodeTask {
                     }
                 },
                 _ = ticker.tick() => {
+                    if let Err(e) = self.core.tick(now_ms()) {
+                        if matches!(e, NodeError::Store(_)) {
+                            break Err(e);
+                        }
+                        tracing::warn!(error = %e, "periodic node work failed");
+                    }
+                }
+                () = ack_timer => {
                     if let Err(e) = self.core.tick(now_ms()) {
                         if matches!(e, NodeError::Store(_)) {
                             break Err(e);
