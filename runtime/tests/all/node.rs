@@ -84,11 +84,14 @@ fn a_node_runs_calls_through_wasm_and_survives_a_restart() {
 
         let before = node.partnership(p).await.expect("show");
         // Bad requests: clear errors, nothing changes.
-        let unknown_module = node.call(p, "nope", b"{}".to_vec(), WaitFor::Applied, WAIT).await.expect_err("refused");
+        let unknown_module =
+            node.call(p, "nope", b"{}".to_vec(), WaitFor::Applied, WAIT).await.expect_err("refused");
         assert!(matches!(unknown_module, NodeError::UnknownModule { .. }), "{unknown_module}");
         assert!(unknown_module.to_string().contains("guestbook"), "names the known modules");
-        let unknown_p =
-            node.query(PartnershipId::default(), "guestbook", b"{}".to_vec(), true).await.expect_err("refused");
+        let unknown_p = node
+            .query(PartnershipId::default(), "guestbook", b"{}".to_vec(), true)
+            .await
+            .expect_err("refused");
         assert!(matches!(unknown_p, NodeError::UnknownPartnership(_)), "{unknown_p}");
         let bad_query = node.query(p, "guestbook", b"{not json".to_vec(), false).await.expect_err("refused");
         assert!(matches!(bad_query, NodeError::Query(_)), "{bad_query}");
