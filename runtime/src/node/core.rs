@@ -29,13 +29,17 @@ pub struct CoreConfig {
     /// How long the member waits after others' payload-bearing ops before
     /// it acks them (one ack covers everything that arrived meanwhile).
     pub ack_debounce_ms: u64,
+    /// How often the final state is snapshotted to the store (a restart
+    /// replays only the ops above the last snapshot). Each snapshot is a
+    /// store commit with an fsync, so not on every tick.
+    pub snapshot_interval_ms: u64,
     /// Ledger limits (op size, pending buffer).
     pub ledger: LedgerConfig,
 }
 
 impl Default for CoreConfig {
     fn default() -> Self {
-        CoreConfig { ack_debounce_ms: 50, ledger: LedgerConfig::default() }
+        CoreConfig { ack_debounce_ms: 50, snapshot_interval_ms: 1_000, ledger: LedgerConfig::default() }
     }
 }
 
@@ -60,6 +64,8 @@ pub struct NodeCore {
     ack_owed_since: BTreeMap<PartnershipId, u64>,
     outbox: Vec<(PartnershipId, SignedOp)>,
     events: Vec<NodeEvent>,
+    /// Node clock of the last final-state snapshot.
+    last_snapshot_ms: u64,
 }
 
 impl NodeCore {
@@ -96,6 +102,7 @@ impl NodeCore {
             ack_owed_since: BTreeMap::new(),
             outbox: Vec::new(),
             events: Vec::new(),
+            last_snapshot_ms: 0,
         })
     }
 
@@ -326,8 +333,11 @@ impl NodeCore {
                 acks.push((partnership, op.id()));
             }
         }
-        for ledger in self.ledgers.values_mut() {
-            ledger.save_final(&self.store)?;
+        if now_ms.saturating_sub(self.last_snapshot_ms) >= self.config.snapshot_interval_ms {
+            self.last_snapshot_ms = now_ms;
+            for ledger in self.ledgers.values_mut() {
+                ledger.save_final(&self.store)?;
+            }
         }
         Ok(acks)
     }
