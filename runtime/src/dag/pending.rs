@@ -31,9 +31,17 @@ impl Default for PendingLimits {
 #[derive(Debug, Default)]
 pub struct PendingBuffer {
     limits: PendingLimits,
-    ops: BTreeMap<OpId, (SignedOp, BTreeSet<OpId>)>,
+    ops: BTreeMap<OpId, Held>,
     waiting_on: BTreeMap<OpId, BTreeSet<OpId>>,
     bytes: usize,
+}
+
+/// One waiting op.
+#[derive(Debug)]
+struct Held {
+    op: SignedOp,
+    missing: BTreeSet<OpId>,
+    front_door: bool,
 }
 
 /// The buffer is full.
@@ -66,13 +74,24 @@ impl PendingBuffer {
         self.ops.contains_key(id)
     }
 
+    /// Records that a waiting op was offered again by sync: when released it
+    /// meets the structural rules only (the most lenient door it came by).
+    pub fn offered_by_sync(&mut self, id: &OpId) {
+        if let Some(held) = self.ops.get_mut(id) {
+            held.front_door = false;
+        }
+    }
+
     /// Every missing parent some waiting op needs, ascending (what sync should fetch).
     pub fn wanted(&self) -> impl Iterator<Item = &OpId> {
         self.waiting_on.keys().filter(|id| !self.ops.contains_key(id))
     }
 
-    /// Holds `op` until `missing` are all inserted.
-    pub fn hold(&mut self, op: SignedOp, missing: Vec<OpId>) -> Result<(), PendingFull> {
+    /// Holds `op` until `missing` are all inserted. `front_door` (whether it
+    /// came in through the ledger's front door) is kept and handed back on
+    /// release, so the op meets the same rules it would have met had its
+    /// parents been there.
+    pub fn hold(&mut self, op: SignedOp, missing: Vec<OpId>, front_door: bool) -> Result<(), PendingFull> {
         let id = op.id();
         if self.ops.contains_key(&id) {
             return Ok(());
@@ -85,28 +104,28 @@ impl PendingBuffer {
             self.waiting_on.entry(*parent).or_default().insert(id);
         }
         self.bytes += size;
-        self.ops.insert(id, (op, missing.into_iter().collect()));
+        self.ops.insert(id, Held { op, missing: missing.into_iter().collect(), front_door });
         Ok(())
     }
 
     /// Called when `parent` was inserted: returns the ops that no longer
-    /// wait for anything, ascending by id.
-    pub fn release(&mut self, parent: &OpId) -> Vec<SignedOp> {
+    /// wait for anything, ascending by id, each with its `front_door` flag.
+    pub fn release(&mut self, parent: &OpId) -> Vec<(SignedOp, bool)> {
         let Some(children) = self.waiting_on.remove(parent) else {
             return Vec::new();
         };
         let mut ready = Vec::new();
         for child in children {
             let now_ready = match self.ops.get_mut(&child) {
-                Some((_, missing)) => {
-                    missing.remove(parent);
-                    missing.is_empty()
+                Some(held) => {
+                    held.missing.remove(parent);
+                    held.missing.is_empty()
                 }
                 None => false,
             };
-            if now_ready && let Some((op, _)) = self.ops.remove(&child) {
-                self.bytes -= op.encoded_len();
-                ready.push(op);
+            if now_ready && let Some(held) = self.ops.remove(&child) {
+                self.bytes -= held.op.encoded_len();
+                ready.push((held.op, held.front_door));
             }
         }
         ready
@@ -114,7 +133,7 @@ impl PendingBuffer {
 
     /// Drops a waiting op (and its wait entries), e.g. when it turned out to be invalid.
     pub fn drop_op(&mut self, id: &OpId) {
-        if let Some((op, missing)) = self.ops.remove(id) {
+        if let Some(Held { op, missing, .. }) = self.ops.remove(id) {
             self.bytes -= op.encoded_len();
             for parent in missing {
                 if let Some(set) = self.waiting_on.get_mut(&parent) {

@@ -33,6 +33,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use polypact_sdk::abi::{Entry, QueryResult};
+use rayon::prelude::*;
 
 use super::dispatch::{ModuleEvent, OpContext, OpRun, RunError};
 use super::error::{LedgerError, Refusal};
@@ -43,9 +44,25 @@ use super::state::{
 };
 use crate::dag::{Dag, OrderKey, PendingBuffer, PendingLimits, PlaceError, Placement};
 use crate::op::{
-    Charter, EquivocationProof, Limits, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp,
+    Charter, EquivocationProof, Limits, MemberId, MemberKey, OpError, OpId, PartnershipId, Payload, SignedOp,
     UnsignedOp,
 };
+
+/// Batches smaller than this verify their ops on the calling thread: below
+/// it, handing work to other cores costs more than it saves.
+const PARALLEL_CHECK_MIN_OPS: usize = 16;
+
+/// Ops per parallel task when a batch is verified on all cores.
+const PARALLEL_CHECK_CHUNK: usize = 8;
+
+/// Where an op came from; decides which insertion rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Gossip or a client: the front door (participation policy applies).
+    Fresh,
+    /// Fetched by sync because the history holds it: structural rules only.
+    Synced,
+}
 
 /// A saved final state: its final height and every key/value pair.
 pub type Snapshot = (u64, Vec<(Vec<u8>, Vec<u8>)>);
@@ -455,7 +472,7 @@ impl<E: Executor> Ledger<E> {
     /// (if any) is not. See the module doc for why this is policy and not a
     /// rule of the graph.
     pub fn insert(&mut self, op: SignedOp, now_ms: u64) -> Result<Insertion, Refusal> {
-        let result = self.try_insert(op, now_ms, true);
+        let result = self.try_insert(op, now_ms, true, None);
         if let Err(refusal) = &result {
             *self.refusals.entry(refusal.reason()).or_default() += 1;
         }
@@ -467,22 +484,90 @@ impl<E: Executor> Ledger<E> {
     /// parents present, chain, time). An op whose author is not an active
     /// participant where it sorts is kept as structure and has no effect.
     pub fn insert_synced(&mut self, op: SignedOp, now_ms: u64) -> Result<Insertion, Refusal> {
-        let result = self.try_insert(op, now_ms, false);
+        let result = self.try_insert(op, now_ms, false, None);
         if let Err(refusal) = &result {
             *self.refusals.entry(refusal.reason()).or_default() += 1;
         }
         result
     }
 
-    fn try_insert(&mut self, op: SignedOp, now_ms: u64, front_door: bool) -> Result<Insertion, Refusal> {
+    /// Inserts ops in order, each accepted or refused on its own: the results
+    /// are exactly those of calling [`insert`](Self::insert) (for
+    /// [`Origin::Fresh`]) or [`insert_synced`](Self::insert_synced) (for
+    /// [`Origin::Synced`]) once per op, in order.
+    ///
+    /// The difference is speed: the checks that depend on nothing but the op
+    /// itself (size, structure, the strict signature) run first, for the
+    /// whole batch, on all cores. Everything that depends on the graph stays
+    /// sequential and in order.
+    pub fn insert_batch(
+        &mut self,
+        ops: Vec<SignedOp>,
+        origin: Origin,
+        now_ms: u64,
+    ) -> Vec<Result<Insertion, Refusal>> {
+        let checks = self.check_ops(&ops);
+        let front_door = origin == Origin::Fresh;
+        ops.into_iter()
+            .zip(checks)
+            .map(|(op, checked)| {
+                let result = self.try_insert(op, now_ms, front_door, checked);
+                if let Err(refusal) = &result {
+                    *self.refusals.entry(refusal.reason()).or_default() += 1;
+                }
+                result
+            })
+            .collect()
+    }
+
+    /// [`SignedOp::verify`] of every op of a batch that could get past the
+    /// cheap checks (right partnership, not held already), in parallel when
+    /// the batch is large enough to pay for it; `None` for the others, which
+    /// [`try_insert`](Self::try_insert) refuses before it would verify.
+    fn check_ops(&self, ops: &[SignedOp]) -> Vec<Option<Result<(), OpError>>> {
+        let limits = self.config.limits;
+        // The cheap graph lookups first, here; only the pure check goes to other cores.
+        let wanted: Vec<bool> = ops
+            .iter()
+            .map(|op| {
+                let id = op.id();
+                op.partnership() == self.partnership && !self.dag.contains(&id) && !self.pending.contains(&id)
+            })
+            .collect();
+        let check = |(op, wanted): (&SignedOp, &bool)| wanted.then(|| op.verify(&limits));
+        if ops.len() < PARALLEL_CHECK_MIN_OPS {
+            ops.iter().zip(&wanted).map(check).collect()
+        } else {
+            ops.par_iter().zip(&wanted).with_min_len(PARALLEL_CHECK_CHUNK).map(check).collect()
+        }
+    }
+
+    /// `checked`: the outcome of [`SignedOp::verify`] if the caller already
+    /// ran it (see [`check_ops`](Self::check_ops)).
+    fn try_insert(
+        &mut self,
+        op: SignedOp,
+        now_ms: u64,
+        front_door: bool,
+        checked: Option<Result<(), OpError>>,
+    ) -> Result<Insertion, Refusal> {
         let id = op.id();
         if op.partnership() != self.partnership {
             return Err(Refusal::WrongPartnership { expected: self.partnership, found: op.partnership() });
         }
-        if self.dag.contains(&id) || self.pending.contains(&id) {
+        if self.dag.contains(&id) {
             return Err(Refusal::Duplicate(id));
         }
-        op.verify(&self.config.limits)?;
+        if self.pending.contains(&id) {
+            if !front_door {
+                self.pending.offered_by_sync(&id);
+            }
+            return Err(Refusal::Duplicate(id));
+        }
+        match checked {
+            Some(result) => result?,
+            None => op.verify(&self.config.limits)?,
+        }
         let tolerance = self.charter.params.clock_tolerance_ms;
         if op.op().time_ms > now_ms.saturating_add(tolerance) {
             return Err(Refusal::TooFarAhead { time_ms: op.op().time_ms, now_ms, tolerance_ms: tolerance });
@@ -491,14 +576,13 @@ impl<E: Executor> Ledger<E> {
             Ok(placement) => placement,
             Err(PlaceError::MissingParents(missing)) => {
                 self.pending
-                    .hold(op, missing.clone())
+                    .hold(op, missing.clone(), front_door)
                     .map_err(|full| Refusal::PendingFull { ops: full.ops, bytes: full.bytes })?;
                 return Ok(Insertion { waiting_for: missing, ..Insertion::default() });
             }
             Err(other) => return Err(place_refusal(id, other)),
         };
         check_time(&op, &placement)?;
-        self.check_known_author(&op)?;
         if front_door {
             self.check_participation(&op, &placement)?;
         }
@@ -511,23 +595,23 @@ impl<E: Executor> Ledger<E> {
         Ok(insertion)
     }
 
-    /// Admits ops that were waiting for `parent`, transitively. They passed
-    /// the door when they arrived; only structural rules apply now.
+    /// Admits ops that were waiting for `parent`, transitively, under the
+    /// rules of the door each came in by.
     fn release_waiting(&mut self, parent: OpId, insertion: &mut Insertion) {
-        let mut queue: VecDeque<SignedOp> = self.pending.release(&parent).into();
-        while let Some(child) = queue.pop_front() {
+        let mut queue: VecDeque<(SignedOp, bool)> = self.pending.release(&parent).into();
+        while let Some((child, front_door)) = queue.pop_front() {
             let child_id = child.id();
             let placed = match self.dag.place(&child) {
                 Err(PlaceError::MissingParents(missing)) => {
                     // Cannot happen (it was released because its parents are in); hold it again.
-                    let _ = self.pending.hold(child, missing);
+                    let _ = self.pending.hold(child, missing, front_door);
                     continue;
                 }
                 other => other.map_err(|e| place_refusal(child_id, e)),
             };
-            let checked = placed
-                .and_then(|p| check_time(&child, &p).map(|()| p))
-                .and_then(|p| self.check_known_author(&child).map(|()| p));
+            let checked = placed.and_then(|p| check_time(&child, &p).map(|()| p)).and_then(|p| {
+                if front_door { self.check_participation(&child, &p).map(|()| p) } else { Ok(p) }
+            });
             let placement = match checked {
                 Ok(placement) => placement,
                 Err(refusal) => {
@@ -541,14 +625,6 @@ impl<E: Executor> Ledger<E> {
             }
             insertion.accepted.push((child_id, placement.height));
             queue.extend(self.pending.release(&child_id));
-        }
-    }
-
-    /// Ops of members never admitted have no place in the graph at all.
-    fn check_known_author(&self, op: &SignedOp) -> Result<(), Refusal> {
-        match self.optimistic.participant(&op.author()) {
-            Some(_) => Ok(()),
-            None => Err(Refusal::UnknownAuthor(op.author())),
         }
     }
 

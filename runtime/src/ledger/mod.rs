@@ -19,7 +19,9 @@ mod persist;
 mod state;
 pub mod testing;
 
-pub use self::core::{Insertion, Ledger, LedgerConfig, Notification, NotificationKind, OpOutcome, Snapshot};
+pub use self::core::{
+    Insertion, Ledger, LedgerConfig, Notification, NotificationKind, OpOutcome, Origin, Snapshot,
+};
 pub use dispatch::ModuleEvent;
 pub use error::{LedgerError, Refusal};
 pub use executor::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};

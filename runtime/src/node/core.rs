@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::host::WasmExecutor;
+pub use crate::ledger::Origin;
 use crate::ledger::{Insertion, Ledger, LedgerConfig, NotificationKind, OpOutcome, Refusal};
 use crate::op::{Charter, CodeHash, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp, UnsignedOp};
 use crate::store::Store;
@@ -41,15 +42,6 @@ impl Default for CoreConfig {
     fn default() -> Self {
         CoreConfig { ack_debounce_ms: 50, snapshot_interval_ms: 1_000, ledger: LedgerConfig::default() }
     }
-}
-
-/// Where an op came from; decides which insertion rules apply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin {
-    /// Gossip or a client: the front door (participation policy applies).
-    Fresh,
-    /// Fetched by sync because the history holds it: structural rules only.
-    Synced,
 }
 
 /// The synchronous heart of a node.
@@ -282,20 +274,13 @@ impl NodeCore {
         let Some(ledger) = self.ledgers.get_mut(partnership) else {
             return Err(NodeError::UnknownPartnership(*partnership));
         };
-        let mut results = Vec::with_capacity(ops.len());
-        let mut batch: Vec<(u64, Arc<SignedOp>)> = Vec::new();
-        for op in ops {
-            let result = match origin {
-                Origin::Fresh => ledger.insert(op, now_ms),
-                Origin::Synced => ledger.insert_synced(op, now_ms),
-            };
-            if let Ok(insertion) = &result {
-                batch.extend(insertion.accepted.iter().filter_map(|(id, height)| {
-                    ledger.dag().get(id).map(|node| (*height, Arc::clone(&node.op)))
-                }));
-            }
-            results.push(result);
-        }
+        let results = ledger.insert_batch(ops, origin, now_ms);
+        let batch: Vec<(u64, Arc<SignedOp>)> = results
+            .iter()
+            .flatten()
+            .flat_map(|insertion| &insertion.accepted)
+            .filter_map(|(id, height)| ledger.dag().get(id).map(|node| (*height, Arc::clone(&node.op))))
+            .collect();
         if !batch.is_empty() {
             let refs: Vec<(u64, &SignedOp)> = batch.iter().map(|(h, op)| (*h, op.as_ref())).collect();
             if let Err(e) = self.store.append_ops(partnership, &refs) {

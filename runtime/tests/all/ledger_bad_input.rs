@@ -262,3 +262,63 @@ fn pending_buffer_is_bounded_and_refuses_past_its_bound() {
     target.insert(ops[5].clone(), T0 + 100).expect("accepted");
     assert_eq!(target.optimistic_root(), source.optimistic_root());
 }
+
+/// A batch (whose signatures are checked on all cores before anything is
+/// inserted) gives every op the result it would get alone, bad ones among
+/// good ones included, and leaves the ledger as one op at a time would.
+#[test]
+fn a_batch_gives_each_op_the_result_it_would_get_alone() {
+    // `setup` is deterministic: three identical ledgers.
+    let s = setup();
+    let mut source = setup().ledger;
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for i in 0..40u64 {
+        if i == 10 {
+            // Built on the first ten: a forged signature and a non-member.
+            let op = source.create_op(&s.keys[0], call(json!({"set": {"key": "f", "value": "x"}})), T0 + 12);
+            let mut bytes = op.encode();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x55;
+            bad.push(decode_signed_op(&bytes, &Limits::default()).expect("still decodes"));
+            bad.push(source.create_op(&s.keys[2], call(json!({"set": {"key": "o", "value": "x"}})), T0 + 12));
+        }
+        let key = &s.keys[(i % 2) as usize];
+        good.push(author(
+            &mut source,
+            key,
+            call(json!({"set": {"key": format!("k{i}"), "value": "v"}})),
+            T0 + 2 + i,
+        ));
+    }
+    let (forged, outsider) = (bad[0].clone(), bad[1].clone());
+    let other_partnership = {
+        let members = vec![s.keys[0].member_id()];
+        let other = genesis(&s.keys[0], charter(&members));
+        ledger(&other).create_op(&s.keys[0], call(json!({"set": {"key": "p", "value": "x"}})), T0 + 50)
+    };
+    // Good ops in order, with a duplicate, a forged one, an outsider's, one of
+    // another partnership and a child whose parent comes later mixed in.
+    let mut batch: Vec<SignedOp> = Vec::new();
+    batch.extend(good[..10].iter().cloned());
+    batch.push(forged);
+    batch.push(good[3].clone());
+    batch.push(outsider);
+    batch.push(other_partnership);
+    batch.push(good[11].clone());
+    batch.push(good[10].clone());
+    batch.extend(good[12..].iter().cloned());
+
+    let mut one_by_one = s.ledger;
+    let alone: Vec<Result<_, Refusal>> =
+        batch.iter().map(|op| one_by_one.insert(op.clone(), T0 + 100)).collect();
+    let mut batched = setup().ledger;
+    let together = batched.insert_batch(batch, polypact::ledger::Origin::Fresh, T0 + 100);
+
+    assert_eq!(together, alone);
+    assert_eq!(fingerprint(&batched), fingerprint(&one_by_one));
+    assert_eq!(fingerprint(&batched).ops, fingerprint(&source).ops);
+    assert_eq!(batched.refusal_counts(), one_by_one.refusal_counts());
+    let reasons: Vec<&str> = together.iter().filter_map(|r| r.as_ref().err()).map(Refusal::reason).collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+}

@@ -211,8 +211,13 @@ fn check_observers(genesis: &SignedOp, ops: &[SignedOp], seed: u64) -> Result<()
     Ok(())
 }
 
+/// 64 cases per run by default; `PROPTEST_CASES=N` searches longer.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), .. ProptestConfig::default() })]
 
     #[test]
     fn same_ops_same_order_root_and_finality((n, initial, actions, seed) in scenario()) {
