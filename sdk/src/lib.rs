@@ -159,8 +159,14 @@
 //!
 //! ```text
 //! rustup target add wasm32-unknown-unknown
-//! cargo build --target wasm32-unknown-unknown --release
+//! polypact module build PATH    # or, by hand:
+//! CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+//!   cargo build --target wasm32-unknown-unknown --release
 //! ```
+//!
+//! LTO and one codegen unit are optional but worth it: a module runs on every
+//! op, and whole-program optimisation made the voting module's `vote` about
+//! 20% faster and its `.wasm` 15% smaller.
 //!
 //! The `.wasm` imports only the `polypact` host functions of [`abi`]. A
 //! module crate may use `std` (on `wasm32-unknown-unknown` it has no

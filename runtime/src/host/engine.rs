@@ -12,18 +12,26 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy, WasmFeatures,
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Strategy,
+    WasmFeatures,
 };
 
 use super::config::HostConfig;
 use super::error::HostError;
 
-/// Memory (and table) bytes of a reused pool slot that are reset in place
-/// instead of being returned to the OS. Small on purpose: a Rust module's
-/// memory starts with about 1 MiB (its stack, then data), and resetting all
-/// of it on every instantiation cost more than the call (the voting module's
-/// `vote` went from 69 to 43 µs going from 1 MiB to 64 KiB; see BENCHMARKS.md).
-const KEEP_RESIDENT_BYTES: usize = 64 * 1024;
+/// Memory (and table) bytes of a reused pool slot that may be reset in place
+/// (copied back from the module's image or zeroed) instead of being handed
+/// back to the OS with `madvise`. With `PAGEMAP_SCAN` (Linux 6.7+) only the
+/// pages the last instance actually wrote are reset, so a large budget costs
+/// nothing for small invocations and spares them the page faults and TLB
+/// shootdowns of `madvise`; without it, this many bytes from the start of the
+/// slot would be reset on every instantiation, so it falls back to a small
+/// budget. A Rust module's memory starts with about 1 MiB of stack, then its
+/// data and heap (see BENCHMARKS.md for the measurements).
+const KEEP_RESIDENT_WITH_PAGEMAP: usize = 4 * 1024 * 1024;
+
+/// The reset budget when the kernel cannot say which pages were written.
+const KEEP_RESIDENT_WITHOUT_PAGEMAP: usize = 64 * 1024;
 
 /// Builds the engine for `config`.
 pub(super) fn build_engine(config: &HostConfig) -> Result<Engine, HostError> {
@@ -44,11 +52,15 @@ pub(super) fn build_engine(config: &HostConfig) -> Result<Engine, HostError> {
         .max_tables_per_module(1)
         .max_memory_size(max_memory)
         .table_elements(table_elements)
-        // Reset the first pages of a reused slot with a memset rather than
-        // `madvise`: most invocations touch little memory, and this makes
-        // instantiation several times cheaper.
-        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-        .table_keep_resident(KEEP_RESIDENT_BYTES);
+        .table_keep_resident(KEEP_RESIDENT_WITHOUT_PAGEMAP);
+    // Reset what a reused slot's last instance wrote in place rather than
+    // with `madvise`: most invocations touch little memory, and this makes
+    // instantiation several times cheaper.
+    if pagemap_scan_available() {
+        pool.pagemap_scan(Enabled::Yes).linear_memory_keep_resident(KEEP_RESIDENT_WITH_PAGEMAP);
+    } else {
+        pool.linear_memory_keep_resident(KEEP_RESIDENT_WITHOUT_PAGEMAP);
+    }
 
     let mut wasm = Config::new();
     wasm.strategy(Strategy::Cranelift)
@@ -77,6 +89,20 @@ pub(super) fn build_engine(config: &HostConfig) -> Result<Engine, HostError> {
         .parallel_compilation(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&wasm).map_err(|e| engine_error(format!("{e:#}")))
+}
+
+/// Whether the kernel offers the `PAGEMAP_SCAN` ioctl (asked once per engine).
+fn pagemap_scan_available() -> bool {
+    let mut probe = PoolingAllocationConfig::new();
+    probe
+        .total_core_instances(1)
+        .total_memories(1)
+        .total_tables(1)
+        .max_memory_size(64 * 1024)
+        .pagemap_scan(Enabled::Yes);
+    let mut config = Config::new();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(probe));
+    Engine::new(&config).is_ok()
 }
 
 /// How many epoch ticks make at least `deadline`: the deadline counts from

@@ -73,7 +73,7 @@ impl Default for NetworkConfig {
     fn default() -> Self {
         NetworkConfig {
             anti_entropy_interval: Duration::from_secs(3),
-            page_ops: 256,
+            page_ops: 1024,
             pending_verdict_ttl: Duration::from_secs(4),
             max_id_fetches: 8,
             fetch_capacity: 16,
