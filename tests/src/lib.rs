@@ -166,14 +166,23 @@ impl TestNode {
 /// before it; every node uploads the guestbook. Returns the nodes and the
 /// code hash. Keep the returned temp directories alive as long as the nodes.
 pub async fn start_nodes(n: u8, dirs: &[tempfile::TempDir]) -> (Vec<TestNode>, CodeHash) {
+    start_nodes_with(n, dirs, test_network_config()).await
+}
+
+/// [`start_nodes`] with other node-side network settings (benchmarks use
+/// the defaults a real node runs with).
+pub async fn start_nodes_with(
+    n: u8,
+    dirs: &[tempfile::TempDir],
+    network: NetworkConfig,
+) -> (Vec<TestNode>, CodeHash) {
     let wasm = guestbook_wasm();
     let mut nodes: Vec<TestNode> = Vec::new();
     let mut code = None;
     for seed in 1..=n {
         let bootstrap = nodes.iter().map(|n| n.addr.clone()).collect();
-        let node =
-            TestNode::start(dirs[usize::from(seed - 1)].path(), seed, Keypair::generate_ed25519(), bootstrap)
-                .await;
+        let dir = dirs[usize::from(seed - 1)].path();
+        let node = TestNode::start_with(dir, seed, Keypair::generate_ed25519(), bootstrap, network).await;
         code = Some(node.node.add_code(wasm.clone()).await.expect("code"));
         nodes.push(node);
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use polypact::net::{Keypair, NetEvent, Network, Protocol};
-use polypact::node::{OpEventKind, WaitFor, now_ms};
+use polypact::node::{NetworkConfig, OpEventKind, WaitFor, now_ms};
 use polypact::op::{MemberKey, OpId, PartnershipId, Payload, UnsignedOp};
 use polypact::store::{FinalDelta, Store};
 use polypact::testing::WasmHarness;
@@ -74,7 +74,7 @@ async fn raw_gossip_one_hop(rounds: usize) -> Vec<Duration> {
 
 async fn submit_to_final(n: u8, ops: usize) -> Vec<Duration> {
     let dirs = temp_dirs(usize::from(n));
-    let (nodes, code) = start_nodes(n, &dirs).await;
+    let (nodes, code) = start_nodes_with(n, &dirs, NetworkConfig::default()).await;
     let seeds: Vec<u8> = (1..=n).collect();
     let genesis = genesis(guestbook_charter(&seeds, code), 1, now_ms());
     let mut p = None;
@@ -93,16 +93,28 @@ async fn submit_to_final(n: u8, ops: usize) -> Vec<Duration> {
             author.node.call(p, "guestbook", sign_msg(&format!("op {i}")), WaitFor::Accepted, WAIT).await;
         let op = op.expect("accepted").op;
         let mut final_on: BTreeMap<usize, Duration> = BTreeMap::new();
+        let mut applied_on: BTreeMap<usize, Duration> = BTreeMap::new();
         while final_on.len() < receivers.len() {
             for (k, rx) in receivers.iter_mut().enumerate() {
                 while let Ok(event) = rx.try_recv() {
                     if event.op == op && event.kind == OpEventKind::Final {
                         final_on.insert(k, sent.elapsed());
                     }
+                    if event.op == op && event.kind == OpEventKind::Applied {
+                        applied_on.entry(k).or_insert(sent.elapsed());
+                    }
                 }
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
             assert!(sent.elapsed() < WAIT, "op {i} not final everywhere");
+        }
+        if std::env::var("POLYPACT_BENCH_TRACE").is_ok() {
+            eprintln!(
+                "op {i}: applied by all {:?}, first final {:?}, final on all {:?}",
+                applied_on.values().max(),
+                final_on.values().min(),
+                final_on.values().max()
+            );
         }
         samples.push(final_on.values().copied().max().expect("n nodes"));
     }

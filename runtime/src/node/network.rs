@@ -12,6 +12,10 @@
 //!   are missing waits in the ledger's pending buffer; its parents are
 //!   fetched from the sender by id, and its verdict is reported Accept once
 //!   it gets in (or Ignore when it expires). Nothing is forwarded blindly.
+//!   Messages that have already arrived when the node turns to gossip are
+//!   taken together (up to [`GOSSIP_BATCH`]): their signatures are checked
+//!   at once and what they let in is persisted with one store commit, so a
+//!   burst of acks costs one commit, not one per ack.
 //! - **Gossip out.** Every op the node's member authors is published; ops
 //!   accepted from gossip are forwarded by gossipsub itself.
 //! - **Sync serving.** Requests are answered from the store, and only to
@@ -34,7 +38,7 @@
 //! It does not decide what is valid (the ledger does) or how bytes move
 //! (the `net` module does).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -49,6 +53,24 @@ use crate::net::{
     Verdict, sync,
 };
 use crate::op::{Limits, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp, decode_signed_op};
+
+/// Most gossip messages taken into one batch (one store commit).
+pub const GOSSIP_BATCH: usize = 64;
+
+/// One gossip message as it came off the network.
+struct GossipMessage {
+    partnership: PartnershipId,
+    data: Vec<u8>,
+    msg_id: MessageId,
+    source: PeerId,
+}
+
+/// A decoded gossip op waiting for the batch insert, with whom to answer.
+struct GossipOp {
+    op: SignedOp,
+    msg_id: MessageId,
+    source: PeerId,
+}
 
 /// Settings of the network half.
 #[derive(Clone, Copy, Debug)]
@@ -158,6 +180,8 @@ struct OpenVerdict {
 pub struct NetworkHalf {
     net: NetHandle,
     events: mpsc::Receiver<NetEvent>,
+    /// Events taken off `events` while batching gossip, handed out first.
+    backlog: VecDeque<NetEvent>,
     events_closed: bool,
     fetch_tx: mpsc::Sender<Fetched>,
     fetch_rx: mpsc::Receiver<Fetched>,
@@ -202,6 +226,7 @@ impl NetworkHalf {
         NetworkHalf {
             net,
             events,
+            backlog: VecDeque::new(),
             events_closed: false,
             fetch_tx,
             fetch_rx,
@@ -235,6 +260,9 @@ impl NetworkHalf {
 
     /// Waits for the next network input. Cancel-safe (use it in `select!`).
     pub async fn next(&mut self) -> NetInput {
+        if let Some(event) = self.backlog.pop_front() {
+            return NetInput::Event(event);
+        }
         tokio::select! {
             event = self.events.recv(), if !self.events_closed => match event {
                 Some(event) => NetInput::Event(event),
@@ -253,7 +281,22 @@ impl NetworkHalf {
     pub async fn handle(&mut self, core: &mut NodeCore, input: NetInput) -> Result<(), NodeError> {
         match input {
             NetInput::Event(NetEvent::Gossip { partnership, data, msg_id, source }) => {
-                self.gossip(core, partnership, &data, msg_id, source).await
+                let mut batch = vec![GossipMessage { partnership, data, msg_id, source }];
+                // What has already arrived goes in with it; the first other
+                // event stops the batch and is handled next, in order.
+                while batch.len() < GOSSIP_BATCH {
+                    match self.events.try_recv() {
+                        Ok(NetEvent::Gossip { partnership, data, msg_id, source }) => {
+                            batch.push(GossipMessage { partnership, data, msg_id, source });
+                        }
+                        Ok(other) => {
+                            self.backlog.push_back(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                self.gossip(core, batch).await
             }
             NetInput::Event(NetEvent::SyncRequest { peer, request, responder }) => {
                 self.serve(core, peer, request, responder).await;
@@ -379,63 +422,85 @@ impl NetworkHalf {
         let _ = self.net.report(msg_id, source, verdict).await;
     }
 
-    async fn gossip(
-        &mut self,
-        core: &mut NodeCore,
-        partnership: PartnershipId,
-        data: &[u8],
-        msg_id: MessageId,
-        source: PeerId,
-    ) -> Result<(), NodeError> {
-        let Some(ledger) = core.ledger(&partnership) else {
-            self.report(msg_id, source, Verdict::Ignore).await;
-            return Ok(());
-        };
-        // Size and encoding here; structure and signature are checked once,
-        // by the ledger, before anything is stored (a refusal maps to Reject).
-        let op = match decode_signed_op(data, &self.limits) {
-            Ok(op) => op,
-            Err(error) => {
-                tracing::debug!(peer = %source, %error, "rejecting a gossip message");
-                self.report(msg_id, source, Verdict::Reject).await;
-                return Ok(());
-            }
-        };
-        if op.partnership() != partnership {
-            self.report(msg_id, source, Verdict::Reject).await;
-            return Ok(());
-        }
-        let id = op.id();
-        if ledger.dag().contains(&id) || self.open_verdicts.contains_key(&id) {
-            self.report(msg_id, source, Verdict::Ignore).await;
-            return Ok(());
-        }
-        match core.insert(&partnership, op, Origin::Fresh, now_ms()) {
-            Ok(insertion) => {
-                if insertion.accepted.iter().any(|(a, _)| *a == id) {
-                    self.report(msg_id, source, Verdict::Accept).await;
-                } else {
-                    self.open_verdicts.insert(id, OpenVerdict { msg_id, source, since: Instant::now() });
-                }
-                self.close_verdicts(&insertion.accepted).await;
-                if !insertion.waiting_for.is_empty() {
-                    self.fetch_missing(core, partnership, source, insertion.waiting_for);
-                }
-                Ok(())
-            }
-            Err(NodeError::Refused(refusal)) => {
-                let verdict = verdict_for(&refusal);
-                tracing::debug!(peer = %source, %refusal, ?verdict, "gossip op refused");
-                self.report(msg_id, source, verdict).await;
-                Ok(())
-            }
-            Err(e @ NodeError::Store(_)) => Err(e),
-            Err(error) => {
-                tracing::debug!(%error, "gossip op not inserted");
+    /// Checks and inserts a batch of gossip messages, one store commit per
+    /// partnership, and reports each message's verdict.
+    async fn gossip(&mut self, core: &mut NodeCore, messages: Vec<GossipMessage>) -> Result<(), NodeError> {
+        let mut by_partnership: BTreeMap<PartnershipId, Vec<GossipOp>> = BTreeMap::new();
+        let mut in_batch: BTreeSet<OpId> = BTreeSet::new();
+        for GossipMessage { partnership, data, msg_id, source } in messages {
+            let Some(ledger) = core.ledger(&partnership) else {
                 self.report(msg_id, source, Verdict::Ignore).await;
-                Ok(())
+                continue;
+            };
+            // Size and encoding here; structure and signature are checked
+            // once, by the ledger, before anything is stored (a refusal maps
+            // to Reject).
+            let op = match decode_signed_op(&data, &self.limits) {
+                Ok(op) => op,
+                Err(error) => {
+                    tracing::debug!(peer = %source, %error, "rejecting a gossip message");
+                    self.report(msg_id, source, Verdict::Reject).await;
+                    continue;
+                }
+            };
+            if op.partnership() != partnership {
+                self.report(msg_id, source, Verdict::Reject).await;
+                continue;
+            }
+            let id = op.id();
+            if ledger.dag().contains(&id) || self.open_verdicts.contains_key(&id) || !in_batch.insert(id) {
+                self.report(msg_id, source, Verdict::Ignore).await;
+                continue;
+            }
+            by_partnership.entry(partnership).or_default().push(GossipOp { op, msg_id, source });
+        }
+        for (partnership, batch) in by_partnership {
+            let (ops, answer_to): (Vec<SignedOp>, Vec<(OpId, MessageId, PeerId)>) =
+                batch.into_iter().map(|g| (g.op.clone(), (g.op.id(), g.msg_id, g.source))).unzip();
+            let results = match core.insert_batch(&partnership, ops, Origin::Fresh, now_ms()) {
+                Ok(results) => results,
+                Err(e @ NodeError::Store(_)) => return Err(e),
+                Err(error) => {
+                    tracing::debug!(%error, "gossip ops not inserted");
+                    for (_, msg_id, source) in answer_to {
+                        self.report(msg_id, source, Verdict::Ignore).await;
+                    }
+                    continue;
+                }
+            };
+            let mut missing: BTreeMap<PeerId, Vec<OpId>> = BTreeMap::new();
+            for ((id, msg_id, source), result) in answer_to.into_iter().zip(results) {
+                match result {
+                    Ok(insertion) => {
+                        if insertion.accepted.iter().any(|(a, _)| *a == id) {
+                            self.report(msg_id, source, Verdict::Accept).await;
+                        } else {
+                            self.open_verdicts
+                                .insert(id, OpenVerdict { msg_id, source, since: Instant::now() });
+                        }
+                        self.close_verdicts(&insertion.accepted).await;
+                        missing.entry(source).or_default().extend(insertion.waiting_for);
+                    }
+                    Err(refusal) => {
+                        let verdict = verdict_for(&refusal);
+                        tracing::debug!(peer = %source, %refusal, ?verdict, "gossip op refused");
+                        self.report(msg_id, source, verdict).await;
+                    }
+                }
+            }
+            // Parents a later op of the batch brought in are not missing.
+            for (source, mut ids) in missing {
+                ids.sort();
+                ids.dedup();
+                if let Some(ledger) = core.ledger(&partnership) {
+                    ids.retain(|id| !ledger.dag().contains(id));
+                }
+                if !ids.is_empty() {
+                    self.fetch_missing(core, partnership, source, ids);
+                }
             }
         }
+        Ok(())
     }
 
     /// Reports Accept for ops that were waiting and got in.
