@@ -1,8 +1,9 @@
 //! Gossip of an op that arrives before its parents: it waits (not forwarded),
 //! its missing parent is fetched by id from the peer that sent it, and only
-//! then is it accepted, stored and forwarded to the rest of the mesh.
+//! then is it accepted, stored and forwarded to the rest of the mesh; and
+//! gossip is taken only from peers that act for a participant.
 
-use polypact::net::{Keypair, NetEvent, Network, SyncRequest, SyncResponse};
+use polypact::net::{Keypair, NetEvent, Network, SyncRequest, SyncResponse, sync};
 use polypact::node::now_ms;
 use polypact::op::{MemberKey, OpId, Payload, SignedOp, UnsignedOp};
 use polypact_tests::*;
@@ -43,6 +44,10 @@ async fn an_op_ahead_of_its_parent_waits_fetches_it_by_id_and_then_spreads() {
         if peers.contains(&nodes[0].peer()) { Ok(()) } else { Err(format!("{peers:?}")) }
     })
     .await;
+    // As a participant's node does, the bare peer proves its member first:
+    // nodes take gossip only from peers that act for a participant.
+    let hello = sync::hello(&third, p, &bare.local_peer_id());
+    assert_eq!(bare.request(nodes[0].peer(), hello).await.expect("answer"), SyncResponse::Welcome);
     bare.publish(p, second.encode()).await.expect("publishes the second op first");
 
     // Node 1 asks the sender for the missing parent by id; answer it.
@@ -106,4 +111,58 @@ async fn an_op_ahead_of_its_parent_waits_fetches_it_by_id_and_then_spreads() {
         node.stop().await;
     }
     server.abort();
+}
+
+/// Gossip is taken only from peers that act for a participant: a good op of
+/// a participant, forwarded by a peer that proved no member and has no
+/// binding, is not taken (sync from a participant's node brings it), while
+/// garbage from that peer is still refused and scored down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_op_from_a_peer_that_acts_for_no_participant_is_not_taken() {
+    let dirs = temp_dirs(1);
+    let (nodes, code) = start_nodes(1, &dirs).await;
+    let genesis = genesis(guestbook_charter(&[1, 3], code), 1, now_ms());
+    let p = nodes[0].node.join(genesis.clone()).await.expect("joins");
+    let third = MemberKey::from_seed(3);
+    let good = UnsignedOp {
+        partnership: p,
+        author: third.member_id(),
+        seq: 1,
+        parents: vec![genesis.id()],
+        time_ms: now_ms(),
+        payload: Payload::Call { module: "guestbook".into(), msg: sign_msg("relayed") },
+    }
+    .sign(&third);
+
+    let (relay, mut events) =
+        Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![nodes[0].addr.clone()]))
+            .expect("starts");
+    let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+    relay.subscribe(p).await.expect("subscribes");
+    wait_for("the node on the relay's topic", || async {
+        let peers = relay.topic_peers(p).await.map_err(|e| e.to_string())?;
+        if peers.contains(&nodes[0].peer()) { Ok(()) } else { Err(format!("{peers:?}")) }
+    })
+    .await;
+    relay.publish(p, good.encode()).await.expect("publishes");
+    // Messages of one peer are handled in order: once the garbage after the
+    // good op has been scored, the good op has been decided too.
+    for i in 0..10 {
+        relay.publish(p, format!("garbage {i}").into_bytes()).await.expect("publishes");
+    }
+    wait_for("the relay's score to go negative", || async {
+        match nodes[0].net.peer_score(relay.local_peer_id()).await.map_err(|e| e.to_string())? {
+            Some(score) if score < 0.0 => Ok(score),
+            other => Err(format!("score {other:?}")),
+        }
+    })
+    .await;
+    let (outcome, _) = nodes[0].node.op_status(p, good.id()).await.expect("status");
+    assert!(outcome.is_none(), "a good op relayed by a peer acting for no participant was taken");
+
+    relay.shutdown().await.expect("shuts down");
+    drain.abort();
+    for node in nodes {
+        node.stop().await;
+    }
 }

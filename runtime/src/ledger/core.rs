@@ -491,6 +491,32 @@ impl<E: Executor> Ledger<E> {
         result
     }
 
+    /// The checks of the front door that need nothing but the op and the
+    /// participant registry: partnership, size, structure, the strict
+    /// signature, and an author this ledger knows. For an op the node will
+    /// not insert (it came from a forwarder the node does not take gossip
+    /// from), to tell a bad op, whose sender is penalised, from a good one.
+    /// A refusal is counted as [`insert`](Self::insert) counts it; nothing
+    /// else changes.
+    pub fn precheck(&mut self, op: &SignedOp) -> Result<(), Refusal> {
+        let result = self.precheck_inner(op);
+        if let Err(refusal) = &result {
+            *self.refusals.entry(refusal.reason()).or_default() += 1;
+        }
+        result
+    }
+
+    fn precheck_inner(&self, op: &SignedOp) -> Result<(), Refusal> {
+        if op.partnership() != self.partnership {
+            return Err(Refusal::WrongPartnership { expected: self.partnership, found: op.partnership() });
+        }
+        op.verify(&self.config.limits)?;
+        match self.optimistic.participant(&op.author()) {
+            Some(_) => Ok(()),
+            None => Err(Refusal::UnknownAuthor(op.author())),
+        }
+    }
+
     /// Inserts ops in order, each accepted or refused on its own: the results
     /// are exactly those of calling [`insert`](Self::insert) (for
     /// [`Origin::Fresh`]) or [`insert_synced`](Self::insert_synced) (for

@@ -259,6 +259,15 @@ impl NodeCore {
         }
     }
 
+    /// [`Ledger::precheck`] of `op` in `partnership`'s ledger (nothing is
+    /// inserted). `Err` for an unknown partnership or a refused op.
+    pub fn precheck(&mut self, partnership: &PartnershipId, op: &SignedOp) -> Result<(), NodeError> {
+        let Some(ledger) = self.ledgers.get_mut(partnership) else {
+            return Err(NodeError::UnknownPartnership(*partnership));
+        };
+        ledger.precheck(op).map_err(NodeError::Refused)
+    }
+
     /// Inserts ops in order (a sync page), each accepted or refused on its
     /// own, then persists every op they let in with ONE store transaction
     /// (one fsync per page, not per op) before returning.

@@ -12,6 +12,10 @@
 //!   are missing waits in the ledger's pending buffer; its parents are
 //!   fetched from the sender by id, and its verdict is reported Accept once
 //!   it gets in (or Ignore when it expires). Nothing is forwarded blindly.
+//!   Gossip is taken only from peers that act for an active participant
+//!   (bound, or proven by a sync `Hello`), as sync is served only to them;
+//!   from any other peer a bad op is still refused and penalised, and a good
+//!   one is ignored (sync brings it from a participant's node).
 //!   Messages that have already arrived when the node turns to gossip are
 //!   taken together (up to [`GOSSIP_BATCH`]): their signatures are checked
 //!   at once and what they let in is persisted with one store commit, so a
@@ -113,6 +117,9 @@ pub struct NetworkStats {
     pub gossip_rejected: u64,
     /// Gossip messages ignored.
     pub gossip_ignored: u64,
+    /// Of those, good ops forwarded by a peer that acts for no participant
+    /// (left to sync).
+    pub gossip_unbound: u64,
     /// Ops inserted from sync.
     pub synced_ops: u64,
     /// Sync requests answered with data.
@@ -450,6 +457,22 @@ impl NetworkHalf {
             let id = op.id();
             if ledger.dag().contains(&id) || self.open_verdicts.contains_key(&id) || !in_batch.insert(id) {
                 self.report(msg_id, source, Verdict::Ignore).await;
+                continue;
+            }
+            // Gossip is taken only from peers that act for a participant (bound
+            // or proven by hello). From anyone else a bad op is still refused
+            // and penalised; a good one is left to sync.
+            if !peer_may_sync(core, &self.authorised, &partnership, &source) {
+                let verdict = match core.precheck(&partnership, &op) {
+                    Ok(()) => {
+                        self.stats.gossip_unbound += 1;
+                        Verdict::Ignore
+                    }
+                    Err(NodeError::Refused(refusal)) => verdict_for(&refusal),
+                    Err(_) => Verdict::Ignore,
+                };
+                tracing::debug!(peer = %source, op = %id, ?verdict, "gossip from a peer that acts for no participant");
+                self.report(msg_id, source, verdict).await;
                 continue;
             }
             by_partnership.entry(partnership).or_default().push(GossipOp { op, msg_id, source });
