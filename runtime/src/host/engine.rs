@@ -19,7 +19,7 @@ use wasmtime::{
 use super::config::HostConfig;
 use super::error::HostError;
 
-/// Memory (and table) bytes of a reused pool slot that may be reset in place
+/// Linear-memory bytes of a reused pool slot that may be reset in place
 /// (copied back from the module's image or zeroed) instead of being handed
 /// back to the OS with `madvise`. With `PAGEMAP_SCAN` (Linux 6.7+) only the
 /// pages the last instance actually wrote are reset, so a large budget costs
@@ -30,7 +30,8 @@ use super::error::HostError;
 /// data and heap (see BENCHMARKS.md for the measurements).
 const KEEP_RESIDENT_WITH_PAGEMAP: usize = 4 * 1024 * 1024;
 
-/// The reset budget when the kernel cannot say which pages were written.
+/// The reset budget of memories when the kernel cannot say which pages were
+/// written, and of tables always.
 const KEEP_RESIDENT_WITHOUT_PAGEMAP: usize = 64 * 1024;
 
 /// Builds the engine for `config`.
