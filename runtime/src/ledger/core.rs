@@ -473,10 +473,7 @@ impl<E: Executor> Ledger<E> {
     /// rule of the graph.
     pub fn insert(&mut self, op: SignedOp, now_ms: u64) -> Result<Insertion, Refusal> {
         let result = self.try_insert(op, now_ms, true, None);
-        if let Err(refusal) = &result {
-            *self.refusals.entry(refusal.reason()).or_default() += 1;
-        }
-        result
+        self.counted(result)
     }
 
     /// Inserts an op fetched by sync because the partnership's history holds
@@ -485,10 +482,7 @@ impl<E: Executor> Ledger<E> {
     /// participant where it sorts is kept as structure and has no effect.
     pub fn insert_synced(&mut self, op: SignedOp, now_ms: u64) -> Result<Insertion, Refusal> {
         let result = self.try_insert(op, now_ms, false, None);
-        if let Err(refusal) = &result {
-            *self.refusals.entry(refusal.reason()).or_default() += 1;
-        }
-        result
+        self.counted(result)
     }
 
     /// The checks of the front door that need nothing but the op and the
@@ -500,10 +494,7 @@ impl<E: Executor> Ledger<E> {
     /// else changes.
     pub fn precheck(&mut self, op: &SignedOp) -> Result<(), Refusal> {
         let result = self.precheck_inner(op);
-        if let Err(refusal) = &result {
-            *self.refusals.entry(refusal.reason()).or_default() += 1;
-        }
-        result
+        self.counted(result)
     }
 
     fn precheck_inner(&self, op: &SignedOp) -> Result<(), Refusal> {
@@ -538,12 +529,17 @@ impl<E: Executor> Ledger<E> {
             .zip(checks)
             .map(|(op, checked)| {
                 let result = self.try_insert(op, now_ms, front_door, checked);
-                if let Err(refusal) = &result {
-                    *self.refusals.entry(refusal.reason()).or_default() += 1;
-                }
-                result
+                self.counted(result)
             })
             .collect()
+    }
+
+    /// Counts a refusal by its reason (the metrics' `refused` counters).
+    fn counted<T>(&mut self, result: Result<T, Refusal>) -> Result<T, Refusal> {
+        if let Err(refusal) = &result {
+            *self.refusals.entry(refusal.reason()).or_default() += 1;
+        }
+        result
     }
 
     /// [`SignedOp::verify`] of every op of a batch that could get past the

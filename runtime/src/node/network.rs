@@ -117,9 +117,6 @@ pub struct NetworkStats {
     pub gossip_rejected: u64,
     /// Gossip messages ignored.
     pub gossip_ignored: u64,
-    /// Of those, good ops forwarded by a peer that acts for no participant
-    /// (left to sync).
-    pub gossip_unbound: u64,
     /// Ops inserted from sync.
     pub synced_ops: u64,
     /// Sync requests answered with data.
@@ -288,21 +285,7 @@ impl NetworkHalf {
     pub async fn handle(&mut self, core: &mut NodeCore, input: NetInput) -> Result<(), NodeError> {
         match input {
             NetInput::Event(NetEvent::Gossip { partnership, data, msg_id, source }) => {
-                let mut batch = vec![GossipMessage { partnership, data, msg_id, source }];
-                // What has already arrived goes in with it; the first other
-                // event stops the batch and is handled next, in order.
-                while batch.len() < GOSSIP_BATCH {
-                    match self.events.try_recv() {
-                        Ok(NetEvent::Gossip { partnership, data, msg_id, source }) => {
-                            batch.push(GossipMessage { partnership, data, msg_id, source });
-                        }
-                        Ok(other) => {
-                            self.backlog.push_back(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
+                let batch = self.gossip_batch(GossipMessage { partnership, data, msg_id, source });
                 self.gossip(core, batch).await
             }
             NetInput::Event(NetEvent::SyncRequest { peer, request, responder }) => {
@@ -429,6 +412,26 @@ impl NetworkHalf {
         let _ = self.net.report(msg_id, source, verdict).await;
     }
 
+    /// `first` and the gossip messages that have already arrived after it
+    /// (up to [`GOSSIP_BATCH`]); the first other event ends the batch and is
+    /// handed out next by [`next`](Self::next), so order is kept.
+    fn gossip_batch(&mut self, first: GossipMessage) -> Vec<GossipMessage> {
+        let mut batch = vec![first];
+        while batch.len() < GOSSIP_BATCH {
+            match self.events.try_recv() {
+                Ok(NetEvent::Gossip { partnership, data, msg_id, source }) => {
+                    batch.push(GossipMessage { partnership, data, msg_id, source });
+                }
+                Ok(other) => {
+                    self.backlog.push_back(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
     /// Checks and inserts a batch of gossip messages, one store commit per
     /// partnership, and reports each message's verdict.
     async fn gossip(&mut self, core: &mut NodeCore, messages: Vec<GossipMessage>) -> Result<(), NodeError> {
@@ -464,12 +467,8 @@ impl NetworkHalf {
             // and penalised; a good one is left to sync.
             if !peer_may_sync(core, &self.authorised, &partnership, &source) {
                 let verdict = match core.precheck(&partnership, &op) {
-                    Ok(()) => {
-                        self.stats.gossip_unbound += 1;
-                        Verdict::Ignore
-                    }
                     Err(NodeError::Refused(refusal)) => verdict_for(&refusal),
-                    Err(_) => Verdict::Ignore,
+                    Ok(()) | Err(_) => Verdict::Ignore,
                 };
                 tracing::debug!(peer = %source, op = %id, ?verdict, "gossip from a peer that acts for no participant");
                 self.report(msg_id, source, verdict).await;
@@ -478,8 +477,13 @@ impl NetworkHalf {
             by_partnership.entry(partnership).or_default().push(GossipOp { op, msg_id, source });
         }
         for (partnership, batch) in by_partnership {
-            let (ops, answer_to): (Vec<SignedOp>, Vec<(OpId, MessageId, PeerId)>) =
-                batch.into_iter().map(|g| (g.op.clone(), (g.op.id(), g.msg_id, g.source))).unzip();
+            let (ops, answer_to): (Vec<SignedOp>, Vec<(OpId, MessageId, PeerId)>) = batch
+                .into_iter()
+                .map(|GossipOp { op, msg_id, source }| {
+                    let id = op.id();
+                    (op, (id, msg_id, source))
+                })
+                .unzip();
             let results = match core.insert_batch(&partnership, ops, Origin::Fresh, now_ms()) {
                 Ok(results) => results,
                 Err(e @ NodeError::Store(_)) => return Err(e),
