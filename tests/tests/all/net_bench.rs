@@ -1,5 +1,5 @@
 //! Network figures (ignored by default; run with
-//! `cargo test --release -p polypact-tests --test net_bench -- --ignored --nocapture --test-threads 1`):
+//! `cargo test --release -p polypact-tests --test all net_bench:: -- --ignored --nocapture --test-threads 1`):
 //!
 //! - submit → final on every node, p50/p99, for 4, 8 and 16 in-process nodes,
 //!   beside raw gossipsub one-hop delivery measured in the same run;

@@ -1,0 +1,16 @@
+//! Cross-crate integration tests, linked into one binary (one link and one
+//! copy of wasmtime and libp2p instead of one per file; nextest still runs
+//! every test in its own process). Run one group with a filter, for example
+//! `cargo test -p polypact-tests --test all net_gossip::`.
+
+mod charters;
+mod exit_wasm;
+mod governance_wasm;
+mod net_adversary;
+mod net_bench;
+mod net_catchup;
+mod net_cluster;
+mod net_gossip;
+mod net_join;
+mod term_wasm;
+mod treasury_wasm;
