@@ -179,6 +179,11 @@
 //! [`testing`]; these use `std`, which every such target has, and need no
 //! feature. The `std` feature only turns on `std` in `serde`, `serde_json`
 //! and `postcard` for hosts that want it.
+//!
+//! On `wasm32` the SDK installs the module's global allocator: a bump
+//! allocator suited to instances that live for one call (see
+//! `allocator.rs` for the policy and its trade-off). The
+//! `system-allocator` feature leaves Rust's default allocator in place.
 #![no_std]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
@@ -188,6 +193,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod abi;
+#[cfg(all(target_arch = "wasm32", not(feature = "system-allocator")))]
+pub mod allocator;
 mod ctx;
 mod error;
 mod export;

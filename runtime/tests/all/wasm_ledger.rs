@@ -51,3 +51,28 @@ fn same_module_same_ops_same_root_on_two_ledgers_including_failures() {
     assert_eq!(other.final_root(), h.ledger.final_root());
     assert_eq!(other.optimistic_root(), h.ledger.optimistic_root());
 }
+
+/// A call that allocates more than the SDK allocator's arena (256 KiB) grows
+/// the instance's memory and still answers exactly: 100 entries of 4,000
+/// bytes are read, collected and encoded in one query.
+#[test]
+fn a_query_larger_than_the_allocator_arena_answers_exactly() {
+    let wasm = guestbook();
+    let mut h =
+        WasmHarness::new(2, &[("guestbook", &wasm, r#"{"max_message_len": 4096}"#, &[])]).expect("genesis");
+    let messages: Vec<String> = (0..100u32)
+        .map(|i| format!("{i:03}{}", char::from(b'a' + (i % 26) as u8).to_string().repeat(3997)))
+        .collect();
+    for (i, message) in messages.iter().enumerate() {
+        let op = h.call(i % 2, "guestbook", &json!({"sign": {"message": message}}));
+        assert_eq!(h.outcome_error(&op), None);
+    }
+    let page = h.query("guestbook", &json!({"entries": {"limit": 100}})).expect("entries");
+    let got: Vec<&str> = page["entries"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e["message"].as_str().expect("message"))
+        .collect();
+    assert_eq!(got, messages.iter().map(String::as_str).collect::<Vec<_>>());
+}
