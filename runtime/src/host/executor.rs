@@ -2,8 +2,9 @@
 //!
 //! This file owns the code table (one `InstancePre` per code hash), adding
 //! code (cache lookup, compile, validate, cache store), and running one
-//! invocation in a fresh store: ABI version check, input, entry call, output,
-//! and the mapping of every failure to an [`ExecError`]. It does not own the
+//! invocation in a fresh store (exports resolved once per module): ABI
+//! version check, input, entry call, output, and the mapping of every
+//! failure to an [`ExecError`]. It does not own the
 //! engine settings (`engine.rs`), the cache format (`cache.rs`), module
 //! checks (`validate.rs`) or the host functions (`imports.rs`).
 
@@ -16,7 +17,10 @@ use polypact_sdk::abi::{
     ABI_VERSION, EXPORT_ABI_VERSION, EXPORT_ALLOC, Entry, QueryResult, ResponseResult, unpack_region,
 };
 use serde::de::DeserializeOwned;
-use wasmtime::{Engine, InstancePre, Linker, Module, PoolConcurrencyLimitError, Store, Trap};
+use wasmtime::{
+    Engine, Instance, InstancePre, Linker, Module, ModuleExport, PoolConcurrencyLimitError, Store, Trap,
+    TypedFunc, WasmParams, WasmResults,
+};
 
 use super::cache::{ArtifactCache, Miss};
 use super::config::{GuestLimits, HostConfig};
@@ -53,6 +57,61 @@ pub struct WasmExecutor {
 struct Code {
     pre: InstancePre<StoreState>,
     shape: Shape,
+    exports: ExportHandles,
+}
+
+/// The exports an invocation uses, resolved once per module so that an
+/// invocation finds them by index instead of by name.
+struct ExportHandles {
+    memory: ModuleExport,
+    alloc: ModuleExport,
+    abi_version: ModuleExport,
+    /// Indexed by [`entry_slot`]; `None` for an optional export the module lacks.
+    entries: [Option<ModuleExport>; 4],
+}
+
+impl ExportHandles {
+    /// Resolves the exports of a module that passed `check`.
+    fn resolve(module: &Module) -> Result<Self, String> {
+        let required =
+            |name: &str| module.get_export_index(name).ok_or_else(|| format!("it has no export `{name}`"));
+        let mut entries = [None, None, None, None];
+        for entry in [Entry::Init, Entry::Handle, Entry::Query, Entry::Migrate] {
+            entries[entry_slot(entry)] = module.get_export_index(entry.export_name());
+        }
+        Ok(ExportHandles {
+            memory: required(EXPORT_MEMORY)?,
+            alloc: required(EXPORT_ALLOC)?,
+            abi_version: required(EXPORT_ABI_VERSION)?,
+            entries,
+        })
+    }
+}
+
+/// The place of `entry` in [`ExportHandles::entries`].
+fn entry_slot(entry: Entry) -> usize {
+    match entry {
+        Entry::Init => 0,
+        Entry::Handle => 1,
+        Entry::Query => 2,
+        Entry::Migrate => 3,
+    }
+}
+
+/// The function `export` of `instance`, typed; a missing or mistyped export
+/// is an invalid module (`check` makes both impossible for added code).
+fn typed_export<P: WasmParams, R: WasmResults>(
+    store: &mut Store<StoreState>,
+    instance: &Instance,
+    export: Option<&ModuleExport>,
+    name: &str,
+) -> Result<TypedFunc<P, R>, ExecError> {
+    export
+        .and_then(|export| instance.get_module_export(&mut *store, export))
+        .and_then(|ext| ext.into_func())
+        .ok_or_else(|| ExecError::InvalidModule(format!("missing export `{name}`")))?
+        .typed::<P, R>(&*store)
+        .map_err(|e| ExecError::InvalidModule(format!("{name}: {e:#}")))
 }
 
 /// Counters of how code was added, for tests, benchmarks and metrics.
@@ -114,6 +173,7 @@ impl WasmExecutor {
             }
         };
         let shape = check(&module, &self.limits).map_err(invalid)?;
+        let exports = ExportHandles::resolve(&module).map_err(invalid)?;
         let pre =
             self.linker.instantiate_pre(&module).map_err(|e| invalid(format!("it does not link: {e:#}")))?;
         if fresh
@@ -123,7 +183,7 @@ impl WasmExecutor {
             tracing::warn!(code = %code.short(), "module cache: {why}; the module will be compiled again next start");
         }
         let mut codes = self.codes.write().unwrap_or_else(PoisonError::into_inner);
-        codes.entry(code).or_insert_with(|| Arc::new(Code { pre, shape }));
+        codes.entry(code).or_insert_with(|| Arc::new(Code { pre, shape, exports }));
         Ok(code)
     }
 
@@ -176,27 +236,28 @@ impl WasmExecutor {
     ) -> Result<Output, ExecError> {
         let fail = |e: wasmtime::Error| self.classify(e, budget);
         let instance = code.pre.instantiate(&mut *store).map_err(fail)?;
+        let exports = &code.exports;
 
-        let version = instance
-            .get_typed_func::<(), i32>(&mut *store, EXPORT_ABI_VERSION)
-            .map_err(|e| ExecError::InvalidModule(format!("{EXPORT_ABI_VERSION}: {e:#}")))?
-            .call(&mut *store, ())
-            .map_err(fail)? as u32;
+        let version =
+            typed_export::<(), i32>(store, &instance, Some(&exports.abi_version), EXPORT_ABI_VERSION)?
+                .call(&mut *store, ())
+                .map_err(fail)? as u32;
         if version != ABI_VERSION {
             return Err(ExecError::InvalidModule(format!(
                 "built for ABI version {version}, this node speaks {ABI_VERSION}; rebuild it with a matching polypact SDK"
             )));
         }
         let memory = instance
-            .get_memory(&mut *store, EXPORT_MEMORY)
+            .get_module_export(&mut *store, &exports.memory)
+            .and_then(|ext| ext.into_memory())
             .ok_or_else(|| ExecError::InvalidModule("missing export `memory`".into()))?;
+        // The host functions find the memory here instead of by name.
+        store.data_mut().memory = Some(memory);
 
         let len = i32::try_from(input.len()).map_err(|_| {
             ExecError::Abi(format!("the input of {} bytes does not fit a 32-bit memory", input.len()))
         })?;
-        let ptr = instance
-            .get_typed_func::<i32, i32>(&mut *store, EXPORT_ALLOC)
-            .map_err(|e| ExecError::InvalidModule(format!("{EXPORT_ALLOC}: {e:#}")))?
+        let ptr = typed_export::<i32, i32>(store, &instance, Some(&exports.alloc), EXPORT_ALLOC)?
             .call(&mut *store, len)
             .map_err(fail)?;
         memory.write(&mut *store, ptr as u32 as usize, input).map_err(|_| {
@@ -207,11 +268,14 @@ impl WasmExecutor {
         })?;
 
         let export = entry.export_name();
-        let packed = instance
-            .get_typed_func::<(i32, i32), i64>(&mut *store, export)
-            .map_err(|e| ExecError::InvalidModule(format!("{export}: {e:#}")))?
-            .call(&mut *store, (ptr, len))
-            .map_err(fail)?;
+        let packed = typed_export::<(i32, i32), i64>(
+            store,
+            &instance,
+            exports.entries[entry_slot(entry)].as_ref(),
+            export,
+        )?
+        .call(&mut *store, (ptr, len))
+        .map_err(fail)?;
 
         let (out_ptr, out_len) = unpack_region(packed as u64);
         let max = self.limits.max_output_bytes;

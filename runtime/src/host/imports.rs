@@ -105,6 +105,9 @@ fn bytes_cost(per_byte: u64, len: usize) -> u64 {
 }
 
 fn memory(caller: &mut Ctx<'_>) -> Result<Memory> {
+    if let Some(memory) = caller.data().memory {
+        return Ok(memory);
+    }
     match caller.get_export(EXPORT_MEMORY) {
         Some(Extern::Memory(memory)) => Ok(memory),
         _ => Err(abi("the module exports no `memory`".into())),

@@ -9,7 +9,7 @@
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Memory, StoreLimits, StoreLimitsBuilder};
 
 use super::config::GuestLimits;
 use crate::ledger::HostEnv;
@@ -24,6 +24,9 @@ pub(super) struct StoreState {
     pub(super) pending: Option<Vec<u8>>,
     /// Memory and table limits, enforced by wasmtime through `Store::limiter`.
     pub(super) store_limits: StoreLimits,
+    /// The instance's memory, once the executor has looked it up (host
+    /// functions called before that, from a start function, look it up by name).
+    pub(super) memory: Option<Memory>,
 }
 
 impl StoreState {
@@ -39,7 +42,7 @@ impl StoreState {
             // the module decides what to do (usually: trap on OOM).
             .trap_on_grow_failure(false)
             .build();
-        StoreState { env, limits, pending: None, store_limits }
+        StoreState { env, limits, pending: None, store_limits, memory: None }
     }
 
     /// The environment of the running invocation.
