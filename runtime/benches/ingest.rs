@@ -116,7 +116,11 @@ fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Store) -> Duration {
     let mut ledger = Ledger::new(f.genesis.clone(), executor(), LedgerConfig::default()).expect("genesis");
     let partnership = ledger.partnership();
     let now = u64::MAX / 2;
+    // Time per phase (decode + graph, store append, final snapshot), printed
+    // with `POLYPACT_BENCH_PHASES=1` to see where per-op cost grows.
+    let mut phases = [Duration::ZERO; 3];
     for chunk in ops.chunks(BATCH) {
+        let t0 = Instant::now();
         let decoded: Vec<SignedOp> =
             chunk.iter().map(|bytes| decode_signed_op(bytes, &limits).expect("decodes")).collect();
         let accepted: Vec<(u64, Arc<SignedOp>)> = ledger
@@ -125,10 +129,25 @@ fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Store) -> Duration {
             .flat_map(|result| result.expect("accepted").accepted)
             .map(|(id, height)| (height, Arc::clone(&ledger.dag().get(&id).expect("in the graph").op)))
             .collect();
+        let t1 = Instant::now();
         let refs: Vec<(u64, &SignedOp)> = accepted.iter().map(|(h, op)| (*h, op.as_ref())).collect();
         store.append_ops(&partnership, &refs).expect("persist");
+        let t2 = Instant::now();
         ledger.save_final(store).expect("snapshot");
         ledger.drain_notifications();
+        let t3 = Instant::now();
+        for (phase, took) in phases.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2]) {
+            *phase += took;
+        }
+    }
+    if std::env::var("POLYPACT_BENCH_PHASES").is_ok_and(|v| v == "1") {
+        let per_op = |d: Duration| d.as_secs_f64() * 1e6 / ops.len() as f64;
+        println!(
+            "   phases, µs/op: decode+insert {:.1}, store append {:.1}, final snapshot {:.1}",
+            per_op(phases[0]),
+            per_op(phases[1]),
+            per_op(phases[2])
+        );
     }
     start.elapsed()
 }
@@ -174,6 +193,10 @@ fn scaling_report() {
     let mut sizes = vec![10_000, 100_000];
     if full {
         sizes.push(1_000_000);
+    }
+    // `POLYPACT_BENCH_SIZES=30000,300000` measures other sizes (for profiling).
+    if let Ok(list) = std::env::var("POLYPACT_BENCH_SIZES") {
+        sizes = list.split(',').map(|n| n.trim().parse().expect("POLYPACT_BENCH_SIZES: numbers")).collect();
     }
     let dir = tempfile::tempdir().expect("temp dir");
     println!("\n== ingest scaling (file-backed redb, fsync per batch of {BATCH}) ==");

@@ -14,8 +14,10 @@
 //! runs redb's full repair, which reads the whole file once.
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use redb::{
     Builder, Database, Durability, ReadTransaction, ReadableDatabase, StorageBackend, TableError,
@@ -23,8 +25,9 @@ use redb::{
 };
 
 use super::error::{SCHEMA_VERSION, StoreError, from_redb};
+use super::ops::OpIds;
 use super::tables::{self, SCHEMA, SCHEMA_KEY};
-use crate::op::Limits;
+use crate::op::{Limits, PartnershipId};
 
 /// The label used in errors for a store that has no file.
 const IN_MEMORY: &str = "<in-memory>";
@@ -61,6 +64,9 @@ pub struct Store {
     db: Option<Database>,
     path: Option<PathBuf>,
     label: PathBuf,
+    /// Op id → height per partnership, built on first use (see `ops.rs`);
+    /// the lock also serialises appends with their index updates.
+    pub(crate) op_ids: Mutex<BTreeMap<PartnershipId, OpIds>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -101,7 +107,7 @@ impl Store {
         }
         let db = guard(path, "opening", || builder(options).open(path))?
             .map_err(|e| open_error(path, "opening", e))?;
-        let store = Store { db: Some(db), path: Some(label.clone()), label };
+        let store = Store { db: Some(db), path: Some(label.clone()), label, op_ids: Mutex::default() };
         store.finish_open(options, false)
     }
 
@@ -116,7 +122,7 @@ impl Store {
         let options = StoreOptions::default();
         let db = guard(label, "opening", || builder(&options).create_with_backend(backend))?
             .map_err(|e| open_error(label, "opening", e))?;
-        let store = Store { db: Some(db), path: None, label: label.to_path_buf() };
+        let store = Store { db: Some(db), path: None, label: label.to_path_buf(), op_ids: Mutex::default() };
         store.finish_open(&options, true)
     }
 
@@ -139,6 +145,10 @@ impl Store {
         }
         match self.read_schema()? {
             Some(found) if found == SCHEMA_VERSION => Ok(self),
+            Some(1) => {
+                self.upgrade_from_schema_1()?;
+                Ok(self)
+            }
             Some(found) => {
                 Err(StoreError::Schema { path: self.label.clone(), found, supported: SCHEMA_VERSION })
             }
@@ -170,6 +180,20 @@ impl Store {
         }
     }
 
+    /// Schema 1 → 2: drops the on-disk op id index (now kept in memory), in
+    /// one durable commit.
+    fn upgrade_from_schema_1(&self) -> Result<(), StoreError> {
+        let txn = self.write_txn()?;
+        {
+            txn.delete_table(tables::LEGACY_OP_INDEX).map_err(|e| self.err("upgrading the schema", e))?;
+            let mut schema = txn.open_table(SCHEMA).map_err(|e| self.err("upgrading the schema", e))?;
+            schema.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(|e| self.err("upgrading the schema", e))?;
+        }
+        self.commit(txn, "upgrading the schema")?;
+        tracing::info!(path = %self.label.display(), "store upgraded from schema 1 to {SCHEMA_VERSION}");
+        Ok(())
+    }
+
     /// Writes the schema record and creates every table, in one durable commit.
     fn init_schema(&self) -> Result<(), StoreError> {
         let txn = self.write_txn()?;
@@ -177,7 +201,6 @@ impl Store {
             let mut schema = txn.open_table(SCHEMA).map_err(|e| self.err("creating tables", e))?;
             schema.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(|e| self.err("writing the schema", e))?;
             txn.open_table(tables::OPS).map_err(self.ctx("creating tables"))?;
-            txn.open_table(tables::OP_INDEX).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::AUTHOR_INDEX).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::AUTHOR_SEQS).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::PARTNERSHIPS).map_err(self.ctx("creating tables"))?;
@@ -281,7 +304,8 @@ fn create_file_atomically(path: &Path, options: &StoreOptions) -> Result<(), Sto
     {
         let db = guard(&tmp, "creating", || builder(options).create(&tmp))?
             .map_err(|e| open_error(&tmp, "creating", e))?;
-        let store = Store { db: Some(db), path: Some(tmp.clone()), label: tmp.clone() };
+        let store =
+            Store { db: Some(db), path: Some(tmp.clone()), label: tmp.clone(), op_ids: Mutex::default() };
         store.init_schema()?;
     }
     let linked = match std::fs::hard_link(&tmp, path) {

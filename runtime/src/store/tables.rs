@@ -14,7 +14,6 @@
 //! |------------------|-------------------------------------------------|--------------------------------|
 //! | `schema`         | `"version"`                                     | schema version (u64)           |
 //! | `ops`            | partnership(32) ‖ height(8) ‖ op id(32)         | canonical signed op            |
-//! | `op_index`       | partnership(32) ‖ op id(32)                     | height (u64)                   |
 //! | `author_index`   | partnership(32) ‖ author(32) ‖ seq(8) ‖ op id(32) | height (u64)                 |
 //! | `author_seqs`    | partnership(32) ‖ author(32)                    | highest seq stored (u64)       |
 //! | `partnerships`   | partnership(32)                                 | number of ops stored (u64)     |
@@ -30,7 +29,11 @@ pub(crate) const SCHEMA: TableDefinition<&str, u64> = TableDefinition::new("sche
 pub(crate) const SCHEMA_KEY: &str = "version";
 
 pub(crate) const OPS: TableDefinition<&'static OpKey, &'static [u8]> = TableDefinition::new("ops");
-pub(crate) const OP_INDEX: TableDefinition<&'static [u8; 64], u64> = TableDefinition::new("op_index");
+/// Schema 1's index of op id → height, dropped by schema 2: a table keyed
+/// by random op ids is written at random places, and at a million ops every
+/// batch rewrote about one page per op. The store keeps that index in memory
+/// instead (`ops.rs`).
+pub(crate) const LEGACY_OP_INDEX: TableDefinition<&'static [u8; 64], u64> = TableDefinition::new("op_index");
 pub(crate) const AUTHOR_INDEX: TableDefinition<&'static AuthorKey, u64> =
     TableDefinition::new("author_index");
 pub(crate) const AUTHOR_SEQS: TableDefinition<&'static [u8; 64], u64> = TableDefinition::new("author_seqs");
@@ -65,10 +68,6 @@ pub(crate) fn split_op_key(key: &OpKey) -> (u64, OpId) {
 /// The last possible [`OpKey`] of a partnership.
 pub(crate) fn op_key_max(p: &PartnershipId) -> OpKey {
     op_key(p, u64::MAX, &OpId([0xff; 32]))
-}
-
-pub(crate) fn op_index_key(p: &PartnershipId, id: &OpId) -> [u8; 64] {
-    pair(&p.0, &id.0)
 }
 
 pub(crate) fn author_seq_key(p: &PartnershipId, author: &MemberId) -> [u8; 64] {

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::{all_ops, genesis, op, refs};
 use crate::op::{CodeHash, MemberKey, OpId, PartnershipId, SignedOp};
-use crate::store::tables::{CODE, OPS, SCHEMA, SCHEMA_KEY, op_key};
-use crate::store::{FinalDelta, FinalSnapshot, OpCursor, Store, StoreError};
+use crate::store::tables::{CODE, LEGACY_OP_INDEX, OPS, SCHEMA, SCHEMA_KEY, op_key};
+use crate::store::{FinalDelta, FinalSnapshot, OpCursor, SCHEMA_VERSION, Store, StoreError};
 
 fn sorted(mut ops: Vec<(u64, SignedOp)>) -> Vec<(u64, SignedOp)> {
     ops.sort_by_key(|(h, op)| (*h, op.id()));
@@ -329,7 +329,7 @@ fn other_schemas_and_foreign_databases_are_refused() {
         txn.commit().unwrap();
     }
     let err = Store::open(&newer).unwrap_err();
-    assert!(matches!(err, StoreError::Schema { found: 99, supported: 1, .. }), "{err}");
+    assert!(matches!(err, StoreError::Schema { found: 99, supported: SCHEMA_VERSION, .. }), "{err}");
     let text = err.to_string();
     assert!(text.contains("a newer polypact") && text.contains(&newer.display().to_string()), "{text}");
 
@@ -358,5 +358,49 @@ fn store_is_send_and_sync_and_starts_empty() {
     let store = Store::open_in_memory().unwrap();
     let txn = store.db().unwrap().begin_write().unwrap();
     assert!(txn.open_table(OPS).unwrap().is_empty().unwrap());
-    assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), 1);
+    assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), SCHEMA_VERSION);
+}
+
+/// A file of schema 1 (with the on-disk op id index) opens as schema 2: the
+/// table is dropped, and ops are still found by id, across restarts.
+#[test]
+fn a_schema_1_file_is_upgraded_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.redb");
+    let alice = MemberKey::from_seed(1);
+    let g = genesis(&alice);
+    let p = g.partnership();
+    let ops = vec![(0, g.clone()), (1, op(&p, &alice, 2, 0)), (2, op(&p, &alice, 3, 0))];
+    {
+        let store = Store::open(&path).unwrap();
+        store.append_ops(&p, &refs(&ops)).unwrap();
+    }
+    {
+        // What schema 1 had on top: its version and the op id index.
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, 1).unwrap();
+        let mut index = txn.open_table(LEGACY_OP_INDEX).unwrap();
+        for (h, o) in &ops {
+            let mut key = [0u8; 64];
+            key[..32].copy_from_slice(&p.0);
+            key[32..].copy_from_slice(&o.id().0);
+            index.insert(&key, *h).unwrap();
+        }
+        drop(index);
+        txn.commit().unwrap();
+    }
+    for _ in 0..2 {
+        let store = Store::open(&path).unwrap();
+        for (h, o) in &ops {
+            assert_eq!(store.get_op(&p, &o.id()).unwrap(), Some((*h, o.clone())));
+        }
+        let txn = store.db().unwrap().begin_read().unwrap();
+        assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), SCHEMA_VERSION);
+        assert!(txn.open_table(LEGACY_OP_INDEX).is_err(), "the old index is gone");
+        // Appending after the upgrade still refuses a second height for an op.
+        drop(txn);
+        let err = store.append_ops(&p, &[(7, &ops[1].1)]).unwrap_err();
+        assert!(matches!(err, StoreError::HeightConflict { stored: 1, given: 7, .. }), "{err}");
+    }
 }
