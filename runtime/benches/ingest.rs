@@ -4,8 +4,10 @@
 //!
 //! Run: `cargo bench -p polypact --bench ingest` (set `POLYPACT_BENCH_FULL=1`
 //! to include the 1,000,000-op scaling point). Prints ops/s, the ratio to
-//! `verify_strict`, per-op cost from 10k ops up, and the cost of a late op
-//! against the length of the non-final tail it reorders.
+//! `verify_strict`, per-op cost from 10k ops up (split into graph, store and
+//! snapshot work), and the cost of a late op against the length of the
+//! non-final tail it reorders. `POLYPACT_BENCH_SIZES=30000,300000` measures
+//! other sizes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,19 +108,21 @@ fn generate(f: &Fixture, n: usize, silent_after: Option<usize>) -> Vec<Vec<u8>> 
     out
 }
 
+/// Time spent per phase of [`ingest`]: decode and graph work, store append,
+/// final snapshot.
+type Phases = [Duration; 3];
+
 /// The whole pipeline over `ops`, a batch at a time as a node takes a sync
 /// page (decode, then [`Ledger::insert_batch`], which verifies the batch's
 /// signatures on all cores and inserts in order, then one store commit);
-/// returns elapsed time.
-fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Store) -> Duration {
+/// returns elapsed time and the time per phase.
+fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Store) -> (Duration, Phases) {
     let limits = Limits::default();
     let start = Instant::now();
     let mut ledger = Ledger::new(f.genesis.clone(), executor(), LedgerConfig::default()).expect("genesis");
     let partnership = ledger.partnership();
     let now = u64::MAX / 2;
-    // Time per phase (decode + graph, store append, final snapshot), printed
-    // with `POLYPACT_BENCH_PHASES=1` to see where per-op cost grows.
-    let mut phases = [Duration::ZERO; 3];
+    let mut phases: Phases = [Duration::ZERO; 3];
     for chunk in ops.chunks(BATCH) {
         let t0 = Instant::now();
         let decoded: Vec<SignedOp> =
@@ -140,16 +144,7 @@ fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Store) -> Duration {
             *phase += took;
         }
     }
-    if std::env::var("POLYPACT_BENCH_PHASES").is_ok_and(|v| v == "1") {
-        let per_op = |d: Duration| d.as_secs_f64() * 1e6 / ops.len() as f64;
-        println!(
-            "   phases, µs/op: decode+insert {:.1}, store append {:.1}, final snapshot {:.1}",
-            per_op(phases[0]),
-            per_op(phases[1]),
-            per_op(phases[2])
-        );
-    }
-    start.elapsed()
+    (start.elapsed(), phases)
 }
 
 fn verify_only(ops: &[SignedOp]) -> Duration {
@@ -180,7 +175,7 @@ fn criterion_benches(c: &mut Criterion) {
     group.bench_function("end to end (decode, verify, insert, execute, persist)", |b| {
         b.iter_batched(
             || Store::open_in_memory().expect("store"),
-            |store| ingest(&f, &ops, &store),
+            |store| ingest(&f, &ops, &store).0,
             BatchSize::PerIteration,
         )
     });
@@ -201,20 +196,25 @@ fn scaling_report() {
     let dir = tempfile::tempdir().expect("temp dir");
     println!("\n== ingest scaling (file-backed redb, fsync per batch of {BATCH}) ==");
     println!("{:>10} {:>14} {:>14} {:>12} {:>8}", "ops", "ingest ops/s", "verify ops/s", "µs/op", "ratio");
+    println!("           (graph = decode + verify on all cores + graph and ledger work)");
     for (i, &n) in sizes.iter().enumerate() {
         let ops = generate(&f, n, None);
         let decoded: Vec<SignedOp> =
             ops.iter().map(|b| decode_signed_op(b, &Limits::default()).expect("decodes")).collect();
         let verify = verify_only(&decoded);
         let store = Store::open(&dir.path().join(format!("ingest-{i}.redb"))).expect("store");
-        let took = ingest(&f, &ops, &store);
+        let (took, phases) = ingest(&f, &ops, &store);
+        let per_op = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
         println!(
-            "{:>10} {:>14.0} {:>14.0} {:>12.2} {:>8.2}",
+            "{:>10} {:>14.0} {:>14.0} {:>12.2} {:>8.2}   (µs/op: graph {:.1}, store {:.1}, snapshot {:.1})",
             n,
             rate(n, took),
             rate(n, verify),
-            took.as_secs_f64() * 1e6 / n as f64,
-            rate(n, took) / rate(n, verify)
+            per_op(took),
+            rate(n, took) / rate(n, verify),
+            per_op(phases[0]),
+            per_op(phases[1]),
+            per_op(phases[2])
         );
     }
 
