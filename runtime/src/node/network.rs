@@ -432,8 +432,8 @@ impl NetworkHalf {
         batch
     }
 
-    /// Checks and inserts a batch of gossip messages, one store commit per
-    /// partnership, and reports each message's verdict.
+    /// Checks a batch of gossip messages, reports the verdict of each one
+    /// refused here, and inserts the rest per partnership.
     async fn gossip(&mut self, core: &mut NodeCore, messages: Vec<GossipMessage>) -> Result<(), NodeError> {
         let mut by_partnership: BTreeMap<PartnershipId, Vec<GossipOp>> = BTreeMap::new();
         let mut in_batch: BTreeSet<OpId> = BTreeSet::new();
@@ -477,54 +477,65 @@ impl NetworkHalf {
             by_partnership.entry(partnership).or_default().push(GossipOp { op, msg_id, source });
         }
         for (partnership, batch) in by_partnership {
-            let (ops, answer_to): (Vec<SignedOp>, Vec<(OpId, MessageId, PeerId)>) = batch
-                .into_iter()
-                .map(|GossipOp { op, msg_id, source }| {
-                    let id = op.id();
-                    (op, (id, msg_id, source))
-                })
-                .unzip();
-            let results = match core.insert_batch(&partnership, ops, Origin::Fresh, now_ms()) {
-                Ok(results) => results,
-                Err(e @ NodeError::Store(_)) => return Err(e),
-                Err(error) => {
-                    tracing::debug!(%error, "gossip ops not inserted");
-                    for (_, msg_id, source) in answer_to {
-                        self.report(msg_id, source, Verdict::Ignore).await;
-                    }
-                    continue;
+            self.insert_gossip(core, partnership, batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts one partnership's gossip ops with one store commit, reports
+    /// each message's verdict, and fetches the parents still missing.
+    async fn insert_gossip(
+        &mut self,
+        core: &mut NodeCore,
+        partnership: PartnershipId,
+        batch: Vec<GossipOp>,
+    ) -> Result<(), NodeError> {
+        let (ops, answer_to): (Vec<SignedOp>, Vec<(OpId, MessageId, PeerId)>) = batch
+            .into_iter()
+            .map(|GossipOp { op, msg_id, source }| {
+                let id = op.id();
+                (op, (id, msg_id, source))
+            })
+            .unzip();
+        let results = match core.insert_batch(&partnership, ops, Origin::Fresh, now_ms()) {
+            Ok(results) => results,
+            Err(e @ NodeError::Store(_)) => return Err(e),
+            Err(error) => {
+                tracing::debug!(%error, "gossip ops not inserted");
+                for (_, msg_id, source) in answer_to {
+                    self.report(msg_id, source, Verdict::Ignore).await;
                 }
-            };
-            let mut missing: BTreeMap<PeerId, Vec<OpId>> = BTreeMap::new();
-            for ((id, msg_id, source), result) in answer_to.into_iter().zip(results) {
-                match result {
-                    Ok(insertion) => {
-                        if insertion.accepted.iter().any(|(a, _)| *a == id) {
-                            self.report(msg_id, source, Verdict::Accept).await;
-                        } else {
-                            self.open_verdicts
-                                .insert(id, OpenVerdict { msg_id, source, since: Instant::now() });
-                        }
-                        self.close_verdicts(&insertion.accepted).await;
-                        missing.entry(source).or_default().extend(insertion.waiting_for);
+                return Ok(());
+            }
+        };
+        let mut missing: BTreeMap<PeerId, Vec<OpId>> = BTreeMap::new();
+        for ((id, msg_id, source), result) in answer_to.into_iter().zip(results) {
+            match result {
+                Ok(insertion) => {
+                    if insertion.accepted.iter().any(|(a, _)| *a == id) {
+                        self.report(msg_id, source, Verdict::Accept).await;
+                    } else {
+                        self.open_verdicts.insert(id, OpenVerdict { msg_id, source, since: Instant::now() });
                     }
-                    Err(refusal) => {
-                        let verdict = verdict_for(&refusal);
-                        tracing::debug!(peer = %source, %refusal, ?verdict, "gossip op refused");
-                        self.report(msg_id, source, verdict).await;
-                    }
+                    self.close_verdicts(&insertion.accepted).await;
+                    missing.entry(source).or_default().extend(insertion.waiting_for);
+                }
+                Err(refusal) => {
+                    let verdict = verdict_for(&refusal);
+                    tracing::debug!(peer = %source, %refusal, ?verdict, "gossip op refused");
+                    self.report(msg_id, source, verdict).await;
                 }
             }
-            // Parents a later op of the batch brought in are not missing.
-            for (source, mut ids) in missing {
-                ids.sort();
-                ids.dedup();
-                if let Some(ledger) = core.ledger(&partnership) {
-                    ids.retain(|id| !ledger.dag().contains(id));
-                }
-                if !ids.is_empty() {
-                    self.fetch_missing(core, partnership, source, ids);
-                }
+        }
+        // Parents a later op of the batch brought in are not missing.
+        for (source, mut ids) in missing {
+            ids.sort();
+            ids.dedup();
+            if let Some(ledger) = core.ledger(&partnership) {
+                ids.retain(|id| !ledger.dag().contains(id));
+            }
+            if !ids.is_empty() {
+                self.fetch_missing(core, partnership, source, ids);
             }
         }
         Ok(())

@@ -16,6 +16,7 @@
 //! cost grew 3.6x from 10k to 1M ops). The index costs about 50 bytes of
 //! memory per op, as the ledger's own graph does.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::PoisonError;
 
@@ -156,25 +157,27 @@ impl Store {
         indexes: &'a mut BTreeMap<PartnershipId, OpIds>,
         p: &PartnershipId,
     ) -> Result<&'a mut OpIds, StoreError> {
-        if !indexes.contains_key(p) {
-            let ids = self.guarded("indexing op ids", || {
-                let txn = self.read_txn()?;
-                let by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("indexing op ids"))?;
-                let first = author_key(p, &MemberId([0; 32]), 0, &OpId([0; 32]));
-                let last = author_key(p, &MemberId([0xff; 32]), u64::MAX, &OpId([0xff; 32]));
-                let mut ids = OpIds::new();
-                for entry in
-                    by_author.range::<&AuthorKey>(&first..=&last).map_err(self.ctx("indexing op ids"))?
-                {
-                    let (key, height) = entry.map_err(self.ctx("indexing op ids"))?;
-                    let (_, id) = split_author_key(key.value());
-                    ids.insert(id, height.value());
-                }
-                Ok(ids)
-            })?;
-            indexes.insert(*p, ids);
+        match indexes.entry(*p) {
+            Entry::Occupied(built) => Ok(built.into_mut()),
+            Entry::Vacant(slot) => Ok(slot.insert(self.read_op_ids(p)?)),
         }
-        indexes.get_mut(p).ok_or_else(|| self.corrupt("the op id index vanished".to_string()))
+    }
+
+    /// Op id → height of every op of `p`, from the `author_index` table.
+    fn read_op_ids(&self, p: &PartnershipId) -> Result<OpIds, StoreError> {
+        self.guarded("indexing op ids", || {
+            let txn = self.read_txn()?;
+            let by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("indexing op ids"))?;
+            let first = author_key(p, &MemberId([0; 32]), 0, &OpId([0; 32]));
+            let last = author_key(p, &MemberId([0xff; 32]), u64::MAX, &OpId([0xff; 32]));
+            let mut ids = OpIds::new();
+            for entry in by_author.range::<&AuthorKey>(&first..=&last).map_err(self.ctx("indexing op ids"))? {
+                let (key, height) = entry.map_err(self.ctx("indexing op ids"))?;
+                let (_, id) = split_author_key(key.value());
+                ids.insert(id, height.value());
+            }
+            Ok(ids)
+        })
     }
 
     /// The partnerships whose genesis op is stored, ascending.
