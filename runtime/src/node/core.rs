@@ -27,8 +27,12 @@ pub type NodeLedger = Ledger<Arc<WasmExecutor>>;
 /// Node settings the core needs.
 #[derive(Clone, Copy, Debug)]
 pub struct CoreConfig {
-    /// How long the member waits after others' payload-bearing ops before
-    /// it acks them (one ack covers everything that arrived meanwhile).
+    /// The ack window: a member acks others' payload-bearing ops at once
+    /// when it has not acked in the partnership for this long, and otherwise
+    /// when this long has passed since its last ack (one ack covers
+    /// everything that arrived meanwhile). So an idle partnership finalises
+    /// in two network hops, and a busy one gets at most one ack per member
+    /// per window.
     pub ack_debounce_ms: u64,
     /// How often the final state is snapshotted to the store (a restart
     /// replays only the ops above the last snapshot). Each snapshot is a
@@ -52,8 +56,10 @@ pub struct NodeCore {
     member: MemberId,
     config: CoreConfig,
     ledgers: BTreeMap<PartnershipId, NodeLedger>,
-    /// Since when (node clock) each partnership has owed an ack.
-    ack_owed_since: BTreeMap<PartnershipId, u64>,
+    /// When (node clock) the ack each partnership is owed falls due.
+    ack_due_at: BTreeMap<PartnershipId, u64>,
+    /// When (node clock) the member last acked in each partnership.
+    last_ack_at: BTreeMap<PartnershipId, u64>,
     outbox: Vec<(PartnershipId, SignedOp)>,
     events: Vec<NodeEvent>,
     /// Node clock of the last final-state snapshot.
@@ -91,7 +97,8 @@ impl NodeCore {
             member,
             config,
             ledgers,
-            ack_owed_since: BTreeMap::new(),
+            ack_due_at: BTreeMap::new(),
+            last_ack_at: BTreeMap::new(),
             outbox: Vec::new(),
             events: Vec::new(),
             last_snapshot_ms: 0,
@@ -213,7 +220,8 @@ impl NodeCore {
         let op = ledger.create_op(&self.key, payload, now_ms);
         self.insert(partnership, op.clone(), Origin::Fresh, now_ms)?;
         if !op.op().payload.is_payload_bearing() {
-            self.ack_owed_since.remove(partnership);
+            self.ack_due_at.remove(partnership);
+            self.last_ack_at.insert(*partnership, now_ms);
         }
         self.outbox.push((*partnership, op.clone()));
         Ok(op)
@@ -301,23 +309,24 @@ impl NodeCore {
         }
         self.collect_events(partnership);
         if ledger_needs_ack(self.ledgers.get(partnership), &self.member) {
-            self.ack_owed_since.entry(*partnership).or_insert(now_ms);
+            // Leading edge: due now after a quiet window; otherwise one
+            // window after the last ack, covering all that arrives meanwhile.
+            let window_end =
+                self.last_ack_at.get(partnership).map_or(0, |last| last + self.config.ack_debounce_ms);
+            self.ack_due_at.entry(*partnership).or_insert(now_ms.max(window_end));
         }
         Ok(results)
     }
 
-    /// Periodic work: authors the acks that are due (after the debounce) and
-    /// saves final-state snapshots. Returns the acks authored.
+    /// Periodic work: authors the acks that are due (see
+    /// [`CoreConfig::ack_debounce_ms`]) and saves final-state snapshots.
+    /// Returns the acks authored.
     pub fn tick(&mut self, now_ms: u64) -> Result<Vec<(PartnershipId, OpId)>, NodeError> {
-        let due: Vec<PartnershipId> = self
-            .ack_owed_since
-            .iter()
-            .filter(|(_, since)| now_ms.saturating_sub(**since) >= self.config.ack_debounce_ms)
-            .map(|(p, _)| *p)
-            .collect();
+        let due: Vec<PartnershipId> =
+            self.ack_due_at.iter().filter(|(_, due_at)| now_ms >= **due_at).map(|(p, _)| *p).collect();
         let mut acks = Vec::new();
         for partnership in due {
-            self.ack_owed_since.remove(&partnership);
+            self.ack_due_at.remove(&partnership);
             let still_owed = ledger_needs_ack(self.ledgers.get(&partnership), &self.member);
             let active = self.ledgers.get(&partnership).is_some_and(|l| {
                 l.optimistic_state().participant(&self.member).is_some_and(|r| r.is_active())
@@ -338,7 +347,7 @@ impl NodeCore {
 
     /// When the next ack falls due, if one is owed.
     pub fn next_ack_due(&self) -> Option<u64> {
-        self.ack_owed_since.values().min().map(|since| since + self.config.ack_debounce_ms)
+        self.ack_due_at.values().min().copied()
     }
 
     /// Takes the ops to publish (authored here, in order).

@@ -141,3 +141,71 @@ fn a_node_runs_calls_through_wasm_and_survives_a_restart() {
         node.shutdown().await.expect("shutdown");
     });
 }
+
+/// The ack window: a member acks at once after a quiet window (leading
+/// edge, so an idle partnership finalises in two hops), and otherwise one
+/// window after its last ack, with one ack covering all that arrived
+/// meanwhile (at most one ack per member per window).
+#[test]
+fn acks_go_out_at_once_after_a_quiet_window_and_once_per_window_under_load() {
+    let wasm = module_wasm("guestbook").unwrap_or_else(|e| panic!("{e}"));
+    let (alice_key, bob_key) = (MemberKey::from_seed(1), MemberKey::from_seed(2));
+    let dirs = [tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir")];
+    let open = |dir: &tempfile::TempDir, seed: u8| {
+        let mut config = NodeConfig::new(dir.path());
+        config.core.ack_debounce_ms = 50;
+        let mut core = node::open_core(&config, MemberKey::from_seed(seed)).expect("open");
+        core.add_code(&wasm).expect("code");
+        core
+    };
+    let mut alice = open(&dirs[0], 1);
+    let mut bob = open(&dirs[1], 2);
+    let code = CodeHash::of(&wasm);
+    let p = alice
+        .create_partnership(charter(vec![alice_key.member_id(), bob_key.member_id()], code), 1_000)
+        .expect("create");
+    let genesis = alice.take_outbox().pop().expect("genesis").1;
+    bob.join(genesis).expect("join");
+    let sign = |n: u32| json!({"sign": {"message": format!("entry {n}")}}).to_string().into_bytes();
+    let deliver = |alice: &mut node::NodeCore, bob: &mut node::NodeCore, now: u64| {
+        for (partnership, op) in alice.take_outbox() {
+            bob.insert(&partnership, op, node::Origin::Fresh, now).expect("bob accepts");
+        }
+    };
+    assert_eq!(bob.next_ack_due(), None, "nothing of others to ack yet");
+
+    // Quiet partnership: Bob owes an ack at once.
+    alice.submit_call(&p, "guestbook", sign(1), 2_000).expect("call");
+    deliver(&mut alice, &mut bob, 2_000);
+    assert_eq!(bob.next_ack_due(), Some(2_000), "leading edge");
+    let acks = bob.tick(2_000).expect("tick");
+    assert_eq!(acks.len(), 1, "one ack at once");
+    assert_eq!(bob.next_ack_due(), None);
+
+    // Busy: two more ops inside the window wait for its end, and one ack covers both.
+    alice.submit_call(&p, "guestbook", sign(2), 2_010).expect("call");
+    deliver(&mut alice, &mut bob, 2_010);
+    assert_eq!(bob.next_ack_due(), Some(2_050), "one window after the last ack");
+    assert!(bob.tick(2_049).expect("tick").is_empty(), "not before the window ends");
+    alice.submit_call(&p, "guestbook", sign(3), 2_030).expect("call");
+    deliver(&mut alice, &mut bob, 2_030);
+    assert_eq!(bob.next_ack_due(), Some(2_050), "the window does not move");
+    let acks = bob.tick(2_050).expect("tick");
+    assert_eq!(acks.len(), 1, "one ack for both ops");
+    let ledger = bob.ledger(&p).expect("ledger");
+    let ack = ledger.dag().get(&acks[0].1).expect("ack in the graph");
+    let alice_tip =
+        ledger.dag().chain(&alice_key.member_id()).and_then(|c| c.tip_height()).expect("alice's ops");
+    assert!(ack.height > alice_tip, "the ack builds on Alice's latest op");
+
+    // Quiet again: the next op is acked at once.
+    alice.submit_call(&p, "guestbook", sign(4), 3_000).expect("call");
+    deliver(&mut alice, &mut bob, 3_000);
+    assert_eq!(bob.next_ack_due(), Some(3_000));
+    assert_eq!(bob.tick(3_000).expect("tick").len(), 1);
+    // An ack is never acked: Alice owes nothing for Bob's acks.
+    for (partnership, op) in bob.take_outbox() {
+        alice.insert(&partnership, op, node::Origin::Fresh, 3_001).expect("alice accepts");
+    }
+    assert_eq!(alice.next_ack_due(), None, "acks are never acked");
+}

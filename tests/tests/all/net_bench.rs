@@ -1,8 +1,12 @@
 //! Network figures (ignored by default; run with
 //! `cargo test --release -p polypact-tests --test all net_bench:: -- --ignored --nocapture --test-threads 1`):
 //!
-//! - submit → final on every node, p50/p99, for 4, 8 and 16 in-process nodes,
-//!   beside raw gossipsub one-hop delivery measured in the same run;
+//! - submit → final on every node, p50/p99, for 4, 8 and 16 in-process nodes
+//!   (`POLYPACT_BENCH_NODES=8` picks sizes), beside raw gossipsub one-hop
+//!   delivery measured in the same run; once for ops in a quiet partnership
+//!   (each submitted an ack window after the previous one is final, so
+//!   nodes ack at once) and once back to back (each submitted as soon as
+//!   the previous one is final, so acks wait for the window);
 //! - catch-up throughput (ops/s) of a newcomer syncing a long history.
 //!
 //! They print figures and assert only correctness, never timing.
@@ -72,7 +76,9 @@ async fn raw_gossip_one_hop(rounds: usize) -> Vec<Duration> {
     samples
 }
 
-async fn submit_to_final(n: u8, ops: usize) -> Vec<Duration> {
+/// Submit → final on all `n` nodes for `ops` ops in a quiet partnership and
+/// then for `ops` ops back to back: `(quiet, back_to_back)`.
+async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
     let dirs = temp_dirs(usize::from(n));
     let (nodes, code) = start_nodes_with(n, &dirs, NetworkConfig::default()).await;
     let seeds: Vec<u8> = (1..=n).collect();
@@ -85,8 +91,13 @@ async fn submit_to_final(n: u8, ops: usize) -> Vec<Duration> {
     let refs: Vec<&TestNode> = nodes.iter().collect();
     wait_converged(&refs, p, &[]).await;
     let mut receivers: Vec<_> = nodes.iter().map(|n| n.node.subscribe()).collect();
-    let mut samples = Vec::new();
-    for i in 0..ops {
+    let window = Duration::from_millis(polypact::node::CoreConfig::default().ack_debounce_ms);
+    let (mut quiet, mut back_to_back) = (Vec::new(), Vec::new());
+    for i in 0..2 * ops {
+        let is_quiet = i < ops;
+        if is_quiet {
+            tokio::time::sleep(window).await;
+        }
         let author = &nodes[i % nodes.len()];
         let sent = Instant::now();
         let op =
@@ -110,26 +121,37 @@ async fn submit_to_final(n: u8, ops: usize) -> Vec<Duration> {
         }
         if std::env::var("POLYPACT_BENCH_TRACE").is_ok() {
             eprintln!(
-                "op {i}: applied by all {:?}, first final {:?}, final on all {:?}",
+                "op {i} ({}): applied by all {:?}, first final {:?}, final on all {:?}",
+                if is_quiet { "quiet" } else { "back to back" },
                 applied_on.values().max(),
                 final_on.values().min(),
-                final_on.values().max()
+                final_on.values().max(),
             );
         }
-        samples.push(final_on.values().copied().max().expect("n nodes"));
+        let sample = final_on.values().copied().max().expect("n nodes");
+        if is_quiet { quiet.push(sample) } else { back_to_back.push(sample) }
     }
     for node in nodes {
         node.stop().await;
     }
-    samples
+    (quiet, back_to_back)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// The nodes share one runtime here; as separate processes each would have
+// its own threads, so one node's store commit would not hold up another's
+// network task. 16 threads give every node at least one (on the same cores).
+#[tokio::test(flavor = "multi_thread", worker_threads = 16)]
 #[ignore = "a benchmark: run with --ignored --nocapture"]
 async fn bench_submit_to_final_beside_raw_gossip() {
     eprintln!("raw gossipsub one hop:        {}", summary(raw_gossip_one_hop(200).await));
-    for n in [4u8, 8, 16] {
-        eprintln!("submit -> final on {n} nodes:  {}", summary(submit_to_final(n, 100).await));
+    let sizes: Vec<u8> = std::env::var("POLYPACT_BENCH_NODES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![4, 8, 16]);
+    for n in sizes {
+        let (quiet, back_to_back) = submit_to_final(n, 100).await;
+        eprintln!("submit -> final on {n} nodes, quiet:         {}", summary(quiet));
+        eprintln!("submit -> final on {n} nodes, back to back:  {}", summary(back_to_back));
     }
 }
 
