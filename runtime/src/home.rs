@@ -164,7 +164,8 @@ impl Default for NetworkSettings {
 pub struct NodeSettings {
     /// Store and module cache; relative paths are inside the home.
     pub data_dir: String,
-    /// How long the member waits before acking others' ops, in milliseconds.
+    /// The ack window in milliseconds: the member acks others' ops at once
+    /// when it has not acked for this long, else when the window ends.
     pub ack_debounce_ms: u64,
     /// How often the node does periodic work (acks, snapshots), in milliseconds.
     pub tick_ms: u64,
@@ -253,8 +254,9 @@ blocked = {blocked}
 [node]
 # Store and module cache; relative to this home (default {data_default}).
 data_dir = {data_dir}
-# Milliseconds the member waits before acking others' ops; one ack covers
-# everything that arrived meanwhile (default {ack_default}).
+# Ack window in milliseconds: the member acks others' ops at once when it has
+# not acked for this long, else when the window since its last ack ends; one
+# ack covers everything that arrived meanwhile (default {ack_default}).
 ack_debounce_ms = {ack}
 # Milliseconds between periodic work: due acks, snapshots (default {tick_default}).
 tick_ms = {tick}
