@@ -127,6 +127,9 @@ async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
                 final_on.values().min(),
                 final_on.values().max(),
             );
+            if applied_on.values().max().is_some_and(|d| *d > Duration::from_millis(20)) {
+                eprintln!("  applied per node: {applied_on:?}");
+            }
         }
         let sample = final_on.values().copied().max().expect("n nodes");
         if is_quiet { quiet.push(sample) } else { back_to_back.push(sample) }
@@ -171,6 +174,14 @@ async fn bench_catch_up_throughput() {
     let mut all: Vec<(u64, polypact::op::SignedOp)> =
         harness.ledger.dag().nodes().map(|n| (n.height, (*n.op).clone())).collect();
     all.sort_by_key(|(h, op)| (*h, op.id()));
+    // The reference, on the same machine in the same run: checking every
+    // op (structure and strict signature) on one core, nothing else.
+    let limits = polypact::op::Limits::default();
+    let verify_started = Instant::now();
+    for (_, op) in &all {
+        op.verify(&limits).expect("valid op");
+    }
+    let verify_rate = all.len() as f64 / verify_started.elapsed().as_secs_f64();
     let dirs = temp_dirs(2);
     {
         let store = Store::open(&dirs[0].path().join("store.redb")).expect("store");
@@ -195,6 +206,7 @@ async fn bench_catch_up_throughput() {
     .await;
     let took = started.elapsed();
     eprintln!("catch-up: {total} ops in {took:?} = {:.0} ops/s", total as f64 / took.as_secs_f64());
+    eprintln!("reference: op.verify (strict ed25519) on one core = {verify_rate:.0} ops/s");
     client.stop().await;
     server.stop().await;
 }
