@@ -3,6 +3,15 @@
 //! A [`MemberKey`] is an ed25519 signing key. Signatures are over the op id
 //! with a domain prefix, and are checked with `verify_strict` (no small-order
 //! keys, no non-canonical `s`). Keystore files belong to the node, not here.
+//!
+//! Checking a signature starts by decompressing the author's public key, a
+//! field exponentiation that is about a tenth of `verify_strict`'s cost. A
+//! partnership has few authors and many ops, so the decompressed keys are
+//! kept in a small process-wide memo. Decompression is a pure function of
+//! the 32 key bytes, so the memo changes no result, only the time.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
@@ -68,13 +77,36 @@ pub(crate) fn op_signing_message(id: &OpId) -> [u8; 47] {
     message
 }
 
+/// How many decompressed keys the memo holds before it starts over (a
+/// node's partnerships rarely have this many authors between them).
+const KEY_MEMO_LIMIT: usize = 4_096;
+
+/// Decompressed public keys by their bytes (only keys that decompress).
+static KEY_MEMO: LazyLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = LazyLock::new(Default::default);
+
+/// `author`'s decompressed public key, from the memo when it is there.
+fn verifying_key(author: &MemberId) -> Result<VerifyingKey, VerifyFailure> {
+    // A panic elsewhere while holding the lock cannot leave the map
+    // half-written in a way that matters: every entry is complete.
+    if let Some(key) = KEY_MEMO.lock().unwrap_or_else(PoisonError::into_inner).get(&author.0) {
+        return Ok(*key);
+    }
+    let key = VerifyingKey::from_bytes(&author.0).map_err(|_| VerifyFailure::BadKey)?;
+    let mut memo = KEY_MEMO.lock().unwrap_or_else(PoisonError::into_inner);
+    if memo.len() >= KEY_MEMO_LIMIT {
+        memo.clear();
+    }
+    memo.insert(author.0, key);
+    Ok(key)
+}
+
 /// Verifies `signature` by `author` over `id` with `verify_strict`.
 pub(crate) fn verify_op_signature(
     author: &MemberId,
     id: &OpId,
     signature: &[u8; 64],
 ) -> Result<(), VerifyFailure> {
-    let key = VerifyingKey::from_bytes(&author.0).map_err(|_| VerifyFailure::BadKey)?;
+    let key = verifying_key(author)?;
     let signature = Signature::from_bytes(signature);
     key.verify_strict(&op_signing_message(id), &signature).map_err(|_| VerifyFailure::BadSignature)
 }
@@ -105,5 +137,41 @@ mod tests {
             verify_op_signature(&key.member_id(), &OpId([2; 32]), &sig),
             Err(VerifyFailure::BadSignature)
         );
+    }
+
+    /// The key memo changes no verdict: the first check (which decompresses
+    /// and remembers) and later ones (from the memo, also after the memo
+    /// starts over) agree, for good keys, small-order keys and bytes that
+    /// are no key at all (never remembered).
+    #[test]
+    fn the_key_memo_changes_no_verdict() {
+        let id = OpId([7; 32]);
+        let good = MemberKey::from_seed(9);
+        let sig = good.sign_op(&id);
+        // The identity point: decompresses, but is small-order.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        // A y with no curve point (found by search, so the test says why).
+        let no_point = (0u8..=255)
+            .map(|b| [b; 32])
+            .find(|bytes| VerifyingKey::from_bytes(bytes).is_err())
+            .expect("some repeated byte is not a curve point");
+        for round in 0..3 {
+            assert_eq!(verify_op_signature(&good.member_id(), &id, &sig), Ok(()), "round {round}");
+            assert_eq!(
+                verify_op_signature(&good.member_id(), &OpId([8; 32]), &sig),
+                Err(VerifyFailure::BadSignature)
+            );
+            assert_eq!(verify_op_signature(&MemberId(identity), &id, &sig), Err(VerifyFailure::BadSignature));
+            assert_eq!(verify_op_signature(&MemberId(no_point), &id, &sig), Err(VerifyFailure::BadKey));
+            assert!(!KEY_MEMO.lock().unwrap_or_else(PoisonError::into_inner).contains_key(&no_point));
+            if round == 1 {
+                // Overflow the memo so it starts over.
+                for seed in 0..4 * KEY_MEMO_LIMIT {
+                    let bytes = *blake3::hash(&seed.to_le_bytes()).as_bytes();
+                    let _ = verifying_key(&MemberId(bytes));
+                }
+            }
+        }
     }
 }
