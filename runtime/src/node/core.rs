@@ -310,10 +310,13 @@ impl NodeCore {
         self.collect_events(partnership);
         if ledger_needs_ack(self.ledgers.get(partnership), &self.member) {
             // Leading edge: due now after a quiet window; otherwise one
-            // window after the last ack, covering all that arrives meanwhile.
-            let window_end =
-                self.last_ack_at.get(partnership).map_or(0, |last| last + self.config.ack_debounce_ms);
-            self.ack_due_at.entry(*partnership).or_insert(now_ms.max(window_end));
+            // window after the last ack, covering all that arrives meanwhile
+            // (and never more than a window from now, should the clock step
+            // back).
+            let window = self.config.ack_debounce_ms;
+            let window_end = self.last_ack_at.get(partnership).map_or(0, |last| last.saturating_add(window));
+            let due_at = now_ms.max(window_end).min(now_ms.saturating_add(window));
+            self.ack_due_at.entry(*partnership).or_insert(due_at);
         }
         Ok(results)
     }

@@ -208,4 +208,9 @@ fn acks_go_out_at_once_after_a_quiet_window_and_once_per_window_under_load() {
         alice.insert(&partnership, op, node::Origin::Fresh, 3_001).expect("alice accepts");
     }
     assert_eq!(alice.next_ack_due(), None, "acks are never acked");
+
+    // Bob's clock steps back two seconds: his ack is still due within a window.
+    alice.submit_call(&p, "guestbook", sign(5), 3_010).expect("call");
+    deliver(&mut alice, &mut bob, 1_000);
+    assert_eq!(bob.next_ack_due(), Some(1_050), "at most a window from now");
 }
