@@ -29,7 +29,9 @@
 //!   every few seconds, the node asks the topic's peers for their per-author
 //!   seq vectors and fetches what it lacks by author and seq range, one page
 //!   per author in turn, inserting them as synced history. A partition heals
-//!   and a late joiner catches up without any gossip replay.
+//!   and a late joiner catches up without any gossip replay. The session
+//!   checks each page's signatures (on all cores, off the node loop) while
+//!   the loop inserts the page before, and the loop finds the verdicts made.
 //! - **Membership of topics.** The node subscribes to the topics of the
 //!   partnerships it holds (also ahead of its member's admission, to catch
 //!   up), leaves them when its member is removed, and binds its peer id with
@@ -1048,6 +1050,7 @@ impl Session {
                     .filter_map(|bytes| decode_signed_op(bytes, &self.limits).ok())
                     .filter(|op| op.author() == author && op.seq() >= next && op.seq() < end)
                     .collect();
+                let ops = check_signatures_ahead(ops).await;
                 let Some(highest) = ops.iter().map(SignedOp::seq).max() else {
                     wanted.swap_remove(i);
                     continue;
@@ -1066,6 +1069,23 @@ impl Session {
         }
         true
     }
+}
+
+/// Runs the signature check of every op of a fetched page on the blocking
+/// pool, across all cores, so the node loop (busy inserting the page before)
+/// only looks the verdicts up ([`SignedOp::check_signature`] keeps them).
+/// Refusing is still the ledger's call; this decides nothing.
+async fn check_signatures_ahead(ops: Vec<SignedOp>) -> Vec<SignedOp> {
+    use rayon::prelude::*;
+    let checked = tokio::task::spawn_blocking(move || {
+        ops.par_iter().for_each(|op| {
+            let _ = op.check_signature();
+        });
+        ops
+    })
+    .await;
+    // Only a panic in the check could lose the page; anti-entropy asks again.
+    checked.unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -88,6 +88,29 @@ mod tests {
         .sign(key)
     }
 
+    /// The signature verdict an op keeps is the verdict of its own bytes: a
+    /// checked op and a fresh copy are equal and agree, and a copy with a
+    /// damaged signature is refused every time it is checked.
+    #[test]
+    fn the_kept_signature_verdict_is_the_ops_own() {
+        let key = MemberKey::from_seed(4);
+        let op = call_op(&key);
+        let limits = Limits::default();
+        assert!(op.check_signature().is_ok());
+        let fresh = decode_signed_op(&op.encode(), &limits).expect("decodes");
+        assert_eq!(fresh, op, "the verdict is not part of the op's identity");
+        assert!(fresh.verify(&limits).is_ok());
+        let mut damaged_bytes = op.encode();
+        let last = damaged_bytes.len() - 1;
+        damaged_bytes[last] ^= 1;
+        let damaged = decode_signed_op(&damaged_bytes, &limits).expect("still decodes");
+        for _ in 0..2 {
+            assert!(matches!(damaged.verify(&limits), Err(OpError::BadSignature { .. })));
+            assert!(matches!(damaged.clone().check_signature(), Err(OpError::BadSignature { .. })));
+        }
+        assert!(op.verify(&limits).is_ok(), "the good op's verdict is untouched");
+    }
+
     #[test]
     fn round_trip_keeps_id_and_signature() {
         let key = MemberKey::from_seed(1);

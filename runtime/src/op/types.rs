@@ -1,5 +1,7 @@
 //! The op structure, its payloads, signing, and equivocation proofs.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 use super::charter::Charter;
@@ -84,7 +86,7 @@ impl UnsignedOp {
         let id = OpId(*blake3::hash(&encoded).as_bytes());
         let signature = key.sign_op(&id);
         let encoded_len = encoded.len() + 64;
-        SignedOp { op: self, signature, id, encoded_len }
+        SignedOp { op: self, signature, id, encoded_len, signature_verdict: SignatureVerdict::default() }
     }
 
     /// Context-free structural checks: seq, parents, genesis shape, names.
@@ -138,7 +140,7 @@ impl UnsignedOp {
     }
 }
 
-/// A signed op, with its id and encoded size cached.
+/// A signed op, with its id, encoded size and signature verdict cached.
 ///
 /// Build one with [`UnsignedOp::sign`] or [`decode_signed_op`](super::decode_signed_op).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,11 +149,29 @@ pub struct SignedOp {
     signature: [u8; 64],
     id: OpId,
     encoded_len: usize,
+    signature_verdict: SignatureVerdict,
 }
+
+/// The outcome of an op's strict signature check, once it has run.
+///
+/// The fields it is computed from (author, id, signature) never change after
+/// the op is built, so the verdict cannot go stale, and a clone carries it.
+/// It is not part of the op's identity: two copies of an op are equal
+/// whether or not either has been checked.
+#[derive(Clone, Debug, Default)]
+struct SignatureVerdict(OnceLock<Result<(), VerifyFailure>>);
+
+impl PartialEq for SignatureVerdict {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SignatureVerdict {}
 
 impl SignedOp {
     pub(crate) fn from_parts(op: UnsignedOp, signature: [u8; 64], id: OpId, encoded_len: usize) -> Self {
-        SignedOp { op, signature, id, encoded_len }
+        SignedOp { op, signature, id, encoded_len, signature_verdict: SignatureVerdict::default() }
     }
 
     /// The op's id.
@@ -203,7 +223,18 @@ impl SignedOp {
             return Err(OpError::TooLarge { size: self.encoded_len, limit: limits.max_op_bytes });
         }
         self.op.check_structure(limits)?;
-        verify_op_signature(&self.op.author, &self.id, &self.signature).map_err(|failure| match failure {
+        self.check_signature()
+    }
+
+    /// Checks the strict ed25519 signature alone. The check runs once per op
+    /// (the verdict is kept with it), so a caller may run it ahead of time,
+    /// on other threads, and [`SignedOp::verify`] then only looks it up.
+    pub fn check_signature(&self) -> Result<(), OpError> {
+        let verdict = self
+            .signature_verdict
+            .0
+            .get_or_init(|| verify_op_signature(&self.op.author, &self.id, &self.signature));
+        verdict.map_err(|failure| match failure {
             VerifyFailure::BadKey => OpError::BadAuthorKey(self.op.author),
             VerifyFailure::BadSignature => OpError::BadSignature { op: self.id, author: self.op.author },
         })
