@@ -290,19 +290,13 @@ impl NodeTask {
                     }
                 },
                 _ = ticker.tick() => {
-                    if let Err(e) = self.core.tick(now_ms()) {
-                        if matches!(e, NodeError::Store(_)) {
-                            break Err(e);
-                        }
-                        tracing::warn!(error = %e, "periodic node work failed");
+                    if let Err(fatal) = self.periodic() {
+                        break Err(fatal);
                     }
                 }
                 () = ack_timer => {
-                    if let Err(e) = self.core.tick(now_ms()) {
-                        if matches!(e, NodeError::Store(_)) {
-                            break Err(e);
-                        }
-                        tracing::warn!(error = %e, "periodic node work failed");
+                    if let Err(fatal) = self.periodic() {
+                        break Err(fatal);
                     }
                 }
                 input = next_net_input(&mut net) => net_input = Some(input),
@@ -323,6 +317,15 @@ impl NodeTask {
                 {
                     break Err(fatal);
                 }
+                // An ack that fell due while handling the input goes out in
+                // this turn: under a stream of gossip, `select!` (which picks
+                // among ready branches at random) could otherwise take other
+                // inputs for several turns first, and finality waits on acks.
+                if self.core.next_ack_due().is_some_and(|due| due <= now_ms())
+                    && let Err(fatal) = self.periodic()
+                {
+                    break Err(fatal);
+                }
                 if let Err(fatal) = half.flush(&mut self.core).await {
                     break Err(fatal);
                 }
@@ -338,6 +341,19 @@ impl NodeTask {
             tracing::error!(error = %e, "the node stopped");
         }
         result
+    }
+
+    /// Due acks and snapshots ([`NodeCore::tick`]). `Err` only for a store
+    /// failure (fatal); anything else is logged and the node goes on.
+    fn periodic(&mut self) -> Result<(), NodeError> {
+        match self.core.tick(now_ms()) {
+            Err(e) if matches!(e, NodeError::Store(_)) => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "periodic node work failed");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+        }
     }
 
     /// Streams new events to subscribers. Authored ops went to the network
