@@ -292,12 +292,31 @@ impl NodeCore {
             return Err(NodeError::UnknownPartnership(*partnership));
         };
         let results = ledger.insert_batch(ops, origin, now_ms);
-        let batch: Vec<(u64, Arc<SignedOp>)> = results
+        let mut batch: Vec<(u64, Arc<SignedOp>)> = results
             .iter()
             .flatten()
             .flat_map(|insertion| &insertion.accepted)
             .filter_map(|(id, height)| ledger.dag().get(id).map(|node| (*height, Arc::clone(&node.op))))
             .collect();
+        // Leading edge of the ack window: the ack goes into the same store
+        // commit as the ops it acks, so it costs no commit of its own and
+        // leaves as soon as they are durable.
+        let window_over = self
+            .last_ack_at
+            .get(partnership)
+            .is_none_or(|last| now_ms >= last.saturating_add(self.config.ack_debounce_ms));
+        let mut ack = None;
+        if !batch.is_empty() && window_over && owes_ack(ledger, &self.member) && ledger.halted().is_none() {
+            let op = ledger.create_op(&self.key, Payload::Ack, now_ms);
+            if let Ok(insertion) = ledger.insert(op.clone(), now_ms) {
+                batch.extend(
+                    insertion.accepted.iter().filter_map(|(id, height)| {
+                        ledger.dag().get(id).map(|n| (*height, Arc::clone(&n.op)))
+                    }),
+                );
+                ack = Some(op);
+            }
+        }
         if !batch.is_empty() {
             let refs: Vec<(u64, &SignedOp)> = batch.iter().map(|(h, op)| (*h, op.as_ref())).collect();
             if let Err(e) = self.store.append_ops(partnership, &refs) {
@@ -306,6 +325,11 @@ impl NodeCore {
                 tracing::error!(%partnership, error = %e, "cannot persist accepted ops; the node must stop");
                 return Err(NodeError::Store(e));
             }
+        }
+        if let Some(ack) = ack {
+            self.ack_due_at.remove(partnership);
+            self.last_ack_at.insert(*partnership, now_ms);
+            self.outbox.push((*partnership, ack));
         }
         self.collect_events(partnership);
         if ledger_needs_ack(self.ledgers.get(partnership), &self.member) {
@@ -330,11 +354,7 @@ impl NodeCore {
         let mut acks = Vec::new();
         for partnership in due {
             self.ack_due_at.remove(&partnership);
-            let still_owed = ledger_needs_ack(self.ledgers.get(&partnership), &self.member);
-            let active = self.ledgers.get(&partnership).is_some_and(|l| {
-                l.optimistic_state().participant(&self.member).is_some_and(|r| r.is_active())
-            });
-            if still_owed && active {
+            if self.ledgers.get(&partnership).is_some_and(|l| owes_ack(l, &self.member)) {
                 let op = self.author(&partnership, Payload::Ack, now_ms)?;
                 acks.push((partnership, op.id()));
             }
@@ -405,6 +425,13 @@ impl NodeCore {
     pub fn outcome(&self, partnership: &PartnershipId, op: &OpId) -> Option<OpOutcome> {
         self.ledgers.get(partnership)?.outcome(op)
     }
+}
+
+/// Whether `member` owes `ledger` an ack now: others' payload-bearing ops
+/// arrived after its latest op, and it is an active participant (a removed
+/// member stops acking).
+fn owes_ack(ledger: &NodeLedger, member: &MemberId) -> bool {
+    ledger.needs_ack(member) && ledger.optimistic_state().participant(member).is_some_and(|r| r.is_active())
 }
 
 fn ledger_needs_ack(ledger: Option<&NodeLedger>, member: &MemberId) -> bool {
