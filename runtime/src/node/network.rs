@@ -31,7 +31,8 @@
 //!   per author in turn, inserting them as synced history. A partition heals
 //!   and a late joiner catches up without any gossip replay. The session
 //!   checks each page's signatures (on all cores, off the node loop) while
-//!   the loop inserts the page before, and the loop finds the verdicts made.
+//!   it fetches the next page and the loop inserts the page before; the
+//!   loop finds the verdicts made.
 //! - **Membership of topics.** The node subscribes to the topics of the
 //!   partnerships it holds (also ahead of its member's admission, to catch
 //!   up), leaves them when its member is removed, and binds its peer id with
@@ -48,6 +49,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::core::{NodeCore, Origin};
@@ -1034,6 +1036,7 @@ impl Session {
                 (theirs > have).then_some((author, have + 1, theirs))
             })
             .collect();
+        let mut checking: Option<JoinHandle<Vec<SignedOp>>> = None;
         while !wanted.is_empty() {
             let mut i = 0;
             while i < wanted.len() {
@@ -1050,12 +1053,15 @@ impl Session {
                     .filter_map(|bytes| decode_signed_op(bytes, &self.limits).ok())
                     .filter(|op| op.author() == author && op.seq() >= next && op.seq() < end)
                     .collect();
-                let ops = check_signatures_ahead(ops).await;
                 let Some(highest) = ops.iter().map(SignedOp::seq).max() else {
                     wanted.swap_remove(i);
                     continue;
                 };
-                if self.tx.send(Fetched::Ops { partnership, peer, ops }).await.is_err() {
+                // This page's signatures are checked while the next page is
+                // fetched; the page before goes to the node loop meanwhile.
+                if let Some(previous) = checking.replace(check_signatures_ahead(ops))
+                    && !self.deliver(peer, previous).await
+                {
                     return false;
                 }
                 self.ours.insert(author, highest);
@@ -1067,25 +1073,33 @@ impl Session {
                 }
             }
         }
-        true
+        match checking {
+            Some(last) => self.deliver(peer, last).await,
+            None => true,
+        }
+    }
+
+    /// Hands a fetched page to the node loop once its signature check is
+    /// done. Returns false when the node loop is gone.
+    async fn deliver(&self, peer: PeerId, checking: JoinHandle<Vec<SignedOp>>) -> bool {
+        // Only a panic in the check could lose the page; anti-entropy asks again.
+        let ops = checking.await.unwrap_or_default();
+        self.tx.send(Fetched::Ops { partnership: self.partnership, peer, ops }).await.is_ok()
     }
 }
 
-/// Runs the signature check of every op of a fetched page on the blocking
+/// Starts the signature check of every op of a fetched page on the blocking
 /// pool, across all cores, so the node loop (busy inserting the page before)
 /// only looks the verdicts up ([`SignedOp::check_signature`] keeps them).
 /// Refusing is still the ledger's call; this decides nothing.
-async fn check_signatures_ahead(ops: Vec<SignedOp>) -> Vec<SignedOp> {
+fn check_signatures_ahead(ops: Vec<SignedOp>) -> JoinHandle<Vec<SignedOp>> {
     use rayon::prelude::*;
-    let checked = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         ops.par_iter().for_each(|op| {
             let _ = op.check_signature();
         });
         ops
     })
-    .await;
-    // Only a panic in the check could lose the page; anti-entropy asks again.
-    checked.unwrap_or_default()
 }
 
 #[cfg(test)]
