@@ -93,8 +93,11 @@ async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
     let mut receivers: Vec<_> = nodes.iter().map(|n| n.node.subscribe()).collect();
     let window = Duration::from_millis(polypact::node::CoreConfig::default().ack_debounce_ms);
     let (mut quiet, mut back_to_back) = (Vec::new(), Vec::new());
-    for i in 0..2 * ops {
-        let is_quiet = i < ops;
+    // The first few ops warm the nodes up (module instances, connections,
+    // gossip meshes) and are not counted.
+    const WARM_UP: usize = 5;
+    for i in 0..WARM_UP + 2 * ops {
+        let is_quiet = i < WARM_UP + ops;
         if is_quiet {
             tokio::time::sleep(window).await;
         }
@@ -132,6 +135,9 @@ async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
             }
         }
         let sample = final_on.values().copied().max().expect("n nodes");
+        if i < WARM_UP {
+            continue;
+        }
         if is_quiet { quiet.push(sample) } else { back_to_back.push(sample) }
     }
     for node in nodes {
@@ -152,7 +158,7 @@ async fn bench_submit_to_final_beside_raw_gossip() {
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![4, 8, 16]);
     for n in sizes {
-        let (quiet, back_to_back) = submit_to_final(n, 100).await;
+        let (quiet, back_to_back) = submit_to_final(n, 200).await;
         eprintln!("submit -> final on {n} nodes, quiet:         {}", summary(quiet));
         eprintln!("submit -> final on {n} nodes, back to back:  {}", summary(back_to_back));
     }
