@@ -288,6 +288,7 @@ impl NodeCore {
         origin: Origin,
         now_ms: u64,
     ) -> Result<Vec<Result<Insertion, Refusal>>, NodeError> {
+        let window_end = self.ack_window_end(partnership);
         let Some(ledger) = self.ledgers.get_mut(partnership) else {
             return Err(NodeError::UnknownPartnership(*partnership));
         };
@@ -301,12 +302,12 @@ impl NodeCore {
         // Leading edge of the ack window: the ack goes into the same store
         // commit as the ops it acks, so it costs no commit of its own and
         // leaves as soon as they are durable.
-        let window_over = self
-            .last_ack_at
-            .get(partnership)
-            .is_none_or(|last| now_ms >= last.saturating_add(self.config.ack_debounce_ms));
         let mut ack = None;
-        if !batch.is_empty() && window_over && owes_ack(ledger, &self.member) && ledger.halted().is_none() {
+        if !batch.is_empty()
+            && now_ms >= window_end
+            && owes_ack(ledger, &self.member)
+            && ledger.halted().is_none()
+        {
             let op = ledger.create_op(&self.key, Payload::Ack, now_ms);
             if let Ok(insertion) = ledger.insert(op.clone(), now_ms) {
                 batch.extend(
@@ -337,12 +338,18 @@ impl NodeCore {
             // window after the last ack, covering all that arrives meanwhile
             // (and never more than a window from now, should the clock step
             // back).
-            let window = self.config.ack_debounce_ms;
-            let window_end = self.last_ack_at.get(partnership).map_or(0, |last| last.saturating_add(window));
-            let due_at = now_ms.max(window_end).min(now_ms.saturating_add(window));
+            let due_at = now_ms
+                .max(self.ack_window_end(partnership))
+                .min(now_ms.saturating_add(self.config.ack_debounce_ms));
             self.ack_due_at.entry(*partnership).or_insert(due_at);
         }
         Ok(results)
+    }
+
+    /// When the ack window opened by the member's last ack in `partnership`
+    /// ends (0 if it has not acked there since the node started).
+    fn ack_window_end(&self, partnership: &PartnershipId) -> u64 {
+        self.last_ack_at.get(partnership).map_or(0, |last| last.saturating_add(self.config.ack_debounce_ms))
     }
 
     /// Periodic work: authors the acks that are due (see
