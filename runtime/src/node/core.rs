@@ -220,8 +220,7 @@ impl NodeCore {
         let op = ledger.create_op(&self.key, payload, now_ms);
         self.insert(partnership, op.clone(), Origin::Fresh, now_ms)?;
         if !op.op().payload.is_payload_bearing() {
-            self.ack_due_at.remove(partnership);
-            self.last_ack_at.insert(*partnership, now_ms);
+            self.record_ack(partnership, now_ms);
         }
         self.outbox.push((*partnership, op.clone()));
         Ok(op)
@@ -328,12 +327,11 @@ impl NodeCore {
             }
         }
         if let Some(ack) = ack {
-            self.ack_due_at.remove(partnership);
-            self.last_ack_at.insert(*partnership, now_ms);
+            self.record_ack(partnership, now_ms);
             self.outbox.push((*partnership, ack));
         }
         self.collect_events(partnership);
-        if ledger_needs_ack(self.ledgers.get(partnership), &self.member) {
+        if self.ledgers.get(partnership).is_some_and(|l| owes_ack(l, &self.member)) {
             // Leading edge: due now after a quiet window; otherwise one
             // window after the last ack, covering all that arrives meanwhile
             // (and never more than a window from now, should the clock step
@@ -344,6 +342,13 @@ impl NodeCore {
             self.ack_due_at.entry(*partnership).or_insert(due_at);
         }
         Ok(results)
+    }
+
+    /// Notes that the member acked in `partnership` at `now_ms`: nothing is
+    /// owed there any more, and a new ack window opens.
+    fn record_ack(&mut self, partnership: &PartnershipId, now_ms: u64) {
+        self.ack_due_at.remove(partnership);
+        self.last_ack_at.insert(*partnership, now_ms);
     }
 
     /// When the ack window opened by the member's last ack in `partnership`
@@ -439,8 +444,4 @@ impl NodeCore {
 /// member stops acking).
 fn owes_ack(ledger: &NodeLedger, member: &MemberId) -> bool {
     ledger.needs_ack(member) && ledger.optimistic_state().participant(member).is_some_and(|r| r.is_active())
-}
-
-fn ledger_needs_ack(ledger: Option<&NodeLedger>, member: &MemberId) -> bool {
-    ledger.is_some_and(|l| l.needs_ack(member))
 }
