@@ -90,7 +90,28 @@ async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
     let p = p.expect("p");
     let refs: Vec<&TestNode> = nodes.iter().collect();
     wait_converged(&refs, p, &[]).await;
-    let mut receivers: Vec<_> = nodes.iter().map(|n| n.node.subscribe()).collect();
+    // Every node's op events, merged into one channel, so the bench wakes on
+    // the event itself rather than polling.
+    let (events_in, mut events) = tokio::sync::mpsc::unbounded_channel();
+    for (k, node) in nodes.iter().enumerate() {
+        let mut rx = node.node.subscribe();
+        let events_in = events_in.clone();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) if event.module.is_some() => {
+                        if events_in.send((k, event)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+    drop(events_in);
     let window = Duration::from_millis(polypact::node::CoreConfig::default().ack_debounce_ms);
     let (mut quiet, mut back_to_back) = (Vec::new(), Vec::new());
     // The first few ops warm the nodes up (module instances, connections,
@@ -108,19 +129,17 @@ async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
         let op = op.expect("accepted").op;
         let mut final_on: BTreeMap<usize, Duration> = BTreeMap::new();
         let mut applied_on: BTreeMap<usize, Duration> = BTreeMap::new();
-        while final_on.len() < receivers.len() {
-            for (k, rx) in receivers.iter_mut().enumerate() {
-                while let Ok(event) = rx.try_recv() {
-                    if event.op == op && event.kind == OpEventKind::Final {
-                        final_on.insert(k, sent.elapsed());
-                    }
-                    if event.op == op && event.kind == OpEventKind::Applied {
-                        applied_on.entry(k).or_insert(sent.elapsed());
-                    }
-                }
+        while final_on.len() < nodes.len() {
+            let (k, event) = tokio::time::timeout_at((sent + WAIT).into(), events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("op {i} not final everywhere"))
+                .expect("nodes running");
+            if event.op == op && event.kind == OpEventKind::Final {
+                final_on.insert(k, sent.elapsed());
             }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            assert!(sent.elapsed() < WAIT, "op {i} not final everywhere");
+            if event.op == op && event.kind == OpEventKind::Applied {
+                applied_on.entry(k).or_insert(sent.elapsed());
+            }
         }
         if std::env::var("POLYPACT_BENCH_TRACE").is_ok() {
             eprintln!(
