@@ -3,6 +3,11 @@
 //! every test in its own process). Run one group with a filter, for example
 //! `cargo test -p polypact-tests --test all net_gossip::`.
 
+// The node binary's allocator (`runtime/src/main.rs`), so that what runs
+// here, benchmarks included, allocates as a node does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod charters;
 mod exit_wasm;
 mod governance_wasm;
