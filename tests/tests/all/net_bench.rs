@@ -30,6 +30,32 @@ fn summary(mut samples: Vec<Duration>) -> String {
     format!("p50 {:?}  p99 {:?}  (n={})", percentile(&samples, 50), percentile(&samples, 99), samples.len())
 }
 
+/// Raw `verify_strict` on one core (decompress the key, verify), in
+/// signatures per second: the machine's speed in this run, to read the
+/// other figures against.
+fn raw_verify_rate(ops: &[polypact::op::SignedOp]) -> f64 {
+    let started = Instant::now();
+    for op in ops {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&op.author().0).expect("key");
+        let mut message = b"polypact/op/v1:".to_vec();
+        message.extend_from_slice(op.id().as_bytes());
+        let signature = ed25519_dalek::Signature::from_bytes(op.signature());
+        key.verify_strict(&message, &signature).expect("valid signature");
+    }
+    ops.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+/// CPU time this process has used so far (user and system, all threads),
+/// where the platform tells (Linux).
+fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // The kernel's USER_HZ is 100 on every Linux platform Rust targets.
+    Some(Duration::from_millis(ticks * 10))
+}
+
 async fn raw_gossip_one_hop(rounds: usize) -> Vec<Duration> {
     let p = PartnershipId([3; 32]);
     let (a, _a_events) = Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![])).expect("a");
@@ -76,9 +102,23 @@ async fn raw_gossip_one_hop(rounds: usize) -> Vec<Duration> {
     samples
 }
 
+/// One load's samples and the CPU time the whole process spent per op.
+struct Load {
+    samples: Vec<Duration>,
+    cpu_per_op: Option<Duration>,
+}
+
+impl Load {
+    fn summary(self) -> String {
+        let cpu =
+            self.cpu_per_op.map(|c| format!(", CPU {:.1} ms per op on all nodes", c.as_secs_f64() * 1e3));
+        format!("{}{}", summary(self.samples), cpu.unwrap_or_default())
+    }
+}
+
 /// Submit → final on all `n` nodes for `ops` ops in a quiet partnership and
 /// then for `ops` ops back to back: `(quiet, back_to_back)`.
-async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
+async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
     let dirs = temp_dirs(usize::from(n));
     let (nodes, code) = start_nodes_with(n, &dirs, NetworkConfig::default()).await;
     let seeds: Vec<u8> = (1..=n).collect();
@@ -90,6 +130,13 @@ async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
     let p = p.expect("p");
     let refs: Vec<&TestNode> = nodes.iter().collect();
     wait_converged(&refs, p, &[]).await;
+    // What the idle nodes cost (gossip heartbeats, anti-entropy, snapshots).
+    let idle = Duration::from_secs(3);
+    let idle_started = process_cpu_time();
+    tokio::time::sleep(idle).await;
+    if let Some(cpu) = process_cpu_time().zip(idle_started).map(|(now, then)| now - then) {
+        eprintln!("{n} nodes idle: CPU {:.0} ms per second", cpu.as_secs_f64() * 1e3 / idle.as_secs_f64());
+    }
     // Every node's op events, merged into one channel, so the bench wakes on
     // the event itself rather than polling.
     let (events_in, mut events) = tokio::sync::mpsc::unbounded_channel();
@@ -114,11 +161,20 @@ async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
     drop(events_in);
     let window = Duration::from_millis(polypact::node::CoreConfig::default().ack_debounce_ms);
     let (mut quiet, mut back_to_back) = (Vec::new(), Vec::new());
+    let mut cpu_at_start = None;
     // The first few ops warm the nodes up (module instances, connections,
     // gossip meshes) and are not counted.
     const WARM_UP: usize = 5;
+    let mut quiet_cpu = None;
     for i in 0..WARM_UP + 2 * ops {
         let is_quiet = i < WARM_UP + ops;
+        if i == WARM_UP {
+            cpu_at_start = process_cpu_time();
+        }
+        if i == WARM_UP + ops {
+            quiet_cpu = process_cpu_time().zip(cpu_at_start).map(|(now, then)| now - then);
+            cpu_at_start = process_cpu_time();
+        }
         if is_quiet {
             tokio::time::sleep(window).await;
         }
@@ -159,10 +215,15 @@ async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
         }
         if is_quiet { quiet.push(sample) } else { back_to_back.push(sample) }
     }
+    let back_to_back_cpu = process_cpu_time().zip(cpu_at_start).map(|(now, then)| now - then);
     for node in nodes {
         node.stop().await;
     }
-    (quiet, back_to_back)
+    let per_op = |cpu: Option<Duration>| cpu.map(|c| c / ops as u32);
+    (
+        Load { samples: quiet, cpu_per_op: per_op(quiet_cpu) },
+        Load { samples: back_to_back, cpu_per_op: per_op(back_to_back_cpu) },
+    )
 }
 
 // The nodes share one runtime here; as separate processes each would have
@@ -171,6 +232,21 @@ async fn submit_to_final(n: u8, ops: usize) -> (Vec<Duration>, Vec<Duration>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 16)]
 #[ignore = "a benchmark: run with --ignored --nocapture"]
 async fn bench_submit_to_final_beside_raw_gossip() {
+    let key = MemberKey::from_seed(7);
+    let signed: Vec<polypact::op::SignedOp> = (1..=2_000u64)
+        .map(|seq| {
+            UnsignedOp {
+                partnership: PartnershipId([5; 32]),
+                author: key.member_id(),
+                seq,
+                parents: vec![OpId([1; 32])],
+                time_ms: seq,
+                payload: Payload::Ack,
+            }
+            .sign(&key)
+        })
+        .collect();
+    eprintln!("machine: raw verify_strict on one core = {:.0} ops/s", raw_verify_rate(&signed));
     eprintln!("raw gossipsub one hop:        {}", summary(raw_gossip_one_hop(200).await));
     let sizes: Vec<u8> = std::env::var("POLYPACT_BENCH_NODES")
         .ok()
@@ -178,8 +254,8 @@ async fn bench_submit_to_final_beside_raw_gossip() {
         .unwrap_or_else(|| vec![4, 8, 16]);
     for n in sizes {
         let (quiet, back_to_back) = submit_to_final(n, 200).await;
-        eprintln!("submit -> final on {n} nodes, quiet:         {}", summary(quiet));
-        eprintln!("submit -> final on {n} nodes, back to back:  {}", summary(back_to_back));
+        eprintln!("submit -> final on {n} nodes, quiet:         {}", quiet.summary());
+        eprintln!("submit -> final on {n} nodes, back to back:  {}", back_to_back.summary());
     }
 }
 
@@ -203,15 +279,8 @@ async fn bench_catch_up_throughput() {
     // raw ed25519 (decompress the key, `verify_strict`) of every op's
     // signature, and the node's own check of an op (structure, then the
     // strict signature with the author's key remembered).
-    let raw_started = Instant::now();
-    for (_, op) in &all {
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&op.author().0).expect("key");
-        let mut message = b"polypact/op/v1:".to_vec();
-        message.extend_from_slice(op.id().as_bytes());
-        let signature = ed25519_dalek::Signature::from_bytes(op.signature());
-        key.verify_strict(&message, &signature).expect("valid signature");
-    }
-    let raw_rate = all.len() as f64 / raw_started.elapsed().as_secs_f64();
+    let signed: Vec<polypact::op::SignedOp> = all.iter().map(|(_, op)| op.clone()).collect();
+    let raw_rate = raw_verify_rate(&signed);
     let limits = polypact::op::Limits::default();
     // Fresh copies, as a node gets them off the wire (an op keeps its
     // signature verdict, and these were checked when the history was built).
