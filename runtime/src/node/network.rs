@@ -85,6 +85,12 @@ struct GossipOp {
 pub struct NetworkConfig {
     /// How often anti-entropy runs for each partnership.
     pub anti_entropy_interval: Duration,
+    /// Peers asked at each periodic anti-entropy round of a partnership, in
+    /// turn through its peers (a peer that subscribes is asked at once, on
+    /// its own). A few rather than all: gossip delivers nearly everything,
+    /// and asking every peer every round costs each node work that grows
+    /// with the square of the partnership's size.
+    pub anti_entropy_peers: usize,
     /// Ops asked per author per page during anti-entropy.
     pub page_ops: u32,
     /// How long a gossip message whose op waits for parents keeps its
@@ -103,6 +109,7 @@ impl Default for NetworkConfig {
     fn default() -> Self {
         NetworkConfig {
             anti_entropy_interval: Duration::from_secs(3),
+            anti_entropy_peers: 2,
             page_ops: 1024,
             pending_verdict_ttl: Duration::from_secs(4),
             max_id_fetches: 8,
@@ -204,6 +211,8 @@ pub struct NetworkHalf {
     caught_up: BTreeSet<PartnershipId>,
     /// Partnerships that want another session as soon as the running one ends.
     session_wanted: BTreeSet<PartnershipId>,
+    /// Where each partnership's next anti-entropy round starts in its peers.
+    anti_entropy_turns: BTreeMap<PartnershipId, usize>,
     open_verdicts: BTreeMap<OpId, OpenVerdict>,
     id_fetches: usize,
     stats: NetworkStats,
@@ -246,6 +255,7 @@ impl NetworkHalf {
             sessions: BTreeSet::new(),
             caught_up: BTreeSet::new(),
             session_wanted: BTreeSet::new(),
+            anti_entropy_turns: BTreeMap::new(),
             open_verdicts: BTreeMap::new(),
             id_fetches: 0,
             stats: NetworkStats::default(),
@@ -298,7 +308,7 @@ impl NetworkHalf {
             }
             NetInput::Event(NetEvent::PeerSubscribed { peer, partnership }) => {
                 if core.ledger(&partnership).is_some() {
-                    self.start_session(core, partnership, Some(vec![peer]));
+                    self.start_session(core, partnership, SessionPeers::These(vec![peer]));
                 }
                 Ok(())
             }
@@ -327,7 +337,7 @@ impl NetworkHalf {
                     self.caught_up.insert(partnership);
                 }
                 if self.session_wanted.remove(&partnership) {
-                    self.start_session(core, partnership, None);
+                    self.start_session(core, partnership, SessionPeers::InTurn);
                 }
                 Ok(())
             }
@@ -338,7 +348,7 @@ impl NetworkHalf {
             NetInput::Tick => {
                 self.expire_verdicts().await;
                 for partnership in self.subscribed.clone() {
-                    self.start_session(core, partnership, None);
+                    self.start_session(core, partnership, SessionPeers::InTurn);
                 }
                 Ok(())
             }
@@ -569,7 +579,7 @@ impl NetworkHalf {
     /// when too many fetches are in flight.
     fn fetch_missing(&mut self, core: &NodeCore, partnership: PartnershipId, peer: PeerId, ids: Vec<OpId>) {
         if self.id_fetches >= self.config.max_id_fetches {
-            self.start_session(core, partnership, None);
+            self.start_session(core, partnership, SessionPeers::InTurn);
             return;
         }
         self.id_fetches += 1;
@@ -638,7 +648,7 @@ impl NetworkHalf {
 
     /// Starts an anti-entropy session for `partnership` with `peers` (or the
     /// topic's peers), unless one is running (then one follows it).
-    fn start_session(&mut self, core: &NodeCore, partnership: PartnershipId, peers: Option<Vec<PeerId>>) {
+    fn start_session(&mut self, core: &NodeCore, partnership: PartnershipId, peers: SessionPeers) {
         if !self.subscribed.contains(&partnership) {
             return;
         }
@@ -654,6 +664,16 @@ impl NetworkHalf {
             }
         };
         self.sessions.insert(partnership);
+        let peers = match peers {
+            SessionPeers::These(peers) => Asked::These(peers),
+            SessionPeers::InTurn => {
+                let count = self.config.anti_entropy_peers.max(1);
+                let turn = self.anti_entropy_turns.entry(partnership).or_insert(0);
+                let from = *turn;
+                *turn = turn.wrapping_add(count);
+                Asked::InTurn { from, count }
+            }
+        };
         let session = Session {
             hello: self.hello_for(partnership),
             net: self.net.clone(),
@@ -990,6 +1010,37 @@ async fn fetch_code(net: &NetHandle, peer: PeerId, hashes: &[crate::op::CodeHash
 
 /// One anti-entropy session: heads from each peer, then the missing ranges
 /// page by page, one author after the other in turn.
+/// Whom a new sync session asks.
+enum SessionPeers {
+    /// These peers.
+    These(Vec<PeerId>),
+    /// The partnership's next few peers in turn
+    /// ([`NetworkConfig::anti_entropy_peers`]).
+    InTurn,
+}
+
+/// Whom a running session asks: [`SessionPeers`] with the turn resolved.
+enum Asked {
+    These(Vec<PeerId>),
+    /// `count` of the topic's peers, in the order of their ids, from the
+    /// `from`-th on (wrapping around).
+    InTurn {
+        from: usize,
+        count: usize,
+    },
+}
+
+/// `count` of `peers` (sorted) from the `from`-th on, wrapping around, each
+/// at most once: successive rounds that advance `from` by `count` ask every
+/// peer in turn, whatever the number of peers.
+fn peers_in_turn(peers: &[PeerId], from: usize, count: usize) -> Vec<PeerId> {
+    if peers.is_empty() {
+        return Vec::new();
+    }
+    let start = from % peers.len();
+    (0..count.min(peers.len())).map(|i| peers[(start + i) % peers.len()]).collect()
+}
+
 struct Session {
     net: NetHandle,
     hello: SyncRequest,
@@ -1002,11 +1053,15 @@ struct Session {
 }
 
 impl Session {
-    async fn run(mut self, peers: Option<Vec<PeerId>>) {
+    async fn run(mut self, peers: Asked) {
         let partnership = self.partnership;
         let peers = match peers {
-            Some(peers) => peers,
-            None => self.net.topic_peers(partnership).await.unwrap_or_default(),
+            Asked::These(peers) => peers,
+            Asked::InTurn { from, count } => {
+                let mut topic = self.net.topic_peers(partnership).await.unwrap_or_default();
+                topic.sort();
+                peers_in_turn(&topic, from, count)
+            }
         };
         for peer in peers {
             if !self.with_peer(peer).await {
@@ -1122,5 +1177,32 @@ mod tests {
             Verdict::Reject
         );
         assert_eq!(verdict_for(&Refusal::SeqGap { seq: 3, known: 1 }), Verdict::Reject);
+    }
+
+    #[test]
+    fn anti_entropy_rounds_ask_every_peer_in_turn() {
+        let peers: Vec<PeerId> = {
+            let mut peers: Vec<PeerId> = (0..5).map(|_| PeerId::random()).collect();
+            peers.sort();
+            peers
+        };
+        // Five rounds of two over five peers: ten asks, every peer twice.
+        let mut asked: BTreeMap<PeerId, usize> = BTreeMap::new();
+        for round in 0..5 {
+            let these = peers_in_turn(&peers, round * 2, 2);
+            assert_eq!(these.len(), 2);
+            assert_ne!(these[0], these[1]);
+            for peer in these {
+                *asked.entry(peer).or_default() += 1;
+            }
+        }
+        assert_eq!(asked.len(), 5);
+        assert!(asked.values().all(|&n| n == 2), "{asked:?}");
+        // More asked than there are peers: each once.
+        assert_eq!(peers_in_turn(&peers[..2], 7, 4).len(), 2);
+        assert_ne!(peers_in_turn(&peers[..2], 7, 4)[0], peers_in_turn(&peers[..2], 7, 4)[1]);
+        assert!(peers_in_turn(&[], 3, 2).is_empty());
+        // A turn counter that wraps still picks valid peers.
+        assert_eq!(peers_in_turn(&peers, usize::MAX, 2).len(), 2);
     }
 }
