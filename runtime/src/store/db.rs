@@ -25,7 +25,7 @@ use redb::{
 };
 
 use super::error::{SCHEMA_VERSION, StoreError, from_redb};
-use super::ops::OpIds;
+use super::ops::OpIndex;
 use super::tables::{self, SCHEMA, SCHEMA_KEY};
 use crate::op::{Limits, PartnershipId};
 
@@ -64,9 +64,10 @@ pub struct Store {
     db: Option<Database>,
     path: Option<PathBuf>,
     label: PathBuf,
-    /// Op id → height per partnership, built on first use (see `ops.rs`);
-    /// the lock also serialises appends with their index updates.
-    pub(crate) op_ids: Mutex<BTreeMap<PartnershipId, OpIds>>,
+    /// Per partnership, op id → height and each author's highest seq, built
+    /// on first use (see `ops.rs`); the lock also serialises appends with
+    /// their index updates.
+    pub(crate) indexes: Mutex<BTreeMap<PartnershipId, OpIndex>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -107,7 +108,7 @@ impl Store {
         }
         let db = guard(path, "opening", || builder(options).open(path))?
             .map_err(|e| open_error(path, "opening", e))?;
-        let store = Store { db: Some(db), path: Some(label.clone()), label, op_ids: Mutex::default() };
+        let store = Store { db: Some(db), path: Some(label.clone()), label, indexes: Mutex::default() };
         store.finish_open(options, false)
     }
 
@@ -122,7 +123,7 @@ impl Store {
         let options = StoreOptions::default();
         let db = guard(label, "opening", || builder(&options).create_with_backend(backend))?
             .map_err(|e| open_error(label, "opening", e))?;
-        let store = Store { db: Some(db), path: None, label: label.to_path_buf(), op_ids: Mutex::default() };
+        let store = Store { db: Some(db), path: None, label: label.to_path_buf(), indexes: Mutex::default() };
         store.finish_open(&options, true)
     }
 
@@ -145,8 +146,8 @@ impl Store {
         }
         match self.read_schema()? {
             Some(found) if found == SCHEMA_VERSION => Ok(self),
-            Some(1) => {
-                self.upgrade_from_schema_1()?;
+            Some(found @ (1 | 2)) => {
+                self.upgrade_from(found)?;
                 Ok(self)
             }
             Some(found) => {
@@ -180,17 +181,23 @@ impl Store {
         }
     }
 
-    /// Schema 1 → 2: drops the on-disk op id index (now kept in memory), in
-    /// one durable commit.
-    fn upgrade_from_schema_1(&self) -> Result<(), StoreError> {
+    /// Schema 1 or 2 → 3, in one durable commit. 1 → 2 dropped the on-disk
+    /// op id index; 2 → 3 drops the per-author seq table and stops counting
+    /// ops in `partnerships` (both now kept in memory, built from
+    /// `author_index`; the old counts stay behind, unread).
+    fn upgrade_from(&self, found: u64) -> Result<(), StoreError> {
+        let what = "upgrading the schema";
         let txn = self.write_txn()?;
         {
-            txn.delete_table(tables::LEGACY_OP_INDEX).map_err(|e| self.err("upgrading the schema", e))?;
-            let mut schema = txn.open_table(SCHEMA).map_err(|e| self.err("upgrading the schema", e))?;
-            schema.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(|e| self.err("upgrading the schema", e))?;
+            if found < 2 {
+                txn.delete_table(tables::LEGACY_OP_INDEX).map_err(|e| self.err(what, e))?;
+            }
+            txn.delete_table(tables::LEGACY_AUTHOR_SEQS).map_err(|e| self.err(what, e))?;
+            let mut schema = txn.open_table(SCHEMA).map_err(|e| self.err(what, e))?;
+            schema.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(|e| self.err(what, e))?;
         }
-        self.commit(txn, "upgrading the schema")?;
-        tracing::info!(path = %self.label.display(), "store upgraded from schema 1 to {SCHEMA_VERSION}");
+        self.commit(txn, what)?;
+        tracing::info!(path = %self.label.display(), "store upgraded from schema {found} to {SCHEMA_VERSION}");
         Ok(())
     }
 
@@ -202,7 +209,6 @@ impl Store {
             schema.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(|e| self.err("writing the schema", e))?;
             txn.open_table(tables::OPS).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::AUTHOR_INDEX).map_err(self.ctx("creating tables"))?;
-            txn.open_table(tables::AUTHOR_SEQS).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::PARTNERSHIPS).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::FINAL_STATE).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::FINAL_META).map_err(self.ctx("creating tables"))?;
@@ -305,7 +311,7 @@ fn create_file_atomically(path: &Path, options: &StoreOptions) -> Result<(), Sto
         let db = guard(&tmp, "creating", || builder(options).create(&tmp))?
             .map_err(|e| open_error(&tmp, "creating", e))?;
         let store =
-            Store { db: Some(db), path: Some(tmp.clone()), label: tmp.clone(), op_ids: Mutex::default() };
+            Store { db: Some(db), path: Some(tmp.clone()), label: tmp.clone(), indexes: Mutex::default() };
         store.init_schema()?;
     }
     let linked = match std::fs::hard_link(&tmp, path) {

@@ -9,12 +9,14 @@
 //! that fails is [`StoreError::Corrupt`], never skipped.
 //!
 //! Finding an op by id uses an index of op id → height kept in memory per
-//! partnership ([`OpIds`]), built from the `author_index` table on first use
-//! and extended by every append after its commit. It is not a table: a table
-//! keyed by random op ids is written at random places, and at a million ops
-//! every batch rewrote about one 4 KiB page per op (the ingest bench's store
-//! cost grew 3.6x from 10k to 1M ops). The index costs about 50 bytes of
-//! memory per op, as the ledger's own graph does.
+//! partnership ([`OpIndex`]), built from the `author_index` table on first
+//! use and extended by every append after its commit. It is not a table: a
+//! table keyed by random op ids is written at random places, and at a
+//! million ops every batch rewrote about one 4 KiB page per op (the ingest
+//! bench's store cost grew 3.6x from 10k to 1M ops). The index costs about
+//! 50 bytes of memory per op, as the ledger's own graph does. The same scan
+//! gives each author's highest seq and the op count, which the index keeps
+//! too (schema 2 kept them in tables that every commit rewrote).
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -25,13 +27,27 @@ use redb::{ReadTransaction, ReadableTable};
 use super::db::{STORED_OP_LIMITS, Store};
 use super::error::StoreError;
 use super::tables::{
-    AUTHOR_INDEX, AUTHOR_SEQS, AuthorKey, OPS, OpKey, PARTNERSHIPS, author_key, author_of_seq_key,
-    author_seq_key, op_key, op_key_max, split_author_key, split_op_key,
+    AUTHOR_INDEX, AuthorKey, OPS, OpKey, PARTNERSHIPS, author_key, op_key, op_key_max, split_author_key,
+    split_op_key,
 };
 use crate::op::{MemberId, OpId, PartnershipId, Payload, SignedOp, decode_signed_op, encode_signed_op};
 
-/// Op id → height of every stored op of one partnership.
-pub(crate) type OpIds = HashMap<OpId, u64>;
+/// What the store keeps in memory about one partnership's stored ops.
+#[derive(Default)]
+pub(crate) struct OpIndex {
+    /// Op id → height of every stored op.
+    ids: HashMap<OpId, u64>,
+    /// Each author's highest stored seq.
+    seqs: BTreeMap<MemberId, u64>,
+}
+
+impl OpIndex {
+    fn add(&mut self, id: OpId, height: u64, author: MemberId, seq: u64) {
+        self.ids.insert(id, height);
+        let highest = self.seqs.entry(author).or_insert(0);
+        *highest = (*highest).max(seq);
+    }
+}
 
 /// A position in a partnership's order `(height, op id)`: where a page of
 /// [`Store::ops_in_order`] starts (inclusive).
@@ -90,21 +106,24 @@ impl Store {
         if ops.is_empty() {
             return Ok(());
         }
-        let mut indexes = self.op_ids.lock().unwrap_or_else(PoisonError::into_inner);
-        let known = self.op_ids_of(&mut indexes, partnership)?;
+        let mut indexes = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = self.index_of(&mut indexes, partnership)?;
         let added = self.guarded("appending ops", || {
             let txn = self.write_txn()?;
-            // The ops of this batch, to find duplicates within it.
-            let mut added: HashMap<OpId, u64> = HashMap::new();
+            // The ops of this batch, to find duplicates within it:
+            // id → (height, author, seq).
+            let mut added: HashMap<OpId, (u64, MemberId, u64)> = HashMap::new();
             {
                 let mut op_table = txn.open_table(OPS).map_err(self.ctx("appending ops"))?;
                 let mut by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("appending ops"))?;
-                let mut seqs = txn.open_table(AUTHOR_SEQS).map_err(self.ctx("appending ops"))?;
-                let mut counts = txn.open_table(PARTNERSHIPS).map_err(self.ctx("appending ops"))?;
-                let mut batch_seqs: BTreeMap<MemberId, u64> = BTreeMap::new();
+                if known.ids.is_empty() {
+                    // A partnership's first ops: list it.
+                    let mut listed = txn.open_table(PARTNERSHIPS).map_err(self.ctx("appending ops"))?;
+                    listed.insert(&partnership.0, 0).map_err(self.ctx("appending ops"))?;
+                }
                 for &(height, op) in ops {
                     let id = op.id();
-                    match known.get(&id).or_else(|| added.get(&id)) {
+                    match known.ids.get(&id).or_else(|| added.get(&id).map(|(height, _, _)| height)) {
                         Some(&stored) if stored == height => continue,
                         Some(&stored) => {
                             return Err(StoreError::HeightConflict { op: id, stored, given: height });
@@ -119,64 +138,61 @@ impl Store {
                     by_author
                         .insert(&author_key(partnership, &author, op.seq(), &id), height)
                         .map_err(self.ctx("appending ops"))?;
-                    let highest = batch_seqs.entry(author).or_insert(0);
-                    *highest = (*highest).max(op.seq());
-                    added.insert(id, height);
-                }
-                // One read and write per author per batch, not per op.
-                for (author, seq) in batch_seqs {
-                    let seq_key = author_seq_key(partnership, &author);
-                    let stored =
-                        seqs.get(&seq_key).map_err(self.ctx("appending ops"))?.map_or(0, |s| s.value());
-                    if seq > stored {
-                        seqs.insert(&seq_key, seq).map_err(self.ctx("appending ops"))?;
-                    }
-                }
-                if !added.is_empty() {
-                    let count = counts
-                        .get(&partnership.0)
-                        .map_err(self.ctx("appending ops"))?
-                        .map_or(0, |c| c.value());
-                    counts
-                        .insert(&partnership.0, count + added.len() as u64)
-                        .map_err(self.ctx("appending ops"))?;
+                    added.insert(id, (height, author, op.seq()));
                 }
             }
             self.commit(txn, "committing ops")?;
             Ok(added)
         })?;
         // Only what is committed enters the index.
-        known.extend(added);
+        for (id, (height, author, seq)) in added {
+            known.add(id, height, author, seq);
+        }
         Ok(())
     }
 
-    /// The id index of `p` in `indexes`, built from the `author_index` table
+    /// The index of `p` in `indexes`, built from the `author_index` table
     /// the first time (one read of that partnership's keys).
-    fn op_ids_of<'a>(
+    fn index_of<'a>(
         &self,
-        indexes: &'a mut BTreeMap<PartnershipId, OpIds>,
+        indexes: &'a mut BTreeMap<PartnershipId, OpIndex>,
         p: &PartnershipId,
-    ) -> Result<&'a mut OpIds, StoreError> {
+    ) -> Result<&'a mut OpIndex, StoreError> {
         match indexes.entry(*p) {
             Entry::Occupied(built) => Ok(built.into_mut()),
-            Entry::Vacant(slot) => Ok(slot.insert(self.read_op_ids(p)?)),
+            Entry::Vacant(slot) => Ok(slot.insert(self.read_index(p)?)),
         }
     }
 
-    /// Op id → height of every op of `p`, from the `author_index` table.
-    fn read_op_ids(&self, p: &PartnershipId) -> Result<OpIds, StoreError> {
-        self.guarded("indexing op ids", || {
+    /// `f` of the index of `p`, built on first use and kept once `p` has
+    /// ops (a read about an unknown partnership leaves nothing behind).
+    fn with_index<T>(&self, p: &PartnershipId, f: impl FnOnce(&OpIndex) -> T) -> Result<T, StoreError> {
+        let mut indexes = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = indexes.get(p) {
+            return Ok(f(index));
+        }
+        let index = self.read_index(p)?;
+        let answer = f(&index);
+        if !index.ids.is_empty() {
+            indexes.insert(*p, index);
+        }
+        Ok(answer)
+    }
+
+    /// The index of every op of `p`, from the `author_index` table.
+    fn read_index(&self, p: &PartnershipId) -> Result<OpIndex, StoreError> {
+        self.guarded("indexing ops", || {
             let txn = self.read_txn()?;
-            let by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("indexing op ids"))?;
+            let by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("indexing ops"))?;
             let first = author_key(p, &MemberId([0; 32]), 0, &OpId([0; 32]));
             let last = author_key(p, &MemberId([0xff; 32]), u64::MAX, &OpId([0xff; 32]));
-            let mut ids = OpIds::new();
-            for entry in by_author.range::<&AuthorKey>(&first..=&last).map_err(self.ctx("indexing op ids"))? {
-                let (key, height) = entry.map_err(self.ctx("indexing op ids"))?;
-                let (_, id) = split_author_key(key.value());
-                ids.insert(id, height.value());
+            let mut index = OpIndex::default();
+            for entry in by_author.range::<&AuthorKey>(&first..=&last).map_err(self.ctx("indexing ops"))? {
+                let (key, height) = entry.map_err(self.ctx("indexing ops"))?;
+                let (author, seq, id) = split_author_key(key.value());
+                index.add(id, height.value(), author, seq);
             }
-            Ok(ids)
+            Ok(index)
         })
     }
 
@@ -207,19 +223,12 @@ impl Store {
 
     /// How many ops of `p` are stored (0 for an unknown partnership).
     pub fn op_count(&self, p: &PartnershipId) -> Result<u64, StoreError> {
-        self.guarded("counting ops", || {
-            let txn = self.read_txn()?;
-            let counts = txn.open_table(PARTNERSHIPS).map_err(|e| self.err("counting ops", e))?;
-            Ok(counts.get(&p.0).map_err(|e| self.err("counting ops", e))?.map_or(0, |c| c.value()))
-        })
+        self.with_index(p, |index| index.ids.len() as u64)
     }
 
     /// The op `id` of partnership `p` with its height, if stored.
     pub fn get_op(&self, p: &PartnershipId, id: &OpId) -> Result<Option<(u64, SignedOp)>, StoreError> {
-        let height = {
-            let mut indexes = self.op_ids.lock().unwrap_or_else(PoisonError::into_inner);
-            self.op_ids_of(&mut indexes, p)?.get(id).copied()
-        };
+        let height = self.with_index(p, |index| index.ids.get(id).copied())?;
         let Some(height) = height else { return Ok(None) };
         self.guarded("reading an op", || {
             let txn = self.read_txn()?;
@@ -295,7 +304,7 @@ impl Store {
                 by_author.range::<&AuthorKey>(&first..=&last).map_err(self.ctx("reading an author's ops"))?
             {
                 let (key, height) = entry.map_err(self.ctx("reading an author's ops"))?;
-                let (seq, id) = split_author_key(key.value());
+                let (_, seq, id) = split_author_key(key.value());
                 let op = self.read_op(&txn, p, height.value(), &id)?;
                 if op.author() != *author || op.seq() != seq {
                     return Err(self.corrupt(format!("op {id} is indexed under another author or seq")));
@@ -308,18 +317,7 @@ impl Store {
 
     /// For sync: the highest seq stored for each author of `p`.
     pub fn author_seqs(&self, p: &PartnershipId) -> Result<BTreeMap<MemberId, u64>, StoreError> {
-        self.guarded("reading author seqs", || {
-            let txn = self.read_txn()?;
-            let seqs = txn.open_table(AUTHOR_SEQS).map_err(self.ctx("reading author seqs"))?;
-            let (first, last) =
-                (author_seq_key(p, &MemberId([0; 32])), author_seq_key(p, &MemberId([0xff; 32])));
-            let mut out = BTreeMap::new();
-            for entry in seqs.range::<&[u8; 64]>(&first..=&last).map_err(self.ctx("reading author seqs"))? {
-                let (key, seq) = entry.map_err(self.ctx("reading author seqs"))?;
-                out.insert(author_of_seq_key(key.value()), seq.value());
-            }
-            Ok(out)
-        })
+        self.with_index(p, |index| index.seqs.clone())
     }
 
     /// Reads and decodes the op stored at `(p, height, id)`; a missing row

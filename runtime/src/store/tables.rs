@@ -15,8 +15,7 @@
 //! | `schema`         | `"version"`                                     | schema version (u64)           |
 //! | `ops`            | partnership(32) ‖ height(8) ‖ op id(32)         | canonical signed op            |
 //! | `author_index`   | partnership(32) ‖ author(32) ‖ seq(8) ‖ op id(32) | height (u64)                 |
-//! | `author_seqs`    | partnership(32) ‖ author(32)                    | highest seq stored (u64)       |
-//! | `partnerships`   | partnership(32)                                 | number of ops stored (u64)     |
+//! | `partnerships`   | partnership(32)                                 | unused (0; schema 2: op count) |
 //! | `final_state`    | partnership(32) ‖ state key                     | state value                    |
 //! | `final_meta`     | partnership(32)                                 | final height(8) ‖ ledger meta  |
 //! | `code`           | code hash(32)                                   | WASM bytes                     |
@@ -36,7 +35,12 @@ pub(crate) const OPS: TableDefinition<&'static OpKey, &'static [u8]> = TableDefi
 pub(crate) const LEGACY_OP_INDEX: TableDefinition<&'static [u8; 64], u64> = TableDefinition::new("op_index");
 pub(crate) const AUTHOR_INDEX: TableDefinition<&'static AuthorKey, u64> =
     TableDefinition::new("author_index");
-pub(crate) const AUTHOR_SEQS: TableDefinition<&'static [u8; 64], u64> = TableDefinition::new("author_seqs");
+/// Schema 2's highest seq per author, dropped by schema 3 along with the op
+/// count in `partnerships`: both follow from `author_index`, and every
+/// commit rewrote their pages. The store keeps them in memory with the op
+/// id index instead (`ops.rs`).
+pub(crate) const LEGACY_AUTHOR_SEQS: TableDefinition<&'static [u8; 64], u64> =
+    TableDefinition::new("author_seqs");
 pub(crate) const PARTNERSHIPS: TableDefinition<&'static [u8; 32], u64> = TableDefinition::new("partnerships");
 pub(crate) const FINAL_STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("final_state");
 pub(crate) const FINAL_META: TableDefinition<&'static [u8; 32], &'static [u8]> =
@@ -70,17 +74,6 @@ pub(crate) fn op_key_max(p: &PartnershipId) -> OpKey {
     op_key(p, u64::MAX, &OpId([0xff; 32]))
 }
 
-pub(crate) fn author_seq_key(p: &PartnershipId, author: &MemberId) -> [u8; 64] {
-    pair(&p.0, &author.0)
-}
-
-/// The member id in the second half of an `author_seqs` key.
-pub(crate) fn author_of_seq_key(key: &[u8; 64]) -> MemberId {
-    let mut author = [0u8; 32];
-    author.copy_from_slice(&key[32..]);
-    MemberId(author)
-}
-
 pub(crate) fn author_key(p: &PartnershipId, author: &MemberId, seq: u64, id: &OpId) -> AuthorKey {
     let mut key = [0u8; 104];
     key[..32].copy_from_slice(&p.0);
@@ -91,19 +84,14 @@ pub(crate) fn author_key(p: &PartnershipId, author: &MemberId, seq: u64, id: &Op
 }
 
 /// The op id and seq of an [`AuthorKey`].
-pub(crate) fn split_author_key(key: &AuthorKey) -> (u64, OpId) {
+pub(crate) fn split_author_key(key: &AuthorKey) -> (MemberId, u64, OpId) {
+    let mut author = [0u8; 32];
+    author.copy_from_slice(&key[32..64]);
     let mut seq = [0u8; 8];
     seq.copy_from_slice(&key[64..72]);
     let mut id = [0u8; 32];
     id.copy_from_slice(&key[72..]);
-    (u64::from_be_bytes(seq), OpId(id))
-}
-
-fn pair(a: &[u8; 32], b: &[u8; 32]) -> [u8; 64] {
-    let mut key = [0u8; 64];
-    key[..32].copy_from_slice(a);
-    key[32..].copy_from_slice(b);
-    key
+    (MemberId(author), u64::from_be_bytes(seq), OpId(id))
 }
 
 /// `partnership ‖ state key`.
@@ -162,9 +150,7 @@ mod tests {
     #[test]
     fn author_keys_round_trip() {
         let key = author_key(&PartnershipId([1; 32]), &MemberId([2; 32]), 258, &OpId([3; 32]));
-        assert_eq!(split_author_key(&key), (258, OpId([3; 32])));
-        let seq_key = author_seq_key(&PartnershipId([1; 32]), &MemberId([2; 32]));
-        assert_eq!(author_of_seq_key(&seq_key), MemberId([2; 32]));
+        assert_eq!(split_author_key(&key), (MemberId([2; 32]), 258, OpId([3; 32])));
     }
 
     #[test]

@@ -7,7 +7,9 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use super::{all_ops, genesis, op, refs};
 use crate::op::{CodeHash, MemberKey, OpId, PartnershipId, SignedOp};
-use crate::store::tables::{CODE, LEGACY_OP_INDEX, OPS, SCHEMA, SCHEMA_KEY, op_key};
+use crate::store::tables::{
+    CODE, LEGACY_AUTHOR_SEQS, LEGACY_OP_INDEX, OPS, PARTNERSHIPS, SCHEMA, SCHEMA_KEY, op_key,
+};
 use crate::store::{FinalDelta, FinalSnapshot, OpCursor, SCHEMA_VERSION, Store, StoreError};
 
 fn sorted(mut ops: Vec<(u64, SignedOp)>) -> Vec<(u64, SignedOp)> {
@@ -32,6 +34,9 @@ fn ops_round_trip_and_partnerships_need_a_genesis() {
     assert_eq!(store.op_count(&p).unwrap(), 3);
     assert_eq!(store.op_count(&orphan).unwrap(), 1);
     assert_eq!(store.op_count(&PartnershipId([3; 32])).unwrap(), 0);
+    assert_eq!(store.get_op(&PartnershipId([3; 32]), &OpId([1; 32])).unwrap(), None);
+    // Reads about a partnership with no ops leave no index behind in memory.
+    assert!(!store.indexes.lock().unwrap().contains_key(&PartnershipId([3; 32])));
     for (h, o) in &ops {
         assert_eq!(store.get_op(&p, &o.id()).unwrap(), Some((*h, o.clone())));
     }
@@ -361,46 +366,75 @@ fn store_is_send_and_sync_and_starts_empty() {
     assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), SCHEMA_VERSION);
 }
 
-/// A file of schema 1 (with the on-disk op id index) opens as schema 2: the
-/// table is dropped, and ops are still found by id, across restarts.
+/// Files of schema 1 (with the on-disk op id index) and schema 2 (with the
+/// per-author seq table and op counts) open as the current schema: the old
+/// tables are dropped, and ops are still found by id, counted and their
+/// authors' seqs known, across restarts.
 #[test]
-fn a_schema_1_file_is_upgraded_on_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.redb");
-    let alice = MemberKey::from_seed(1);
-    let g = genesis(&alice);
-    let p = g.partnership();
-    let ops = vec![(0, g.clone()), (1, op(&p, &alice, 2, 0)), (2, op(&p, &alice, 3, 0))];
-    {
-        let store = Store::open(&path).unwrap();
-        store.append_ops(&p, &refs(&ops)).unwrap();
-    }
-    {
-        // What schema 1 had on top: its version and the op id index.
-        let db = redb::Database::open(&path).unwrap();
-        let txn = db.begin_write().unwrap();
-        txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, 1).unwrap();
-        let mut index = txn.open_table(LEGACY_OP_INDEX).unwrap();
-        for (h, o) in &ops {
+fn files_of_older_schemas_are_upgraded_on_open() {
+    for old_schema in [1u64, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.redb");
+        let alice = MemberKey::from_seed(1);
+        let g = genesis(&alice);
+        let p = g.partnership();
+        let ops = vec![(0, g.clone()), (1, op(&p, &alice, 2, 0)), (2, op(&p, &alice, 3, 0))];
+        {
+            let store = Store::open(&path).unwrap();
+            store.append_ops(&p, &refs(&ops)).unwrap();
+        }
+        {
+            // What the old schema had on top: its version, its tables.
+            let db = redb::Database::open(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, old_schema).unwrap();
+            if old_schema == 1 {
+                let mut index = txn.open_table(LEGACY_OP_INDEX).unwrap();
+                for (h, o) in &ops {
+                    let mut key = [0u8; 64];
+                    key[..32].copy_from_slice(&p.0);
+                    key[32..].copy_from_slice(&o.id().0);
+                    index.insert(&key, *h).unwrap();
+                }
+            }
+            let mut seqs = txn.open_table(LEGACY_AUTHOR_SEQS).unwrap();
             let mut key = [0u8; 64];
             key[..32].copy_from_slice(&p.0);
-            key[32..].copy_from_slice(&o.id().0);
-            index.insert(&key, *h).unwrap();
+            key[32..].copy_from_slice(&alice.member_id().0);
+            seqs.insert(&key, 3).unwrap();
+            drop(seqs);
+            txn.open_table(PARTNERSHIPS).unwrap().insert(&p.0, 3).unwrap();
+            txn.commit().unwrap();
         }
-        drop(index);
-        txn.commit().unwrap();
-    }
-    for _ in 0..2 {
-        let store = Store::open(&path).unwrap();
-        for (h, o) in &ops {
-            assert_eq!(store.get_op(&p, &o.id()).unwrap(), Some((*h, o.clone())));
+        for reopened in 0..2u64 {
+            let store = Store::open(&path).unwrap();
+            for (h, o) in &ops {
+                assert_eq!(store.get_op(&p, &o.id()).unwrap(), Some((*h, o.clone())));
+            }
+            // The second time round, with the op appended after the upgrade.
+            assert_eq!(store.op_count(&p).unwrap(), 3 + reopened);
+            assert_eq!(store.author_seqs(&p).unwrap(), BTreeMap::from([(alice.member_id(), 3 + reopened)]));
+            assert_eq!(store.partnerships().unwrap(), vec![p]);
+            let txn = store.db().unwrap().begin_read().unwrap();
+            assert_eq!(
+                txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(),
+                SCHEMA_VERSION
+            );
+            assert!(
+                txn.open_table(LEGACY_OP_INDEX).is_err(),
+                "schema {old_schema}: the old id index is gone"
+            );
+            assert!(
+                txn.open_table(LEGACY_AUTHOR_SEQS).is_err(),
+                "schema {old_schema}: the old seq table is gone"
+            );
+            // Appending after the upgrade still refuses a second height for an op.
+            drop(txn);
+            let err = store.append_ops(&p, &[(7, &ops[1].1)]).unwrap_err();
+            assert!(matches!(err, StoreError::HeightConflict { stored: 1, given: 7, .. }), "{err}");
+            let next = op(&p, &alice, 4, 0);
+            store.append_ops(&p, &[(3, &next)]).unwrap();
+            assert_eq!(store.author_seqs(&p).unwrap()[&alice.member_id()], 4);
         }
-        let txn = store.db().unwrap().begin_read().unwrap();
-        assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), SCHEMA_VERSION);
-        assert!(txn.open_table(LEGACY_OP_INDEX).is_err(), "the old index is gone");
-        // Appending after the upgrade still refuses a second height for an op.
-        drop(txn);
-        let err = store.append_ops(&p, &[(7, &ops[1].1)]).unwrap_err();
-        assert!(matches!(err, StoreError::HeightConflict { stored: 1, given: 7, .. }), "{err}");
     }
 }
