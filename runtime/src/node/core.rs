@@ -292,12 +292,7 @@ impl NodeCore {
             return Err(NodeError::UnknownPartnership(*partnership));
         };
         let results = ledger.insert_batch(ops, origin, now_ms);
-        let mut batch: Vec<(u64, Arc<SignedOp>)> = results
-            .iter()
-            .flatten()
-            .flat_map(|insertion| &insertion.accepted)
-            .filter_map(|(id, height)| ledger.dag().get(id).map(|node| (*height, Arc::clone(&node.op))))
-            .collect();
+        let mut batch = accepted_ops(ledger, results.iter().flatten());
         // Leading edge of the ack window: the ack goes into the same store
         // commit as the ops it acks, so it costs no commit of its own and
         // leaves as soon as they are durable.
@@ -308,13 +303,13 @@ impl NodeCore {
             && ledger.halted().is_none()
         {
             let op = ledger.create_op(&self.key, Payload::Ack, now_ms);
-            if let Ok(insertion) = ledger.insert(op.clone(), now_ms) {
-                batch.extend(
-                    insertion.accepted.iter().filter_map(|(id, height)| {
-                        ledger.dag().get(id).map(|n| (*height, Arc::clone(&n.op)))
-                    }),
-                );
-                ack = Some(op);
+            match ledger.insert(op.clone(), now_ms) {
+                Ok(insertion) => {
+                    batch.extend(accepted_ops(ledger, [&insertion]));
+                    ack = Some(op);
+                }
+                // Still owed: scheduled below, authored on the next tick.
+                Err(refusal) => tracing::warn!(%partnership, %refusal, "could not ack at once"),
             }
         }
         if !batch.is_empty() {
@@ -437,6 +432,18 @@ impl NodeCore {
     pub fn outcome(&self, partnership: &PartnershipId, op: &OpId) -> Option<OpOutcome> {
         self.ledgers.get(partnership)?.outcome(op)
     }
+}
+
+/// The ops `insertions` accepted into `ledger`, with their heights, to store.
+fn accepted_ops<'a>(
+    ledger: &NodeLedger,
+    insertions: impl IntoIterator<Item = &'a Insertion>,
+) -> Vec<(u64, Arc<SignedOp>)> {
+    insertions
+        .into_iter()
+        .flat_map(|insertion| &insertion.accepted)
+        .filter_map(|(id, height)| ledger.dag().get(id).map(|node| (*height, Arc::clone(&node.op))))
+        .collect()
 }
 
 /// Whether `member` owes `ledger` an ack now: others' payload-bearing ops

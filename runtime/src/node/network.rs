@@ -308,7 +308,7 @@ impl NetworkHalf {
             }
             NetInput::Event(NetEvent::PeerSubscribed { peer, partnership }) => {
                 if core.ledger(&partnership).is_some() {
-                    self.start_session(core, partnership, SessionPeers::These(vec![peer]));
+                    self.start_session(core, partnership, Some(vec![peer]));
                 }
                 Ok(())
             }
@@ -337,7 +337,7 @@ impl NetworkHalf {
                     self.caught_up.insert(partnership);
                 }
                 if self.session_wanted.remove(&partnership) {
-                    self.start_session(core, partnership, SessionPeers::InTurn);
+                    self.start_session(core, partnership, None);
                 }
                 Ok(())
             }
@@ -348,7 +348,7 @@ impl NetworkHalf {
             NetInput::Tick => {
                 self.expire_verdicts().await;
                 for partnership in self.subscribed.clone() {
-                    self.start_session(core, partnership, SessionPeers::InTurn);
+                    self.start_session(core, partnership, None);
                 }
                 Ok(())
             }
@@ -579,7 +579,7 @@ impl NetworkHalf {
     /// when too many fetches are in flight.
     fn fetch_missing(&mut self, core: &NodeCore, partnership: PartnershipId, peer: PeerId, ids: Vec<OpId>) {
         if self.id_fetches >= self.config.max_id_fetches {
-            self.start_session(core, partnership, SessionPeers::InTurn);
+            self.start_session(core, partnership, None);
             return;
         }
         self.id_fetches += 1;
@@ -647,8 +647,9 @@ impl NetworkHalf {
     }
 
     /// Starts an anti-entropy session for `partnership` with `peers` (or the
-    /// topic's peers), unless one is running (then one follows it).
-    fn start_session(&mut self, core: &NodeCore, partnership: PartnershipId, peers: SessionPeers) {
+    /// next of the topic's peers in turn, [`NetworkConfig::anti_entropy_peers`]),
+    /// unless one is running (then one follows it).
+    fn start_session(&mut self, core: &NodeCore, partnership: PartnershipId, peers: Option<Vec<PeerId>>) {
         if !self.subscribed.contains(&partnership) {
             return;
         }
@@ -664,16 +665,13 @@ impl NetworkHalf {
             }
         };
         self.sessions.insert(partnership);
-        let peers = match peers {
-            SessionPeers::These(peers) => Asked::These(peers),
-            SessionPeers::InTurn => {
-                let count = self.config.anti_entropy_peers.max(1);
-                let turn = self.anti_entropy_turns.entry(partnership).or_insert(0);
-                let from = *turn;
-                *turn = turn.wrapping_add(count);
-                Asked::InTurn { from, count }
-            }
-        };
+        let peers = peers.map(Asked::These).unwrap_or_else(|| {
+            let count = self.config.anti_entropy_peers.max(1);
+            let turn = self.anti_entropy_turns.entry(partnership).or_insert(0);
+            let from = *turn;
+            *turn = turn.wrapping_add(count);
+            Asked::InTurn { from, count }
+        });
         let session = Session {
             hello: self.hello_for(partnership),
             net: self.net.clone(),
@@ -1008,26 +1006,13 @@ async fn fetch_code(net: &NetHandle, peer: PeerId, hashes: &[crate::op::CodeHash
     out
 }
 
-/// One anti-entropy session: heads from each peer, then the missing ranges
-/// page by page, one author after the other in turn.
-/// Whom a new sync session asks.
-enum SessionPeers {
-    /// These peers.
-    These(Vec<PeerId>),
-    /// The partnership's next few peers in turn
-    /// ([`NetworkConfig::anti_entropy_peers`]).
-    InTurn,
-}
-
-/// Whom a running session asks: [`SessionPeers`] with the turn resolved.
+/// Whom a sync session asks.
 enum Asked {
+    /// These peers.
     These(Vec<PeerId>),
     /// `count` of the topic's peers, in the order of their ids, from the
     /// `from`-th on (wrapping around).
-    InTurn {
-        from: usize,
-        count: usize,
-    },
+    InTurn { from: usize, count: usize },
 }
 
 /// `count` of `peers` (sorted) from the `from`-th on, wrapping around, each
@@ -1041,6 +1026,8 @@ fn peers_in_turn(peers: &[PeerId], from: usize, count: usize) -> Vec<PeerId> {
     (0..count.min(peers.len())).map(|i| peers[(start + i) % peers.len()]).collect()
 }
 
+/// One anti-entropy session: heads from each peer, then the missing ranges
+/// page by page, one author after the other in turn.
 struct Session {
     net: NetHandle,
     hello: SyncRequest,
@@ -1199,8 +1186,9 @@ mod tests {
         assert_eq!(asked.len(), 5);
         assert!(asked.values().all(|&n| n == 2), "{asked:?}");
         // More asked than there are peers: each once.
-        assert_eq!(peers_in_turn(&peers[..2], 7, 4).len(), 2);
-        assert_ne!(peers_in_turn(&peers[..2], 7, 4)[0], peers_in_turn(&peers[..2], 7, 4)[1]);
+        let both = peers_in_turn(&peers[..2], 7, 4);
+        assert_eq!(both.len(), 2);
+        assert_ne!(both[0], both[1]);
         assert!(peers_in_turn(&[], 3, 2).is_empty());
         // A turn counter that wraps still picks valid peers.
         assert_eq!(peers_in_turn(&peers, usize::MAX, 2).len(), 2);

@@ -56,6 +56,20 @@ fn process_cpu_time() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// A signed ack of `key` at `seq` (its parent need not exist: these ops only
+/// travel or are verified, never inserted).
+fn ack_op(partnership: PartnershipId, key: &MemberKey, seq: u64) -> polypact::op::SignedOp {
+    UnsignedOp {
+        partnership,
+        author: key.member_id(),
+        seq,
+        parents: vec![OpId([1; 32])],
+        time_ms: seq,
+        payload: Payload::Ack,
+    }
+    .sign(key)
+}
+
 async fn raw_gossip_one_hop(rounds: usize) -> Vec<Duration> {
     let p = PartnershipId([3; 32]);
     let (a, _a_events) = Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![])).expect("a");
@@ -75,15 +89,7 @@ async fn raw_gossip_one_hop(rounds: usize) -> Vec<Duration> {
     let key = MemberKey::from_seed(9);
     let mut samples = Vec::new();
     for seq in 1..=rounds as u64 {
-        let op = UnsignedOp {
-            partnership: p,
-            author: key.member_id(),
-            seq,
-            parents: vec![OpId([1; 32])],
-            time_ms: seq,
-            payload: Payload::Ack,
-        }
-        .sign(&key);
+        let op = ack_op(p, &key, seq);
         let sent = Instant::now();
         a.publish(p, op.encode()).await.expect("publish");
         loop {
@@ -233,19 +239,8 @@ async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
 #[ignore = "a benchmark: run with --ignored --nocapture"]
 async fn bench_submit_to_final_beside_raw_gossip() {
     let key = MemberKey::from_seed(7);
-    let signed: Vec<polypact::op::SignedOp> = (1..=2_000u64)
-        .map(|seq| {
-            UnsignedOp {
-                partnership: PartnershipId([5; 32]),
-                author: key.member_id(),
-                seq,
-                parents: vec![OpId([1; 32])],
-                time_ms: seq,
-                payload: Payload::Ack,
-            }
-            .sign(&key)
-        })
-        .collect();
+    let signed: Vec<polypact::op::SignedOp> =
+        (1..=2_000u64).map(|seq| ack_op(PartnershipId([5; 32]), &key, seq)).collect();
     eprintln!("machine: raw verify_strict on one core = {:.0} ops/s", raw_verify_rate(&signed));
     eprintln!("raw gossipsub one hop:        {}", summary(raw_gossip_one_hop(200).await));
     let sizes: Vec<u8> = std::env::var("POLYPACT_BENCH_NODES")
