@@ -408,6 +408,11 @@ impl<E: Executor> Ledger<E> {
         self.dag.get(id).is_some_and(|n| n.height <= self.final_height)
     }
 
+    /// The notifications gathered and not yet taken, oldest first.
+    pub fn pending_notifications(&self) -> impl Iterator<Item = &Notification> {
+        self.notifications.iter()
+    }
+
     /// Takes the notifications gathered since the last call.
     pub fn drain_notifications(&mut self) -> Vec<Notification> {
         self.notifications.drain(..).collect()

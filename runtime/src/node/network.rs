@@ -358,6 +358,9 @@ impl NetworkHalf {
     /// After every node-loop turn: publishes what the member authored, and
     /// follows the node's partnerships (subscribe, bind, unsubscribe).
     pub async fn flush(&mut self, core: &mut NodeCore) -> Result<(), NodeError> {
+        // Held acks committed this turn can be forwarded now.
+        let released = core.take_released();
+        self.close_verdicts(&released).await;
         self.follow_partnerships(core).await?;
         for (partnership, op) in core.take_outbox() {
             if let Err(error) = self.net.publish(partnership, op.encode()).await {
@@ -526,12 +529,21 @@ impl NetworkHalf {
         for ((id, msg_id, source), result) in answer_to.into_iter().zip(results) {
             match result {
                 Ok(insertion) => {
-                    if insertion.accepted.iter().any(|(a, _)| *a == id) {
+                    // Accepted and durable: forward it. Waiting for parents,
+                    // or accepted but held for a group commit: later.
+                    let durable = |op: &OpId| !core.is_held(&partnership, op);
+                    if insertion.accepted.iter().any(|(a, _)| *a == id) && durable(&id) {
                         self.report(msg_id, source, Verdict::Accept).await;
                     } else {
                         self.open_verdicts.insert(id, OpenVerdict { msg_id, source, since: Instant::now() });
                     }
-                    self.close_verdicts(&insertion.accepted).await;
+                    let released: Vec<OpId> = insertion
+                        .accepted
+                        .iter()
+                        .map(|(a, _)| *a)
+                        .filter(|a| *a != id && durable(a))
+                        .collect();
+                    self.close_verdicts(&released).await;
                     missing.entry(source).or_default().extend(insertion.waiting_for);
                 }
                 Err(refusal) => {
@@ -555,9 +567,9 @@ impl NetworkHalf {
         Ok(())
     }
 
-    /// Reports Accept for ops that were waiting and got in.
-    async fn close_verdicts(&mut self, accepted: &[(OpId, u64)]) {
-        for (id, _) in accepted {
+    /// Reports Accept for ops that were waiting and are now durable.
+    async fn close_verdicts(&mut self, accepted: &[OpId]) {
+        for id in accepted {
             if let Some(open) = self.open_verdicts.remove(id) {
                 self.report(open.msg_id, open.source, Verdict::Accept).await;
             }
@@ -636,6 +648,7 @@ impl NetworkHalf {
                 Err(refusal) => tracing::debug!(%peer, %refusal, "synced op refused"),
             }
         }
+        let accepted: Vec<OpId> = accepted.into_iter().map(|(id, _)| id).collect();
         self.close_verdicts(&accepted).await;
         if let Some(ledger) = core.ledger(&partnership) {
             waiting.retain(|id| !ledger.dag().contains(id));

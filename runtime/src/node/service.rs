@@ -262,9 +262,10 @@ impl NodeTask {
         let result = loop {
             let mut net_input = None;
             let mut join_by_id = None;
-            // Wake exactly when the next ack falls due, not on the next tick:
-            // finality waits on acks, so their timing is its latency.
-            let ack_due = self.core.next_ack_due();
+            // Wake exactly when the next ack (or held acks' commit) falls
+            // due, not on the next tick: finality waits on acks, so their
+            // timing is its latency.
+            let ack_due = self.core.next_due();
             let ack_timer = async move {
                 match ack_due {
                     Some(due) => {
@@ -321,7 +322,7 @@ impl NodeTask {
                 // this turn: under a stream of gossip, `select!` (which picks
                 // among ready branches at random) could otherwise take other
                 // inputs for several turns first, and finality waits on acks.
-                if self.core.next_ack_due().is_some_and(|due| due <= now_ms())
+                if self.core.next_due().is_some_and(|due| due <= now_ms())
                     && let Err(fatal) = self.periodic()
                 {
                     break Err(fatal);
@@ -364,8 +365,10 @@ impl NodeTask {
             let _ = self.events.send(event);
         }
         // Without a network there is no one to send ops to; they are durable
-        // in the store and will be served by sync once peers connect.
+        // in the store and will be served by sync once peers connect. Nor
+        // any gossip verdict to give for held acks now durable.
         let _ = self.core.take_outbox();
+        let _ = self.core.take_released();
     }
 
     /// Handles one request. Returns `Err` only for a fatal store failure.

@@ -219,3 +219,109 @@ fn acks_go_out_at_once_after_a_quiet_window_and_once_per_window_under_load() {
     deliver(&mut alice, &mut bob, 1_000);
     assert_eq!(bob.next_ack_due(), Some(1_050), "at most a window from now");
 }
+
+/// Group commit of acks: others' acks that finalise no call wait in memory
+/// (reported to no one, not in the store) until an ack completes a call's
+/// finality, the member authors an op on top of them, their wait ends, or
+/// the node shuts down; each of those commits them.
+#[test]
+fn acks_that_finalise_no_call_share_the_next_commit() {
+    let wasm = module_wasm("guestbook").unwrap_or_else(|e| panic!("{e}"));
+    let keys = [MemberKey::from_seed(1), MemberKey::from_seed(2), MemberKey::from_seed(3)];
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().expect("tempdir")).collect();
+    let open = |dir: &tempfile::TempDir, seed: u8| {
+        let mut config = NodeConfig::new(dir.path());
+        config.core.ack_commit_delay_ms = 20;
+        // No snapshot in this test (a snapshot commits held acks first).
+        config.core.snapshot_interval_ms = u64::MAX;
+        let mut core = node::open_core(&config, MemberKey::from_seed(seed)).expect("open");
+        core.add_code(&wasm).expect("code");
+        core
+    };
+    let mut alice = open(&dirs[0], 1);
+    let mut bob = open(&dirs[1], 2);
+    let mut carol = open(&dirs[2], 3);
+    let code = CodeHash::of(&wasm);
+    let p = alice
+        .create_partnership(charter(keys.iter().map(MemberKey::member_id).collect(), code), 1_000)
+        .expect("create");
+    let genesis = alice.take_outbox().pop().expect("genesis").1;
+    bob.join(genesis.clone()).expect("join");
+    carol.join(genesis).expect("join");
+    let sign = |n: u32| json!({"sign": {"message": format!("entry {n}")}}).to_string().into_bytes();
+    // Alice's call reaches Bob and Carol, who ack at once; their acks.
+    let round = |alice: &mut node::NodeCore,
+                 bob: &mut node::NodeCore,
+                 carol: &mut node::NodeCore,
+                 n: u32,
+                 now: u64| {
+        let call = alice.submit_call(&p, "guestbook", sign(n), now).expect("call");
+        alice.take_outbox();
+        let mut acks = Vec::new();
+        for other in [&mut *bob, &mut *carol] {
+            other.insert(&p, call.clone(), node::Origin::Fresh, now).expect("accepts the call");
+            acks.push(other.take_outbox().pop().expect("an ack at once").1);
+        }
+        // Bob and Carol take each other's ack (Alice's next call builds on both).
+        bob.insert(&p, acks[1].clone(), node::Origin::Fresh, now).expect("carol's ack");
+        carol.insert(&p, acks[0].clone(), node::Origin::Fresh, now).expect("bob's ack");
+        (call, acks)
+    };
+    let stored = |core: &node::NodeCore, id| core.store().get_op(&p, &id).expect("store").is_some();
+    let events_about =
+        |core: &mut node::NodeCore, id| core.take_events().into_iter().filter(|e| e.op == id).count();
+
+    // Bob's ack alone finalises nothing at Alice: held, not stored, no event.
+    let (call, acks) = round(&mut alice, &mut bob, &mut carol, 1, 2_000);
+    alice.take_events();
+    alice.insert(&p, acks[0].clone(), node::Origin::Fresh, 2_001).expect("bob's ack");
+    assert!(alice.is_held(&p, &acks[0].id()) && !stored(&alice, acks[0].id()), "held in memory");
+    assert_eq!(events_about(&mut alice, acks[0].id()), 0, "reported to no one yet");
+    assert_eq!(alice.next_due(), Some(2_021), "committed at the latest when its wait ends");
+    // Carol's ack completes the call's finality: both are committed at once.
+    alice.insert(&p, acks[1].clone(), node::Origin::Fresh, 2_002).expect("carol's ack");
+    assert!(acks.iter().all(|ack| stored(&alice, ack.id()) && !alice.is_held(&p, &ack.id())));
+    assert_eq!(alice.take_released(), vec![acks[0].id()], "the held ack is now durable");
+    let events = alice.take_events();
+    assert!(events.iter().any(|e| e.op == call.id() && e.kind == OpEventKind::Final), "the call is final");
+    assert!(events.iter().any(|e| e.op == acks[0].id()), "the held ack's events come with its commit");
+    assert_eq!(alice.next_due(), None);
+
+    // A held ack whose wait ends is committed by the tick.
+    let (_, acks) = round(&mut alice, &mut bob, &mut carol, 2, 3_000);
+    alice.insert(&p, acks[0].clone(), node::Origin::Fresh, 3_001).expect("bob's ack");
+    assert!(
+        alice.tick(3_020).expect("tick").is_empty() && alice.is_held(&p, &acks[0].id()),
+        "not before 3,021"
+    );
+    alice.tick(3_021).expect("tick");
+    assert!(
+        stored(&alice, acks[0].id()) && !alice.is_held(&p, &acks[0].id()),
+        "committed when its wait ends"
+    );
+    assert_eq!(alice.take_released(), vec![acks[0].id()]);
+    alice.insert(&p, acks[1].clone(), node::Origin::Fresh, 3_022).expect("carol's ack");
+
+    // A clean shutdown's flush commits what is held.
+    let (_, acks) = round(&mut alice, &mut bob, &mut carol, 3, 4_000);
+    let flushed = acks[0].id();
+    alice.insert(&p, acks[0].clone(), node::Origin::Fresh, 4_001).expect("bob's ack");
+    assert!(alice.is_held(&p, &flushed));
+    alice.flush().expect("flush");
+    assert!(stored(&alice, flushed) && !alice.is_held(&p, &flushed), "durable after the flush");
+    alice.insert(&p, acks[1].clone(), node::Origin::Fresh, 4_002).expect("carol's ack");
+
+    // An op the member authors on top of a held ack shares its commit.
+    let (_, acks) = round(&mut alice, &mut bob, &mut carol, 4, 5_000);
+    let shared = acks[0].id();
+    alice.insert(&p, acks[0].clone(), node::Origin::Fresh, 5_001).expect("bob's ack");
+    assert!(alice.is_held(&p, &shared));
+    let next = alice.submit_call(&p, "guestbook", sign(5), 5_002).expect("call");
+    assert!(next.op().parents.contains(&shared), "the call builds on the held ack");
+    assert!(stored(&alice, shared) && stored(&alice, next.id()), "one commit holds both");
+    drop(alice);
+    let reopened =
+        node::open_core(&NodeConfig::new(dirs[0].path()), MemberKey::from_seed(1)).expect("reopen");
+    let dag = reopened.ledger(&p).expect("ledger").dag();
+    assert!(dag.contains(&flushed) && dag.contains(&shared), "and both are there after a restart");
+}
