@@ -45,9 +45,10 @@ pub struct CoreConfig {
     /// (in a quiet 8-node partnership, about half of a node's commits). An
     /// ack that completes a call's finality is committed at once, with every
     /// ack held before it. A held ack is reported to no one (no event, not
-    /// forwarded on gossip, not served by sync) until it is durable, and any
-    /// op the member authors on top of it goes into the same commit. 0
-    /// commits every batch at once.
+    /// forwarded on gossip, not served by sync, and committed before any
+    /// client request is answered) until it is durable, and any op the
+    /// member authors on top of it goes into the same commit. 0 commits
+    /// every batch at once.
     pub ack_commit_delay_ms: u64,
     /// Ledger limits (op size, pending buffer).
     pub ledger: LedgerConfig,
@@ -492,12 +493,19 @@ impl NodeCore {
         std::mem::take(&mut self.events)
     }
 
-    /// Commits every held ack and saves every ledger's final snapshot
-    /// (clean shutdown).
-    pub fn flush(&mut self) -> Result<(), NodeError> {
+    /// Commits every held ack now (before a client is answered: a client
+    /// sees only durable ops). `Err` only for a (fatal) store failure.
+    pub fn commit_held_acks(&mut self) -> Result<(), NodeError> {
         for partnership in self.held.keys().copied().collect::<Vec<_>>() {
             self.commit_held(&partnership)?;
         }
+        Ok(())
+    }
+
+    /// Commits every held ack and saves every ledger's final snapshot
+    /// (clean shutdown).
+    pub fn flush(&mut self) -> Result<(), NodeError> {
+        self.commit_held_acks()?;
         for ledger in self.ledgers.values_mut() {
             ledger.save_final(&self.store)?;
         }

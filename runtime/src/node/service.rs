@@ -373,6 +373,9 @@ impl NodeTask {
 
     /// Handles one request. Returns `Err` only for a fatal store failure.
     fn handle(&mut self, command: Command) -> Result<(), NodeError> {
+        // A client sees only durable ops: acks held for a group commit are
+        // committed before any request is answered.
+        self.core.commit_held_acks()?;
         let now = now_ms();
         let mut fatal = None;
         match command {
