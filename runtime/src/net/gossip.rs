@@ -23,7 +23,7 @@ use libp2p::gossipsub::{
     ValidationMode,
 };
 
-use crate::op::{Limits, PartnershipId, decode_signed_op};
+use crate::op::{PartnershipId, op_id_of_encoding};
 
 const TOPIC_PREFIX: &str = "polypact/p/";
 const TOPIC_SUFFIX: &str = "/1";
@@ -39,13 +39,14 @@ pub fn partnership_of(topic: &TopicHash) -> Option<PartnershipId> {
     hex.parse().ok()
 }
 
-/// The gossip message id of `data`: the op id if `data` decodes as an op,
-/// else a domain-separated hash of the bytes.
+/// The gossip message id of `data`: the op id if `data` has the shape of
+/// a signed op ([`op_id_of_encoding`]: read off the bytes, with no decoding,
+/// since gossipsub asks for it for every copy that arrives), else a
+/// domain-separated hash of the bytes.
 pub fn message_id(data: &[u8]) -> MessageId {
-    let limits = Limits { max_op_bytes: usize::MAX, max_parents: usize::MAX };
-    match decode_signed_op(data, &limits) {
-        Ok(op) => MessageId::new(op.id().as_bytes()),
-        Err(_) => {
+    match op_id_of_encoding(data) {
+        Some(id) => MessageId::new(id.as_bytes()),
+        None => {
             let mut hasher = blake3::Hasher::new_derive_key("polypact gossip: bytes that are not an op");
             hasher.update(data);
             MessageId::new(hasher.finalize().as_bytes())
@@ -131,7 +132,7 @@ pub(crate) fn score_thresholds() -> PeerScoreThresholds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::{MemberKey, OpId, Payload, UnsignedOp};
+    use crate::op::{ENCODING_VERSION, Limits, MemberKey, OpId, Payload, UnsignedOp, decode_signed_op};
 
     #[test]
     fn topics_round_trip() {
@@ -160,6 +161,15 @@ mod tests {
         let garbage = b"not an op".to_vec();
         assert_ne!(message_id(&garbage), MessageId::new(blake3::hash(&garbage).as_bytes()));
         assert_eq!(message_id(&garbage), message_id(&garbage));
+        // Another version: not an op of this node's encoding.
+        let mut other_version = bytes.clone();
+        other_version[0] = ENCODING_VERSION + 1;
+        assert_ne!(message_id(&other_version), message_id(&bytes));
+        // Read off the bytes, it is the id the op decodes to.
+        assert_eq!(
+            op_id_of_encoding(&bytes),
+            Some(decode_signed_op(&bytes, &Limits::default()).expect("op").id())
+        );
     }
 
     #[test]

@@ -44,6 +44,23 @@ pub fn encode_signed_op(op: &SignedOp) -> Vec<u8> {
     out
 }
 
+/// The id of the op whose signed encoding is `bytes`, read off the bytes
+/// without decoding them: BLAKE3 of everything before the 64-byte
+/// signature, if `bytes` is long enough and carries this encoding version.
+///
+/// Whenever [`decode_signed_op`] accepts `bytes`, this is that op's id. For
+/// bytes it refuses, this is the hash of bytes that are no op's canonical
+/// unsigned encoding, which no op id equals, unless the bytes are an op's
+/// canonical encoding followed by a signature that is not its own (and
+/// that, like any signature, is checked later, not here).
+pub fn op_id_of_encoding(bytes: &[u8]) -> Option<OpId> {
+    if bytes.len() < 1 + 64 || bytes[0] != ENCODING_VERSION {
+        return None;
+    }
+    let unsigned_bytes = &bytes[..bytes.len() - 64];
+    Some(OpId(*blake3::hash(unsigned_bytes).as_bytes()))
+}
+
 /// Decodes a signed op from its canonical encoding.
 ///
 /// Checks the version, the size limit and canonicality. It does not check the
@@ -146,5 +163,39 @@ mod tests {
         bytes[last] ^= 1;
         let op = decode_signed_op(&bytes, &Limits::default()).expect("decodes");
         assert!(matches!(op.verify(&Limits::default()), Err(OpError::BadSignature { .. })));
+    }
+
+    proptest::proptest! {
+        /// The id read off the bytes is the id the op decodes to, for any
+        /// op; and for any bytes that decode at all.
+        #[test]
+        fn the_id_read_off_the_bytes_is_the_decoded_id(
+            seed in 1u8..=255,
+            seq in 1u64..1_000_000,
+            parents in proptest::collection::vec(proptest::array::uniform32(proptest::num::u8::ANY), 0..5),
+            time_ms in proptest::num::u64::ANY,
+            msg in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            flip in proptest::num::usize::ANY,
+        ) {
+            let key = MemberKey::from_seed(seed);
+            let op = UnsignedOp {
+                partnership: PartnershipId([seed; 32]),
+                author: key.member_id(),
+                seq,
+                parents: parents.into_iter().map(OpId).collect(),
+                time_ms,
+                payload: Payload::Call { module: "m".into(), msg },
+            }
+            .sign(&key);
+            let mut bytes = op.encode();
+            proptest::prop_assert_eq!(op_id_of_encoding(&bytes), Some(op.id()));
+            // One byte changed anywhere: whatever still decodes has the id
+            // read off its bytes.
+            let at = flip % bytes.len();
+            bytes[at] ^= 0x55;
+            if let Ok(decoded) = decode_signed_op(&bytes, &Limits::default()) {
+                proptest::prop_assert_eq!(op_id_of_encoding(&bytes), Some(decoded.id()));
+            }
+        }
     }
 }
