@@ -279,7 +279,9 @@ impl NodeCore {
 
     /// Inserts an op received from outside (gossip, sync) or authored here,
     /// and persists everything it let into the graph before returning: when
-    /// this returns `Ok`, the accepted ops are durable.
+    /// this returns `Ok`, the accepted ops are durable, except others' acks
+    /// held for a group commit ([`is_held`](Self::is_held),
+    /// [`CoreConfig::ack_commit_delay_ms`]).
     ///
     /// A refused op ([`NodeError::Refused`]) changes nothing. A store failure
     /// ([`NodeError::Store`]) is fatal for the node: memory and disk differ,
@@ -309,7 +311,9 @@ impl NodeCore {
 
     /// Inserts ops in order (a sync page), each accepted or refused on its
     /// own, then persists every op they let in with ONE store transaction
-    /// (one fsync per page, not per op) before returning.
+    /// (one fsync per page, not per op) before returning, together with the
+    /// acks held before; or, for gossip that is only others' acks and makes
+    /// no call final, holds them for a later commit.
     ///
     /// `Err` only for an unknown partnership or a (fatal) store failure.
     pub fn insert_batch(
