@@ -6,8 +6,9 @@
 //! accepted; the member acks payload-bearing ops of others after a debounce;
 //! the final state is snapshotted as it advances; ops the node must publish
 //! are queued in an outbox; others' acks that finalise no call may wait a
-//! few milliseconds to share a store commit (group commit, below). It knows nothing about tokio, HTTP or libp2p:
-//! the service ([`super::service`]) drives it, and the network half
+//! few milliseconds to share a store commit
+//! ([`CoreConfig::ack_commit_delay_ms`]). It knows nothing about tokio,
+//! HTTP or libp2p: the service ([`super::service`]) drives it, and the network half
 //! ([`super::network`]) feeds it.
 
 use std::collections::BTreeMap;
@@ -372,13 +373,7 @@ impl NodeCore {
             }
         }
         if !batch.is_empty() {
-            let refs: Vec<(u64, &SignedOp)> = batch.iter().map(|(h, op)| (*h, op.as_ref())).collect();
-            if let Err(e) = self.store.append_ops(partnership, &refs) {
-                // The ledger already holds these ops in memory; without them
-                // on disk the node must not go on as if they were accepted.
-                tracing::error!(%partnership, error = %e, "cannot persist accepted ops; the node must stop");
-                return Err(NodeError::Store(e));
-            }
+            self.persist(partnership, &batch)?;
         }
         if let Some(ack) = ack {
             self.record_ack(partnership, now_ms);
@@ -474,14 +469,21 @@ impl NodeCore {
         std::mem::take(&mut self.released)
     }
 
+    /// Appends ops the ledger accepted to the store in one commit.
+    fn persist(&self, partnership: &PartnershipId, ops: &[(u64, Arc<SignedOp>)]) -> Result<(), NodeError> {
+        let refs: Vec<(u64, &SignedOp)> = ops.iter().map(|(h, op)| (*h, op.as_ref())).collect();
+        self.store.append_ops(partnership, &refs).map_err(|e| {
+            // The ledger already holds these ops in memory; without them on
+            // disk the node must not go on as if they were accepted.
+            tracing::error!(%partnership, error = %e, "cannot persist accepted ops; the node must stop");
+            NodeError::Store(e)
+        })
+    }
+
     /// Commits `partnership`'s held acks and reports what they did.
     fn commit_held(&mut self, partnership: &PartnershipId) -> Result<(), NodeError> {
         let Some(held) = self.held.remove(partnership) else { return Ok(()) };
-        let refs: Vec<(u64, &SignedOp)> = held.ops.iter().map(|(h, op)| (*h, op.as_ref())).collect();
-        if let Err(e) = self.store.append_ops(partnership, &refs) {
-            tracing::error!(%partnership, error = %e, "cannot persist accepted ops; the node must stop");
-            return Err(NodeError::Store(e));
-        }
+        self.persist(partnership, &held.ops)?;
         self.released.extend(held.ops.iter().map(|(_, op)| op.id()));
         self.collect_events(partnership);
         Ok(())
