@@ -410,6 +410,17 @@ impl NodeCore {
     /// [`CoreConfig::ack_debounce_ms`]) and saves final-state snapshots.
     /// Returns the acks authored.
     pub fn tick(&mut self, now_ms: u64) -> Result<Vec<(PartnershipId, OpId)>, NodeError> {
+        let due: Vec<PartnershipId> =
+            self.ack_due_at.iter().filter(|(_, due_at)| now_ms >= **due_at).map(|(p, _)| *p).collect();
+        let mut acks = Vec::new();
+        for partnership in due {
+            self.ack_due_at.remove(&partnership);
+            if self.ledgers.get(&partnership).is_some_and(|l| owes_ack(l, &self.member)) {
+                // Its commit takes the partnership's held acks along.
+                let op = self.author(&partnership, Payload::Ack, now_ms)?;
+                acks.push((partnership, op.id()));
+            }
+        }
         let delay = self.config.ack_commit_delay_ms;
         let snapshot_due = now_ms.saturating_sub(self.last_snapshot_ms) >= self.config.snapshot_interval_ms;
         // Held acks whose wait is over (or whose clock stepped back), and
@@ -424,16 +435,6 @@ impl NodeCore {
             .collect();
         for partnership in ripe {
             self.commit_held(&partnership)?;
-        }
-        let due: Vec<PartnershipId> =
-            self.ack_due_at.iter().filter(|(_, due_at)| now_ms >= **due_at).map(|(p, _)| *p).collect();
-        let mut acks = Vec::new();
-        for partnership in due {
-            self.ack_due_at.remove(&partnership);
-            if self.ledgers.get(&partnership).is_some_and(|l| owes_ack(l, &self.member)) {
-                let op = self.author(&partnership, Payload::Ack, now_ms)?;
-                acks.push((partnership, op.id()));
-            }
         }
         if snapshot_due {
             self.last_snapshot_ms = now_ms;

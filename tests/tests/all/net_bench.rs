@@ -72,6 +72,12 @@ fn machine_burst_latency(
     samples
 }
 
+/// The nodes' ack window (default settings): the quiet load's rest
+/// between ops.
+fn ack_window() -> Duration {
+    Duration::from_millis(polypact::node::CoreConfig::default().ack_debounce_ms)
+}
+
 /// CPU time this process has used so far (user and system, all threads),
 /// where the platform tells (Linux).
 fn process_cpu_time() -> Option<Duration> {
@@ -192,7 +198,7 @@ async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
         });
     }
     drop(events_in);
-    let window = Duration::from_millis(polypact::node::CoreConfig::default().ack_debounce_ms);
+    let window = ack_window();
     let (mut quiet, mut back_to_back) = (Vec::new(), Vec::new());
     let mut cpu_at_start = None;
     // The first few ops warm the nodes up (module instances, connections,
@@ -285,7 +291,7 @@ async fn bench_submit_to_final_beside_raw_gossip() {
         // quiet load's rhythm (a burst, then an ack window of rest).
         if let Some(cpu) = quiet_cpu {
             let per_core = ((cpu.as_secs_f64() * raw_rate / 2.0) as usize).clamp(1, signed.len() / 2);
-            let window = Duration::from_millis(polypact::node::CoreConfig::default().ack_debounce_ms);
+            let window = ack_window();
             let ops = std::sync::Arc::clone(&signed);
             let bursts =
                 tokio::task::spawn_blocking(move || machine_burst_latency(&ops, per_core, window, 200))
