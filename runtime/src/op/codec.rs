@@ -57,8 +57,13 @@ pub fn op_id_of_encoding(bytes: &[u8]) -> Option<OpId> {
     if bytes.len() < 1 + 64 || bytes[0] != ENCODING_VERSION {
         return None;
     }
-    let unsigned_bytes = &bytes[..bytes.len() - 64];
-    Some(OpId(*blake3::hash(unsigned_bytes).as_bytes()))
+    Some(id_of_unsigned_encoding(&bytes[..bytes.len() - 64]))
+}
+
+/// The op id rule, in one place: BLAKE3 of the canonical unsigned encoding
+/// (version byte included).
+pub(crate) fn id_of_unsigned_encoding(unsigned_bytes: &[u8]) -> OpId {
+    OpId(*blake3::hash(unsigned_bytes).as_bytes())
 }
 
 /// Decodes a signed op from its canonical encoding.
@@ -82,7 +87,7 @@ pub fn decode_signed_op(bytes: &[u8], limits: &Limits) -> Result<SignedOp, OpErr
     if encode_unsigned(&op) != unsigned_bytes {
         return Err(OpError::Malformed("not the canonical encoding of the op".into()));
     }
-    let id = OpId(*blake3::hash(unsigned_bytes).as_bytes());
+    let id = id_of_unsigned_encoding(unsigned_bytes);
     let mut sig = [0u8; 64];
     sig.copy_from_slice(signature);
     Ok(SignedOp::from_parts(op, sig, id, bytes.len()))

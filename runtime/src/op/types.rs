@@ -73,7 +73,7 @@ pub struct UnsignedOp {
 impl UnsignedOp {
     /// The op id: BLAKE3 of the canonical unsigned encoding.
     pub fn id(&self) -> OpId {
-        OpId(*blake3::hash(&codec::encode_unsigned(self)).as_bytes())
+        codec::id_of_unsigned_encoding(&codec::encode_unsigned(self))
     }
 
     /// Signs the op.
@@ -83,7 +83,7 @@ impl UnsignedOp {
     pub fn sign(self, key: &MemberKey) -> SignedOp {
         assert_eq!(key.member_id(), self.author, "signing an op with another member's key");
         let encoded = codec::encode_unsigned(&self);
-        let id = OpId(*blake3::hash(&encoded).as_bytes());
+        let id = codec::id_of_unsigned_encoding(&encoded);
         let signature = key.sign_op(&id);
         let encoded_len = encoded.len() + 64;
         SignedOp { op: self, signature, id, encoded_len, signature_verdict: SignatureVerdict::default() }
