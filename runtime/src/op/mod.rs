@@ -20,6 +20,7 @@ pub(crate) use charter::is_valid_module_name;
 pub use charter::{
     Charter, CharterError, CodeSource, ModuleSpec, Params, SystemPermission, fill_placeholders, placeholders,
 };
+pub(crate) use codec::author_and_seq_of_encoding;
 pub use codec::{ENCODING_VERSION, Limits, decode_signed_op, encode_signed_op, op_id_of_encoding};
 pub use error::{IdParseError, OpError};
 pub use ids::{CodeHash, MemberId, OpId, PartnershipId};

@@ -146,7 +146,7 @@ impl Store {
         }
         match self.read_schema()? {
             Some(found) if found == SCHEMA_VERSION => Ok(self),
-            Some(found @ (1 | 2)) => {
+            Some(found @ (1..=3)) => {
                 self.upgrade_from(found)?;
                 Ok(self)
             }
@@ -181,18 +181,19 @@ impl Store {
         }
     }
 
-    /// Schema 1 or 2 → 3, in one durable commit. 1 → 2 dropped the on-disk
-    /// op id index; 2 → 3 drops the per-author seq table and stops counting
-    /// ops in `partnerships` (both now kept in memory, built from
-    /// `author_index`; the old counts stay behind, unread).
+    /// Schema 1, 2 or 3 → 4, in one durable commit. Each step dropped a
+    /// table whose content the store now keeps in memory, built from the
+    /// `ops` table: 1 → 2 the op id index, 2 → 3 the per-author seqs (and
+    /// the op counts in `partnerships`, which stay behind, unread), 3 → 4
+    /// the by-author index.
     fn upgrade_from(&self, found: u64) -> Result<(), StoreError> {
         let what = "upgrading the schema";
         let txn = self.write_txn()?;
         {
-            if found < 2 {
-                txn.delete_table(tables::LEGACY_OP_INDEX).map_err(|e| self.err(what, e))?;
-            }
+            // Deleting a table the file does not have is a no-op.
+            txn.delete_table(tables::LEGACY_OP_INDEX).map_err(|e| self.err(what, e))?;
             txn.delete_table(tables::LEGACY_AUTHOR_SEQS).map_err(|e| self.err(what, e))?;
+            txn.delete_table(tables::LEGACY_AUTHOR_INDEX).map_err(|e| self.err(what, e))?;
             let mut schema = txn.open_table(SCHEMA).map_err(|e| self.err(what, e))?;
             schema.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(|e| self.err(what, e))?;
         }
@@ -208,7 +209,6 @@ impl Store {
             let mut schema = txn.open_table(SCHEMA).map_err(|e| self.err("creating tables", e))?;
             schema.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(|e| self.err("writing the schema", e))?;
             txn.open_table(tables::OPS).map_err(self.ctx("creating tables"))?;
-            txn.open_table(tables::AUTHOR_INDEX).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::PARTNERSHIPS).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::FINAL_STATE).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::FINAL_META).map_err(self.ctx("creating tables"))?;

@@ -8,44 +8,71 @@
 //! canonical bytes and checked against the id it is stored under; a record
 //! that fails is [`StoreError::Corrupt`], never skipped.
 //!
-//! Finding an op by id uses an index of op id → height kept in memory per
-//! partnership ([`OpIndex`]), built from the `author_index` table on first
-//! use and extended by every append after its commit. It is not a table: a
-//! table keyed by random op ids is written at random places, and at a
-//! million ops every batch rewrote about one 4 KiB page per op (the ingest
-//! bench's store cost grew 3.6x from 10k to 1M ops). The index costs about
-//! 50 bytes of memory per op, as the ledger's own graph does. The same scan
-//! gives each author's highest seq and the op count, which the index keeps
-//! too (schema 2 kept them in tables that every commit rewrote).
+//! Finding an op by id, and an author's ops by seq, uses an index kept in
+//! memory per partnership ([`OpIndex`]): op id → height, and each author's
+//! `(seq, height)` pairs in order. It is built from the `ops` table on first
+//! use (one read of the partnership's ops; author and seq are read off the
+//! first bytes of each record) and extended by every append after its
+//! commit. Neither is a table, so a commit writes only the `ops` table,
+//! whose keys grow with the height and land on the same few pages:
+//!
+//! - a table keyed by random op ids is written at random places, and at a
+//!   million ops every batch rewrote about one 4 KiB page per op (the
+//!   ingest bench's store cost grew 3.6x from 10k to 1M ops; schema 1);
+//! - a table keyed by author wrote one page per author in each commit, about
+//!   a third of a commit's page writes in a quiet partnership (schemas 1–3).
+//!
+//! The index costs about 70 bytes of memory per op (the id map and 16 bytes
+//! in the author's list), about what the ledger's own graph keeps. Each
+//! author's highest seq and the op count follow from it (schema 2 kept them
+//! in tables that every commit rewrote).
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::PoisonError;
 
 use redb::{ReadTransaction, ReadableTable};
 
 use super::db::{STORED_OP_LIMITS, Store};
 use super::error::StoreError;
-use super::tables::{
-    AUTHOR_INDEX, AuthorKey, OPS, OpKey, PARTNERSHIPS, author_key, op_key, op_key_max, split_author_key,
-    split_op_key,
+use super::tables::{OPS, OpKey, PARTNERSHIPS, op_key, op_key_max, split_op_key};
+use crate::op::{
+    MemberId, OpId, PartnershipId, Payload, SignedOp, author_and_seq_of_encoding, decode_signed_op,
+    encode_signed_op,
 };
-use crate::op::{MemberId, OpId, PartnershipId, Payload, SignedOp, decode_signed_op, encode_signed_op};
 
 /// What the store keeps in memory about one partnership's stored ops.
 #[derive(Default)]
 pub(crate) struct OpIndex {
     /// Op id → height of every stored op.
     ids: HashMap<OpId, u64>,
-    /// Each author's highest stored seq.
-    seqs: BTreeMap<MemberId, u64>,
+    /// Each author's stored ops as `(seq, height)`, ascending. An author who
+    /// equivocated has several entries for one seq (one per op, so the same
+    /// pair twice for two ops at one height).
+    authors: BTreeMap<MemberId, Vec<(u64, u64)>>,
 }
 
 impl OpIndex {
     fn add(&mut self, id: OpId, height: u64, author: MemberId, seq: u64) {
         self.ids.insert(id, height);
-        let highest = self.seqs.entry(author).or_insert(0);
-        *highest = (*highest).max(seq);
+        let ops = self.authors.entry(author).or_default();
+        // Ops arrive in seq order (an op's parents include its author's
+        // previous op), so this is almost always the end.
+        let at = ops.partition_point(|&entry| entry <= (seq, height));
+        ops.insert(at, (seq, height));
+    }
+
+    /// Each author's highest stored seq.
+    fn highest_seqs(&self) -> BTreeMap<MemberId, u64> {
+        self.authors.iter().filter_map(|(author, ops)| Some((*author, ops.last()?.0))).collect()
+    }
+
+    /// The `(seq, height)` entries of `author` with seq in `seqs`.
+    fn of_author(&self, author: &MemberId, seqs: std::ops::RangeInclusive<u64>) -> &[(u64, u64)] {
+        let Some(ops) = self.authors.get(author) else { return &[] };
+        let start = ops.partition_point(|&(seq, _)| seq < *seqs.start());
+        let end = ops.partition_point(|&(seq, _)| seq <= *seqs.end());
+        &ops[start..end.max(start)]
     }
 }
 
@@ -115,7 +142,6 @@ impl Store {
             let mut added: HashMap<OpId, (u64, MemberId, u64)> = HashMap::new();
             {
                 let mut op_table = txn.open_table(OPS).map_err(self.ctx("appending ops"))?;
-                let mut by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("appending ops"))?;
                 if known.ids.is_empty() {
                     // A partnership's first ops: list it.
                     let mut listed = txn.open_table(PARTNERSHIPS).map_err(self.ctx("appending ops"))?;
@@ -134,11 +160,7 @@ impl Store {
                     op_table
                         .insert(&op_key(partnership, height, &id), bytes.as_slice())
                         .map_err(self.ctx("appending ops"))?;
-                    let author = op.author();
-                    by_author
-                        .insert(&author_key(partnership, &author, op.seq(), &id), height)
-                        .map_err(self.ctx("appending ops"))?;
-                    added.insert(id, (height, author, op.seq()));
+                    added.insert(id, (height, op.author(), op.seq()));
                 }
             }
             self.commit(txn, "committing ops")?;
@@ -151,8 +173,8 @@ impl Store {
         Ok(())
     }
 
-    /// The index of `p` in `indexes`, built from the `author_index` table
-    /// the first time (one read of that partnership's keys).
+    /// The index of `p` in `indexes`, built from the `ops` table the first
+    /// time (one read of that partnership's ops).
     fn index_of<'a>(
         &self,
         indexes: &'a mut BTreeMap<PartnershipId, OpIndex>,
@@ -179,18 +201,21 @@ impl Store {
         Ok(answer)
     }
 
-    /// The index of every op of `p`, from the `author_index` table.
+    /// The index of every op of `p`, from the `ops` table: the height and
+    /// id from each key, the author and seq off the first bytes of each
+    /// record (a record too short for them is corruption).
     fn read_index(&self, p: &PartnershipId) -> Result<OpIndex, StoreError> {
         self.guarded("indexing ops", || {
             let txn = self.read_txn()?;
-            let by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("indexing ops"))?;
-            let first = author_key(p, &MemberId([0; 32]), 0, &OpId([0; 32]));
-            let last = author_key(p, &MemberId([0xff; 32]), u64::MAX, &OpId([0xff; 32]));
+            let op_table = txn.open_table(OPS).map_err(self.ctx("indexing ops"))?;
+            let (first, last) = (op_key(p, 0, &OpId([0; 32])), op_key_max(p));
             let mut index = OpIndex::default();
-            for entry in by_author.range::<&AuthorKey>(&first..=&last).map_err(self.ctx("indexing ops"))? {
-                let (key, height) = entry.map_err(self.ctx("indexing ops"))?;
-                let (author, seq, id) = split_author_key(key.value());
-                index.add(id, height.value(), author, seq);
+            for entry in op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx("indexing ops"))? {
+                let (key, value) = entry.map_err(self.ctx("indexing ops"))?;
+                let (height, id) = split_op_key(key.value());
+                let (author, seq) = author_and_seq_of_encoding(value.value())
+                    .ok_or_else(|| self.corrupt(format!("stored op {id} has no author and seq")))?;
+                index.add(id, height, author, seq);
             }
             Ok(index)
         })
@@ -293,31 +318,48 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        let last_seq = from_seq.saturating_add(limit as u64 - 1);
+        let (expected, heights) = self.with_index(p, |index| {
+            let entries = index.of_author(author, from_seq..=last_seq);
+            (entries.len(), entries.iter().map(|&(_, height)| height).collect::<BTreeSet<u64>>())
+        })?;
+        if expected == 0 {
+            return Ok(Vec::new());
+        }
         self.guarded("reading an author's ops", || {
             let txn = self.read_txn()?;
-            let by_author = txn.open_table(AUTHOR_INDEX).map_err(self.ctx("reading an author's ops"))?;
-            let last_seq = from_seq.saturating_add(limit as u64 - 1);
-            let first = author_key(p, author, from_seq, &OpId([0; 32]));
-            let last = author_key(p, author, last_seq, &OpId([0xff; 32]));
-            let mut out = Vec::new();
-            for entry in
-                by_author.range::<&AuthorKey>(&first..=&last).map_err(self.ctx("reading an author's ops"))?
-            {
-                let (key, height) = entry.map_err(self.ctx("reading an author's ops"))?;
-                let (_, seq, id) = split_author_key(key.value());
-                let op = self.read_op(&txn, p, height.value(), &id)?;
-                if op.author() != *author || op.seq() != seq {
-                    return Err(self.corrupt(format!("op {id} is indexed under another author or seq")));
+            let op_table = txn.open_table(OPS).map_err(self.ctx("reading an author's ops"))?;
+            let mut out = Vec::with_capacity(expected);
+            for height in heights {
+                let (first, last) = (op_key(p, height, &OpId([0; 32])), op_key(p, height, &OpId([0xff; 32])));
+                for entry in
+                    op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx("reading an author's ops"))?
+                {
+                    let (key, value) = entry.map_err(self.ctx("reading an author's ops"))?;
+                    let (_, id) = split_op_key(key.value());
+                    match author_and_seq_of_encoding(value.value()) {
+                        Some((by, seq)) if by == *author && (from_seq..=last_seq).contains(&seq) => {
+                            out.push((seq, self.decode_op(value.value(), &id)?));
+                        }
+                        Some(_) => {}
+                        None => return Err(self.corrupt(format!("stored op {id} has no author and seq"))),
+                    }
                 }
-                out.push(op);
             }
-            Ok(out)
+            if out.len() != expected {
+                return Err(self.corrupt(format!(
+                    "{expected} ops of {author} are indexed with seqs {from_seq}..={last_seq}, {} are stored",
+                    out.len()
+                )));
+            }
+            out.sort_by_key(|(seq, op)| (*seq, op.id()));
+            Ok(out.into_iter().map(|(_, op)| op).collect())
         })
     }
 
     /// For sync: the highest seq stored for each author of `p`.
     pub fn author_seqs(&self, p: &PartnershipId) -> Result<BTreeMap<MemberId, u64>, StoreError> {
-        self.with_index(p, |index| index.seqs.clone())
+        self.with_index(p, OpIndex::highest_seqs)
     }
 
     /// Reads and decodes the op stored at `(p, height, id)`; a missing row

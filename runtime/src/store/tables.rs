@@ -14,7 +14,6 @@
 //! |------------------|-------------------------------------------------|--------------------------------|
 //! | `schema`         | `"version"`                                     | schema version (u64)           |
 //! | `ops`            | partnership(32) ‖ height(8) ‖ op id(32)         | canonical signed op            |
-//! | `author_index`   | partnership(32) ‖ author(32) ‖ seq(8) ‖ op id(32) | height (u64)                 |
 //! | `partnerships`   | partnership(32)                                 | unused (0; schema 2: op count) |
 //! | `final_state`    | partnership(32) ‖ state key                     | state value                    |
 //! | `final_meta`     | partnership(32)                                 | final height(8) ‖ ledger meta  |
@@ -22,7 +21,9 @@
 
 use redb::TableDefinition;
 
-use crate::op::{MemberId, OpId, PartnershipId};
+#[cfg(test)]
+use crate::op::MemberId;
+use crate::op::{OpId, PartnershipId};
 
 pub(crate) const SCHEMA: TableDefinition<&str, u64> = TableDefinition::new("schema");
 pub(crate) const SCHEMA_KEY: &str = "version";
@@ -33,10 +34,15 @@ pub(crate) const OPS: TableDefinition<&'static OpKey, &'static [u8]> = TableDefi
 /// batch rewrote about one page per op. The store keeps that index in memory
 /// instead (`ops.rs`).
 pub(crate) const LEGACY_OP_INDEX: TableDefinition<&'static [u8; 64], u64> = TableDefinition::new("op_index");
-pub(crate) const AUTHOR_INDEX: TableDefinition<&'static AuthorKey, u64> =
+/// Schemas 1 to 3's index of each author's ops, dropped by schema 4: its
+/// keys sort by author, so a commit of ops from several authors wrote a
+/// page per author (about a third of a commit's page writes in a quiet
+/// partnership). The store keeps each author's `(seq, height)` list in
+/// memory instead, built from `ops` (`ops.rs`).
+pub(crate) const LEGACY_AUTHOR_INDEX: TableDefinition<&'static AuthorKey, u64> =
     TableDefinition::new("author_index");
 /// Schema 2's highest seq per author, dropped by schema 3 along with the op
-/// count in `partnerships`: both follow from `author_index`, and every
+/// count in `partnerships`: both follow from the ops, and every
 /// commit rewrote their pages. The store keeps them in memory with the op
 /// id index instead (`ops.rs`).
 pub(crate) const LEGACY_AUTHOR_SEQS: TableDefinition<&'static [u8; 64], u64> =
@@ -49,7 +55,8 @@ pub(crate) const CODE: TableDefinition<&'static [u8; 32], &'static [u8]> = Table
 
 /// `partnership ‖ height ‖ op id`.
 pub(crate) type OpKey = [u8; 72];
-/// `partnership ‖ author ‖ seq ‖ op id`.
+/// `partnership ‖ author ‖ seq ‖ op id`: the key of the legacy
+/// `author_index` table.
 pub(crate) type AuthorKey = [u8; 104];
 
 pub(crate) fn op_key(p: &PartnershipId, height: u64, id: &OpId) -> OpKey {
@@ -74,6 +81,8 @@ pub(crate) fn op_key_max(p: &PartnershipId) -> OpKey {
     op_key(p, u64::MAX, &OpId([0xff; 32]))
 }
 
+/// An `author_index` key, for tests that write files of the older schemas.
+#[cfg(test)]
 pub(crate) fn author_key(p: &PartnershipId, author: &MemberId, seq: u64, id: &OpId) -> AuthorKey {
     let mut key = [0u8; 104];
     key[..32].copy_from_slice(&p.0);
@@ -81,17 +90,6 @@ pub(crate) fn author_key(p: &PartnershipId, author: &MemberId, seq: u64, id: &Op
     key[64..72].copy_from_slice(&seq.to_be_bytes());
     key[72..].copy_from_slice(&id.0);
     key
-}
-
-/// The op id and seq of an [`AuthorKey`].
-pub(crate) fn split_author_key(key: &AuthorKey) -> (MemberId, u64, OpId) {
-    let mut author = [0u8; 32];
-    author.copy_from_slice(&key[32..64]);
-    let mut seq = [0u8; 8];
-    seq.copy_from_slice(&key[64..72]);
-    let mut id = [0u8; 32];
-    id.copy_from_slice(&key[72..]);
-    (MemberId(author), u64::from_be_bytes(seq), OpId(id))
 }
 
 /// `partnership ‖ state key`.
@@ -145,12 +143,6 @@ mod tests {
         assert!(c < op_key_max(&p));
         assert_eq!(split_op_key(&c), (2, OpId([1; 32])));
         assert!(op_key_max(&p) < op_key(&PartnershipId([2; 32]), 0, &OpId([0; 32])));
-    }
-
-    #[test]
-    fn author_keys_round_trip() {
-        let key = author_key(&PartnershipId([1; 32]), &MemberId([2; 32]), 258, &OpId([3; 32]));
-        assert_eq!(split_author_key(&key), (MemberId([2; 32]), 258, OpId([3; 32])));
     }
 
     #[test]

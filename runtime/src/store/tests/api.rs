@@ -8,7 +8,8 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{all_ops, genesis, op, refs};
 use crate::op::{CodeHash, MemberKey, OpId, PartnershipId, SignedOp};
 use crate::store::tables::{
-    CODE, LEGACY_AUTHOR_SEQS, LEGACY_OP_INDEX, OPS, PARTNERSHIPS, SCHEMA, SCHEMA_KEY, op_key,
+    CODE, LEGACY_AUTHOR_INDEX, LEGACY_AUTHOR_SEQS, LEGACY_OP_INDEX, OPS, PARTNERSHIPS, SCHEMA, SCHEMA_KEY,
+    author_key, op_key,
 };
 use crate::store::{FinalDelta, FinalSnapshot, OpCursor, SCHEMA_VERSION, Store, StoreError};
 
@@ -366,13 +367,14 @@ fn store_is_send_and_sync_and_starts_empty() {
     assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), SCHEMA_VERSION);
 }
 
-/// Files of schema 1 (with the on-disk op id index) and schema 2 (with the
-/// per-author seq table and op counts) open as the current schema: the old
-/// tables are dropped, and ops are still found by id, counted and their
-/// authors' seqs known, across restarts.
+/// Files of schema 1 (with the on-disk op id index), schema 2 (with the
+/// per-author seq table and op counts) and schema 3 (with the by-author
+/// index) open as the current schema: the old tables are dropped, and ops
+/// are still found by id and by author, counted and their authors' seqs
+/// known, across restarts.
 #[test]
 fn files_of_older_schemas_are_upgraded_on_open() {
-    for old_schema in [1u64, 2] {
+    for old_schema in [1u64, 2, 3] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.redb");
         let alice = MemberKey::from_seed(1);
@@ -397,13 +399,20 @@ fn files_of_older_schemas_are_upgraded_on_open() {
                     index.insert(&key, *h).unwrap();
                 }
             }
-            let mut seqs = txn.open_table(LEGACY_AUTHOR_SEQS).unwrap();
-            let mut key = [0u8; 64];
-            key[..32].copy_from_slice(&p.0);
-            key[32..].copy_from_slice(&alice.member_id().0);
-            seqs.insert(&key, 3).unwrap();
-            drop(seqs);
-            txn.open_table(PARTNERSHIPS).unwrap().insert(&p.0, 3).unwrap();
+            if old_schema < 3 {
+                let mut seqs = txn.open_table(LEGACY_AUTHOR_SEQS).unwrap();
+                let mut key = [0u8; 64];
+                key[..32].copy_from_slice(&p.0);
+                key[32..].copy_from_slice(&alice.member_id().0);
+                seqs.insert(&key, 3).unwrap();
+                drop(seqs);
+                txn.open_table(PARTNERSHIPS).unwrap().insert(&p.0, 3).unwrap();
+            }
+            let mut by_author = txn.open_table(LEGACY_AUTHOR_INDEX).unwrap();
+            for (h, o) in &ops {
+                by_author.insert(&author_key(&p, &o.author(), o.seq(), &o.id()), *h).unwrap();
+            }
+            drop(by_author);
             txn.commit().unwrap();
         }
         for reopened in 0..2u64 {
@@ -427,6 +436,17 @@ fn files_of_older_schemas_are_upgraded_on_open() {
             assert!(
                 txn.open_table(LEGACY_AUTHOR_SEQS).is_err(),
                 "schema {old_schema}: the old seq table is gone"
+            );
+            assert!(
+                txn.open_table(LEGACY_AUTHOR_INDEX).is_err(),
+                "schema {old_schema}: the old by-author index is gone"
+            );
+            assert_eq!(
+                store.ops_by_author(&p, &alice.member_id(), 1, 10).unwrap(),
+                ops.iter()
+                    .map(|(_, o)| o.clone())
+                    .chain((reopened == 1).then(|| op(&p, &alice, 4, 0)))
+                    .collect::<Vec<_>>()
             );
             // Appending after the upgrade still refuses a second height for an op.
             drop(txn);
