@@ -72,7 +72,7 @@ impl OpIndex {
         let Some(ops) = self.authors.get(author) else { return &[] };
         let start = ops.partition_point(|&(seq, _)| seq < *seqs.start());
         let end = ops.partition_point(|&(seq, _)| seq <= *seqs.end());
-        &ops[start..end.max(start)]
+        &ops[start..end]
     }
 }
 
@@ -203,7 +203,7 @@ impl Store {
 
     /// The index of every op of `p`, from the `ops` table: the height and
     /// id from each key, the author and seq off the first bytes of each
-    /// record (a record too short for them is corruption).
+    /// record.
     fn read_index(&self, p: &PartnershipId) -> Result<OpIndex, StoreError> {
         self.guarded("indexing ops", || {
             let txn = self.read_txn()?;
@@ -213,8 +213,7 @@ impl Store {
             for entry in op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx("indexing ops"))? {
                 let (key, value) = entry.map_err(self.ctx("indexing ops"))?;
                 let (height, id) = split_op_key(key.value());
-                let (author, seq) = author_and_seq_of_encoding(value.value())
-                    .ok_or_else(|| self.corrupt(format!("stored op {id} has no author and seq")))?;
+                let (author, seq) = self.author_and_seq(value.value(), &id)?;
                 index.add(id, height, author, seq);
             }
             Ok(index)
@@ -337,12 +336,9 @@ impl Store {
                 {
                     let (key, value) = entry.map_err(self.ctx("reading an author's ops"))?;
                     let (_, id) = split_op_key(key.value());
-                    match author_and_seq_of_encoding(value.value()) {
-                        Some((by, seq)) if by == *author && (from_seq..=last_seq).contains(&seq) => {
-                            out.push((seq, self.decode_op(value.value(), &id)?));
-                        }
-                        Some(_) => {}
-                        None => return Err(self.corrupt(format!("stored op {id} has no author and seq"))),
+                    let (by, seq) = self.author_and_seq(value.value(), &id)?;
+                    if by == *author && (from_seq..=last_seq).contains(&seq) {
+                        out.push((seq, self.decode_op(value.value(), &id)?));
                     }
                 }
             }
@@ -377,6 +373,13 @@ impl Store {
                 self.corrupt(format!("op {id} is indexed at height {height} but not stored there"))
             })?;
         self.decode_op(bytes.value(), id)
+    }
+
+    /// The author and seq of the stored op `id`, read off its first bytes; a
+    /// record too short for them is corruption.
+    fn author_and_seq(&self, bytes: &[u8], id: &OpId) -> Result<(MemberId, u64), StoreError> {
+        author_and_seq_of_encoding(bytes)
+            .ok_or_else(|| self.corrupt(format!("stored op {id} has no author and seq")))
     }
 
     /// Decodes stored op bytes and checks they are the op `id`.
