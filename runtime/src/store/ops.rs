@@ -29,13 +29,14 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::RangeInclusive;
 use std::sync::PoisonError;
 
 use redb::{ReadTransaction, ReadableTable};
 
 use super::db::{STORED_OP_LIMITS, Store};
 use super::error::StoreError;
-use super::tables::{OPS, OpKey, PARTNERSHIPS, op_key, op_key_max, split_op_key};
+use super::tables::{OPS, OpKey, PARTNERSHIPS, op_key, op_key_max, op_keys_at, split_op_key};
 use crate::op::{
     MemberId, OpId, PartnershipId, Payload, SignedOp, author_and_seq_of_encoding, decode_signed_op,
     encode_signed_op,
@@ -68,7 +69,7 @@ impl OpIndex {
     }
 
     /// The `(seq, height)` entries of `author` with seq in `seqs`.
-    fn of_author(&self, author: &MemberId, seqs: std::ops::RangeInclusive<u64>) -> &[(u64, u64)] {
+    fn of_author(&self, author: &MemberId, seqs: &RangeInclusive<u64>) -> &[(u64, u64)] {
         let Some(ops) = self.authors.get(author) else { return &[] };
         let start = ops.partition_point(|&(seq, _)| seq < *seqs.start());
         let end = ops.partition_point(|&(seq, _)| seq <= *seqs.end());
@@ -229,7 +230,7 @@ impl Store {
             let mut out = Vec::new();
             for entry in counts.iter().map_err(self.ctx("listing partnerships"))? {
                 let p = PartnershipId(*entry.map_err(self.ctx("listing partnerships"))?.0.value());
-                let (first, last) = (op_key(&p, 0, &OpId([0; 32])), op_key(&p, 0, &OpId([0xff; 32])));
+                let (first, last) = op_keys_at(&p, 0);
                 if op_table
                     .range::<&OpKey>(&first..=&last)
                     .map_err(self.ctx("listing partnerships"))?
@@ -317,9 +318,9 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let last_seq = from_seq.saturating_add(limit as u64 - 1);
+        let seqs = from_seq..=from_seq.saturating_add(limit as u64 - 1);
         let (expected, heights) = self.with_index(p, |index| {
-            let entries = index.of_author(author, from_seq..=last_seq);
+            let entries = index.of_author(author, &seqs);
             (entries.len(), entries.iter().map(|&(_, height)| height).collect::<BTreeSet<u64>>())
         })?;
         if expected == 0 {
@@ -330,21 +331,21 @@ impl Store {
             let op_table = txn.open_table(OPS).map_err(self.ctx("reading an author's ops"))?;
             let mut out = Vec::with_capacity(expected);
             for height in heights {
-                let (first, last) = (op_key(p, height, &OpId([0; 32])), op_key(p, height, &OpId([0xff; 32])));
+                let (first, last) = op_keys_at(p, height);
                 for entry in
                     op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx("reading an author's ops"))?
                 {
                     let (key, value) = entry.map_err(self.ctx("reading an author's ops"))?;
                     let (_, id) = split_op_key(key.value());
                     let (by, seq) = self.author_and_seq(value.value(), &id)?;
-                    if by == *author && (from_seq..=last_seq).contains(&seq) {
+                    if by == *author && seqs.contains(&seq) {
                         out.push((seq, self.decode_op(value.value(), &id)?));
                     }
                 }
             }
             if out.len() != expected {
                 return Err(self.corrupt(format!(
-                    "{expected} ops of {author} are indexed with seqs {from_seq}..={last_seq}, {} are stored",
+                    "{expected} ops of {author} are indexed with seqs {seqs:?}, {} are stored",
                     out.len()
                 )));
             }

@@ -81,6 +81,12 @@ pub(crate) fn op_key_max(p: &PartnershipId) -> OpKey {
     op_key(p, u64::MAX, &OpId([0xff; 32]))
 }
 
+/// The first and last possible [`OpKey`] at `height` of `p`: the bounds of
+/// the ops at one height.
+pub(crate) fn op_keys_at(p: &PartnershipId, height: u64) -> (OpKey, OpKey) {
+    (op_key(p, height, &OpId([0; 32])), op_key(p, height, &OpId([0xff; 32])))
+}
+
 /// An `author_index` key, for tests that write files of the older schemas.
 #[cfg(test)]
 pub(crate) fn author_key(p: &PartnershipId, author: &MemberId, seq: u64, id: &OpId) -> AuthorKey {
@@ -143,6 +149,8 @@ mod tests {
         assert!(c < op_key_max(&p));
         assert_eq!(split_op_key(&c), (2, OpId([1; 32])));
         assert!(op_key_max(&p) < op_key(&PartnershipId([2; 32]), 0, &OpId([0; 32])));
+        let (first, last) = op_keys_at(&p, 2);
+        assert!(a < first && first <= b && c <= last && last < op_key(&p, 3, &OpId([0; 32])));
     }
 
     #[test]
