@@ -167,7 +167,8 @@ pub struct NodeSettings {
     /// The ack window in milliseconds: the member acks others' ops at once
     /// when it has not acked for this long, else when the window ends.
     pub ack_debounce_ms: u64,
-    /// How often the node does periodic work (acks, snapshots), in milliseconds.
+    /// How often the node does periodic work (snapshots; a backstop for acks,
+    /// which have their own timer), in milliseconds.
     pub tick_ms: u64,
     /// Log filter (`RUST_LOG` syntax), overridden by `RUST_LOG`.
     pub log: String,
@@ -175,7 +176,12 @@ pub struct NodeSettings {
 
 impl Default for NodeSettings {
     fn default() -> Self {
-        NodeSettings { data_dir: "data".to_owned(), ack_debounce_ms: 50, tick_ms: 20, log: "info".to_owned() }
+        NodeSettings {
+            data_dir: "data".to_owned(),
+            ack_debounce_ms: 50,
+            tick_ms: 100,
+            log: "info".to_owned(),
+        }
     }
 }
 
@@ -258,7 +264,8 @@ data_dir = {data_dir}
 # not acked for this long, else when the window since its last ack ends; one
 # ack covers everything that arrived meanwhile (default {ack_default}).
 ack_debounce_ms = {ack}
-# Milliseconds between periodic work: due acks, snapshots (default {tick_default}).
+# Milliseconds between periodic work: snapshots, and a backstop for due acks
+# and commits, which have exact timers of their own (default {tick_default}).
 tick_ms = {tick}
 # Log filter in RUST_LOG syntax; RUST_LOG overrides it (default {log_default}).
 log = {log}

@@ -117,8 +117,18 @@ impl TestNode {
         bootstrap: Vec<Multiaddr>,
         network: NetworkConfig,
     ) -> TestNode {
+        Self::start_configured(dir, seed, test_net_config(keypair, bootstrap), network).await
+    }
+
+    /// [`TestNode::start_with`] with the whole network configuration given.
+    pub async fn start_configured(
+        dir: &Path,
+        seed: u8,
+        net_config: NetConfig,
+        network: NetworkConfig,
+    ) -> TestNode {
         let config = NodeConfig::new(dir);
-        let net_config = test_net_config(keypair.clone(), bootstrap);
+        let keypair = net_config.keypair.clone();
         let (RunningNode { handle, task }, net) =
             node::start_networked(config, MemberKey::from_seed(seed), net_config, network)
                 .expect("node starts");
@@ -166,15 +176,17 @@ impl TestNode {
 /// before it; every node uploads the guestbook. Returns the nodes and the
 /// code hash. Keep the returned temp directories alive as long as the nodes.
 pub async fn start_nodes(n: u8, dirs: &[tempfile::TempDir]) -> (Vec<TestNode>, CodeHash) {
-    start_nodes_with(n, dirs, test_network_config()).await
+    start_nodes_with(n, dirs, test_network_config(), test_net_config).await
 }
 
-/// [`start_nodes`] with other node-side network settings (benchmarks use
-/// the defaults a real node runs with).
+/// [`start_nodes`] with other network settings: `net` makes each node's
+/// libp2p configuration from its key and bootstrap peers (benchmarks use
+/// the defaults a real node runs with, tests [`test_net_config`]).
 pub async fn start_nodes_with(
     n: u8,
     dirs: &[tempfile::TempDir],
     network: NetworkConfig,
+    net: fn(Keypair, Vec<Multiaddr>) -> NetConfig,
 ) -> (Vec<TestNode>, CodeHash) {
     let wasm = guestbook_wasm();
     let mut nodes: Vec<TestNode> = Vec::new();
@@ -182,7 +194,8 @@ pub async fn start_nodes_with(
     for seed in 1..=n {
         let bootstrap = nodes.iter().map(|n| n.addr.clone()).collect();
         let dir = dirs[usize::from(seed - 1)].path();
-        let node = TestNode::start_with(dir, seed, Keypair::generate_ed25519(), bootstrap, network).await;
+        let node =
+            TestNode::start_configured(dir, seed, net(Keypair::generate_ed25519(), bootstrap), network).await;
         code = Some(node.node.add_code(wasm.clone()).await.expect("code"));
         nodes.push(node);
     }

@@ -36,7 +36,10 @@ pub struct NodeConfig {
     pub core: CoreConfig,
     /// The WASM host (its `cache_dir` defaults to `data_dir/module-cache`).
     pub host: HostConfig,
-    /// How often the node checks for due acks and saves snapshots.
+    /// How often the node does its periodic work: snapshots, and a backstop
+    /// for acks and held-ack commits, which wake the node at the exact
+    /// moment they fall due. Every tick wakes the node, so a short one
+    /// costs an idle node CPU for nothing.
     pub tick: Duration,
     /// Requests queued before callers wait.
     pub command_queue: usize,
@@ -53,7 +56,7 @@ impl NodeConfig {
             data_dir,
             core: CoreConfig::default(),
             host,
-            tick: Duration::from_millis(20),
+            tick: Duration::from_millis(100),
             command_queue: 1024,
             event_buffer: 8192,
         }
