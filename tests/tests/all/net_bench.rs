@@ -2,7 +2,8 @@
 //! `cargo test --release -p polypact-tests --test all net_bench:: -- --ignored --nocapture --test-threads 1`):
 //!
 //! - submit → final on every node, p50/p99, for 4, 8 and 16 in-process nodes
-//!   (`POLYPACT_BENCH_NODES=8` picks sizes), beside raw gossipsub one-hop
+//!   (`POLYPACT_BENCH_NODES=8` picks sizes), with a real node's settings
+//!   (node, network and libp2p), beside raw gossipsub one-hop
 //!   delivery measured in the same run; once for ops in a quiet partnership
 //!   (each submitted an ack window after the previous one is final, so
 //!   nodes ack at once) and once back to back (each submitted as soon as
@@ -277,7 +278,8 @@ async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
 
 // The nodes share one runtime here; as separate processes each would have
 // its own threads, so one node's store commit would not hold up another's
-// network task. 16 threads give every node at least one (on the same cores).
+// network task. 16 threads give every node at least one (on the same cores);
+// a runtime per node measured the same (BENCHMARKS.md).
 #[tokio::test(flavor = "multi_thread", worker_threads = 16)]
 #[ignore = "a benchmark: run with --ignored --nocapture"]
 async fn bench_submit_to_final_beside_raw_gossip() {
