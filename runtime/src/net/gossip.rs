@@ -14,7 +14,15 @@
 //! Scoring penalises invalid messages (P4) heavily, so a peer that sends a
 //! few rejected messages drops below the graylist threshold and is ignored;
 //! the mesh-delivery penalties (P3, P3b) are off, since a quiet partnership
-//! is not a misbehaving peer.
+//! is not a misbehaving peer. The behaviour penalty (P7: gossip promises
+//! broken, grafts during backoff) is off too. A node saturated by load can
+//! miss the deadline of a few `IWANT` answers; with gossipsub's default
+//! (three broken promises graylist a peer) honest partners' nodes shut each
+//! other out of gossip on 16 busy nodes: a peer below the gossip threshold
+//! has its `IWANT`s ignored, which breaks more promises, and finality, which
+//! waits for every partner, stalled for seconds. Gossip comes only from
+//! partners' nodes, each accountable, and what a broken promise costs is
+//! bounded by gossipsub's `IHAVE` limits.
 
 use std::time::Duration;
 
@@ -114,6 +122,8 @@ pub(crate) fn score_params() -> PeerScoreParams {
         topic_score_cap: 100.0,
         // Loopback and LAN tests put many peers on one address.
         ip_colocation_factor_weight: 0.0,
+        // P7 off (see the module doc).
+        behaviour_penalty_weight: 0.0,
         ..PeerScoreParams::default()
     }
 }
@@ -170,6 +180,22 @@ mod tests {
             op_id_of_encoding(&bytes),
             Some(decode_signed_op(&bytes, &Limits::default()).expect("op").id())
         );
+    }
+
+    #[test]
+    fn only_invalid_ops_shut_a_partner_out() {
+        let params = score_params();
+        let thresholds = score_thresholds();
+        // Broken gossip promises and grafts in backoff cost nothing (P7),
+        // nor do missed mesh deliveries (P3, P3b)...
+        assert_eq!(params.behaviour_penalty_weight, 0.0);
+        let topic = topic_score_params();
+        assert_eq!(topic.mesh_message_deliveries_weight, 0.0);
+        assert_eq!(topic.mesh_failure_penalty_weight, 0.0);
+        // ...while three rejected ops graylist the peer (P4).
+        let p4 = topic.invalid_message_deliveries_weight * topic.topic_weight;
+        assert!(p4 * 2.0 * 2.0 > thresholds.graylist_threshold);
+        assert!(p4 * 3.0 * 3.0 < thresholds.graylist_threshold);
     }
 
     #[test]
