@@ -541,6 +541,7 @@ impl Task {
                 }
             }
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
+                tracing::debug!(peer = %peer_id, ?endpoint, %num_established, "connection established");
                 if let ConnectedPoint::Dialer { address, .. } = &endpoint {
                     for entry in &mut self.bootstrap {
                         let same = entry.peer == Some(peer_id)
@@ -555,7 +556,11 @@ impl Task {
                     self.emit(NetEvent::PeerConnected(peer_id));
                 }
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+            SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
+                tracing::debug!(peer = %peer_id, %num_established, ?cause, "a connection closed");
+                if num_established > 0 {
+                    return;
+                }
                 let now = Instant::now();
                 for entry in &mut self.bootstrap {
                     if entry.peer == Some(peer_id) {

@@ -475,6 +475,10 @@ impl NetworkHalf {
                 continue;
             }
             let id = op.id();
+            tracing::trace!(
+                node = %self.key.member_id(), peer = %source, op = %id, author = %op.author(), seq = op.seq(),
+                "gossip op in"
+            );
             if ledger.dag().contains(&id) || self.open_verdicts.contains_key(&id) || !in_batch.insert(id) {
                 self.report(msg_id, source, Verdict::Ignore).await;
                 continue;
@@ -544,6 +548,12 @@ impl NetworkHalf {
                         .filter(|a| *a != id && durable(a))
                         .collect();
                     self.close_verdicts(&released).await;
+                    if !insertion.waiting_for.is_empty() {
+                        tracing::debug!(
+                            node = %self.key.member_id(), peer = %source, op = %id,
+                            missing = ?insertion.waiting_for, "gossip op waits for parents"
+                        );
+                    }
                     missing.entry(source).or_default().extend(insertion.waiting_for);
                 }
                 Err(refusal) => {
@@ -604,9 +614,9 @@ impl NetworkHalf {
         tokio::spawn(async move {
             let wanted: BTreeSet<OpId> = ids.iter().copied().collect();
             let _ = net.request(peer, hello).await;
-            if let Ok(SyncResponse::Ops { ops, .. }) =
-                net.request(peer, SyncRequest::OpsById { partnership, ids }).await
-            {
+            let response = net.request(peer, SyncRequest::OpsById { partnership, ids }).await;
+            tracing::debug!(%peer, wanted = wanted.len(), ok = response.is_ok(), "fetched ops by id");
+            if let Ok(SyncResponse::Ops { ops, .. }) = response {
                 let ops: Vec<SignedOp> = ops
                     .iter()
                     .filter_map(|bytes| decode_signed_op(bytes, &limits).ok())
@@ -678,6 +688,7 @@ impl NetworkHalf {
             }
         };
         self.sessions.insert(partnership);
+        tracing::debug!(node = %self.key.member_id(), %partnership, ?peers, "anti-entropy session");
         let peers = peers.map(Asked::These).unwrap_or_else(|| {
             let count = self.config.anti_entropy_peers.max(1);
             let turn = self.anti_entropy_turns.entry(partnership).or_insert(0);

@@ -10,6 +10,11 @@
 //!   the previous one is final, so acks wait for the window);
 //! - catch-up throughput (ops/s) of a newcomer syncing a long history.
 //!
+//! `POLYPACT_BENCH_TRACE=1` prints each op's timeline (and, for an op slow to
+//! become final everywhere, when each node made it final and applied each
+//! other node's ack); `RUST_LOG` (for example
+//! `polypact::net=debug,polypact::node::network=debug`) shows what the nodes did.
+//!
 //! They print figures and assert only correctness, never timing.
 
 use std::collections::BTreeMap;
@@ -189,6 +194,7 @@ async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
     }
     // Every node's op events, merged into one channel, so the bench wakes on
     // the event itself rather than polling.
+    let trace = std::env::var("POLYPACT_BENCH_TRACE").is_ok();
     let (events_in, mut events) = tokio::sync::mpsc::unbounded_channel();
     for (k, node) in nodes.iter().enumerate() {
         let mut rx = node.node.subscribe();
@@ -196,7 +202,7 @@ async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
         tokio::spawn(async move {
             loop {
                 match rx.recv().await {
-                    Ok(event) if event.module.is_some() => {
+                    Ok(event) if event.module.is_some() || trace => {
                         if events_in.send((k, event)).is_err() {
                             return;
                         }
@@ -235,6 +241,8 @@ async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
         let op = op.expect("accepted").op;
         let mut final_on: BTreeMap<usize, Duration> = BTreeMap::new();
         let mut applied_on: BTreeMap<usize, Duration> = BTreeMap::new();
+        // Traced: when each node applied each other node's acks.
+        let mut acks_on: BTreeMap<usize, BTreeMap<usize, Duration>> = BTreeMap::new();
         while final_on.len() < nodes.len() {
             let (k, event) = tokio::time::timeout_at((sent + WAIT).into(), events.recv())
                 .await
@@ -245,6 +253,12 @@ async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
             }
             if event.op == op && event.kind == OpEventKind::Applied {
                 applied_on.entry(k).or_insert(sent.elapsed());
+            }
+            if event.module.is_none() && event.kind == OpEventKind::Applied {
+                let author = nodes.iter().position(|n| Some(n.member) == event.author);
+                if let Some(author) = author {
+                    acks_on.entry(k).or_default().entry(author).or_insert(sent.elapsed());
+                }
             }
         }
         if std::env::var("POLYPACT_BENCH_TRACE").is_ok() {
@@ -257,6 +271,12 @@ async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
             );
             if applied_on.values().max().is_some_and(|d| *d > Duration::from_millis(20)) {
                 eprintln!("  applied per node: {applied_on:?}");
+            }
+            if final_on.values().max().is_some_and(|d| *d > 2 * window) {
+                eprintln!("  final per node: {final_on:?}");
+                for (k, acks) in &acks_on {
+                    eprintln!("  node {k} applied acks of: {acks:?}");
+                }
             }
         }
         let sample = final_on.values().copied().max().expect("n nodes");
@@ -283,6 +303,13 @@ async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 16)]
 #[ignore = "a benchmark: run with --ignored --nocapture"]
 async fn bench_submit_to_final_beside_raw_gossip() {
+    // `RUST_LOG=libp2p_gossipsub=debug` and the like show what the nodes did.
+    if std::env::var("RUST_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let key = MemberKey::from_seed(7);
     let signed: Vec<polypact::op::SignedOp> =
         (1..=2_000u64).map(|seq| ack_op(PartnershipId([5; 32]), &key, seq)).collect();
