@@ -261,7 +261,7 @@ async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
                 }
             }
         }
-        if std::env::var("POLYPACT_BENCH_TRACE").is_ok() {
+        if trace {
             eprintln!(
                 "op {i} ({}): applied by all {:?}, first final {:?}, final on all {:?}",
                 if is_quiet { "quiet" } else { "back to back" },
@@ -308,6 +308,7 @@ async fn bench_submit_to_final_beside_raw_gossip() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init();
     }
     let key = MemberKey::from_seed(7);
