@@ -62,14 +62,43 @@ pub fn message_id(data: &[u8]) -> MessageId {
     }
 }
 
+/// The most message ids this node lists in one `IHAVE` (and asks for by
+/// `IWANT` from one peer per heartbeat). Each id costs 34 bytes on the wire,
+/// so the largest `IHAVE` stays under [`STOCK_CONTROL_LIMIT`].
+///
+/// gossipsub's own default is 5,000 ids (170 KB), while its receivers refuse
+/// an RPC with more than 16 KB of control messages, and refuse it by closing
+/// the inbound stream: the sender is not told and writes on into a stream
+/// nobody reads, so every later op on that link is lost until the connection
+/// closes. About 480 ops in three heartbeats is enough to trigger that; see
+/// decisions.md.
+pub(crate) const MAX_IDS_PER_CONTROL: usize = 400;
+
+/// The control-message size a stock libp2p-gossipsub node accepts in one
+/// RPC (its default `max_control_message_size`).
+pub(crate) const STOCK_CONTROL_LIMIT: usize = 16 * 1024;
+
+/// The gossip RPC size limit: one op of `max_op_bytes` with room for its
+/// framing, and never less than the largest control RPC this node sends.
+fn max_transmit_size(max_op_bytes: usize) -> usize {
+    max_op_bytes.max(STOCK_CONTROL_LIMIT).saturating_add(4 * 1024)
+}
+
 /// The gossipsub configuration: validation by the node, anonymous messages
-/// (ops are signed), ids from [`message_id`], transmit size for one op.
+/// (ops are signed), ids from [`message_id`], transmit size for one op,
+/// and control messages that fit what every receiver accepts.
 pub(crate) fn config(max_op_bytes: usize, heartbeat: Duration) -> Result<gossipsub::Config, String> {
+    let max_transmit = max_transmit_size(max_op_bytes);
     gossipsub::ConfigBuilder::default()
         .validation_mode(ValidationMode::Anonymous)
         .validate_messages()
         .message_id_fn(|message: &Message| message_id(&message.data))
-        .max_transmit_size(max_op_bytes.saturating_add(4 * 1024))
+        .max_transmit_size(max_transmit)
+        // What this node sends fits a stock receiver's 16 KB; what it
+        // receives is bounded by the RPC size alone (a node in many
+        // partnerships lists every topic in one subscription RPC).
+        .max_control_messages_sent(MAX_IDS_PER_CONTROL)
+        .max_control_message_size(max_transmit)
         .heartbeat_interval(heartbeat)
         // Flood publishing takes every op from its author to every peer on
         // the topic in one hop; the mesh only forwards, for peers the author
@@ -196,6 +225,30 @@ mod tests {
         let p4 = topic.invalid_message_deliveries_weight * topic.topic_weight;
         assert!(p4 * 2.0 * 2.0 > thresholds.graylist_threshold);
         assert!(p4 * 3.0 * 3.0 < thresholds.graylist_threshold);
+    }
+
+    /// The bytes an `IHAVE` of `ids` 32-byte message ids on `topic` adds
+    /// to an RPC's control size: 34 bytes per id (tag, length, id), the
+    /// topic field, and the tags and lengths of the three nested messages
+    /// (RPC control, control IHAVE, the IHAVE itself), 16 bytes at most.
+    fn ihave_control_bytes(ids: usize, topic: &str) -> usize {
+        ids * 34 + 1 + 2 + topic.len() + 16
+    }
+
+    #[test]
+    fn the_largest_ihave_fits_every_receivers_control_limit() {
+        let longest_topic = topic(&PartnershipId([0xff; 32])).hash().into_string();
+        let largest = ihave_control_bytes(MAX_IDS_PER_CONTROL, &longest_topic);
+        assert!(largest < STOCK_CONTROL_LIMIT, "{largest} bytes");
+        // gossipsub's default would list up to 5,000 ids: 170 KB.
+        assert!(ihave_control_bytes(5_000, &longest_topic) > STOCK_CONTROL_LIMIT);
+        for max_op_bytes in [1024, 64 * 1024, Limits::default().max_op_bytes] {
+            let config = config(max_op_bytes, Duration::from_millis(700)).expect("config");
+            assert_eq!(config.max_control_messages_sent(), MAX_IDS_PER_CONTROL);
+            assert!(config.max_control_message_size() >= STOCK_CONTROL_LIMIT);
+            assert!(config.max_transmit_size() > largest);
+            assert!(config.max_transmit_size() > max_op_bytes);
+        }
     }
 
     #[test]
