@@ -100,6 +100,9 @@ pub(crate) fn config(max_op_bytes: usize, heartbeat: Duration) -> Result<gossips
         .max_control_messages_sent(MAX_IDS_PER_CONTROL)
         .max_control_message_size(max_transmit)
         .heartbeat_interval(heartbeat)
+        // Mesh upkeep and lazy gossip start one heartbeat after start, not
+        // after gossipsub's fixed 5 s.
+        .heartbeat_initial_delay(heartbeat)
         // Flood publishing takes every op from its author to every peer on
         // the topic in one hop; the mesh only forwards, for peers the author
         // does not reach. Two forwarding peers are enough for that, and each

@@ -298,3 +298,74 @@ async fn quic_only_nodes_connect_and_sync() {
     a.shutdown().await.expect("shuts down");
     b.shutdown().await.expect("shuts down");
 }
+
+/// A busy topic: the publisher's `IHAVE` lists every id of its last three
+/// heartbeats to the peers outside its mesh. Those lists must stay within
+/// what a receiver accepts: a receiver refuses an RPC with too many control
+/// bytes by closing the stream, and everything the publisher sends on that
+/// link afterwards is lost without an error. So after a burst of 1,000
+/// messages (about 34 KB of ids), every later message must still reach
+/// every peer straight from the publisher (the receivers never report a
+/// verdict, so nobody forwards: a direct copy is the only way in).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_messages_keeps_every_link_open() {
+    const RECEIVERS: usize = 6;
+    const BURST: usize = 1_000;
+    const PROBES: usize = 30;
+    let p = PartnershipId([9; 32]);
+    // A long heartbeat keeps the whole burst in one `IHAVE` window.
+    let slow_heartbeat = || {
+        let mut config = config();
+        config.heartbeat = Duration::from_secs(1);
+        config
+    };
+    let (publisher, mut publisher_events) = Network::spawn(slow_heartbeat()).expect("network starts");
+    let publisher_addr = publisher.listen_addrs().await.expect("addrs").remove(0);
+    let publisher_addr = publisher_addr.with(libp2p::multiaddr::Protocol::P2p(publisher.local_peer_id()));
+    publisher.subscribe(p).await.expect("subscribes");
+    tokio::spawn(async move { while publisher_events.recv().await.is_some() {} });
+    // Receivers connect to the publisher only. Six of them overfill its mesh
+    // (at most 4), so at least two get the burst's ids by `IHAVE`.
+    let mut receivers = Vec::new();
+    let mut probes_seen = Vec::new();
+    for _ in 0..RECEIVERS {
+        let (net, mut events) = Network::spawn(slow_heartbeat()).expect("network starts");
+        net.subscribe(p).await.expect("subscribes");
+        net.dial(publisher_addr.clone()).await.expect("dials");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+        let record = seen.clone();
+        let from = publisher.local_peer_id();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let NetEvent::Gossip { data, source, .. } = event
+                    && source == from
+                    && let Some(probe) = data.strip_prefix(b"probe ")
+                {
+                    record.lock().expect("lock").insert(probe.to_vec());
+                }
+            }
+        });
+        receivers.push(net);
+        probes_seen.push(seen);
+    }
+    eventually("every receiver on the publisher's topic", || async {
+        publisher.topic_peers(p).await.expect("peers").len() == RECEIVERS
+    })
+    .await;
+
+    for i in 0..BURST {
+        publisher.publish(p, format!("burst {i}").into_bytes()).await.expect("publishes");
+    }
+    // Probes go out over three heartbeats, so some follow the burst's `IHAVE`.
+    for i in 0..PROBES {
+        publisher.publish(p, format!("probe {i}").into_bytes()).await.expect("publishes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (k, seen) in probes_seen.iter().enumerate() {
+        eventually(&format!("receiver {k} to get every probe from the publisher"), || async {
+            seen.lock().expect("lock").len() == PROBES
+        })
+        .await;
+    }
+    drop(receivers);
+}
