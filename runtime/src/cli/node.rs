@@ -45,6 +45,9 @@ pub fn init(target: &Target, net: &NetFlags) -> Result<()> {
     Ok(())
 }
 
+/// How long a stop may take once asked for before the process exits anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -188,9 +191,23 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     let served = api::serve(listener, handle.clone(), api_config, shutdown_signal()).await;
     let _ = std::fs::remove_file(&url_file);
     tracing::info!("shutting down");
-    let stopped = handle.shutdown().await;
-    let _ = network.shutdown().await;
-    let task = running.task.await;
+    let stopping = async {
+        let stopped = handle.shutdown().await;
+        let _ = network.shutdown().await;
+        (stopped, running.task.await)
+    };
+    // Everything the node accepted is durable before it is reported, so a
+    // stop that does not finish may be cut short: by a second signal, or
+    // after the grace period.
+    let (stopped, task) = tokio::select! {
+        result = stopping => result,
+        () = shutdown_signal() => bail!("stopped by a second signal before the node had finished stopping \
+            (everything it accepted is already stored)"),
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => bail!(
+            "the node did not finish stopping within {} s (everything it accepted is already stored)",
+            SHUTDOWN_GRACE.as_secs()
+        ),
+    };
     served.context("the API server failed")?;
     if let Err(e) = stopped
         && !matches!(e, pnode::NodeError::Stopped)
