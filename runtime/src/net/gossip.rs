@@ -70,7 +70,7 @@ pub fn message_id(data: &[u8]) -> MessageId {
 /// an RPC with more than 16 KB of control messages, and refuse it by closing
 /// the inbound stream: the sender is not told and writes on into a stream
 /// nobody reads, so every later op on that link is lost until the connection
-/// closes. About 480 ops in three heartbeats is enough to trigger that; see
+/// closes. About 480 messages in three heartbeats are enough; see
 /// decisions.md.
 pub(crate) const MAX_IDS_PER_CONTROL: usize = 400;
 

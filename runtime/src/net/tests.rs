@@ -20,7 +20,12 @@ fn config() -> NetConfig {
 }
 
 async fn start() -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
-    let (handle, events) = Network::spawn(config()).expect("network starts");
+    start_with(config()).await
+}
+
+/// [`start`] with another configuration.
+async fn start_with(config: NetConfig) -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
+    let (handle, events) = Network::spawn(config).expect("network starts");
     let addr = handle.listen_addrs().await.expect("addrs").into_iter().next().expect("one address");
     let addr = addr.with(libp2p::multiaddr::Protocol::P2p(handle.local_peer_id()));
     (handle, events, addr)
@@ -319,9 +324,7 @@ async fn a_burst_of_messages_keeps_every_link_open() {
         config.heartbeat = Duration::from_secs(1);
         config
     };
-    let (publisher, mut publisher_events) = Network::spawn(slow_heartbeat()).expect("network starts");
-    let publisher_addr = publisher.listen_addrs().await.expect("addrs").remove(0);
-    let publisher_addr = publisher_addr.with(libp2p::multiaddr::Protocol::P2p(publisher.local_peer_id()));
+    let (publisher, mut publisher_events, publisher_addr) = start_with(slow_heartbeat()).await;
     publisher.subscribe(p).await.expect("subscribes");
     tokio::spawn(async move { while publisher_events.recv().await.is_some() {} });
     // Receivers connect to the publisher only. Six of them overfill its mesh
@@ -329,7 +332,7 @@ async fn a_burst_of_messages_keeps_every_link_open() {
     let mut receivers = Vec::new();
     let mut probes_seen = Vec::new();
     for _ in 0..RECEIVERS {
-        let (net, mut events) = Network::spawn(slow_heartbeat()).expect("network starts");
+        let (net, mut events, _) = start_with(slow_heartbeat()).await;
         net.subscribe(p).await.expect("subscribes");
         net.dial(publisher_addr.clone()).await.expect("dials");
         let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
