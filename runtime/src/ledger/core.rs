@@ -672,10 +672,65 @@ impl<E: Executor> Ledger<E> {
         if let (Some(removed_at), Some(removed_by)) = (record.removed_at, record.removed_by)
             && height > removed_at
             && self.dag.reaches(&op.op().parents, &removed_by)
+            && !self.is_removal_ack(op, &removed_by)
         {
             return Err(Refusal::RemovedAuthor { author, removed_at, height });
         }
         Ok(())
+    }
+
+    /// Whether `op` is its author's *removal ack*: an ack that builds on
+    /// the op that removed the author, and the author's first op to do so.
+    ///
+    /// The finality rule waits for a removed participant until its chain
+    /// reaches the height of its removal; when others removed it, the only
+    /// way to get there is to build on the removing op. So exactly one op
+    /// of a removed author may do that: an ack (no payload, no effect on
+    /// state), which its node authors on its own when it sees its removal
+    /// (see `docs/decisions.md`, "Removal by others"). Later ops are refused
+    /// as before, so a removed author cannot keep writing into the graph.
+    fn is_removal_ack(&self, op: &SignedOp, removed_by: &OpId) -> bool {
+        if op.op().payload != Payload::Ack {
+            return false;
+        }
+        let (author, seq) = (op.author(), op.seq());
+        let previous = op.op().parents.iter().find(|parent| {
+            self.dag.get(parent).is_some_and(|node| node.op.author() == author && node.op.seq() + 1 == seq)
+        });
+        match previous {
+            None => true,
+            Some(previous) => !self.dag.reaches(std::slice::from_ref(previous), removed_by),
+        }
+    }
+
+    /// How far `member`'s participation reaches for finality: the height of
+    /// its latest op, or of its admission if that is higher.
+    fn reach(&self, member: &MemberId, record: &ParticipantRecord) -> u64 {
+        let tip = self.dag.chain(member).and_then(|c| c.tip_height()).unwrap_or(0);
+        record.admitted_at.max(tip)
+    }
+
+    /// Whether finality still waits for `member`: it is an active
+    /// participant, or one removed whose chain has not yet reached its
+    /// removal (its node owes a removal ack). A node acting for such a
+    /// member keeps receiving and serving the partnership's ops.
+    pub fn awaits(&self, member: &MemberId) -> bool {
+        match self.optimistic.participant(member) {
+            None => false,
+            Some(record) => match record.removed_at {
+                None => true,
+                Some(removed_at) => self.reach(member, &record) < removed_at,
+            },
+        }
+    }
+
+    /// Whether `member` was removed by another participant's op and has
+    /// not yet authored its removal ack (see [`Ledger::awaits`]). Its node
+    /// authors that ack on its own.
+    pub fn owes_removal_ack(&self, member: &MemberId) -> bool {
+        self.optimistic
+            .participant(member)
+            .is_some_and(|record| record.removed_at.is_some() && self.awaits(member))
     }
 
     /// Puts a checked op into the graph and applies what can be applied.
@@ -868,8 +923,7 @@ impl<E: Executor> Ledger<E> {
     fn compute_final_height(&self) -> u64 {
         let mut bound = u64::MAX;
         for (member, record) in self.optimistic.participants() {
-            let tip = self.dag.chain(&member).and_then(|c| c.tip_height()).unwrap_or(0);
-            let reach = record.admitted_at.max(tip);
+            let reach = self.reach(&member, &record);
             if record.removed_at.is_some_and(|removed_at| removed_at <= reach) {
                 continue;
             }

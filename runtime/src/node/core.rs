@@ -574,8 +574,10 @@ fn finalises_a_payload(note: &Notification) -> bool {
 }
 
 /// Whether `member` owes `ledger` an ack now: others' payload-bearing ops
-/// arrived after its latest op, and it is an active participant (a removed
-/// member stops acking).
+/// arrived after its latest op and it is an active participant, or others
+/// removed it and it has not yet built on its removal (its one removal ack,
+/// without which finality would wait for it; after that it stops acking).
 fn owes_ack(ledger: &NodeLedger, member: &MemberId) -> bool {
-    ledger.needs_ack(member) && ledger.optimistic_state().participant(member).is_some_and(|r| r.is_active())
+    let active = ledger.optimistic_state().participant(member).is_some_and(|r| r.is_active());
+    (active && ledger.needs_ack(member)) || ledger.owes_removal_ack(member)
 }

@@ -361,8 +361,10 @@ impl NetworkHalf {
         // Held acks committed this turn can be forwarded now.
         let released = core.take_released();
         self.close_verdicts(&released).await;
-        self.follow_partnerships(core).await?;
-        for (partnership, op) in core.take_outbox() {
+        let outbox = core.take_outbox();
+        let sending: BTreeSet<PartnershipId> = outbox.iter().map(|(p, _)| *p).collect();
+        self.follow_partnerships(core, &sending).await?;
+        for (partnership, op) in outbox {
             if let Err(error) = self.net.publish(partnership, op.encode()).await {
                 // The op is durable; anti-entropy delivers it.
                 tracing::warn!(%partnership, op = %op.id(), %error, "could not publish an op");
@@ -371,13 +373,24 @@ impl NetworkHalf {
         Ok(())
     }
 
-    async fn follow_partnerships(&mut self, core: &mut NodeCore) -> Result<(), NodeError> {
+    /// Subscribes to the partnerships this node takes part in and leaves
+    /// those it no longer does. `sending`: partnerships with ops about to be
+    /// published (a removed member's last ack among them), left next time.
+    async fn follow_partnerships(
+        &mut self,
+        core: &mut NodeCore,
+        sending: &BTreeSet<PartnershipId>,
+    ) -> Result<(), NodeError> {
         let member = core.member();
         let me = self.net.local_peer_id().to_bytes();
         for partnership in core.partnership_ids() {
             let Some(ledger) = core.ledger(&partnership) else { continue };
             let record = ledger.optimistic_state().participant(&member);
             if record.as_ref().is_some_and(|r| !r.is_active()) {
+                if ledger.awaits(&member) || sending.contains(&partnership) {
+                    // Removed by others, with its removal ack still to send.
+                    continue;
+                }
                 // Removed: this node no longer receives the partnership's ops.
                 if self.subscribed.remove(&partnership) {
                     let _ = self.net.unsubscribe(partnership).await;
@@ -876,10 +889,7 @@ impl NetworkHalf {
         }
         let response = match request {
             SyncRequest::Hello { partnership, member, signature } => {
-                let active = core
-                    .ledger(&partnership)
-                    .and_then(|l| l.optimistic_state().participant(&member))
-                    .is_some_and(|r| r.is_active());
+                let active = core.ledger(&partnership).is_some_and(|l| l.awaits(&member));
                 if active && sync::verify_hello(&partnership, &member, &signature, &peer) {
                     self.authorised.insert((partnership, peer), member);
                     SyncResponse::Welcome
@@ -934,7 +944,8 @@ fn verdict_for(refusal: &Refusal) -> Verdict {
     }
 }
 
-/// Whether `peer` acts for an active participant of `partnership`: bound
+/// Whether `peer` acts for a participant finality waits for in `partnership`
+/// (see [`Ledger::awaits`](crate::ledger::Ledger::awaits)): bound
 /// by a `BindPeer` op, or proven by a hello on this connection.
 fn peer_may_sync(
     core: &NodeCore,
@@ -945,15 +956,12 @@ fn peer_may_sync(
     let Some(ledger) = core.ledger(partnership) else { return false };
     let state = ledger.optimistic_state();
     if let Some(member) = authorised.get(&(*partnership, *peer))
-        && state.participant(member).is_some_and(|r| r.is_active())
+        && ledger.awaits(member)
     {
         return true;
     }
     let bytes = peer.to_bytes();
-    ledger
-        .participants()
-        .iter()
-        .any(|(member, record)| record.is_active() && state.bound_peer(member) == Some(&bytes))
+    state.participants().iter().any(|(member, _)| state.bound_peer(member) == Some(&bytes) && ledger.awaits(member))
 }
 
 type Authorised = BTreeMap<(PartnershipId, PeerId), MemberId>;

@@ -136,9 +136,18 @@ fn removed_author() {
     let leaver = s.keys[1].member_id();
     author(&mut s.ledger, &s.keys[0], call(json!({"remove": leaver.to_string()})), T0 + 2);
     assert!(s.ledger.participants().iter().all(|(m, _)| *m != leaver));
-    // An op of the leaver that has the removal in its past.
-    let op = s.ledger.create_op(&s.keys[1], Payload::Ack, T0 + 3);
+    // A payload-bearing op of the leaver that has the removal in its past.
+    let op = s.ledger.create_op(&s.keys[1], call(json!({"set": {"key": "k", "value": "v"}})), T0 + 3);
     let refusal = refused(&mut s.ledger, op, T0 + 3);
+    assert!(matches!(refusal, Refusal::RemovedAuthor { author, .. } if author == leaver), "{refusal}");
+    // Its one removal ack is accepted (finality waits for it)…
+    assert!(s.ledger.owes_removal_ack(&leaver));
+    author(&mut s.ledger, &s.keys[1], Payload::Ack, T0 + 3);
+    assert!(!s.ledger.owes_removal_ack(&leaver));
+    assert!(!s.ledger.awaits(&leaver));
+    // …and nothing after it.
+    let op = s.ledger.create_op(&s.keys[1], Payload::Ack, T0 + 4);
+    let refusal = refused(&mut s.ledger, op, T0 + 4);
     assert!(matches!(refusal, Refusal::RemovedAuthor { author, .. } if author == leaver), "{refusal}");
 }
 

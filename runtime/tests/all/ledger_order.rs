@@ -101,7 +101,8 @@ fn author_ops(n: usize, initial: usize, actions: &[Action]) -> (SignedOp, Vec<Si
             }
         }
         for who in 0..n {
-            if views[who].needs_ack(&keys[who].member_id()) {
+            let member = keys[who].member_id();
+            if views[who].needs_ack(&member) || views[who].owes_removal_ack(&member) {
                 now += 1;
                 let op = views[who].create_op(&keys[who], Payload::Ack, now);
                 let _ = views[who].insert(op, now);
@@ -223,6 +224,28 @@ proptest! {
     fn same_ops_same_order_root_and_finality((n, initial, actions, seed) in scenario()) {
         let (genesis, ops) = author_ops(n, initial, &actions);
         check_observers(&genesis, &ops, seed)?;
+    }
+
+    /// Liveness: once every view has everything and has acked (a member
+    /// removed by others included, with its one removal ack), every
+    /// payload-bearing op is final, whatever admissions and removals (by
+    /// self and by others) the schedule held. (Acks are never acked, so the
+    /// last acks may stay above the final height.)
+    #[test]
+    fn quiescence_finalises_every_payload_op((n, initial, actions, _seed) in scenario()) {
+        let (genesis, ops) = author_ops(n, initial, &actions);
+        let mut observer = ledger(&genesis);
+        for op in &ops {
+            let _ = observer.insert_synced(op.clone(), u64::MAX / 2);
+        }
+        for op in ops.iter().filter(|op| op.op().payload.is_payload_bearing()) {
+            prop_assert!(
+                observer.is_final(&op.id()),
+                "op {} ({}) never became final",
+                op.id(),
+                op.op().payload.kind()
+            );
+        }
     }
 }
 
