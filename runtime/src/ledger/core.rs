@@ -38,10 +38,12 @@ use rayon::prelude::*;
 use super::dispatch::{ModuleEvent, OpContext, OpRun, RunError};
 use super::error::{LedgerError, Refusal};
 use super::executor::{ExecError, Executor};
+use super::finality::{self, Counted, Status, TailPayload, VoteCap};
 use super::state::{
     ModuleRecord, ParticipantRecord, StateMap, Write, encode_record, evidence_key, failed_key, module_key,
     participant_key, peer_key,
 };
+use super::suspension;
 use crate::dag::{Dag, OrderKey, PendingBuffer, PendingLimits, PlaceError, Placement};
 use crate::op::{
     Charter, EquivocationProof, Limits, MemberId, MemberKey, OpError, OpId, PartnershipId, Payload, SignedOp,
@@ -149,6 +151,8 @@ struct Applied {
 struct TailEntry {
     op: Arc<SignedOp>,
     applied: Option<Applied>,
+    /// Participants with an op that has this one in its past (or is it).
+    seen_by: BTreeSet<MemberId>,
 }
 
 const MAX_NOTIFICATIONS: usize = 100_000;
@@ -181,6 +185,11 @@ pub struct Ledger<E: Executor> {
     last_payload_insert: BTreeMap<MemberId, u64>,
     last_own_insert: BTreeMap<MemberId, u64>,
     halted: Option<String>,
+    /// Suspension cuts assumed for the tail (see [`Ledger::settle`]): a
+    /// member's ops after its cut have no effect.
+    cuts: BTreeMap<MemberId, u64>,
+    /// The suspension votes of the tail: voter, member, cut.
+    tail_votes: BTreeMap<OrderKey, (MemberId, MemberId, u64)>,
 }
 
 impl<E: Executor> Ledger<E> {
@@ -230,6 +239,8 @@ impl<E: Executor> Ledger<E> {
             last_payload_insert: BTreeMap::new(),
             last_own_insert: BTreeMap::new(),
             halted: None,
+            cuts: BTreeMap::new(),
+            tail_votes: BTreeMap::new(),
         };
         let id = ledger.genesis.id();
         ledger.remember_final(id, OpOutcome::Structural);
@@ -610,6 +621,7 @@ impl<E: Executor> Ledger<E> {
             Err(other) => return Err(place_refusal(id, other)),
         };
         check_time(&op, &placement)?;
+        suspension::check_cut(&self.dag, &op).map_err(Refusal::BadSuspension)?;
         if front_door {
             self.check_participation(&op, &placement)?;
         }
@@ -636,9 +648,15 @@ impl<E: Executor> Ledger<E> {
                 }
                 other => other.map_err(|e| place_refusal(child_id, e)),
             };
-            let checked = placed.and_then(|p| check_time(&child, &p).map(|()| p)).and_then(|p| {
-                if front_door { self.check_participation(&child, &p).map(|()| p) } else { Ok(p) }
-            });
+            let checked =
+                placed
+                    .and_then(|p| check_time(&child, &p).map(|()| p))
+                    .and_then(|p| {
+                        suspension::check_cut(&self.dag, &child).map(|()| p).map_err(Refusal::BadSuspension)
+                    })
+                    .and_then(|p| {
+                        if front_door { self.check_participation(&child, &p).map(|()| p) } else { Ok(p) }
+                    });
             let placement = match checked {
                 Ok(placement) => placement,
                 Err(refusal) => {
@@ -744,18 +762,129 @@ impl<E: Executor> Ledger<E> {
         }
         let proof = self.dag.insert(Arc::clone(&op), placement);
         if key.height <= self.final_height {
-            // Only an equivocating op can sort into the final region: it is
-            // kept as structure (and as proof) but cannot change what is final.
+            // Only an op with no effect can sort into the final region: an
+            // equivocating op, or one of a suspended or removed participant.
+            // It is kept as structure but cannot change what is final.
             self.final_ops += 1;
         } else {
-            self.tail.insert(key, TailEntry { op, applied: None });
+            if let Payload::Suspend { member, cut_seq } = op.op().payload {
+                self.tail_votes.insert(key, (author, member, cut_seq));
+            }
+            self.tail.insert(key, TailEntry { op: Arc::clone(&op), applied: None, seen_by: BTreeSet::new() });
+            self.mark_seen(&op);
             self.rewind_to(key);
         }
         if let Some(proof) = &proof {
             self.note_equivocation(proof);
         }
-        self.apply_forward();
+        self.settle();
         proof
+    }
+
+    /// Records that `op`'s author has built on `op` and its whole past (the
+    /// tail part of it; everything final was built on by every participant
+    /// that counts). Stops at ops already marked, so each tail op is walked
+    /// at most once per participant.
+    fn mark_seen(&mut self, op: &SignedOp) {
+        let author = op.author();
+        let mut stack = vec![op.id()];
+        while let Some(id) = stack.pop() {
+            let Some(node) = self.dag.get(&id) else { continue };
+            let key = node.key();
+            let Some(entry) = self.tail.get_mut(&key) else { continue };
+            if entry.seen_by.insert(author) {
+                stack.extend(entry.op.op().parents.iter().copied());
+            }
+        }
+    }
+
+    /// Applies the tail under the suspension cuts its votes call for.
+    ///
+    /// Whether a vote completes a suspension can depend on what the absent
+    /// member's own later ops did (an admission it executed starts a new
+    /// epoch, say), and those ops have no effect if it does. Of the two
+    /// readings the rule takes the one that favours the suspension, the
+    /// same on every node: first every vote's cut is assumed (the member's
+    /// ops after the lowest assumed cut have no effect, wherever they
+    /// sort), the tail is applied, and the cuts whose vote did not complete
+    /// a suspension are dropped; until nothing is dropped. With no votes in
+    /// the tail this is one plain pass.
+    fn settle(&mut self) {
+        let mut candidates = self.vote_candidates();
+        loop {
+            let mut wanted: BTreeMap<MemberId, u64> = BTreeMap::new();
+            for (member, cut) in &candidates {
+                let entry = wanted.entry(*member).or_insert(*cut);
+                *entry = (*entry).min(*cut);
+            }
+            if wanted != self.cuts {
+                let from = self.earliest_cut_change(&wanted);
+                self.cuts = wanted;
+                if let Some(from) = from {
+                    self.rewind_to(from);
+                }
+            }
+            self.apply_forward();
+            if self.halted.is_some() {
+                return;
+            }
+            let final_height = self.final_height;
+            let before = candidates.len();
+            candidates.retain(|(member, cut)| {
+                self.optimistic
+                    .suspension(member)
+                    .is_some_and(|r| r.cut_seq == *cut && r.suspended_at > final_height)
+            });
+            if candidates.len() == before {
+                return;
+            }
+        }
+    }
+
+    /// Every `(member, cut)` a vote may still make effective: the live
+    /// votes of the final state and the tail's votes whose voter has not
+    /// withdrawn since (in its own chain).
+    fn vote_candidates(&self) -> BTreeSet<(MemberId, u64)> {
+        let mut candidates: BTreeSet<(MemberId, u64)> =
+            self.final_state.live_votes().into_iter().map(|(_, v)| (v.member, v.cut_seq)).collect();
+        for (key, (voter, member, cut)) in &self.tail_votes {
+            let withdrawn = self.dag.get(&key.id).is_some_and(|node| {
+                let seq = node.op.seq();
+                self.dag.chain(voter).is_some_and(|chain| {
+                    (seq + 1..=chain.max_seq())
+                        .flat_map(|s| chain.ops_at(s))
+                        .any(|id| self.dag.get(&id).is_some_and(|n| n.op.op().payload == Payload::Withdraw))
+                })
+            });
+            if !withdrawn {
+                candidates.insert((*member, *cut));
+            }
+        }
+        candidates
+    }
+
+    /// The earliest applied tail op whose effect changes when the cuts
+    /// change from `self.cuts` to `wanted`.
+    fn earliest_cut_change(&self, wanted: &BTreeMap<MemberId, u64>) -> Option<OrderKey> {
+        let members: BTreeSet<&MemberId> = self.cuts.keys().chain(wanted.keys()).collect();
+        members
+            .into_iter()
+            .filter(|m| self.cuts.get(m) != wanted.get(m))
+            .filter_map(|member| {
+                let low = self
+                    .cuts
+                    .get(member)
+                    .copied()
+                    .unwrap_or(u64::MAX)
+                    .min(wanted.get(member).copied().unwrap_or(u64::MAX));
+                let chain = self.dag.chain(member)?;
+                (low.saturating_add(1)..=chain.max_seq())
+                    .flat_map(|s| chain.ops_at(s))
+                    .filter_map(|id| self.dag.get(&id).map(|n| n.key()))
+                    .filter(|key| self.tail.contains_key(key))
+                    .min()
+            })
+            .min()
     }
 
     /// Records an equivocation: the author's payloads from that seq on are
@@ -775,6 +904,36 @@ impl<E: Executor> Ledger<E> {
         if let Some(key) = earliest {
             self.rewind_to(key);
         }
+    }
+
+    /// Why a member's op has no effect under the suspension rules, if it
+    /// has none: it lies after the member's cut and before its return,
+    /// either by the state at its place or by a cut the tail's votes call
+    /// for (which applies wherever the op sorts). A resume always runs.
+    fn suspension_skip(&self, op: &SignedOp) -> Option<String> {
+        if op.op().payload == Payload::Resume {
+            return None;
+        }
+        let (author, seq) = (op.author(), op.seq());
+        let record = self.optimistic.suspension(&author);
+        if let Some(record) = record
+            && record.cuts_off(seq)
+        {
+            return Some(format!(
+                "{author} is suspended: its ops after seq {} have no effect until it resumes",
+                record.cut_seq
+            ));
+        }
+        if let Some(&cut) = self.cuts.get(&author)
+            && seq > cut
+            && !record
+                .is_some_and(|r| r.cut_seq == cut && r.resumed_seq.is_some_and(|resumed| seq >= resumed))
+        {
+            return Some(format!(
+                "{author} is suspended: its ops after seq {cut} have no effect until it resumes"
+            ));
+        }
+        None
     }
 
     /// Undoes every applied op at or after `from`.
@@ -870,6 +1029,10 @@ impl<E: Executor> Ledger<E> {
             Payload::BindPeer { peer_id } => {
                 Ok((with_evidence(vec![(peer_key(&author), Some(peer_id.clone()))]), OpOutcome::Structural))
             }
+            Payload::Suspend { .. } | Payload::Withdraw | Payload::Resume => {
+                let (writes, outcome) = suspension::execute(&self.optimistic, &self.dag, op, key);
+                Ok((with_evidence(writes), outcome))
+            }
             Payload::Call { .. } if self.optimistic.dissolution().is_some() => {
                 let error = dissolved_error(self.optimistic.dissolution());
                 let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
@@ -909,6 +1072,9 @@ impl<E: Executor> Ledger<E> {
                 "{author} signed two ops with seq {from}; its ops from that seq on have no effect"
             ));
         }
+        if let Some(reason) = self.suspension_skip(op) {
+            return Some(reason);
+        }
         match self.optimistic.participant(&author) {
             Some(record) if record.is_active() && record.admitted_at < height => None,
             Some(record) if !record.is_active() => Some(format!("{author} is no longer a participant")),
@@ -916,20 +1082,75 @@ impl<E: Executor> Ledger<E> {
         }
     }
 
-    /// `final_height`: the largest `H` such that every participant whose
-    /// participation reaches below `H` has authored an op at height `>= H`
-    /// (a participant admitted at `h` with no op counts as `h`; one removed
-    /// at `r` needs only `min(H, r)`).
+    /// `final_height` by the rule of [`finality`](super::finality), from
+    /// the optimistic participant registry, the tail and its votes.
     fn compute_final_height(&self) -> u64 {
-        let mut bound = u64::MAX;
-        for (member, record) in self.optimistic.participants() {
-            let reach = self.reach(&member, &record);
-            if record.removed_at.is_some_and(|removed_at| removed_at <= reach) {
-                continue;
-            }
-            bound = bound.min(reach);
+        let members: Vec<Counted> = self
+            .optimistic
+            .participants()
+            .into_iter()
+            .map(|(member, record)| {
+                let start = suspension::counting_start(&self.optimistic, &member, &record);
+                let tip = self.dag.chain(&member).and_then(|c| c.tip_height()).unwrap_or(0);
+                let status = match (record.removed_at, self.optimistic.suspension(&member)) {
+                    (Some(at), _) => Status::Removed(at),
+                    (None, Some(s)) if s.is_current() => Status::Suspended(s.suspended_at),
+                    _ => Status::Active,
+                };
+                Counted { member, start, reach: start.max(tip), status }
+            })
+            .collect();
+        let caps = self.vote_caps();
+        let payloads = || {
+            self.tail.iter().filter(|(_, e)| e.op.op().payload.is_payload_bearing()).map(|(key, e)| {
+                TailPayload { height: key.height, author: e.op.author(), seen_by: &e.seen_by }
+            })
+        };
+        finality::final_height(self.final_height, self.dag.max_height(), &members, payloads, &caps)
+    }
+
+    /// The caps of rule 3: every vote of the final state that is still
+    /// live and every vote of the tail (whatever its outcome: it may still
+    /// apply differently), each with where it stopped being live, if it did
+    /// in the applied tail (its voter withdrew, or a new epoch began).
+    fn vote_caps(&self) -> Vec<VoteCap> {
+        let final_votes = self.final_state.live_votes();
+        if final_votes.is_empty() && self.tail_votes.is_empty() {
+            return Vec::new();
         }
-        if bound == u64::MAX { self.final_height } else { bound.min(self.dag.max_height()) }
+        // Open votes: voter -> (member, cut).
+        let mut open: BTreeMap<MemberId, Vec<(MemberId, u64)>> = BTreeMap::new();
+        for (voter, vote) in final_votes {
+            open.entry(voter).or_default().push((vote.member, vote.cut_seq));
+        }
+        let mut spans: Vec<((MemberId, u64), Option<u64>)> = Vec::new();
+        for (key, entry) in &self.tail {
+            let Some(applied) = &entry.applied else { break };
+            let author = entry.op.author();
+            if let Some((voter, member, cut)) = self.tail_votes.get(key) {
+                open.entry(*voter).or_default().push((*member, *cut));
+            }
+            let new_epoch = applied.redo.iter().any(|(k, _)| k.as_slice() == super::state::EPOCH_KEY);
+            if new_epoch {
+                for (_, votes) in std::mem::take(&mut open) {
+                    spans.extend(votes.into_iter().map(|v| (v, Some(key.height))));
+                }
+            } else if entry.op.op().payload == Payload::Withdraw
+                && let Some(votes) = open.remove(&author)
+            {
+                spans.extend(votes.into_iter().map(|v| (v, Some(key.height))));
+            }
+        }
+        spans.extend(open.into_values().flatten().map(|v| (v, None)));
+        spans
+            .into_iter()
+            .filter_map(|((member, cut), ended_at)| {
+                let chain = self.dag.chain(&member)?;
+                let next_height =
+                    chain.ops_at(cut + 1).iter().filter_map(|id| self.dag.get(id).map(|n| n.height)).min()?;
+                Some(VoteCap { next_height, ended_at })
+            })
+            .collect()
     }
 
     /// Moves what became final from the tail into the final state.
@@ -949,6 +1170,7 @@ impl<E: Executor> Ledger<E> {
                 break;
             }
             let entry = entry.remove();
+            self.tail_votes.remove(&key);
             let Some(applied) = entry.applied else { continue };
             for (k, v) in applied.redo {
                 self.final_state.put(k.clone(), v.clone());

@@ -257,6 +257,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
                     removed_by: None,
                 };
                 self.put(key, Some(encode_record(&record)));
+                self.start_next_epoch();
             }
             SystemMsg::RemoveParticipant { member } => {
                 let member = parse_member(&member)?;
@@ -281,6 +282,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
                 record.removed_at = Some(self.ctx.height);
                 record.removed_by = Some(self.ctx.op);
                 self.put(key, Some(encode_record(&record)));
+                self.start_next_epoch();
             }
             SystemMsg::InstallModule { name, code, config, permissions } => {
                 if !crate::op::is_valid_module_name(&name) || name == polypact_sdk::abi::SYSTEM_MODULE {
@@ -333,6 +335,14 @@ impl<'a, E: Executor> OpRun<'a, E> {
             }
         }
         Ok(())
+    }
+
+    /// The participant set changed: a new epoch starts, and the suspension
+    /// votes of the last one are no longer live.
+    fn start_next_epoch(&mut self) {
+        let epoch = super::state::decode_epoch(self.get(super::state::EPOCH_KEY).as_ref());
+        let (key, value) = super::state::next_epoch_write(epoch);
+        self.put(key, value);
     }
 
     fn require_code(&self, code: &CodeHash) -> Result<(), RunError> {

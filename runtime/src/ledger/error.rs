@@ -49,6 +49,9 @@ pub enum Refusal {
         /// Height the op would have.
         height: u64,
     },
+    /// A suspension vote whose cut is not its member's last op in its past.
+    #[error("invalid suspension vote: {0}")]
+    BadSuspension(String),
     /// The author's previous op (seq - 1) is not among the parents.
     #[error("seq gap: op has seq {seq} but does not name its author's op {expected} as a parent (author's highest seq here is {known})", expected = seq - 1)]
     SeqGap {
@@ -110,6 +113,7 @@ impl Refusal {
             Refusal::UnknownAuthor(_) => "unknown_author",
             Refusal::RemovedAuthor { .. } => "removed_author",
             Refusal::NotYetAdmitted { .. } => "not_yet_admitted",
+            Refusal::BadSuspension(_) => "bad_suspension",
             Refusal::SeqGap { .. } | Refusal::FirstOpHasOwnParent => "seq_gap",
             Refusal::SecondGenesis => "second_genesis",
             Refusal::TimeBeforeParent { .. } => "time_before_parent",

@@ -13,10 +13,12 @@ mod core;
 mod dispatch;
 mod error;
 mod executor;
+mod finality;
 mod lthash;
 mod native;
 mod persist;
 mod state;
+mod suspension;
 pub mod testing;
 
 pub use self::core::{
@@ -28,4 +30,5 @@ pub use executor::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};
 pub use lthash::LtHash;
 pub use native::{NativeExecutor, NativeModule};
 pub use persist::OpenError;
-pub use state::{ModuleRecord, ParticipantRecord, StateMap, Write};
+pub use state::{ModuleRecord, ParticipantRecord, StateMap, SuspensionRecord, VoteRecord, Write};
+pub use suspension::SYSTEM_EVENTS;

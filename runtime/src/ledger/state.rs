@@ -13,6 +13,9 @@
 //! | `s/f/<op id>` | the error of a failed op (UTF-8) |
 //! | `s/e/<member>` | equivocation evidence: the first seq signed twice (u64 BE) |
 //! | `s/b/<member>` | the member's bound node (libp2p peer id bytes) |
+//! | `s/x` | the participant-set epoch (u64 BE; absent = 0) |
+//! | `s/v/<voter>` | the voter's suspension vote ([`VoteRecord`]; live while its epoch is current) |
+//! | `s/s/<member>` | the member's latest suspension ([`SuspensionRecord`]) |
 //!
 //! [`StateMap`] keeps the map and its [`LtHash`] in step.
 
@@ -45,6 +48,47 @@ impl ParticipantRecord {
     }
 }
 
+/// A suspension vote, as recorded when its op applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoteRecord {
+    /// Who the vote would suspend.
+    pub member: MemberId,
+    /// That member's last op that counts, as the voter saw it.
+    pub cut_seq: u64,
+    /// The epoch the vote was cast in: it is live only while that epoch is
+    /// current (any change of the participant set starts a new one).
+    pub epoch: u64,
+}
+
+/// A participant's latest suspension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspensionRecord {
+    /// Its last op that counts: its ops with a higher seq have no effect
+    /// (until its return).
+    pub cut_seq: u64,
+    /// Height of the op that completed the quorum.
+    pub suspended_at: u64,
+    /// The op that completed the quorum.
+    pub suspended_by: OpId,
+    /// Height of its return, if it returned.
+    pub resumed_at: Option<u64>,
+    /// Seq of its resume op: its ops from this seq on count again.
+    pub resumed_seq: Option<u64>,
+}
+
+impl SuspensionRecord {
+    /// Whether the participant is suspended now (not yet returned).
+    pub fn is_current(&self) -> bool {
+        self.resumed_at.is_none()
+    }
+
+    /// Whether the member's op with `seq` falls in the suspension's gap:
+    /// after the cut and before the return.
+    pub fn cuts_off(&self, seq: u64) -> bool {
+        seq > self.cut_seq && self.resumed_seq.is_none_or(|resumed| seq < resumed)
+    }
+}
+
 /// An installed module instance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModuleRecord {
@@ -59,6 +103,9 @@ pub(crate) const MODULE_PREFIX: &[u8] = b"s/m/";
 pub(crate) const FAILED_PREFIX: &[u8] = b"s/f/";
 pub(crate) const EVIDENCE_PREFIX: &[u8] = b"s/e/";
 pub(crate) const PEER_PREFIX: &[u8] = b"s/b/";
+pub(crate) const EPOCH_KEY: &[u8] = b"s/x";
+pub(crate) const VOTE_PREFIX: &[u8] = b"s/v/";
+pub(crate) const SUSPENSION_PREFIX: &[u8] = b"s/s/";
 /// Present once the partnership is dissolved: JSON `{"height","op","reason"}`.
 pub(crate) const DISSOLUTION_KEY: &[u8] = b"s/d";
 
@@ -87,6 +134,28 @@ pub(crate) fn evidence_key(member: &MemberId) -> Vec<u8> {
 
 pub(crate) fn peer_key(member: &MemberId) -> Vec<u8> {
     key_with(PEER_PREFIX, &member.0)
+}
+
+pub(crate) fn vote_key(voter: &MemberId) -> Vec<u8> {
+    key_with(VOTE_PREFIX, &voter.0)
+}
+
+pub(crate) fn suspension_key(member: &MemberId) -> Vec<u8> {
+    key_with(SUSPENSION_PREFIX, &member.0)
+}
+
+/// The write that starts the epoch after `epoch`.
+pub(crate) fn next_epoch_write(epoch: u64) -> Write {
+    (EPOCH_KEY.to_vec(), Some((epoch + 1).to_be_bytes().to_vec()))
+}
+
+/// The epoch a stored value of [`EPOCH_KEY`] holds (absent or malformed: 0).
+pub(crate) fn decode_epoch(bytes: Option<&Vec<u8>>) -> u64 {
+    bytes.and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok()).map_or(0, u64::from_be_bytes)
+}
+
+fn member_after(key: &[u8], prefix: &[u8]) -> Option<MemberId> {
+    Some(MemberId(key.get(prefix.len()..)?.try_into().ok()?))
 }
 
 /// The prefix of a module's own keys: `m/<module>/`.
@@ -236,6 +305,45 @@ impl StateMap {
     /// partnership is dissolved.
     pub fn dissolution(&self) -> Option<serde_json::Value> {
         self.get(DISSOLUTION_KEY).and_then(|b| serde_json::from_slice(b).ok())
+    }
+
+    /// The participant-set epoch: it starts anew on every admission,
+    /// removal, suspension and return, and only votes of the current epoch
+    /// are live.
+    pub fn epoch(&self) -> u64 {
+        decode_epoch(self.get(EPOCH_KEY))
+    }
+
+    /// `voter`'s live suspension vote (cast in the current epoch).
+    pub fn live_vote(&self, voter: &MemberId) -> Option<VoteRecord> {
+        let record: VoteRecord = self.get(&vote_key(voter)).and_then(|b| decode_record(b))?;
+        (record.epoch == self.epoch()).then_some(record)
+    }
+
+    /// Every live suspension vote, ascending by voter.
+    pub fn live_votes(&self) -> Vec<(MemberId, VoteRecord)> {
+        let epoch = self.epoch();
+        self.range_from(VOTE_PREFIX, b"")
+            .filter_map(|(k, v)| Some((member_after(k, VOTE_PREFIX)?, decode_record::<VoteRecord>(v)?)))
+            .filter(|(_, record)| record.epoch == epoch)
+            .collect()
+    }
+
+    /// `member`'s latest suspension, current or ended.
+    pub fn suspension(&self, member: &MemberId) -> Option<SuspensionRecord> {
+        self.get(&suspension_key(member)).and_then(|b| decode_record(b))
+    }
+
+    /// Whether `member` is suspended now.
+    pub fn is_suspended(&self, member: &MemberId) -> bool {
+        self.suspension(member).is_some_and(|r| r.is_current())
+    }
+
+    /// Every member's latest suspension, ascending by member.
+    pub fn suspensions(&self) -> Vec<(MemberId, SuspensionRecord)> {
+        self.range_from(SUSPENSION_PREFIX, b"")
+            .filter_map(|(k, v)| Some((member_after(k, SUSPENSION_PREFIX)?, decode_record(v)?)))
+            .collect()
     }
 
     /// The node a member bound, as libp2p peer id bytes.

@@ -31,6 +31,22 @@ pub enum Payload {
         /// The peer id's bytes.
         peer_id: Vec<u8>,
     },
+    /// A vote to suspend `member`, a participant finality waits for but who
+    /// has been silent: from the suspension on, finality stops waiting for
+    /// it and its ops after `cut_seq` have no effect (see the ledger's
+    /// suspension rules). `cut_seq` must be the highest seq of `member`'s
+    /// ops in this op's causal past (0 if none): the cut this voter saw.
+    Suspend {
+        /// Who to suspend.
+        member: MemberId,
+        /// `member`'s last op that counts, as this voter saw it.
+        cut_seq: u64,
+    },
+    /// Withdraws the author's live suspension vote (the suspended-to-be
+    /// participant turned out to be there).
+    Withdraw,
+    /// The author, suspended, takes part again from this op on.
+    Resume,
 }
 
 impl Payload {
@@ -46,6 +62,9 @@ impl Payload {
             Payload::Call { .. } => "call",
             Payload::Ack => "ack",
             Payload::BindPeer { .. } => "bind_peer",
+            Payload::Suspend { .. } => "suspend",
+            Payload::Withdraw => "withdraw",
+            Payload::Resume => "resume",
         }
     }
 }
@@ -135,6 +154,11 @@ impl UnsignedOp {
             && (peer_id.is_empty() || peer_id.len() > 128)
         {
             return fail("a peer id is 1 to 128 bytes".into());
+        }
+        if let Payload::Suspend { member, .. } = &self.payload
+            && *member == self.author
+        {
+            return fail("a participant cannot vote to suspend itself".into());
         }
         Ok(())
     }
