@@ -800,64 +800,75 @@ impl<E: Executor> Ledger<E> {
 
     /// Applies the tail under the suspension cuts its votes call for.
     ///
-    /// Whether a vote completes a suspension can depend on what the absent
-    /// member's own later ops did (an admission it executed starts a new
-    /// epoch, say), and those ops have no effect if it does. Of the two
-    /// readings the rule takes the one that favours the suspension, the
-    /// same on every node: first every vote's cut is assumed (the member's
-    /// ops after the lowest assumed cut have no effect, wherever they
-    /// sort), the tail is applied, and the cuts whose vote did not complete
-    /// a suspension are dropped; until nothing is dropped. With no votes in
-    /// the tail this is one plain pass.
+    /// A suspended member's ops after its cut have no effect wherever they
+    /// sort, also before the vote that suspended it; and whether a vote
+    /// completes a suspension could depend on what those ops did (a vote of
+    /// the member's own for someone else, an admission it executed). So the
+    /// rule takes, the same way on every node, the reading that favours the
+    /// suspensions in the order their first votes sort: each candidate
+    /// `(member, cut)` is tried with the cuts kept so far, and kept if its
+    /// vote then completes a suspension and every kept one still does. With
+    /// no votes in the tail this is one plain pass.
     fn settle(&mut self) {
-        let mut candidates = self.vote_candidates();
-        loop {
-            let mut wanted: BTreeMap<MemberId, u64> = BTreeMap::new();
-            for (member, cut) in &candidates {
-                let entry = wanted.entry(*member).or_insert(*cut);
-                *entry = (*entry).min(*cut);
+        let candidates = self.vote_candidates();
+        let mut kept: Vec<(MemberId, u64)> = Vec::new();
+        for (member, cut) in candidates {
+            if kept.iter().any(|(m, _)| *m == member) {
+                continue;
             }
-            if wanted != self.cuts {
-                let from = self.earliest_cut_change(&wanted);
-                self.cuts = wanted;
-                if let Some(from) = from {
-                    self.rewind_to(from);
-                }
-            }
-            self.apply_forward();
+            let mut trial = kept.clone();
+            trial.push((member, cut));
+            self.apply_with_cuts(&trial);
             if self.halted.is_some() {
                 return;
             }
-            let final_height = self.final_height;
-            let before = candidates.len();
-            candidates.retain(|(member, cut)| {
-                self.optimistic
-                    .suspension(member)
-                    .is_some_and(|r| r.cut_seq == *cut && r.suspended_at > final_height)
-            });
-            if candidates.len() == before {
-                return;
+            if trial.iter().all(|(m, c)| self.suspended_in_tail(m, *c)) {
+                kept = trial;
             }
         }
+        self.apply_with_cuts(&kept);
     }
 
-    /// Every `(member, cut)` a vote may still make effective: the live
-    /// votes of the final state and the tail's votes whose voter has not
-    /// withdrawn since (in its own chain).
-    fn vote_candidates(&self) -> BTreeSet<(MemberId, u64)> {
-        let mut candidates: BTreeSet<(MemberId, u64)> =
+    /// Applies the tail with exactly these suspension cuts assumed,
+    /// rewinding first to the earliest op whose effect they change.
+    fn apply_with_cuts(&mut self, cuts: &[(MemberId, u64)]) {
+        let wanted: BTreeMap<MemberId, u64> = cuts.iter().copied().collect();
+        if wanted != self.cuts {
+            let from = self.earliest_cut_change(&wanted);
+            self.cuts = wanted;
+            if let Some(from) = from {
+                self.rewind_to(from);
+            }
+        }
+        self.apply_forward();
+    }
+
+    /// Whether the applied tail suspends `member` at `cut`.
+    fn suspended_in_tail(&self, member: &MemberId, cut: u64) -> bool {
+        self.optimistic
+            .suspension(member)
+            .is_some_and(|r| r.cut_seq == cut && r.suspended_at > self.final_height)
+    }
+
+    /// Every `(member, cut)` a vote may still make effective, in the order
+    /// of their first vote: the live votes of the final state, then the
+    /// tail's votes whose voter has not withdrawn or voted again since.
+    fn vote_candidates(&self) -> Vec<(MemberId, u64)> {
+        let mut candidates: Vec<(MemberId, u64)> =
             self.final_state.live_votes().into_iter().map(|(_, v)| (v.member, v.cut_seq)).collect();
         for (key, (voter, member, cut)) in &self.tail_votes {
-            let withdrawn = self.dag.get(&key.id).is_some_and(|node| {
+            let superseded = self.dag.get(&key.id).is_some_and(|node| {
                 let seq = node.op.seq();
                 self.dag.chain(voter).is_some_and(|chain| {
-                    (seq + 1..=chain.max_seq())
-                        .flat_map(|s| chain.ops_at(s))
-                        .any(|id| self.dag.get(&id).is_some_and(|n| n.op.op().payload == Payload::Withdraw))
+                    (seq + 1..=chain.max_seq()).flat_map(|s| chain.ops_at(s)).any(|id| {
+                        self.dag.get(&id).is_some_and(|n| {
+                            matches!(n.op.op().payload, Payload::Withdraw | Payload::Suspend { .. })
+                        })
+                    })
                 })
             });
-            if !withdrawn {
-                candidates.insert((*member, *cut));
+            if !superseded && !candidates.contains(&(*member, *cut)) {
+                candidates.push((*member, *cut));
             }
         }
         candidates
@@ -909,18 +920,15 @@ impl<E: Executor> Ledger<E> {
     /// Why a member's op has no effect under the suspension rules, if it
     /// has none: it lies after the member's cut and before its return,
     /// either by the state at its place or by a cut the tail's votes call
-    /// for (which applies wherever the op sorts). A resume always runs.
+    /// for (which applies wherever the op sorts).
     fn suspension_skip(&self, op: &SignedOp) -> Option<String> {
-        if op.op().payload == Payload::Resume {
-            return None;
-        }
         let (author, seq) = (op.author(), op.seq());
         let record = self.optimistic.suspension(&author);
         if let Some(record) = record
             && record.cuts_off(seq)
         {
             return Some(format!(
-                "{author} is suspended: its ops after seq {} have no effect until it resumes",
+                "{author} is suspended: its ops after seq {} have no effect until a partner readmits it",
                 record.cut_seq
             ));
         }
@@ -930,7 +938,7 @@ impl<E: Executor> Ledger<E> {
                 .is_some_and(|r| r.cut_seq == cut && r.resumed_seq.is_some_and(|resumed| seq >= resumed))
         {
             return Some(format!(
-                "{author} is suspended: its ops after seq {cut} have no effect until it resumes"
+                "{author} is suspended: its ops after seq {cut} have no effect until a partner readmits it"
             ));
         }
         None
@@ -1029,8 +1037,9 @@ impl<E: Executor> Ledger<E> {
             Payload::BindPeer { peer_id } => {
                 Ok((with_evidence(vec![(peer_key(&author), Some(peer_id.clone()))]), OpOutcome::Structural))
             }
-            Payload::Suspend { .. } | Payload::Withdraw | Payload::Resume => {
-                let (writes, outcome) = suspension::execute(&self.optimistic, &self.dag, op, key);
+            Payload::Suspend { .. } | Payload::Withdraw | Payload::Resume | Payload::Readmit { .. } => {
+                let (writes, outcome) =
+                    suspension::execute(&self.optimistic, &self.dag, &self.charter.params, op, key);
                 Ok((with_evidence(writes), outcome))
             }
             Payload::Call { .. } if self.optimistic.dissolution().is_some() => {
@@ -1112,45 +1121,111 @@ impl<E: Executor> Ledger<E> {
     /// The caps of rule 3: every vote of the final state that is still
     /// live and every vote of the tail (whatever its outcome: it may still
     /// apply differently), each with where it stopped being live, if it did
-    /// in the applied tail (its voter withdrew, or a new epoch began).
+    /// in the applied tail (withdrawn or replaced by its voter, or a new
+    /// epoch began); votes that expired for good (see
+    /// [`Ledger::vote_expired`]) cap nothing.
     fn vote_caps(&self) -> Vec<VoteCap> {
         let final_votes = self.final_state.live_votes();
         if final_votes.is_empty() && self.tail_votes.is_empty() {
             return Vec::new();
         }
-        // Open votes: voter -> (member, cut).
-        let mut open: BTreeMap<MemberId, Vec<(MemberId, u64)>> = BTreeMap::new();
+        // Open votes: voter -> (member, cut, time, height, recorded).
+        type Open = (MemberId, u64, u64, u64, bool);
+        let mut open: BTreeMap<MemberId, Vec<Open>> = BTreeMap::new();
         for (voter, vote) in final_votes {
-            open.entry(voter).or_default().push((vote.member, vote.cut_seq));
+            open.entry(voter).or_default().push((vote.member, vote.cut_seq, vote.time_ms, 0, true));
         }
-        let mut spans: Vec<((MemberId, u64), Option<u64>)> = Vec::new();
+        let mut spans: Vec<(Open, Option<u64>)> = Vec::new();
         for (key, entry) in &self.tail {
             let Some(applied) = &entry.applied else { break };
             let author = entry.op.author();
-            if let Some((voter, member, cut)) = self.tail_votes.get(key) {
-                open.entry(*voter).or_default().push((*member, *cut));
-            }
             let new_epoch = applied.redo.iter().any(|(k, _)| k.as_slice() == super::state::EPOCH_KEY);
+            let rewritten = applied.redo.iter().any(|(k, _)| *k == super::state::vote_key(&author));
+            if rewritten && let Some(earlier) = open.remove(&author) {
+                // Withdrawn, or replaced by a new vote of its voter.
+                spans.extend(earlier.into_iter().map(|v| (v, Some(key.height))));
+            }
+            if let Some((voter, member, cut)) = self.tail_votes.get(key) {
+                let recorded = matches!(applied.outcome, OpOutcome::Applied { .. });
+                open.entry(*voter).or_default().push((
+                    *member,
+                    *cut,
+                    entry.op.op().time_ms,
+                    key.height,
+                    recorded,
+                ));
+            }
             if new_epoch {
                 for (_, votes) in std::mem::take(&mut open) {
                     spans.extend(votes.into_iter().map(|v| (v, Some(key.height))));
                 }
-            } else if entry.op.op().payload == Payload::Withdraw
-                && let Some(votes) = open.remove(&author)
-            {
-                spans.extend(votes.into_iter().map(|v| (v, Some(key.height))));
             }
         }
         spans.extend(open.into_values().flatten().map(|v| (v, None)));
         spans
             .into_iter()
-            .filter_map(|((member, cut), ended_at)| {
+            .filter(|((member, cut, time_ms, height, _), _)| {
+                !self.vote_expired(member, *cut, *time_ms, (*height).max(self.final_height))
+            })
+            .filter_map(|((member, cut, _, height, recorded), ended_at)| {
                 let chain = self.dag.chain(&member)?;
                 let next_height =
                     chain.ops_at(cut + 1).iter().filter_map(|id| self.dag.get(id).map(|n| n.height)).min()?;
-                Some(VoteCap { next_height, ended_at })
+                Some(VoteCap { next_height, ended_at, height, recorded })
             })
             .collect()
+    }
+
+    /// Whether a vote against `member` at `cut`, cast at `time_ms` and
+    /// `height`, can no longer count toward any suspension: the votes for
+    /// the same cut that could combine with it (within two windows of
+    /// `suspend_after_ms` either side), and
+    /// the participants that could still cast one (active, not suspended,
+    /// not the member, whose latest op is not past the window: an op's time
+    /// is never below its parents'), are fewer than any quorum of the
+    /// vote's epoch could need. A lone vote, mistaken or hostile, expires
+    /// once the others have moved past its window.
+    fn vote_expired(&self, member: &MemberId, cut: u64, time_ms: u64, height: u64) -> bool {
+        // A completing vote lies within one window of this one, and the
+        // votes it counts within one window of it.
+        let reach = self.charter.params.suspend_after_ms.saturating_mul(2);
+        let (low, high) = (time_ms.saturating_sub(reach), time_ms.saturating_add(reach));
+        let within = |t: u64| t >= low && t <= high;
+        let mut voters: BTreeSet<MemberId> = self
+            .final_state
+            .live_votes()
+            .into_iter()
+            .filter(|(_, v)| v.member == *member && v.cut_seq == cut && within(v.time_ms))
+            .map(|(voter, _)| voter)
+            .collect();
+        for (key, (voter, m, c)) in &self.tail_votes {
+            if m == member && *c == cut && self.tail.get(key).is_some_and(|e| within(e.op.op().time_ms)) {
+                voters.insert(*voter);
+            }
+        }
+        let state = &self.optimistic;
+        let voting = suspension::voting_set(state);
+        let potential = voting
+            .iter()
+            .filter(|m| *m != member && !voters.contains(m))
+            .filter(|m| {
+                self.dag
+                    .chain(m)
+                    .and_then(|c| c.op_at(c.max_seq()))
+                    .and_then(|id| self.dag.get(&id))
+                    .is_none_or(|n| n.op.op().time_ms <= high)
+            })
+            .count();
+        // A lower bound on the vote's epoch's voting set: members of today's
+        // that were already counted where the vote sorts.
+        let then = voting
+            .iter()
+            .filter(|m| {
+                state.participant(m).is_some_and(|r| r.admitted_at < height)
+                    && state.suspension(m).and_then(|s| s.resumed_at).is_none_or(|r| r < height)
+            })
+            .count();
+        voters.len() + potential < then / 2 + 1
     }
 
     /// Moves what became final from the tail into the final state.

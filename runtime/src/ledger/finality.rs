@@ -73,6 +73,10 @@ pub(crate) struct VoteCap {
     pub next_height: u64,
     /// Height at which the vote stopped being live, if it did.
     pub ended_at: Option<u64>,
+    /// Height of the vote op (0 for a vote already final).
+    pub height: u64,
+    /// Whether the vote was recorded where it sorts (it did not fail).
+    pub recorded: bool,
 }
 
 /// The final height the rule allows, given the participants, the tail's
@@ -102,6 +106,9 @@ where
                 _ => bound = bound.min(m.reach),
             }
         }
+        // Nothing that counts can sort at or below here any more: the
+        // outcome of a vote there is settled.
+        let closed = bound;
         // Rule 2: the first payload not built on by someone bounds it.
         let builders: Vec<&Counted> =
             members.iter().filter(counted).filter(|m| !matches!(m.status, Status::Removed(_))).collect();
@@ -120,7 +127,11 @@ where
         loop {
             let before = bound;
             for cap in caps {
-                if cap.next_height <= bound && cap.ended_at.is_none_or(|ended| ended > bound) {
+                let settled_as_failed = cap.height <= closed && !cap.recorded;
+                if !settled_as_failed
+                    && cap.next_height <= bound
+                    && cap.ended_at.is_none_or(|ended| ended > bound)
+                {
                     bound = cap.next_height - 1;
                 }
             }
@@ -219,14 +230,19 @@ mod tests {
     #[test]
     fn a_live_vote_caps_finality_below_the_members_next_op() {
         let members = [counted(1, 9, Status::Active), counted(2, 9, Status::Active)];
-        let cap = VoteCap { next_height: 5, ended_at: None };
+        let cap = VoteCap { next_height: 5, ended_at: None, height: 3, recorded: true };
         assert_eq!(run(&members, &[], &[cap]), 4);
         // Ended at 7: once 7 can be final, the cap is gone.
-        let cap = VoteCap { next_height: 5, ended_at: Some(7) };
+        let cap = VoteCap { next_height: 5, ended_at: Some(7), height: 3, recorded: true };
         assert_eq!(run(&members, &[], &[cap]), 9);
         // Ended above what is otherwise final: still capped.
         let members = [counted(1, 6, Status::Active), counted(2, 6, Status::Active)];
         assert_eq!(run(&members, &[], &[cap]), 4);
+        // A vote that failed where nothing can change its outcome caps nothing.
+        let failed = VoteCap { next_height: 5, ended_at: None, height: 3, recorded: false };
+        assert_eq!(run(&members, &[], &[failed]), 6);
+        let unsettled = VoteCap { next_height: 5, ended_at: None, height: 7, recorded: false };
+        assert_eq!(run(&members, &[], &[unsettled]), 4);
     }
 
     #[test]

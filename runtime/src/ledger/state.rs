@@ -13,7 +13,7 @@
 //! | `s/f/<op id>` | the error of a failed op (UTF-8) |
 //! | `s/e/<member>` | equivocation evidence: the first seq signed twice (u64 BE) |
 //! | `s/b/<member>` | the member's bound node (libp2p peer id bytes) |
-//! | `s/x` | the participant-set epoch (u64 BE; absent = 0) |
+//! | `s/x` | the participant-set epoch (u64 BE; absent = 0): admissions, removals and suspensions start a new one |
 //! | `s/v/<voter>` | the voter's suspension vote ([`VoteRecord`]; live while its epoch is current) |
 //! | `s/s/<member>` | the member's latest suspension ([`SuspensionRecord`]) |
 //!
@@ -56,8 +56,13 @@ pub struct VoteRecord {
     /// That member's last op that counts, as the voter saw it.
     pub cut_seq: u64,
     /// The epoch the vote was cast in: it is live only while that epoch is
-    /// current (any change of the participant set starts a new one).
+    /// current (a suspension, admission or removal starts a new one).
     pub epoch: u64,
+    /// Whether it still stands (its voter has not withdrawn it).
+    pub live: bool,
+    /// The vote op's time: it counts only toward a completing vote at most
+    /// the charter's `suspend_after_ms` later.
+    pub time_ms: u64,
 }
 
 /// A participant's latest suspension.
@@ -74,6 +79,9 @@ pub struct SuspensionRecord {
     pub resumed_at: Option<u64>,
     /// Seq of its resume op: its ops from this seq on count again.
     pub resumed_seq: Option<u64>,
+    /// The epoch it was readmitted in: it votes and is counted in
+    /// suspension quorums from the next epoch on.
+    pub readmitted_in_epoch: Option<u64>,
 }
 
 impl SuspensionRecord {
@@ -308,14 +316,18 @@ impl StateMap {
     }
 
     /// The participant-set epoch: it starts anew on every admission,
-    /// removal, suspension and return, and only votes of the current epoch
-    /// are live.
+    /// removal and suspension, and only votes of the current epoch are live.
     pub fn epoch(&self) -> u64 {
         decode_epoch(self.get(EPOCH_KEY))
     }
 
-    /// `voter`'s live suspension vote (cast in the current epoch).
+    /// `voter`'s live suspension vote (cast in the current epoch, not withdrawn).
     pub fn live_vote(&self, voter: &MemberId) -> Option<VoteRecord> {
+        self.vote_this_epoch(voter).filter(|record| record.live)
+    }
+
+    /// `voter`'s vote of the current epoch, live or withdrawn.
+    pub fn vote_this_epoch(&self, voter: &MemberId) -> Option<VoteRecord> {
         let record: VoteRecord = self.get(&vote_key(voter)).and_then(|b| decode_record(b))?;
         (record.epoch == self.epoch()).then_some(record)
     }
@@ -325,7 +337,7 @@ impl StateMap {
         let epoch = self.epoch();
         self.range_from(VOTE_PREFIX, b"")
             .filter_map(|(k, v)| Some((member_after(k, VOTE_PREFIX)?, decode_record::<VoteRecord>(v)?)))
-            .filter(|(_, record)| record.epoch == epoch)
+            .filter(|(_, record)| record.epoch == epoch && record.live)
             .collect()
     }
 

@@ -7,16 +7,26 @@
 //!   `cut_seq` is the highest seq of the absent member's ops in the vote's
 //!   causal past (checked when the op enters the graph, see [`check_cut`]).
 //! - A vote is live until its voter withdraws it (`Withdraw`) or the
-//!   participant set changes (a new *epoch*: any admission, removal,
-//!   suspension or return). A voter has at most one live vote.
+//!   participant set changes (a new *epoch*: any admission, removal or
+//!   suspension). A participant votes once per epoch; it may only vote again
+//!   against the same member at a later cut (having seen more of it), which
+//!   replaces its vote. Since two majorities of one set share a voter, at
+//!   most one suspension can gather its votes in an epoch.
 //! - When live votes for the same `(member, cut_seq)` come from more than
 //!   half of the active, unsuspended participants (the absent one included
 //!   in the count), the vote that completes them suspends the member, at its
 //!   place in the order: finality stops waiting for it, and its ops after
-//!   the cut have no effect, wherever they sort.
-//! - A suspended member keeps its membership, units and claims. It returns
-//!   with a `Resume` op: from that op on its ops count again, and finality
-//!   waits for it from the resume's height.
+//!   the cut have no effect, wherever they sort. Votes combine only if
+//!   their times are at most the charter's `suspend_after_ms` apart, so a
+//!   lone vote (a mistaken or hostile one) stops mattering on its own.
+//! - A suspended member keeps its membership, units and claims. Its node
+//!   asks to return with a `Resume` op (which, being after the cut, has no
+//!   effect of its own); the first active participant to see it authors a
+//!   `Readmit` op, which brings it back: finality waits for it again from
+//!   the readmission's height, and its ops from the `Resume` on count again
+//!   where they sort after the readmission. The readmission is an active
+//!   participant's op, so it can never land in a prefix that others already
+//!   finalised without the returning member.
 //! - Only a participant that took part before the absent member's cut may
 //!   vote (its admission or return is at or below the cut's height), so
 //!   every voter has had the chance to see what the member did.
@@ -38,7 +48,7 @@ use super::state::{
     next_epoch_write, suspension_key, vote_key,
 };
 use crate::dag::{Dag, OrderKey};
-use crate::op::{MemberId, OpId, Payload, SignedOp};
+use crate::op::{MemberId, OpId, Params, Payload, SignedOp};
 
 /// The module name on events the runtime itself emits.
 pub const SYSTEM_EVENTS: &str = "system";
@@ -90,13 +100,20 @@ pub(crate) fn counting_start(state: &StateMap, member: &MemberId, record: &Parti
     record.admitted_at.max(resumed)
 }
 
-/// Active participants that are not suspended: the set suspension quorums
-/// are counted against.
+/// The set suspension quorums of the current epoch are counted against:
+/// active participants that are not suspended (one readmitted during this
+/// epoch joins from the next, so the set never changes within an epoch).
 pub(crate) fn voting_set(state: &StateMap) -> Vec<MemberId> {
+    let epoch = state.epoch();
     state
         .participants()
         .into_iter()
-        .filter(|(member, record)| record.is_active() && !state.is_suspended(member))
+        .filter(|(member, record)| {
+            record.is_active()
+                && state
+                    .suspension(member)
+                    .is_none_or(|s| !s.is_current() && s.readmitted_in_epoch.is_none_or(|e| e < epoch))
+        })
         .map(|(member, _)| member)
         .collect()
 }
@@ -104,11 +121,18 @@ pub(crate) fn voting_set(state: &StateMap) -> Vec<MemberId> {
 /// Executes a `Suspend`, `Withdraw` or `Resume` op at `key` against `state`.
 /// The author is an active participant whose ops count here (the caller
 /// skips the others). A refusal is a failed op, recorded like any other.
-pub(crate) fn execute(state: &StateMap, dag: &Dag, op: &SignedOp, key: OrderKey) -> (Vec<Write>, OpOutcome) {
+pub(crate) fn execute(
+    state: &StateMap,
+    dag: &Dag,
+    params: &Params,
+    op: &SignedOp,
+    key: OrderKey,
+) -> (Vec<Write>, OpOutcome) {
     let result = match &op.op().payload {
-        Payload::Suspend { member, cut_seq } => vote(state, dag, op.author(), *member, *cut_seq, key),
+        Payload::Suspend { member, cut_seq } => vote(state, dag, params, op, *member, *cut_seq, key),
         Payload::Withdraw => withdraw(state, op.author()),
-        Payload::Resume => resume(state, op.author(), op.seq(), key),
+        Payload::Resume => Err(format!("{} is not suspended; there is nothing to resume", op.author())),
+        Payload::Readmit { member } => readmit(state, dag, op, *member, key),
         other => Err(format!("a {} op is not a suspension op", other.kind())),
     };
     match result {
@@ -137,11 +161,14 @@ fn event(kind: &str, attributes: &[(&str, String)]) -> ModuleEvent {
 fn vote(
     state: &StateMap,
     dag: &Dag,
-    voter: MemberId,
+    params: &Params,
+    op: &SignedOp,
     member: MemberId,
     cut_seq: u64,
     key: OrderKey,
 ) -> Effect {
+    let voter = op.author();
+    let time_ms = op.op().time_ms;
     let Some(target) = state.participant(&member) else {
         return Err(format!("{member} is not a participant of this partnership"));
     };
@@ -149,6 +176,12 @@ fn vote(
         return Err(format!("{member} is already suspended"));
     }
     let voter_record = state.participant(&voter).ok_or_else(|| format!("{voter} is not a participant"))?;
+    let voters = voting_set(state);
+    if !voters.contains(&voter) {
+        return Err(format!(
+            "{voter} does not vote on suspensions in this epoch (readmitted or suspended in it)"
+        ));
+    }
     let cut_height = if cut_seq == 0 {
         target.admitted_at
     } else {
@@ -167,20 +200,25 @@ fn vote(
              only a participant that could have seen {member} act may vote to suspend it"
         ));
     }
-    if let Some(live) = state.live_vote(&voter) {
+    if let Some(previous) = state.vote_this_epoch(&voter)
+        && !(previous.member == member && cut_seq > previous.cut_seq)
+    {
         return Err(format!(
-            "{voter} already has a live vote to suspend {} in this epoch; withdraw it first",
-            live.member
+            "{voter} already voted in this epoch (to suspend {} at seq {}); a participant votes once per epoch, \
+             or again against the same member at a later cut",
+            previous.member, previous.cut_seq
         ));
     }
     let epoch = state.epoch();
-    let mut writes = vec![(vote_key(&voter), Some(encode_record(&VoteRecord { member, cut_seq, epoch })))];
+    let record = VoteRecord { member, cut_seq, epoch, live: true, time_ms };
+    let mut writes = vec![(vote_key(&voter), Some(encode_record(&record)))];
     let votes = 1 + state
         .live_votes()
         .iter()
         .filter(|(other, record)| *other != voter && record.member == member && record.cut_seq == cut_seq)
+        .filter(|(_, record)| record.time_ms.abs_diff(time_ms) <= params.suspend_after_ms)
         .count();
-    let needed = voting_set(state).len() / 2 + 1;
+    let needed = voters.len() / 2 + 1;
     let mut events = vec![event(
         "suspension_vote",
         &[
@@ -198,6 +236,7 @@ fn vote(
             suspended_by: key.id,
             resumed_at: None,
             resumed_seq: None,
+            readmitted_in_epoch: None,
         };
         writes.push((suspension_key(&member), Some(encode_record(&record))));
         writes.push(next_epoch_write(epoch));
@@ -210,30 +249,51 @@ fn vote(
 }
 
 fn withdraw(state: &StateMap, voter: MemberId) -> Effect {
-    let Some(live) = state.live_vote(&voter) else {
+    let Some(mut live) = state.live_vote(&voter) else {
         return Err(format!("{voter} has no live suspension vote to withdraw"));
     };
     let events = vec![event(
         "suspension_vote_withdrawn",
         &[("voter", voter.to_string()), ("member", live.member.to_string())],
     )];
-    Ok((vec![(vote_key(&voter), None)], events))
+    // The record stays (not live): its voter has used its vote of this epoch.
+    live.live = false;
+    Ok((vec![(vote_key(&voter), Some(encode_record(&live)))], events))
 }
 
-fn resume(state: &StateMap, member: MemberId, seq: u64, key: OrderKey) -> Effect {
+fn readmit(state: &StateMap, dag: &Dag, op: &SignedOp, member: MemberId, key: OrderKey) -> Effect {
     let Some(mut record) = state.suspension(&member).filter(SuspensionRecord::is_current) else {
-        return Err(format!("{member} is not suspended; there is nothing to resume"));
+        return Err(format!("{member} is not suspended; there is nothing to readmit"));
+    };
+    let chain = dag.chain(&member);
+    let request = chain.and_then(|chain| {
+        (record.cut_seq + 1..=chain.max_seq()).find(|seq| {
+            chain.ops_at(*seq).iter().any(|id| {
+                dag.get(id).is_some_and(|n| n.op.op().payload == Payload::Resume)
+                    && past_contains(dag, &op.op().parents, id)
+            })
+        })
+    });
+    let Some(resumed_seq) = request else {
+        return Err(format!(
+            "{member} has not asked to return: no resume op of theirs after its cut (seq {}) is in this op's past",
+            record.cut_seq
+        ));
     };
     record.resumed_at = Some(key.height);
-    record.resumed_seq = Some(seq);
-    let writes =
-        vec![(suspension_key(&member), Some(encode_record(&record))), next_epoch_write(state.epoch())];
+    record.resumed_seq = Some(resumed_seq);
+    record.readmitted_in_epoch = Some(state.epoch());
+    // No new epoch: the returning member votes from the next one on. (Only
+    // votes and suspensions decide epochs besides admissions and removals,
+    // so a suspended member's ops cannot decide whether it is suspended.)
+    let writes = vec![(suspension_key(&member), Some(encode_record(&record)))];
     let events = vec![event(
         "participant_resumed",
         &[
             ("member", member.to_string()),
+            ("readmitted_by", op.author().to_string()),
             ("cut_seq", record.cut_seq.to_string()),
-            ("from_seq", seq.to_string()),
+            ("from_seq", resumed_seq.to_string()),
         ],
     )];
     Ok((writes, events))

@@ -46,11 +46,21 @@ pub struct Params {
     pub clock_tolerance_ms: u64,
     /// How deep module-to-module messages may nest.
     pub max_message_depth: u32,
+    /// How long a participant may be silent, while ops wait for it to
+    /// become final, before the others' nodes vote to suspend it (and how
+    /// long such a vote stands). 0: never suspend. Real partnerships: hours
+    /// (the default is one); testnets: seconds.
+    pub suspend_after_ms: u64,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Params { fuel_per_op: 50_000_000, clock_tolerance_ms: 30_000, max_message_depth: 8 }
+        Params {
+            fuel_per_op: 50_000_000,
+            clock_tolerance_ms: 30_000,
+            max_message_depth: 8,
+            suspend_after_ms: 3_600_000,
+        }
     }
 }
 

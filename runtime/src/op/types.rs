@@ -45,8 +45,17 @@ pub enum Payload {
     /// Withdraws the author's live suspension vote (the suspended-to-be
     /// participant turned out to be there).
     Withdraw,
-    /// The author, suspended, takes part again from this op on.
+    /// The author, suspended, asks to take part again. It has no effect of
+    /// its own: an active participant's [`Payload::Readmit`] with this op
+    /// in its past brings the author back.
     Resume,
+    /// Brings back `member`, suspended, whose `Resume` op is in this op's
+    /// past: from here on finality waits for it again, and its ops from
+    /// that `Resume` on count.
+    Readmit {
+        /// Who returns.
+        member: MemberId,
+    },
 }
 
 impl Payload {
@@ -65,6 +74,7 @@ impl Payload {
             Payload::Suspend { .. } => "suspend",
             Payload::Withdraw => "withdraw",
             Payload::Resume => "resume",
+            Payload::Readmit { .. } => "readmit",
         }
     }
 }
@@ -159,6 +169,13 @@ impl UnsignedOp {
             && *member == self.author
         {
             return fail("a participant cannot vote to suspend itself".into());
+        }
+        if let Payload::Readmit { member } = &self.payload
+            && *member == self.author
+        {
+            return fail(
+                "a suspended participant asks to return with a resume op; another readmits it".into(),
+            );
         }
         Ok(())
     }

@@ -8,5 +8,6 @@ mod ledger_bad_input;
 mod ledger_order;
 mod node;
 mod restart;
+mod suspension;
 mod system_messages;
 mod wasm_ledger;
