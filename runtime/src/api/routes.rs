@@ -20,7 +20,10 @@ use tokio::sync::broadcast;
 
 use super::{ApiError, ApiState, OPENAPI_JSON, Route};
 use crate::ledger::OpOutcome;
-use crate::node::{NodeError, NodeEvent, OpEventKind, PartnershipInfo, WaitFor, now_ms, outcome_json};
+use crate::node::{
+    NodeError, NodeEvent, OpEventKind, ParticipantStatus, ParticipantView, PartnershipInfo, WaitFor, now_ms,
+    outcome_json,
+};
 use crate::op::{
     Charter, CodeHash, CodeSource, Limits, PartnershipId, Payload, UnsignedOp, decode_signed_op,
     fill_placeholders,
@@ -143,8 +146,18 @@ pub(super) fn partnership_json(info: &PartnershipInfo) -> Value {
         "optimistic_height": info.optimistic_height,
         "final_root": hex::encode(info.final_root),
         "optimistic_root": hex::encode(info.optimistic_root),
-        "participants": info.participants.iter()
-            .map(|(m, at)| json!({"member": m.to_string(), "admitted_at": at})).collect::<Vec<_>>(),
+        "participants": info.statuses.iter()
+            .filter(|p| !matches!(p.status, ParticipantStatus::Removed { .. }))
+            .map(participant_json).collect::<Vec<_>>(),
+        "former_participants": info.statuses.iter()
+            .filter(|p| matches!(p.status, ParticipantStatus::Removed { .. }))
+            .map(participant_json).collect::<Vec<_>>(),
+        "waiting_for": info.waiting_for.iter().map(|w| json!({
+            "member": w.member.to_string(),
+            "silent_for_ms": w.silent_for_ms,
+            "suspension_in_ms": w.suspension_in_ms,
+            "why_not": w.why_not,
+        })).collect::<Vec<_>>(),
         "modules": info.modules.iter()
             .map(|(name, code)| json!({"name": name, "code": code.to_hex()})).collect::<Vec<_>>(),
         "op_count": info.op_count,
@@ -156,8 +169,27 @@ pub(super) fn partnership_json(info: &PartnershipInfo) -> Value {
             "fuel_per_op": info.charter.params.fuel_per_op,
             "clock_tolerance_ms": info.charter.params.clock_tolerance_ms,
             "max_message_depth": info.charter.params.max_message_depth,
+            "suspend_after_ms": info.charter.params.suspend_after_ms,
         },
     })
+}
+
+fn participant_json(p: &ParticipantView) -> Value {
+    let mut value = json!({
+        "member": p.member.to_string(),
+        "admitted_at": p.admitted_at,
+        "status": p.status.name(),
+        "last_heard_ms_ago": p.last_heard_ms_ago,
+    });
+    match p.status {
+        ParticipantStatus::Active => {}
+        ParticipantStatus::Suspended { at, cut_seq } => {
+            value["suspended_at"] = json!(at);
+            value["cut_seq"] = json!(cut_seq);
+        }
+        ParticipantStatus::Removed { at } => value["removed_at"] = json!(at),
+    }
+    value
 }
 
 async fn show_partnership(

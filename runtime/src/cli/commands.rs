@@ -241,9 +241,38 @@ fn print_partnership(p: &Value) {
     println!("  final root    {}", p["final_root"].as_str().unwrap_or("?"));
     println!("  optimistic    {}", p["optimistic_root"].as_str().unwrap_or("?"));
     println!("  ops           {} ({} waiting for parents)", p["op_count"], p["pending"]);
+    for w in p["waiting_for"].as_array().into_iter().flatten() {
+        let member = w["member"].as_str().unwrap_or("?");
+        let silent = duration_text(w["silent_for_ms"].as_u64().unwrap_or(0));
+        let next = match (w["suspension_in_ms"].as_u64(), w["why_not"].as_str()) {
+            (Some(0), _) => "suspension vote due now".to_owned(),
+            (Some(ms), _) => format!("suspension in {}", duration_text(ms)),
+            (None, Some(why)) => format!("no suspension: {why}"),
+            (None, None) => "no suspension".to_owned(),
+        };
+        println!("  finality waits for {member} (last heard {silent} ago; {next})");
+    }
     println!("  participants");
     for m in p["participants"].as_array().into_iter().flatten() {
-        println!("    {} (admitted at height {})", m["member"].as_str().unwrap_or("?"), m["admitted_at"]);
+        let heard =
+            m["last_heard_ms_ago"].as_u64().map(|ms| format!(", last heard {} ago", duration_text(ms)));
+        let status = match m["status"].as_str() {
+            Some("suspended") => format!(
+                "SUSPENDED at height {} (its ops after seq {} have no effect)",
+                m["suspended_at"], m["cut_seq"]
+            ),
+            _ => "active".to_owned(),
+        };
+        println!(
+            "    {} {} (admitted at height {}{})",
+            m["member"].as_str().unwrap_or("?"),
+            status,
+            m["admitted_at"],
+            heard.unwrap_or_default()
+        );
+    }
+    for m in p["former_participants"].as_array().into_iter().flatten() {
+        println!("    {} removed at height {}", m["member"].as_str().unwrap_or("?"), m["removed_at"]);
     }
     println!("  modules");
     for m in p["modules"].as_array().into_iter().flatten() {
@@ -254,6 +283,16 @@ fn print_partnership(p: &Value) {
     }
     if !p["dissolved"].is_null() {
         println!("  dissolved: {}", p["dissolved"]);
+    }
+}
+
+/// `1.2 s`, `3 min`, `2 h`: a duration for people.
+fn duration_text(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        60_000..3_600_000 => format!("{} min", ms / 60_000),
+        _ => format!("{:.1} h", ms as f64 / 3_600_000.0),
     }
 }
 

@@ -851,23 +851,14 @@ impl<E: Executor> Ledger<E> {
     }
 
     /// Every `(member, cut)` a vote may still make effective, in the order
-    /// of their first vote: the live votes of the final state, then the
-    /// tail's votes whose voter has not withdrawn or voted again since.
+    /// of their first vote: the live votes of the final state, then those
+    /// of every vote in the tail (whatever its outcome now: a vote's effect
+    /// can change while it is not final, so every one is tried).
     fn vote_candidates(&self) -> Vec<(MemberId, u64)> {
         let mut candidates: Vec<(MemberId, u64)> =
             self.final_state.live_votes().into_iter().map(|(_, v)| (v.member, v.cut_seq)).collect();
-        for (key, (voter, member, cut)) in &self.tail_votes {
-            let superseded = self.dag.get(&key.id).is_some_and(|node| {
-                let seq = node.op.seq();
-                self.dag.chain(voter).is_some_and(|chain| {
-                    (seq + 1..=chain.max_seq()).flat_map(|s| chain.ops_at(s)).any(|id| {
-                        self.dag.get(&id).is_some_and(|n| {
-                            matches!(n.op.op().payload, Payload::Withdraw | Payload::Suspend { .. })
-                        })
-                    })
-                })
-            });
-            if !superseded && !candidates.contains(&(*member, *cut)) {
+        for (_, member, cut) in self.tail_votes.values() {
+            if !candidates.contains(&(*member, *cut)) {
                 candidates.push((*member, *cut));
             }
         }
@@ -1295,6 +1286,40 @@ impl<E: Executor> Ledger<E> {
             time_ms,
         };
         OpRun::new(&self.executor, state, &self.charter.params, ctx).external_query(module, msg)
+    }
+
+    /// The participants finality is waiting for now: those counted (active
+    /// and not suspended, or removed and owing their removal ack) that have
+    /// not built on the oldest payload-bearing op that is not final. Empty
+    /// when nothing waits.
+    pub fn waiting_for(&self) -> Vec<MemberId> {
+        let Some((key, entry)) = self.tail.iter().find(|(_, e)| e.op.op().payload.is_payload_bearing())
+        else {
+            return Vec::new();
+        };
+        self.optimistic
+            .participants()
+            .into_iter()
+            .filter(|(member, record)| {
+                let counted = match record.removed_at {
+                    Some(_) => self.awaits(member),
+                    None => !self.optimistic.is_suspended(member),
+                };
+                let start = suspension::counting_start(&self.optimistic, member, record);
+                counted
+                    && start < key.height
+                    && *member != entry.op.author()
+                    && !entry.seen_by.contains(member)
+            })
+            .map(|(member, _)| member)
+            .collect()
+    }
+
+    /// Whether `member` may vote on suspensions now (see the suspension
+    /// rules): an active participant, not suspended, not readmitted in the
+    /// current epoch.
+    pub fn votes_on_suspensions(&self, member: &MemberId) -> bool {
+        suspension::voting_set(&self.optimistic).contains(member)
     }
 
     /// Active participants of the optimistic state, ascending.

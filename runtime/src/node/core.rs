@@ -22,6 +22,7 @@ use crate::store::Store;
 
 use super::error::NodeError;
 use super::event::{NodeEvent, OpEventKind};
+use super::service::{ParticipantStatus, ParticipantView, Waiting};
 
 /// A partnership's ledger as the node runs it.
 pub type NodeLedger = Ledger<Arc<WasmExecutor>>;
@@ -88,6 +89,12 @@ pub struct NodeCore {
     /// Ops that were held and are now durable, for the network half to
     /// report (see [`NodeCore::take_released`]).
     released: Vec<OpId>,
+    /// Node clock of the latest op of each member that reached this node,
+    /// per partnership (for suspending absent partners, [`super::absence`]).
+    last_heard: BTreeMap<PartnershipId, BTreeMap<MemberId, u64>>,
+    /// Node clock since when this node has followed each partnership (since
+    /// its start for those it had).
+    following_since: BTreeMap<PartnershipId, u64>,
 }
 
 /// One partnership's acks waiting for a store commit.
@@ -135,6 +142,8 @@ impl NodeCore {
             last_snapshot_ms: 0,
             held: BTreeMap::new(),
             released: Vec::new(),
+            last_heard: BTreeMap::new(),
+            following_since: BTreeMap::new(),
         })
     }
 
@@ -330,6 +339,10 @@ impl NodeCore {
         };
         let results = ledger.insert_batch(ops, origin, now_ms);
         let mut batch = accepted_ops(ledger, results.iter().flatten());
+        let heard = self.last_heard.entry(*partnership).or_default();
+        for (_, op) in &batch {
+            heard.insert(op.author(), now_ms);
+        }
         if self.config.ack_commit_delay_ms > 0
             && origin == Origin::Fresh
             && !batch.is_empty()
@@ -404,6 +417,96 @@ impl NodeCore {
     /// ends (0 if it has not acked there since the node started).
     fn ack_window_end(&self, partnership: &PartnershipId) -> u64 {
         self.last_ack_at.get(partnership).map_or(0, |last| last.saturating_add(self.config.ack_debounce_ms))
+    }
+
+    /// Authors, in each partnership, the suspension op the member owes
+    /// now, if any (see [`super::absence`]): a vote to suspend a partner
+    /// that finality has waited for longer than the charter allows, a
+    /// withdrawal, a request to return, or a readmission. Returns the ops
+    /// authored.
+    pub fn tend_absences(&mut self, now_ms: u64) -> Result<Vec<(PartnershipId, OpId)>, NodeError> {
+        let mut authored = Vec::new();
+        for partnership in self.partnership_ids() {
+            let since = *self.following_since.entry(partnership).or_insert(now_ms);
+            let Some(ledger) = self.ledgers.get(&partnership) else { continue };
+            if ledger.halted().is_some() {
+                continue;
+            }
+            let empty = BTreeMap::new();
+            let heard = self.last_heard.get(&partnership).unwrap_or(&empty);
+            let Some(payload) = super::absence::next_action(ledger, &self.member, heard, since, now_ms)
+            else {
+                continue;
+            };
+            tracing::info!(%partnership, op = payload.kind(), "authoring a suspension op on the member's behalf");
+            let op = self.author(&partnership, payload, now_ms)?;
+            authored.push((partnership, op.id()));
+        }
+        Ok(authored)
+    }
+
+    /// Every participant of `partnership` with its status and when this
+    /// node last heard from it.
+    pub fn participant_views(&self, partnership: &PartnershipId, now_ms: u64) -> Vec<ParticipantView> {
+        let Some(ledger) = self.ledgers.get(partnership) else { return Vec::new() };
+        let state = ledger.optimistic_state();
+        let heard = self.last_heard.get(partnership);
+        state
+            .participants()
+            .into_iter()
+            .map(|(member, record)| {
+                let status = match (record.removed_at, state.suspension(&member)) {
+                    (Some(at), _) => ParticipantStatus::Removed { at },
+                    (None, Some(s)) if s.is_current() => {
+                        ParticipantStatus::Suspended { at: s.suspended_at, cut_seq: s.cut_seq }
+                    }
+                    _ => ParticipantStatus::Active,
+                };
+                let last_heard_ms_ago =
+                    heard.and_then(|h| h.get(&member)).map(|at| now_ms.saturating_sub(*at));
+                ParticipantView { member, admitted_at: record.admitted_at, status, last_heard_ms_ago }
+            })
+            .collect()
+    }
+
+    /// The participants finality in `partnership` is waiting for, how long
+    /// each has been silent, and when (or why not) this node will vote to
+    /// suspend it.
+    pub fn waiting_for(&self, partnership: &PartnershipId, now_ms: u64) -> Vec<Waiting> {
+        let Some(ledger) = self.ledgers.get(partnership) else { return Vec::new() };
+        let since = self.following_since.get(partnership).copied().unwrap_or(now_ms);
+        let heard = self.last_heard.get(partnership);
+        let after = ledger.charter().params.suspend_after_ms;
+        let voters = ledger
+            .optimistic_state()
+            .participants()
+            .into_iter()
+            .filter(|(m, r)| r.is_active() && !ledger.optimistic_state().is_suspended(m))
+            .count();
+        ledger
+            .waiting_for()
+            .into_iter()
+            .map(|member| {
+                let last = heard.and_then(|h| h.get(&member)).copied().unwrap_or(since);
+                let silent_for_ms = now_ms.saturating_sub(last);
+                let why_not = if member == self.member {
+                    Some("this node's own member: it acks when it has built on the op".to_owned())
+                } else if after == 0 {
+                    Some("the charter never suspends (suspend_after_ms = 0)".to_owned())
+                } else if voters < 3 {
+                    Some(format!(
+                        "a suspension needs votes from more than half of the {voters} active participants, \
+                         and only the others can vote: name a witness in the charter"
+                    ))
+                } else if !ledger.votes_on_suspensions(&self.member) {
+                    Some("this node's member does not vote on suspensions in this epoch".to_owned())
+                } else {
+                    None
+                };
+                let suspension_in_ms = why_not.is_none().then(|| after.saturating_sub(silent_for_ms));
+                Waiting { member, silent_for_ms, suspension_in_ms, why_not }
+            })
+            .collect()
     }
 
     /// Periodic work: authors the acks that are due (see

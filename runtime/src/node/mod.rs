@@ -7,8 +7,11 @@
 //!   [`NodeHandle`] clients use (the HTTP API, embedding applications).
 //! - [`network`]: the network half of the loop (gossip, sync, anti-entropy).
 //! - [`event`]: what subscribers receive.
+//! - `absence`: when the member votes to suspend an absent partner,
+//!   withdraws, asks to return or readmits one.
 //! - [`error`]: what clients are told.
 
+mod absence;
 pub mod core;
 pub mod error;
 pub mod event;
@@ -20,6 +23,7 @@ pub use error::NodeError;
 pub use event::{NodeEvent, OpEventKind, outcome_json};
 pub use network::{NetworkConfig, NetworkHalf, NetworkStats, start_networked};
 pub use service::{
-    CallReceipt, NodeConfig, NodeHandle, NodeInfo, PartnershipInfo, PartnershipSummary, RunningNode, WaitFor,
-    now_ms, open_core, start, start_with_core, start_with_network,
+    CallReceipt, NodeConfig, NodeHandle, NodeInfo, ParticipantStatus, ParticipantView, PartnershipInfo,
+    PartnershipSummary, RunningNode, WaitFor, Waiting, now_ms, open_core, start, start_with_core,
+    start_with_network,
 };

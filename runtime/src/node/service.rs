@@ -102,6 +102,64 @@ pub struct PartnershipSummary {
     pub participants: usize,
 }
 
+/// A participant's status, as a client sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParticipantStatus {
+    /// Takes part; finality waits for it.
+    Active,
+    /// Suspended at this height: its ops after `cut_seq` have no effect,
+    /// and finality does not wait for it; it keeps membership and claims.
+    Suspended {
+        /// Height of the op that suspended it.
+        at: u64,
+        /// Its last op that counts.
+        cut_seq: u64,
+    },
+    /// Removed at this height.
+    Removed {
+        /// Height of the op that removed it.
+        at: u64,
+    },
+}
+
+impl ParticipantStatus {
+    /// `active`, `suspended` or `removed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ParticipantStatus::Active => "active",
+            ParticipantStatus::Suspended { .. } => "suspended",
+            ParticipantStatus::Removed { .. } => "removed",
+        }
+    }
+}
+
+/// One participant in a [`PartnershipInfo`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParticipantView {
+    /// The member.
+    pub member: MemberId,
+    /// Height of its admission (0 for founders).
+    pub admitted_at: u64,
+    /// Its status.
+    pub status: ParticipantStatus,
+    /// How long ago (node clock) an op of it last reached this node, if any
+    /// did since the node started.
+    pub last_heard_ms_ago: Option<u64>,
+}
+
+/// A participant finality is waiting for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    /// Who.
+    pub member: MemberId,
+    /// How long (node clock) this node has not heard from it.
+    pub silent_for_ms: u64,
+    /// When, from now, this node will vote to suspend it, if it will.
+    pub suspension_in_ms: Option<u64>,
+    /// Why it will not be suspended, if it cannot be.
+    pub why_not: Option<String>,
+}
+
 /// Everything a client sees of one partnership.
 #[derive(Clone, Debug)]
 pub struct PartnershipInfo {
@@ -119,6 +177,10 @@ pub struct PartnershipInfo {
     pub optimistic_root: [u8; 32],
     /// Active participants with the height they were admitted at.
     pub participants: Vec<(MemberId, u64)>,
+    /// Every participant, former ones included, with its status.
+    pub statuses: Vec<ParticipantView>,
+    /// What finality waits for now (empty when nothing waits).
+    pub waiting_for: Vec<Waiting>,
     /// Installed module instances and their code.
     pub modules: Vec<(String, CodeHash)>,
     /// Ops in the graph.
@@ -347,17 +409,19 @@ impl NodeTask {
         result
     }
 
-    /// Due acks and snapshots ([`NodeCore::tick`]). `Err` only for a store
+    /// Due acks and snapshots ([`NodeCore::tick`]), and the suspension ops
+    /// the member owes ([`NodeCore::tend_absences`]). `Err` only for a store
     /// failure (fatal); anything else is logged and the node goes on.
     fn periodic(&mut self) -> Result<(), NodeError> {
-        match self.core.tick(now_ms()) {
-            Err(e) if matches!(e, NodeError::Store(_)) => Err(e),
-            Err(e) => {
-                tracing::warn!(error = %e, "periodic node work failed");
-                Ok(())
+        let now = now_ms();
+        for result in [self.core.tick(now), self.core.tend_absences(now)] {
+            match result {
+                Err(e) if matches!(e, NodeError::Store(_)) => return Err(e),
+                Err(e) => tracing::warn!(error = %e, "periodic node work failed"),
+                Ok(_) => {}
             }
-            Ok(_) => Ok(()),
         }
+        Ok(())
     }
 
     /// Streams new events to subscribers. Authored ops went to the network
@@ -471,6 +535,8 @@ impl NodeTask {
                 .filter(|(_, r)| r.is_active())
                 .map(|(m, r)| (m, r.admitted_at))
                 .collect(),
+            statuses: self.core.participant_views(id, now_ms()),
+            waiting_for: self.core.waiting_for(id, now_ms()),
             modules: ledger.modules().into_iter().map(|(name, record)| (name, record.code)).collect(),
             op_count: ledger.dag().len() as u64,
             pending: ledger.pending().len(),

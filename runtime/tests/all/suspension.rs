@@ -481,3 +481,41 @@ proptest! {
         }
     }
 }
+
+/// Found by the property test: a suspension whose voters all went on to
+/// cast other suspension ops (a vote in the next epoch, a failed withdrawal)
+/// still cuts its member's concurrent ops, on every node.
+#[test]
+fn a_suspension_cuts_its_member_even_after_its_voters_moved_on() {
+    use Action::*;
+    let actions = [
+        Create { who: 0, what: 1 },
+        Vote { who: 2, member: 0 },
+        Vote { who: 2, member: 1 },
+        Create { who: 0, what: 0 },
+        Vote { who: 1, member: 0 },
+        Sync { from: 1, to: 2 },
+        Sync { from: 2, to: 0 },
+        Sync { from: 0, to: 1 },
+        Sync { from: 0, to: 2 },
+        Create { who: 1, what: 0 },
+        Withdraw { who: 1 },
+        Create { who: 2, what: 0 },
+    ];
+    let n = 3;
+    let mut world = World::new(n);
+    for action in &actions {
+        world.step(action);
+        world.check().expect("consistent");
+    }
+    for _ in 0..6 {
+        for to in 0..n {
+            for from in 0..n {
+                world.sync(from, to);
+                world.check().expect("consistent");
+            }
+        }
+        world.act_as_nodes();
+        world.check().expect("consistent");
+    }
+}
