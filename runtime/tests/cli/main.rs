@@ -1,7 +1,8 @@
 //! Tests of the node's interfaces: the HTTP API (in process, over real
 //! HTTP), its OpenAPI description, and the `polypact` binary driven as a
 //! user would (init, node, partnership, call, query, events, testnet,
-//! module new) with every error a user will hit.
+//! module new) with every error a user will hit, and a partner removed by the
+//! other two on a real testnet.
 //!
 //! They live in the runtime crate (not in `tests/`) so that cargo builds the
 //! binary first and hands its path over as `CARGO_BIN_EXE_polypact`. They
@@ -14,6 +15,7 @@ mod commands;
 mod errors;
 mod openapi;
 mod readme;
+mod removal;
 mod scaffold;
 mod support;
 mod testnet;
