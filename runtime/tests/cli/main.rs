@@ -12,6 +12,7 @@
 mod api;
 mod commands;
 mod errors;
+mod mistakes;
 mod openapi;
 mod readme;
 mod scaffold;
