@@ -961,7 +961,10 @@ fn peer_may_sync(
         return true;
     }
     let bytes = peer.to_bytes();
-    state.participants().iter().any(|(member, _)| state.bound_peer(member) == Some(&bytes) && ledger.awaits(member))
+    state
+        .participants()
+        .iter()
+        .any(|(member, _)| state.bound_peer(member) == Some(&bytes) && ledger.awaits(member))
 }
 
 type Authorised = BTreeMap<(PartnershipId, PeerId), MemberId>;
