@@ -67,6 +67,12 @@ pub const EXPORT_MIGRATE: &str = "polypact_migrate";
 pub const IMPORT_MODULE: &str = "polypact";
 /// The name under which [`SystemQuery`] is answered.
 pub const SYSTEM_MODULE: &str = "system";
+/// The custom section in which a module declares the fields of its config
+/// that name other module instances (written by
+/// [`references!`](crate::references)): UTF-8 field names, each ended by
+/// `\n`. A host reads it without running the module, to check a charter's
+/// references between modules before anything is created.
+pub const SECTION_REFERENCES: &str = "polypact.references";
 
 /// Which entry point is being called.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

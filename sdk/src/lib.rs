@@ -217,6 +217,6 @@ pub use storage::{Item, Iter, Map, Prefix};
 /// What [`export!`] expands to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::export::{no_migrate, run_query, run_response, wasm};
+    pub use crate::export::{no_migrate, run_query, run_response, section_bytes, wasm};
     pub use alloc::vec::Vec;
 }

@@ -26,7 +26,7 @@ use crate::node::{
 };
 use crate::op::{
     Charter, CodeHash, CodeSource, Limits, PartnershipId, Payload, UnsignedOp, decode_signed_op,
-    fill_placeholders,
+    fill_placeholders, reference_problems,
 };
 
 type Handler = MethodRouter<ApiState>;
@@ -252,6 +252,26 @@ async fn create_partnership(
     .map_err(|e| bad_charter(e.to_string()))?;
     if let Some(name) = inline.keys().chain(request.code.keys()).find(|n| charter.module(n).is_none()) {
         return Err(bad_charter(format!("code was given for `{name}`, which the charter does not list")));
+    }
+    // Every reference between modules names a module of the charter (as far
+    // as the code at hand declares its references; missing code is refused
+    // below).
+    let mut references = BTreeMap::new();
+    for module in &charter.modules {
+        let fields = match inline.get(&module.name) {
+            Some(bytes) => {
+                Some(crate::host::declared_references(bytes).map_err(|e| bad_charter(e.to_string()))?)
+            }
+            None => state.node.module_references(module.code).await?,
+        };
+        if let Some(fields) = fields {
+            references.insert(module.name.clone(), fields);
+        }
+    }
+    let problems = reference_problems(&text, |module| references.get(module).cloned());
+    if !problems.is_empty() {
+        let messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(bad_charter(messages.join("; ")));
     }
     // The node's member must be a participant; checked before any code is stored.
     if !charter.participants.contains(&state.node.member()) {

@@ -3,22 +3,30 @@
 //! turning failures into messages that say what to do (node not running,
 //! wrong token, the API's `{"error","code"}` answers).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use polypact::op::did_you_mean;
 use serde_json::Value;
 
+use super::aliases;
 use super::testnet::Testnet;
 use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, read_token};
 
 /// Where to find the node, from the global flags.
 #[derive(Clone, Debug, Default)]
 pub struct Target {
+    /// `--node URL`.
     pub node: Option<String>,
+    /// `--token TOKEN`.
     pub token: Option<String>,
+    /// `--home DIR`.
     pub home: Option<PathBuf>,
+    /// `--testnet DIR`.
     pub testnet: Option<PathBuf>,
+    /// `--as NAME` (with `--testnet`).
     pub name: Option<String>,
 }
 
@@ -45,6 +53,29 @@ pub struct Client {
     http: reqwest::Client,
     /// How to start this node, for "not running" errors.
     start_hint: String,
+    /// The aliases file partnership ids are looked up in, if any.
+    aliases: Option<PathBuf>,
+}
+
+/// The fewest hex digits of a partnership id that pick it: fewer are too
+/// easily a wrong guess.
+pub const MIN_PREFIX: usize = 8;
+
+/// `--node`'s value as a URL: `host:port` gets `http://`.
+pub fn node_url(given: &str) -> Result<String> {
+    let given = given.trim();
+    let url = match given.split_once("://") {
+        Some(("http" | "https", _)) => given.to_owned(),
+        Some((scheme, _)) => {
+            bail!("--node {given}: the API speaks http, not {scheme}; give http://HOST:PORT or HOST:PORT")
+        }
+        None => format!("http://{given}"),
+    };
+    match reqwest::Url::parse(&url) {
+        Ok(parsed) if parsed.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
+        Ok(_) => bail!("--node {given}: no host; give HOST:PORT, e.g. 127.0.0.1:7410"),
+        Err(e) => bail!("--node {given} is not HOST:PORT or a URL ({e}); e.g. 127.0.0.1:7410"),
+    }
 }
 
 impl Client {
@@ -57,19 +88,22 @@ impl Client {
                 None => testnet.nodes.first().context("the testnet has no nodes")?,
             };
             let token = read_token(Path::new(&node.token_file))?;
-            return Client::new(
+            return Ok(Client::new(
                 &node.api,
                 token,
                 format!("start the testnet with `polypact testnet up --dir {}`", dir.display()),
-            );
+            )?
+            .with_aliases(aliases::file_for(target)));
         }
         if let Some(url) = &target.node {
+            let url = node_url(url)?;
             let token = match (&target.token, &target.home) {
                 (Some(token), _) => token.clone(),
                 (None, Some(home)) => read_token(&home.join(TOKEN_FILE))?,
                 (None, None) => bail!("--node needs a token: give --token TOKEN (or set POLYPACT_TOKEN)"),
             };
-            return Client::new(url, token, "start it with `polypact node`".into());
+            return Ok(Client::new(&url, token, "start it with `polypact node`".into())?
+                .with_aliases(aliases::file_for(target)));
         }
         let dir = target.home.clone().unwrap_or_else(polypact::home::default_home);
         let home = Home::open(&dir)?;
@@ -80,7 +114,19 @@ impl Client {
             .map(|u| u.trim().to_owned())
             .filter(|u| u.starts_with("http://"))
             .unwrap_or_else(|| api_url(home.config()));
-        Client::new(&url, token, format!("start it with `polypact node --home {}`", dir.display()))
+        Ok(Client::new(&url, token, format!("start it with `polypact node --home {}`", dir.display()))?
+            .with_aliases(Some(dir.join(aliases::ALIASES_FILE))))
+    }
+
+    /// This client looks partnership aliases up in `file`.
+    pub fn with_aliases(mut self, file: Option<PathBuf>) -> Client {
+        self.aliases = file;
+        self
+    }
+
+    /// The aliases file this client looks aliases up in, if any.
+    pub fn aliases_file(&self) -> Option<&Path> {
+        self.aliases.as_deref()
     }
 
     /// A client of the API at `base`.
@@ -89,7 +135,7 @@ impl Client {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .context("cannot set up the HTTP client")?;
-        Ok(Client { base: base.trim_end_matches('/').to_owned(), token, http, start_hint })
+        Ok(Client { base: base.trim_end_matches('/').to_owned(), token, http, start_hint, aliases: None })
     }
 
     /// The node's URL.
@@ -154,26 +200,69 @@ impl Client {
         self.send(self.http.get(format!("{}{path}", self.base)).header("accept", "text/event-stream")).await
     }
 
-    /// Resolves a partnership id or a unique prefix of one.
+    /// Resolves a partnership id: an alias, the whole id, or a prefix of at
+    /// least [`MIN_PREFIX`] hex digits that only one of the node's
+    /// partnerships starts with. Anything else is refused, naming the
+    /// candidates.
     pub async fn partnership_id(&self, given: &str) -> Result<String> {
-        let given = given.trim().to_ascii_lowercase();
-        if given.len() == 64 {
-            return Ok(given);
+        let given = given.trim();
+        let aliases = match &self.aliases {
+            Some(file) => aliases::load(file)?,
+            None => BTreeMap::new(),
+        };
+        if let Some(id) = aliases.get(given) {
+            return Ok(id.clone());
+        }
+        let prefix = given.to_ascii_lowercase();
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hint = did_you_mean(given, aliases.keys().map(String::as_str))
+                .map(|a| format!("; did you mean `{a}`?"))
+                .unwrap_or_default();
+            let known = if aliases.is_empty() {
+                "there are no aliases yet (`polypact partnership alias ID NAME` makes one)".to_owned()
+            } else {
+                format!("the aliases are: {}", aliases.keys().cloned().collect::<Vec<_>>().join(", "))
+            };
+            bail!("`{given}` is neither a partnership id (hex) nor an alias{hint}; {known}");
+        }
+        if prefix.len() == 64 {
+            return Ok(prefix);
+        }
+        if prefix.len() > 64 {
+            bail!("`{given}` is longer than a partnership id (64 hex digits)");
         }
         let list = self.get("/v1/partnerships").await?;
-        let matches: Vec<&str> = list["partnerships"]
+        let candidates: Vec<(&str, &str)> = list["partnerships"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|p| p["id"].as_str())
-            .filter(|id| !given.is_empty() && id.starts_with(&given))
+            .filter_map(|p| Some((p["id"].as_str()?, p["name"].as_str().unwrap_or("?"))))
+            .filter(|(id, _)| id.starts_with(&prefix))
             .collect();
-        match matches.as_slice() {
-            [one] => Ok((*one).to_owned()),
+        let listed = |candidates: &[(&str, &str)]| -> String {
+            candidates.iter().map(|(id, name)| format!("\n  {id}  {name}")).collect()
+        };
+        if prefix.len() < MIN_PREFIX {
+            if candidates.is_empty() {
+                bail!(
+                    "`{given}` is too short to pick a partnership: give at least {MIN_PREFIX} hex digits of its id, or an alias (no partnership id starts with {prefix} anyway; `polypact partnership list` shows them)"
+                );
+            }
+            bail!(
+                "`{given}` is too short to pick a partnership: give at least {MIN_PREFIX} hex digits of its id, or an alias (`polypact partnership alias ID NAME`). Partnerships whose id starts with {prefix}:{}",
+                listed(&candidates)
+            );
+        }
+        match candidates.as_slice() {
+            [(id, _)] => Ok((*id).to_owned()),
             [] => bail!(
-                "unknown partnership {given}; `polypact partnership list` shows the node's partnerships"
+                "unknown partnership {prefix}; `polypact partnership list` shows the node's partnerships"
             ),
-            _ => bail!("{given} is the start of {} partnership ids; give more digits", matches.len()),
+            many => bail!(
+                "{prefix} is the start of {} partnership ids; give more digits of one of them:{}",
+                many.len(),
+                listed(many)
+            ),
         }
     }
 }

@@ -4,20 +4,20 @@
 //! goes to stderr so stdout stays parseable.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
-use polypact::op::{Charter, CodeHash, CodeSource, fill_placeholders, placeholders};
 use serde_json::{Value, json};
 
 use super::Wait;
+use super::aliases;
+use super::charter::{Prepared, Values, prepare};
 use super::client::{ApiFailure, Client, Target};
 use super::testnet::Testnet;
 
 fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    outln!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
 }
 
 /// Parses a JSON argument; errors say where.
@@ -34,117 +34,39 @@ pub async fn info(target: &Target, json: bool) -> Result<()> {
         print_json(&info);
         return Ok(());
     }
-    println!("node     {}", client.base());
-    println!("member   {}", info["member"].as_str().unwrap_or("?"));
-    println!("version  {}", info["version"].as_str().unwrap_or("?"));
-    println!("peer id  {}", info["peer_id"].as_str().unwrap_or("-"));
+    outln!("node     {}", client.base());
+    outln!("member   {}", info["member"].as_str().unwrap_or("?"));
+    outln!("version  {}", info["version"].as_str().unwrap_or("?"));
+    outln!("peer id  {}", info["peer_id"].as_str().unwrap_or("-"));
     for addr in info["p2p_listen"].as_array().into_iter().flatten() {
-        println!("p2p      {}", addr.as_str().unwrap_or("?"));
+        outln!("p2p      {}", addr.as_str().unwrap_or("?"));
     }
-    println!("partnerships {}", info["partnerships"]);
+    outln!("partnerships {}", info["partnerships"]);
     let peers = info["peers"].as_array().cloned().unwrap_or_default();
-    println!("peers    {}", peers.len());
+    outln!("peers    {}", peers.len());
     for peer in peers {
-        println!("  {}", peer["peer_id"].as_str().unwrap_or("?"));
+        outln!("  {}", peer["peer_id"].as_str().unwrap_or("?"));
     }
     Ok(())
 }
 
-/// Placeholder values and module code read from `wasm` files, by module.
-type Prepared = (BTreeMap<String, String>, BTreeMap<String, Vec<u8>>);
-
-/// Fills a charter template, checks it, reads its wasm files. Returns the
-/// placeholder values and the code to upload, by module.
-pub fn prepare_charter(
-    path: &Path,
-    text: &str,
-    mut values: BTreeMap<String, String>,
-    defaults: &BTreeMap<String, String>,
-) -> Result<Prepared> {
-    for name in placeholders(text) {
-        if !values.contains_key(&name)
-            && let Some(value) = defaults.get(&name)
-        {
-            values.insert(name, value.clone());
-        }
-    }
-    let filled = fill_placeholders(text, &values)
-        .map_err(|e| anyhow!("{}: {e}; give values with --set NAME=VALUE", path.display()))?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut wasm = BTreeMap::new();
-    Charter::from_toml(&filled, &path.display().to_string(), base, |module, source| match source {
-        CodeSource::Hash(hash) => Ok(hash),
-        CodeSource::File(file) => {
-            let bytes = std::fs::read(&file).map_err(|e| {
-                format!("cannot read {} ({e}); build the module first (`polypact module build DIR` or ./scripts/build-modules.sh)", file.display())
-            })?;
-            let hash = CodeHash::of(&bytes);
-            wasm.insert(module.to_owned(), bytes);
-            Ok(hash)
-        }
-    })
-    .map_err(|e| {
-        let message = e.to_string();
-        match where_in(&filled, &message) {
-            Some(lines) => anyhow!("{}: {message} ({lines})", path.display()),
-            None => anyhow!("{}: {message}", path.display()),
-        }
-    })?;
-    Ok((values, wasm))
-}
-
-/// For charter rules checked after parsing (no line in the error): the
-/// lines of the charter the error is about, as "line 4" or "lines 4, 9".
-fn where_in(text: &str, message: &str) -> Option<String> {
-    let lines: Vec<usize> =
-        if let Some(name) = message.split('`').nth(1).filter(|_| message.contains("module")) {
-            // `module name `x` …`: the lines naming that module.
-            let wanted = format!("name = \"{name}\"");
-            text.lines().enumerate().filter(|(_, l)| l.trim() == wanted).map(|(i, _)| i + 1).collect()
-        } else if message.contains("participant") {
-            text.lines()
-                .enumerate()
-                .filter(|(_, l)| l.trim_start().starts_with("participants"))
-                .map(|(i, _)| i + 1)
-                .collect()
-        } else {
-            Vec::new()
-        };
-    match lines.as_slice() {
-        [] => None,
-        [one] => Some(format!("line {one}")),
-        many => {
-            Some(format!("lines {}", many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")))
-        }
-    }
-}
-
-/// Creates a partnership through `client`; returns the API's answer and
-/// the module code read from the charter's `wasm` files (for joiners).
-pub async fn create_on(
-    client: &Client,
-    path: &Path,
-    text: &str,
-    values: BTreeMap<String, String>,
-    defaults: &BTreeMap<String, String>,
-) -> Result<(Value, BTreeMap<String, Vec<u8>>)> {
-    let (values, wasm) = prepare_charter(path, text, values, defaults)?;
-    let code = upload(client, &wasm).await?;
-    let created =
-        client.post("/v1/partnerships", &json!({"charter": text, "values": values, "code": code})).await?;
-    Ok((created, wasm))
+/// Creates a partnership through `client` from a checked charter (its
+/// template `text`); uploads the module code first. Returns the API's answer.
+pub async fn create_on(client: &Client, text: &str, prepared: &Prepared) -> Result<Value> {
+    let code = upload(client, &prepared.wasm).await?;
+    client.post("/v1/partnerships", &json!({"charter": text, "values": prepared.values, "code": code})).await
 }
 
 /// Uploads module code; returns module name → code hash.
 pub async fn upload(client: &Client, wasm: &BTreeMap<String, Vec<u8>>) -> Result<BTreeMap<String, String>> {
     let mut code = BTreeMap::new();
     for (module, bytes) in wasm {
-        eprint!("uploading module `{module}` ({} KiB) to {}… ", bytes.len() / 1024, client.base());
+        errout!("uploading module `{module}` ({} KiB) to {}… ", bytes.len() / 1024, client.base());
         let answer = client
             .post_bytes("/v1/code", bytes.clone(), "application/wasm")
             .await
             .with_context(|| format!("uploading the code of module `{module}`"))?;
-        eprintln!("done");
+        errln!("done");
         code.insert(module.clone(), answer["hash"].as_str().unwrap_or_default().to_owned());
     }
     Ok(code)
@@ -157,22 +79,59 @@ pub async fn join_on(client: &Client, genesis: &str, wasm: &BTreeMap<String, Vec
     client.post("/v1/partnerships/join", &json!({"genesis": genesis})).await
 }
 
-/// `polypact partnership create`.
-pub async fn create(target: &Target, path: &Path, set: &[String], json: bool) -> Result<()> {
+/// The options of `partnership create`.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    /// Create even if the node has a partnership of the charter's name.
+    pub allow_duplicate_name: bool,
+    /// A local alias for the new partnership.
+    pub alias: Option<String>,
+    /// Print JSON.
+    pub json: bool,
+}
+
+/// `polypact partnership create`: the charter is checked whole, then the
+/// node's partnerships for its name, before anything is uploaded or created.
+pub async fn create(target: &Target, path: &Path, set: &[String], options: &CreateOptions) -> Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the charter {}", path.display()))?;
-    let mut values = BTreeMap::new();
-    for item in set {
-        let Some((name, value)) = item.split_once('=') else {
-            bail!("--set {item:?}: expected NAME=VALUE, e.g. --set studio=pm1…");
-        };
-        values.insert(name.trim().to_owned(), value.trim().to_owned());
-    }
     let testnet = target.testnet.as_deref().map(Testnet::load).transpose()?;
-    let defaults = testnet.as_ref().map(Testnet::member_ids).unwrap_or_default();
+    let values = Values::parse(set, testnet.as_ref())?;
+    let prepared = prepare(path, &text, &values)?;
     let client = Client::connect(target)?;
-    let (created, wasm) = create_on(&client, path, &text, values, &defaults).await?;
+    let alias_file = match &options.alias {
+        Some(alias) => {
+            let file = client.aliases_file().map(Path::to_path_buf).context(
+                "--alias: aliases are kept in a node's home or a testnet's directory, and --node URL names neither; add --home DIR",
+            )?;
+            aliases::check_free(&file, alias, None)?;
+            Some(file)
+        }
+        None => None,
+    };
+    if !options.allow_duplicate_name {
+        let list = client.get("/v1/partnerships").await?;
+        let same: Vec<&str> = list["partnerships"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"].as_str() == Some(prepared.charter.name.as_str()))
+            .filter_map(|p| p["id"].as_str())
+            .collect();
+        if !same.is_empty() {
+            bail!(
+                "this node already has a partnership named {:?} ({}); nothing was created. To create another, give the charter another name, or pass --allow-duplicate-name",
+                prepared.charter.name,
+                same.join(", ")
+            );
+        }
+    }
+    let created = create_on(&client, &text, &prepared).await?;
+    let json = options.json;
     let id = created["id"].as_str().unwrap_or("?").to_owned();
+    if let (Some(alias), Some(file)) = (&options.alias, &alias_file) {
+        aliases::set(file, alias, &id)?;
+    }
     // On a testnet, the other nodes that are participants join at once.
     if let (Some(testnet), Some(genesis)) = (&testnet, created["genesis"].as_str()) {
         let participants: Vec<&str> = created["participants"]
@@ -185,19 +144,22 @@ pub async fn create(target: &Target, path: &Path, set: &[String], json: bool) ->
             if node.api == client.base() || !participants.contains(&node.member.as_str()) {
                 continue;
             }
-            join_on(&node.client()?, genesis, &wasm)
+            join_on(&node.client()?, genesis, &prepared.wasm)
                 .await
                 .with_context(|| format!("{} joining {id}", node.name))?;
-            eprintln!("{} joined", node.name);
+            errln!("{} joined", node.name);
         }
     }
     if json {
         print_json(&created);
     } else {
-        println!("{id}");
-        eprintln!("created partnership {:?}", created["name"].as_str().unwrap_or("?"));
+        outln!("{id}");
+        errln!("created partnership {:?}", created["name"].as_str().unwrap_or("?"));
+        if let Some(alias) = &options.alias {
+            errln!("its alias is `{alias}`");
+        }
         if testnet.is_none() && created["genesis"].is_string() {
-            eprintln!(
+            errln!(
                 "partners join it with `polypact partnership join GENESIS` (the genesis is in `--json` output)"
             );
         }
@@ -228,19 +190,19 @@ pub async fn join(
     if json {
         print_json(&joined);
     } else {
-        println!("{}", joined["id"].as_str().unwrap_or("?"));
-        eprintln!("joined partnership {:?}", joined["name"].as_str().unwrap_or("?"));
+        outln!("{}", joined["id"].as_str().unwrap_or("?"));
+        errln!("joined partnership {:?}", joined["name"].as_str().unwrap_or("?"));
     }
     Ok(())
 }
 
 fn print_partnership(p: &Value) {
-    println!("partnership {}", p["id"].as_str().unwrap_or("?"));
-    println!("  name          {}", p["name"].as_str().unwrap_or("?"));
-    println!("  height        final {}, optimistic {}", p["final_height"], p["optimistic_height"]);
-    println!("  final root    {}", p["final_root"].as_str().unwrap_or("?"));
-    println!("  optimistic    {}", p["optimistic_root"].as_str().unwrap_or("?"));
-    println!("  ops           {} ({} waiting for parents)", p["op_count"], p["pending"]);
+    outln!("partnership {}", p["id"].as_str().unwrap_or("?"));
+    outln!("  name          {}", p["name"].as_str().unwrap_or("?"));
+    outln!("  height        final {}, optimistic {}", p["final_height"], p["optimistic_height"]);
+    outln!("  final root    {}", p["final_root"].as_str().unwrap_or("?"));
+    outln!("  optimistic    {}", p["optimistic_root"].as_str().unwrap_or("?"));
+    outln!("  ops           {} ({} waiting for parents)", p["op_count"], p["pending"]);
     for w in p["waiting_for"].as_array().into_iter().flatten() {
         let member = w["member"].as_str().unwrap_or("?");
         let silent = duration_text(w["silent_for_ms"].as_u64().unwrap_or(0));
@@ -250,9 +212,9 @@ fn print_partnership(p: &Value) {
             (None, Some(why)) => format!("no suspension: {why}"),
             (None, None) => "no suspension".to_owned(),
         };
-        println!("  finality waits for {member} (last heard {silent} ago; {next})");
+        outln!("  finality waits for {member} (last heard {silent} ago; {next})");
     }
-    println!("  participants");
+    outln!("  participants");
     for m in p["participants"].as_array().into_iter().flatten() {
         let heard =
             m["last_heard_ms_ago"].as_u64().map(|ms| format!(", last heard {} ago", duration_text(ms)));
@@ -263,7 +225,7 @@ fn print_partnership(p: &Value) {
             ),
             _ => "active".to_owned(),
         };
-        println!(
+        outln!(
             "    {} {} (admitted at height {}{})",
             m["member"].as_str().unwrap_or("?"),
             status,
@@ -272,17 +234,17 @@ fn print_partnership(p: &Value) {
         );
     }
     for m in p["former_participants"].as_array().into_iter().flatten() {
-        println!("    {} removed at height {}", m["member"].as_str().unwrap_or("?"), m["removed_at"]);
+        outln!("    {} removed at height {}", m["member"].as_str().unwrap_or("?"), m["removed_at"]);
     }
-    println!("  modules");
+    outln!("  modules");
     for m in p["modules"].as_array().into_iter().flatten() {
-        println!("    {:<16} code {}", m["name"].as_str().unwrap_or("?"), m["code"].as_str().unwrap_or("?"));
+        outln!("    {:<16} code {}", m["name"].as_str().unwrap_or("?"), m["code"].as_str().unwrap_or("?"));
     }
     if let Some(h) = p["halted"].as_str() {
-        println!("  HALTED: {h}");
+        outln!("  HALTED: {h}");
     }
     if !p["dissolved"].is_null() {
-        println!("  dissolved: {}", p["dissolved"]);
+        outln!("  dissolved: {}", p["dissolved"]);
     }
 }
 
@@ -304,8 +266,8 @@ pub async fn genesis(target: &Target, id: &str, json: bool) -> Result<()> {
     if json {
         print_json(&answer);
     } else {
-        println!("{}", answer["genesis"].as_str().unwrap_or("?"));
-        eprintln!("a partner's node joins with: polypact partnership join @FILE (this line saved to FILE)");
+        outln!("{}", answer["genesis"].as_str().unwrap_or("?"));
+        errln!("a partner's node joins with: polypact partnership join @FILE (this line saved to FILE)");
     }
     Ok(())
 }
@@ -332,17 +294,24 @@ pub async fn list(target: &Target, json: bool) -> Result<()> {
         return Ok(());
     }
     let items = list["partnerships"].as_array().cloned().unwrap_or_default();
+    let names = match client.aliases_file() {
+        Some(file) => aliases::load(file)?,
+        None => Default::default(),
+    };
     if items.is_empty() {
-        eprintln!("no partnerships yet; create one with `polypact partnership create CHARTER.toml`");
+        errln!("no partnerships yet; create one with `polypact partnership create CHARTER.toml`");
     }
     for p in items {
-        println!(
-            "{}  {:<32}  final {:>5}  optimistic {:>5}  {} participants",
-            p["id"].as_str().unwrap_or("?"),
+        let id = p["id"].as_str().unwrap_or("?");
+        let alias: Vec<&str> =
+            names.iter().filter(|(_, target)| target.as_str() == id).map(|(name, _)| name.as_str()).collect();
+        outln!(
+            "{id}  {:<32}  final {:>5}  optimistic {:>5}  {} participants{}",
             p["name"].as_str().unwrap_or("?"),
             p["final_height"],
             p["optimistic_height"],
-            p["participants"]
+            p["participants"],
+            if alias.is_empty() { String::new() } else { format!("  alias {}", alias.join(", ")) }
         );
     }
     Ok(())
@@ -375,7 +344,7 @@ pub async fn call(
     let client = Client::connect(target)?;
     let id = client.partnership_id(id).await?;
     if wait == Wait::Final && !json {
-        eprintln!("waiting until the call is final (every partner has countersigned)…");
+        errln!("waiting until the call is final (every partner has countersigned)…");
     }
     let answer = match call_on(&client, &id, module, msg, wait, timeout).await {
         Ok(answer) => answer,
@@ -395,17 +364,17 @@ pub async fn call(
         print_json(&answer);
         return Ok(());
     }
-    println!("op       {}", answer["op"].as_str().unwrap_or("?"));
+    outln!("op       {}", answer["op"].as_str().unwrap_or("?"));
     let status =
         if answer["final"] == json!(true) { "final" } else { answer["status"].as_str().unwrap_or("?") };
-    println!("status   {status}");
+    outln!("status   {status}");
     let outcome = &answer["outcome"];
     if !outcome.is_null() {
         if !outcome["data"].is_null() {
-            println!("data     {}", outcome["data"]);
+            outln!("data     {}", outcome["data"]);
         }
         for event in event_lines(outcome) {
-            println!("event    {event}");
+            outln!("event    {event}");
         }
     }
     Ok(())
@@ -432,14 +401,14 @@ pub async fn query(
     if json {
         print_json(&answer["data"]);
     } else {
-        println!("{}", serde_json::to_string_pretty(&answer["data"]).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&answer["data"]).unwrap_or_default());
     }
     Ok(())
 }
 
 fn print_event(kind: &str, data: &Value) {
     if kind == "lagged" {
-        println!(
+        outln!(
             "(skipped {} events: this client read too slowly; `partnership show` has the current state)",
             data["skipped"]
         );
@@ -463,9 +432,9 @@ fn print_event(kind: &str, data: &Value) {
         Some(status) => line.push_str(&format!("  {status}")),
         None => {}
     }
-    println!("{line}");
+    outln!("{line}");
     for event in outcome["events"].as_array().into_iter().flatten() {
-        println!(
+        outln!(
             "           event {}.{} {}",
             event["module"].as_str().unwrap_or("?"),
             event["kind"].as_str().unwrap_or("?"),
@@ -487,13 +456,10 @@ pub async fn events(
     let path = format!("/v1/partnerships/{id}/events{}", if final_only { "?final=true" } else { "" });
     let response = client.stream(&path).await?;
     // On stderr even with --json: scripts can wait for it to know the stream is open.
-    eprintln!("following {} events of {id} (Ctrl-C to stop)", if final_only { "final" } else { "all" });
+    errln!("following {} events of {id} (Ctrl-C to stop)", if final_only { "final" } else { "all" });
     let mut stream = response.bytes_stream();
     let mut buffer = String::new();
     let mut seen = 0u64;
-    if count == Some(0) {
-        return Ok(());
-    }
     let (mut kind, mut data) = (String::new(), String::new());
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| anyhow!("the event stream broke: {e}"))?;
@@ -508,11 +474,11 @@ pub async fn events(
             } else if line.is_empty() && !data.is_empty() {
                 let value: Value = serde_json::from_str(&data).unwrap_or(Value::String(data.clone()));
                 if json {
-                    println!("{}", json!({"event": kind, "data": value}));
+                    outln!("{}", json!({"event": kind, "data": value}));
                 } else {
                     print_event(&kind, &value);
                 }
-                let _ = std::io::stdout().flush();
+                super::output::flush();
                 data.clear();
                 seen += 1;
                 if count.is_some_and(|n| seen >= n) {

@@ -38,7 +38,7 @@ pub fn run() -> Result<()> {
         payload: Payload::Genesis(charter),
     }
     .sign(&keys[0]);
-    println!("partnership {} created by {} ({})", genesis.partnership(), names[0], keys[0].member_id());
+    outln!("partnership {} created by {} ({})", genesis.partnership(), names[0], keys[0].member_id());
     let mut nodes = Vec::new();
     for _ in 0..3 {
         let executor = WasmExecutor::new(HostConfig::default()).context("cannot start the WASM host")?;
@@ -54,7 +54,7 @@ pub fn run() -> Result<()> {
         };
         let op = nodes[i].create_op(&keys[i], payload, now);
         nodes[i].insert(op, now)?;
-        println!("{:>6} signs the guestbook: {line:?}", names[i]);
+        outln!("{:>6} signs the guestbook: {line:?}", names[i]);
     }
     // Gossip: everyone gets everything, then acks what it has not acked.
     for _round in 0..2 {
@@ -69,9 +69,9 @@ pub fn run() -> Result<()> {
     }
     exchange(&mut nodes, now)?;
     let count = nodes[0].query("guestbook", br#"{"count":{}}"#, true)?.map_err(anyhow::Error::msg)?;
-    println!("final guestbook count: {}", String::from_utf8_lossy(&count));
+    outln!("final guestbook count: {}", String::from_utf8_lossy(&count));
     for (i, node) in nodes.iter().enumerate() {
-        println!(
+        outln!(
             "{:>6}: final height {}  final state root {}",
             names[i],
             node.final_height(),
@@ -81,7 +81,7 @@ pub fn run() -> Result<()> {
     if nodes.iter().any(|n| n.final_root() != nodes[0].final_root()) {
         bail!("the nodes disagree on the final state root");
     }
-    println!(
+    outln!(
         "all three nodes agree. (One process; `polypact testnet demo` runs nodes as processes over the network.)"
     );
     Ok(())

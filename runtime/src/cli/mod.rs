@@ -7,21 +7,52 @@
 //! - [`module`]: `module new|build|hash`.
 //! - [`testnet`]: `testnet up|down|demo` (local nodes as processes).
 //! - [`local_demo`]: `demo`, three ledgers in one process.
+//! - [`charter`]: `charter check`, the whole check of a charter, offline.
+//! - [`aliases`]: local names for partnerships.
+//! - [`output`]: printing that ends quietly on a closed pipe.
 //!
-//! The CLI is a client of the HTTP API (except `init`, `node`, `module` and
-//! `demo`); it owns no state. Errors go to stderr with what to do, and exit 1.
+//! The CLI is a client of the HTTP API (except `init`, `node`, `module`,
+//! `charter`, `completions`, `man` and `demo`); the only state it keeps is
+//! partnership aliases. Errors go to stderr with what to do, and exit 1
+//! (2 for a usage error, 141 when stdout is a closed pipe).
 
+/// `println!` through [`output::out`]: quiet exit on a closed pipe.
+macro_rules! outln {
+    () => { $crate::cli::output::out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::output::out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` through [`output::out`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::output::out(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` through [`output::err`].
+macro_rules! errln {
+    () => { $crate::cli::output::err(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::output::err(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprint!` through [`output::err`].
+macro_rules! errout {
+    ($($arg:tt)*) => { $crate::cli::output::err(format_args!($($arg)*)) };
+}
+
+mod aliases;
+mod charter;
 mod client;
 mod commands;
 mod local_demo;
 mod module;
 mod node;
+mod output;
 mod testnet;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use anyhow::bail;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub use client::Target;
 
@@ -40,7 +71,8 @@ struct TargetArgs {
     /// The node's home directory (default $POLYPACT_HOME, else ~/.polypact).
     #[arg(long, global = true, value_name = "DIR")]
     home: Option<PathBuf>,
-    /// The node's API URL, e.g. http://127.0.0.1:7410 (needs --token).
+    /// The node's API URL, e.g. http://127.0.0.1:7410 or 127.0.0.1:7410
+    /// (needs --token).
     #[arg(long, global = true, value_name = "URL", env = "POLYPACT_NODE")]
     node: Option<String>,
     /// The API token (default: the home's api.token).
@@ -50,19 +82,28 @@ struct TargetArgs {
     #[arg(long, global = true, value_name = "DIR")]
     testnet: Option<PathBuf>,
     /// With --testnet: the node's name (default: the first node).
-    #[arg(long = "as", global = true, value_name = "NAME")]
+    // Its own id: subcommands have positional `name`s, and ids are shared
+    // with global arguments.
+    #[arg(long = "as", id = "as_node", global = true, value_name = "NAME")]
     name: Option<String>,
 }
 
 impl TargetArgs {
-    fn target(&self) -> Target {
-        Target {
+    /// The target; `--as` means nothing without `--testnet`, so it is refused.
+    fn target(&self) -> anyhow::Result<Target> {
+        if let (Some(name), None) = (&self.name, &self.testnet) {
+            bail!(
+                "--as {name} picks a node of a local testnet and needs --testnet DIR \
+                 (e.g. `polypact --testnet DIR --as {name} …`); to talk to another node, give --home DIR or --node URL"
+            );
+        }
+        Ok(Target {
             node: self.node.clone(),
             token: self.token.clone(),
             home: self.home.clone(),
             testnet: self.testnet.clone(),
             name: self.name.clone(),
-        }
+        })
     }
 }
 
@@ -108,7 +149,7 @@ enum Cmd {
     },
     /// Submits a call as the node's member.
     Call {
-        /// Partnership id (or a unique prefix).
+        /// Partnership id, a unique prefix of 8 or more hex digits, or an alias.
         id: String,
         /// Module instance name.
         module: String,
@@ -126,7 +167,7 @@ enum Cmd {
     },
     /// Queries a module.
     Query {
-        /// Partnership id (or a unique prefix).
+        /// Partnership id, a unique prefix of 8 or more hex digits, or an alias.
         id: String,
         /// Module instance name.
         module: String,
@@ -141,17 +182,23 @@ enum Cmd {
     },
     /// Follows a partnership's op events (applied, undone, final).
     Events {
-        /// Partnership id (or a unique prefix).
+        /// Partnership id, a unique prefix of 8 or more hex digits, or an alias.
         id: String,
         /// Only final events.
         #[arg(long = "final")]
         final_only: bool,
-        /// Stop after this many events.
-        #[arg(long, value_name = "N")]
+        /// Stop after this many events (at least 1; leave it out to follow
+        /// every event).
+        #[arg(long, value_name = "N", value_parser = at_least_one)]
         count: Option<u64>,
         /// Print one JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+    /// Charters: check one before creating a partnership from it.
+    Charter {
+        #[command(subcommand)]
+        command: CharterCmd,
     },
     /// Module tooling: new, build, hash.
     Module {
@@ -165,6 +212,34 @@ enum Cmd {
     },
     /// Three partners' ledgers in one process (no network, no API).
     Demo,
+    /// Prints a shell completion script (e.g. `polypact completions bash >
+    /// ~/.local/share/bash-completion/completions/polypact`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page, or writes one per command with --dir.
+    Man {
+        /// Write polypact.1 and one page per subcommand (polypact-partnership-create.1, …) into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CharterCmd {
+    /// Checks a charter whole, without a node: the TOML, the placeholders
+    /// (filled with --set, and with --testnet its nodes' member ids), the
+    /// participants, the module code files and every reference between
+    /// modules. Lists every problem at once; exits 0 if there is none.
+    Check {
+        /// The charter TOML file.
+        charter: PathBuf,
+        /// A placeholder value, name=value (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -178,6 +253,13 @@ enum PartnershipCmd {
         /// A placeholder value, name=value (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
+        /// Create it even if this node already has a partnership of the
+        /// charter's name.
+        #[arg(long)]
+        allow_duplicate_name: bool,
+        /// Also give the new partnership this local alias (see `partnership alias`).
+        #[arg(long, value_name = "NAME")]
+        alias: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -196,7 +278,7 @@ enum PartnershipCmd {
     },
     /// Prints a partnership's genesis (hex), for a new partner to join with.
     Genesis {
-        /// Partnership id (or a unique prefix).
+        /// Partnership id, a unique prefix of 8 or more hex digits, or an alias.
         id: String,
         /// Print JSON.
         #[arg(long)]
@@ -204,7 +286,7 @@ enum PartnershipCmd {
     },
     /// Shows one partnership.
     Show {
-        /// Partnership id (or a unique prefix).
+        /// Partnership id, a unique prefix of 8 or more hex digits, or an alias.
         id: String,
         /// Print JSON.
         #[arg(long)]
@@ -215,6 +297,20 @@ enum PartnershipCmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Gives a partnership a local name that every command taking a
+    /// partnership id accepts. Aliases are kept in the testnet's directory
+    /// (with --testnet) or the node's home (aliases.toml).
+    Alias {
+        /// Partnership id (or a unique prefix, or another alias).
+        id: String,
+        /// The alias: a-z first, then a-z, 0-9, `-`, `_` (at most 32), not all hex digits.
+        name: String,
+    },
+    /// Removes a local alias.
+    Unalias {
+        /// The alias.
+        name: String,
     },
 }
 
@@ -300,13 +396,30 @@ impl Wait {
     }
 }
 
+/// `--count`: a number of events, at least 1.
+fn at_least_one(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1; leave --count out to follow every event".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a number of events: {e}")),
+    }
+}
+
 /// Runs the command line; prints errors and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|error| {
+        // clap's help, version and usage errors; a closed pipe as everywhere.
+        if let Err(e) = error.print()
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            std::process::exit(output::BROKEN_PIPE_STATUS);
+        }
+        std::process::exit(error.exit_code());
+    });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            errln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
@@ -318,15 +431,16 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let target = cli.target.target();
+    let target = cli.target.target()?;
     match cli.command {
         Cmd::Init { net } => node::init(&target, &net),
         Cmd::Node { net } => runtime()?.block_on(node::run(&target, &net)),
         Cmd::Info { json } => runtime()?.block_on(commands::info(&target, json)),
         Cmd::Partnership { command } => runtime()?.block_on(async {
             match command {
-                PartnershipCmd::Create { charter, set, json } => {
-                    commands::create(&target, &charter, &set, json).await
+                PartnershipCmd::Create { charter, set, allow_duplicate_name, alias, json } => {
+                    let options = commands::CreateOptions { allow_duplicate_name, alias, json };
+                    commands::create(&target, &charter, &set, &options).await
                 }
                 PartnershipCmd::Join { genesis, wasm, json } => {
                     commands::join(&target, &genesis, &wasm, json).await
@@ -334,6 +448,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 PartnershipCmd::Genesis { id, json } => commands::genesis(&target, &id, json).await,
                 PartnershipCmd::Show { id, json } => commands::show(&target, &id, json).await,
                 PartnershipCmd::List { json } => commands::list(&target, json).await,
+                PartnershipCmd::Alias { id, name } => aliases::alias(&target, &id, &name).await,
+                PartnershipCmd::Unalias { name } => aliases::unalias(&target, &name),
             }
         }),
         Cmd::Call { id, module, msg, wait, timeout, json } => {
@@ -345,6 +461,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Events { id, final_only, count, json } => {
             runtime()?.block_on(commands::events(&target, &id, final_only, count, json))
         }
+        Cmd::Charter { command } => match command {
+            CharterCmd::Check { charter, set } => charter::check(&target, &charter, &set),
+        },
+        Cmd::Completions { shell } => {
+            let mut buffer = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "polypact", &mut buffer);
+            out!("{}", String::from_utf8_lossy(&buffer));
+            Ok(())
+        }
+        Cmd::Man { dir } => man(dir),
         Cmd::Module { command } => match command {
             ModuleCmd::New { name, dir, sdk } => module::new(&name, dir, sdk),
             ModuleCmd::Build { path } => module::build(&path).map(|_| ()),
@@ -359,4 +485,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Cmd::Demo => local_demo::run(),
     }
+}
+
+/// `polypact man`: the top page on stdout, or every page into a directory.
+fn man(dir: Option<PathBuf>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let command = Cli::command();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            clap_mangen::generate_to(command, &dir)
+                .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+            outln!(
+                "man pages written to {} (read one with `man -l {}/polypact.1`)",
+                dir.display(),
+                dir.display()
+            );
+        }
+        None => {
+            let mut buffer = Vec::new();
+            clap_mangen::Man::new(command).render(&mut buffer).context("cannot render the man page")?;
+            out!("{}", String::from_utf8_lossy(&buffer));
+        }
+    }
+    Ok(())
 }

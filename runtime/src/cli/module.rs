@@ -51,16 +51,16 @@ pub fn new(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<()>
         }
         std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
     }
-    println!("created module crate `{name}` in {}", dir.display());
-    println!("  test it:  cd {} && cargo test", dir.display());
-    println!("  build it: polypact module build {}", dir.display());
+    outln!("created module crate `{name}` in {}", dir.display());
+    outln!("  test it:  cd {} && cargo test", dir.display());
+    outln!("  build it: polypact module build {}", dir.display());
     Ok(())
 }
 
 /// `polypact module hash`.
 pub fn hash(file: &Path) -> Result<()> {
     let wasm = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    println!("{}  {}", CodeHash::of(&wasm), file.display());
+    outln!("{}  {}", CodeHash::of(&wasm), file.display());
     Ok(())
 }
 
@@ -73,7 +73,7 @@ pub fn build(path: &Path) -> Result<PathBuf> {
     if !manifest.exists() {
         bail!("{} has no Cargo.toml: give the module crate's directory", path.display());
     }
-    eprintln!("building {} for wasm32 (release)…", path.display());
+    errln!("building {} for wasm32 (release)…", path.display());
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
         .args([
             "build",
@@ -111,6 +111,6 @@ pub fn build(path: &Path) -> Result<PathBuf> {
     let wasm =
         wasm.context("cargo built no .wasm; is the crate a cdylib (`crate-type = [\"cdylib\", \"rlib\"]`)?")?;
     let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    println!("{}  {}", CodeHash::of(&bytes), wasm.display());
+    outln!("{}  {}", CodeHash::of(&bytes), wasm.display());
     Ok(wasm)
 }

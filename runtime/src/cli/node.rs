@@ -37,11 +37,11 @@ pub fn init(target: &Target, net: &NetFlags) -> Result<()> {
     let mut config = HomeConfig::default();
     apply(&mut config, net);
     let home = Home::init(&dir, config)?;
-    println!("created a polypact home in {}", dir.display());
-    println!("member   {}", home.member_id());
-    println!("peer id  {}", home.peer_id());
-    println!("api      {} (token in {})", api_url(home.config()), dir.join(TOKEN_FILE).display());
-    println!("run the node with: polypact node --home {}", dir.display());
+    outln!("created a polypact home in {}", dir.display());
+    outln!("member   {}", home.member_id());
+    outln!("peer id  {}", home.peer_id());
+    outln!("api      {} (token in {})", api_url(home.config()), dir.join(TOKEN_FILE).display());
+    outln!("run the node with: polypact node --home {}", dir.display());
     Ok(())
 }
 
@@ -173,14 +173,14 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
         })
     }));
 
-    println!("polypact node running");
-    println!("member   {}", home.member_id());
-    println!("peer id  {}", home.peer_id());
+    outln!("polypact node running");
+    outln!("member   {}", home.member_id());
+    outln!("peer id  {}", home.peer_id());
     for addr in &api_config.p2p_listen {
-        println!("p2p      {addr}");
+        outln!("p2p      {addr}");
     }
-    println!("api      http://{api_addr}");
-    println!("data     {}", home.data_dir().display());
+    outln!("api      http://{api_addr}");
+    outln!("data     {}", home.data_dir().display());
     let _ = std::io::stdout().flush();
     // Clients of this home find the API here (the config may say port 0).
     let url_file = home.dir().join(API_URL_FILE);
@@ -219,6 +219,6 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
         Ok(Err(e)) => return Err(anyhow::Error::from(e).context("the node stopped with an error")),
         Err(e) => bail!("the node task failed: {e}"),
     }
-    println!("node stopped");
+    outln!("node stopped");
     Ok(())
 }

@@ -198,7 +198,7 @@ pub async fn up(dir: &Path, nodes: Option<usize>, names: Vec<String>) -> Result<
             }
             // Own process group: Ctrl-C in the terminal does not reach the nodes.
             std::os::unix::process::CommandExt::process_group(&mut command, 0);
-            eprint!("starting {name}… ");
+            errout!("starting {name}… ");
             let begun = Instant::now();
             let mut child = command.spawn().with_context(|| format!("cannot start {}", exe.display()))?;
             let pid = child.id();
@@ -211,7 +211,7 @@ pub async fn up(dir: &Path, nodes: Option<usize>, names: Vec<String>) -> Result<
                     }
                 }
                 if let Ok(Some(status)) = child.try_wait() {
-                    eprintln!("failed");
+                    errln!("failed");
                     bail!(
                         "{name} exited ({status}) before it was ready; its log ({}):\n{}",
                         log.display(),
@@ -219,7 +219,7 @@ pub async fn up(dir: &Path, nodes: Option<usize>, names: Vec<String>) -> Result<
                     );
                 }
                 if begun.elapsed() > Duration::from_secs(30) {
-                    eprintln!("failed");
+                    errln!("failed");
                     signal(pid, "-KILL");
                     bail!(
                         "{name} did not answer within 30 s; its log ({}):\n{}",
@@ -248,7 +248,7 @@ pub async fn up(dir: &Path, nodes: Option<usize>, names: Vec<String>) -> Result<
                 home: home_dir.display().to_string(),
                 log: log.display().to_string(),
             };
-            eprintln!("ready in {} ms ({})", begun.elapsed().as_millis(), node.api);
+            errln!("ready in {} ms ({})", begun.elapsed().as_millis(), node.api);
             started.push(node);
             children.push(child);
         }
@@ -274,11 +274,11 @@ pub async fn up(dir: &Path, nodes: Option<usize>, names: Vec<String>) -> Result<
             let _ = child.wait();
         }
     });
-    println!("testnet of {} nodes in {}", testnet.nodes.len(), dir.display());
+    outln!("testnet of {} nodes in {}", testnet.nodes.len(), dir.display());
     for node in &testnet.nodes {
-        println!("  {:<10} {}  member {}  pid {}", node.name, node.api, node.member, node.pid.unwrap_or(0));
+        outln!("  {:<10} {}  member {}  pid {}", node.name, node.api, node.member, node.pid.unwrap_or(0));
     }
-    println!(
+    outln!(
         "use it with: polypact --testnet {} --as {} partnership list",
         dir.display(),
         testnet.nodes[0].name
@@ -292,10 +292,10 @@ pub async fn down(dir: &Path) -> Result<()> {
     for node in &mut testnet.nodes {
         let Some(pid) = node.pid.take() else { continue };
         if !alive(pid) || !is_node_of(pid, &node.home) {
-            eprintln!("{} was not running", node.name);
+            errln!("{} was not running", node.name);
             continue;
         }
-        eprint!("stopping {}… ", node.name);
+        errout!("stopping {}… ", node.name);
         signal(pid, "-TERM");
         let begun = Instant::now();
         while alive(pid) && begun.elapsed() < Duration::from_secs(15) {
@@ -303,13 +303,13 @@ pub async fn down(dir: &Path) -> Result<()> {
         }
         if alive(pid) {
             signal(pid, "-KILL");
-            eprintln!("killed (it did not stop within 15 s)");
+            errln!("killed (it did not stop within 15 s)");
         } else {
-            eprintln!("stopped");
+            errln!("stopped");
         }
     }
     testnet.save(dir)?;
-    println!(
+    outln!(
         "testnet in {} is down (homes kept; `polypact testnet up --dir {}` restarts it)",
         dir.display(),
         dir.display()
@@ -404,15 +404,15 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    eprint!("{what}… ");
+    errout!("{what}… ");
     let begun = Instant::now();
     loop {
         if check().await {
-            eprintln!("done in {} ms", begun.elapsed().as_millis());
+            errln!("done in {} ms", begun.elapsed().as_millis());
             return true;
         }
         if begun.elapsed() > limit {
-            eprintln!("not within {} s", limit.as_secs());
+            errln!("not within {} s", limit.as_secs());
             return false;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -444,8 +444,8 @@ pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) ->
         .collect();
     // Check the charter (and that its modules are built) and the story
     // before any node starts.
-    super::commands::prepare_charter(&charter, &text, BTreeMap::new(), &stand_ins)
-        .context("the demo charter is not usable")?;
+    let values = super::charter::Values { set: BTreeMap::new(), testnet: Some(stand_ins.clone()) };
+    super::charter::prepare(&charter, &text, &values).context("the demo charter is not usable")?;
     for step in read_story(&story_path, &stand_ins)? {
         if let Some(node) = step.node()
             && !names.iter().any(|n| n == node)
@@ -460,11 +460,11 @@ pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) ->
     let temporary = dir.is_none();
     let dir =
         dir.unwrap_or_else(|| std::env::temp_dir().join(format!("polypact-demo-{}", std::process::id())));
-    println!("== a testnet of {} partners: {}", names.len(), names.join(", "));
+    outln!("== a testnet of {} partners: {}", names.len(), names.join(", "));
     let testnet = up(&dir, Some(names.len()), names.clone()).await?;
     let result = story(&testnet, &charter, &text, &story_path).await;
     if keep {
-        println!(
+        outln!(
             "the testnet keeps running in {}; stop it with `polypact testnet down --dir {}`",
             dir.display(),
             dir.display()
@@ -472,7 +472,7 @@ pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) ->
     } else {
         down(&dir).await?;
         if temporary && std::fs::remove_dir_all(&dir).is_ok() {
-            println!("(the demo's temporary directory is removed; keep a testnet with --keep or --dir DIR)");
+            outln!("(the demo's temporary directory is removed; keep a testnet with --keep or --dir DIR)");
         }
     }
     result
@@ -496,14 +496,17 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
         .find(|n| founders.contains(&n.name))
         .context("no testnet node is a partner of the charter")?;
     let members = testnet.member_ids();
-    println!("== {} creates the partnership from {}", first.name, charter.display());
-    let (created, wasm) = create_on(&first.client()?, charter, text, BTreeMap::new(), &members).await?;
+    outln!("== {} creates the partnership from {}", first.name, charter.display());
+    let values = super::charter::Values { set: BTreeMap::new(), testnet: Some(members.clone()) };
+    let prepared = super::charter::prepare(charter, text, &values)?;
+    let created = create_on(&first.client()?, text, &prepared).await?;
+    let wasm = prepared.wasm;
     let id = created["id"].as_str().context("the node did not return the partnership id")?.to_owned();
     let genesis = created["genesis"].as_str().context("the node did not return the genesis")?.to_owned();
-    println!("partnership {id} ({})", created["name"].as_str().unwrap_or("?"));
+    outln!("partnership {id} ({})", created["name"].as_str().unwrap_or("?"));
     let mut holders = vec![first.name.clone()];
     for node in testnet.nodes.iter().filter(|n| founders.contains(&n.name) && n.name != first.name) {
-        println!("== {} joins with the genesis {} hands over", node.name, first.name);
+        outln!("== {} joins with the genesis {} hands over", node.name, first.name);
         join_on(&node.client()?, &genesis, &wasm).await.with_context(|| format!("{} joining", node.name))?;
         holders.push(node.name.clone());
     }
@@ -512,7 +515,7 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
     let mut failed = Vec::new();
     let mut last_op: Option<String> = None;
     for step in steps {
-        println!("== {}", step.say());
+        outln!("== {}", step.say());
         match step {
             Step::Wait { wait_ms, .. } => tokio::time::sleep(Duration::from_millis(wait_ms)).await,
             Step::Join { join, .. } => {
@@ -525,14 +528,15 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
                     failed.push(format!("{join} did not catch up"));
                 }
                 let shown = client.get(&path).await?;
-                println!(
+                outln!(
                     "   {join} holds {} ops, optimistic height {}",
-                    shown["op_count"], shown["optimistic_height"]
+                    shown["op_count"],
+                    shown["optimistic_height"]
                 );
             }
             Step::Call { who, module, msg, expect_error, say } => {
                 if !holders.contains(&who) {
-                    println!("   (skipped: {who} does not hold the partnership)");
+                    outln!("   (skipped: {who} does not hold the partnership)");
                     continue;
                 }
                 let client = testnet.node(&who)?.client()?;
@@ -541,23 +545,23 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
                 }
                 match call_on(&client, &id, &module, msg, Wait::Applied, 30).await {
                     Ok(answer) if expect_error => {
-                        println!("   ACCEPTED, but the story expected a refusal");
+                        outln!("   ACCEPTED, but the story expected a refusal");
                         failed.push(say);
                         last_op = answer["op"].as_str().map(str::to_owned).or(last_op);
                     }
                     Ok(answer) => {
                         let outcome = &answer["outcome"];
                         if !outcome["data"].is_null() {
-                            println!("   result {}", outcome["data"]);
+                            outln!("   result {}", outcome["data"]);
                         }
                         for event in super::commands::event_lines(outcome) {
-                            println!("   event  {event}");
+                            outln!("   event  {event}");
                         }
                         last_op = answer["op"].as_str().map(str::to_owned).or(last_op);
                     }
-                    Err(e) if expect_error => println!("   refused, as it should be: {e:#}"),
+                    Err(e) if expect_error => outln!("   refused, as it should be: {e:#}"),
                     Err(e) => {
-                        println!("   FAILED: {e:#}");
+                        outln!("   FAILED: {e:#}");
                         failed.push(say);
                     }
                 }
@@ -602,12 +606,12 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
         },
     )
     .await;
-    println!("== the state on each node");
+    outln!("== the state on each node");
     let mut roots = Vec::new();
     for (name, client) in &clients {
         let p = client.get(&path).await?;
         let role = if active.contains(name) { "" } else { "  (left the partnership)" };
-        println!(
+        outln!(
             "   {:<10} final height {:>3}  optimistic {:>3}  final root {}{role}",
             name,
             p["final_height"],
@@ -619,7 +623,7 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
         }
     }
     if roots.windows(2).all(|w| w[0] == w[1]) {
-        println!("all {} partners' nodes agree on the final state", roots.len());
+        outln!("all {} partners' nodes agree on the final state", roots.len());
     } else {
         failed.push("the partners' nodes do not agree on the final state".into());
     }

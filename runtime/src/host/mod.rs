@@ -79,6 +79,7 @@ mod error;
 mod executor;
 mod imports;
 pub mod native;
+mod references;
 mod state;
 mod validate;
 
@@ -89,3 +90,4 @@ pub use config::{GuestLimits, HostConfig};
 pub use error::HostError;
 pub use executor::{HostStats, WasmExecutor};
 pub use imports::cost;
+pub use references::declared_references;

@@ -185,6 +185,14 @@ impl NodeCore {
         Ok(hash)
     }
 
+    /// The config fields that the stored code `code` declares as naming
+    /// other module instances (see [`crate::host::declared_references`]);
+    /// `None` if the node does not have the code.
+    pub fn module_references(&self, code: &CodeHash) -> Result<Option<Vec<String>>, NodeError> {
+        let Some(wasm) = self.store.get_code(code)? else { return Ok(None) };
+        crate::host::declared_references(&wasm).map(Some).map_err(|e| NodeError::Code(e.to_string()))
+    }
+
     /// Code hashes the charter needs that this node does not have.
     pub fn missing_code(&self, charter: &Charter) -> Vec<CodeHash> {
         let mut missing: Vec<CodeHash> = charter

@@ -212,6 +212,7 @@ type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
 pub(crate) enum Command {
     Info(Reply<NodeInfo>),
     AddCode(Vec<u8>, Reply<CodeHash>),
+    References(CodeHash, Reply<Option<Vec<String>>>),
     Create(Box<Charter>, Reply<PartnershipId>),
     Join(Box<SignedOp>, Reply<PartnershipId>),
     JoinById(PartnershipId, Reply<PartnershipId>),
@@ -458,6 +459,9 @@ impl NodeTask {
                 note_fatal(&mut fatal, &result);
                 let _ = reply.send(result);
             }
+            Command::References(code, reply) => {
+                let _ = reply.send(self.core.module_references(&code));
+            }
             Command::Create(charter, reply) => {
                 let result = self.core.create_partnership(*charter, now);
                 note_fatal(&mut fatal, &result);
@@ -579,6 +583,12 @@ impl NodeHandle {
     /// Uploads module code (checked, then stored). Returns its hash.
     pub async fn add_code(&self, wasm: Vec<u8>) -> Result<CodeHash, NodeError> {
         self.request(|r| Command::AddCode(wasm, r)).await
+    }
+
+    /// The config fields that stored module code declares as naming other
+    /// module instances; `None` if the node does not have the code.
+    pub async fn module_references(&self, code: CodeHash) -> Result<Option<Vec<String>>, NodeError> {
+        self.request(|r| Command::References(code, r)).await
     }
 
     /// Creates a partnership from a charter; the node's member authors the

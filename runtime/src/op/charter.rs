@@ -113,6 +113,102 @@ pub enum CharterError {
         /// What went wrong.
         message: String,
     },
+    /// A module's config names, in a field its code declares as naming a
+    /// module instance, a module the charter does not have.
+    #[error("{0}")]
+    UnknownReference(Box<UnknownReference>),
+}
+
+/// A reference between modules, in a module's config, that names no module
+/// of the charter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownReference {
+    /// The module whose config holds the reference.
+    pub module: String,
+    /// The config field.
+    pub field: String,
+    /// The name it gives, which is no module of the charter.
+    pub name: String,
+    /// The charter line of the field, when known.
+    pub line: Option<usize>,
+    /// The charter's module closest to `name`, if one is close.
+    pub suggestion: Option<String>,
+    /// The charter's modules.
+    pub modules: Vec<String>,
+}
+
+impl std::fmt::Display for UnknownReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let UnknownReference { module, field, name, line, suggestion, modules } = self;
+        write!(f, "charter")?;
+        if let Some(line) = line {
+            write!(f, " line {line}")?;
+        }
+        write!(
+            f,
+            ": module `{module}` names module `{name}` in `{field}`, and the charter has no module `{name}`"
+        )?;
+        if let Some(suggestion) = suggestion {
+            write!(f, "; did you mean `{suggestion}`?")?;
+        }
+        if modules.is_empty() {
+            write!(f, " (it has no modules)")
+        } else {
+            write!(f, " (its modules: {})", modules.join(", "))
+        }
+    }
+}
+
+/// The candidate closest to `given`, if one is close enough to be a likely
+/// misspelling of it (for "did you mean" hints).
+///
+/// ```
+/// assert_eq!(polypact::op::did_you_mean("votng", ["membership", "voting"]), Some("voting"));
+/// assert_eq!(polypact::op::did_you_mean("bank", ["membership", "voting"]), None);
+/// ```
+pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .filter(|c| *c != given)
+        .map(|c| (strsim::jaro_winkler(given, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// A `${name}` placeholder of a template that has no value, and the lines
+/// where it stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unfilled {
+    /// The placeholder's name.
+    pub name: String,
+    /// The lines (from 1) where it stands.
+    pub lines: Vec<usize>,
+}
+
+/// Every placeholder of `text` that `values` has no value for, in the order
+/// of first appearance, each with its lines.
+///
+/// ```
+/// # use std::collections::BTreeMap;
+/// let values = BTreeMap::from([("a".to_owned(), "x".to_owned())]);
+/// let missing = polypact::op::unfilled_placeholders("${a}\n${b}\n${b}", &values);
+/// assert_eq!((missing[0].name.as_str(), missing[0].lines.clone()), ("b", vec![2, 3]));
+/// ```
+pub fn unfilled_placeholders(text: &str, values: &BTreeMap<String, String>) -> Vec<Unfilled> {
+    let mut missing: Vec<Unfilled> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        for name in placeholders(line) {
+            if values.contains_key(&name) {
+                continue;
+            }
+            match missing.iter_mut().find(|m| m.name == name) {
+                Some(known) => known.lines.push(index + 1),
+                None => missing.push(Unfilled { name, lines: vec![index + 1] }),
+            }
+        }
+    }
+    missing
 }
 
 /// Fills the `${name}` placeholders of a charter template.
@@ -205,42 +301,52 @@ pub(crate) fn is_valid_module_name(name: &str) -> bool {
 impl Charter {
     /// Checks the charter's own rules: a name, at least one participant,
     /// sorted unique participants, valid unique module names, JSON configs.
+    /// Returns the first rule broken; [`Charter::rule_problems`] has them all.
     pub fn validate(&self) -> Result<(), CharterError> {
-        let invalid = |m: String| Err(CharterError::Invalid(m));
+        match self.rule_problems().into_iter().next() {
+            Some(message) => Err(CharterError::Invalid(message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every rule of [`Charter::validate`] the charter breaks, in the order
+    /// `validate` checks them.
+    pub fn rule_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
         if self.name.trim().is_empty() || self.name.len() > 200 {
-            return invalid("the name must be 1 to 200 characters".into());
+            problems.push("the name must be 1 to 200 characters".into());
         }
         if self.participants.is_empty() {
-            return invalid("a charter needs at least one participant".into());
+            problems.push("a charter needs at least one participant".into());
         }
         if !self.participants.windows(2).all(|w| w[0] < w[1]) {
-            return invalid("participants must be listed once each, in ascending order".into());
+            problems.push("participants must be listed once each, in ascending order".into());
         }
         let mut names = BTreeSet::new();
         for module in &self.modules {
             if !is_valid_module_name(&module.name) {
-                return invalid(format!(
+                problems.push(format!(
                     "module name `{}` is not 1 to 64 characters of a-z, 0-9, `_` or `-`",
                     module.name
                 ));
             }
             if module.name == "system" {
-                return invalid("the module name `system` is reserved".into());
+                problems.push("the module name `system` is reserved".into());
             }
             if !names.insert(module.name.as_str()) {
-                return invalid(format!("module name `{}` is used twice", module.name));
+                problems.push(format!("module name `{}` is used twice", module.name));
             }
             if serde_json::from_str::<serde::de::IgnoredAny>(&module.config).is_err() {
-                return invalid(format!("module `{}` has a config that is not JSON", module.name));
+                problems.push(format!("module `{}` has a config that is not JSON", module.name));
             }
             if !module.permissions.windows(2).all(|w| w[0] < w[1]) {
-                return invalid(format!("module `{}` lists a permission twice or out of order", module.name));
+                problems.push(format!("module `{}` lists a permission twice or out of order", module.name));
             }
         }
         if self.params.fuel_per_op == 0 || self.params.max_message_depth == 0 {
-            return invalid("fuel_per_op and max_message_depth must be above zero".into());
+            problems.push("fuel_per_op and max_message_depth must be above zero".into());
         }
-        Ok(())
+        problems
     }
 
     /// Finds a module instance by name.
@@ -272,56 +378,149 @@ impl Charter {
         text: &str,
         file: &str,
         base_dir: &Path,
-        mut resolve: impl FnMut(&str, CodeSource) -> Result<CodeHash, String>,
+        resolve: impl FnMut(&str, CodeSource) -> Result<CodeHash, String>,
     ) -> Result<Charter, CharterError> {
+        Charter::check_toml(text, file, base_dir, resolve).map_err(|problems| {
+            problems.into_iter().next().unwrap_or(CharterError::Invalid("invalid".into()))
+        })
+    }
+
+    /// [`Charter::from_toml`], reporting every problem instead of the first:
+    /// unparsable participants, modules whose code cannot be resolved, and
+    /// every rule of [`Charter::validate`] broken. (A TOML syntax error is
+    /// the only problem reported then.) References between modules are
+    /// checked by [`reference_problems`], which needs the modules' code.
+    pub fn check_toml(
+        text: &str,
+        file: &str,
+        base_dir: &Path,
+        mut resolve: impl FnMut(&str, CodeSource) -> Result<CodeHash, String>,
+    ) -> Result<Charter, Vec<CharterError>> {
         let parsed: CharterToml = toml::from_str(text)
-            .map_err(|e| CharterError::Toml { file: file.to_owned(), message: e.to_string() })?;
+            .map_err(|e| vec![CharterError::Toml { file: file.to_owned(), message: e.to_string() }])?;
+        let mut problems = Vec::new();
         let mut participants = Vec::with_capacity(parsed.participants.len());
         for text in &parsed.participants {
-            let id = text.parse::<MemberId>().map_err(|e| CharterError::Invalid(e.to_string()))?;
-            participants.push(id);
+            match text.parse::<MemberId>() {
+                Ok(id) => participants.push(id),
+                Err(e) => problems.push(CharterError::Invalid(e.to_string())),
+            }
         }
         participants.sort();
         let before = participants.len();
         participants.dedup();
         if participants.len() != before {
-            return Err(CharterError::Invalid("a participant is listed twice".into()));
+            problems.push(CharterError::Invalid("a participant is listed twice".into()));
         }
         let mut modules = Vec::with_capacity(parsed.modules.len());
         for module in parsed.modules {
             let source = match (module.code, module.wasm) {
-                (Some(hash), None) => CodeSource::Hash(hash.parse().map_err(|e| CharterError::Code {
-                    module: module.name.clone(),
-                    message: format!("{e}"),
-                })?),
-                (None, Some(path)) => CodeSource::File(base_dir.join(path)),
+                (Some(hash), None) => match hash.parse() {
+                    Ok(hash) => Some(CodeSource::Hash(hash)),
+                    Err(e) => {
+                        problems.push(CharterError::Code {
+                            module: module.name.clone(),
+                            message: format!("{e}"),
+                        });
+                        None
+                    }
+                },
+                (None, Some(path)) => Some(CodeSource::File(base_dir.join(path))),
                 _ => {
-                    return Err(CharterError::Code {
-                        module: module.name,
+                    problems.push(CharterError::Code {
+                        module: module.name.clone(),
                         message: "give exactly one of `code = \"<hash>\"` or `wasm = \"<path>\"`".into(),
                     });
+                    None
                 }
             };
-            let code = resolve(&module.name, source)
-                .map_err(|message| CharterError::Code { module: module.name.clone(), message })?;
-            let config_json = serde_json::to_value(&module.config).map_err(|e| CharterError::Code {
-                module: module.name.clone(),
-                message: format!("config cannot be expressed as JSON: {e}"),
-            })?;
+            // A module whose code is unknown is still checked for the rest.
+            let code = match source.map(|source| resolve(&module.name, source)) {
+                Some(Ok(code)) => code,
+                Some(Err(message)) => {
+                    problems.push(CharterError::Code { module: module.name.clone(), message });
+                    CodeHash([0; 32])
+                }
+                None => CodeHash([0; 32]),
+            };
+            let config = match serde_json::to_value(&module.config) {
+                Ok(json) => json.to_string(),
+                Err(e) => {
+                    problems.push(CharterError::Code {
+                        module: module.name.clone(),
+                        message: format!("config cannot be expressed as JSON: {e}"),
+                    });
+                    "{}".to_owned()
+                }
+            };
             let mut permissions = module.permissions;
             permissions.sort();
             permissions.dedup();
-            modules.push(ModuleSpec {
-                name: module.name,
-                code,
-                config: config_json.to_string(),
-                permissions,
-            });
+            modules.push(ModuleSpec { name: module.name, code, config, permissions });
         }
         let charter = Charter { name: parsed.name, participants, modules, params: parsed.params };
-        charter.validate()?;
-        Ok(charter)
+        problems.extend(charter.rule_problems().into_iter().map(CharterError::Invalid));
+        if problems.is_empty() { Ok(charter) } else { Err(problems) }
     }
+}
+
+/// Every reference between modules in a charter's configs that names no
+/// module of the charter, with its line.
+///
+/// `text` is the charter's TOML (placeholders filled). `references` gives,
+/// for a module instance, the top-level fields of its config that name
+/// other module instances, as its code declares them (the SDK's
+/// `references!`), or `None` when they are not known (code not at hand). A
+/// field's value is a name or a list of names; an absent or `null` one names
+/// nothing. Text that does not parse has no references (its TOML error is
+/// reported by [`Charter::check_toml`]).
+pub fn reference_problems(
+    text: &str,
+    mut references: impl FnMut(&str) -> Option<Vec<String>>,
+) -> Vec<CharterError> {
+    let Ok(parsed) = toml::from_str::<SpannedCharterToml>(text) else { return Vec::new() };
+    let modules: Vec<String> = parsed.modules.iter().map(|m| m.name.clone()).collect();
+    let line_of = |offset: usize| text.get(..offset).map(|before| before.matches('\n').count() + 1);
+    let mut problems = Vec::new();
+    for module in &parsed.modules {
+        for field in references(&module.name).unwrap_or_default() {
+            let Some(value) = module.config.get(&field) else { continue };
+            let names: Vec<&str> = match value.get_ref() {
+                toml::Value::String(name) => vec![name.as_str()],
+                toml::Value::Array(items) => items.iter().filter_map(toml::Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            for name in names {
+                if modules.iter().any(|m| m == name) {
+                    continue;
+                }
+                problems.push(CharterError::UnknownReference(Box::new(UnknownReference {
+                    module: module.name.clone(),
+                    field: field.clone(),
+                    name: name.to_owned(),
+                    line: line_of(value.span().start),
+                    suggestion: did_you_mean(name, modules.iter().map(String::as_str)).map(str::to_owned),
+                    modules: modules.clone(),
+                })));
+            }
+        }
+    }
+    problems
+}
+
+/// The parts of a charter's TOML that references are about, with where
+/// each config value stands.
+#[derive(Deserialize)]
+struct SpannedCharterToml {
+    #[serde(default)]
+    modules: Vec<SpannedModuleToml>,
+}
+
+#[derive(Deserialize)]
+struct SpannedModuleToml {
+    name: String,
+    #[serde(default)]
+    config: BTreeMap<String, toml::Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -406,6 +605,83 @@ alpha = "x"
         );
         let err = Charter::from_toml(&text, "c.toml", Path::new("."), resolve).expect_err("dup");
         assert!(err.to_string().contains("used twice"), "{err}");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod check_tests {
+    use super::*;
+
+    fn resolve(_: &str, source: CodeSource) -> Result<CodeHash, String> {
+        match source {
+            CodeSource::Hash(h) => Ok(h),
+            CodeSource::File(p) if p.ends_with("missing.wasm") => Err("cannot read missing.wasm".into()),
+            CodeSource::File(p) => Ok(CodeHash::of(p.to_string_lossy().as_bytes())),
+        }
+    }
+
+    #[test]
+    fn check_toml_reports_every_problem_and_from_toml_the_first() {
+        let a = MemberId([1; 32]);
+        let text = format!(
+            "name = \"x\"\nparticipants = [\"{a}\", \"pm1bad\"]\n[[modules]]\nname = \"m\"\nwasm = \"missing.wasm\"\n[[modules]]\nname = \"m\"\nwasm = \"m.wasm\"\n[[modules]]\nname = \"Bad\"\nwasm = \"b.wasm\"\n"
+        );
+        let problems = Charter::check_toml(&text, "c.toml", Path::new("."), resolve).unwrap_err();
+        let texts: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 4, "{texts:#?}");
+        assert!(texts[0].contains("pm1bad"), "{texts:#?}");
+        assert!(texts[1].contains("missing.wasm"), "{texts:#?}");
+        assert!(texts[2].contains("used twice") && texts[3].contains("`Bad`"), "{texts:#?}");
+        let first = Charter::from_toml(&text, "c.toml", Path::new("."), resolve).unwrap_err();
+        assert_eq!(first, problems[0]);
+    }
+
+    #[test]
+    fn references_to_modules_the_charter_lacks_are_found_with_their_lines() {
+        let text = "name = \"x\"\n[[modules]]\nname = \"membership\"\n[modules.config]\ngovernance = \"votng\"\nmanagers = [\"exit\", \"membership\"]\nother = \"nowhere\"\n[[modules]]\nname = \"voting\"\n[modules.config]\nmembership = \"membership\"\n";
+        let declared = |module: &str| match module {
+            "membership" => Some(vec!["governance".to_owned(), "managers".to_owned(), "absent".to_owned()]),
+            "voting" => Some(vec!["membership".to_owned()]),
+            _ => None,
+        };
+        let problems = reference_problems(text, declared);
+        let found: Vec<(String, String, Option<usize>, Option<String>)> = problems
+            .iter()
+            .map(|p| match p {
+                CharterError::UnknownReference(r) => {
+                    (r.field.clone(), r.name.clone(), r.line, r.suggestion.clone())
+                }
+                other => panic!("{other}"),
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("governance".to_owned(), "votng".to_owned(), Some(5), Some("voting".to_owned())),
+                ("managers".to_owned(), "exit".to_owned(), Some(6), None),
+            ]
+        );
+        let message = problems[0].to_string();
+        assert!(message.contains("line 5") && message.contains("did you mean `voting`?"), "{message}");
+        assert!(reference_problems(text, |_| None).is_empty(), "undeclared: not checked");
+        assert!(reference_problems("not = [toml", declared).is_empty());
+    }
+
+    #[test]
+    fn unfilled_placeholders_are_all_listed_with_their_lines() {
+        let values = BTreeMap::from([("a".to_owned(), "x".to_owned())]);
+        let missing = unfilled_placeholders("${a} ${c}\n${b}\n${c}", &values);
+        let got: Vec<(&str, &[usize])> =
+            missing.iter().map(|m| (m.name.as_str(), m.lines.as_slice())).collect();
+        assert_eq!(got, [("c", &[1, 3][..]), ("b", &[2][..])]);
+    }
+
+    #[test]
+    fn did_you_mean_picks_a_close_candidate_only() {
+        assert_eq!(did_you_mean("tresury", ["treasury", "term"]), Some("treasury"));
+        assert_eq!(did_you_mean("exit", ["exit", "treasury"]), None);
+        assert_eq!(did_you_mean("bank", ["membership", "voting"]), None);
     }
 }
 

@@ -18,7 +18,8 @@ mod types;
 
 pub(crate) use charter::is_valid_module_name;
 pub use charter::{
-    Charter, CharterError, CodeSource, ModuleSpec, Params, SystemPermission, fill_placeholders, placeholders,
+    Charter, CharterError, CodeSource, ModuleSpec, Params, SystemPermission, Unfilled, UnknownReference,
+    did_you_mean, fill_placeholders, placeholders, reference_problems, unfilled_placeholders,
 };
 pub(crate) use codec::author_and_seq_of_encoding;
 pub use codec::{ENCODING_VERSION, Limits, decode_signed_op, encode_signed_op, op_id_of_encoding};

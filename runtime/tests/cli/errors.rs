@@ -71,8 +71,8 @@ fn wrong_tokens_unknown_things_bad_json_and_rejected_calls() {
     let unknown = "ab".repeat(32);
     let err = home.fails(&["partnership", "show", &unknown]);
     assert!(err.contains("unknown partnership") && err.contains("partnership list"), "{err}");
-    let err = home.fails(&["call", "ffff", "guestbook", "{}"]);
-    assert!(err.contains("unknown partnership ffff"), "{err}");
+    let err = home.fails(&["call", "ffffffff", "guestbook", "{}"]);
+    assert!(err.contains("unknown partnership ffffffff"), "{err}");
     let err = home.fails(&["call", &id, "ghost", "{}"]);
     assert!(err.contains("unknown module `ghost`") && err.contains("guestbook"), "{err}");
     let err = home.fails(&["query", &id, "ghost", "{}"]);

@@ -13,6 +13,7 @@
 mod api;
 mod commands;
 mod errors;
+mod mistakes;
 mod openapi;
 mod readme;
 mod removal;

@@ -16,10 +16,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use polypact::host::{HostConfig, WasmExecutor};
+use polypact::host::{HostConfig, WasmExecutor, declared_references};
 use polypact::ledger::{Executor, Ledger, LedgerConfig};
 use polypact::op::{
     Charter, CodeHash, CodeSource, MemberKey, Payload, UnsignedOp, fill_placeholders, placeholders,
+    reference_problems,
 };
 use polypact::testing::{T0, WasmHarness, module_wasm_path};
 use serde_json::json;
@@ -51,6 +52,7 @@ fn load(path: &Path, executor: &WasmExecutor) -> (Charter, BTreeMap<String, u8>)
         .collect();
     let filled = fill_placeholders(&text, &values).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let base = path.parent().expect("a charter lives in a folder");
+    let mut references = BTreeMap::new();
     let charter =
         Charter::from_toml(&filled, &path.display().to_string(), base, |module, source| match source {
             CodeSource::Hash(hash) if executor.has_code(&hash) => Ok(hash),
@@ -59,10 +61,14 @@ fn load(path: &Path, executor: &WasmExecutor) -> (Charter, BTreeMap<String, u8>)
                 let wasm = read_wasm(&file)?;
                 let code = executor.add_code(&wasm).map_err(|e| e.to_string())?;
                 assert_eq!(code, CodeHash::of(&wasm), "a module's code hash is BLAKE3 of its wasm");
+                references.insert(module.to_owned(), declared_references(&wasm).map_err(|e| e.to_string())?);
                 Ok(code)
             }
         })
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // Every reference between its modules names one of them.
+    let problems = reference_problems(&filled, |module| references.get(module).cloned());
+    assert!(problems.is_empty(), "{}: {problems:?}", path.display());
     (charter, seeds)
 }
 

@@ -995,3 +995,5 @@ fn pending(ctx: &QueryCtx, map: &Map<&str, Terms>) -> Result<Vec<Pending>> {
 }
 
 polypact_sdk::export!(init: init, handle: handle, query: query);
+// The config fields that name other module instances (checked in charters).
+polypact_sdk::references!("governance", "managers");

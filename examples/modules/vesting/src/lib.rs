@@ -657,3 +657,5 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
 }
 
 polypact_sdk::export!(init: init, handle: handle, query: query);
+// The config fields that name other module instances (checked in charters).
+polypact_sdk::references!("membership", "governance", "exit_module");

@@ -1206,3 +1206,5 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
 }
 
 polypact_sdk::export!(init: init, handle: handle, query: query);
+// The config fields that name other module instances (checked in charters).
+polypact_sdk::references!("membership", "module_proposers");
