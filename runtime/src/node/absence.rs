@@ -25,14 +25,14 @@ use crate::op::{MemberId, Payload};
 /// The suspension op this node's member should author now in one
 /// partnership, if any.
 ///
-/// `last_heard`: node clock of the latest op of each member that reached
-/// this node; `following_since`: node clock since when the node has
-/// followed the partnership (a member never heard counts from there).
+/// `silent_since`: for each participant finality waits for, the node
+/// clock since when it has been silent *while ops waited for it* (the
+/// later of its last op reaching this node and finality starting to wait
+/// for it), kept by the caller.
 pub(crate) fn next_action(
     ledger: &NodeLedger,
     me: &MemberId,
-    last_heard: &BTreeMap<MemberId, u64>,
-    following_since: u64,
+    silent_since: &BTreeMap<MemberId, u64>,
     now_ms: u64,
 ) -> Option<Payload> {
     let state = ledger.optimistic_state();
@@ -67,13 +67,13 @@ pub(crate) fn next_action(
     if after == 0 || !ledger.votes_on_suspensions(me) {
         return None;
     }
-    let silent_since = |member: &MemberId| last_heard.get(member).copied().unwrap_or(following_since);
+    let since = |member: &MemberId| silent_since.get(member).copied().unwrap_or(now_ms);
     let absent = ledger
         .waiting_for()
         .into_iter()
         .filter(|member| member != me && !state.is_suspended(member))
-        .filter(|member| now_ms.saturating_sub(silent_since(member)) >= after)
-        .min_by_key(|member| (silent_since(member), *member))?;
+        .filter(|member| now_ms.saturating_sub(since(member)) >= after)
+        .min_by_key(|member| (since(member), *member))?;
     let cut_seq = max_seq(&absent);
     match mine {
         // Once per epoch; again only against the same member at a later cut.

@@ -92,9 +92,9 @@ pub struct NodeCore {
     /// Node clock of the latest op of each member that reached this node,
     /// per partnership (for suspending absent partners, [`super::absence`]).
     last_heard: BTreeMap<PartnershipId, BTreeMap<MemberId, u64>>,
-    /// Node clock since when this node has followed each partnership (since
-    /// its start for those it had).
-    following_since: BTreeMap<PartnershipId, u64>,
+    /// Node clock since when finality has been waiting for each member,
+    /// per partnership (while it waits; see [`NodeCore::silent_since`]).
+    waiting_since: BTreeMap<PartnershipId, BTreeMap<MemberId, u64>>,
 }
 
 /// One partnership's acks waiting for a store commit.
@@ -143,7 +143,7 @@ impl NodeCore {
             held: BTreeMap::new(),
             released: Vec::new(),
             last_heard: BTreeMap::new(),
-            following_since: BTreeMap::new(),
+            waiting_since: BTreeMap::new(),
         })
     }
 
@@ -435,14 +435,12 @@ impl NodeCore {
     pub fn tend_absences(&mut self, now_ms: u64) -> Result<Vec<(PartnershipId, OpId)>, NodeError> {
         let mut authored = Vec::new();
         for partnership in self.partnership_ids() {
-            let since = *self.following_since.entry(partnership).or_insert(now_ms);
+            let silent_since = self.silent_since(&partnership, now_ms);
             let Some(ledger) = self.ledgers.get(&partnership) else { continue };
             if ledger.halted().is_some() {
                 continue;
             }
-            let empty = BTreeMap::new();
-            let heard = self.last_heard.get(&partnership).unwrap_or(&empty);
-            let Some(payload) = super::absence::next_action(ledger, &self.member, heard, since, now_ms)
+            let Some(payload) = super::absence::next_action(ledger, &self.member, &silent_since, now_ms)
             else {
                 continue;
             };
@@ -451,6 +449,27 @@ impl NodeCore {
             authored.push((partnership, op.id()));
         }
         Ok(authored)
+    }
+
+    /// For each participant finality in `partnership` waits for, since when
+    /// (node clock) it has been silent while ops waited for it: the later of
+    /// its last op reaching this node and finality starting to wait for it
+    /// (a partner admitted a moment ago is not absent). Notes when waiting
+    /// starts and forgets those no longer waited for.
+    fn silent_since(&mut self, partnership: &PartnershipId, now_ms: u64) -> BTreeMap<MemberId, u64> {
+        let Some(ledger) = self.ledgers.get(partnership) else { return BTreeMap::new() };
+        let waiting = ledger.waiting_for();
+        let started = self.waiting_since.entry(*partnership).or_default();
+        started.retain(|member, _| waiting.contains(member));
+        let heard = self.last_heard.get(partnership);
+        waiting
+            .into_iter()
+            .map(|member| {
+                let waited = *started.entry(member).or_insert(now_ms);
+                let last = heard.and_then(|h| h.get(&member)).copied().unwrap_or(0);
+                (member, waited.max(last))
+            })
+            .collect()
     }
 
     /// Every participant of `partnership` with its status and when this
@@ -482,7 +501,7 @@ impl NodeCore {
     /// suspend it.
     pub fn waiting_for(&self, partnership: &PartnershipId, now_ms: u64) -> Vec<Waiting> {
         let Some(ledger) = self.ledgers.get(partnership) else { return Vec::new() };
-        let since = self.following_since.get(partnership).copied().unwrap_or(now_ms);
+        let started = self.waiting_since.get(partnership);
         let heard = self.last_heard.get(partnership);
         let after = ledger.charter().params.suspend_after_ms;
         let voters = ledger
@@ -495,8 +514,9 @@ impl NodeCore {
             .waiting_for()
             .into_iter()
             .map(|member| {
-                let last = heard.and_then(|h| h.get(&member)).copied().unwrap_or(since);
-                let silent_for_ms = now_ms.saturating_sub(last);
+                let waited = started.and_then(|s| s.get(&member)).copied().unwrap_or(now_ms);
+                let last = heard.and_then(|h| h.get(&member)).copied().unwrap_or(0);
+                let silent_for_ms = now_ms.saturating_sub(waited.max(last));
                 let why_not = if member == self.member {
                     Some("this node's own member: it acks when it has built on the op".to_owned())
                 } else if after == 0 {
