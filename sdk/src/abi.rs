@@ -230,8 +230,15 @@ pub type ScanPage = Vec<(Vec<u8>, Vec<u8>)>;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SystemQuery {
-    /// Active participants: JSON `[{"member":"pm1…","admitted_at":0}]`.
+    /// Active participants (not removed; suspended ones included): JSON
+    /// `[{"member":"pm1…","admitted_at":0}]`.
     Participants {},
+    /// Every participant, former ones included, with its status: JSON
+    /// `[{"member":"pm1…","admitted_at":0,"status":"active"}]`, where status
+    /// is `active`, `suspended` (absent: finality does not wait for it and
+    /// its ops have no effect until a partner readmits it; it keeps its
+    /// membership and claims) or `removed`.
+    Statuses {},
     /// Members proven to have equivocated: JSON `[{"member":"pm1…","from_seq":3}]`.
     Equivocators {},
     /// Installed module instances: JSON `[{"name":"voting","code":"<hex>"}]`.

@@ -42,6 +42,30 @@ pub struct Participant {
     pub admitted_at: u64,
 }
 
+/// Where a participant stands, as the `system` module reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Takes part.
+    Active,
+    /// Suspended for absence: finality does not wait for it and its ops have
+    /// no effect until a partner readmits it. It keeps membership and claims.
+    Suspended,
+    /// No longer a participant.
+    Removed,
+}
+
+/// A participant with its [`Status`], as `system` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantStatus {
+    /// Member id (`pm1…`).
+    pub member: String,
+    /// Height at which it was admitted (0: in the genesis charter).
+    pub admitted_at: u64,
+    /// Where it stands.
+    pub status: Status,
+}
+
 /// A member proven to have equivocated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Equivocator {
@@ -122,6 +146,18 @@ impl QueryCtx {
     /// Whether `member` is an active participant.
     pub fn is_participant(&self, member: &str) -> Result<bool, Error> {
         Ok(self.participants()?.iter().any(|p| p.member == member))
+    }
+
+    /// Every participant, former ones included, with its [`Status`]: for
+    /// rules that treat suspended (absent) partners apart, such as a quorum
+    /// counted among those present.
+    pub fn statuses(&self) -> Result<Vec<ParticipantStatus>, Error> {
+        self.query_system(SystemQuery::Statuses {})
+    }
+
+    /// Whether `member` is suspended for absence now.
+    pub fn is_suspended(&self, member: &str) -> Result<bool, Error> {
+        Ok(self.statuses()?.iter().any(|p| p.member == member && p.status == Status::Suspended))
     }
 
     /// Writes a line to the node's debug log; never affects state.

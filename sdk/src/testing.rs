@@ -141,6 +141,20 @@ impl MockHost {
         self.on_system(SystemQuery::Participants {}, &list)
     }
 
+    /// Answers `system`'s statuses query with these members and statuses
+    /// (admitted at 0).
+    pub fn set_statuses(&mut self, members: &[(&str, crate::ctx::Status)]) -> &mut Self {
+        let list: Vec<crate::ctx::ParticipantStatus> = members
+            .iter()
+            .map(|(m, status)| crate::ctx::ParticipantStatus {
+                member: m.to_string(),
+                admitted_at: 0,
+                status: *status,
+            })
+            .collect();
+        self.on_system(SystemQuery::Statuses {}, &list)
+    }
+
     /// Answers a [`SystemQuery`] with `answer` as JSON.
     ///
     /// # Panics

@@ -406,6 +406,30 @@ impl<'a, E: Executor> OpRun<'a, E> {
                     .collect();
                 serde_json::Value::Array(list)
             }
+            SystemQuery::Statuses {} => {
+                let list: Vec<serde_json::Value> = self
+                    .scan(super::state::PARTICIPANT_PREFIX, b"", usize::MAX)
+                    .into_iter()
+                    .filter_map(|(k, v)| {
+                        let member: [u8; 32] = k[super::state::PARTICIPANT_PREFIX.len()..].try_into().ok()?;
+                        let member = MemberId(member);
+                        let record: ParticipantRecord = super::state::decode_record(&v)?;
+                        let suspended = self
+                            .get(&super::state::suspension_key(&member))
+                            .and_then(|b| super::state::decode_record::<super::state::SuspensionRecord>(&b))
+                            .is_some_and(|s| s.is_current());
+                        let status = match (record.is_active(), suspended) {
+                            (false, _) => "removed",
+                            (true, true) => "suspended",
+                            (true, false) => "active",
+                        };
+                        Some(serde_json::json!({
+                            "member": member.to_string(), "admitted_at": record.admitted_at, "status": status,
+                        }))
+                    })
+                    .collect();
+                serde_json::Value::Array(list)
+            }
             SystemQuery::Equivocators {} => {
                 let list: Vec<serde_json::Value> = self
                     .scan(super::state::EVIDENCE_PREFIX, b"", usize::MAX)

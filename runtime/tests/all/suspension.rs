@@ -86,6 +86,19 @@ fn a_majority_suspends_a_silent_member_and_goes_on() {
         assert!(view.is_final(&completing.id()), "so is the suspension");
     }
     assert_eq!(a.final_root(), b.final_root());
+    // Modules see it through `system`.
+    let statuses = a.query("system", br#"{"statuses":{}}"#, true).expect("runs").expect("answers");
+    let statuses: serde_json::Value = serde_json::from_slice(&statuses).expect("json");
+    let status_of = |m: &MemberId| {
+        statuses
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["member"] == m.to_string())
+            .map(|s| s["status"].clone())
+    };
+    assert_eq!(status_of(&members[2]), Some(json!("suspended")));
+    assert_eq!(status_of(&members[0]), Some(json!("active")));
     // C's hidden op arrives late: it has no effect, and nothing final moves.
     let root = a.final_root();
     a.insert_synced(hidden.clone(), T0 + 8).expect("structure is kept");
