@@ -65,9 +65,16 @@ impl From<NodeError> for ApiError {
             NodeError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "op_refused"),
             NodeError::Dissolved(_) => (StatusCode::CONFLICT, "dissolved"),
             NodeError::Halted { .. } => (StatusCode::SERVICE_UNAVAILABLE, "halted"),
-            NodeError::Query(_) => (StatusCode::UNPROCESSABLE_ENTITY, "query_failed"),
+            NodeError::ModuleRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "query_failed"),
+            NodeError::HostFault { .. } => (StatusCode::SERVICE_UNAVAILABLE, "host_fault"),
             NodeError::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             NodeError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "stopped"),
+            NodeError::Network(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_network"),
+            NodeError::Store(_) | NodeError::StoreFailed(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "store_failure")
+            }
+            NodeError::Open { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "open_failed"),
+            NodeError::Start(_) => (StatusCode::INTERNAL_SERVER_ERROR, "start_failed"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let error_value = match &error {

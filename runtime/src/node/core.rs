@@ -314,7 +314,7 @@ impl NodeCore {
         // One op in, one result out.
         match self.insert_batch(partnership, vec![op], origin, now_ms)?.pop() {
             Some(result) => result.map_err(NodeError::Refused),
-            None => Err(NodeError::Start("internal: a batch of one op gave no result".into())),
+            None => Err(NodeError::Internal("a batch of one op gave no result".into())),
         }
     }
 

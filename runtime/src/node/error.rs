@@ -48,9 +48,25 @@ pub enum NodeError {
         /// Why.
         reason: String,
     },
-    /// A query failed.
-    #[error("query failed: {0}")]
-    Query(String),
+    /// The module refused the query, or failed it deterministically (it
+    /// trapped, ran out of fuel, broke the ABI): the same answer on every
+    /// node.
+    #[error("module `{module}` refused the query: {reason}")]
+    ModuleRejected {
+        /// The module asked.
+        module: String,
+        /// The module's error, or how it failed.
+        reason: String,
+    },
+    /// This node could not run the module (its code is missing here, or a
+    /// fault of the node): another node may answer.
+    #[error("this node could not run module `{module}`: {reason}")]
+    HostFault {
+        /// The module asked.
+        module: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A stored partnership could not be rebuilt.
     #[error("cannot open partnership {partnership} from the store: {message}")]
     Open {
@@ -78,7 +94,17 @@ pub enum NodeError {
     /// The node is shutting down or has stopped.
     #[error("the node is not running (it stopped or is shutting down)")]
     Stopped,
-    /// The node could not start.
+    /// The node could not start (its data directory, its WASM host).
     #[error("cannot start the node: {0}")]
     Start(String),
+    /// The node's network could not start, or the node runs without one.
+    #[error("network: {0}")]
+    Network(String),
+    /// The store failed earlier and the node stopped: memory and disk may
+    /// differ, and only a restart (which rebuilds from the disk) is safe.
+    #[error("the node stopped after a store failure: {0}; restart it")]
+    StoreFailed(String),
+    /// A broken invariant of the node itself: a bug, please report it.
+    #[error("internal error (a bug, please report it): {0}")]
+    Internal(String),
 }

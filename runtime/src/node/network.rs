@@ -857,7 +857,7 @@ impl NetworkHalf {
         if let Err(NodeError::Store(_)) = &result {
             let failed = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
             if let Some(reply) = reply {
-                let _ = reply.send(Err(NodeError::Start(failed)));
+                let _ = reply.send(Err(NodeError::StoreFailed(failed)));
             }
             return result.map(|_| ());
         }
@@ -925,7 +925,7 @@ pub fn start_networked(
     let key_copy = MemberKey::from_secret(key.secret());
     let core = open_core(&config, key)?;
     let (handle, events) =
-        Network::spawn(net).map_err(|e| NodeError::Start(format!("cannot start the network: {e}")))?;
+        Network::spawn(net).map_err(|e| NodeError::Network(format!("cannot start the network: {e}")))?;
     let half = NetworkHalf::new(handle.clone(), events, network, config.core.ledger.limits, key_copy);
     Ok((start_with_network(core, &config, half), handle))
 }

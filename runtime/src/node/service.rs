@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::host::{HostConfig, WasmExecutor};
-use crate::ledger::OpOutcome;
+use crate::ledger::{ExecError, OpOutcome};
 use crate::op::{Charter, CodeHash, MemberId, MemberKey, OpId, PartnershipId, SignedOp};
 use crate::store::Store;
 
@@ -347,7 +347,7 @@ impl NodeTask {
                         let result = self.core.flush();
                         let failed = result.as_ref().err().map(ToString::to_string);
                         let _ = reply.send(result);
-                        break match failed { Some(e) => Err(NodeError::Start(e)), None => Ok(()) };
+                        break match failed { Some(e) => Err(NodeError::StoreFailed(e)), None => Ok(()) };
                     }
                     Some(Command::JoinById(partnership, reply)) => join_by_id = Some((partnership, reply)),
                     Some(command) => {
@@ -372,7 +372,7 @@ impl NodeTask {
                 match net.as_mut() {
                     Some(half) => half.join_by_id(&self.core, partnership, reply),
                     None => {
-                        let _ = reply.send(Err(NodeError::Start(
+                        let _ = reply.send(Err(NodeError::Network(
                             "this node runs without a network; join with the genesis op instead".into(),
                         )));
                     }
@@ -510,8 +510,13 @@ impl NodeTask {
                 let result = self.core.ledger_or_err(&partnership).and_then(|ledger| {
                     match ledger.query(&module, &msg, final_state) {
                         Ok(Ok(data)) => Ok(data),
-                        Ok(Err(error)) => Err(NodeError::Query(error)),
-                        Err(e) => Err(NodeError::Query(e.to_string())),
+                        Ok(Err(reason)) => Err(NodeError::ModuleRejected { module: module.clone(), reason }),
+                        Err(e @ (ExecError::MissingCode(_) | ExecError::Fault(_))) => {
+                            Err(NodeError::HostFault { module: module.clone(), reason: e.to_string() })
+                        }
+                        Err(e) => {
+                            Err(NodeError::ModuleRejected { module: module.clone(), reason: e.to_string() })
+                        }
                     }
                 });
                 let _ = reply.send(result);
@@ -554,7 +559,7 @@ impl NodeTask {
 /// Remembers a store failure: the node must stop after answering.
 fn note_fatal<T>(fatal: &mut Option<NodeError>, result: &Result<T, NodeError>) {
     if let Err(NodeError::Store(e)) = result {
-        *fatal = Some(NodeError::Start(format!("store failure: {e}")));
+        *fatal = Some(NodeError::StoreFailed(e.to_string()));
     }
 }
 

@@ -94,7 +94,7 @@ fn a_node_runs_calls_through_wasm_and_survives_a_restart() {
             .expect_err("refused");
         assert!(matches!(unknown_p, NodeError::UnknownPartnership(_)), "{unknown_p}");
         let bad_query = node.query(p, "guestbook", b"{not json".to_vec(), false).await.expect_err("refused");
-        assert!(matches!(bad_query, NodeError::Query(_)), "{bad_query}");
+        assert!(matches!(bad_query, NodeError::ModuleRejected { .. }), "{bad_query}");
         let outsider =
             node.create_partnership(charter(vec![MemberKey::from_seed(8).member_id()], code)).await;
         assert!(matches!(outsider, Err(NodeError::NotAParticipant(_))), "{outsider:?}");
