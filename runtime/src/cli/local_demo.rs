@@ -7,11 +7,22 @@ use anyhow::{Context, Result, bail};
 use polypact::host::{HostConfig, WasmExecutor};
 use polypact::ledger::{Ledger, LedgerConfig};
 use polypact::op::{Charter, CodeHash, MemberKey, ModuleSpec, Params, Payload, UnsignedOp};
-use polypact::testing::module_wasm;
 
-/// Runs the in-process demo.
-pub fn run() -> Result<()> {
-    let wasm = module_wasm("guestbook").map_err(anyhow::Error::msg)?;
+/// Where the demo looks for the guestbook module when not told: where
+/// `scripts/build-modules.sh` puts it, relative to the repository root.
+const DEFAULT_WASM: &str = "target/wasm32-unknown-unknown/release/guestbook.wasm";
+
+/// Runs the in-process demo with the guestbook module at `wasm` (default:
+/// [`DEFAULT_WASM`] under the current directory).
+pub fn run(wasm: Option<&std::path::Path>) -> Result<()> {
+    let path = wasm.unwrap_or(std::path::Path::new(DEFAULT_WASM));
+    let wasm = std::fs::read(path).with_context(|| {
+        format!(
+            "cannot read the guestbook module at {}; run the demo from the repository root after \
+             ./scripts/build-modules.sh, or point --wasm at guestbook.wasm",
+            path.display()
+        )
+    })?;
     let names = ["studio", "telco", "bank"];
     let keys: Vec<MemberKey> = (1..=3).map(MemberKey::from_seed).collect();
     let mut participants: Vec<_> = keys.iter().map(MemberKey::member_id).collect();

@@ -211,7 +211,12 @@ enum Cmd {
         command: TestnetCmd,
     },
     /// Three partners' ledgers in one process (no network, no API).
-    Demo,
+    Demo {
+        /// The guestbook module (default: where `scripts/build-modules.sh`
+        /// puts it, under the current directory).
+        #[arg(long, value_name = "FILE")]
+        wasm: Option<PathBuf>,
+    },
     /// Prints a shell completion script (e.g. `polypact completions bash >
     /// ~/.local/share/bash-completion/completions/polypact`).
     Completions {
@@ -483,7 +488,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 TestnetCmd::Demo { keep, dir, charter } => testnet::demo(keep, dir, charter).await,
             }
         }),
-        Cmd::Demo => local_demo::run(),
+        Cmd::Demo { wasm } => local_demo::run(wasm.as_deref()),
     }
 }
 

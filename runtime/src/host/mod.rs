@@ -78,6 +78,7 @@ mod engine;
 mod error;
 mod executor;
 mod imports;
+#[cfg(any(test, feature = "testing"))]
 pub mod native;
 mod references;
 mod state;

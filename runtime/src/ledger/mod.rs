@@ -15,10 +15,12 @@ mod error;
 mod executor;
 mod finality;
 mod lthash;
+#[cfg(any(test, feature = "testing"))]
 mod native;
 mod persist;
 mod state;
 mod suspension;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use self::core::{
@@ -28,6 +30,7 @@ pub use dispatch::ModuleEvent;
 pub use error::{LedgerError, Refusal};
 pub use executor::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};
 pub use lthash::LtHash;
+#[cfg(any(test, feature = "testing"))]
 pub use native::{NativeExecutor, NativeModule};
 pub use persist::OpenError;
 pub use state::{ModuleRecord, ParticipantRecord, StateMap, SuspensionRecord, VoteRecord, Write};

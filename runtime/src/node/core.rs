@@ -90,7 +90,7 @@ pub struct NodeCore {
     /// report (see [`NodeCore::take_released`]).
     released: Vec<OpId>,
     /// Node clock of the latest op of each member that reached this node,
-    /// per partnership (for suspending absent partners, [`super::absence`]).
+    /// per partnership (for suspending absent partners, `node/absence.rs`).
     last_heard: BTreeMap<PartnershipId, BTreeMap<MemberId, u64>>,
     /// Node clock since when finality has been waiting for each member,
     /// per partnership (while it waits; see [`NodeCore::silent_since`]).
@@ -428,7 +428,7 @@ impl NodeCore {
     }
 
     /// Authors, in each partnership, the suspension op the member owes
-    /// now, if any (see [`super::absence`]): a vote to suspend a partner
+    /// now, if any (see `node/absence.rs`): a vote to suspend a partner
     /// that finality has waited for longer than the charter allows, a
     /// withdrawal, a request to return, or a readmission. Returns the ops
     /// authored.
