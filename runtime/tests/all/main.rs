@@ -3,7 +3,6 @@
 mod support;
 
 mod equivocation;
-mod governance_wasm;
 mod ledger_bad_input;
 mod ledger_order;
 mod node;

@@ -121,7 +121,9 @@ async fn create_call_query_show_list() {
     // Its status can be asked for; it is applied and final soon (one partner).
     let status_path = format!("/v1/partnerships/{id}/ops/{op}");
     let mut seen = api.get(&status_path).await.1;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while seen["final"] != json!(true) {
+        assert!(std::time::Instant::now() < deadline, "op {op} not final after 60 s: {seen}");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         seen = api.get(&status_path).await.1;
     }
