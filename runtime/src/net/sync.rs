@@ -254,10 +254,21 @@ where
             format!("sync message of {len} bytes is over the limit of {max} bytes"),
         ));
     }
-    let mut body = vec![0u8; len];
-    io.read_exact(&mut body).await?;
+    // Read before allocating: the buffer grows as bytes arrive, so a peer
+    // that announces a large frame and sends little costs what it sent.
+    let mut body = Vec::with_capacity(len.min(FIRST_READ_BYTES));
+    io.take(len as u64).read_to_end(&mut body).await?;
+    if body.len() < len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("sync message cut short: {} of {len} bytes", body.len()),
+        ));
+    }
     decode_frame(&body)
 }
+
+/// What a frame's buffer starts at, whatever length it announces.
+const FIRST_READ_BYTES: usize = 16 * 1024;
 
 async fn write_framed<T, W>(io: &mut W, value: &T, max: usize) -> io::Result<()>
 where
@@ -338,6 +349,42 @@ mod tests {
 
     fn block_on<F: Future>(f: F) -> F::Output {
         futures::executor::block_on(f)
+    }
+
+    /// A peer that announces a frame and then sends nothing more; records
+    /// the largest buffer a read offered it.
+    struct Announcer {
+        header: Vec<u8>,
+        largest_body_read: usize,
+    }
+
+    impl AsyncRead for Announcer {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut [u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            if self.header.is_empty() {
+                self.largest_body_read = self.largest_body_read.max(buf.len());
+                return std::task::Poll::Ready(Ok(0));
+            }
+            let n = buf.len().min(self.header.len());
+            buf[..n].copy_from_slice(&self.header[..n]);
+            self.header.drain(..n);
+            std::task::Poll::Ready(Ok(n))
+        }
+    }
+
+    #[test]
+    fn a_frame_is_read_before_its_buffer_is_allocated() {
+        let announced = MAX_RESPONSE_BYTES as u32;
+        let mut peer = Announcer { header: announced.to_be_bytes().to_vec(), largest_body_read: 0 };
+        let error =
+            block_on(read_framed::<SyncResponse, _>(&mut peer, MAX_RESPONSE_BYTES)).expect_err("cut short");
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(error.to_string().contains("0 of"), "{error}");
+        // Nothing near the announced 17 MiB was set aside for bytes that never came.
+        assert!(peer.largest_body_read <= 64 * 1024, "a {} byte buffer", peer.largest_body_read);
     }
 
     #[test]
