@@ -133,5 +133,16 @@ pub(super) async fn metrics(State(state): State<ApiState>) -> Result<Response, A
     }
     f.head("polypact_api_queries_total", "counter", "Queries answered through the API.");
     f.line("polypact_api_queries_total", &[], state.metrics.queries.load(Ordering::Relaxed));
+    f.head("polypact_api_refused_total", "counter", "What the API's edge turned away, by reason.");
+    f.line(
+        "polypact_api_refused_total",
+        &[("reason", "connections")],
+        state.edge.connections_refused.load(Ordering::Relaxed),
+    );
+    f.line(
+        "polypact_api_refused_total",
+        &[("reason", "large_bodies")],
+        state.edge.large_bodies_refused.load(Ordering::Relaxed),
+    );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], f.out).into_response())
 }

@@ -41,6 +41,7 @@
 //! decides no state (the ledger does) and does not start the node or the
 //! network (the CLI does).
 
+mod edge;
 mod error;
 mod metrics;
 mod routes;
@@ -58,6 +59,7 @@ use futures::future::BoxFuture;
 
 use crate::node::NodeHandle;
 
+pub use edge::{EdgeCounters, EdgeLimits};
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
 
@@ -105,6 +107,8 @@ pub struct ApiConfig {
     /// `GET /v1/partnerships/{id}/genesis` so any partner's node can hand it
     /// to a new partner. `None`: not kept.
     pub genesis_dir: Option<std::path::PathBuf>,
+    /// What a client can make the node spend before a handler runs.
+    pub edge: EdgeLimits,
 }
 
 impl ApiConfig {
@@ -118,6 +122,7 @@ impl ApiConfig {
             peers: None,
             genesis_signer: None,
             genesis_dir: None,
+            edge: EdgeLimits::default(),
         }
     }
 }
@@ -134,6 +139,7 @@ pub(crate) struct ApiState {
     pub(crate) node: NodeHandle,
     pub(crate) config: Arc<ApiConfig>,
     pub(crate) metrics: Arc<ApiMetrics>,
+    pub(crate) edge: Arc<EdgeCounters>,
     /// Flips to `true` when the server shuts down, ending event streams.
     pub(crate) closing: tokio::sync::watch::Receiver<bool>,
 }
@@ -167,9 +173,29 @@ pub fn routes() -> Vec<Route> {
 /// Builds the API router over a running node. The returned sender ends
 /// event streams when set to `true` (`serve` does so on shutdown).
 pub fn router(node: NodeHandle, config: ApiConfig) -> (Router, tokio::sync::watch::Sender<bool>) {
+    let (router, closing, _) = router_with_edge(node, config);
+    (router, closing)
+}
+
+fn router_with_edge(
+    node: NodeHandle,
+    config: ApiConfig,
+) -> (Router, tokio::sync::watch::Sender<bool>, Arc<EdgeCounters>) {
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
-    let state =
-        ApiState { node, config: Arc::new(config), metrics: Arc::new(ApiMetrics::default()), closing };
+    let limits = config.edge;
+    let edge = Arc::new(EdgeCounters::default());
+    let admission = edge::BodyAdmission {
+        limits,
+        large: Arc::new(tokio::sync::Semaphore::new(limits.max_large_bodies)),
+        counters: Arc::clone(&edge),
+    };
+    let state = ApiState {
+        node,
+        config: Arc::new(config),
+        metrics: Arc::new(ApiMetrics::default()),
+        edge: Arc::clone(&edge),
+        closing,
+    };
     let mut open = Router::new();
     let mut guarded = Router::new();
     for (route, handler) in routes::table() {
@@ -184,10 +210,13 @@ pub fn router(node: NodeHandle, config: ApiConfig) -> (Router, tokio::sync::watc
         .merge(guarded)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.body_read_timeout))
+        .layer(middleware::from_fn_with_state(admission, edge::admit_body))
+        .layer(middleware::from_fn(edge::json_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state);
-    (router, closing_tx)
+    (router, closing_tx, edge)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then ends event
@@ -198,13 +227,13 @@ pub async fn serve(
     config: ApiConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (router, closing) = router(node, config);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = closing.send(true);
-        })
-        .await
+    let limits = config.edge;
+    let (router, closing, counters) = router_with_edge(node, config);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing.send(true);
+    };
+    edge::serve(listener, router, limits, counters, shutdown).await
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {

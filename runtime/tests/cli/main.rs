@@ -12,6 +12,7 @@
 
 mod api;
 mod commands;
+mod edge;
 mod errors;
 mod mistakes;
 mod openapi;
