@@ -32,6 +32,11 @@ use super::validate::{EXPORT_MEMORY, Shape, check};
 use crate::ledger::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};
 use crate::op::CodeHash;
 
+/// Native stack the host's own frames around one module invocation may
+/// take (wasmtime's entry trampolines, host functions, the ledger's
+/// dispatch), on top of the module's `max_wasm_stack`.
+const NATIVE_FRAMES_BYTES: usize = 512 * 1024;
+
 /// Runs WASM modules with wasmtime: metered, sandboxed, deterministic.
 ///
 /// Add code with [`add_code`](Self::add_code), then hand the executor to the
@@ -373,7 +378,14 @@ impl Executor for WasmExecutor {
             store.set_fuel(call.fuel).map_err(|e| ExecError::Fault(format!("cannot set fuel: {e:#}")))?;
             store.set_epoch_deadline(self.deadline_ticks);
             store.epoch_deadline_trap();
-            let result = self.run(&mut store, &code, call.entry, &input, call.fuel);
+            // Modules that query (or message) each other nest, each level on
+            // this thread's stack with up to `max_wasm_stack` of WASM frames:
+            // grow the stack first if what is left could not hold one more
+            // level, so no nesting the rules allow can overflow it.
+            let red_zone = self.limits.max_wasm_stack + NATIVE_FRAMES_BYTES;
+            let result = stacker::maybe_grow(red_zone, 2 * red_zone, || {
+                self.run(&mut store, &code, call.entry, &input, call.fuel)
+            });
             let remaining = store.get_fuel().unwrap_or(0);
             drop(store);
             (result, remaining)

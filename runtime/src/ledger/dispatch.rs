@@ -360,6 +360,16 @@ impl<'a, E: Executor> OpRun<'a, E> {
         if stack.iter().any(|m| m == module) {
             return (Err(format!("re-entrant query: `{module}` is already running")), 0);
         }
+        if stack.len() > self.params.max_message_depth as usize {
+            return (
+                Err(format!(
+                    "query depth limit {} reached querying `{module}` (modules querying each other nest at most \
+                     the charter's max_message_depth)",
+                    self.params.max_message_depth
+                )),
+                0,
+            );
+        }
         let Some(record) = self.module_record(module) else {
             return (Err(format!("no module named `{module}` in this partnership")), 0);
         };

@@ -34,6 +34,11 @@ pub enum SystemPermission {
     Dissolve,
 }
 
+/// The deepest a charter may let module messages and queries nest: a rule
+/// of the runtime, the same on every node, and far below what a node's
+/// instance pool holds (every level keeps one instance alive).
+pub const MAX_MESSAGE_DEPTH: u32 = 16;
+
 /// Runtime parameters of a partnership.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -44,7 +49,8 @@ pub struct Params {
     /// How far ahead of a node's clock an op's `time_ms` may be before the
     /// node holds it back.
     pub clock_tolerance_ms: u64,
-    /// How deep module-to-module messages may nest.
+    /// How deep module-to-module messages, and queries of one module by
+    /// another, may nest (at most [`MAX_MESSAGE_DEPTH`]).
     pub max_message_depth: u32,
     /// How long a participant may be silent, while ops wait for it to
     /// become final, before the others' nodes vote to suspend it (and how
@@ -346,6 +352,12 @@ impl Charter {
         if self.params.fuel_per_op == 0 || self.params.max_message_depth == 0 {
             problems.push("fuel_per_op and max_message_depth must be above zero".into());
         }
+        if self.params.max_message_depth > MAX_MESSAGE_DEPTH {
+            problems.push(format!(
+                "max_message_depth is at most {MAX_MESSAGE_DEPTH} (each level of modules calling or querying \
+                 each other may hold a module's whole stack)"
+            ));
+        }
         problems
     }
 
@@ -560,6 +572,17 @@ mod tests {
             CodeSource::Hash(h) => Ok(h),
             CodeSource::File(p) => Ok(CodeHash::of(p.to_string_lossy().as_bytes())),
         }
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_runtime_allows_is_refused() {
+        let text = format!(
+            "name = \"JV\"\nparticipants = [\"{}\"]\n[params]\nmax_message_depth = {}\n",
+            MemberId([1; 32]),
+            MAX_MESSAGE_DEPTH + 1
+        );
+        let error = Charter::from_toml(&text, "jv.toml", Path::new("/x"), resolve).expect_err("refused");
+        assert!(error.to_string().contains("max_message_depth is at most 16"), "{error}");
     }
 
     #[test]

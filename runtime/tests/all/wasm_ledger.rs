@@ -76,3 +76,59 @@ fn a_query_larger_than_the_allocator_arena_answers_exactly() {
         .collect();
     assert_eq!(got, messages.iter().map(String::as_str).collect::<Vec<_>>());
 }
+
+/// A module whose query recurses `frames` deep (holding its stack), then
+/// queries module `next` and answers with whatever that answered; its handle
+/// and init do nothing.
+fn hop(next: &str, frames: u32) -> Vec<u8> {
+    let len = next.len();
+    wat::parse_str(format!(
+        r#"(module
+  (import "polypact" "query" (func $query (param i32 i32 i32 i32) (result i64)))
+  (import "polypact" "take_result" (func $take_result (param i32)))
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  (data (i32.const 0) "\00\00\00\00")
+  (data (i32.const 32) "{next}")
+  (data (i32.const 96) "{{}}")
+  (func $alloc (export "polypact_alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+    (local.get $p))
+  (func (export "polypact_abi_version") (result i32) (i32.const 1))
+  (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
+  (func (export "polypact_handle") (param i32 i32) (result i64) (i64.const 4))
+  (func $deep (param $n i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64) (result i64)
+    (local $len i32) (local $p i32)
+    (if (result i64) (local.get $n)
+      (then (i64.add (i64.mul (local.get $a) (i64.const 0))
+        (call $deep (i32.sub (local.get $n) (i32.const 1)) (local.get $b) (local.get $c) (local.get $d) (local.get $a))))
+      (else
+        (local.set $len (i32.wrap_i64 (call $query (i32.const 32) (i32.const {len}) (i32.const 96) (i32.const 2))))
+        (local.set $p (call $alloc (local.get $len)))
+        (call $take_result (local.get $p))
+        (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $len))))))
+  (func (export "polypact_query") (param i32 i32) (result i64)
+    (call $deep (i32.const {frames}) (i64.const 1) (i64.const 2) (i64.const 3) (i64.const 4)))
+)"#
+    ))
+    .expect("valid wat")
+}
+
+/// Modules that query each other, each holding a deep stack, nest no deeper
+/// than the charter's rule: a deterministic error naming the rule, not a
+/// crashed node (each level may hold a whole WASM stack, and the host grows
+/// the thread's stack before one more level could overflow it).
+#[test]
+fn a_deep_chain_of_queries_stops_at_the_depth_rule() {
+    let names: Vec<String> = (0..12).map(|i| format!("hop{i}")).collect();
+    let codes: Vec<Vec<u8>> = (0..12).map(|i| hop(&format!("hop{}", i + 1), 4_000)).collect();
+    let modules: Vec<polypact::testing::ModuleDef<'_>> =
+        names.iter().zip(&codes).map(|(n, c)| (n.as_str(), c.as_slice(), "{}", &[][..])).collect();
+    let h = WasmHarness::new(2, &modules).expect("genesis");
+    let answer = h.query("hop0", &json!({})).expect_err("the chain is deeper than the rule");
+    assert!(answer.contains("query depth limit 8 reached querying `hop9`"), "{answer}");
+    // The same answer again: the limit is a rule, not a property of this run.
+    assert_eq!(h.query("hop0", &json!({})).expect_err("again"), answer);
+}
