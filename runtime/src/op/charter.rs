@@ -39,6 +39,13 @@ pub enum SystemPermission {
 /// instance pool holds (every level keeps one instance alive).
 pub const MAX_MESSAGE_DEPTH: u32 = 16;
 
+/// The most fuel a charter may give one op. Straight-line WASM burns
+/// 1.0–4.8 billion fuel a second on the reference machine (BENCHMARKS.md),
+/// so an op at this budget ends within about a second, ten times inside the
+/// host's wall-clock backstop (10 s): the backstop is a last resort that an
+/// honest partnership never meets, never what ends its ops.
+pub const MAX_FUEL_PER_OP: u64 = 1_000_000_000;
+
 /// Runtime parameters of a partnership.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -352,6 +359,12 @@ impl Charter {
         if self.params.fuel_per_op == 0 || self.params.max_message_depth == 0 {
             problems.push("fuel_per_op and max_message_depth must be above zero".into());
         }
+        if self.params.fuel_per_op > MAX_FUEL_PER_OP {
+            problems.push(format!(
+                "fuel_per_op is at most {MAX_FUEL_PER_OP} (about a second of WASM; more could meet the node's \
+                 wall-clock backstop, which must never decide an op)"
+            ));
+        }
         if self.params.max_message_depth > MAX_MESSAGE_DEPTH {
             problems.push(format!(
                 "max_message_depth is at most {MAX_MESSAGE_DEPTH} (each level of modules calling or querying \
@@ -572,6 +585,16 @@ mod tests {
             CodeSource::Hash(h) => Ok(h),
             CodeSource::File(p) => Ok(CodeHash::of(p.to_string_lossy().as_bytes())),
         }
+    }
+
+    #[test]
+    fn fuel_beyond_what_runs_in_time_is_refused() {
+        let text = format!(
+            "name = \"JV\"\nparticipants = [\"{}\"]\n[params]\nfuel_per_op = 1000000000000\n",
+            MemberId([1; 32])
+        );
+        let error = Charter::from_toml(&text, "jv.toml", Path::new("/x"), resolve).expect_err("refused");
+        assert!(error.to_string().contains("fuel_per_op is at most 1000000000"), "{error}");
     }
 
     #[test]

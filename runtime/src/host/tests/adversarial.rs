@@ -432,3 +432,25 @@ fn code_over_the_size_limit_is_refused() {
     }
     assert!(executor.code_hashes().is_empty());
 }
+
+/// How fast fuel burns in straight-line WASM on this machine (the figure
+/// behind `op::MAX_FUEL_PER_OP`): `cargo test -p polypact --lib
+/// measure_fuel_per_second -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_fuel_per_second() {
+    let executor = executor();
+    for body in [
+        "(loop $forever (br $forever)) (i64.const 4)",
+        "(local $i i64) (loop $l (local.set $i (i64.add (local.get $i) (i64.const 1))) (br $l)) (i64.const 4)",
+    ] {
+        let code = executor.add_code(&wasm(&handle_module(body))).expect("valid");
+        for fuel in [100_000_000u64, 1_000_000_000] {
+            let mut env = TestEnv::default();
+            let t = std::time::Instant::now();
+            let _ = run(&executor, &code, Entry::Handle, &mut env, fuel);
+            let s = t.elapsed().as_secs_f64();
+            eprintln!("fuel {fuel}: {s:.3} s = {:.0} M fuel/s", fuel as f64 / s / 1e6);
+        }
+    }
+}
