@@ -157,6 +157,21 @@ struct TailEntry {
 
 const MAX_NOTIFICATIONS: usize = 100_000;
 const RECENT_OUTCOMES: usize = 10_000;
+/// The most bytes of outcomes (data and events) remembered for recent final
+/// ops, beside the count: what a node keeps in memory is bounded in bytes.
+const RECENT_OUTCOME_BYTES: usize = 16 * 1024 * 1024;
+
+/// The bytes an outcome keeps in memory (roughly: its data, events, error).
+fn outcome_size(outcome: &OpOutcome) -> usize {
+    match outcome {
+        OpOutcome::Applied { data, events } => {
+            data.as_ref().map_or(0, Vec::len) + events.iter().map(super::dispatch::event_size).sum::<usize>()
+        }
+        OpOutcome::Failed { error } => error.len(),
+        OpOutcome::Skipped { reason } => reason.len(),
+        OpOutcome::Structural => 0,
+    }
+}
 
 /// One partnership's ledger.
 pub struct Ledger<E: Executor> {
@@ -178,6 +193,7 @@ pub struct Ledger<E: Executor> {
     final_delta: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     recent_final: BTreeMap<OpId, OpOutcome>,
     recent_order: VecDeque<OpId>,
+    recent_bytes: usize,
     notifications: VecDeque<Notification>,
     dropped_notifications: u64,
     refusals: BTreeMap<&'static str, u64>,
@@ -232,6 +248,7 @@ impl<E: Executor> Ledger<E> {
             final_delta,
             recent_final: BTreeMap::new(),
             recent_order: VecDeque::new(),
+            recent_bytes: 0,
             notifications: VecDeque::new(),
             dropped_notifications: 0,
             refusals: BTreeMap::new(),
@@ -427,6 +444,12 @@ impl<E: Executor> Ledger<E> {
     /// Takes the notifications gathered since the last call.
     pub fn drain_notifications(&mut self) -> Vec<Notification> {
         self.notifications.drain(..).collect()
+    }
+
+    /// Bytes of outcomes remembered for recent final ops (bounded; older
+    /// final outcomes are read from the state's failure records).
+    pub fn remembered_outcome_bytes(&self) -> usize {
+        self.recent_bytes
     }
 
     /// Notifications dropped because nobody drained them in time.
@@ -1251,11 +1274,18 @@ impl<E: Executor> Ledger<E> {
     }
 
     fn remember_final(&mut self, id: OpId, outcome: OpOutcome) {
-        self.recent_final.insert(id, outcome);
+        self.recent_bytes += outcome_size(&outcome);
+        if let Some(replaced) = self.recent_final.insert(id, outcome) {
+            self.recent_bytes = self.recent_bytes.saturating_sub(outcome_size(&replaced));
+        }
         self.recent_order.push_back(id);
-        while self.recent_order.len() > RECENT_OUTCOMES {
-            if let Some(old) = self.recent_order.pop_front() {
-                self.recent_final.remove(&old);
+        while self.recent_order.len() > RECENT_OUTCOMES
+            || (self.recent_bytes > RECENT_OUTCOME_BYTES && self.recent_order.len() > 1)
+        {
+            if let Some(old) = self.recent_order.pop_front()
+                && let Some(gone) = self.recent_final.remove(&old)
+            {
+                self.recent_bytes = self.recent_bytes.saturating_sub(outcome_size(&gone));
             }
         }
     }

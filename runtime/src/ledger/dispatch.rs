@@ -34,6 +34,18 @@ pub struct ModuleEvent {
     pub event: Event,
 }
 
+/// The most bytes of events one op may emit, over all its messages: a rule
+/// of the runtime (the same on every node), since every node keeps them
+/// with the op's outcome.
+pub const MAX_EVENT_BYTES_PER_OP: usize = 256 * 1024;
+
+/// The bytes an event takes: its kind and every attribute's key and value.
+pub(crate) fn event_size(event: &ModuleEvent) -> usize {
+    event.module.len()
+        + event.event.kind.len()
+        + event.event.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+}
+
 /// Why a run stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum RunError {
@@ -204,6 +216,13 @@ impl<'a, E: Executor> OpRun<'a, E> {
         self.events.extend(
             response.events.into_iter().map(|event| ModuleEvent { module: module.to_owned(), event }),
         );
+        let event_bytes: usize = self.events.iter().map(event_size).sum();
+        if event_bytes > MAX_EVENT_BYTES_PER_OP {
+            return failed(format!(
+                "the op's events take {event_bytes} bytes, over the limit of {MAX_EVENT_BYTES_PER_OP} bytes per op; \
+                 emit less (events are kept with the op's outcome on every node)"
+            ));
+        }
         for message in response.messages {
             match message {
                 Message::Call { module: target, msg } => {

@@ -7,6 +7,7 @@
 //! | `{"set":{"key":"k","value":"v"}}` | writes a key |
 //! | `{"add":{"key":"k","by":1}}` | adds to an integer key (fails on overflow) |
 //! | `{"fail":"why"}` | fails the op with that error, after a write that must not survive |
+//! | `{"emit":{"count":3,"size":10}}` | emits `count` events with a `size`-byte attribute each |
 //! | `{"admit":"pm1…"}` / `{"remove":"pm1…"}` | asks the system to add or remove a participant |
 //! | `{"forward":{"module":"m","msg":{…}}}` | sends a message to another module |
 //!
@@ -48,6 +49,15 @@ impl KvModule {
         } else if let Some(why) = msg.get("fail") {
             env.set(b"doomed", b"this write must not survive")?;
             return Err(as_text(why));
+        } else if let Some(emit) = msg.get("emit") {
+            let count = emit["count"].as_u64().unwrap_or(1);
+            let size = emit["size"].as_u64().unwrap_or(1) as usize;
+            for i in 0..count {
+                response.events.push(Event {
+                    kind: "filler".into(),
+                    attributes: vec![(i.to_string(), "x".repeat(size))],
+                });
+            }
         } else if let Some(member) = msg.get("admit") {
             response.messages.push(Message::System(SystemMsg::AddParticipant { member: as_text(member) }));
         } else if let Some(member) = msg.get("remove") {

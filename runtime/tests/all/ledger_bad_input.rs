@@ -331,3 +331,31 @@ fn a_batch_gives_each_op_the_result_it_would_get_alone() {
     let reasons: Vec<&str> = together.iter().filter_map(|r| r.as_ref().err()).map(Refusal::reason).collect();
     assert_eq!(reasons.len(), 4, "{reasons:?}");
 }
+
+#[test]
+fn an_event_bomb_fails_alike_and_what_a_node_remembers_stays_bounded() {
+    let mut s = setup();
+    // Over the per-op limit: the op fails, with the rule's name, and changes nothing.
+    let root = s.ledger.optimistic_root();
+    let bomb =
+        author(&mut s.ledger, &s.keys[0], call(json!({"emit": {"count": 60, "size": 65_000}})), T0 + 2);
+    match s.ledger.outcome(&bomb.id()) {
+        Some(polypact::ledger::OpOutcome::Failed { error }) => {
+            assert!(error.contains("over the limit of 262144 bytes per op"), "{error}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let failure_only = s.ledger.optimistic_state().failure(&bomb.id()).is_some();
+    assert!(failure_only && s.ledger.optimistic_root() != root, "only the failure record is written");
+    // Just under it, many times: each op is fine, and the outcomes a node
+    // keeps for recent final ops stay within their byte budget.
+    let mut now = T0 + 3;
+    for _ in 0..120 {
+        now += 1;
+        author(&mut s.ledger, &s.keys[0], call(json!({"emit": {"count": 3, "size": 80_000}})), now);
+        author(&mut s.ledger, &s.keys[1], Payload::Ack, now);
+    }
+    assert!(s.ledger.final_height() > 200, "the ops became final");
+    let kept = s.ledger.remembered_outcome_bytes();
+    assert!(kept <= 16 * 1024 * 1024 + 300 * 1024, "{kept} bytes of outcomes kept");
+}
