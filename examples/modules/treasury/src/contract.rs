@@ -139,25 +139,20 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
 
 // ----- entries -----
 
-/// What a member records with `record_revenue`, `record_cost` or `contribute_capital`.
-pub struct NewEntry {
-    /// Revenue, cost or capital.
-    pub kind: EntryKind,
-    /// Asset code.
-    pub asset: String,
-    /// Minor units.
-    pub amount: Amount,
-    /// Invoice number or bank reference, unique per kind.
-    pub reference: String,
-    /// Client or vendor (empty for capital).
-    pub counterparty: String,
-    /// Free text.
-    pub note: String,
+/// What a member records with `record_revenue`, `record_cost` or
+/// `contribute_capital`: the fields of the [`Entry`] it becomes.
+struct NewEntry {
+    kind: EntryKind,
+    asset: String,
+    amount: Amount,
+    reference: String,
+    counterparty: String,
+    note: String,
 }
 
 /// `record_revenue`, `record_cost` and `contribute_capital`: a member's own
 /// op records an entry; it counts now, or once confirmed if the config asks.
-pub fn execute_record_entry(
+fn execute_record_entry(
     ctx: &mut Ctx,
     config: &Config,
     new: NewEntry,
