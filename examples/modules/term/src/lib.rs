@@ -34,22 +34,24 @@
 //! | `error.rs` | [`TermError`]: why a call fails, in the words the caller sees |
 //! | `contract.rs` | `init`, and `handle` and `query` dispatching to one function per message |
 //! | `split.rs` | how a review turns KPI attainment into a split, and the treasury's `set_split` |
+//! | `validate.rs` | the limits and the checks of config, milestones, periods, split rules and schedules |
 
 pub mod contract;
 pub mod error;
 pub mod msg;
 pub mod split;
 pub mod state;
+pub mod validate;
 
-pub use contract::{
-    ATTAINMENT_LIMIT_BPS, DEFAULT_PAGE, END_REASON, MAX_KPIS, MAX_MILESTONES, MAX_NAME_LEN, MAX_NOTE_LEN,
-    MAX_OWNERS, MAX_PAGE, MAX_REVIEW_DATES, MAX_REVIEWS_PER_TICK, MAX_TITLE_LEN, MAX_TRANCHES, handle, init,
-    query,
-};
+pub use contract::{DEFAULT_PAGE, END_REASON, MAX_PAGE, MAX_REVIEWS_PER_TICK, handle, init, query};
 pub use error::TermError;
 pub use msg::*;
 pub use split::{BPS_TOTAL, compute_split, set_split_msg, split_from_values};
 pub use state::TermState;
+pub use validate::{
+    ATTAINMENT_LIMIT_BPS, MAX_KPIS, MAX_MILESTONES, MAX_NAME_LEN, MAX_NOTE_LEN, MAX_OWNERS, MAX_REVIEW_DATES,
+    MAX_TITLE_LEN, MAX_TRANCHES,
+};
 
 polypact_sdk::export!(init: contract::init, handle: contract::handle, query: contract::query);
 // The config fields that name other module instances (checked in charters).
