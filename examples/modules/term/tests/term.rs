@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use membership_api::{Member, MemberInfo};
 use polypact_sdk::Message;
 use polypact_sdk::testing::MockHost;
 use serde_json::{Value, json};
@@ -28,16 +29,49 @@ const END: u64 = START + 360 * DAY;
 fn fake_membership(host: &mut MockHost) {
     host.on_query("membership", |q: Value| {
         let who = q["member"]["member"].as_str().ok_or_else(|| format!("unexpected query {q}"))?;
+        // Membership's answer, built from its published types.
+        let record = |voting_units, active| MemberInfo {
+            member: who.into(),
+            record: Member {
+                voting_units,
+                economic_units: 0,
+                roles: Default::default(),
+                active,
+                joined_at: 0,
+                left_at: None,
+            },
+        };
         match who {
-            STUDIO | TELCO => Ok(json!({"member": who, "active": true, "voting_units": 50})),
-            FORMER => Ok(json!({"member": who, "active": false, "voting_units": 0})),
+            STUDIO | TELCO => Ok(record(50, true)),
+            FORMER => Ok(record(0, false)),
             _ => Err(format!("{who} is not a member")),
         }
+        .map(|info| serde_json::to_value(info).unwrap())
     });
 }
 
-/// The other modules' configs, as the term module reads them at init.
+/// The other modules' configs, as the term module reads them at init: each
+/// a whole config of its module, with the given fields written over it.
 fn fake_neighbours(host: &mut MockHost, voting: Value, exit: Value, treasury: Value) {
+    let over = |mut config: Value, fields: Value| {
+        for (k, v) in fields.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        config
+    };
+    let voting = over(
+        json!({"membership": "membership", "rules": {"default": {"threshold": {"majority": {}}}},
+            "min_period_ms": DAY, "max_period_ms": 14 * DAY}),
+        voting,
+    );
+    let exit =
+        over(json!({"membership": "membership", "governance": "voting", "treasury": "treasury"}), exit);
+    let treasury = over(
+        json!({"membership": "membership", "governance": "voting", "exit_module": "exit", "split_managers": [],
+            "assets": {"EUR": 2}, "treasurer_role": "treasurer", "confirmation": "none", "spend_vote_above": {},
+            "spend_vote_kind": null}),
+        treasury,
+    );
     host.on_query("voting", move |_: Value| Ok(voting.clone()));
     host.on_query("exit", move |_: Value| Ok(exit.clone()));
     host.on_query("treasury", move |_: Value| Ok(treasury.clone()));
@@ -46,7 +80,7 @@ fn fake_neighbours(host: &mut MockHost, voting: Value, exit: Value, treasury: Va
 fn neighbours(host: &mut MockHost) {
     fake_neighbours(
         host,
-        json!({"module_proposers": ["term"], "rules": {"default": {}}, "min_period_ms": DAY, "max_period_ms": 14 * DAY}),
+        json!({"module_proposers": ["term"], "min_period_ms": DAY, "max_period_ms": 14 * DAY}),
         json!({"term_module": "term"}),
         json!({"split_managers": ["term"]}),
     );
@@ -232,22 +266,22 @@ fn bad_configs_are_refused_with_the_reason() {
 
 #[test]
 fn a_miswired_charter_fails_at_init_not_at_the_first_review() {
-    let good_voting = json!({"module_proposers": ["term"], "rules": {"default": {}}, "min_period_ms": DAY, "max_period_ms": 14 * DAY});
+    let good_voting = json!({"module_proposers": ["term"], "min_period_ms": DAY, "max_period_ms": 14 * DAY});
     let cases = [
         (
-            json!({"module_proposers": [], "rules": {"default": {}}}),
+            json!({"module_proposers": []}),
             json!({"term_module": "term"}),
             json!({"split_managers": ["term"]}),
             "invalid term config: the governance module \"voting\" does not list \"term\" in module_proposers",
         ),
         (
-            json!({"module_proposers": ["term"], "rules": {"review": {}}}),
+            json!({"module_proposers": ["term"], "rules": {"review": {"threshold": {"majority": {}}}}}),
             json!({"term_module": "term"}),
             json!({"split_managers": ["term"]}),
             "invalid term config: review_kind \"default\" is not a rule of the governance module \"voting\"",
         ),
         (
-            json!({"module_proposers": ["term"], "rules": {"default": {}}, "min_period_ms": DAY, "max_period_ms": 2 * DAY}),
+            json!({"module_proposers": ["term"], "min_period_ms": DAY, "max_period_ms": 2 * DAY}),
             json!({"term_module": "term"}),
             json!({"split_managers": ["term"]}),
             "invalid term config: review_period_ms 604800000 is outside the governance module's voting periods (86400000 to 172800000)",
@@ -801,5 +835,6 @@ fn splits_always_add_up_to_10000() {
 #[test]
 fn the_treasury_message_leaves_zero_shares_out() {
     let split = BTreeMap::from([("a".to_string(), 0), ("b".to_string(), 10000)]);
-    assert_eq!(set_split_msg(None, &split), json!({"set_split": {"fixed": {"shares": {"b": 10000}}}}));
+    let msg = serde_json::to_value(set_split_msg(None, &split)).unwrap();
+    assert_eq!(msg, json!({"set_split": {"fixed": {"shares": {"b": 10000}}}}));
 }

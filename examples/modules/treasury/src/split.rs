@@ -6,7 +6,7 @@
 //! (shares that add up to the amount exactly) and [`allocate`] (a waterfall:
 //! recoup, capped tranches, then the rest). It does not own where weights
 //! come from (membership units, basis points, capital accounts) or what is
-//! stored (`lib.rs`).
+//! stored (`contract.rs`, `distribute.rs`).
 //!
 //! # The rounding rule
 //!

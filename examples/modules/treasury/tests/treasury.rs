@@ -751,7 +751,37 @@ fn with_a_spend_vote_kind_the_proposal_must_be_executed_of_that_kind_and_carry_t
     let (mut host, _, proposals) = setup_with(config);
     revenue(&mut host, ALICE, "EUR", json!(50_000), "INV-1");
     let spend = json!({"spend": {"asset": "EUR", "amount": 20_000, "to": "studio", "reference": "S-1", "proposal": 1}});
-    let proposal = |kind: &str, status: &str, msg: &Value| json!({"id": 1, "kind": kind, "status": status, "messages": [{"call": {"module": "treasury", "msg": msg}}]});
+    // What voting answers for `proposal`, built from its published types.
+    let proposal = |kind: &str, status: &str, msg: &Value| {
+        let proposal = voting_api::Proposal {
+            id: 1,
+            title: "Spend".into(),
+            description: String::new(),
+            kind: kind.into(),
+            rule: voting_api::Rule { threshold: voting_api::Threshold::Majority {}, quorum_percent: 0 },
+            proposer: ALICE.into(),
+            messages: vec![voting_api::ProposalMsg::Call { module: "treasury".into(), msg: msg.clone() }],
+            choices: None,
+            snapshot_height: 0,
+            total_power: 100,
+            created_ms: 0,
+            period_ms: 1,
+            draft: false,
+            sponsor: None,
+            start_ms: 0,
+            end_ms: 1,
+            closed_early_ms: None,
+            quorum_reached_ms: None,
+            tally: voting_api::Tally::default(),
+            firm: voting_api::Tally::default(),
+            executed_ms: None,
+            vetoed_by: None,
+        };
+        let status = serde_json::from_value(json!(status)).unwrap();
+        let view =
+            voting_api::ProposalView { proposal, status, winner: None, closes_ms: 1, executable_from_ms: 1 };
+        serde_json::to_value(view).unwrap()
+    };
     let mut without = spend.clone();
     without["spend"].as_object_mut().unwrap().remove("proposal");
     let err = fails_from(&mut host, "voting", without);

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // tests
 
+use membership_api::{Member, MemberInfo};
 use polypact_sdk::Message;
 use polypact_sdk::testing::MockHost;
 use serde_json::{Value, json};
@@ -26,16 +27,25 @@ fn setup() -> MockHost {
     host.on_query("membership", |q: Value| {
         if let Some(m) = q.get("member") {
             let who = m["member"].as_str().unwrap();
-            return match who {
-                ALICE => {
-                    Ok(json!({"member": ALICE, "voting_units": 10, "economic_units": 100, "active": true}))
-                }
-                BOB => Ok(json!({"member": BOB, "voting_units": 5, "economic_units": 50, "active": true})),
-                FORMER => {
-                    Ok(json!({"member": FORMER, "voting_units": 0, "economic_units": 7, "active": false}))
-                }
-                _ => Err(format!("{who} is not a member")),
+            // Membership's answer, built from its published types.
+            let record = |voting_units, economic_units, active| MemberInfo {
+                member: who.into(),
+                record: Member {
+                    voting_units,
+                    economic_units,
+                    roles: Default::default(),
+                    active,
+                    joined_at: 0,
+                    left_at: None,
+                },
             };
+            return match who {
+                ALICE => Ok(record(10, 100, true)),
+                BOB => Ok(record(5, 50, true)),
+                FORMER => Ok(record(0, 7, false)),
+                _ => Err(format!("{who} is not a member")),
+            }
+            .map(|info| serde_json::to_value(info).unwrap());
         }
         if let Some(r) = q.get("has_role") {
             return Ok(json!({"has_role": r["member"] == ALICE && r["role"] == "admin"}));

@@ -1,0 +1,754 @@
+//! The interface of the standard treasury module: what other modules and
+//! clients send it and what it answers, as types.
+//!
+//! This crate owns the treasury module's wire formats: [`Amount`] (exact
+//! minor units and their JSON form, in `amount.rs`), its config
+//! ([`InitConfig`], [`Split`]), calls ([`HandleMsg`]), queries
+//! ([`QueryMsg`]) and their answers (ledger records such as [`Entry`] and
+//! [`Payout`], and the `*Response` types). It does not own the rules (the
+//! `treasury` crate beside it, which re-exports these types as its `msg`).
+//!
+//! A module that pays a leaver's fair share or reads the pool (exit), or
+//! sets the split (term), depends on this crate, not on the treasury module
+//! itself, and builds its messages from these types:
+//!
+//! ```
+//! use treasury_api::{Amount, BaseSplit, HandleMsg, Split};
+//!
+//! let fair_share =
+//!     HandleMsg::PayoutFairShare { member: "pm1bob".into(), units: Amount(60), total_units: Amount(200) };
+//! assert_eq!(
+//!     serde_json::to_value(&fair_share).unwrap(),
+//!     serde_json::json!({"payout_fair_share": {"member": "pm1bob", "units": 60, "total_units": 200}})
+//! );
+//! let split = HandleMsg::SetSplit(Split::Waterfall { recoup: true, tranches: vec![], rest: BaseSplit::ProRata {} });
+//! assert_eq!(
+//!     serde_json::to_value(&split).unwrap(),
+//!     serde_json::json!({"set_split": {"waterfall": {"recoup": true, "tranches": [], "rest": {"pro_rata": {}}}}})
+//! );
+//! ```
+//!
+//! The JSON forms are in the module's `README.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub mod amount;
+
+pub use amount::Amount;
+
+// ----- config -----
+
+/// An asset in the init config: `"EUR"` (exponent 2) or `{"code":"JPY","exponent":0}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AssetSpec {
+    /// Just the code; exponent 2.
+    Code(String),
+    /// Code and minor-unit exponent (display only: 2 means 150 is 1.50).
+    Full {
+        /// Asset code, 1 to 12 of `A-Z`, `0-9`.
+        code: String,
+        /// Minor-unit exponent, 0 to 18; 2 if absent.
+        exponent: u8,
+    },
+}
+
+fn default_exponent() -> u8 {
+    2
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FullAsset {
+    code: String,
+    #[serde(default = "default_exponent")]
+    exponent: u8,
+}
+
+impl<'de> Deserialize<'de> for AssetSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> core::result::Result<Self, D::Error> {
+        struct AssetVisitor;
+        impl<'de> serde::de::Visitor<'de> for AssetVisitor {
+            type Value = AssetSpec;
+
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(r#"an asset: "EUR" or {"code":"EUR","exponent":2}"#)
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> core::result::Result<AssetSpec, E> {
+                Ok(AssetSpec::Code(v.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> core::result::Result<AssetSpec, A::Error> {
+                let full = FullAsset::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(AssetSpec::Full { code: full.code, exponent: full.exponent })
+            }
+        }
+        deserializer.deserialize_any(AssetVisitor)
+    }
+}
+
+/// Who must confirm revenue, costs and capital before they count.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confirmation {
+    /// `"none"`: entries count when recorded.
+    #[default]
+    None,
+    /// `"other_member"`: any current member other than the recorder.
+    OtherMember,
+    /// `{"role":"auditor"}`: a current member with this membership role, not the recorder.
+    Role(String),
+}
+
+/// Shares in basis points per member; they sum to 10000.
+pub type Shares = BTreeMap<String, u32>;
+
+/// The split after a waterfall's recoup and tranches (or a whole split's base).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaseSplit {
+    /// `{"pro_rata":{}}`: by membership `economic_units` (current and former members).
+    ProRata {},
+    /// `{"fixed":{"shares":{"pm1…":6000,"pm1…":4000}}}`: basis points summing to 10000.
+    Fixed {
+        /// Basis points per member.
+        shares: Shares,
+    },
+    /// `{"capital":{}}`: by each member's capital account in the asset.
+    Capital {},
+}
+
+/// One capped tranche of a waterfall.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tranche {
+    /// The most this tranche pays in total, per asset (an asset not named: 0, skipped).
+    pub cap: BTreeMap<String, Amount>,
+    /// How the tranche is shared: basis points summing to 10000 (one member
+    /// at 10000 for "first N to X"). Give either `shares` or `split`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shares: Shares,
+    /// Or a base split (`pro_rata`, `capital`, `fixed`) for the tranche.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<BaseSplit>,
+}
+
+impl Tranche {
+    /// How the tranche is shared: its `split`, or its `shares` as a fixed split.
+    pub fn base(&self) -> BaseSplit {
+        match &self.split {
+            Some(base) => base.clone(),
+            None => BaseSplit::Fixed { shares: self.shares.clone() },
+        }
+    }
+}
+
+fn default_rest() -> BaseSplit {
+    BaseSplit::ProRata {}
+}
+
+/// How distributed money is split.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// By membership `economic_units`.
+    ProRata {},
+    /// Fixed basis points.
+    Fixed {
+        /// Basis points per member, summing to 10000.
+        shares: Shares,
+    },
+    /// By capital accounts in the asset.
+    Capital {},
+    /// Recoup, then capped tranches in order, then `rest`.
+    Waterfall {
+        /// First pay back each member's outstanding capital (costs paid,
+        /// cash put in, valued in-kind contributions) in the asset.
+        #[serde(default)]
+        recoup: bool,
+        /// Capped tranches, in order; their caps count over all distributions.
+        #[serde(default)]
+        tranches: Vec<Tranche>,
+        /// What is left; `pro_rata` if absent.
+        #[serde(default = "default_rest")]
+        rest: BaseSplit,
+    },
+}
+
+impl Split {
+    /// Its kind as in JSON: `pro_rata`, `fixed`, `capital` or `waterfall`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Split::ProRata {} => "pro_rata",
+            Split::Fixed { .. } => "fixed",
+            Split::Capital {} => "capital",
+            Split::Waterfall { .. } => "waterfall",
+        }
+    }
+}
+
+/// The init config.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitConfig {
+    /// The membership module's instance name.
+    pub membership: String,
+    /// The governance module's instance name.
+    pub governance: String,
+    /// The exit module's instance name (may send `payout_fair_share`, `distribute_all`).
+    #[serde(default)]
+    pub exit_module: Option<String>,
+    /// Module instances that may send `set_split`.
+    #[serde(default)]
+    pub split_managers: Vec<String>,
+    /// The assets kept.
+    pub assets: Vec<AssetSpec>,
+    /// The membership role that may spend up to the limit; `treasurer` if absent.
+    #[serde(default)]
+    pub treasurer_role: Option<String>,
+    /// Who confirms entries before they count.
+    #[serde(default)]
+    pub confirmation: Confirmation,
+    /// Per asset, the largest spend a treasurer may make alone; above it only
+    /// governance. An asset not named: every spend needs governance.
+    #[serde(default)]
+    pub spend_vote_above: BTreeMap<String, Amount>,
+    /// If set, a spend above the limit must name an executed governance
+    /// proposal of this kind that carries exactly this spend.
+    #[serde(default)]
+    pub spend_vote_kind: Option<String>,
+    /// The split in force at the start.
+    pub split: Split,
+}
+
+/// The stored, validated config.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Membership instance.
+    pub membership: String,
+    /// Governance instance.
+    pub governance: String,
+    /// Exit instance.
+    pub exit_module: Option<String>,
+    /// Split managers.
+    pub split_managers: Vec<String>,
+    /// Asset code → minor-unit exponent.
+    pub assets: BTreeMap<String, u8>,
+    /// Treasurer role.
+    pub treasurer_role: String,
+    /// Confirmation rule.
+    pub confirmation: Confirmation,
+    /// Spend limits per asset.
+    pub spend_vote_above: BTreeMap<String, Amount>,
+    /// Required proposal kind for spends above the limit.
+    pub spend_vote_kind: Option<String>,
+}
+
+// ----- records -----
+
+/// Per asset: the pool and running totals (counted entries only).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetTotals {
+    /// Undistributed money held for the partnership.
+    pub pool: Amount,
+    /// Distributed but not yet paid out (owed + pending payouts), over all members.
+    pub claims: Amount,
+    /// Counted revenue.
+    pub revenue: Amount,
+    /// Counted costs paid from the pool.
+    pub costs: Amount,
+    /// Counted costs paid by members (added to their capital, not to the pool).
+    pub member_costs: Amount,
+    /// Counted cash capital put into the pool.
+    pub capital_cash: Amount,
+    /// Valued in-kind contributions (capital only; no cash).
+    pub in_kind: Amount,
+    /// Spent from the pool.
+    pub spent: Amount,
+    /// Moved from the pool into claims (distributions and fair shares).
+    pub distributed: Amount,
+    /// Confirmed payouts of claims.
+    pub paid_out: Amount,
+}
+
+/// Kinds of ledger entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// Money in.
+    Revenue,
+    /// Money out for the venture, from the pool or a member's pocket.
+    Cost,
+    /// Cash a member put into the pool as capital.
+    Capital,
+    /// Money out by a treasurer or governance.
+    Spend,
+}
+
+impl EntryKind {
+    /// Its name as in JSON: `revenue`, `cost`, `capital` or `spend`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryKind::Revenue => "revenue",
+            EntryKind::Cost => "cost",
+            EntryKind::Capital => "capital",
+            EntryKind::Spend => "spend",
+        }
+    }
+}
+
+/// Who paid a cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaidFrom {
+    /// `"pool"`: the partnership's money.
+    #[default]
+    Pool,
+    /// `"member"`: the recording member paid it; it becomes its recoupable capital.
+    Member,
+}
+
+/// Where an entry, payout or contribution stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Recorded, not counted yet.
+    Pending,
+    /// Counts (entries).
+    Counted,
+    /// Refused or withdrawn; never counts.
+    Rejected,
+    /// Valued by governance (contributions).
+    Valued,
+    /// Confirmed by the payee (payouts).
+    Confirmed,
+    /// Cancelled before confirmation (payouts).
+    Cancelled,
+}
+
+impl core::fmt::Display for Status {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Status::Pending => "pending",
+            Status::Counted => "counted",
+            Status::Rejected => "rejected",
+            Status::Valued => "valued",
+            Status::Confirmed => "confirmed",
+            Status::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// A ledger entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Id (0, 1, 2…).
+    pub id: u64,
+    /// Kind.
+    pub kind: EntryKind,
+    /// Asset code.
+    pub asset: String,
+    /// Amount in minor units.
+    pub amount: Amount,
+    /// Invoice number, contract or bank reference; unique per kind.
+    pub reference: String,
+    /// Client, vendor or payee.
+    pub counterparty: String,
+    /// Free text.
+    pub note: String,
+    /// Who recorded it (a member, or `module:<name>`).
+    pub recorded_by: String,
+    /// For costs: who paid.
+    pub paid_from: Option<PaidFrom>,
+    /// For spends by governance: the proposal.
+    pub proposal: Option<u64>,
+    /// Pending, counted or rejected.
+    pub status: Status,
+    /// Who confirmed or rejected it.
+    pub decided_by: Option<String>,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// Height recorded.
+    pub height: u64,
+    /// Time recorded.
+    pub time_ms: u64,
+}
+
+/// An in-kind contribution (IP, staff time, infrastructure).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contribution {
+    /// Id.
+    pub id: u64,
+    /// The contributing member.
+    pub member: String,
+    /// Asset its value is stated in.
+    pub asset: String,
+    /// The value the member declared.
+    pub declared: Amount,
+    /// The value governance gave it (counts in capital).
+    pub value: Option<Amount>,
+    /// What it is.
+    pub description: String,
+    /// `ip`, `staff_time`, `infrastructure`… (free text).
+    pub category: String,
+    /// Pending, valued or rejected.
+    pub status: Status,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    /// Height declared.
+    pub height: u64,
+}
+
+/// A payout of a claim.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payout {
+    /// Id.
+    pub id: u64,
+    /// The payee.
+    pub member: String,
+    /// Asset.
+    pub asset: String,
+    /// Amount.
+    pub amount: Amount,
+    /// Bank reference; unique.
+    pub reference: String,
+    /// Who recorded it (the payer).
+    pub payer: String,
+    /// Pending, confirmed or cancelled.
+    pub status: Status,
+    /// Who confirmed or cancelled.
+    pub decided_by: Option<String>,
+    /// Why it was cancelled.
+    pub reason: Option<String>,
+    /// Height recorded.
+    pub height: u64,
+}
+
+// ----- messages -----
+
+/// Calls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandleMsg {
+    /// A member records revenue received by the partnership.
+    RecordRevenue {
+        /// Asset code.
+        asset: String,
+        /// Minor units.
+        amount: Amount,
+        /// Invoice number (unique among revenue entries).
+        reference: String,
+        /// The client.
+        #[serde(default)]
+        counterparty: String,
+        /// Free text.
+        #[serde(default)]
+        note: String,
+    },
+    /// A member records a cost, paid from the pool or by itself.
+    RecordCost {
+        /// Asset code.
+        asset: String,
+        /// Minor units.
+        amount: Amount,
+        /// Invoice number (unique among costs).
+        reference: String,
+        /// The vendor.
+        #[serde(default)]
+        counterparty: String,
+        /// Free text.
+        #[serde(default)]
+        note: String,
+        /// `pool` (default) or `member` (the recorder paid: recoupable capital).
+        #[serde(default)]
+        paid_from: PaidFrom,
+    },
+    /// A member records cash it put into the pool as capital.
+    ContributeCapital {
+        /// Asset code.
+        asset: String,
+        /// Minor units.
+        amount: Amount,
+        /// Bank reference (unique among capital entries).
+        reference: String,
+        /// Free text.
+        #[serde(default)]
+        note: String,
+    },
+    /// Confirms a pending entry, which then counts.
+    ConfirmEntry {
+        /// Entry id.
+        id: u64,
+    },
+    /// Rejects a pending entry (a confirmer), or withdraws it (its recorder).
+    RejectEntry {
+        /// Entry id.
+        id: u64,
+        /// Why.
+        #[serde(default)]
+        reason: String,
+    },
+    /// A member declares an in-kind contribution; it counts once governance values it.
+    DeclareContribution {
+        /// Asset the value is stated in.
+        asset: String,
+        /// Declared value in minor units.
+        value: Amount,
+        /// What it is.
+        description: String,
+        /// `ip`, `staff_time`, `infrastructure`…
+        #[serde(default)]
+        category: String,
+    },
+    /// Governance values a contribution (at `value`, or as declared).
+    ValueContribution {
+        /// Contribution id.
+        id: u64,
+        /// The value; the declared one if absent.
+        #[serde(default)]
+        value: Option<Amount>,
+    },
+    /// Governance rejects a contribution.
+    RejectContribution {
+        /// Contribution id.
+        id: u64,
+        /// Why.
+        #[serde(default)]
+        reason: String,
+    },
+    /// Moves the pool (of one asset, or all) into claims by the split.
+    Distribute {
+        /// One asset; every asset if absent.
+        #[serde(default)]
+        asset: Option<String>,
+        /// Only this much of that asset's pool (needs `asset`); all of it if absent.
+        #[serde(default)]
+        amount: Option<Amount>,
+    },
+    /// Exit module or governance: distributes every asset's whole pool.
+    DistributeAll {},
+    /// Exit module only: moves `floor(pool * units / total_units)` of every asset into `member`'s claim.
+    PayoutFairShare {
+        /// The leaving member.
+        member: String,
+        /// Its units.
+        units: Amount,
+        /// All units.
+        total_units: Amount,
+    },
+    /// The payer records a payout of a member's claim; the payee confirms it.
+    RecordPayout {
+        /// The payee.
+        member: String,
+        /// Asset code.
+        asset: String,
+        /// Minor units.
+        amount: Amount,
+        /// Bank reference (unique among payouts).
+        reference: String,
+    },
+    /// The payee confirms a payout arrived.
+    ConfirmPayout {
+        /// Payout id.
+        id: u64,
+    },
+    /// The payer or payee cancels a pending payout.
+    CancelPayout {
+        /// Payout id.
+        id: u64,
+        /// Why.
+        #[serde(default)]
+        reason: String,
+    },
+    /// Spends from the pool: up to the limit a treasurer; above it only governance.
+    Spend {
+        /// Asset code.
+        asset: String,
+        /// Minor units.
+        amount: Amount,
+        /// The recipient.
+        to: String,
+        /// Reference (unique among spends).
+        reference: String,
+        /// The governance proposal carrying this spend (needed above the
+        /// limit when the config sets `spend_vote_kind`).
+        #[serde(default)]
+        proposal: Option<u64>,
+    },
+    /// Governance or a split manager replaces the split (tranche progress restarts).
+    SetSplit(Split),
+}
+
+/// Queries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryMsg {
+    /// The config.
+    Config {},
+    /// Pool and claims per asset, with running totals.
+    Balances {},
+    /// A member's account per asset.
+    Statement {
+        /// The member.
+        member: String,
+    },
+    /// The split in force.
+    Split {},
+    /// Waterfall progress: what each tranche has paid, capital outstanding.
+    Waterfall {},
+    /// What distributing `amount` (the whole pool if absent) of `asset` would pay now.
+    Preview {
+        /// Asset code.
+        asset: String,
+        /// Minor units.
+        #[serde(default)]
+        amount: Option<Amount>,
+    },
+    /// One entry.
+    Entry {
+        /// Id.
+        id: u64,
+    },
+    /// Entries in id order.
+    Entries {
+        /// Start after this id.
+        #[serde(default)]
+        start_after: Option<u64>,
+        /// Page size.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// One payout.
+    Payout {
+        /// Id.
+        id: u64,
+    },
+    /// Payouts in id order.
+    Payouts {
+        /// Start after this id.
+        #[serde(default)]
+        start_after: Option<u64>,
+        /// Page size.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// One contribution.
+    Contribution {
+        /// Id.
+        id: u64,
+    },
+    /// Contributions in id order.
+    Contributions {
+        /// Start after this id.
+        #[serde(default)]
+        start_after: Option<u64>,
+        /// Page size.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+}
+
+/// Answer of `balances`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalancesResponse {
+    /// Undistributed pool per asset.
+    pub pool: BTreeMap<String, Amount>,
+    /// Distributed, not yet paid out, per asset.
+    pub claims_total: BTreeMap<String, Amount>,
+    /// Running totals per asset.
+    pub totals: BTreeMap<String, AssetTotals>,
+}
+
+/// One asset of a `statement`: `earned = paid + pending + owed`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementRow {
+    /// Everything distributed to the member.
+    pub earned: Amount,
+    /// Confirmed payouts.
+    pub paid: Amount,
+    /// Payouts awaiting the member's confirmation.
+    pub pending: Amount,
+    /// Still owed and not yet being paid.
+    pub owed: Amount,
+    /// Capital account.
+    pub capital: Amount,
+    /// Capital paid back by a waterfall.
+    pub recouped: Amount,
+    /// Capital still to recoup.
+    pub recoupable: Amount,
+}
+
+/// Answer of `statement`: asset → row (every configured asset).
+pub type StatementResponse = BTreeMap<String, StatementRow>;
+
+/// A tranche with its progress, in `waterfall`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrancheProgress {
+    /// Cap per asset.
+    pub cap: BTreeMap<String, Amount>,
+    /// Paid so far per asset.
+    pub paid: BTreeMap<String, Amount>,
+    /// Shares (if the tranche has them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shares: Shares,
+    /// Base split (if the tranche has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<BaseSplit>,
+}
+
+/// Answer of `waterfall`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaterfallResponse {
+    /// Whether the split recoups capital first.
+    pub recoup: bool,
+    /// Capital still to recoup per asset, over all members.
+    pub recoupable: BTreeMap<String, Amount>,
+    /// Tranches with progress (empty unless the split is a waterfall).
+    pub tranches: Vec<TrancheProgress>,
+}
+
+/// Answer of `preview`, and per asset the data of `distribute`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionView {
+    /// Asset.
+    pub asset: String,
+    /// Amount distributed.
+    pub amount: Amount,
+    /// Per member, everything it gets.
+    pub shares: BTreeMap<String, Amount>,
+    /// Per member, the part that recoups capital.
+    pub recouped: BTreeMap<String, Amount>,
+    /// Per tranche, what it took.
+    pub tranches: Vec<Amount>,
+    /// What went to the rest split.
+    pub rest: Amount,
+}
+
+/// Answer data of `record_*`, `declare_contribution`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedResponse {
+    /// The new id.
+    pub id: u64,
+    /// Its status.
+    pub status: Status,
+}
+
+/// Answer data of `payout_fair_share`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FairShareResponse {
+    /// Per asset, what moved into the member's claim.
+    pub paid: BTreeMap<String, Amount>,
+}
+
+/// Answer data of `distribute` and `distribute_all`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributeResponse {
+    /// Per asset distributed (assets with an empty pool are left out).
+    pub distributed: BTreeMap<String, DistributionView>,
+}

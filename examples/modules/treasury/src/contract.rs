@@ -1,0 +1,821 @@
+//! The treasury module's rules: its entry points and one function per call
+//! and query.
+//!
+//! This file owns what each message does, except distribution
+//! (`distribute.rs`): recording, confirming and rejecting ledger entries,
+//! in-kind contributions, payouts of claims, spending, replacing the split,
+//! and the queries; who may send each (a current member's own op, a
+//! confirmer, a treasurer, governance, the exit module), asking membership
+//! with the types of `membership-api` and reading a spend's proposal with
+//! those of `voting-api`. `handle` and `query` only dispatch. It does not
+//! own the message formats (`msg.rs`, from `treasury-api`), the storage
+//! layout (`state.rs`), the input checks (`validate.rs`) or the error texts
+//! (`error.rs`).
+
+use std::collections::BTreeMap;
+
+use polypact_sdk::{Ctx, Event, Json, QueryCtx, Response, to_json};
+use voting_api::{ProposalMsg, ProposalView, QueryMsg as GovernanceQuery, Status as ProposalStatus};
+
+use crate::distribute::{execute_distribute, execute_distribute_all, execute_payout_fair_share, plan};
+use crate::error::{Result, TreasuryError};
+use crate::msg::{
+    Amount, AssetTotals, BalancesResponse, Config, Confirmation, Contribution, Entry, EntryKind, HandleMsg,
+    InitConfig, PaidFrom, Payout, QueryMsg, RecordedResponse, Split, StatementResponse, StatementRow, Status,
+    TrancheProgress, WaterfallResponse,
+};
+use crate::state::{
+    ACCOUNTS, CONFIG, CONTRIBUTIONS, COUNTERS, Counters, ENTRIES, PAYOUT_REFS, PAYOUTS, REFS, SPLIT, TOTALS,
+    TRANCHE_PAID, USED_PROPOSALS, account, outstanding_capital, totals, tranche_paid,
+};
+use crate::validate::{
+    MAX_REFERENCE_LEN, MAX_TEXT_LEN, add, check_asset, check_split, check_text, nonzero, sub, validate,
+};
+
+/// Page size of list queries when not set.
+pub const DEFAULT_PAGE: u32 = 30;
+/// The largest page.
+pub const MAX_PAGE: u32 = 100;
+
+// ----- entry points -----
+
+/// `init`: validates and stores the config and the initial split.
+pub fn init(ctx: &mut Ctx, config: InitConfig) -> Result<Response> {
+    let (config, split) = validate(config)?;
+    CONFIG.save(ctx, &config)?;
+    SPLIT.save(ctx, &split)?;
+    COUNTERS.save(ctx, &Counters::default())?;
+    Ok(Response::new().add_event(
+        Event::new("treasury_created")
+            .attr("assets", config.assets.keys().cloned().collect::<Vec<_>>().join(","))
+            .attr("split", split.kind())
+            .attr("membership", &config.membership)
+            .attr("governance", &config.governance),
+    ))
+}
+
+/// `handle`: every call of [`HandleMsg`].
+pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
+    let config = CONFIG.load(ctx)?;
+    match msg {
+        HandleMsg::RecordRevenue { asset, amount, reference, counterparty, note } => {
+            let new = NewEntry { kind: EntryKind::Revenue, asset, amount, reference, counterparty, note };
+            execute_record_entry(ctx, &config, new, None)
+        }
+        HandleMsg::RecordCost { asset, amount, reference, counterparty, note, paid_from } => {
+            let new = NewEntry { kind: EntryKind::Cost, asset, amount, reference, counterparty, note };
+            execute_record_entry(ctx, &config, new, Some(paid_from))
+        }
+        HandleMsg::ContributeCapital { asset, amount, reference, note } => {
+            let counterparty = String::new();
+            let new = NewEntry { kind: EntryKind::Capital, asset, amount, reference, counterparty, note };
+            execute_record_entry(ctx, &config, new, None)
+        }
+        HandleMsg::ConfirmEntry { id } => execute_confirm_entry(ctx, &config, id),
+        HandleMsg::RejectEntry { id, reason } => execute_reject_entry(ctx, &config, id, reason),
+        HandleMsg::DeclareContribution { asset, value, description, category } => {
+            execute_declare_contribution(ctx, &config, asset, value, description, category)
+        }
+        HandleMsg::ValueContribution { id, value } => execute_value_contribution(ctx, &config, id, value),
+        HandleMsg::RejectContribution { id, reason } => execute_reject_contribution(ctx, &config, id, reason),
+        HandleMsg::Distribute { asset, amount } => execute_distribute(ctx, &config, asset, amount),
+        HandleMsg::DistributeAll {} => execute_distribute_all(ctx, &config),
+        HandleMsg::PayoutFairShare { member, units, total_units } => {
+            execute_payout_fair_share(ctx, &config, member, units, total_units)
+        }
+        HandleMsg::RecordPayout { member, asset, amount, reference } => {
+            execute_record_payout(ctx, &config, member, asset, amount, reference)
+        }
+        HandleMsg::ConfirmPayout { id } => execute_confirm_payout(ctx, &config, id),
+        HandleMsg::CancelPayout { id, reason } => execute_cancel_payout(ctx, id, reason),
+        HandleMsg::Spend { asset, amount, to, reference, proposal } => {
+            execute_spend(ctx, &config, asset, amount, to, reference, proposal)
+        }
+        HandleMsg::SetSplit(split) => execute_set_split(ctx, &config, split),
+    }
+}
+
+/// `query`: every query of [`QueryMsg`].
+pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
+    let config = CONFIG.load(ctx)?;
+    let answer = match msg {
+        QueryMsg::Config {} => to_json(&config)?,
+        QueryMsg::Balances {} => to_json(&query_balances(ctx, &config)?)?,
+        QueryMsg::Statement { member } => to_json(&query_statement(ctx, &config, &member)?)?,
+        QueryMsg::Split {} => to_json(&SPLIT.load(ctx)?)?,
+        QueryMsg::Waterfall {} => to_json(&query_waterfall(ctx, &config)?)?,
+        QueryMsg::Preview { asset, amount } => {
+            check_asset(&config, &asset)?;
+            let amount = amount.unwrap_or(totals(ctx, &asset)?.pool);
+            to_json(&plan(ctx, &config, &SPLIT.load(ctx)?, &asset, amount)?)?
+        }
+        QueryMsg::Entry { id } => {
+            to_json(&ENTRIES.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "entry", id })?)?
+        }
+        QueryMsg::Entries { start_after, limit } => {
+            let items: Vec<Entry> =
+                ENTRIES.range(ctx, start_after, page(limit))?.into_iter().map(|(_, e)| e).collect();
+            to_json(&items)?
+        }
+        QueryMsg::Payout { id } => {
+            to_json(&PAYOUTS.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "payout", id })?)?
+        }
+        QueryMsg::Payouts { start_after, limit } => {
+            let items: Vec<Payout> =
+                PAYOUTS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, p)| p).collect();
+            to_json(&items)?
+        }
+        QueryMsg::Contribution { id } => to_json(
+            &CONTRIBUTIONS.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "contribution", id })?,
+        )?,
+        QueryMsg::Contributions { start_after, limit } => {
+            let items: Vec<Contribution> =
+                CONTRIBUTIONS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, c)| c).collect();
+            to_json(&items)?
+        }
+    };
+    Ok(answer)
+}
+
+// ----- entries -----
+
+/// What a member records with `record_revenue`, `record_cost` or
+/// `contribute_capital`: the fields of the [`Entry`] it becomes.
+struct NewEntry {
+    kind: EntryKind,
+    asset: String,
+    amount: Amount,
+    reference: String,
+    counterparty: String,
+    note: String,
+}
+
+/// `record_revenue`, `record_cost` and `contribute_capital`: a member's own
+/// op records an entry; it counts now, or once confirmed if the config asks.
+fn execute_record_entry(
+    ctx: &mut Ctx,
+    config: &Config,
+    new: NewEntry,
+    paid_from: Option<PaidFrom>,
+) -> Result<Response> {
+    let recorder = require_member_op(ctx, config, &format!("record {}", new.kind.name()))?;
+    check_asset(config, &new.asset)?;
+    nonzero(new.amount, "the amount")?;
+    check_text(&new.reference, "reference", true, MAX_REFERENCE_LEN)?;
+    check_text(&new.counterparty, "counterparty", false, MAX_REFERENCE_LEN)?;
+    check_text(&new.note, "note", false, MAX_TEXT_LEN)?;
+    if let Some(id) = REFS.may_load(ctx, (new.kind.name(), new.reference.as_str()))? {
+        return Err(TreasuryError::DuplicateReference {
+            kind: new.kind.name(),
+            reference: new.reference,
+            id,
+        });
+    }
+    let id = next_id(ctx, |c| &mut c.entry)?;
+    let counted = config.confirmation == Confirmation::None;
+    let mut entry = Entry {
+        id,
+        kind: new.kind,
+        asset: new.asset,
+        amount: new.amount,
+        reference: new.reference,
+        counterparty: new.counterparty,
+        note: new.note,
+        recorded_by: recorder,
+        paid_from,
+        proposal: None,
+        status: Status::Pending,
+        decided_by: None,
+        reason: None,
+        height: ctx.height(),
+        time_ms: ctx.time_ms(),
+    };
+    if counted {
+        apply_entry(ctx, &entry)?;
+        entry.status = Status::Counted;
+    }
+    REFS.save(ctx, (entry.kind.name(), entry.reference.as_str()), &id)?;
+    ENTRIES.save(ctx, id, &entry)?;
+    Ok(Response::new()
+        .add_event(
+            entry_event("entry_recorded", &entry).attr("status", if counted { "counted" } else { "pending" }),
+        )
+        .set_data(&RecordedResponse { id, status: entry.status })?)
+}
+
+fn pending_entry(ctx: &QueryCtx, id: u64) -> Result<Entry> {
+    let e = ENTRIES.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "entry", id })?;
+    if e.status != Status::Pending {
+        return Err(TreasuryError::NotPending { what: "entry", id, status: e.status });
+    }
+    Ok(e)
+}
+
+/// Whether `caller` may confirm or reject others' entries under the config.
+fn require_confirmer(ctx: &Ctx, config: &Config, entry: &Entry, what: &str) -> Result<String> {
+    let caller = require_member_op(ctx, config, what)?;
+    if caller == entry.recorded_by {
+        return Err(TreasuryError::NotAllowed(format!(
+            "{caller} recorded entry {} and may not {what} it; another member must",
+            entry.id
+        )));
+    }
+    match &config.confirmation {
+        Confirmation::None | Confirmation::OtherMember => Ok(caller),
+        Confirmation::Role(role) => {
+            if has_role(ctx, config, &caller, role)? {
+                Ok(caller)
+            } else {
+                Err(TreasuryError::NotAllowed(format!("only a member with role {role:?} may {what} entries")))
+            }
+        }
+    }
+}
+
+/// `confirm_entry`: a confirmer (not the recorder) makes a pending entry count.
+pub fn execute_confirm_entry(ctx: &mut Ctx, config: &Config, id: u64) -> Result<Response> {
+    let mut entry = pending_entry(ctx, id)?;
+    let by = require_confirmer(ctx, config, &entry, "confirm")?;
+    apply_entry(ctx, &entry)?;
+    entry.status = Status::Counted;
+    entry.decided_by = Some(by.clone());
+    ENTRIES.save(ctx, id, &entry)?;
+    Ok(Response::new().add_event(entry_event("entry_confirmed", &entry).attr("by", by)))
+}
+
+/// `reject_entry`: a confirmer rejects a pending entry, or its recorder withdraws it.
+pub fn execute_reject_entry(ctx: &mut Ctx, config: &Config, id: u64, reason: String) -> Result<Response> {
+    check_text(&reason, "reason", false, MAX_TEXT_LEN)?;
+    let mut entry = pending_entry(ctx, id)?;
+    let by = if ctx.sender_module().is_none() && ctx.caller() == entry.recorded_by {
+        entry.recorded_by.clone() // withdrawn by its recorder
+    } else {
+        require_confirmer(ctx, config, &entry, "reject")?
+    };
+    REFS.remove(ctx, (entry.kind.name(), entry.reference.as_str()));
+    entry.status = Status::Rejected;
+    entry.decided_by = Some(by.clone());
+    entry.reason = Some(reason);
+    ENTRIES.save(ctx, id, &entry)?;
+    Ok(Response::new().add_event(entry_event("entry_rejected", &entry).attr("by", by)))
+}
+
+// ----- contributions -----
+
+/// `declare_contribution`: a member's own op declares an in-kind contribution.
+pub fn execute_declare_contribution(
+    ctx: &mut Ctx,
+    config: &Config,
+    asset: String,
+    value: Amount,
+    description: String,
+    category: String,
+) -> Result<Response> {
+    let member = require_member_op(ctx, config, "declare a contribution")?;
+    check_asset(config, &asset)?;
+    nonzero(value, "the declared value")?;
+    check_text(&description, "description", true, MAX_TEXT_LEN)?;
+    check_text(&category, "category", false, MAX_REFERENCE_LEN)?;
+    let id = next_id(ctx, |c| &mut c.contribution)?;
+    let c = Contribution {
+        id,
+        member,
+        asset,
+        declared: value,
+        value: None,
+        description,
+        category,
+        status: Status::Pending,
+        reason: None,
+        height: ctx.height(),
+    };
+    CONTRIBUTIONS.save(ctx, id, &c)?;
+    Ok(Response::new()
+        .add_event(
+            Event::new("contribution_declared")
+                .attr("id", id)
+                .attr("member", &c.member)
+                .attr("asset", &c.asset)
+                .attr("declared", c.declared)
+                .attr("category", &c.category),
+        )
+        .set_data(&RecordedResponse { id, status: Status::Pending })?)
+}
+
+/// `value_contribution`: governance values a contribution (as declared if
+/// `value` is absent), which adds to the member's capital.
+pub fn execute_value_contribution(
+    ctx: &mut Ctx,
+    config: &Config,
+    id: u64,
+    value: Option<Amount>,
+) -> Result<Response> {
+    if !is_governance(ctx, config) {
+        return Err(TreasuryError::NotAllowed(format!(
+            "only the governance module \"{}\" may value a contribution; propose it there",
+            config.governance
+        )));
+    }
+    let mut c = pending_contribution(ctx, id)?;
+    let value = value.unwrap_or(c.declared);
+    nonzero(value, "the value")?;
+    let mut acc = account(ctx, &c.asset, &c.member)?;
+    acc.capital = add(acc.capital, value, "the member's capital")?;
+    let mut t = totals(ctx, &c.asset)?;
+    t.in_kind = add(t.in_kind, value, "total in-kind capital")?;
+    ACCOUNTS.save(ctx, (c.asset.as_str(), c.member.as_str()), &acc)?;
+    TOTALS.save(ctx, &c.asset, &t)?;
+    c.value = Some(value);
+    c.status = Status::Valued;
+    CONTRIBUTIONS.save(ctx, id, &c)?;
+    Ok(Response::new().add_event(
+        Event::new("contribution_valued")
+            .attr("id", id)
+            .attr("member", &c.member)
+            .attr("asset", &c.asset)
+            .attr("value", value)
+            .attr("capital", acc.capital),
+    ))
+}
+
+/// `reject_contribution`: governance rejects a contribution.
+pub fn execute_reject_contribution(
+    ctx: &mut Ctx,
+    config: &Config,
+    id: u64,
+    reason: String,
+) -> Result<Response> {
+    if !is_governance(ctx, config) {
+        return Err(TreasuryError::NotAllowed(format!(
+            "only the governance module \"{}\" may reject a contribution",
+            config.governance
+        )));
+    }
+    check_text(&reason, "reason", false, MAX_TEXT_LEN)?;
+    let mut c = pending_contribution(ctx, id)?;
+    c.status = Status::Rejected;
+    c.reason = Some(reason);
+    CONTRIBUTIONS.save(ctx, id, &c)?;
+    Ok(Response::new()
+        .add_event(Event::new("contribution_rejected").attr("id", id).attr("member", &c.member)))
+}
+
+fn pending_contribution(ctx: &QueryCtx, id: u64) -> Result<Contribution> {
+    let c = CONTRIBUTIONS.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "contribution", id })?;
+    if c.status != Status::Pending {
+        return Err(TreasuryError::NotPending { what: "contribution", id, status: c.status });
+    }
+    Ok(c)
+}
+
+// ----- payouts -----
+
+/// `record_payout`: the payer's own op records a payout of a member's claim.
+pub fn execute_record_payout(
+    ctx: &mut Ctx,
+    config: &Config,
+    member: String,
+    asset: String,
+    amount: Amount,
+    reference: String,
+) -> Result<Response> {
+    let payer = require_member_op(ctx, config, "record a payout")?;
+    if payer == member {
+        return Err(TreasuryError::NotAllowed(format!(
+            "{payer} may not record a payout to itself; the member or treasurer who pays records it, and the payee confirms"
+        )));
+    }
+    check_asset(config, &asset)?;
+    nonzero(amount, "the amount")?;
+    check_text(&reference, "reference", true, MAX_REFERENCE_LEN)?;
+    if let Some(id) = PAYOUT_REFS.may_load(ctx, &reference)? {
+        return Err(TreasuryError::DuplicateReference { kind: "payout", reference, id });
+    }
+    let mut acc = account(ctx, &asset, &member)?;
+    let owed = sub(sub(acc.earned, acc.paid, "owed")?, acc.pending, "owed")?;
+    if amount > owed {
+        return Err(TreasuryError::ExceedsOwed(format!(
+            "{member} is owed {owed} {asset} not already being paid (earned {}, paid {}, pending {}); a payout of {amount} is more",
+            acc.earned, acc.paid, acc.pending
+        )));
+    }
+    acc.pending = add(acc.pending, amount, "pending payouts")?;
+    ACCOUNTS.save(ctx, (asset.as_str(), member.as_str()), &acc)?;
+    let id = next_id(ctx, |c| &mut c.payout)?;
+    let p = Payout {
+        id,
+        member,
+        asset,
+        amount,
+        reference,
+        payer,
+        status: Status::Pending,
+        decided_by: None,
+        reason: None,
+        height: ctx.height(),
+    };
+    PAYOUT_REFS.save(ctx, &p.reference, &id)?;
+    PAYOUTS.save(ctx, id, &p)?;
+    Ok(Response::new()
+        .add_event(payout_event("payout_recorded", &p).attr("payer", &p.payer))
+        .set_data(&RecordedResponse { id, status: Status::Pending })?)
+}
+
+fn payout_event(kind: &str, p: &Payout) -> Event {
+    Event::new(kind)
+        .attr("id", p.id)
+        .attr("member", &p.member)
+        .attr("asset", &p.asset)
+        .attr("amount", p.amount)
+        .attr("reference", &p.reference)
+}
+
+fn load_pending_payout(ctx: &QueryCtx, id: u64) -> Result<Payout> {
+    let p = PAYOUTS.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "payout", id })?;
+    if p.status != Status::Pending {
+        return Err(TreasuryError::NotPending { what: "payout", id, status: p.status });
+    }
+    Ok(p)
+}
+
+/// `confirm_payout`: the payee confirms a payout arrived (governance, once
+/// the payee is no longer a participant).
+pub fn execute_confirm_payout(ctx: &mut Ctx, config: &Config, id: u64) -> Result<Response> {
+    let mut p = load_pending_payout(ctx, id)?;
+    let by = if ctx.sender_module().is_none() && ctx.caller() == p.member {
+        p.member.clone()
+    } else if is_governance(ctx, config) && !ctx.is_participant(&p.member)? {
+        who(ctx) // the payee has left the partnership and cannot sign any more
+    } else {
+        return Err(TreasuryError::NotAllowed(format!(
+            "only the payee {} confirms payout {id} (governance only once the payee is no longer a participant)",
+            p.member
+        )));
+    };
+    let mut acc = account(ctx, &p.asset, &p.member)?;
+    acc.pending = sub(acc.pending, p.amount, "pending payouts")?;
+    acc.paid = add(acc.paid, p.amount, "paid")?;
+    let mut t = totals(ctx, &p.asset)?;
+    t.claims = sub(t.claims, p.amount, "claims")?;
+    t.paid_out = add(t.paid_out, p.amount, "total paid out")?;
+    ACCOUNTS.save(ctx, (p.asset.as_str(), p.member.as_str()), &acc)?;
+    TOTALS.save(ctx, &p.asset, &t)?;
+    p.status = Status::Confirmed;
+    p.decided_by = Some(by.clone());
+    PAYOUTS.save(ctx, id, &p)?;
+    Ok(Response::new().add_event(payout_event("payout_confirmed", &p).attr("by", by)))
+}
+
+/// `cancel_payout`: the payer or payee cancels a pending payout.
+pub fn execute_cancel_payout(ctx: &mut Ctx, id: u64, reason: String) -> Result<Response> {
+    check_text(&reason, "reason", false, MAX_TEXT_LEN)?;
+    let mut p = load_pending_payout(ctx, id)?;
+    let caller = ctx.caller().to_owned();
+    if ctx.sender_module().is_some() || (caller != p.payer && caller != p.member) {
+        return Err(TreasuryError::NotAllowed(format!(
+            "only the payer {} or the payee {} may cancel payout {id}",
+            p.payer, p.member
+        )));
+    }
+    let mut acc = account(ctx, &p.asset, &p.member)?;
+    acc.pending = sub(acc.pending, p.amount, "pending payouts")?;
+    ACCOUNTS.save(ctx, (p.asset.as_str(), p.member.as_str()), &acc)?;
+    PAYOUT_REFS.remove(ctx, &p.reference);
+    p.status = Status::Cancelled;
+    p.decided_by = Some(caller.clone());
+    p.reason = Some(reason);
+    PAYOUTS.save(ctx, id, &p)?;
+    Ok(Response::new().add_event(payout_event("payout_cancelled", &p).attr("by", caller)))
+}
+
+// ----- spending -----
+
+/// Checks that `proposal` is an executed governance proposal of `kind`
+/// carrying exactly `msg` to this module, not used before.
+fn check_spend_proposal(
+    ctx: &Ctx,
+    config: &Config,
+    kind: &str,
+    msg: &HandleMsg,
+    proposal: Option<u64>,
+) -> Result<u64> {
+    let id = proposal.ok_or_else(|| {
+        TreasuryError::BadProposal(format!(
+            "a spend above the limit must name its {kind:?} proposal: add \"proposal\": <id> to the spend message"
+        ))
+    })?;
+    if USED_PROPOSALS.has(ctx, id)? {
+        return Err(TreasuryError::BadProposal(format!("proposal {id} already authorised a spend")));
+    }
+    let p: ProposalView = ctx.query(&config.governance, &GovernanceQuery::Proposal { id })?;
+    if p.proposal.kind != kind {
+        return Err(TreasuryError::BadProposal(format!(
+            "proposal {id} is of kind {:?}; spends above the limit need kind {kind:?}",
+            p.proposal.kind
+        )));
+    }
+    if p.status != ProposalStatus::Executed {
+        return Err(TreasuryError::BadProposal(format!("proposal {id} is {}, not executed", p.status)));
+    }
+    let carries = p.proposal.messages.iter().any(|m| match m {
+        ProposalMsg::Call { module, msg: inner } => {
+            module == ctx.module()
+                && serde_json::from_value::<HandleMsg>(inner.clone()).ok().as_ref() == Some(msg)
+        }
+        ProposalMsg::System(_) => false,
+    });
+    if !carries {
+        return Err(TreasuryError::BadProposal(format!("proposal {id} does not carry this exact spend")));
+    }
+    Ok(id)
+}
+
+/// `spend`: spends from the pool; up to the asset's limit a treasurer's own
+/// op, above it only governance (with the proposal that carries exactly
+/// this spend, if the config names a `spend_vote_kind`).
+pub fn execute_spend(
+    ctx: &mut Ctx,
+    config: &Config,
+    asset: String,
+    amount: Amount,
+    to: String,
+    reference: String,
+    proposal: Option<u64>,
+) -> Result<Response> {
+    check_asset(config, &asset)?;
+    nonzero(amount, "the amount")?;
+    check_text(&to, "to", true, MAX_REFERENCE_LEN)?;
+    check_text(&reference, "reference", true, MAX_REFERENCE_LEN)?;
+    let limit = config.spend_vote_above.get(&asset).copied().unwrap_or_default();
+    let governance = is_governance(ctx, config);
+    let mut used = None;
+    if amount > limit {
+        if !governance {
+            return Err(TreasuryError::SpendNeedsVote {
+                amount,
+                asset,
+                limit,
+                governance: config.governance.clone(),
+            });
+        }
+        if let Some(kind) = &config.spend_vote_kind {
+            let msg = HandleMsg::Spend {
+                asset: asset.clone(),
+                amount,
+                to: to.clone(),
+                reference: reference.clone(),
+                proposal,
+            };
+            used = Some(check_spend_proposal(ctx, config, kind, &msg, proposal)?);
+        }
+    } else if !governance {
+        let caller = require_member_op(ctx, config, "spend")?;
+        if !has_role(ctx, config, &caller, &config.treasurer_role)? {
+            return Err(TreasuryError::NotAllowed(format!(
+                "only a member with role {:?} (or governance) may spend; {caller} does not have it",
+                config.treasurer_role
+            )));
+        }
+    }
+    if let Some(id) = REFS.may_load(ctx, (EntryKind::Spend.name(), reference.as_str()))? {
+        return Err(TreasuryError::DuplicateReference { kind: "spend", reference, id });
+    }
+    let id = next_id(ctx, |c| &mut c.entry)?;
+    let entry = Entry {
+        id,
+        kind: EntryKind::Spend,
+        asset,
+        amount,
+        reference,
+        counterparty: to,
+        note: String::new(),
+        recorded_by: who(ctx),
+        paid_from: None,
+        proposal,
+        status: Status::Counted,
+        decided_by: None,
+        reason: None,
+        height: ctx.height(),
+        time_ms: ctx.time_ms(),
+    };
+    apply_entry(ctx, &entry)?;
+    if let Some(p) = used {
+        USED_PROPOSALS.save(ctx, p, &())?;
+    }
+    REFS.save(ctx, (EntryKind::Spend.name(), entry.reference.as_str()), &id)?;
+    ENTRIES.save(ctx, id, &entry)?;
+    Ok(Response::new()
+        .add_event(entry_event("spent", &entry).attr("to", &entry.counterparty).attr("limit", limit))
+        .set_data(&RecordedResponse { id, status: Status::Counted })?)
+}
+
+/// `set_split`: governance or a split manager replaces the split; tranche
+/// progress restarts.
+pub fn execute_set_split(ctx: &mut Ctx, config: &Config, split: Split) -> Result<Response> {
+    let by_manager = ctx.sender_module().is_some_and(|m| config.split_managers.iter().any(|s| s == m));
+    if !(is_governance(ctx, config) || by_manager) {
+        return Err(TreasuryError::NotAllowed(format!(
+            "only the governance module \"{}\" or a split manager may set the split; propose it there",
+            config.governance
+        )));
+    }
+    check_split(config, &split)?;
+    let progress: Vec<(u64, String)> =
+        TRANCHE_PAID.iter(ctx).map(|r| r.map(|(k, _)| k)).collect::<core::result::Result<_, _>>()?;
+    for (i, asset) in progress {
+        TRANCHE_PAID.remove(ctx, (i, asset.as_str()));
+    }
+    SPLIT.save(ctx, &split)?;
+    Ok(Response::new().add_event(Event::new("split_set").attr("split", split.kind()).attr("by", who(ctx))))
+}
+
+// ----- helpers -----
+
+fn next_id(ctx: &mut Ctx, pick: impl FnOnce(&mut Counters) -> &mut u64) -> Result<u64> {
+    let mut counters = COUNTERS.may_load(ctx)?.unwrap_or_default();
+    let slot = pick(&mut counters);
+    let id = *slot;
+    *slot = id.checked_add(1).ok_or_else(|| TreasuryError::Overflow("the id counter".into()))?;
+    COUNTERS.save(ctx, &counters)?;
+    Ok(id)
+}
+
+/// Takes `amount` from an asset's pool, or refuses if the pool holds less.
+pub(crate) fn take_from_pool(t: &mut AssetTotals, asset: &str, amount: Amount, what: &str) -> Result<()> {
+    if t.pool < amount {
+        return Err(TreasuryError::InsufficientPool {
+            asset: asset.into(),
+            pool: t.pool,
+            needed: amount,
+            what: what.into(),
+        });
+    }
+    t.pool = sub(t.pool, amount, "the pool")?;
+    Ok(())
+}
+
+/// Makes a counted entry's effect on the pool, totals and capital.
+fn apply_entry(ctx: &mut Ctx, entry: &Entry) -> Result<()> {
+    let asset = entry.asset.as_str();
+    let mut t = totals(ctx, asset)?;
+    let a = entry.amount;
+    match entry.kind {
+        EntryKind::Revenue => {
+            t.pool = add(t.pool, a, "the pool")?;
+            t.revenue = add(t.revenue, a, "total revenue")?;
+        }
+        EntryKind::Cost => match entry.paid_from.unwrap_or_default() {
+            PaidFrom::Pool => {
+                take_from_pool(&mut t, asset, a, &format!("cost {}", entry.id))?;
+                t.costs = add(t.costs, a, "total costs")?;
+            }
+            PaidFrom::Member => {
+                t.member_costs = add(t.member_costs, a, "total member-paid costs")?;
+                let mut acc = account(ctx, asset, &entry.recorded_by)?;
+                acc.capital = add(acc.capital, a, "the member's capital")?;
+                ACCOUNTS.save(ctx, (asset, entry.recorded_by.as_str()), &acc)?;
+            }
+        },
+        EntryKind::Capital => {
+            t.pool = add(t.pool, a, "the pool")?;
+            t.capital_cash = add(t.capital_cash, a, "total cash capital")?;
+            let mut acc = account(ctx, asset, &entry.recorded_by)?;
+            acc.capital = add(acc.capital, a, "the member's capital")?;
+            ACCOUNTS.save(ctx, (asset, entry.recorded_by.as_str()), &acc)?;
+        }
+        EntryKind::Spend => {
+            take_from_pool(&mut t, asset, a, &format!("spend {}", entry.id))?;
+            t.spent = add(t.spent, a, "total spent")?;
+        }
+    }
+    TOTALS.save(ctx, asset, &t)?;
+    Ok(())
+}
+
+fn entry_event(kind: &str, e: &Entry) -> Event {
+    Event::new(kind)
+        .attr("id", e.id)
+        .attr("kind", e.kind.name())
+        .attr("asset", &e.asset)
+        .attr("amount", e.amount)
+        .attr("reference", &e.reference)
+        .attr("recorded_by", &e.recorded_by)
+}
+
+// ----- who may -----
+
+/// The caller, if this is a member's own op (not a module message) and it is a current member.
+pub(crate) fn require_member_op(ctx: &Ctx, config: &Config, what: &str) -> Result<String> {
+    if let Some(module) = ctx.sender_module() {
+        return Err(TreasuryError::NotAllowed(format!(
+            "{what} is done by a member's own op, not by module \"{module}\""
+        )));
+    }
+    let caller = ctx.caller().to_owned();
+    if !is_current_member(ctx, config, &caller)? {
+        return Err(TreasuryError::NotAllowed(format!(
+            "only a current member may {what}; {caller} is not one"
+        )));
+    }
+    Ok(caller)
+}
+
+/// Whether the governance module sent this message.
+pub(crate) fn is_governance(ctx: &Ctx, config: &Config) -> bool {
+    ctx.sender_module() == Some(config.governance.as_str())
+}
+
+/// Whether the exit module sent this message.
+pub(crate) fn is_exit(ctx: &Ctx, config: &Config) -> bool {
+    config.exit_module.is_some() && ctx.sender_module() == config.exit_module.as_deref()
+}
+
+/// Who sent this call, as recorded: a member id, or `module:<name>`.
+pub(crate) fn who(ctx: &Ctx) -> String {
+    match ctx.sender_module() {
+        Some(m) => format!("module:{m}"),
+        None => ctx.caller().to_owned(),
+    }
+}
+
+/// Whether `member` is a current member, asking membership.
+fn is_current_member(ctx: &QueryCtx, config: &Config, member: &str) -> Result<bool> {
+    Ok(membership_api::member(ctx, &config.membership, member)?.is_some_and(|m| m.record.active))
+}
+
+/// Whether `member` is current and has `role`, asking membership.
+fn has_role(ctx: &QueryCtx, config: &Config, member: &str, role: &str) -> Result<bool> {
+    let query = membership_api::QueryMsg::HasRole { member: member.into(), role: role.into() };
+    let answer: membership_api::HasRoleResponse = ctx.query(&config.membership, &query)?;
+    Ok(answer.has_role)
+}
+
+// ----- queries -----
+
+fn page(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
+}
+
+/// `balances`: pool and claims per asset, with running totals.
+pub fn query_balances(ctx: &QueryCtx, config: &Config) -> Result<BalancesResponse> {
+    let mut out = BalancesResponse::default();
+    for asset in config.assets.keys() {
+        let t = totals(ctx, asset)?;
+        out.pool.insert(asset.clone(), t.pool);
+        out.claims_total.insert(asset.clone(), t.claims);
+        out.totals.insert(asset.clone(), t);
+    }
+    Ok(out)
+}
+
+/// `statement`: a member's account per asset.
+pub fn query_statement(ctx: &QueryCtx, config: &Config, member: &str) -> Result<StatementResponse> {
+    let mut out = StatementResponse::new();
+    for asset in config.assets.keys() {
+        let acc = account(ctx, asset, member)?;
+        let owed = sub(sub(acc.earned, acc.paid, "owed")?, acc.pending, "owed")?;
+        out.insert(
+            asset.clone(),
+            StatementRow {
+                earned: acc.earned,
+                paid: acc.paid,
+                pending: acc.pending,
+                owed,
+                capital: acc.capital,
+                recouped: acc.recouped,
+                recoupable: Amount(acc.capital.0.saturating_sub(acc.recouped.0)),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// `waterfall`: what each tranche has paid, and capital still to recoup.
+pub fn query_waterfall(ctx: &QueryCtx, config: &Config) -> Result<WaterfallResponse> {
+    let split = SPLIT.load(ctx)?;
+    let mut recoupable = BTreeMap::new();
+    for asset in config.assets.keys() {
+        let sum = outstanding_capital(ctx, asset)?.values().fold(0u128, |a, v| a.saturating_add(*v));
+        recoupable.insert(asset.clone(), Amount(sum));
+    }
+    let (recoup, tranches) = match &split {
+        Split::Waterfall { recoup, tranches, .. } => {
+            let mut out = Vec::new();
+            for (i, t) in tranches.iter().enumerate() {
+                let mut paid = BTreeMap::new();
+                for asset in t.cap.keys() {
+                    paid.insert(asset.clone(), tranche_paid(ctx, i, asset)?);
+                }
+                out.push(TrancheProgress {
+                    cap: t.cap.clone(),
+                    paid,
+                    shares: t.shares.clone(),
+                    split: t.split.clone(),
+                });
+            }
+            (*recoup, out)
+        }
+        _ => (false, Vec::new()),
+    };
+    Ok(WaterfallResponse { recoup, recoupable, tranches })
+}
