@@ -588,7 +588,7 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
     }
     wait_until(
         "waiting for finality (every remaining partner countersigns)",
-        Duration::from_secs(30),
+        Duration::from_secs(90),
         || async {
             let mut all = true;
             for (name, client) in &clients {

@@ -270,14 +270,15 @@ fn buyout_of_last_unit_keeps_finality_going() {
 
     // The bank leaves: its 20 economic units go on offer; in the first-refusal
     // window studio and telco may each buy 10 (pro rata of their 40 and 40).
-    let left = net.call("bank", &id, "exit", &json!({"leave": {}}), "applied");
+    // Final, so the other nodes hold the offer before they accept it.
+    let left = net.call("bank", &id, "exit", &json!({"leave": {}}), "final");
     assert!(event_kinds(&left).contains(&"exit.offer_opened".to_owned()), "{left}");
     let first = net.call(
         "studio",
         &id,
         "exit",
         &json!({"accept_offer": {"seller": bank, "economic_units": 10}}),
-        "applied",
+        "final",
     );
     assert!(event_kinds(&first).contains(&"exit.units_bought".to_owned()), "{first}");
     // Telco buys the last 10: the offer is sold out and closes, and the exit
