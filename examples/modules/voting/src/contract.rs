@@ -247,9 +247,16 @@ fn open(ctx: &Ctx, config: &Config, p: &mut Proposal) -> Result<()> {
             "there was no voting power at height {snapshot_height}"
         )));
     }
+    let absent =
+        if config.suspended_count_in_total { 0 } else { suspended_power(ctx, config, snapshot_height)? };
     p.draft = false;
     p.snapshot_height = snapshot_height;
-    p.total_power = total.power;
+    p.total_power = total.power.saturating_sub(absent);
+    if p.total_power == 0 {
+        return Err(VotingError::BadProposal(format!(
+            "every member with voting power at height {snapshot_height} is suspended for absence"
+        )));
+    }
     p.start_ms = ctx.time_ms();
     p.end_ms = p.start_ms.saturating_add(p.period_ms);
     Ok(())
@@ -539,6 +546,17 @@ fn check_rule(kind: &str, rule: &Rule) -> Result<()> {
 // ----- membership -----
 
 /// `member`'s voting units at the end of `height`, from the membership module.
+/// The voting power at `height` of the members suspended for absence now.
+fn suspended_power(ctx: &QueryCtx, config: &Config, height: u64) -> Result<u64> {
+    let mut power = 0u64;
+    for status in ctx.statuses()? {
+        if status.status == polypact_sdk::Status::Suspended {
+            power = power.saturating_add(power_at(ctx, config, &status.member, height)?);
+        }
+    }
+    Ok(power)
+}
+
 fn power_at(ctx: &QueryCtx, config: &Config, member: &str, height: u64) -> Result<u64> {
     let a: PowerResponse =
         ctx.query(&config.membership, &MembershipQuery::VotingPowerAt { member: member.into(), height })?;

@@ -546,3 +546,35 @@ fn a_sponsored_config_with_unknown_fields_is_refused() {
     assert!(err.contains("unknown field `roles`"), "{err}");
     assert!(host.state().is_empty());
 }
+
+/// A member suspended for absence counts in a proposal's total by default
+/// (a suspension never lowers the bar); a charter may count only those
+/// present.
+#[test]
+fn suspended_members_count_in_the_total_unless_the_charter_says_otherwise() {
+    use polypact_sdk::Status as Presence;
+    let statuses = [
+        (ALICE, Presence::Active),
+        (BOB, Presence::Suspended),
+        (CAROL, Presence::Active),
+        (DAVE, Presence::Active),
+    ];
+    let (mut host, _) = setup();
+    host.set_statuses(&statuses);
+    host.advance(1, 0);
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    assert_eq!(view(&mut host, id).proposal.total_power, 100);
+
+    let mut present_only = config();
+    present_only["suspended_count_in_total"] = json!(false);
+    let (mut host, _) = setup_with(present_only);
+    host.set_statuses(&statuses);
+    host.advance(1, 0);
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    assert_eq!(view(&mut host, id).proposal.total_power, 70, "Bob's 30 are left out");
+    // Alice and Carol (60 of the 70 present) pass it.
+    vote(&mut host, ALICE, id, json!("yes")).unwrap();
+    vote(&mut host, CAROL, id, json!("yes")).unwrap();
+    host.advance(1, 2 * DAY);
+    assert_eq!(view(&mut host, id).status, Status::Passed);
+}

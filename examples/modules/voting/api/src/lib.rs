@@ -142,6 +142,17 @@ pub struct Config {
     /// How long after the grace period a passed proposal may still be executed (forever if absent).
     #[serde(default)]
     pub expiry_ms: Option<u64>,
+    /// Whether the voting power of members suspended for absence (see the
+    /// runtime's `system` statuses) counts in a proposal's total, and so in
+    /// its quorum and thresholds. Default `true`: a suspension never lowers
+    /// the bar, so a majority cannot suspend a partner and then pass what
+    /// needs that partner's vote. `false` counts only those present.
+    #[serde(default = "default_true")]
+    pub suspended_count_in_total: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_proposers() -> Proposers {
