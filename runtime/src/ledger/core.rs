@@ -789,6 +789,17 @@ impl<E: Executor> Ledger<E> {
             // equivocating op, or one of a suspended or removed participant.
             // It is kept as structure but cannot change what is final.
             self.final_ops += 1;
+            if op.op().payload.is_payload_bearing() {
+                // Its author's node (and whoever asks) is told it was
+                // skipped and why, as if it had sorted into the tail.
+                let reason = self.skip_reason(&op, key.height).unwrap_or_else(|| {
+                    "it sorts below the final height, where nothing can change any more".to_owned()
+                });
+                let outcome = OpOutcome::Skipped { reason };
+                self.remember_final(key.id, outcome.clone());
+                self.notify(NotificationKind::Applied, key.id, key.height, Some(outcome.clone()));
+                self.notify(NotificationKind::Final, key.id, key.height, Some(outcome));
+            }
         } else {
             if let Payload::Suspend { member, cut_seq } = op.op().payload {
                 self.tail_votes.insert(key, (author, member, cut_seq));

@@ -18,48 +18,48 @@ use crate::support::{fails, json, ok, run, text};
 
 /// How long a remaining node may take to see a call final. Generous: the
 /// machine may be busy; a call is final in about a second when all is well.
-const FINALITY_WAIT: Duration = Duration::from_secs(90);
+pub(crate) const FINALITY_WAIT: Duration = Duration::from_secs(90);
 
 /// A testnet of node processes in a temporary directory; `testnet down` on
 /// drop, so a failing test still stops its processes.
-struct Testnet {
+pub(crate) struct Testnet {
     dir: TempDir,
 }
 
 impl Testnet {
-    fn up(names: &[&str]) -> Testnet {
+    pub(crate) fn up(names: &[&str]) -> Testnet {
         let testnet = Testnet { dir: tempfile::tempdir().unwrap() };
         let count = names.len().to_string();
         ok(&["testnet", "up", "--nodes", &count, "--dir", testnet.dir(), "--names", &names.join(",")]);
         testnet
     }
 
-    fn dir(&self) -> &str {
+    pub(crate) fn dir(&self) -> &str {
         self.dir.path().to_str().unwrap()
     }
 
     /// `polypact --testnet DIR --as NAME args…`, expected to succeed.
-    fn ok(&self, name: &str, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, name: &str, args: &[&str]) -> String {
         ok(&[&["--testnet", self.dir(), "--as", name][..], args].concat())
     }
 
     /// `polypact --testnet DIR --as NAME args…`, expected to fail; its stderr.
-    fn fails(&self, name: &str, args: &[&str]) -> String {
+    pub(crate) fn fails(&self, name: &str, args: &[&str]) -> String {
         fails(&[&["--testnet", self.dir(), "--as", name][..], args].concat())
     }
 
     /// Runs `polypact --testnet DIR --as NAME args…`.
-    fn run(&self, name: &str, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, name: &str, args: &[&str]) -> Output {
         run(&[&["--testnet", self.dir(), "--as", name][..], args].concat())
     }
 
     /// Whether `polypact --testnet DIR --as NAME args…` succeeds.
-    fn succeeds(&self, name: &str, args: &[&str]) -> bool {
+    pub(crate) fn succeeds(&self, name: &str, args: &[&str]) -> bool {
         self.run(name, args).status.success()
     }
 
     /// The member id of node `name` (from testnet.json).
-    fn member(&self, name: &str) -> String {
+    pub(crate) fn member(&self, name: &str) -> String {
         let net = json(&std::fs::read_to_string(self.dir.path().join("testnet.json")).unwrap());
         let nodes = net["nodes"].as_array().unwrap();
         let node = nodes.iter().find(|n| n["name"] == name).unwrap();
@@ -68,7 +68,7 @@ impl Testnet {
 
     /// Creates the partnership of `examples/charters/<file>` on `creator`'s
     /// node and waits until every node in `nodes` holds it; its id.
-    fn create(&self, creator: &str, file: &str, nodes: &[&str]) -> String {
+    pub(crate) fn create(&self, creator: &str, file: &str, nodes: &[&str]) -> String {
         let charter = format!("{}/../examples/charters/{file}", env!("CARGO_MANIFEST_DIR"));
         let out = self.ok(creator, &["partnership", "create", &charter]);
         let id = out.lines().next().unwrap().trim().to_owned();
@@ -81,14 +81,14 @@ impl Testnet {
     }
 
     /// `call ID MODULE MSG --wait WAIT --json` as `name`; the answer.
-    fn call(&self, name: &str, id: &str, module: &str, msg: &Value, wait: &str) -> Value {
+    pub(crate) fn call(&self, name: &str, id: &str, module: &str, msg: &Value, wait: &str) -> Value {
         let timeout = FINALITY_WAIT.as_secs().to_string();
         let msg = msg.to_string();
         json(&self.ok(name, &["call", id, module, &msg, "--wait", wait, "--timeout", &timeout, "--json"]))
     }
 
     /// `query ID MODULE MSG [--final] --json` as `name`.
-    fn query(&self, name: &str, id: &str, module: &str, msg: &Value, final_state: bool) -> Value {
+    pub(crate) fn query(&self, name: &str, id: &str, module: &str, msg: &Value, final_state: bool) -> Value {
         let msg = msg.to_string();
         let mut args = vec!["query", id, module, &msg, "--json"];
         if final_state {
@@ -98,7 +98,7 @@ impl Testnet {
     }
 
     /// `partnership show ID --json` as `name`.
-    fn show(&self, name: &str, id: &str) -> Value {
+    pub(crate) fn show(&self, name: &str, id: &str) -> Value {
         json(&self.ok(name, &["partnership", "show", id, "--json"]))
     }
 }
@@ -111,7 +111,7 @@ impl Drop for Testnet {
 
 /// Polls `check` every 200 ms until it answers, at most [`FINALITY_WAIT`];
 /// panics naming `what` if it never does.
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + FINALITY_WAIT;
     loop {
         if let Some(answer) = check() {

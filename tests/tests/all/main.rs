@@ -17,5 +17,6 @@ mod net_catchup;
 mod net_cluster;
 mod net_gossip;
 mod net_join;
+mod net_suspension;
 mod term_wasm;
 mod treasury_wasm;

@@ -8,7 +8,13 @@
 //!   (each submitted an ack window after the previous one is final, so
 //!   nodes ack at once) and once back to back (each submitted as soon as
 //!   the previous one is final, so acks wait for the window);
-//! - catch-up throughput (ops/s) of a newcomer syncing a long history.
+//! - catch-up throughput (ops/s) of a newcomer syncing a long history;
+//! - suspension of a dead partner on 4 nodes: from its node dying to the
+//!   first op after it final on the other three, beside the charter's
+//!   `suspend_after_ms` (the target: that plus under 1 s;
+//!   `POLYPACT_BENCH_SUSPEND_MS` sets it, 2000 by default), and from its
+//!   node's return to it being counted again (readmitted on every node, and
+//!   its first call final on every node); `POLYPACT_BENCH_ROUNDS` rounds.
 //!
 //! `POLYPACT_BENCH_TRACE=1` prints each op's timeline (and, for an op slow to
 //! become final everywhere, when each node made it final and applied each
@@ -20,6 +26,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use polypact::ledger::OpOutcome;
 use polypact::net::{Keypair, NetEvent, Network, Protocol};
 use polypact::node::{NetworkConfig, OpEventKind, WaitFor, now_ms};
 use polypact::op::{MemberKey, OpId, PartnershipId, Payload, UnsignedOp};
@@ -405,4 +412,196 @@ async fn bench_catch_up_throughput() {
     );
     client.stop().await;
     server.stop().await;
+}
+
+/// Every node's op events, merged into one channel as `(node index, event)`.
+fn merged_events(
+    nodes: &[&TestNode],
+) -> tokio::sync::mpsc::UnboundedReceiver<(usize, polypact::node::NodeEvent)> {
+    let (events_in, events) = tokio::sync::mpsc::unbounded_channel();
+    for (k, node) in nodes.iter().enumerate() {
+        let mut rx = node.node.subscribe();
+        let events_in = events_in.clone();
+        tokio::spawn(async move {
+            loop {
+                match rx.recv().await {
+                    Ok(event) => {
+                        if events_in.send((k, event)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+    events
+}
+
+/// Waits on `events` until `op` is final on every node of `count`; also
+/// returns when (since `from`) the first op completing a suspension was
+/// applied on a node, if one was.
+async fn until_final_on_all(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<(usize, polypact::node::NodeEvent)>,
+    op: OpId,
+    count: usize,
+    from: Instant,
+) -> (Duration, Option<Duration>) {
+    let mut final_on = std::collections::BTreeSet::new();
+    let mut suspended_at = None;
+    while final_on.len() < count {
+        let (k, event) = tokio::time::timeout_at((from + WAIT).into(), events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("op {op:?} not final on every node"))
+            .expect("nodes running");
+        if event.op == op && event.kind == OpEventKind::Final {
+            final_on.insert(k);
+        }
+        let suspends = matches!(&event.outcome, Some(OpOutcome::Applied { events, .. })
+            if events.iter().any(|e| e.event.kind == "participant_suspended"));
+        if suspends && suspended_at.is_none() {
+            suspended_at = Some(from.elapsed());
+        }
+    }
+    (from.elapsed(), suspended_at)
+}
+
+/// Polls until every node of `nodes` shows `member` as `status`.
+async fn until_status(nodes: &[&TestNode], p: PartnershipId, member: polypact::op::MemberId, status: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let mut all = true;
+        for node in nodes {
+            let info = node.info(p).await;
+            let seen = info.statuses.iter().find(|v| v.member == member).map(|v| v.status.name());
+            all &= seen == Some(status);
+        }
+        if all {
+            return;
+        }
+        assert!(Instant::now() < deadline, "member never {status} on every node");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+// As the quiet load of `bench_submit_to_final_beside_raw_gossip`: real
+// settings, a thread per node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a benchmark: run with --ignored --nocapture"]
+async fn bench_suspension_of_a_dead_partner_and_its_return() {
+    let suspend_after_ms: u64 =
+        std::env::var("POLYPACT_BENCH_SUSPEND_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
+    let rounds: usize = std::env::var("POLYPACT_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let dirs = temp_dirs(4);
+    let (mut nodes, code) = start_nodes_with(4, &dirs, NetworkConfig::default(), real_net_config).await;
+    let mut charter = guestbook_charter(&[1, 2, 3, 4], code);
+    charter.params.suspend_after_ms = suspend_after_ms;
+    let genesis = genesis(charter, 1, now_ms());
+    let mut p = None;
+    for node in &nodes {
+        p = Some(node.node.join(genesis.clone()).await.expect("joins"));
+    }
+    let p = p.expect("p");
+    let mut calls = Vec::new();
+    for node in &nodes {
+        let receipt = node
+            .node
+            .call(p, "guestbook", sign_msg("hello"), WaitFor::Accepted, WAIT)
+            .await
+            .expect("accepted");
+        calls.push(receipt.op);
+    }
+    let refs: Vec<&TestNode> = nodes.iter().collect();
+    wait_converged(&refs, p, &calls).await;
+    let reference = Duration::from_millis(suspend_after_ms);
+    let (mut to_final, mut to_suspended, mut to_readmitted, mut to_counted) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // A quiet moment, then the last node dies (aborted: no shutdown).
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let victim = nodes.pop().expect("node 4");
+        let (dir, seed, keypair, member) =
+            (victim.dir.clone(), victim.seed, victim.keypair.clone(), victim.member);
+        let living: Vec<&TestNode> = nodes.iter().collect();
+        let mut events = merged_events(&living);
+        let died = Instant::now();
+        victim.kill().await;
+        // Life goes on: a call right away on another node.
+        let author = &nodes[round % nodes.len()];
+        let op = author
+            .node
+            .call(p, "guestbook", sign_msg(&format!("round {round}")), WaitFor::Accepted, WAIT)
+            .await
+            .expect("accepted")
+            .op;
+        let (final_after, suspended_after) = until_final_on_all(&mut events, op, living.len(), died).await;
+        to_final.push(final_after);
+        if let Some(at) = suspended_after {
+            to_suspended.push(at);
+        }
+        drop(events);
+        until_status(&living, p, member, "suspended").await;
+
+        // It comes back from its store with its keys.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let bootstrap = nodes.iter().map(|n| n.addr.clone()).collect();
+        let returned = Instant::now();
+        let back = TestNode::start_configured(
+            &dir,
+            seed,
+            real_net_config(keypair, bootstrap),
+            NetworkConfig::default(),
+        )
+        .await;
+        nodes.push(back);
+        let all: Vec<&TestNode> = nodes.iter().collect();
+        until_status(&all, p, member, "active").await;
+        to_readmitted.push(returned.elapsed());
+        let mut events = merged_events(&all);
+        let op = nodes[3]
+            .node
+            .call(p, "guestbook", sign_msg(&format!("back {round}")), WaitFor::Accepted, WAIT)
+            .await
+            .expect("accepted")
+            .op;
+        let (counted, _) = until_final_on_all(&mut events, op, all.len(), returned).await;
+        to_counted.push(counted);
+        eprintln!(
+            "round {round}: death -> first final {final_after:?} (suspended at {suspended_after:?}); \
+             return -> readmitted everywhere {:?}, its call final everywhere {counted:?}",
+            to_readmitted.last().expect("one")
+        );
+    }
+    let ms = |d: &Duration| d.as_secs_f64() * 1e3;
+    let describe = |name: &str, samples: &[Duration], against: Option<Duration>| {
+        let mut sorted = samples.to_vec();
+        sorted.sort();
+        let (min, med, max) = (sorted[0], sorted[sorted.len() / 2], sorted[sorted.len() - 1]);
+        let mut line = format!(
+            "{name}: min {:.0} ms, median {:.0} ms, max {:.0} ms (n={})",
+            ms(&min),
+            ms(&med),
+            ms(&max),
+            sorted.len()
+        );
+        if let Some(reference) = against {
+            line += &format!(
+                "; reference suspend_after_ms = {} ms: median {:.2}x, over it by {:.0} ms (median) / {:.0} ms (max), target < 1000 ms",
+                reference.as_millis(),
+                med.as_secs_f64() / reference.as_secs_f64(),
+                ms(&med) - ms(&reference),
+                ms(&max) - ms(&reference)
+            );
+        }
+        eprintln!("{line}");
+    };
+    eprintln!("suspension on 4 in-process nodes, real settings, suspend_after_ms = {suspend_after_ms}:");
+    describe("  death -> suspension applied (first node)", &to_suspended, Some(reference));
+    describe("  death -> first op after it final on the other three", &to_final, Some(reference));
+    describe("  return -> readmitted on all four", &to_readmitted, None);
+    describe("  return -> its first call final on all four", &to_counted, None);
+    for node in nodes {
+        node.stop().await;
+    }
 }
