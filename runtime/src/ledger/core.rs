@@ -1331,29 +1331,38 @@ impl<E: Executor> Ledger<E> {
 
     /// The participants finality is waiting for now: those counted (active
     /// and not suspended, or removed and owing their removal ack) that have
-    /// not built on the oldest payload-bearing op that is not final. Empty
-    /// when nothing waits.
+    /// not built on the first payload-bearing op that is not final and that
+    /// someone has not built on (rule 2 of the finality rule: usually the
+    /// oldest op that is not final, but of two at one height the first may
+    /// be built on by everyone and the second not). Empty when nothing waits.
     pub fn waiting_for(&self) -> Vec<MemberId> {
-        let Some((key, entry)) = self.tail.iter().find(|(_, e)| e.op.op().payload.is_payload_bearing())
-        else {
-            return Vec::new();
-        };
-        self.optimistic
+        let counted: Vec<(MemberId, u64)> = self
+            .optimistic
             .participants()
             .into_iter()
-            .filter(|(member, record)| {
-                let counted = match record.removed_at {
-                    Some(_) => self.awaits(member),
-                    None => !self.optimistic.is_suspended(member),
-                };
-                let start = suspension::counting_start(&self.optimistic, member, record);
-                counted
-                    && start < key.height
-                    && *member != entry.op.author()
-                    && !entry.seen_by.contains(member)
+            .filter(|(member, record)| match record.removed_at {
+                Some(_) => self.awaits(member),
+                None => !self.optimistic.is_suspended(member),
             })
-            .map(|(member, _)| member)
-            .collect()
+            .map(|(member, record)| {
+                let start = suspension::counting_start(&self.optimistic, &member, &record);
+                (member, start)
+            })
+            .collect();
+        self.tail
+            .iter()
+            .filter(|(_, e)| e.op.op().payload.is_payload_bearing())
+            .map(|(key, entry)| {
+                counted
+                    .iter()
+                    .filter(|(member, start)| {
+                        *start < key.height && *member != entry.op.author() && !entry.seen_by.contains(member)
+                    })
+                    .map(|(member, _)| *member)
+                    .collect::<Vec<MemberId>>()
+            })
+            .find(|missing| !missing.is_empty())
+            .unwrap_or_default()
     }
 
     /// Whether `member` may vote on suspensions now (see the suspension

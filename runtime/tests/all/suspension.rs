@@ -170,6 +170,45 @@ fn two_partners_cannot_suspend_each_other_but_a_witness_makes_a_majority() {
     assert!(w.optimistic_state().is_suspended(&trio[1]));
 }
 
+/// Whom finality waits for (whom a node would vote to suspend) is whoever
+/// has not built on the op finality is held at, which need not be the
+/// oldest op that is not final: of two ops at one height, everyone built on
+/// the first, C and D not on the second (a partition fell between them).
+#[test]
+fn finality_waits_for_those_who_did_not_build_on_a_later_op_of_the_same_height() {
+    let k = keys(4);
+    let members: Vec<MemberId> = k.iter().map(MemberKey::member_id).collect();
+    let g = genesis(&k[0], charter(&members));
+    let mut a = ledger(&g);
+    let mut b = ledger(&g);
+    // A and B sign at once, each on the genesis alone: two ops at height 1.
+    let p = author(&mut a, &k[0], set(1), T0 + 1);
+    let q = author(&mut b, &k[1], set(2), T0 + 1);
+    let (first, second) = if p.id() < q.id() { (p, q) } else { (q, p) };
+    // C and D get only the first op and build on it.
+    let mut c = ledger(&g);
+    let mut d = ledger(&g);
+    for (view, key) in [(&mut c, &k[2]), (&mut d, &k[3])] {
+        view.insert_synced(first.clone(), T0 + 2).expect("accepted");
+        author(view, key, Payload::Ack, T0 + 2);
+    }
+    // A and B get both and build on both; A gets everything.
+    sync(&a, &mut b, T0 + 2);
+    sync(&b, &mut a, T0 + 2);
+    author(&mut b, &k[1], Payload::Ack, T0 + 3);
+    for other in [&b, &c, &d] {
+        sync(other, &mut a, T0 + 3);
+    }
+    author(&mut a, &k[0], Payload::Ack, T0 + 3);
+    assert_eq!(a.final_height(), 0, "C and D have not built on the second op");
+    assert!(!a.is_final(&first.id()) && !a.is_final(&second.id()));
+    let mut waiting = a.waiting_for();
+    waiting.sort();
+    let mut expected = vec![members[2], members[3]];
+    expected.sort();
+    assert_eq!(waiting, expected, "finality is held at the second op, which C and D have not built on");
+}
+
 #[test]
 fn bad_votes_are_refused_or_fail() {
     let k = keys(4);
