@@ -417,32 +417,37 @@ impl<'a, E: Executor> OpRun<'a, E> {
         }
     }
 
+    /// Every participant record (active or removed) as this run sees them.
+    fn participant_records(&self) -> Vec<(MemberId, ParticipantRecord)> {
+        self.scan(super::state::PARTICIPANT_PREFIX, b"", usize::MAX)
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let member: [u8; 32] = k[super::state::PARTICIPANT_PREFIX.len()..].try_into().ok()?;
+                Some((MemberId(member), super::state::decode_record(&v)?))
+            })
+            .collect()
+    }
+
     fn system_query(&self, msg: &[u8]) -> QueryResult {
         let query: SystemQuery =
             serde_json::from_slice(msg).map_err(|e| format!("invalid system query: {e}"))?;
         let value = match query {
             SystemQuery::Participants {} => {
                 let list: Vec<serde_json::Value> = self
-                    .scan(super::state::PARTICIPANT_PREFIX, b"", usize::MAX)
+                    .participant_records()
                     .into_iter()
-                    .filter_map(|(k, v)| {
-                        let member: [u8; 32] = k[super::state::PARTICIPANT_PREFIX.len()..].try_into().ok()?;
-                        let record: ParticipantRecord = super::state::decode_record(&v)?;
-                        record.is_active().then(|| {
-                            serde_json::json!({"member": MemberId(member).to_string(), "admitted_at": record.admitted_at})
-                        })
+                    .filter(|(_, record)| record.is_active())
+                    .map(|(member, record)| {
+                        serde_json::json!({"member": member.to_string(), "admitted_at": record.admitted_at})
                     })
                     .collect();
                 serde_json::Value::Array(list)
             }
             SystemQuery::Statuses {} => {
                 let list: Vec<serde_json::Value> = self
-                    .scan(super::state::PARTICIPANT_PREFIX, b"", usize::MAX)
+                    .participant_records()
                     .into_iter()
-                    .filter_map(|(k, v)| {
-                        let member: [u8; 32] = k[super::state::PARTICIPANT_PREFIX.len()..].try_into().ok()?;
-                        let member = MemberId(member);
-                        let record: ParticipantRecord = super::state::decode_record(&v)?;
+                    .map(|(member, record)| {
                         let suspended = self
                             .get(&super::state::suspension_key(&member))
                             .and_then(|b| super::state::decode_record::<super::state::SuspensionRecord>(&b))
@@ -452,9 +457,9 @@ impl<'a, E: Executor> OpRun<'a, E> {
                             (true, true) => "suspended",
                             (true, false) => "active",
                         };
-                        Some(serde_json::json!({
+                        serde_json::json!({
                             "member": member.to_string(), "admitted_at": record.admitted_at, "status": status,
-                        }))
+                        })
                     })
                     .collect();
                 serde_json::Value::Array(list)

@@ -10,6 +10,11 @@ use crate::support::guestbook_wasm_path;
 
 pub const TOKEN: &str = "test-token";
 
+/// The node's `/metrics` text at `url`.
+pub async fn metrics(http: &reqwest::Client, url: &str) -> String {
+    http.get(format!("{url}/metrics")).bearer_auth(TOKEN).send().await.unwrap().text().await.unwrap()
+}
+
 /// A node and its API on a free port.
 pub struct Api {
     pub url: String,
@@ -360,16 +365,7 @@ async fn metrics_show_heights_ops_and_api_counters() {
         )
         .await;
     assert_eq!(status, 200);
-    let text = api
-        .http
-        .get(format!("{}/metrics", api.url))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(&api.http, &api.url).await;
     for needle in [
         format!("polypact_final_height{{partnership=\"{id}\"}}"),
         format!("polypact_ops_accepted{{partnership=\"{id}\"}}"),

@@ -83,15 +83,7 @@ async fn connections_past_the_limit_are_turned_away_and_counted() {
         assert!(Instant::now() < deadline, "the node never answered again");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let metrics = reqwest::Client::new()
-        .get(format!("http://{addr}/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::api::metrics(&reqwest::Client::new(), &format!("http://{addr}")).await;
     let refused = metrics
         .lines()
         .find(|l| l.starts_with("polypact_api_refused_total{reason=\"connections\"}"))
