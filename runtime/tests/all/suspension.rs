@@ -571,3 +571,54 @@ fn a_suspension_cuts_its_member_even_after_its_voters_moved_on() {
         world.check().expect("consistent");
     }
 }
+
+/// The attacker's case: a partner votes to suspend another who is present
+/// and never withdraws. Its lone vote cannot complete, and once the others
+/// have moved past its window it stops holding finality back.
+#[test]
+fn a_lone_hostile_vote_does_not_freeze_finality() {
+    let k = keys(3);
+    let members: Vec<MemberId> = k.iter().map(MemberKey::member_id).collect();
+    let mut with_window = charter(&members);
+    with_window.params.suspend_after_ms = 1_000;
+    let g = genesis(&k[0], with_window);
+    let mut views = [ledger(&g), ledger(&g), ledger(&g)];
+    let sync_all = |views: &mut [Ledger<NativeExecutor>; 3], now: u64| {
+        for from in 0..3 {
+            for to in 0..3 {
+                if from != to {
+                    let (src, dst) = if from < to {
+                        let (l, r) = views.split_at_mut(to);
+                        (&l[from], &mut r[0])
+                    } else {
+                        let (l, r) = views.split_at_mut(from);
+                        (&r[0], &mut l[to])
+                    };
+                    sync(src, dst, now);
+                }
+            }
+        }
+    };
+    author(&mut views[1], &k[1], set(1), T0 + 1);
+    sync_all(&mut views, T0 + 1);
+    // A votes against B, who is right there, and never withdraws.
+    vote(&mut views[0], &k[0], members[1], T0 + 2);
+    sync_all(&mut views, T0 + 2);
+    let mut last = None;
+    for round in 0..6u64 {
+        let now = T0 + 10_000 + round * 10;
+        last = Some(author(&mut views[1], &k[1], set(round + 2), now));
+        sync_all(&mut views, now);
+        for who in [0, 2] {
+            if views[who].needs_ack(&members[who]) {
+                author(&mut views[who], &k[who], Payload::Ack, now + 1);
+            }
+        }
+        sync_all(&mut views, now + 2);
+    }
+    let last = last.expect("authored");
+    for view in &views {
+        assert!(!view.optimistic_state().is_suspended(&members[1]), "one vote of three is no quorum");
+        assert!(view.is_final(&last.id()), "the lone vote still holds B's ops back");
+    }
+}
