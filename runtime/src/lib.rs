@@ -11,8 +11,9 @@
 //! goes away is suspended by the others so that finality goes on.
 //!
 //! The `polypact` binary is a thin shell over this crate: `polypact node`
-//! runs [`node::start_networked`] and serves [`api`]. An application can do
-//! the same, or drive a node through a [`node::NodeHandle`] without HTTP.
+//! starts a node with its network ([`node::NodeBuilder`]) and serves
+//! [`api`]. An application can do the same, or drive a node through a
+//! [`node::NodeHandle`] without HTTP.
 //!
 //! # The layers, from the inside out
 //!
@@ -94,12 +95,12 @@
 //! ```no_run
 //! # #[allow(dead_code)]
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use polypact::node::{self, NodeConfig};
+//! use polypact::node::{NodeBuilder, NodeConfig};
 //! use polypact::op::MemberKey;
 //!
 //! let key = MemberKey::from_seed(1); // a real node loads its key from its home (`home`)
 //! let config = NodeConfig::new("/var/lib/polypact");
-//! let running = node::start(config, key)?; // no network; `node::start_networked` adds libp2p
+//! let running = NodeBuilder::new(config, key).start()?; // no network; `.network(transport)` adds libp2p
 //! let node = &running.handle;
 //! for partnership in node.partnerships().await? {
 //!     println!("{} final at height {}", partnership.name, partnership.final_height);

@@ -11,8 +11,10 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use polypact::net::{Keypair, Multiaddr, NetConfig, NetHandle, PeerId};
-use polypact::node::{self, NetworkConfig, NodeConfig, NodeError, NodeHandle, PartnershipInfo, RunningNode};
+use polypact::net::{Keypair, Multiaddr, NetHandle, PeerId, TransportConfig};
+use polypact::node::{
+    NodeBuilder, NodeConfig, NodeError, NodeHandle, PartnershipInfo, RunningNode, SyncConfig,
+};
 use polypact::op::{
     Charter, CodeHash, MemberId, MemberKey, ModuleSpec, OpId, Params, PartnershipId, Payload,
 };
@@ -68,8 +70,8 @@ pub fn sign_msg(text: &str) -> Vec<u8> {
 }
 
 /// Network settings for loopback tests: fast heartbeats and retries.
-pub fn test_net_config(keypair: Keypair, bootstrap: Vec<Multiaddr>) -> NetConfig {
-    let mut config = NetConfig::loopback(keypair);
+pub fn test_net_config(keypair: Keypair, bootstrap: Vec<Multiaddr>) -> TransportConfig {
+    let mut config = TransportConfig::loopback(keypair);
     config.bootstrap = bootstrap;
     config.heartbeat = Duration::from_millis(100);
     config.retry_interval = Duration::from_millis(50);
@@ -79,8 +81,8 @@ pub fn test_net_config(keypair: Keypair, bootstrap: Vec<Multiaddr>) -> NetConfig
 }
 
 /// Node-side network settings for tests: anti-entropy twice a second.
-pub fn test_network_config() -> NetworkConfig {
-    NetworkConfig { anti_entropy_interval: Duration::from_millis(500), ..NetworkConfig::default() }
+pub fn test_network_config() -> SyncConfig {
+    SyncConfig { anti_entropy_interval: Duration::from_millis(500), ..SyncConfig::default() }
 }
 
 /// One in-process node: its member seed, data directory, libp2p key, handles.
@@ -115,7 +117,7 @@ impl TestNode {
         seed: u8,
         keypair: Keypair,
         bootstrap: Vec<Multiaddr>,
-        network: NetworkConfig,
+        network: SyncConfig,
     ) -> TestNode {
         Self::start_configured(dir, seed, test_net_config(keypair, bootstrap), network).await
     }
@@ -124,14 +126,17 @@ impl TestNode {
     pub async fn start_configured(
         dir: &Path,
         seed: u8,
-        net_config: NetConfig,
-        network: NetworkConfig,
+        net_config: TransportConfig,
+        network: SyncConfig,
     ) -> TestNode {
         let config = NodeConfig::new(dir);
         let keypair = net_config.keypair.clone();
-        let (RunningNode { handle, task }, net) =
-            node::start_networked(config, MemberKey::from_seed(seed), net_config, network)
-                .expect("node starts");
+        let RunningNode { handle, task, network } = NodeBuilder::new(config, MemberKey::from_seed(seed))
+            .network(net_config)
+            .sync(network)
+            .start()
+            .expect("node starts");
+        let net = network.expect("started with a network");
         let addr = net.listen_addrs().await.expect("listening").into_iter().next().expect("an address");
         let addr = addr.with(polypact::net::Protocol::P2p(net.local_peer_id()));
         TestNode {
@@ -185,8 +190,8 @@ pub async fn start_nodes(n: u8, dirs: &[tempfile::TempDir]) -> (Vec<TestNode>, C
 pub async fn start_nodes_with(
     n: u8,
     dirs: &[tempfile::TempDir],
-    network: NetworkConfig,
-    net: fn(Keypair, Vec<Multiaddr>) -> NetConfig,
+    network: SyncConfig,
+    net: fn(Keypair, Vec<Multiaddr>) -> TransportConfig,
 ) -> (Vec<TestNode>, CodeHash) {
     let wasm = guestbook_wasm();
     let mut nodes: Vec<TestNode> = Vec::new();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use polypact::api::{self, ApiConfig, PeerInfo};
 use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, default_home};
-use polypact::net::{Multiaddr, NetConfig, PeerId};
+use polypact::net::{Multiaddr, PeerId, TransportConfig};
 use polypact::node::{self as pnode, NodeConfig};
 
 use super::NetFlags;
@@ -65,8 +65,8 @@ async fn shutdown_signal() {
 
 /// The network settings of a home, checked (the config's own check has
 /// already parsed every address).
-fn net_config(home: &Home, config: &HomeConfig) -> Result<NetConfig> {
-    let mut net = NetConfig::new(home.node_key().clone());
+fn net_config(home: &Home, config: &HomeConfig) -> Result<TransportConfig> {
+    let mut net = TransportConfig::new(home.node_key().clone());
     let parse = |what: &str, list: &[String]| -> Result<Vec<Multiaddr>> {
         list.iter()
             .map(|a| {
@@ -128,8 +128,7 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     node_config.tick = Duration::from_millis(config.node.tick_ms);
     let key = polypact::op::MemberKey::from_secret(home.member_key().secret());
     let net = net_config(&home, &config)?;
-    let (running, network) = pnode::start_networked(node_config, key, net, pnode::NetworkConfig::default())
-        .map_err(|e| match e {
+    let running = pnode::NodeBuilder::new(node_config, key).network(net).start().map_err(|e| match e {
         pnode::NodeError::Store(store) => anyhow::anyhow!(
             "cannot open the store in {}: {store}; is another node running on this home?",
             home.data_dir().display()
@@ -137,6 +136,7 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
         other => other.into(),
     })?;
     let handle = running.handle.clone();
+    let network = running.network.clone().context("the node started without its network")?;
 
     let mut api_config = ApiConfig::new(home.token());
     api_config.peer_id = Some(home.peer_id().to_string());

@@ -9,7 +9,7 @@ use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{allow_block_list, connection_limits, gossipsub, identify, mdns, request_response};
 
-use super::config::NetConfig;
+use super::config::TransportConfig;
 use super::error::NetError;
 use super::gossip;
 use super::sync::{SYNC_PROTOCOL, SyncCodec};
@@ -35,7 +35,7 @@ pub(crate) struct Behaviour {
 }
 
 impl Behaviour {
-    pub(crate) fn new(key: &Keypair, config: &NetConfig) -> Result<Self, NetError> {
+    pub(crate) fn new(key: &Keypair, config: &TransportConfig) -> Result<Self, NetError> {
         let mut blocks = allow_block_list::Behaviour::default();
         for peer in &config.blocked {
             blocks.block_peer(*peer);

@@ -1,4 +1,6 @@
-//! [`NetConfig`]: what a node's network listens on, whom it dials, and its bounds.
+//! [`TransportConfig`]: what a node's libp2p transport listens on, whom it
+//! dials, and its connection bounds. How the node uses the transport to
+//! sync partnerships is `node::SyncConfig`.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -7,10 +9,10 @@ use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
-/// Settings of one node's network.
+/// Settings of one node's libp2p transport (ledger-agnostic).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct NetConfig {
+pub struct TransportConfig {
     /// The node's libp2p key (its peer id). Not a member key.
     pub keypair: Keypair,
     /// Addresses to listen on, e.g. `/ip4/0.0.0.0/tcp/4001` and
@@ -51,11 +53,11 @@ pub struct NetConfig {
     pub idle_timeout: Duration,
 }
 
-impl NetConfig {
+impl TransportConfig {
     /// A configuration with `keypair` that listens on every interface on
     /// free TCP and QUIC ports, with mDNS off and no bootstrap peers.
     pub fn new(keypair: Keypair) -> Self {
-        NetConfig {
+        TransportConfig {
             keypair,
             listen: vec![
                 Multiaddr::empty().with(Protocol::Ip4(Ipv4Addr::UNSPECIFIED)).with(Protocol::Tcp(0)),
@@ -85,7 +87,7 @@ impl NetConfig {
 
     /// Loopback only, TCP on a free port: for tests and local testnets.
     pub fn loopback(keypair: Keypair) -> Self {
-        let mut config = NetConfig::new(keypair);
+        let mut config = TransportConfig::new(keypair);
         config.listen =
             vec![Multiaddr::empty().with(Protocol::Ip4(Ipv4Addr::LOCALHOST)).with(Protocol::Tcp(0))];
         config

@@ -39,7 +39,7 @@ pub mod sync;
 mod tests;
 
 pub use behaviour::PROTOCOL_VERSION;
-pub use config::NetConfig;
+pub use config::TransportConfig;
 pub use error::NetError;
 pub use libp2p::gossipsub::MessageId;
 pub use libp2p::identity::Keypair;

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::behaviour::{Behaviour, BehaviourEvent, PROTOCOL_VERSION};
-use super::config::NetConfig;
+use super::config::TransportConfig;
 use super::error::NetError;
 use super::gossip;
 use super::sync::{SyncRequest, SyncResponse};
@@ -216,7 +216,7 @@ impl Network {
     /// Builds the swarm, starts listening and dialing, and spawns the task on
     /// the current tokio runtime (it must be called inside one). The task
     /// ends on [`NetHandle::shutdown`] or when every handle is dropped.
-    pub fn spawn(config: NetConfig) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
+    pub fn spawn(config: TransportConfig) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
         let idle = config.idle_timeout;
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
             .with_tokio()
@@ -298,7 +298,7 @@ struct Task {
     /// Listeners not closed yet (`listen_addrs` waits for one of them).
     listeners_open: usize,
     bootstrap: Vec<Redial>,
-    config: NetConfig,
+    config: TransportConfig,
 }
 
 impl Task {

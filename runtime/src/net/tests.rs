@@ -11,8 +11,8 @@ use crate::op::{MemberKey, OpId, PartnershipId, Payload, UnsignedOp};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn config() -> NetConfig {
-    let mut config = NetConfig::loopback(Keypair::generate_ed25519());
+fn config() -> TransportConfig {
+    let mut config = TransportConfig::loopback(Keypair::generate_ed25519());
     config.heartbeat = Duration::from_millis(100);
     config.retry_interval = Duration::from_millis(50);
     config.redial_min = Duration::from_millis(50);
@@ -24,7 +24,7 @@ async fn start() -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
 }
 
 /// [`start`] with another configuration.
-async fn start_with(config: NetConfig) -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
+async fn start_with(config: TransportConfig) -> (NetHandle, mpsc::Receiver<NetEvent>, Multiaddr) {
     let (handle, events) = Network::spawn(config).expect("network starts");
     let addr = handle.listen_addrs().await.expect("addrs").into_iter().next().expect("one address");
     let addr = addr.with(libp2p::multiaddr::Protocol::P2p(handle.local_peer_id()));

@@ -5,13 +5,18 @@
 //!   partnership, acks, snapshots, outbox); no tokio.
 //! - [`service`]: the tokio task that owns the core and the
 //!   [`NodeHandle`] clients use (the HTTP API, embedding applications).
-//! - [`network`]: the network half of the loop (gossip, sync, anti-entropy).
+//! - [`network`]: the network half of the loop (gossip, sync, anti-entropy),
+//!   one file per concern.
+//! - [`NodeBuilder`]: opens the store and the host and starts the task, with
+//!   or without a network.
 //! - [`event`]: what subscribers receive.
 //! - `absence`: when the member votes to suspend an absent partner,
 //!   withdraws, asks to return or readmits one.
 //! - [`error`]: what clients are told.
 
 mod absence;
+mod builder;
+mod clock;
 pub mod core;
 pub mod error;
 pub mod event;
@@ -19,11 +24,12 @@ pub mod network;
 pub mod service;
 
 pub use self::core::{CoreConfig, NodeCore, NodeLedger, Origin};
+pub use builder::NodeBuilder;
+pub use clock::now_ms;
 pub use error::NodeError;
 pub use event::{NodeEvent, OpEventKind, outcome_json};
-pub use network::{NetworkConfig, NetworkHalf, NetworkStats, start_networked};
+pub use network::{NetworkHalf, NetworkStats, SyncConfig};
 pub use service::{
     CallReceipt, NodeConfig, NodeHandle, NodeInfo, ParticipantStatus, ParticipantView, PartnershipInfo,
-    PartnershipSummary, RunningNode, WaitFor, Waiting, now_ms, open_core, start, start_with_core,
-    start_with_network,
+    PartnershipSummary, RunningNode, WaitFor, Waiting,
 };

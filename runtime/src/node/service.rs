@@ -11,17 +11,17 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::host::{HostConfig, WasmExecutor};
+use crate::host::HostConfig;
 use crate::ledger::{ExecError, OpOutcome};
-use crate::op::{Charter, CodeHash, MemberId, MemberKey, OpId, PartnershipId, SignedOp};
-use crate::store::Store;
+use crate::net::NetHandle;
+use crate::op::{Charter, CodeHash, MemberId, OpId, PartnershipId, SignedOp};
 
+use super::clock::now_ms;
 use super::core::{CoreConfig, NodeCore};
 use super::error::NodeError;
 use super::event::{NodeEvent, OpEventKind};
@@ -254,55 +254,18 @@ pub struct RunningNode {
     /// The node task; it ends after [`NodeHandle::shutdown`] (or when every
     /// handle is dropped), returning the error that stopped it, if any.
     pub task: JoinHandle<Result<(), NodeError>>,
+    /// The network's handle (the operator's block list, peers, addresses),
+    /// when the node runs with one ([`super::NodeBuilder::network`]).
+    pub network: Option<NetHandle>,
 }
 
-/// The node clock in milliseconds since the Unix epoch (stamps ops the node
-/// authors; never decides state, which only sees `time_ms` of ops).
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Opens the store in `config.data_dir` (creating it) and starts the node
-/// task on the current tokio runtime.
-pub fn start(config: NodeConfig, key: MemberKey) -> Result<RunningNode, NodeError> {
-    let core = open_core(&config, key)?;
-    Ok(start_with_core(core, &config))
-}
-
-/// Opens the store in `config.data_dir` (creating it), starts the WASM host
-/// and rebuilds the node's ledgers, without starting a task.
-pub fn open_core(config: &NodeConfig, key: MemberKey) -> Result<NodeCore, NodeError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        NodeError::Start(format!("cannot create the data directory {}: {e}", config.data_dir.display()))
-    })?;
-    let store = Store::open(&config.data_dir.join("store.redb"))?;
-    let executor = Arc::new(
-        WasmExecutor::new(config.host.clone())
-            .map_err(|e| NodeError::Start(format!("cannot start the WASM host: {e}")))?,
-    );
-    NodeCore::open(store, executor, key, config.core)
-}
-
-/// Starts the node task over an opened core.
-pub fn start_with_core(core: NodeCore, config: &NodeConfig) -> RunningNode {
-    spawn_task(core, config, None)
-}
-
-/// Starts the node task over an opened core, with its network half
-/// (see [`super::network`]): gossip, sync serving and anti-entropy run in
-/// the same loop as client requests.
-pub fn start_with_network(core: NodeCore, config: &NodeConfig, network: NetworkHalf) -> RunningNode {
-    spawn_task(core, config, Some(network))
-}
-
-fn spawn_task(core: NodeCore, config: &NodeConfig, net: Option<NetworkHalf>) -> RunningNode {
+pub(super) fn spawn_task(core: NodeCore, config: &NodeConfig, net: Option<NetworkHalf>) -> RunningNode {
     let (commands, receiver) = mpsc::channel(config.command_queue.max(1));
     let (events, _) = broadcast::channel(config.event_buffer.max(16));
     let handle = NodeHandle { commands, events: events.clone(), member: core.member() };
+    let network = net.as_ref().map(|half| half.net().clone());
     let task = tokio::spawn(NodeTask { core, events, tick: config.tick, net }.run(receiver));
-    RunningNode { handle, task }
+    RunningNode { handle, task, network }
 }
 
 struct NodeTask {

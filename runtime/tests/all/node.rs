@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use polypact::node::{self, NodeConfig, NodeError, OpEventKind, WaitFor};
+use polypact::node::{self, NodeBuilder, NodeConfig, NodeError, OpEventKind, WaitFor};
 use polypact::op::{Charter, CodeHash, MemberKey, ModuleSpec, Params, PartnershipId, Payload};
 use polypact::testing::module_wasm;
 use serde_json::json;
@@ -39,7 +39,8 @@ fn a_node_runs_calls_through_wasm_and_survives_a_restart() {
     let wasm = module_wasm("guestbook").unwrap_or_else(|e| panic!("{e}"));
     let rt = runtime();
     let (partnership, signed_op, root) = rt.block_on(async {
-        let running = node::start(NodeConfig::new(dir.path()), MemberKey::from_seed(7)).expect("start");
+        let running =
+            NodeBuilder::new(NodeConfig::new(dir.path()), MemberKey::from_seed(7)).start().expect("start");
         let node = running.handle.clone();
         let code = node.add_code(wasm.clone()).await.expect("code");
         let p = node.create_partnership(charter(vec![key.member_id()], code)).await.expect("create");
@@ -120,7 +121,8 @@ fn a_node_runs_calls_through_wasm_and_survives_a_restart() {
     // Restart over the same directory: the partnership, its ops and its
     // final state are back; module code comes from the store.
     rt.block_on(async {
-        let running = node::start(NodeConfig::new(dir.path()), MemberKey::from_seed(7)).expect("restart");
+        let running =
+            NodeBuilder::new(NodeConfig::new(dir.path()), MemberKey::from_seed(7)).start().expect("restart");
         let node = running.handle.clone();
         let info = node.partnership(partnership).await.expect("restored");
         assert_eq!(info.final_root, root);
@@ -154,7 +156,7 @@ fn acks_go_out_at_once_after_a_quiet_window_and_once_per_window_under_load() {
     let open = |dir: &tempfile::TempDir, seed: u8| {
         let mut config = NodeConfig::new(dir.path());
         config.core.ack_debounce_ms = 50;
-        let mut core = node::open_core(&config, MemberKey::from_seed(seed)).expect("open");
+        let mut core = NodeBuilder::new(config, MemberKey::from_seed(seed)).open().expect("open");
         core.add_code(&wasm).expect("code");
         core
     };
@@ -234,7 +236,7 @@ fn acks_that_finalise_no_call_share_the_next_commit() {
         config.core.ack_commit_delay_ms = 20;
         // No snapshot in this test (a snapshot commits held acks first).
         config.core.snapshot_interval_ms = u64::MAX;
-        let mut core = node::open_core(&config, MemberKey::from_seed(seed)).expect("open");
+        let mut core = NodeBuilder::new(config, MemberKey::from_seed(seed)).open().expect("open");
         core.add_code(&wasm).expect("code");
         core
     };
@@ -321,7 +323,7 @@ fn acks_that_finalise_no_call_share_the_next_commit() {
     assert!(stored(&alice, shared) && stored(&alice, next.id()), "one commit holds both");
     drop(alice);
     let reopened =
-        node::open_core(&NodeConfig::new(dirs[0].path()), MemberKey::from_seed(1)).expect("reopen");
+        NodeBuilder::new(NodeConfig::new(dirs[0].path()), MemberKey::from_seed(1)).open().expect("reopen");
     let dag = reopened.ledger(&p).expect("ledger").dag();
     assert!(dag.contains(&flushed) && dag.contains(&shared), "and both are there after a restart");
 }

@@ -2,7 +2,7 @@
 //! changes nothing, the token, server-sent events, metrics.
 
 use polypact::api::{self, ApiConfig};
-use polypact::node::{NodeConfig, start};
+use polypact::node::{NodeBuilder, NodeConfig};
 use polypact::op::MemberKey;
 use serde_json::{Value, json};
 
@@ -34,7 +34,7 @@ impl Api {
         let dir = tempfile::tempdir().unwrap();
         let key = MemberKey::from_seed(seed);
         let member = key.member_id().to_string();
-        let node = start(NodeConfig::new(dir.path().join("data")), key).unwrap();
+        let node = NodeBuilder::new(NodeConfig::new(dir.path().join("data")), key).start().unwrap();
         let mut config = ApiConfig::new(TOKEN);
         if signer {
             config.genesis_signer = Some(std::sync::Arc::new(MemberKey::from_seed(seed)));

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use polypact::api::{self, ApiConfig, EdgeLimits};
-use polypact::node::{NodeConfig, start};
+use polypact::node::{NodeBuilder, NodeConfig};
 use polypact::op::MemberKey;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,7 +17,8 @@ use crate::api::TOKEN;
 /// A node whose API runs with `limits`; returns its address.
 async fn api_with(limits: EdgeLimits) -> (String, tempfile::TempDir, tokio::sync::oneshot::Sender<()>) {
     let dir = tempfile::tempdir().unwrap();
-    let node = start(NodeConfig::new(dir.path().join("data")), MemberKey::from_seed(9)).unwrap();
+    let node =
+        NodeBuilder::new(NodeConfig::new(dir.path().join("data")), MemberKey::from_seed(9)).start().unwrap();
     let mut config = ApiConfig::new(TOKEN);
     config.edge = limits;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -134,7 +134,7 @@ async fn a_hostile_peer_is_refused_and_scored_down_and_nothing_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_flooding_sync_requests_is_answered_busy() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let network = polypact::node::NetworkConfig { sync_requests_per_sec: 1, ..test_network_config() };
+    let network = polypact::node::SyncConfig { sync_requests_per_sec: 1, ..test_network_config() };
     let node = TestNode::start_with(dir.path(), 1, Keypair::generate_ed25519(), vec![], network).await;
     let (attacker, mut events) =
         Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![node.addr.clone()]))

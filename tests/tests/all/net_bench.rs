@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use polypact::ledger::OpOutcome;
 use polypact::net::{Keypair, NetEvent, Network, Protocol};
-use polypact::node::{NetworkConfig, OpEventKind, WaitFor, now_ms};
+use polypact::node::{OpEventKind, SyncConfig, WaitFor, now_ms};
 use polypact::op::{MemberKey, OpId, PartnershipId, Payload, UnsignedOp};
 use polypact::store::{FinalDelta, Store};
 use polypact::testing::WasmHarness;
@@ -120,8 +120,11 @@ fn ack_op(partnership: PartnershipId, key: &MemberKey, seq: u64) -> polypact::op
 /// tests' [`test_net_config`] beats gossip 7 times as often and retries
 /// 5 times as often, to form meshes fast; that costs CPU a real node does not
 /// spend (about a tenth more per op on 8 nodes).
-fn real_net_config(keypair: Keypair, bootstrap: Vec<polypact::net::Multiaddr>) -> polypact::net::NetConfig {
-    let mut config = polypact::net::NetConfig::loopback(keypair);
+fn real_net_config(
+    keypair: Keypair,
+    bootstrap: Vec<polypact::net::Multiaddr>,
+) -> polypact::net::TransportConfig {
+    let mut config = polypact::net::TransportConfig::loopback(keypair);
     config.bootstrap = bootstrap;
     config
 }
@@ -182,7 +185,7 @@ impl Load {
 /// then for `ops` ops back to back: `(quiet, back_to_back)`.
 async fn submit_to_final(n: u8, ops: usize) -> (Load, Load) {
     let dirs = temp_dirs(usize::from(n));
-    let (nodes, code) = start_nodes_with(n, &dirs, NetworkConfig::default(), real_net_config).await;
+    let (nodes, code) = start_nodes_with(n, &dirs, SyncConfig::default(), real_net_config).await;
     let seeds: Vec<u8> = (1..=n).collect();
     let genesis = genesis(guestbook_charter(&seeds, code), 1, now_ms());
     let mut p = None;
@@ -494,7 +497,7 @@ async fn bench_suspension_of_a_dead_partner_and_its_return() {
         std::env::var("POLYPACT_BENCH_SUSPEND_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
     let rounds: usize = std::env::var("POLYPACT_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
     let dirs = temp_dirs(4);
-    let (mut nodes, code) = start_nodes_with(4, &dirs, NetworkConfig::default(), real_net_config).await;
+    let (mut nodes, code) = start_nodes_with(4, &dirs, SyncConfig::default(), real_net_config).await;
     let mut charter = guestbook_charter(&[1, 2, 3, 4], code);
     charter.params.suspend_after_ms = suspend_after_ms;
     let genesis = genesis(charter, 1, now_ms());
@@ -551,7 +554,7 @@ async fn bench_suspension_of_a_dead_partner_and_its_return() {
             &dir,
             seed,
             real_net_config(keypair, bootstrap),
-            NetworkConfig::default(),
+            SyncConfig::default(),
         )
         .await;
         nodes.push(back);

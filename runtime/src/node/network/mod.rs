@@ -1,0 +1,354 @@
+//! The node loop's network half: what the node does with gossip, sync
+//! requests and anti-entropy, on top of the ledger-agnostic [`crate::net`].
+//! It does not decide what is valid (the ledger does) or how bytes move
+//! (the `net` module does).
+//!
+//! [`NetworkHalf`] is owned by the node task next to the [`NodeCore`]: the
+//! task awaits [`NetworkHalf::next`], hands what arrives to
+//! [`NetworkHalf::handle`], and calls [`NetworkHalf::flush`] after every
+//! turn. Each concern lives in its own file:
+//!
+//! - [`gossip`](self::gossip): gossip in, in batches, and the verdicts
+//!   reported to gossipsub.
+//! - [`fetch`](self::fetch): parents that a gossip op names and this node
+//!   lacks, fetched by id; fetched pages inserted.
+//! - [`serve`](self::serve): sync requests answered, to participants'
+//!   peers only, within a per-peer rate.
+//! - [`anti_entropy`](self::anti_entropy): the periodic session that
+//!   compares heads and fetches what is missing by author.
+//! - [`discovery`](self::discovery): partnerships announced to peers and
+//!   joined by id.
+//! - [`topics`](self::topics): subscribing to the partnerships the member
+//!   takes part in, leaving them, and binding the node's peer id.
+//!
+//! Gossip out is [`NetworkHalf::flush`]: every op the member authored is
+//! published; ops accepted from gossip are forwarded by gossipsub itself.
+//! Starting a node with its network is [`super::NodeBuilder`]'s job.
+
+mod anti_entropy;
+mod discovery;
+mod fetch;
+mod gossip;
+mod serve;
+mod topics;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use self::gossip::{GossipMessage, OpenVerdict};
+use self::serve::Authorised;
+use super::core::NodeCore;
+use super::error::NodeError;
+use crate::net::{MessageId, NetEvent, NetHandle, PeerId, SyncRequest, Verdict, sync};
+use crate::op::{Limits, MemberKey, OpId, PartnershipId, SignedOp};
+
+pub use self::gossip::GOSSIP_BATCH;
+
+/// How the node syncs its partnerships over the transport: anti-entropy,
+/// pages, fetches and sync rate limits. What the transport listens on and
+/// dials is [`crate::net::TransportConfig`].
+#[derive(Clone, Copy, Debug)]
+pub struct SyncConfig {
+    /// How often anti-entropy runs for each partnership.
+    pub anti_entropy_interval: Duration,
+    /// Peers asked at each periodic anti-entropy round of a partnership, in
+    /// turn through its peers (a peer that subscribes is asked at once, on
+    /// its own). A few rather than all: gossip delivers nearly everything,
+    /// and asking every peer every round costs each node work that grows
+    /// with the square of the partnership's size.
+    pub anti_entropy_peers: usize,
+    /// Ops asked per author per page during anti-entropy.
+    pub page_ops: u32,
+    /// How long a gossip message whose op waits for parents keeps its
+    /// verdict open before it is reported Ignore.
+    pub pending_verdict_ttl: Duration,
+    /// Most fetches of missing parents by id in flight at once.
+    pub max_id_fetches: usize,
+    /// Capacity of the channel from fetch tasks to the node loop.
+    pub fetch_capacity: usize,
+    /// Sync requests served per peer per second (a token bucket with the
+    /// same burst); past it a peer is answered [`SyncResponse::Busy`].
+    pub sync_requests_per_sec: u32,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            anti_entropy_interval: Duration::from_secs(3),
+            anti_entropy_peers: 2,
+            page_ops: 1024,
+            pending_verdict_ttl: Duration::from_secs(4),
+            max_id_fetches: 8,
+            fetch_capacity: 16,
+            sync_requests_per_sec: 200,
+        }
+    }
+}
+
+/// Counters of what the network half did (for metrics and tests).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    /// Gossip messages accepted (and forwarded).
+    pub gossip_accepted: u64,
+    /// Gossip messages rejected (sender penalised).
+    pub gossip_rejected: u64,
+    /// Gossip messages ignored.
+    pub gossip_ignored: u64,
+    /// Ops inserted from sync.
+    pub synced_ops: u64,
+    /// Sync requests answered with data.
+    pub sync_served: u64,
+    /// Sync requests denied.
+    pub sync_denied: u64,
+    /// Sync requests refused by the per-peer rate limit.
+    pub sync_busy: u64,
+}
+
+/// What the network half waits on, for the node loop to hand back to
+/// [`NetworkHalf::handle`].
+#[derive(Debug)]
+pub enum NetInput {
+    /// Something from the network.
+    Event(NetEvent),
+    /// Ops fetched by sync, or a fetch that ended.
+    Fetched(Fetched),
+    /// Time for anti-entropy and expiries.
+    Tick,
+}
+
+/// The result of a fetch task.
+#[derive(Debug)]
+pub enum Fetched {
+    /// Ops fetched from `peer` (decoded, not yet verified).
+    Ops {
+        /// The partnership.
+        partnership: PartnershipId,
+        /// Who sent them.
+        peer: PeerId,
+        /// The ops.
+        ops: Vec<SignedOp>,
+    },
+    /// An anti-entropy session ended.
+    SessionDone {
+        /// The partnership.
+        partnership: PartnershipId,
+        /// Whether some peer answered with its heads (and what it had was fetched).
+        heard: bool,
+    },
+    /// A fetch by id ended.
+    IdFetchDone,
+    /// A genesis fetched or announced, with the module code fetched for it.
+    Genesis {
+        /// The genesis op (its id is checked against what was asked).
+        genesis: Box<SignedOp>,
+        /// Module code fetched from the peer (checked against the charter's hashes).
+        code: Vec<Vec<u8>>,
+        /// Who waits for the join, if anyone.
+        reply: Option<JoinReply>,
+    },
+    /// A join by id found no peer that could provide the genesis.
+    JoinFailed(PartnershipId, JoinReply),
+}
+
+/// The network half of a node: owned by the node task next to the
+/// [`NodeCore`], fed by [`NetworkHalf::next`].
+pub struct NetworkHalf {
+    net: NetHandle,
+    events: mpsc::Receiver<NetEvent>,
+    /// Events taken off `events` while batching gossip, handed out first.
+    backlog: VecDeque<NetEvent>,
+    events_closed: bool,
+    fetch_tx: mpsc::Sender<Fetched>,
+    fetch_rx: mpsc::Receiver<Fetched>,
+    ticker: tokio::time::Interval,
+    config: SyncConfig,
+    limits: Limits,
+    subscribed: BTreeSet<PartnershipId>,
+    bind_authored: BTreeSet<PartnershipId>,
+    sessions: BTreeSet<PartnershipId>,
+    /// Partnerships for which a session heard some peer's heads: the node
+    /// has seen its member's own history as the network knows it.
+    caught_up: BTreeSet<PartnershipId>,
+    /// Partnerships that want another session as soon as the running one ends.
+    session_wanted: BTreeSet<PartnershipId>,
+    /// Where each partnership's next anti-entropy round starts in its peers.
+    anti_entropy_turns: BTreeMap<PartnershipId, usize>,
+    open_verdicts: BTreeMap<OpId, OpenVerdict>,
+    id_fetches: usize,
+    stats: NetworkStats,
+    /// The member key, to sign this node's sync hellos.
+    key: MemberKey,
+    /// Hellos this node sends, by partnership.
+    hellos: BTreeMap<PartnershipId, SyncRequest>,
+    /// Peers that proved (by hello) to act for a member, by partnership.
+    authorised: Authorised,
+    /// Per-peer sync rate limit: milli-tokens and when they were last refilled.
+    buckets: BTreeMap<PeerId, (u64, Instant)>,
+}
+
+type JoinReply = oneshot::Sender<Result<PartnershipId, NodeError>>;
+
+impl NetworkHalf {
+    /// Wraps a started network ([`crate::net::Network::spawn`]).
+    pub fn new(
+        net: NetHandle,
+        events: mpsc::Receiver<NetEvent>,
+        config: SyncConfig,
+        limits: Limits,
+        key: MemberKey,
+    ) -> NetworkHalf {
+        let (fetch_tx, fetch_rx) = mpsc::channel(config.fetch_capacity.max(1));
+        let mut ticker = tokio::time::interval(config.anti_entropy_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        NetworkHalf {
+            net,
+            events,
+            backlog: VecDeque::new(),
+            events_closed: false,
+            fetch_tx,
+            fetch_rx,
+            ticker,
+            config,
+            limits,
+            subscribed: BTreeSet::new(),
+            bind_authored: BTreeSet::new(),
+            sessions: BTreeSet::new(),
+            caught_up: BTreeSet::new(),
+            session_wanted: BTreeSet::new(),
+            anti_entropy_turns: BTreeMap::new(),
+            open_verdicts: BTreeMap::new(),
+            id_fetches: 0,
+            stats: NetworkStats::default(),
+            key,
+            hellos: BTreeMap::new(),
+            authorised: BTreeMap::new(),
+            buckets: BTreeMap::new(),
+        }
+    }
+
+    /// The network handle.
+    pub fn net(&self) -> &NetHandle {
+        &self.net
+    }
+
+    /// What the network half has done so far.
+    pub fn stats(&self) -> NetworkStats {
+        self.stats
+    }
+
+    /// Waits for the next network input. Cancel-safe (use it in `select!`).
+    pub async fn next(&mut self) -> NetInput {
+        if let Some(event) = self.backlog.pop_front() {
+            return NetInput::Event(event);
+        }
+        tokio::select! {
+            event = self.events.recv(), if !self.events_closed => match event {
+                Some(event) => NetInput::Event(event),
+                None => {
+                    tracing::warn!("the network stopped; the node goes on without it");
+                    self.events_closed = true;
+                    NetInput::Tick
+                }
+            },
+            Some(fetched) = self.fetch_rx.recv() => NetInput::Fetched(fetched),
+            _ = self.ticker.tick() => NetInput::Tick,
+        }
+    }
+
+    /// Handles one input. `Err` only for a store failure (fatal for the node).
+    pub async fn handle(&mut self, core: &mut NodeCore, input: NetInput) -> Result<(), NodeError> {
+        match input {
+            NetInput::Event(NetEvent::Gossip { partnership, data, msg_id, source }) => {
+                let batch = self.gossip_batch(GossipMessage { partnership, data, msg_id, source });
+                self.gossip(core, batch).await
+            }
+            NetInput::Event(NetEvent::SyncRequest { peer, request, responder }) => {
+                self.serve(core, peer, request, responder).await;
+                Ok(())
+            }
+            NetInput::Event(NetEvent::PeerSubscribed { peer, partnership }) => {
+                if core.ledger(&partnership).is_some() {
+                    self.start_session(core, partnership, Some(vec![peer]));
+                }
+                Ok(())
+            }
+            NetInput::Event(NetEvent::PeerConnected(peer)) => {
+                self.announce_all(core, &[peer]);
+                Ok(())
+            }
+            NetInput::Event(NetEvent::PeerDisconnected(peer)) => {
+                self.authorised.retain(|(_, p), _| *p != peer);
+                self.buckets.remove(&peer);
+                Ok(())
+            }
+            NetInput::Fetched(Fetched::Genesis { genesis, code, reply }) => {
+                self.join_fetched(core, *genesis, code, reply)
+            }
+            NetInput::Fetched(Fetched::JoinFailed(partnership, reply)) => {
+                let _ = reply.send(Err(NodeError::UnknownPartnership(partnership)));
+                Ok(())
+            }
+            NetInput::Fetched(Fetched::Ops { partnership, peer, ops }) => {
+                self.insert_fetched(core, partnership, peer, ops).await
+            }
+            NetInput::Fetched(Fetched::SessionDone { partnership, heard }) => {
+                self.sessions.remove(&partnership);
+                if heard {
+                    self.caught_up.insert(partnership);
+                }
+                if self.session_wanted.remove(&partnership) {
+                    self.start_session(core, partnership, None);
+                }
+                Ok(())
+            }
+            NetInput::Fetched(Fetched::IdFetchDone) => {
+                self.id_fetches = self.id_fetches.saturating_sub(1);
+                Ok(())
+            }
+            NetInput::Tick => {
+                self.expire_verdicts().await;
+                for partnership in self.subscribed.clone() {
+                    self.start_session(core, partnership, None);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// After every node-loop turn: publishes what the member authored, and
+    /// follows the node's partnerships (subscribe, bind, unsubscribe).
+    pub async fn flush(&mut self, core: &mut NodeCore) -> Result<(), NodeError> {
+        // Held acks committed this turn can be forwarded now.
+        let released = core.take_released();
+        self.close_verdicts(&released).await;
+        let outbox = core.take_outbox();
+        let sending: BTreeSet<PartnershipId> = outbox.iter().map(|(p, _)| *p).collect();
+        self.follow_partnerships(core, &sending).await?;
+        for (partnership, op) in outbox {
+            if let Err(error) = self.net.publish(partnership, op.encode()).await {
+                // The op is durable; anti-entropy delivers it.
+                tracing::warn!(%partnership, op = %op.id(), %error, "could not publish an op");
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn report(&mut self, msg_id: MessageId, source: PeerId, verdict: Verdict) {
+        match verdict {
+            Verdict::Accept => self.stats.gossip_accepted += 1,
+            Verdict::Reject => self.stats.gossip_rejected += 1,
+            Verdict::Ignore => self.stats.gossip_ignored += 1,
+        }
+        let _ = self.net.report(msg_id, source, verdict).await;
+    }
+
+    /// This node's hello for `partnership` (signed once, then reused).
+    pub(super) fn hello_for(&mut self, partnership: PartnershipId) -> SyncRequest {
+        let me = self.net.local_peer_id();
+        let key = &self.key;
+        self.hellos.entry(partnership).or_insert_with(|| sync::hello(key, partnership, &me)).clone()
+    }
+}

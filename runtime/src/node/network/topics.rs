@@ -1,0 +1,76 @@
+//! Following partnerships. The node subscribes to the topics of the
+//! partnerships it holds (also ahead of its member's admission, to catch
+//! up), leaves them when its member is removed (once its removal ack is
+//! sent), and binds its peer id with a signed `BindPeer` op once its member
+//! is active and a peer's heads have been heard: a member key moved to a
+//! fresh node must not sign a seq its old node already used.
+
+use std::collections::BTreeSet;
+
+use super::NetworkHalf;
+use crate::node::clock::now_ms;
+use crate::node::core::NodeCore;
+use crate::node::error::NodeError;
+use crate::op::{PartnershipId, Payload};
+
+impl NetworkHalf {
+    /// Subscribes to the partnerships this node takes part in and leaves
+    /// those it no longer does. `sending`: partnerships with ops about to be
+    /// published (a removed member's last ack among them), left next time.
+    pub(super) async fn follow_partnerships(
+        &mut self,
+        core: &mut NodeCore,
+        sending: &BTreeSet<PartnershipId>,
+    ) -> Result<(), NodeError> {
+        let member = core.member();
+        let me = self.net.local_peer_id().to_bytes();
+        for partnership in core.partnership_ids() {
+            let Some(ledger) = core.ledger(&partnership) else { continue };
+            let record = ledger.optimistic_state().participant(&member);
+            if record.as_ref().is_some_and(|r| !r.is_active()) {
+                if ledger.awaits(&member) || sending.contains(&partnership) {
+                    // Removed by others, with its removal ack still to send.
+                    continue;
+                }
+                // Removed: this node no longer receives the partnership's ops.
+                if self.subscribed.remove(&partnership) {
+                    let _ = self.net.unsubscribe(partnership).await;
+                }
+                continue;
+            }
+            // Not admitted yet (joined ahead of its admission): follow, do not bind.
+            let active = record.is_some();
+            let bound = ledger.optimistic_state().bound_peer(&member) == Some(&me);
+            if !self.subscribed.contains(&partnership) {
+                match self.net.subscribe(partnership).await {
+                    Ok(()) => {
+                        self.subscribed.insert(partnership);
+                        if active {
+                            let peers = self.net.connected_peers().await.unwrap_or_default();
+                            self.announce(core, partnership, &peers);
+                        }
+                    }
+                    Err(error) => tracing::warn!(%partnership, %error, "cannot subscribe"),
+                }
+            }
+            // Bind only after hearing a peer's heads: a member key moved to a
+            // fresh node must not sign a seq its old node already used.
+            let may_author = self.caught_up.contains(&partnership);
+            if active
+                && may_author
+                && !bound
+                && !self.bind_authored.contains(&partnership)
+                && ledger.halted().is_none()
+            {
+                match core.author(&partnership, Payload::BindPeer { peer_id: me.clone() }, now_ms()) {
+                    Ok(_) => {
+                        self.bind_authored.insert(partnership);
+                    }
+                    Err(e @ NodeError::Store(_)) => return Err(e),
+                    Err(error) => tracing::warn!(%partnership, %error, "cannot bind this node's peer id"),
+                }
+            }
+        }
+        Ok(())
+    }
+}
