@@ -30,6 +30,21 @@ pub struct Target {
     pub name: Option<String>,
 }
 
+impl Target {
+    /// The aliases file of this target, if it has one: the testnet's with
+    /// `--testnet`, else the home's; `--node URL` without `--home` has none.
+    pub fn aliases_file(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.testnet {
+            return Some(dir.join(aliases::ALIASES_FILE));
+        }
+        match (&self.home, &self.node) {
+            (Some(home), _) => Some(home.join(aliases::ALIASES_FILE)),
+            (None, Some(_)) => None,
+            (None, None) => Some(polypact::home::default_home().join(aliases::ALIASES_FILE)),
+        }
+    }
+}
+
 /// An answer of the API that is an error.
 #[derive(Debug)]
 pub struct ApiFailure {
@@ -93,7 +108,7 @@ impl Client {
                 token,
                 format!("start the testnet with `polypact testnet up --dir {}`", dir.display()),
             )?
-            .with_aliases(aliases::file_for(target)));
+            .with_aliases(target.aliases_file()));
         }
         if let Some(url) = &target.node {
             let url = node_url(url)?;
@@ -103,7 +118,7 @@ impl Client {
                 (None, None) => bail!("--node needs a token: give --token TOKEN (or set POLYPACT_TOKEN)"),
             };
             return Ok(Client::new(&url, token, "start it with `polypact node`".into())?
-                .with_aliases(aliases::file_for(target)));
+                .with_aliases(target.aliases_file()));
         }
         let dir = target.home.clone().unwrap_or_else(polypact::home::default_home);
         let home = Home::open(&dir)?;

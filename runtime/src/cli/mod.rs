@@ -52,9 +52,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 pub use client::Target;
+use commands::Wait;
 
 #[derive(Parser)]
 #[command(name = "polypact", version, about = "A runtime for programmable partnerships")]
@@ -380,27 +381,6 @@ enum TestnetCmd {
     },
 }
 
-/// How long `call` waits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Wait {
-    /// Until the op is durable on the node.
-    Accepted,
-    /// Until it is applied to the optimistic state.
-    Applied,
-    /// Until it is final.
-    Final,
-}
-
-impl Wait {
-    fn as_str(self) -> &'static str {
-        match self {
-            Wait::Accepted => "accepted",
-            Wait::Applied => "applied",
-            Wait::Final => "final",
-        }
-    }
-}
-
 /// `--count`: a number of events, at least 1.
 fn at_least_one(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
@@ -453,8 +433,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 PartnershipCmd::Genesis { id, json } => commands::genesis(&target, &id, json).await,
                 PartnershipCmd::Show { id, json } => commands::show(&target, &id, json).await,
                 PartnershipCmd::List { json } => commands::list(&target, json).await,
-                PartnershipCmd::Alias { id, name } => aliases::alias(&target, &id, &name).await,
-                PartnershipCmd::Unalias { name } => aliases::unalias(&target, &name),
+                PartnershipCmd::Alias { id, name } => commands::alias(&target, &id, &name).await,
+                PartnershipCmd::Unalias { name } => commands::unalias(&target, &name),
             }
         }),
         Cmd::Call { id, module, msg, wait, timeout, json } => {

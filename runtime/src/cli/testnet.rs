@@ -15,9 +15,8 @@ use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, read_token};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Wait;
 use super::client::Client;
-use super::commands::{call_on, create_on, join_on};
+use super::commands::{Wait, call_on, create_on, join_on};
 
 /// The file a testnet is recorded in.
 pub const TESTNET_FILE: &str = "testnet.json";
