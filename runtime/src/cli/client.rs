@@ -12,7 +12,7 @@ use polypact::op::did_you_mean;
 use serde_json::Value;
 
 use super::aliases;
-use super::testnet::Testnet;
+use super::testnet_file::{Testnet, TestnetNode};
 use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, read_token};
 
 /// Where to find the node, from the global flags.
@@ -131,6 +131,13 @@ impl Client {
             .unwrap_or_else(|| api_url(home.config()));
         Ok(Client::new(&url, token, format!("start it with `polypact node --home {}`", dir.display()))?
             .with_aliases(Some(dir.join(aliases::ALIASES_FILE))))
+    }
+
+    /// A client of a node of a testnet (`testnet up` recorded its API and
+    /// token file).
+    pub fn of_testnet_node(node: &TestnetNode) -> Result<Client> {
+        let token = read_token(Path::new(&node.token_file))?;
+        Client::new(&node.api, token, "the testnet node stopped; see its log".into())
     }
 
     /// This client looks partnership aliases up in `file`.

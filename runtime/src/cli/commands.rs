@@ -8,7 +8,7 @@
 //! steps they share with the testnet demo (`create_on`, `join_on`,
 //! `call_on`). It does not own reaching a node (`client.rs`), checking a
 //! charter (`charter.rs`), the aliases file (`aliases.rs`) or the testnet
-//! record (`testnet.rs`), and it never starts a node.
+//! record (`testnet_file.rs`), and it never starts a node.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::aliases;
 use super::charter::{Prepared, Values, prepare};
 use super::client::{ApiFailure, Client, Target};
-use super::testnet::Testnet;
+use super::testnet_file::Testnet;
 
 /// How long `call` waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -172,7 +172,7 @@ pub async fn create(target: &Target, path: &Path, set: &[String], options: &Crea
             if node.api == client.base() || !participants.contains(&node.member.as_str()) {
                 continue;
             }
-            join_on(&node.client()?, genesis, &prepared.wasm)
+            join_on(&Client::of_testnet_node(node)?, genesis, &prepared.wasm)
                 .await
                 .with_context(|| format!("{} joining {id}", node.name))?;
             errln!("{} joined", node.name);
