@@ -1,33 +1,26 @@
-//! Local aliases for partnerships: `partnership alias ID NAME` writes
-//! `NAME = "<id>"` into `aliases.toml`, and every command that takes a
-//! partnership id takes the alias too.
+//! The aliases file: local names for partnerships, `NAME = "<id>"` lines
+//! in `aliases.toml`, which every command that takes a partnership id
+//! accepts.
 //!
 //! The file is the testnet's (`DIR/aliases.toml`) with `--testnet DIR`, so
 //! one alias serves all of its nodes (a partnership has the same id on
 //! every node), else the node's home's (`--home`, default `~/.polypact`).
 //! `--node URL` without `--home` has none.
+//!
+//! This file owns the file's format and its rules (what a name may be, one
+//! name per partnership id): reading, checking and writing it. It does not
+//! own which file a command uses (`Target::aliases_file` in `client.rs`),
+//! looking an alias up for a command (`Client::partnership_id`) or the
+//! `partnership alias|unalias` commands (`commands.rs`). It talks to no
+//! node and uses no other CLI module.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use super::client::{Client, Target};
-
 /// The aliases file, in a testnet directory or a home.
 pub const ALIASES_FILE: &str = "aliases.toml";
-
-/// The aliases file of a target, if it has one.
-pub fn file_for(target: &Target) -> Option<PathBuf> {
-    if let Some(dir) = &target.testnet {
-        return Some(dir.join(ALIASES_FILE));
-    }
-    match (&target.home, &target.node) {
-        (Some(home), _) => Some(home.join(ALIASES_FILE)),
-        (None, Some(_)) => None,
-        (None, None) => Some(polypact::home::default_home().join(ALIASES_FILE)),
-    }
-}
 
 /// Reads an aliases file (none yet: no aliases).
 pub fn load(path: &Path) -> Result<BTreeMap<String, String>> {
@@ -40,7 +33,8 @@ pub fn load(path: &Path) -> Result<BTreeMap<String, String>> {
     }
 }
 
-fn save(path: &Path, aliases: &BTreeMap<String, String>) -> Result<()> {
+/// Writes an aliases file whole (through a temporary file).
+pub fn save(path: &Path, aliases: &BTreeMap<String, String>) -> Result<()> {
     let mut text = String::from("# Local names for partnerships: `polypact partnership alias ID NAME`.\n");
     text.push_str(&toml::to_string(aliases).context("cannot encode the aliases")?);
     let temp = path.with_extension("toml.tmp");
@@ -50,7 +44,7 @@ fn save(path: &Path, aliases: &BTreeMap<String, String>) -> Result<()> {
 
 /// Whether `name` may be an alias: a-z first, then a-z, 0-9, `-`, `_` (at
 /// most 32), and not all hex digits (which would read as an id prefix).
-fn check_name(name: &str) -> Result<()> {
+pub fn check_name(name: &str) -> Result<()> {
     let valid = name.len() <= 32
         && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
@@ -83,41 +77,4 @@ pub fn set(path: &Path, name: &str, id: &str) -> Result<()> {
     let mut aliases = load(path)?;
     aliases.insert(name.to_owned(), id.to_owned());
     save(path, &aliases)
-}
-
-fn no_file() -> anyhow::Error {
-    anyhow::anyhow!(
-        "aliases are kept in a node's home or a testnet's directory, and --node URL names neither; add --home DIR"
-    )
-}
-
-/// `polypact partnership alias`.
-pub async fn alias(target: &Target, id: &str, name: &str) -> Result<()> {
-    let path = file_for(target).ok_or_else(no_file)?;
-    check_name(name)?;
-    let client = Client::connect(target)?;
-    let id = client.partnership_id(id).await?;
-    // The node holds it (an id given whole is not looked up otherwise).
-    client.get(&format!("/v1/partnerships/{id}")).await?;
-    set(&path, name, &id)?;
-    outln!("{name} = {id}");
-    errln!("`{name}` now stands for the partnership in every command (kept in {})", path.display());
-    Ok(())
-}
-
-/// `polypact partnership unalias`.
-pub fn unalias(target: &Target, name: &str) -> Result<()> {
-    let path = file_for(target).ok_or_else(no_file)?;
-    let mut aliases = load(&path)?;
-    if aliases.remove(name).is_none() {
-        let known = if aliases.is_empty() {
-            "there are none".to_owned()
-        } else {
-            format!("the aliases are: {}", aliases.keys().cloned().collect::<Vec<_>>().join(", "))
-        };
-        bail!("no alias `{name}` in {}; {known}", path.display());
-    }
-    save(&path, &aliases)?;
-    errln!("alias `{name}` removed");
-    Ok(())
 }

@@ -18,7 +18,7 @@ use polypact::op::{
 };
 
 use super::client::Target;
-use super::testnet::Testnet;
+use super::testnet_file::Testnet;
 
 /// Where a charter's placeholder values come from.
 #[derive(Clone, Debug, Default)]

@@ -12,7 +12,7 @@ use polypact::op::did_you_mean;
 use serde_json::Value;
 
 use super::aliases;
-use super::testnet::Testnet;
+use super::testnet_file::{Testnet, TestnetNode};
 use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, read_token};
 
 /// Where to find the node, from the global flags.
@@ -28,6 +28,21 @@ pub struct Target {
     pub testnet: Option<PathBuf>,
     /// `--as NAME` (with `--testnet`).
     pub name: Option<String>,
+}
+
+impl Target {
+    /// The aliases file of this target, if it has one: the testnet's with
+    /// `--testnet`, else the home's; `--node URL` without `--home` has none.
+    pub fn aliases_file(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.testnet {
+            return Some(dir.join(aliases::ALIASES_FILE));
+        }
+        match (&self.home, &self.node) {
+            (Some(home), _) => Some(home.join(aliases::ALIASES_FILE)),
+            (None, Some(_)) => None,
+            (None, None) => Some(polypact::home::default_home().join(aliases::ALIASES_FILE)),
+        }
+    }
 }
 
 /// An answer of the API that is an error.
@@ -93,7 +108,7 @@ impl Client {
                 token,
                 format!("start the testnet with `polypact testnet up --dir {}`", dir.display()),
             )?
-            .with_aliases(aliases::file_for(target)));
+            .with_aliases(target.aliases_file()));
         }
         if let Some(url) = &target.node {
             let url = node_url(url)?;
@@ -103,7 +118,7 @@ impl Client {
                 (None, None) => bail!("--node needs a token: give --token TOKEN (or set POLYPACT_TOKEN)"),
             };
             return Ok(Client::new(&url, token, "start it with `polypact node`".into())?
-                .with_aliases(aliases::file_for(target)));
+                .with_aliases(target.aliases_file()));
         }
         let dir = target.home.clone().unwrap_or_else(polypact::home::default_home);
         let home = Home::open(&dir)?;
@@ -116,6 +131,13 @@ impl Client {
             .unwrap_or_else(|| api_url(home.config()));
         Ok(Client::new(&url, token, format!("start it with `polypact node --home {}`", dir.display()))?
             .with_aliases(Some(dir.join(aliases::ALIASES_FILE))))
+    }
+
+    /// A client of a node of a testnet (`testnet up` recorded its API and
+    /// token file).
+    pub fn of_testnet_node(node: &TestnetNode) -> Result<Client> {
+        let token = read_token(Path::new(&node.token_file))?;
+        Client::new(&node.api, token, "the testnet node stopped; see its log".into())
     }
 
     /// This client looks partnership aliases up in `file`.

@@ -1,20 +1,48 @@
-//! The client commands: `info`, `partnership create|show|list`, `call`,
-//! `query`, `events`. Each talks to a node's API ([`Client`]); read
-//! commands print a human view or, with `--json`, the API's JSON. Progress
-//! goes to stderr so stdout stays parseable.
+//! The client commands: `info`, `partnership
+//! create|join|genesis|show|list|alias|unalias`, `call`, `query`, `events`.
+//! Each talks to a node's API ([`Client`]); read commands print a human view
+//! or, with `--json`, the API's JSON. Progress goes to stderr so stdout stays
+//! parseable.
+//!
+//! This file owns what each of those commands does and prints, and the
+//! steps they share with the testnet demo (`create_on`, `join_on`,
+//! `call_on`). It does not own reaching a node (`client.rs`), checking a
+//! charter (`charter.rs`), the aliases file (`aliases.rs`) or the testnet
+//! record (`testnet_file.rs`), and it never starts a node.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
+use clap::ValueEnum;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::Wait;
 use super::aliases;
 use super::charter::{Prepared, Values, prepare};
 use super::client::{ApiFailure, Client, Target};
-use super::testnet::Testnet;
+use super::testnet_file::Testnet;
+
+/// How long `call` waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Wait {
+    /// Until the op is durable on the node.
+    Accepted,
+    /// Until it is applied to the optimistic state.
+    Applied,
+    /// Until it is final.
+    Final,
+}
+
+impl Wait {
+    fn as_str(self) -> &'static str {
+        match self {
+            Wait::Accepted => "accepted",
+            Wait::Applied => "applied",
+            Wait::Final => "final",
+        }
+    }
+}
 
 fn print_json(value: &Value) {
     outln!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
@@ -144,7 +172,7 @@ pub async fn create(target: &Target, path: &Path, set: &[String], options: &Crea
             if node.api == client.base() || !participants.contains(&node.member.as_str()) {
                 continue;
             }
-            join_on(&node.client()?, genesis, &prepared.wasm)
+            join_on(&Client::of_testnet_node(node)?, genesis, &prepared.wasm)
                 .await
                 .with_context(|| format!("{} joining {id}", node.name))?;
             errln!("{} joined", node.name);
@@ -314,6 +342,43 @@ pub async fn list(target: &Target, json: bool) -> Result<()> {
             if alias.is_empty() { String::new() } else { format!("  alias {}", alias.join(", ")) }
         );
     }
+    Ok(())
+}
+
+fn no_file() -> anyhow::Error {
+    anyhow::anyhow!(
+        "aliases are kept in a node's home or a testnet's directory, and --node URL names neither; add --home DIR"
+    )
+}
+
+/// `polypact partnership alias`.
+pub async fn alias(target: &Target, id: &str, name: &str) -> Result<()> {
+    let path = target.aliases_file().ok_or_else(no_file)?;
+    aliases::check_name(name)?;
+    let client = Client::connect(target)?;
+    let id = client.partnership_id(id).await?;
+    // The node holds it (an id given whole is not looked up otherwise).
+    client.get(&format!("/v1/partnerships/{id}")).await?;
+    aliases::set(&path, name, &id)?;
+    outln!("{name} = {id}");
+    errln!("`{name}` now stands for the partnership in every command (kept in {})", path.display());
+    Ok(())
+}
+
+/// `polypact partnership unalias`.
+pub fn unalias(target: &Target, name: &str) -> Result<()> {
+    let path = target.aliases_file().ok_or_else(no_file)?;
+    let mut names = aliases::load(&path)?;
+    if names.remove(name).is_none() {
+        let known = if names.is_empty() {
+            "there are none".to_owned()
+        } else {
+            format!("the aliases are: {}", names.keys().cloned().collect::<Vec<_>>().join(", "))
+        };
+        bail!("no alias `{name}` in {}; {known}", path.display());
+    }
+    aliases::save(&path, &names)?;
+    errln!("alias `{name}` removed");
     Ok(())
 }
 

@@ -3,18 +3,43 @@
 //! - [`node`]: `init` (a home: keys, token, config) and `node` (run a node
 //!   with its API).
 //! - [`commands`]: the API client commands (`info`, `partnership
-//!   create|show|list`, `call`, `query`, `events`).
+//!   create|join|genesis|show|list|alias|unalias`, `call`, `query`,
+//!   `events`).
 //! - [`module`]: `module new|build|hash`.
-//! - [`testnet`]: `testnet up|down|demo` (local nodes as processes).
+//! - [`testnet`]: `testnet up|down` (local nodes as processes) and `testnet
+//!   demo` (the scripted partnership story on them).
 //! - [`local_demo`]: `demo`, three ledgers in one process.
 //! - [`charter`]: `charter check`, the whole check of a charter, offline.
-//! - [`aliases`]: local names for partnerships.
+//! - [`client`]: reaching a node's API (`--node`, `--home`, `--testnet`).
+//! - [`aliases`]: the aliases file, local names for partnerships.
+//! - [`testnet_file`]: `testnet.json`, the record of a local testnet.
 //! - [`output`]: printing that ends quietly on a closed pipe.
 //!
 //! The CLI is a client of the HTTP API (except `init`, `node`, `module`,
 //! `charter`, `completions`, `man` and `demo`); the only state it keeps is
 //! partnership aliases. Errors go to stderr with what to do, and exit 1
 //! (2 for a usage error, 141 when stdout is a closed pipe).
+//!
+//! # Layering
+//!
+//! The modules use each other one way only, from the top down; none uses a
+//! module above it, so there is no loop:
+//!
+//! ```text
+//! mod.rs (this file: arguments, dispatch)
+//!   testnet/demo        the story: uses processes, commands, charter, client, testnet_file
+//!   commands            uses charter, client, aliases, testnet_file
+//!   testnet/processes   uses client, testnet_file
+//!   charter             uses client (Target), testnet_file
+//!   node                uses client
+//!   client              uses aliases, testnet_file
+//!   aliases, testnet_file, output, module, local_demo: use no CLI module
+//! ```
+//!
+//! The one exception is `node`, which takes [`NetFlags`] from this file;
+//! they belong in `node.rs` and move there once the network split that is
+//! reshaping how `node` starts a node has landed. The `outln!` family of
+//! macros below prints through [`output`] from every module.
 
 /// `println!` through [`output::out`]: quiet exit on a closed pipe.
 macro_rules! outln {
@@ -47,14 +72,16 @@ mod module;
 mod node;
 mod output;
 mod testnet;
+mod testnet_file;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 pub use client::Target;
+use commands::Wait;
 
 #[derive(Parser)]
 #[command(name = "polypact", version, about = "A runtime for programmable partnerships")]
@@ -380,27 +407,6 @@ enum TestnetCmd {
     },
 }
 
-/// How long `call` waits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Wait {
-    /// Until the op is durable on the node.
-    Accepted,
-    /// Until it is applied to the optimistic state.
-    Applied,
-    /// Until it is final.
-    Final,
-}
-
-impl Wait {
-    fn as_str(self) -> &'static str {
-        match self {
-            Wait::Accepted => "accepted",
-            Wait::Applied => "applied",
-            Wait::Final => "final",
-        }
-    }
-}
-
 /// `--count`: a number of events, at least 1.
 fn at_least_one(text: &str) -> Result<u64, String> {
     match text.parse::<u64>() {
@@ -453,8 +459,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 PartnershipCmd::Genesis { id, json } => commands::genesis(&target, &id, json).await,
                 PartnershipCmd::Show { id, json } => commands::show(&target, &id, json).await,
                 PartnershipCmd::List { json } => commands::list(&target, json).await,
-                PartnershipCmd::Alias { id, name } => aliases::alias(&target, &id, &name).await,
-                PartnershipCmd::Unalias { name } => aliases::unalias(&target, &name),
+                PartnershipCmd::Alias { id, name } => commands::alias(&target, &id, &name).await,
+                PartnershipCmd::Unalias { name } => commands::unalias(&target, &name),
             }
         }),
         Cmd::Call { id, module, msg, wait, timeout, json } => {

@@ -7,12 +7,18 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use polypact::op::CodeHash;
 
-/// The module template: (path in the new crate, contents).
+/// The module template: (path in the new crate, contents). The sources are
+/// laid out as the standard modules' are (`lib.rs`, `msg.rs`, `state.rs`,
+/// `error.rs`, `contract.rs`).
 const TEMPLATE: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../../templates/module/Cargo.toml.tmpl")),
     ("README.md", include_str!("../../templates/module/README.md.tmpl")),
     (".gitignore", include_str!("../../templates/module/gitignore.tmpl")),
     ("src/lib.rs", include_str!("../../templates/module/src/lib.rs.tmpl")),
+    ("src/msg.rs", include_str!("../../templates/module/src/msg.rs.tmpl")),
+    ("src/state.rs", include_str!("../../templates/module/src/state.rs.tmpl")),
+    ("src/error.rs", include_str!("../../templates/module/src/error.rs.tmpl")),
+    ("src/contract.rs", include_str!("../../templates/module/src/contract.rs.tmpl")),
     ("tests/module.rs", include_str!("../../templates/module/tests/module.rs.tmpl")),
 ];
 
@@ -113,4 +119,35 @@ pub fn build(path: &Path) -> Result<PathBuf> {
     let bytes = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     outln!("{}  {}", CodeHash::of(&bytes), wasm.display());
     Ok(wasm)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Every file under `templates/module` is one `module new` writes (a
+    /// template file left out of [`TEMPLATE`] would silently be missing
+    /// from new crates).
+    #[test]
+    fn every_template_file_is_written() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/module");
+        let mut pending = vec![root];
+        let mut files = Vec::new();
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        assert_eq!(files.len(), TEMPLATE.len(), "{files:?}");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(TEMPLATE.iter().any(|(_, t)| *t == text), "{} is not in TEMPLATE", file.display());
+        }
+    }
 }

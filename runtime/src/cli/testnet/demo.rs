@@ -1,321 +1,34 @@
-//! Local testnets: `testnet up` starts N `polypact node` processes on
-//! loopback, each with its own home under DIR, connected through bootstrap
-//! addresses, and records them in DIR/testnet.json; `testnet down` stops
-//! them; `testnet demo` is a thin script over both (a charter, a story).
+//! `testnet demo`: the scripted partnership story, told on a testnet of
+//! its own.
 //!
-//! `testnet.json` (what other commands read with `--testnet DIR --as NAME`):
-//! `{"nodes":[{"name","api","token_file","member","peer_id","p2p","pid","home","log"}]}`.
+//! The demo checks a charter (default: the testnet joint venture, else the
+//! guestbook one shipped with the runtime) and its story
+//! (`<charter>.story.json`: calls, waits and late joins, each with a line
+//! to say) before any node starts, then brings up one node per partner,
+//! creates the partnership on the first, has the other founders join, runs
+//! the story's steps, waits for finality and shows that every remaining
+//! partner's node agrees on the final state; then it takes the testnet down
+//! (unless `--keep`).
+//!
+//! This file owns the story: its file format ([`Step`]), its checks and the
+//! walkthrough. It does not own starting or stopping nodes (`processes.rs`)
+//! or the API steps it takes (`create_on`, `join_on`, `call_on` in
+//! `commands.rs`); it is the only testnet file that uses the client
+//! commands, and nothing uses it but the dispatcher.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
-use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, read_token};
-use serde::{Deserialize, Serialize};
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
 use serde_json::Value;
 
-use super::Wait;
-use super::client::Client;
-use super::commands::{call_on, create_on, join_on};
-
-/// The file a testnet is recorded in.
-pub const TESTNET_FILE: &str = "testnet.json";
-
-/// A testnet as recorded in `testnet.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Testnet {
-    /// Its nodes, in start order.
-    pub nodes: Vec<TestnetNode>,
-}
-
-/// One node of a testnet.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TestnetNode {
-    /// Its name (and its `${name}` placeholder value).
-    pub name: String,
-    /// API URL.
-    pub api: String,
-    /// The API token file.
-    pub token_file: String,
-    /// The member it acts for.
-    pub member: String,
-    /// Its libp2p peer id.
-    pub peer_id: String,
-    /// Its p2p address, with `/p2p/<peer id>`.
-    pub p2p: String,
-    /// Its process id while running.
-    pub pid: Option<u32>,
-    /// Its home.
-    pub home: String,
-    /// Its log file.
-    pub log: String,
-}
-
-impl Testnet {
-    /// Reads DIR/testnet.json.
-    pub fn load(dir: &Path) -> Result<Testnet> {
-        let path = dir.join(TESTNET_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|_| {
-            anyhow!(
-                "no testnet in {} (no {TESTNET_FILE}); start one with `polypact testnet up --dir {}`",
-                dir.display(),
-                dir.display()
-            )
-        })?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a testnet file", path.display()))
-    }
-
-    fn save(&self, dir: &Path) -> Result<()> {
-        let path = dir.join(TESTNET_FILE);
-        let text = serde_json::to_string_pretty(self).context("cannot encode the testnet")?;
-        std::fs::write(&path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
-    }
-
-    /// The node called `name`.
-    pub fn node(&self, name: &str) -> Result<&TestnetNode> {
-        self.nodes.iter().find(|n| n.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
-            anyhow!("the testnet has no node `{name}`; its nodes are: {}", names.join(", "))
-        })
-    }
-
-    /// Node name → member id: the default `${name}` placeholder values.
-    pub fn member_ids(&self) -> BTreeMap<String, String> {
-        self.nodes.iter().map(|n| (n.name.clone(), n.member.clone())).collect()
-    }
-}
-
-impl TestnetNode {
-    /// A client of this node.
-    pub fn client(&self) -> Result<Client> {
-        let token = read_token(Path::new(&self.token_file))?;
-        Client::new(&self.api, token, "the testnet node stopped; see its log".into())
-    }
-}
-
-/// Whether `pid` is a live process (not a zombie).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-/// Whether `pid` is the node of `home` (so a reused pid is never signalled).
-fn is_node_of(pid: u32, home: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).split('\0').any(|arg| arg == home))
-        .unwrap_or(false)
-}
-
-fn signal(pid: u32, sig: &str) {
-    let _ = std::process::Command::new("kill").args([sig, &pid.to_string()]).status();
-}
-
-fn log_tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(8)..].join("\n")
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 32
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
-/// `polypact testnet up`.
-pub async fn up(dir: &Path, nodes: Option<usize>, names: Vec<String>) -> Result<Testnet> {
-    let names = match (nodes, names.is_empty()) {
-        (Some(n), false) if n != names.len() => {
-            bail!(
-                "--nodes {n} but {} names ({}); give one of them, or as many names as nodes",
-                names.len(),
-                names.join(", ")
-            )
-        }
-        (_, false) => names,
-        (n, true) => (1..=n.unwrap_or(3)).map(|i| format!("node{i}")).collect(),
-    };
-    if names.is_empty() || names.len() > 32 {
-        bail!("a testnet has 1 to 32 nodes");
-    }
-    for (i, name) in names.iter().enumerate() {
-        if !valid_name(name) {
-            bail!("node name {name:?}: use 1 to 32 of a-z, 0-9, `-`, `_`");
-        }
-        if names[..i].contains(name) {
-            bail!("node name `{name}` is given twice");
-        }
-    }
-    if let Ok(existing) = Testnet::load(dir)
-        && existing.nodes.iter().any(|n| n.pid.is_some_and(alive))
-    {
-        bail!(
-            "a testnet is already running in {}; stop it with `polypact testnet down --dir {}`",
-            dir.display(),
-            dir.display()
-        );
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let dir = dir.canonicalize().with_context(|| format!("cannot resolve {}", dir.display()))?;
-    let exe = std::env::current_exe().context("cannot find the polypact executable")?;
-    let mut started: Vec<TestnetNode> = Vec::new();
-    let mut children = Vec::new();
-    let outcome: Result<()> = async {
-        for name in &names {
-            let home_dir = dir.join(name);
-            let home = if home_dir.join(polypact::home::CONFIG_FILE).exists() {
-                Home::open(&home_dir)?
-            } else {
-                let mut config = HomeConfig::default();
-                config.network.mdns = false;
-                Home::init(&home_dir, config)?
-            };
-            // Ports are chosen by the OS when each node binds (no race with
-            // other programs); the node records its API URL in the home, and
-            // its API tells its p2p address.
-            let url_file = home_dir.join(API_URL_FILE);
-            let _ = std::fs::remove_file(&url_file);
-            let log = home_dir.join("node.log");
-            let log_file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)
-                .with_context(|| format!("cannot open {}", log.display()))?;
-            let mut command = std::process::Command::new(&exe);
-            command
-                .arg("--home")
-                .arg(&home_dir)
-                .args(["node", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
-                .stdin(std::process::Stdio::null())
-                .stdout(log_file.try_clone().context("cannot share the log file")?)
-                .stderr(log_file);
-            // Every node dials the ones started before it: a full mesh.
-            for earlier in &started {
-                command.args(["--bootstrap", &earlier.p2p]);
-            }
-            // Own process group: Ctrl-C in the terminal does not reach the nodes.
-            std::os::unix::process::CommandExt::process_group(&mut command, 0);
-            errout!("starting {name}… ");
-            let begun = Instant::now();
-            let mut child = command.spawn().with_context(|| format!("cannot start {}", exe.display()))?;
-            let pid = child.id();
-            let info = loop {
-                let url = std::fs::read_to_string(&url_file).ok().map(|u| u.trim().to_owned());
-                if let Some(url) = url.filter(|u| u.starts_with("http://")) {
-                    let client = Client::new(&url, home.token().to_owned(), String::new())?;
-                    if let Ok(info) = client.get("/v1/node").await {
-                        break (url, info);
-                    }
-                }
-                if let Ok(Some(status)) = child.try_wait() {
-                    errln!("failed");
-                    bail!(
-                        "{name} exited ({status}) before it was ready; its log ({}):\n{}",
-                        log.display(),
-                        log_tail(&log)
-                    );
-                }
-                if begun.elapsed() > Duration::from_secs(30) {
-                    errln!("failed");
-                    signal(pid, "-KILL");
-                    bail!(
-                        "{name} did not answer within 30 s; its log ({}):\n{}",
-                        log.display(),
-                        log_tail(&log)
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            };
-            let (api, info) = info;
-            let p2p = info["p2p_listen"]
-                .as_array()
-                .and_then(|a| a.first())
-                .and_then(Value::as_str)
-                .filter(|a| a.contains("/p2p/"))
-                .map(str::to_owned)
-                .with_context(|| format!("{name} reports no p2p address; its log: {}", log.display()))?;
-            let node = TestnetNode {
-                name: name.clone(),
-                api,
-                token_file: home_dir.join(TOKEN_FILE).display().to_string(),
-                member: home.member_id().to_string(),
-                peer_id: home.peer_id().to_string(),
-                p2p,
-                pid: Some(pid),
-                home: home_dir.display().to_string(),
-                log: log.display().to_string(),
-            };
-            errln!("ready in {} ms ({})", begun.elapsed().as_millis(), node.api);
-            started.push(node);
-            children.push(child);
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(e) = outcome {
-        for node in &started {
-            if let Some(pid) = node.pid {
-                signal(pid, "-TERM");
-            }
-        }
-        for mut child in children {
-            let _ = child.wait();
-        }
-        return Err(e);
-    }
-    let testnet = Testnet { nodes: started };
-    testnet.save(&dir)?;
-    // The nodes run on when this command exits; reap them if we outlive them.
-    std::thread::spawn(move || {
-        for mut child in children {
-            let _ = child.wait();
-        }
-    });
-    outln!("testnet of {} nodes in {}", testnet.nodes.len(), dir.display());
-    for node in &testnet.nodes {
-        outln!("  {:<10} {}  member {}  pid {}", node.name, node.api, node.member, node.pid.unwrap_or(0));
-    }
-    outln!(
-        "use it with: polypact --testnet {} --as {} partnership list",
-        dir.display(),
-        testnet.nodes[0].name
-    );
-    Ok(testnet)
-}
-
-/// `polypact testnet down`.
-pub async fn down(dir: &Path) -> Result<()> {
-    let mut testnet = Testnet::load(dir)?;
-    for node in &mut testnet.nodes {
-        let Some(pid) = node.pid.take() else { continue };
-        if !alive(pid) || !is_node_of(pid, &node.home) {
-            errln!("{} was not running", node.name);
-            continue;
-        }
-        errout!("stopping {}… ", node.name);
-        signal(pid, "-TERM");
-        let begun = Instant::now();
-        while alive(pid) && begun.elapsed() < Duration::from_secs(15) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if alive(pid) {
-            signal(pid, "-KILL");
-            errln!("killed (it did not stop within 15 s)");
-        } else {
-            errln!("stopped");
-        }
-    }
-    testnet.save(dir)?;
-    outln!(
-        "testnet in {} is down (homes kept; `polypact testnet up --dir {}` restarts it)",
-        dir.display(),
-        dir.display()
-    );
-    Ok(())
-}
+use super::processes::{down, up};
+use crate::cli::charter::{Values, prepare};
+use crate::cli::client::Client;
+use crate::cli::commands::{Wait, call_on, create_on, event_lines, join_on};
+use crate::cli::testnet_file::Testnet;
 
 /// The default demo charter: the testnet joint venture if the checkout has
 /// it, else the guestbook joint venture shipped with the runtime.
@@ -444,8 +157,8 @@ pub async fn demo(keep: bool, dir: Option<PathBuf>, charter: Option<PathBuf>) ->
         .collect();
     // Check the charter (and that its modules are built) and the story
     // before any node starts.
-    let values = super::charter::Values { set: BTreeMap::new(), testnet: Some(stand_ins.clone()) };
-    super::charter::prepare(&charter, &text, &values).context("the demo charter is not usable")?;
+    let values = Values { set: BTreeMap::new(), testnet: Some(stand_ins.clone()) };
+    prepare(&charter, &text, &values).context("the demo charter is not usable")?;
     for step in read_story(&story_path, &stand_ins)? {
         if let Some(node) = step.node()
             && !names.iter().any(|n| n == node)
@@ -497,9 +210,9 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
         .context("no testnet node is a partner of the charter")?;
     let members = testnet.member_ids();
     outln!("== {} creates the partnership from {}", first.name, charter.display());
-    let values = super::charter::Values { set: BTreeMap::new(), testnet: Some(members.clone()) };
-    let prepared = super::charter::prepare(charter, text, &values)?;
-    let created = create_on(&first.client()?, text, &prepared).await?;
+    let values = Values { set: BTreeMap::new(), testnet: Some(members.clone()) };
+    let prepared = prepare(charter, text, &values)?;
+    let created = create_on(&Client::of_testnet_node(first)?, text, &prepared).await?;
     let wasm = prepared.wasm;
     let id = created["id"].as_str().context("the node did not return the partnership id")?.to_owned();
     let genesis = created["genesis"].as_str().context("the node did not return the genesis")?.to_owned();
@@ -507,7 +220,9 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
     let mut holders = vec![first.name.clone()];
     for node in testnet.nodes.iter().filter(|n| founders.contains(&n.name) && n.name != first.name) {
         outln!("== {} joins with the genesis {} hands over", node.name, first.name);
-        join_on(&node.client()?, &genesis, &wasm).await.with_context(|| format!("{} joining", node.name))?;
+        join_on(&Client::of_testnet_node(node)?, &genesis, &wasm)
+            .await
+            .with_context(|| format!("{} joining", node.name))?;
         holders.push(node.name.clone());
     }
     let path = format!("/v1/partnerships/{id}");
@@ -519,7 +234,7 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
         match step {
             Step::Wait { wait_ms, .. } => tokio::time::sleep(Duration::from_millis(wait_ms)).await,
             Step::Join { join, .. } => {
-                let client = testnet.node(&join)?.client()?;
+                let client = Client::of_testnet_node(testnet.node(&join)?)?;
                 join_on(&client, &genesis, &wasm).await.with_context(|| format!("{join} joining"))?;
                 holders.push(join.clone());
                 if let Some(op) = &last_op
@@ -539,7 +254,7 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
                     outln!("   (skipped: {who} does not hold the partnership)");
                     continue;
                 }
-                let client = testnet.node(&who)?.client()?;
+                let client = Client::of_testnet_node(testnet.node(&who)?)?;
                 if let Some(op) = &last_op {
                     caught_up(&client, &id, op, &who).await;
                 }
@@ -554,7 +269,7 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
                         if !outcome["data"].is_null() {
                             outln!("   result {}", outcome["data"]);
                         }
-                        for event in super::commands::event_lines(outcome) {
+                        for event in event_lines(outcome) {
                             outln!("   event  {event}");
                         }
                         last_op = answer["op"].as_str().map(str::to_owned).or(last_op);
@@ -572,7 +287,7 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
     // partnership; a partner that left stops countersigning.
     let clients: Vec<(String, Client)> = holders
         .iter()
-        .map(|name| Ok((name.clone(), testnet.node(name)?.client()?)))
+        .map(|name| Ok((name.clone(), Client::of_testnet_node(testnet.node(name)?)?)))
         .collect::<Result<_>>()?;
     let shown = clients[0].1.get(&path).await?;
     let active: Vec<String> = shown["participants"]
