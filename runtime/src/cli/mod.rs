@@ -36,10 +36,8 @@
 //!   aliases, testnet_file, output, module, local_demo: use no CLI module
 //! ```
 //!
-//! The one exception is `node`, which takes [`NetFlags`] from this file;
-//! they belong in `node.rs` and move there once the network split that is
-//! reshaping how `node` starts a node has landed. The `outln!` family of
-//! macros below prints through [`output`] from every module.
+//! The `outln!` family of macros below prints through [`output`] from every
+//! module.
 
 /// `println!` through [`output::out`]: quiet exit on a closed pipe.
 macro_rules! outln {
@@ -82,6 +80,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 pub use client::Target;
 use commands::Wait;
+use node::NetFlags;
 
 #[derive(Parser)]
 #[command(name = "polypact", version, about = "A runtime for programmable partnerships")]
@@ -132,23 +131,6 @@ impl TargetArgs {
             name: self.name.clone(),
         })
     }
-}
-
-/// Network overrides shared by `init` and `node`.
-#[derive(Args, Clone, Debug, Default)]
-struct NetFlags {
-    /// API address, e.g. 127.0.0.1:7410 (overrides [api] listen).
-    #[arg(long, value_name = "ADDR")]
-    api: Option<String>,
-    /// p2p listen multiaddress (repeatable; overrides [network] listen).
-    #[arg(long, value_name = "MULTIADDR")]
-    listen: Vec<String>,
-    /// Bootstrap peer multiaddress (repeatable; overrides [network] bootstrap).
-    #[arg(long, value_name = "MULTIADDR")]
-    bootstrap: Vec<String>,
-    /// Turn mDNS discovery off.
-    #[arg(long)]
-    no_mdns: bool,
 }
 
 #[derive(Subcommand)]

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use clap::Args;
 use std::sync::Arc;
 
 use polypact::api::{self, ApiConfig, PeerInfo};
@@ -12,8 +13,24 @@ use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, default_home};
 use polypact::net::{Multiaddr, PeerId, TransportConfig};
 use polypact::node::{self as pnode, NodeConfig};
 
-use super::NetFlags;
 use super::client::{Target, api_url};
+
+/// Network overrides shared by `init` and `node`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct NetFlags {
+    /// API address, e.g. 127.0.0.1:7410 (overrides [api] listen).
+    #[arg(long, value_name = "ADDR")]
+    pub api: Option<String>,
+    /// p2p listen multiaddress (repeatable; overrides [network] listen).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// Bootstrap peer multiaddress (repeatable; overrides [network] bootstrap).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub bootstrap: Vec<String>,
+    /// Turn mDNS discovery off.
+    #[arg(long)]
+    pub no_mdns: bool,
+}
 
 /// Applies the command-line overrides to a config.
 fn apply(config: &mut HomeConfig, net: &NetFlags) {
