@@ -141,7 +141,8 @@ pub struct NetworkSettings {
     pub listen: Vec<String>,
     /// Multiaddresses of peers to dial at start (with a `/p2p/<peer id>` suffix).
     pub bootstrap: Vec<String>,
-    /// Discover peers on the local network with mDNS.
+    /// Discover peers on the local network with mDNS (off by default: with
+    /// it on, the node dials whoever answers on the LAN).
     pub mdns: bool,
     /// Peer ids never to talk to.
     pub blocked: Vec<String>,
@@ -152,7 +153,7 @@ impl Default for NetworkSettings {
         NetworkSettings {
             listen: vec![DEFAULT_P2P_LISTEN.to_owned()],
             bootstrap: Vec::new(),
-            mdns: true,
+            mdns: false,
             blocked: Vec::new(),
         }
     }
@@ -251,8 +252,8 @@ listen = {net_listen}
 # Peers dialled at start, as multiaddresses ending in /p2p/<peer id>
 # (default []). Flag: --bootstrap ADDR (repeatable)
 bootstrap = {bootstrap}
-# Discover peers on the local network with mDNS (default {mdns_default}).
-# Flag: --no-mdns
+# Discover peers on the local network with mDNS (default {mdns_default}): with
+# it on, the node dials whoever answers on the LAN. Flags: --mdns, --no-mdns
 mdns = {mdns}
 # Peer ids the node never talks to (default []).
 blocked = {blocked}
@@ -599,9 +600,20 @@ mod tests {
         let mut config = HomeConfig::default();
         config.network.bootstrap =
             vec!["/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN".into()];
-        config.network.mdns = false;
+        config.network.mdns = true;
         let text = config.to_documented_toml();
         assert_eq!(HomeConfig::parse(&text, Path::new("x")).unwrap(), config);
+    }
+
+    #[test]
+    fn mdns_is_off_unless_asked_for() {
+        // With mDNS on, a node dials whoever answers on the LAN, a stranger
+        // included: a home, and a config that does not mention it, leave it off.
+        assert!(!HomeConfig::default().network.mdns);
+        let config = HomeConfig::parse("home_version = 1\n[network]\n", Path::new("x")).unwrap();
+        assert!(!config.network.mdns);
+        let text = HomeConfig::default().to_documented_toml();
+        assert!(text.contains("\nmdns = false\n"), "{text}");
     }
 
     #[test]

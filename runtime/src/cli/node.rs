@@ -27,7 +27,11 @@ pub struct NetFlags {
     /// Bootstrap peer multiaddress (repeatable; overrides [network] bootstrap).
     #[arg(long, value_name = "MULTIADDR")]
     pub bootstrap: Vec<String>,
-    /// Turn mDNS discovery off.
+    /// Discover peers on the local network with mDNS (overrides [network]
+    /// mdns; off by default: a node dials only whom it is told to).
+    #[arg(long, conflicts_with = "no_mdns")]
+    pub mdns: bool,
+    /// Turn mDNS discovery off (the default; overrides [network] mdns = true).
     #[arg(long)]
     pub no_mdns: bool,
 }
@@ -42,6 +46,9 @@ fn apply(config: &mut HomeConfig, net: &NetFlags) {
     }
     if !net.bootstrap.is_empty() {
         config.network.bootstrap.clone_from(&net.bootstrap);
+    }
+    if net.mdns {
+        config.network.mdns = true;
     }
     if net.no_mdns {
         config.network.mdns = false;

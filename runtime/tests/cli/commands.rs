@@ -25,6 +25,29 @@ fn init_writes_private_keys_and_a_documented_config() {
     assert!(std::fs::read_to_string(home.dir.join("member.key")).unwrap().contains(&home.member));
 }
 
+/// Issue 22: with mDNS on, a node on the same LAN dials a stranger itself.
+/// A home leaves it off unless the operator asks for it.
+#[test]
+fn mdns_is_off_unless_the_operator_turns_it_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_of = |name: &str, flags: &[&str]| {
+        let home = dir.path().join(name);
+        let mut args = vec!["--home", home.to_str().unwrap(), "init", "--api", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        crate::support::ok(&args);
+        std::fs::read_to_string(home.join("polypact.toml")).unwrap()
+    };
+    let plain = config_of("plain", &[]);
+    assert!(plain.contains("\nmdns = false\n"), "{plain}");
+    let on = config_of("on", &["--mdns"]);
+    assert!(on.contains("\nmdns = true\n"), "{on}");
+    let off = config_of("off", &["--no-mdns"]);
+    assert!(off.contains("\nmdns = false\n"), "{off}");
+    let both = dir.path().join("both");
+    let out = crate::support::run(&["--home", both.to_str().unwrap(), "init", "--mdns", "--no-mdns"]);
+    assert_eq!(out.status.code(), Some(2), "--mdns and --no-mdns together are a usage error");
+}
+
 #[test]
 fn a_partnership_from_create_to_events() {
     let dir = tempfile::tempdir().unwrap();
