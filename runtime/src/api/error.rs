@@ -58,6 +58,7 @@ impl From<NodeError> for ApiError {
         let (status, code) = match &error {
             NodeError::UnknownPartnership(_) => (StatusCode::NOT_FOUND, "unknown_partnership"),
             NodeError::UnknownModule { .. } => (StatusCode::NOT_FOUND, "unknown_module"),
+            NodeError::UnknownInvitation(_) => (StatusCode::NOT_FOUND, "unknown_invitation"),
             NodeError::NotAParticipant(_) => (StatusCode::FORBIDDEN, "not_a_participant"),
             NodeError::MissingCode(_) => (StatusCode::UNPROCESSABLE_ENTITY, "missing_code"),
             NodeError::Code(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bad_code"),

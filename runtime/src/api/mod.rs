@@ -12,13 +12,15 @@
 //! | `POST /v1/code` | raw `.wasm` body → `{"hash"}` |
 //! | `GET /v1/partnerships` | the list |
 //! | `POST /v1/partnerships` | `{"charter": TOML, "values": {…}, "code": {module: hash}, "wasm": {module: hex}}` → the partnership, with its `genesis` (hex) |
-//! | `POST /v1/partnerships/join` | `{"genesis": hex}` → the partnership |
+//! | `POST /v1/partnerships/join` | `{"genesis": hex}` (a founding participant) or `{"id": hex}` (a member admitted later) → the partnership |
 //! | `GET /v1/partnerships/{id}/genesis` | the genesis (hex) a new partner joins with |
 //! | `GET /v1/partnerships/{id}` | heights, roots (hex), participants, modules, refusals |
 //! | `POST /v1/partnerships/{id}/calls` | `{"module", "msg", "wait": "accepted"\|"applied"\|"final", "timeout_ms"}` |
 //! | `GET /v1/partnerships/{id}/ops/{op}` | an op's status: applied (with its outcome), final |
 //! | `POST /v1/partnerships/{id}/query` | `{"module", "msg", "final": bool}` → `{"data"}` |
 //! | `GET /v1/partnerships/{id}/events?final=true` | server-sent events, one per op applied, undone or final |
+//! | `GET /v1/invitations` | partnerships announced by strangers, waiting for the operator |
+//! | `POST /v1/invitations/{id}/accept`, `DELETE /v1/invitations/{id}` | join one, or drop it |
 //!
 //! ```text
 //! $ TOKEN=$(cat ~/.polypact/api.token)

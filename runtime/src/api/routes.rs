@@ -12,7 +12,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use futures::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,8 +21,8 @@ use tokio::sync::broadcast;
 use super::{ApiError, ApiState, OPENAPI_JSON, Route};
 use crate::ledger::OpOutcome;
 use crate::node::{
-    NodeError, NodeEvent, OpEventKind, ParticipantStatus, ParticipantView, PartnershipInfo, WaitFor, now_ms,
-    outcome_json,
+    Invitation, NodeError, NodeEvent, OpEventKind, ParticipantStatus, ParticipantView, PartnershipInfo,
+    WaitFor, now_ms, outcome_json,
 };
 use crate::op::{
     Charter, CodeHash, CodeSource, Limits, PartnershipId, Payload, UnsignedOp, decode_signed_op,
@@ -53,6 +53,9 @@ pub(super) fn table() -> Vec<(Route, Handler)> {
         (r("POST", "/v1/partnerships/{id}/query", true), post(query)),
         (r("GET", "/v1/partnerships/{id}/ops/{op}", true), get(op_status)),
         (r("GET", "/v1/partnerships/{id}/events", true), get(events)),
+        (r("GET", "/v1/invitations", true), get(list_invitations)),
+        (r("POST", "/v1/invitations/{id}/accept", true), post(accept_invitation)),
+        (r("DELETE", "/v1/invitations/{id}", true), delete(decline_invitation)),
     ]
 }
 
@@ -349,12 +352,18 @@ async fn genesis(State(state): State<ApiState>, Path(id): Path<String>) -> Resul
     }
 }
 
-/// `POST /v1/partnerships/join`.
+/// `POST /v1/partnerships/join`: exactly one of the two.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JoinRequest {
-    /// The signed genesis op, hex (as `POST /v1/partnerships` returns it).
-    genesis: String,
+    /// The signed genesis op, hex (as `POST /v1/partnerships` returns it):
+    /// for a founding participant.
+    #[serde(default)]
+    genesis: Option<String>,
+    /// The partnership id: for a member admitted after the genesis, whose
+    /// partners' nodes hand the genesis and the code over.
+    #[serde(default)]
+    id: Option<String>,
 }
 
 async fn join_partnership(
@@ -362,7 +371,31 @@ async fn join_partnership(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let request: JoinRequest = parse_body(&body)?;
-    let bytes = hex::decode(request.genesis.trim()).map_err(|e| {
+    let (id, kept) = match (request.genesis, request.id) {
+        (Some(genesis), None) => join_with_genesis(&state, &genesis).await?,
+        (None, Some(id)) => (join_by_id(&state, &id).await?, None),
+        _ => {
+            return Err(ApiError::bad_request(
+                "bad_request",
+                "give exactly one of `genesis` (a founding partner joins with the genesis hex) and `id` (a member admitted later joins by the partnership's id)",
+            ));
+        }
+    };
+    if let Some(text) = kept {
+        keep_genesis(&state, &id, &text).await;
+    }
+    let info = state.node.partnership(id).await?;
+    Ok((StatusCode::CREATED, Json(partnership_json(&info))))
+}
+
+/// Joins from a genesis, only as one of the founding participants it names:
+/// a node joins nothing it is not part of. Returns the id and the genesis
+/// (hex) to keep.
+async fn join_with_genesis(
+    state: &ApiState,
+    text: &str,
+) -> Result<(PartnershipId, Option<String>), ApiError> {
+    let bytes = hex::decode(text.trim()).map_err(|e| {
         ApiError::bad_request(
             "bad_genesis",
             format!("the genesis is not hex ({e}); pass it as the creating node returned it"),
@@ -370,10 +403,73 @@ async fn join_partnership(
     })?;
     let genesis = decode_signed_op(&bytes, &Limits::default())
         .map_err(|e| ApiError::bad_request("bad_genesis", format!("the genesis does not decode: {e}")))?;
+    if let Payload::Genesis(charter) = &genesis.op().payload
+        && !charter.participants.contains(&state.node.member())
+    {
+        let member = state.node.member();
+        let id = genesis.id();
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_a_participant",
+            format!(
+                "this node's member {member} is not a founding participant of partnership {id}, so it does not join it from the genesis; \
+                 a member admitted later joins by id (`polypact partnership join {id}`, or {{\"id\": \"{id}\"}}), which only a partner's node that has seen the admission answers"
+            ),
+        ));
+    }
     let id = state.node.join(genesis).await?;
-    keep_genesis(&state, &id, &hex::encode(&bytes)).await;
-    let info = state.node.partnership(id).await?;
+    Ok((id, Some(hex::encode(&bytes))))
+}
+
+/// Joins by id: connected partners' nodes are asked, with this member's
+/// signed hello, for the genesis and the module code.
+async fn join_by_id(state: &ApiState, text: &str) -> Result<PartnershipId, ApiError> {
+    let id = parse_partnership(text)?;
+    state.node.join_by_id(id).await.map_err(|error| match error {
+        NodeError::UnknownPartnership(_) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_partnership",
+            format!(
+                "no connected peer gave partnership {id} to this node's member: a partner's node answers once this member is a participant in the history it holds (admitted), and this node must be connected to it (`--bootstrap` its address)"
+            ),
+        ),
+        other => other.into(),
+    })
+}
+
+fn invitation_json(invitation: &Invitation) -> Value {
+    json!({
+        "id": invitation.partnership.to_hex(),
+        "name": invitation.name,
+        "creator": invitation.creator.to_string(),
+        "participants": invitation.participants.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "received_ms": invitation.received_ms,
+        "announced_by": invitation.announced_by.to_string(),
+    })
+}
+
+async fn list_invitations(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let list = state.node.invitations().await?;
+    Ok(Json(json!({"invitations": list.iter().map(invitation_json).collect::<Vec<_>>()})))
+}
+
+async fn accept_invitation(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = parse_partnership(&id)?;
+    let joined = state.node.accept_invitation(id).await?;
+    let info = state.node.partnership(joined).await?;
     Ok((StatusCode::CREATED, Json(partnership_json(&info))))
+}
+
+async fn decline_invitation(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_partnership(&id)?;
+    state.node.decline_invitation(id).await?;
+    Ok(Json(json!({"id": id.to_hex(), "declined": true})))
 }
 
 /// `POST /v1/partnerships/{id}/calls`.

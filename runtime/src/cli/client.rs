@@ -205,6 +205,11 @@ impl Client {
         self.json(self.http.post(format!("{}{path}", self.base)).json(body)).await
     }
 
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Result<Value> {
+        self.json(self.http.delete(format!("{}{path}", self.base))).await
+    }
+
     /// `POST path` with a JSON body and no overall timeout reached by the
     /// client (the server bounds waiting).
     pub async fn post_bytes(&self, path: &str, body: Vec<u8>, content_type: &str) -> Result<Value> {

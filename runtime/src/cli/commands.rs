@@ -6,7 +6,7 @@
 //!
 //! This file owns what each of those commands does and prints, and the
 //! steps they share with the testnet demo (`create_on`, `join_on`,
-//! `call_on`). It does not own reaching a node (`client.rs`), checking a
+//! `join_by_id_on`, `call_on`). It does not own reaching a node (`client.rs`), checking a
 //! charter (`charter.rs`), the aliases file (`aliases.rs`) or the testnet
 //! record (`testnet_file.rs`), and it never starts a node.
 
@@ -44,7 +44,8 @@ impl Wait {
     }
 }
 
-fn print_json(value: &Value) {
+/// Prints a JSON value, pretty.
+pub fn print_json(value: &Value) {
     outln!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
 }
 
@@ -101,10 +102,23 @@ pub async fn upload(client: &Client, wasm: &BTreeMap<String, Vec<u8>>) -> Result
 }
 
 /// Has the node behind `client` join a partnership from its genesis (hex),
-/// uploading the module code first.
+/// uploading the module code first: for a founding partner.
 pub async fn join_on(client: &Client, genesis: &str, wasm: &BTreeMap<String, Vec<u8>>) -> Result<Value> {
     upload(client, wasm).await?;
     client.post("/v1/partnerships/join", &json!({"genesis": genesis})).await
+}
+
+/// Has the node behind `client` join a partnership by its id, uploading any
+/// module code given first (a partner's node hands over the genesis and the
+/// code it lacks): for a member admitted after the genesis.
+pub async fn join_by_id_on(client: &Client, id: &str, wasm: &BTreeMap<String, Vec<u8>>) -> Result<Value> {
+    upload(client, wasm).await?;
+    client.post("/v1/partnerships/join", &json!({"id": id})).await
+}
+
+/// Whether `text` is a whole partnership id (64 hex digits) rather than a genesis.
+fn is_partnership_id(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The options of `partnership create`.
@@ -214,7 +228,12 @@ pub async fn join(
         wasm.insert(file.display().to_string(), bytes);
     }
     let client = Client::connect(target)?;
-    let joined = join_on(&client, genesis.trim(), &wasm).await?;
+    let given = genesis.trim();
+    let joined = if is_partnership_id(given) {
+        join_by_id_on(&client, &given.to_ascii_lowercase(), &wasm).await?
+    } else {
+        join_on(&client, given, &wasm).await?
+    };
     if json {
         print_json(&joined);
     } else {
@@ -277,7 +296,7 @@ fn print_partnership(p: &Value) {
 }
 
 /// `1.2 s`, `3 min`, `2 h`: a duration for people.
-fn duration_text(ms: u64) -> String {
+pub fn duration_text(ms: u64) -> String {
     match ms {
         0..1_000 => format!("{ms} ms"),
         1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
@@ -295,7 +314,9 @@ pub async fn genesis(target: &Target, id: &str, json: bool) -> Result<()> {
         print_json(&answer);
     } else {
         outln!("{}", answer["genesis"].as_str().unwrap_or("?"));
-        errln!("a partner's node joins with: polypact partnership join @FILE (this line saved to FILE)");
+        errln!(
+            "a founding partner's node joins with: polypact partnership join @FILE (this line saved to FILE); one admitted later joins by id"
+        );
     }
     Ok(())
 }

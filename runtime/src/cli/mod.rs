@@ -5,6 +5,8 @@
 //! - [`commands`]: the API client commands (`info`, `partnership
 //!   create|join|genesis|show|list|alias|unalias`, `call`, `query`,
 //!   `events`).
+//! - [`invitations`]: `invitations [list|accept|decline]`, partnerships
+//!   announced by strangers that wait for the operator.
 //! - [`module`]: `module new|build|hash`.
 //! - [`testnet`]: `testnet up|down` (local nodes as processes) and `testnet
 //!   demo` (the scripted partnership story on them).
@@ -28,6 +30,7 @@
 //! ```text
 //! mod.rs (this file: arguments, dispatch)
 //!   testnet/demo        the story: uses processes, commands, charter, client, testnet_file
+//!   invitations         uses commands, client
 //!   commands            uses charter, client, aliases, testnet_file
 //!   testnet/processes   uses client, testnet_file
 //!   charter             uses client (Target), testnet_file
@@ -65,6 +68,7 @@ mod aliases;
 mod charter;
 mod client;
 mod commands;
+mod invitations;
 mod local_demo;
 mod module;
 mod node;
@@ -155,6 +159,16 @@ enum Cmd {
     Partnership {
         #[command(subcommand)]
         command: PartnershipCmd,
+    },
+    /// Partnerships announced to this node, naming its member, by creators
+    /// it has no partnership with: the node joins one only when you accept
+    /// it. Without a subcommand, lists them.
+    Invitations {
+        #[command(subcommand)]
+        command: Option<InvitationsCmd>,
+        /// Print JSON (when listing).
+        #[arg(long)]
+        json: bool,
     },
     /// Submits a call as the node's member.
     Call {
@@ -278,10 +292,13 @@ enum PartnershipCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Joins a partnership from its genesis (hex, or @FILE), as the
-    /// creating node returned it (`partnership create --json`).
+    /// Joins a partnership: a founding partner with its genesis (hex, or
+    /// @FILE), as the creating node returned it (`partnership create
+    /// --json`); a member admitted later by the partnership's id, which a
+    /// partner's node that has seen the admission answers.
     Join {
-        /// The genesis, hex, or @FILE holding it.
+        /// The genesis, hex, or @FILE holding it; or the partnership's id
+        /// (64 hex digits).
         genesis: String,
         /// Module code the charter needs that this node lacks (repeatable).
         #[arg(long = "wasm", value_name = "FILE")]
@@ -325,6 +342,30 @@ enum PartnershipCmd {
     Unalias {
         /// The alias.
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum InvitationsCmd {
+    /// Lists the invitations waiting on the node, oldest first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Joins the invited partnership (fetching the module code the node
+    /// lacks from the partner's node that announced it).
+    Accept {
+        /// The partnership id, or a unique prefix of 8 or more hex digits.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drops the invitation; the node ignores its announcements until it restarts.
+    Decline {
+        /// The partnership id, or a unique prefix of 8 or more hex digits.
+        id: String,
     },
 }
 
@@ -443,6 +484,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 PartnershipCmd::List { json } => commands::list(&target, json).await,
                 PartnershipCmd::Alias { id, name } => commands::alias(&target, &id, &name).await,
                 PartnershipCmd::Unalias { name } => commands::unalias(&target, &name),
+            }
+        }),
+        Cmd::Invitations { command, json } => runtime()?.block_on(async {
+            match command {
+                None => invitations::list(&target, json).await,
+                Some(InvitationsCmd::List { json: list_json }) => {
+                    invitations::list(&target, json || list_json).await
+                }
+                Some(InvitationsCmd::Accept { id, json: accept_json }) => {
+                    invitations::accept(&target, &id, json || accept_json).await
+                }
+                Some(InvitationsCmd::Decline { id }) => invitations::decline(&target, &id).await,
             }
         }),
         Cmd::Call { id, module, msg, wait, timeout, json } => {

@@ -25,6 +25,9 @@ pub enum NodeError {
     /// The node's member is not a participant of the charter or partnership.
     #[error("this node's member {0} is not a participant of the partnership")]
     NotAParticipant(MemberId),
+    /// No invitation to this partnership is waiting on the node.
+    #[error("no invitation to partnership {0} waits on this node; `polypact invitations` lists them")]
+    UnknownInvitation(PartnershipId),
     /// The charter needs module code the node does not have.
     #[error("module code missing on this node: {}; upload it first (`polypact module build` prints the hash)", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
     MissingCode(Vec<CodeHash>),

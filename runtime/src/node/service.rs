@@ -25,7 +25,7 @@ use super::clock::now_ms;
 use super::core::{CoreConfig, NodeCore};
 use super::error::NodeError;
 use super::event::{NodeEvent, OpEventKind};
-use super::network::{NetInput, NetworkHalf};
+use super::network::{Invitation, NetInput, NetworkHalf, NetworkStats};
 
 /// How a node runs.
 #[derive(Clone, Debug)]
@@ -216,6 +216,10 @@ pub(crate) enum Command {
     Create(Box<Charter>, Reply<PartnershipId>),
     Join(Box<SignedOp>, Reply<PartnershipId>),
     JoinById(PartnershipId, Reply<PartnershipId>),
+    Invitations(Reply<Vec<Invitation>>),
+    AcceptInvitation(PartnershipId, Reply<PartnershipId>),
+    DeclineInvitation(PartnershipId, Reply<()>),
+    NetworkStats(Reply<Option<NetworkStats>>),
     List(Reply<Vec<PartnershipSummary>>),
     Show(PartnershipId, Reply<PartnershipInfo>),
     Submit {
@@ -237,6 +241,20 @@ pub(crate) enum Command {
         reply: Reply<Vec<u8>>,
     },
     Shutdown(oneshot::Sender<Result<(), NodeError>>),
+}
+
+impl Command {
+    /// Whether the network half answers it (the loop hands it over).
+    fn for_network(&self) -> bool {
+        matches!(
+            self,
+            Command::JoinById(..)
+                | Command::Invitations(_)
+                | Command::AcceptInvitation(..)
+                | Command::DeclineInvitation(..)
+                | Command::NetworkStats(_)
+        )
+    }
 }
 
 /// A cloneable handle to a running node.
@@ -290,7 +308,7 @@ impl NodeTask {
         let mut net = self.net.take();
         let result = loop {
             let mut net_input = None;
-            let mut join_by_id = None;
+            let mut for_network = None;
             // Wake exactly when the next ack (or held acks' commit) falls
             // due, not on the next tick: finality waits on acks, so their
             // timing is its latency.
@@ -312,7 +330,7 @@ impl NodeTask {
                         let _ = reply.send(result);
                         break match failed { Some(e) => Err(NodeError::StoreFailed(e)), None => Ok(()) };
                     }
-                    Some(Command::JoinById(partnership, reply)) => join_by_id = Some((partnership, reply)),
+                    Some(command) if command.for_network() => for_network = Some(command),
                     Some(command) => {
                         if let Err(fatal) = self.handle(command) {
                             break Err(fatal);
@@ -331,15 +349,10 @@ impl NodeTask {
                 }
                 input = next_net_input(&mut net) => net_input = Some(input),
             }
-            if let Some((partnership, reply)) = join_by_id {
-                match net.as_mut() {
-                    Some(half) => half.join_by_id(&self.core, partnership, reply),
-                    None => {
-                        let _ = reply.send(Err(NodeError::Network(
-                            "this node runs without a network; join with the genesis op instead".into(),
-                        )));
-                    }
-                }
+            if let Some(command) = for_network
+                && let Err(fatal) = self.network_command(net.as_mut(), command).await
+            {
+                break Err(fatal);
             }
             if let Some(half) = net.as_mut() {
                 if let Some(input) = net_input
@@ -435,8 +448,17 @@ impl NodeTask {
                 note_fatal(&mut fatal, &result);
                 let _ = reply.send(result);
             }
-            // Handled by the loop, which holds the network half.
-            Command::JoinById(_, reply) => {
+            // Handled by `network_command`, with the network half.
+            Command::JoinById(_, reply) | Command::AcceptInvitation(_, reply) => {
+                let _ = reply.send(Err(NodeError::Stopped));
+            }
+            Command::Invitations(reply) => {
+                let _ = reply.send(Err(NodeError::Stopped));
+            }
+            Command::DeclineInvitation(_, reply) => {
+                let _ = reply.send(Err(NodeError::Stopped));
+            }
+            Command::NetworkStats(reply) => {
                 let _ = reply.send(Err(NodeError::Stopped));
             }
             Command::List(reply) => {
@@ -490,6 +512,58 @@ impl NodeTask {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// A request the network half answers (`half`: `None` when the node
+    /// runs without a network). `Err` only for a fatal store failure.
+    async fn network_command(
+        &mut self,
+        half: Option<&mut NetworkHalf>,
+        command: Command,
+    ) -> Result<(), NodeError> {
+        let no_network = || {
+            NodeError::Network("this node runs without a network; join with the genesis op instead".into())
+        };
+        let Some(half) = half else {
+            match command {
+                Command::JoinById(_, reply) => {
+                    let _ = reply.send(Err(no_network()));
+                }
+                Command::AcceptInvitation(partnership, reply) => {
+                    let _ = reply.send(Err(NodeError::UnknownInvitation(partnership)));
+                }
+                Command::DeclineInvitation(partnership, reply) => {
+                    let _ = reply.send(Err(NodeError::UnknownInvitation(partnership)));
+                }
+                Command::Invitations(reply) => {
+                    let _ = reply.send(Ok(Vec::new()));
+                }
+                Command::NetworkStats(reply) => {
+                    let _ = reply.send(Ok(None));
+                }
+                other => return self.handle(other),
+            }
+            return Ok(());
+        };
+        // A client sees only durable ops (as in `handle`).
+        self.core.commit_held_acks()?;
+        match command {
+            Command::JoinById(partnership, reply) => half.join_by_id(&self.core, partnership, reply),
+            Command::AcceptInvitation(partnership, reply) => {
+                half.accept_invitation(&mut self.core, partnership, reply);
+            }
+            Command::DeclineInvitation(partnership, reply) => {
+                let _ = reply.send(half.decline_invitation(partnership));
+            }
+            Command::Invitations(reply) => {
+                let _ = reply.send(Ok(half.invitations()));
+            }
+            Command::NetworkStats(reply) => {
+                let _ = reply.send(Ok(Some(half.stats())));
+            }
+            other => return self.handle(other),
+        }
+        Ok(())
     }
 
     fn show(&self, id: &PartnershipId) -> Result<PartnershipInfo, NodeError> {
@@ -577,6 +651,31 @@ impl NodeHandle {
     /// seen the admission.
     pub async fn join_by_id(&self, partnership: PartnershipId) -> Result<PartnershipId, NodeError> {
         self.request(|r| Command::JoinById(partnership, r)).await
+    }
+
+    /// Partnerships announced to this node that name its member as a
+    /// founder but whose creator it has no partnership with: they wait for
+    /// the operator (oldest first). Kept in memory only.
+    pub async fn invitations(&self) -> Result<Vec<Invitation>, NodeError> {
+        self.request(Command::Invitations).await
+    }
+
+    /// Accepts an invitation: the node joins the partnership, fetching the
+    /// module code it lacks from the announcing peer (or another connected
+    /// one). On failure (the code could not be fetched) the invitation stays.
+    pub async fn accept_invitation(&self, partnership: PartnershipId) -> Result<PartnershipId, NodeError> {
+        self.request(|r| Command::AcceptInvitation(partnership, r)).await
+    }
+
+    /// Declines an invitation; later announcements of it are ignored until
+    /// the node restarts.
+    pub async fn decline_invitation(&self, partnership: PartnershipId) -> Result<(), NodeError> {
+        self.request(|r| Command::DeclineInvitation(partnership, r)).await
+    }
+
+    /// What the node's network half has counted (`None` without a network).
+    pub async fn network_stats(&self) -> Result<Option<NetworkStats>, NodeError> {
+        self.request(Command::NetworkStats).await
     }
 
     /// Every partnership on the node.

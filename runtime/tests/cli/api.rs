@@ -281,6 +281,7 @@ async fn every_route_but_health_needs_the_token() {
             let mut request = match route.method {
                 "GET" => api.http.get(&url),
                 "POST" => api.http.post(&url).body("{}"),
+                "DELETE" => api.http.delete(&url),
                 other => panic!("method {other}"),
             };
             if let Some(token) = token {
@@ -436,4 +437,55 @@ async fn a_partner_joins_with_the_genesis_the_creator_returns() {
     assert_eq!(list["partnerships"], json!([]));
     let (_, list) = telco.get("/v1/partnerships").await;
     assert_eq!(list["partnerships"].as_array().unwrap().len(), 1);
+}
+
+/// Issue 22: a node whose member the genesis does not name as a founding
+/// participant was let join (201) and then read the partners' data. Now the
+/// join is refused (403), says how a member admitted later joins, and
+/// changes nothing; join requests that give neither or both ways are
+/// refused too, and a node without a network cannot join by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_does_not_join_a_partnership_that_does_not_name_its_member() {
+    let (studio, outsider) = (Api::start_as(1, true).await, Api::start_as(3, true).await);
+    let wasm = std::fs::read(guestbook_wasm_path()).unwrap();
+    let charter = "name = \"Pair\"\nparticipants = [\"${a}\", \"${b}\"]\n[[modules]]\nname = \"guestbook\"\nwasm = \"g.wasm\"\n";
+    let telco = MemberKey::from_seed(2).member_id().to_string();
+    let (status, created) = studio
+        .post(
+            "/v1/partnerships",
+            &json!({"charter": charter, "values": {"a": studio.member, "b": telco}, "wasm": {"guestbook": hex::encode(&wasm)}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (genesis, id) = (created["genesis"].as_str().unwrap(), created["id"].as_str().unwrap());
+    // The outsider has the code, so nothing but its membership stands in the way.
+    let (status, _) = outsider.post_raw("/v1/code", wasm).await;
+    assert_eq!(status, 201);
+    let (status, body) = outsider.post("/v1/partnerships/join", &json!({"genesis": genesis})).await;
+    assert_eq!((status, body["code"].clone()), (403, json!("not_a_participant")), "{body}");
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains("not a founding participant") && message.contains("by id"), "{message}");
+    assert!(message.contains(&outsider.member) && message.contains(id), "{message}");
+    let (_, list) = outsider.get("/v1/partnerships").await;
+    assert_eq!(list["partnerships"], json!([]), "nothing changed");
+    let (status, body) = outsider.get(&format!("/v1/partnerships/{id}")).await;
+    assert_eq!(status, 404, "{body}");
+
+    // Neither or both ways of joining.
+    for request in [json!({}), json!({"genesis": genesis, "id": id})] {
+        let (status, body) = outsider.post("/v1/partnerships/join", &request).await;
+        assert_eq!((status, body["code"].clone()), (400, json!("bad_request")), "{request}: {body}");
+    }
+    let (status, body) = outsider.post("/v1/partnerships/join", &json!({"id": "12ab"})).await;
+    assert_eq!((status, body["code"].clone()), (400, json!("bad_partnership_id")), "{body}");
+    // By id: this node runs without a network.
+    let (status, body) = outsider.post("/v1/partnerships/join", &json!({"id": id})).await;
+    assert_eq!((status, body["code"].clone()), (503, json!("no_network")), "{body}");
+    let (_, list) = outsider.get("/v1/partnerships").await;
+    assert_eq!(list["partnerships"], json!([]), "nothing changed");
+    // Without a network there are no invitations either.
+    let (status, body) = outsider.get("/v1/invitations").await;
+    assert_eq!((status, body), (200, json!({"invitations": []})));
+    let (status, body) = outsider.post(&format!("/v1/invitations/{id}/accept"), &json!(null)).await;
+    assert_eq!((status, body["code"].clone()), (404, json!("unknown_invitation")), "{body}");
 }

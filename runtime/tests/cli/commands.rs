@@ -162,3 +162,93 @@ fn a_partner_node_joins_from_the_genesis_file() {
     let err = b.fails(&["partnership", "join", "not-hex"]);
     assert!(err.contains("not hex"), "{err}");
 }
+
+/// Polls `polypact --home H invitations --json` until `pick` finds something.
+fn wait_for_invitation(home: &TestHome, pick: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    for _ in 0..600 {
+        let list = json(&home.ok(&["invitations", "--json"]));
+        if let Some(found) = list["invitations"].as_array().unwrap().iter().find(|i| pick(i)) {
+            return found.clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no such invitation appeared on {}", home.dir.display());
+}
+
+/// Issue 22: a stranger's node that announced a partnership naming a node's
+/// member made the node join it. Now it waits as an invitation that the
+/// operator lists, accepts or declines; a known partner's next partnership
+/// is still joined without asking.
+#[test]
+fn invitations_are_listed_accepted_and_declined() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) =
+        (TestHome::init(dir.path(), "a"), TestHome::init(dir.path(), "b"), TestHome::init(dir.path(), "c"));
+    let _na = a.start();
+    let _nb = b.start_with(&["--bootstrap", &a.p2p_addr()]);
+    let _nc = c.start_with(&["--bootstrap", &b.p2p_addr()]);
+    let charter = |name: &str| {
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"{name}\"\nparticipants = [\"${{x}}\", \"${{y}}\"]\n[[modules]]\nname = \"guestbook\"\nwasm = \"{}\"\n",
+                crate::support::guestbook_wasm_path().display()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let create = |home: &TestHome, name: &str, other: &TestHome| {
+        let path = charter(name);
+        let (x, y) = (format!("x={}", home.member), format!("y={}", other.member));
+        home.ok(&["partnership", "create", path.to_str().unwrap(), "--set", &x, "--set", &y])
+            .lines()
+            .next()
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let held = |home: &TestHome, id: &str| home.run(&["partnership", "show", id]).status.success();
+
+    // a is a stranger to b: its partnership waits for b's operator.
+    let pair = create(&a, "Pair", &b);
+    let invitation = wait_for_invitation(&b, |i| i["id"] == pair.as_str());
+    assert_eq!(invitation["name"], "Pair");
+    assert_eq!(invitation["creator"], a.member.as_str());
+    assert!(!held(&b, &pair), "not joined without consent");
+    let listed = b.run(&["invitations"]);
+    let (stdout, stderr) = (crate::support::text(&listed.stdout), crate::support::text(&listed.stderr));
+    assert!(stdout.contains(&pair) && stdout.contains("Pair") && stdout.contains(&a.member), "{stdout}");
+    assert!(stderr.contains("invitations accept"), "{stderr}");
+    // Accepted by a prefix of its id: b joins, fetching the code from a.
+    let joined = b.ok(&["invitations", "accept", &pair[..10]]);
+    assert_eq!(joined.trim(), pair);
+    assert!(held(&b, &pair));
+    assert_eq!(b.ok(&["invitations", "accept", &pair]).trim(), pair, "accepting again changes nothing");
+    let err = b.fails(&["invitations", "accept", &"ab".repeat(32)]);
+    assert!(err.contains("no invitation"), "{err}");
+
+    // a is now b's partner: its next partnership is joined without asking.
+    let second = create(&a, "Second", &b);
+    let mut joined = false;
+    for _ in 0..600 {
+        if held(&b, &second) {
+            joined = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(joined, "a known partner's partnership is joined");
+
+    // c is a stranger to b: declined, its partnership is not joined.
+    let lure = create(&c, "Lure", &b);
+    wait_for_invitation(&b, |i| i["id"] == lure.as_str());
+    let out = b.run(&["invitations", "decline", &lure]);
+    assert!(out.status.success(), "{}", crate::support::text(&out.stderr));
+    let list = json(&b.ok(&["invitations", "--json"]));
+    assert_eq!(list["invitations"], serde_json::json!([]));
+    assert!(!held(&b, &lure));
+    let err = b.fails(&["invitations", "decline", "0123"]);
+    assert!(err.contains("too short"), "{err}");
+}

@@ -88,6 +88,12 @@ impl TestHome {
         fails(&all)
     }
 
+    /// The running node's first p2p address (with `/p2p/<peer id>`).
+    pub fn p2p_addr(&self) -> String {
+        let info = json(&self.ok(&["info", "--json"]));
+        info["p2p_listen"][0].as_str().unwrap().to_owned()
+    }
+
     /// The API token.
     pub fn token(&self) -> String {
         std::fs::read_to_string(self.dir.join("api.token")).unwrap().trim().to_owned()
@@ -95,8 +101,15 @@ impl TestHome {
 
     /// Starts `polypact node` and waits until it says it runs.
     pub fn start(&self) -> NodeProcess {
+        self.start_with(&[])
+    }
+
+    /// Starts `polypact node` with more flags (`--bootstrap ADDR`, …) and
+    /// waits until it says it runs.
+    pub fn start_with(&self, flags: &[&str]) -> NodeProcess {
         let mut child = Command::new(exe())
             .args(["--home", self.dir.to_str().unwrap(), "node"])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

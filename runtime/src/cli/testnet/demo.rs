@@ -27,7 +27,7 @@ use serde_json::Value;
 use super::processes::{down, up};
 use crate::cli::charter::{Values, prepare};
 use crate::cli::client::Client;
-use crate::cli::commands::{Wait, call_on, create_on, event_lines, join_on};
+use crate::cli::commands::{Wait, call_on, create_on, event_lines, join_by_id_on, join_on};
 use crate::cli::testnet_file::Testnet;
 
 /// The default demo charter: the testnet joint venture if the checkout has
@@ -234,8 +234,10 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
         match step {
             Step::Wait { wait_ms, .. } => tokio::time::sleep(Duration::from_millis(wait_ms)).await,
             Step::Join { join, .. } => {
+                // Admitted after the genesis: it joins by id, and a partner's
+                // node that has seen the admission hands the genesis over.
                 let client = Client::of_testnet_node(testnet.node(&join)?)?;
-                join_on(&client, &genesis, &wasm).await.with_context(|| format!("{join} joining"))?;
+                join_by_id_on(&client, &id, &wasm).await.with_context(|| format!("{join} joining"))?;
                 holders.push(join.clone());
                 if let Some(op) = &last_op
                     && !caught_up(&client, &id, op, &join).await

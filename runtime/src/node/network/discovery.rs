@@ -1,17 +1,43 @@
 //! Discovery and joining. The genesis of every partnership the member takes
 //! part in is announced to connected peers; a node whose member the charter
-//! names joins it, fetching the module code it lacks from the announcing
-//! peer. A partnership can also be joined by id: connected peers are asked
-//! (with this member's signed hello) for its genesis and code. Either way
-//! anti-entropy brings the rest of the history.
+//! names as a founder joins it, fetching the module code it lacks from the
+//! announcing peer, if the creator is a known partner (its own member, or
+//! an active participant of a partnership it holds); from anyone else the
+//! announcement becomes an invitation the operator accepts or declines
+//! ([`super::invitations`]). A partnership can also be joined by id:
+//! connected peers are asked (with this member's signed hello) for its
+//! genesis and code, and only a partner's node that finds the member a
+//! participant answers. Either way anti-entropy brings the rest of the
+//! history.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use super::{Fetched, JoinReply, NetworkHalf};
 use crate::net::{NetHandle, PeerId, SyncRequest, SyncResponse};
+use crate::node::clock::now_ms;
 use crate::node::core::NodeCore;
 use crate::node::error::NodeError;
-use crate::op::{CodeHash, OpId, PartnershipId, Payload, SignedOp, decode_signed_op};
+use crate::op::{CodeHash, MemberId, OpId, PartnershipId, Payload, SignedOp, decode_signed_op};
+
+/// How long a join by id keeps asking while no connected peer could be
+/// asked (a partner's node being redialled, say).
+pub const JOIN_BY_ID_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The pause between two rounds of a join by id.
+const JOIN_BY_ID_RETRY: Duration = Duration::from_millis(250);
+
+/// Whether `member` is this node's member or an active participant of a
+/// partnership the node holds: whose announced partnerships the node joins
+/// without asking its operator.
+fn is_known_partner(core: &NodeCore, member: &MemberId) -> bool {
+    *member == core.member()
+        || core.partnership_ids().iter().any(|p| {
+            core.ledger(p)
+                .and_then(|ledger| ledger.optimistic_state().participant(member))
+                .is_some_and(|record| record.is_active())
+        })
+}
 
 impl NetworkHalf {
     /// Announces every partnership the member takes part in to `peers`.
@@ -35,17 +61,40 @@ impl NetworkHalf {
         }
     }
 
-    /// A peer announced a partnership: join it if this node's member is one
-    /// of its participants (fetching missing module code from that peer).
+    /// A peer announced a partnership. It is joined (fetching missing module
+    /// code from that peer) only if it names this node's member as a
+    /// founding participant and its creator is this node's member or an
+    /// active participant of a partnership the node holds (a known
+    /// partner); one from anyone else is kept as an invitation for the
+    /// operator ([`super::invitations`]). Anything else is ignored.
     pub(super) fn announced(&mut self, core: &mut NodeCore, peer: PeerId, bytes: &[u8]) {
-        let Ok(genesis) = decode_signed_op(bytes, &self.limits) else { return };
-        if genesis.verify(&self.limits).is_err() || core.ledger(&genesis.partnership()).is_some() {
+        let Ok(genesis) = decode_signed_op(bytes, &self.limits) else {
+            self.stats.announces_ignored += 1;
+            return;
+        };
+        if core.ledger(&genesis.partnership()).is_some() {
             return;
         }
+        let named = match &genesis.op().payload {
+            Payload::Genesis(charter) => charter.participants.contains(&core.member()),
+            _ => false,
+        };
+        if !named || genesis.verify(&self.limits).is_err() {
+            self.stats.announces_ignored += 1;
+            return;
+        }
+        if !is_known_partner(core, &genesis.author()) {
+            self.invite(genesis, peer, now_ms());
+            return;
+        }
+        self.stats.announces_joined += 1;
+        self.join_announced(core, genesis, peer);
+    }
+
+    /// Joins an announced genesis, fetching the module code this node lacks
+    /// from the announcing peer first.
+    fn join_announced(&mut self, core: &mut NodeCore, genesis: SignedOp, peer: PeerId) {
         let Payload::Genesis(charter) = &genesis.op().payload else { return };
-        if !charter.participants.contains(&core.member()) {
-            return;
-        }
         let missing = core.missing_code(charter);
         if missing.is_empty() {
             if let Err(error) = self.join_fetched(core, genesis, Vec::new(), None) {
@@ -64,7 +113,11 @@ impl NetworkHalf {
 
     /// Joins a partnership by id: asks connected peers (with this member's
     /// hello) for its genesis and any module code this node lacks, then joins;
-    /// anti-entropy brings the rest. `reply` gets the outcome.
+    /// anti-entropy brings the rest. `reply` gets the outcome. While no
+    /// connected peer could be asked (none connected, or a request failed in
+    /// transport, as when a partner's node is being redialled) it asks again
+    /// for up to [`JOIN_BY_ID_PATIENCE`]; once every connected peer has
+    /// answered and none gave the genesis, it fails at once.
     pub fn join_by_id(&mut self, core: &NodeCore, partnership: PartnershipId, reply: JoinReply) {
         if core.ledger(&partnership).is_some() {
             let _ = reply.send(Ok(partnership));
@@ -74,26 +127,44 @@ impl NetworkHalf {
         let hello = self.hello_for(partnership);
         let (net, tx, limits) = (self.net.clone(), self.fetch_tx.clone(), self.limits);
         tokio::spawn(async move {
-            for peer in net.connected_peers().await.unwrap_or_default() {
-                if !matches!(net.request(peer, hello.clone()).await, Ok(SyncResponse::Welcome)) {
-                    continue;
+            let deadline = tokio::time::Instant::now() + JOIN_BY_ID_PATIENCE;
+            loop {
+                let peers = net.connected_peers().await.unwrap_or_default();
+                let mut unanswered = peers.is_empty();
+                for peer in peers {
+                    match net.request(peer, hello.clone()).await {
+                        Ok(SyncResponse::Welcome) => {}
+                        Ok(_) => continue,
+                        Err(_) => {
+                            unanswered = true;
+                            continue;
+                        }
+                    }
+                    let request = SyncRequest::OpsById { partnership, ids: vec![OpId(partnership.0)] };
+                    let Ok(SyncResponse::Ops { ops, .. }) = net.request(peer, request).await else {
+                        unanswered = true;
+                        continue;
+                    };
+                    let Some(genesis) =
+                        ops.iter().filter_map(|bytes| decode_signed_op(bytes, &limits).ok()).find(|op| {
+                            op.partnership() == partnership && matches!(op.op().payload, Payload::Genesis(_))
+                        })
+                    else {
+                        continue;
+                    };
+                    let Payload::Genesis(charter) = &genesis.op().payload else { continue };
+                    let missing: Vec<CodeHash> =
+                        charter.modules.iter().map(|m| m.code).filter(|c| !have.contains(c)).collect();
+                    let code = fetch_code(&net, peer, &missing).await;
+                    let _ = tx
+                        .send(Fetched::Genesis { genesis: Box::new(genesis), code, reply: Some(reply) })
+                        .await;
+                    return;
                 }
-                let request = SyncRequest::OpsById { partnership, ids: vec![OpId(partnership.0)] };
-                let Ok(SyncResponse::Ops { ops, .. }) = net.request(peer, request).await else { continue };
-                let Some(genesis) =
-                    ops.iter().filter_map(|bytes| decode_signed_op(bytes, &limits).ok()).find(|op| {
-                        op.partnership() == partnership && matches!(op.op().payload, Payload::Genesis(_))
-                    })
-                else {
-                    continue;
-                };
-                let Payload::Genesis(charter) = &genesis.op().payload else { continue };
-                let missing: Vec<CodeHash> =
-                    charter.modules.iter().map(|m| m.code).filter(|c| !have.contains(c)).collect();
-                let code = fetch_code(&net, peer, &missing).await;
-                let _ =
-                    tx.send(Fetched::Genesis { genesis: Box::new(genesis), code, reply: Some(reply) }).await;
-                return;
+                if !unanswered || tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(JOIN_BY_ID_RETRY).await;
             }
             let _ = tx.send(Fetched::JoinFailed(partnership, reply)).await;
         });
@@ -120,6 +191,10 @@ impl NetworkHalf {
             }
         }
         let result = core.join(genesis);
+        if let Ok(partnership) = &result {
+            // Joined, whichever way: an invitation to it is moot.
+            self.invitations.remove(partnership);
+        }
         if let Err(NodeError::Store(_)) = &result {
             let failed = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
             if let Some(reply) = reply {
@@ -142,7 +217,7 @@ impl NetworkHalf {
 }
 
 /// Fetches module code by hash from `peer`, keeping what matches its hash.
-async fn fetch_code(net: &NetHandle, peer: PeerId, hashes: &[CodeHash]) -> Vec<Vec<u8>> {
+pub(super) async fn fetch_code(net: &NetHandle, peer: PeerId, hashes: &[CodeHash]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for hash in hashes {
         if let Ok(SyncResponse::Code { wasm }) = net.request(peer, SyncRequest::Code { hash: *hash }).await

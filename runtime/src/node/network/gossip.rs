@@ -126,6 +126,10 @@ impl NetworkHalf {
                     Ok(()) | Err(_) => Verdict::Ignore,
                 };
                 tracing::debug!(peer = %source, op = %id, ?verdict, "gossip from a peer that acts for no participant");
+                match verdict {
+                    Verdict::Reject => self.stats.gossip_rejected_from_strangers += 1,
+                    _ => self.stats.gossip_ignored_from_strangers += 1,
+                }
                 self.report(msg_id, source, verdict).await;
                 continue;
             }

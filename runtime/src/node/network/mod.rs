@@ -18,6 +18,8 @@
 //!   compares heads and fetches what is missing by author.
 //! - [`discovery`](self::discovery): partnerships announced to peers and
 //!   joined by id.
+//! - [`invitations`](self::invitations): announced partnerships from
+//!   strangers, kept for the operator to accept or decline.
 //! - [`topics`](self::topics): subscribing to the partnerships the member
 //!   takes part in, leaving them, and binding the node's peer id.
 //!
@@ -29,6 +31,7 @@ mod anti_entropy;
 mod discovery;
 mod fetch;
 mod gossip;
+mod invitations;
 mod serve;
 mod topics;
 
@@ -45,7 +48,9 @@ use super::error::NodeError;
 use crate::net::{MessageId, NetEvent, NetHandle, PeerId, SyncRequest, Verdict, sync};
 use crate::op::{Limits, MemberKey, OpId, PartnershipId, SignedOp};
 
+pub use self::discovery::JOIN_BY_ID_PATIENCE;
 pub use self::gossip::GOSSIP_BATCH;
+pub use self::invitations::Invitation;
 
 /// How the node syncs its partnerships over the transport: anti-entropy,
 /// pages, fetches and sync rate limits. What the transport listens on and
@@ -72,6 +77,9 @@ pub struct SyncConfig {
     /// Sync requests served per peer per second (a token bucket with the
     /// same burst); past it a peer is answered [`SyncResponse::Busy`].
     pub sync_requests_per_sec: u32,
+    /// Most invitations kept (announced partnerships from strangers waiting
+    /// for the operator); past it the oldest is dropped.
+    pub max_invitations: usize,
 }
 
 impl Default for SyncConfig {
@@ -84,6 +92,7 @@ impl Default for SyncConfig {
             max_id_fetches: 8,
             fetch_capacity: 16,
             sync_requests_per_sec: 200,
+            max_invitations: 64,
         }
     }
 }
@@ -97,6 +106,19 @@ pub struct NetworkStats {
     pub gossip_rejected: u64,
     /// Gossip messages ignored.
     pub gossip_ignored: u64,
+    /// Of the rejected, those from peers that act for no participant.
+    pub gossip_rejected_from_strangers: u64,
+    /// Of the ignored, those from peers that act for no participant (left to sync).
+    pub gossip_ignored_from_strangers: u64,
+    /// Announced partnerships joined without asking (a known partner's).
+    pub announces_joined: u64,
+    /// Announced partnerships kept as invitations (a stranger's).
+    pub announces_invited: u64,
+    /// Announcements ignored (not a genesis naming this node's member, a
+    /// bad signature, or a declined invitation).
+    pub announces_ignored: u64,
+    /// Invitations waiting for the operator now.
+    pub invitations: u64,
     /// Ops inserted from sync.
     pub synced_ops: u64,
     /// Sync requests answered with data.
@@ -187,6 +209,8 @@ pub struct NetworkHalf {
     authorised: Authorised,
     /// Per-peer sync rate limit: milli-tokens and when they were last refilled.
     buckets: BTreeMap<PeerId, (u64, Instant)>,
+    /// Announced partnerships from strangers, waiting for the operator.
+    invitations: invitations::Invitations,
 }
 
 type JoinReply = oneshot::Sender<Result<PartnershipId, NodeError>>;
@@ -226,6 +250,7 @@ impl NetworkHalf {
             hellos: BTreeMap::new(),
             authorised: BTreeMap::new(),
             buckets: BTreeMap::new(),
+            invitations: invitations::Invitations::new(config.max_invitations),
         }
     }
 
@@ -236,7 +261,7 @@ impl NetworkHalf {
 
     /// What the network half has done so far.
     pub fn stats(&self) -> NetworkStats {
-        self.stats
+        NetworkStats { invitations: self.invitations.len() as u64, ..self.stats }
     }
 
     /// Waits for the next network input. Cancel-safe (use it in `select!`).
