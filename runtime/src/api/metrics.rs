@@ -1,6 +1,8 @@
 //! Prometheus metrics at `GET /metrics` (text format 0.0.4): what the node
 //! reports per partnership (ops accepted, refused by reason, heights, the
-//! unfinalised tail, ops waiting for parents), its peers, and the API's own
+//! unfinalised tail, ops waiting for parents), its peers, what its network
+//! half took in and refused (gossip by verdict and from non-participants,
+//! sync requests by answer, announcements, invitations), and the API's own
 //! counters (responses by status, calls by result, queries).
 //!
 //! Node figures are read from the [`NodeHandle`](crate::node::NodeHandle) at
@@ -16,6 +18,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, ApiState};
+use crate::node::NetworkStats;
 
 /// The API's own counters.
 #[derive(Debug, Default)]
@@ -70,6 +73,47 @@ impl Family {
     }
 }
 
+/// What the node's network half counted: gossip verdicts (and those on
+/// peers that act for no participant), sync requests by answer, ops synced,
+/// announcements by outcome, invitations waiting.
+fn network_families(f: &mut Family, net: &NetworkStats) {
+    let gossip = "polypact_gossip_messages_total";
+    f.head(gossip, "counter", "Gossip messages by verdict (rejected ones lower the sender's score).");
+    f.line(gossip, &[("verdict", "accepted")], net.gossip_accepted);
+    f.line(gossip, &[("verdict", "rejected")], net.gossip_rejected);
+    f.line(gossip, &[("verdict", "ignored")], net.gossip_ignored);
+    let strangers = "polypact_gossip_from_non_participants_total";
+    f.head(
+        strangers,
+        "counter",
+        "Gossip messages from peers that act for no participant (also counted by verdict above): never taken in.",
+    );
+    f.line(strangers, &[("verdict", "rejected")], net.gossip_rejected_from_strangers);
+    f.line(strangers, &[("verdict", "ignored")], net.gossip_ignored_from_strangers);
+    let sync = "polypact_sync_requests_total";
+    f.head(
+        sync,
+        "counter",
+        "Sync requests from peers, by answer (denied: not a participant's peer; busy: over its rate).",
+    );
+    f.line(sync, &[("result", "served")], net.sync_served);
+    f.line(sync, &[("result", "denied")], net.sync_denied);
+    f.line(sync, &[("result", "busy")], net.sync_busy);
+    f.head("polypact_synced_ops_total", "counter", "Ops taken in by sync (anti-entropy, fetched parents).");
+    f.line("polypact_synced_ops_total", &[], net.synced_ops);
+    let announces = "polypact_announces_total";
+    f.head(
+        announces,
+        "counter",
+        "Partnerships announced by peers, by outcome (joined: a known partner's; invited: a stranger's, kept for the operator; ignored).",
+    );
+    f.line(announces, &[("outcome", "joined")], net.announces_joined);
+    f.line(announces, &[("outcome", "invited")], net.announces_invited);
+    f.line(announces, &[("outcome", "ignored")], net.announces_ignored);
+    f.head("polypact_invitations", "gauge", "Invitations waiting for the operator (`polypact invitations`).");
+    f.line("polypact_invitations", &[], net.invitations);
+}
+
 pub(super) async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let list = state.node.partnerships().await?;
     let mut infos = Vec::with_capacity(list.len());
@@ -118,6 +162,9 @@ pub(super) async fn metrics(State(state): State<ApiState>) -> Result<Response, A
         for (reason, count) in &info.refusals {
             f.line("polypact_ops_refused_total", &[("partnership", id), ("reason", reason)], *count);
         }
+    }
+    if let Some(net) = state.node.network_stats().await? {
+        network_families(&mut f, &net);
     }
     f.head("polypact_api_responses_total", "counter", "API responses by HTTP status.");
     if let Ok(map) = state.metrics.responses.lock() {

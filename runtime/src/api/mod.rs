@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `GET /health` | liveness, the only route without the token |
 //! | `GET /openapi.json` | the description (`docs/openapi.json`) |
-//! | `GET /metrics` | Prometheus text: ops accepted and refused by reason, heights, finality lag, pending ops, peers, API counters |
+//! | `GET /metrics` | Prometheus text: ops accepted and refused by reason, heights, finality lag, pending ops, peers, refused network traffic, API counters |
 //! | `GET /v1/node`, `GET /v1/peers` | member, version, peer id, p2p addresses, peers |
 //! | `POST /v1/code` | raw `.wasm` body → `{"hash"}` |
 //! | `GET /v1/partnerships` | the list |

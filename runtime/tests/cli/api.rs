@@ -489,3 +489,138 @@ async fn a_node_does_not_join_a_partnership_that_does_not_name_its_member() {
     let (status, body) = outsider.post(&format!("/v1/invitations/{id}/accept"), &json!(null)).await;
     assert_eq!((status, body["code"].clone()), (404, json!("unknown_invitation")), "{body}");
 }
+
+/// Issue 22: refused gossip and sync were not in `/metrics`. A stranger's
+/// node (no participant's peer) gossips on a partnership's topic, asks for
+/// sync data, floods sync requests and announces a lure; each refusal is
+/// counted in the node's metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_traffic_is_counted_in_metrics() {
+    use std::time::Duration;
+
+    use polypact::net::{Keypair, Network, Protocol, SyncRequest, SyncResponse, TransportConfig};
+    use polypact::node::{SyncConfig, now_ms};
+    use polypact::op::{OpId, Payload, UnsignedOp};
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = MemberKey::from_seed(5);
+    let member = key.member_id();
+    let mut transport = TransportConfig::loopback(Keypair::generate_ed25519());
+    transport.heartbeat = Duration::from_millis(100);
+    let sync = SyncConfig { sync_requests_per_sec: 2, ..SyncConfig::default() };
+    let node = NodeBuilder::new(NodeConfig::new(dir.path().join("data")), MemberKey::from_seed(5))
+        .network(transport)
+        .sync(sync)
+        .start()
+        .unwrap();
+    let net = node.network.clone().unwrap();
+    let addr = net.listen_addrs().await.unwrap().remove(0).with(Protocol::P2p(net.local_peer_id()));
+    let mut config = ApiConfig::new(TOKEN);
+    config.genesis_signer = Some(std::sync::Arc::new(MemberKey::from_seed(5)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(api::serve(listener, node.handle.clone(), config, async move {
+        let _ = stopped.await;
+    }));
+    let api = Api { url, http: reqwest::Client::new(), member: member.to_string(), _dir: dir, _stop };
+    let id = api.solo().await;
+    let p: polypact::op::PartnershipId = id.parse().unwrap();
+
+    let mut stranger_config = TransportConfig::loopback(Keypair::generate_ed25519());
+    stranger_config.bootstrap = vec![addr];
+    stranger_config.heartbeat = Duration::from_millis(100);
+    let (stranger, mut events) = Network::spawn(stranger_config).unwrap();
+    let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+    stranger.subscribe(p).await.unwrap();
+    let target = net.local_peer_id();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !stranger.topic_peers(p).await.unwrap().contains(&target) {
+        assert!(tokio::time::Instant::now() < deadline, "the stranger never saw the node on the topic");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Gossip: an op of a non-participant (rejected) and a copy of a
+    // participant's own op relayed by the stranger (ignored, left to sync).
+    let genesis_id = OpId(p.0);
+    let op = |key: &MemberKey, seq: u64| {
+        UnsignedOp {
+            partnership: p,
+            author: key.member_id(),
+            seq,
+            parents: vec![genesis_id],
+            time_ms: now_ms(),
+            payload: Payload::Call {
+                module: "guestbook".into(),
+                msg: b"{\"sign\":{\"message\":\"x\"}}".to_vec(),
+            },
+        }
+        .sign(key)
+    };
+    stranger.publish(p, op(&MemberKey::from_seed(66), 1).encode()).await.unwrap();
+    stranger.publish(p, op(&key, 2).encode()).await.unwrap();
+    // Sync: denied, then busy past two requests a second.
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        answers.push(stranger.request(target, SyncRequest::Heads { partnership: p }).await.unwrap());
+    }
+    assert_eq!(answers[0], SyncResponse::Denied);
+    assert!(answers.contains(&SyncResponse::Busy), "{answers:?}");
+    // An announced lure from a stranger naming the node's member.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let mut participants = vec![member, MemberKey::from_seed(77).member_id()];
+    participants.sort();
+    let lure = UnsignedOp {
+        partnership: polypact::op::PartnershipId::default(),
+        author: MemberKey::from_seed(77).member_id(),
+        seq: 1,
+        parents: vec![],
+        time_ms: now_ms(),
+        payload: Payload::Genesis(polypact::op::Charter {
+            name: "lure".into(),
+            participants,
+            modules: vec![polypact::op::ModuleSpec {
+                name: "guestbook".into(),
+                code: polypact::op::CodeHash::of(b"any code"),
+                config: "{}".into(),
+                permissions: vec![],
+            }],
+            params: polypact::op::Params::default(),
+        }),
+    }
+    .sign(&MemberKey::from_seed(77));
+    let noted = stranger.request(target, SyncRequest::Announce { genesis: lure.encode() }).await.unwrap();
+    assert_eq!(noted, SyncResponse::Noted);
+
+    let wanted = [
+        "polypact_gossip_from_non_participants_total{verdict=\"rejected\"} 1",
+        "polypact_gossip_from_non_participants_total{verdict=\"ignored\"} 1",
+        "polypact_gossip_messages_total{verdict=\"rejected\"} 1",
+        "polypact_sync_requests_total{result=\"denied\"}",
+        "polypact_sync_requests_total{result=\"busy\"}",
+        "polypact_announces_total{outcome=\"invited\"} 1",
+        "polypact_invitations 1",
+        "# TYPE polypact_sync_requests_total counter",
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = metrics(&api.http, &api.url).await;
+        let missing: Vec<&&str> = wanted.iter().filter(|w| !text.contains(**w)).collect();
+        let counted = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let sync_counted = counted("polypact_sync_requests_total{result=\"denied\"}") >= 1
+            && counted("polypact_sync_requests_total{result=\"busy\"}") >= 1;
+        if missing.is_empty() && sync_counted {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "missing {missing:?} in:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stranger.shutdown().await.unwrap();
+    drain.abort();
+    node.handle.shutdown().await.unwrap();
+}
