@@ -146,6 +146,10 @@ pub struct NetworkSettings {
     pub mdns: bool,
     /// Peer ids never to talk to.
     pub blocked: Vec<String>,
+    /// Members whose announced partnerships (naming this node's member as a
+    /// founder) the node joins without asking, besides the participants of
+    /// partnerships it holds; anyone else's wait as invitations.
+    pub join_from: Vec<String>,
 }
 
 impl Default for NetworkSettings {
@@ -155,6 +159,7 @@ impl Default for NetworkSettings {
             bootstrap: Vec::new(),
             mdns: false,
             blocked: Vec::new(),
+            join_from: Vec::new(),
         }
     }
 }
@@ -257,6 +262,12 @@ bootstrap = {bootstrap}
 mdns = {mdns}
 # Peer ids the node never talks to (default []).
 blocked = {blocked}
+# A partnership another node announces, naming this node's member as a
+# founder, is joined without asking when its creator takes part in a
+# partnership this node holds, or is one of these members (pm1…); anyone
+# else's waits as an invitation (`polypact invitations`) (default []).
+# Flag: --join-from MEMBER (repeatable)
+join_from = {join_from}
 
 [node]
 # Store and module cache; relative to this home (default {data_default}).
@@ -283,6 +294,7 @@ log = {log}
             mdns_default = d.network.mdns,
             mdns = self.network.mdns,
             blocked = toml_list(&self.network.blocked),
+            join_from = toml_list(&self.network.join_from),
             data_default = toml_str(&d.node.data_dir),
             data_dir = toml_str(&self.node.data_dir),
             ack_default = d.node.ack_debounce_ms,
@@ -333,6 +345,11 @@ log = {log}
         for peer in &self.network.blocked {
             peer.parse::<libp2p::PeerId>()
                 .map_err(|e| format!("[network] blocked: {peer:?} is not a peer id ({e})"))?;
+        }
+        for member in &self.network.join_from {
+            member
+                .parse::<MemberId>()
+                .map_err(|e| format!("[network] join_from: {member:?} is not a member id like pm1… ({e})"))?;
         }
         if self.node.tick_ms == 0 {
             return Err("[node] tick_ms must be above zero".into());
@@ -593,6 +610,10 @@ mod tests {
         let err =
             HomeConfig::parse("home_version = 1\n[api]\nlisten = \"nope\"\n", path).unwrap_err().to_string();
         assert!(err.contains("nope"), "{err}");
+        let err = HomeConfig::parse("home_version = 1\n[network]\njoin_from = [\"pm1nope\"]\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("join_from") && err.contains("pm1nope"), "{err}");
     }
 
     #[test]
@@ -601,6 +622,7 @@ mod tests {
         config.network.bootstrap =
             vec!["/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN".into()];
         config.network.mdns = true;
+        config.network.join_from = vec![MemberKey::from_seed(1).member_id().to_string()];
         let text = config.to_documented_toml();
         assert_eq!(HomeConfig::parse(&text, Path::new("x")).unwrap(), config);
     }

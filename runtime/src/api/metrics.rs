@@ -112,6 +112,21 @@ fn network_families(f: &mut Family, net: &NetworkStats) {
     f.line(announces, &[("outcome", "ignored")], net.announces_ignored);
     f.head("polypact_invitations", "gauge", "Invitations waiting for the operator (`polypact invitations`).");
     f.line("polypact_invitations", &[], net.invitations);
+    let cut = "polypact_peers_disconnected_total";
+    f.head(
+        cut,
+        "counter",
+        "Peers the node cut off, by reason (stranger: acted for no participant and was no bootstrap peer for the stranger timeout).",
+    );
+    f.line(cut, &[("reason", "stranger")], net.transport.strangers_disconnected);
+    let refused = "polypact_connections_refused_total";
+    f.head(
+        refused,
+        "counter",
+        "Incoming connections refused by a connection limit, by peer (stranger: only the reserved slots were free).",
+    );
+    f.line(refused, &[("peer", "stranger")], net.transport.strangers_refused);
+    f.line(refused, &[("peer", "trusted")], net.transport.trusted_refused);
 }
 
 pub(super) async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {

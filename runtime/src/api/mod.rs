@@ -8,7 +8,7 @@
 //! | `GET /health` | liveness, the only route without the token |
 //! | `GET /openapi.json` | the description (`docs/openapi.json`) |
 //! | `GET /metrics` | Prometheus text: ops accepted and refused by reason, heights, finality lag, pending ops, peers, refused network traffic, API counters |
-//! | `GET /v1/node`, `GET /v1/peers` | member, version, peer id, p2p addresses, peers |
+//! | `GET /v1/node`, `GET /v1/peers` | member, version, peer id, p2p listen addresses (each with `/p2p/`), peers with their addresses |
 //! | `POST /v1/code` | raw `.wasm` body → `{"hash"}` |
 //! | `GET /v1/partnerships` | the list |
 //! | `POST /v1/partnerships` | `{"charter": TOML, "values": {…}, "code": {module: hash}, "wasm": {module: hex}}` → the partnership, with its `genesis` (hex) |
@@ -59,6 +59,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 
+use crate::net::{Multiaddr, NetHandle, PeerId, Protocol};
 use crate::node::NodeHandle;
 
 pub use edge::{EdgeCounters, EdgeLimits};
@@ -77,13 +78,58 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 pub struct PeerInfo {
     /// The peer's libp2p id.
     pub peer_id: String,
-    /// Addresses it is known at.
+    /// The remote address of each connection to it, as this node sees it.
     pub addresses: Vec<String>,
+    /// The addresses it says it listens on (identify), each with
+    /// `/p2p/<peer id>`: what a partner dials.
+    pub listen_addresses: Vec<String>,
+    /// Whether the node trusts it: it acts for a participant of one of the
+    /// node's partnerships, or it is a bootstrap peer. Other peers are
+    /// disconnected after a while.
+    pub trusted: bool,
 }
 
 /// Where the API gets the node's peers from (the network half). Without
 /// one the node reports no peers.
 pub type PeerSource = Arc<dyn Fn() -> BoxFuture<'static, Vec<PeerInfo>> + Send + Sync>;
+
+/// Where the API gets the node's current p2p listen addresses from (with
+/// `/p2p/<peer id>`). Without one, `GET /v1/node` shows
+/// [`ApiConfig::p2p_listen`].
+pub type ListenSource = Arc<dyn Fn() -> BoxFuture<'static, Vec<String>> + Send + Sync>;
+
+/// `addr` with `/p2p/<peer>` at its end (unless it has one).
+fn with_peer(addr: &Multiaddr, peer: PeerId) -> String {
+    if addr.iter().any(|p| matches!(p, Protocol::P2p(_))) {
+        addr.to_string()
+    } else {
+        addr.clone().with(Protocol::P2p(peer)).to_string()
+    }
+}
+
+/// Whether an address is on this machine only (loopback).
+fn is_loopback(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
+}
+
+/// A node's listen addresses as partners should read them: each with
+/// `/p2p/<peer id>`, the ones other machines can reach first, loopback last.
+pub fn dialable(addrs: &[Multiaddr], peer: PeerId) -> Vec<String> {
+    let mut sorted: Vec<&Multiaddr> = addrs.iter().collect();
+    sorted.sort_by_key(|a| is_loopback(a));
+    let mut out: Vec<String> = Vec::with_capacity(sorted.len());
+    for addr in sorted {
+        let text = with_peer(addr, peer);
+        if !out.contains(&text) {
+            out.push(text);
+        }
+    }
+    out
+}
 
 /// How the API runs.
 #[derive(Clone)]
@@ -99,6 +145,8 @@ pub struct ApiConfig {
     pub call_timeout: Duration,
     /// The node's peers.
     pub peers: Option<PeerSource>,
+    /// The node's current p2p listen addresses (over `p2p_listen`).
+    pub listen: Option<ListenSource>,
     /// The node's member key. With it, `POST /v1/partnerships` signs the
     /// genesis here, has the node join it, and returns it (hex) so the
     /// other partners' nodes can join with `POST /v1/partnerships/join`.
@@ -122,10 +170,46 @@ impl ApiConfig {
             p2p_listen: Vec::new(),
             call_timeout: Duration::from_secs(30),
             peers: None,
+            listen: None,
             genesis_signer: None,
             genesis_dir: None,
             edge: EdgeLimits::default(),
         }
+    }
+}
+
+impl ApiConfig {
+    /// Shows the node's network through the API: its peer id, its listen
+    /// addresses as they are when asked (all interfaces of a wildcard
+    /// address, each with `/p2p/<peer id>`) and its peers with their
+    /// addresses.
+    #[must_use]
+    pub fn with_network(mut self, net: &NetHandle) -> Self {
+        let me = net.local_peer_id();
+        self.peer_id = Some(me.to_string());
+        let listen = net.clone();
+        self.listen = Some(Arc::new(move || {
+            let net = listen.clone();
+            Box::pin(async move { dialable(&net.listen_addrs().await.unwrap_or_default(), me) })
+        }));
+        let peers = net.clone();
+        self.peers = Some(Arc::new(move || {
+            let net = peers.clone();
+            Box::pin(async move {
+                net.peers()
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| PeerInfo {
+                        peer_id: p.peer.to_string(),
+                        addresses: p.connected.iter().map(ToString::to_string).collect(),
+                        listen_addresses: dialable(&p.listening, p.peer),
+                        trusted: p.trusted,
+                    })
+                    .collect()
+            })
+        }));
+        self
     }
 }
 
@@ -151,6 +235,14 @@ impl ApiState {
         match &self.config.peers {
             Some(source) => source().await,
             None => Vec::new(),
+        }
+    }
+
+    /// The node's p2p listen addresses now (else as configured).
+    pub(crate) async fn p2p_listen(&self) -> Vec<String> {
+        match &self.config.listen {
+            Some(source) => source().await,
+            None => self.config.p2p_listen.clone(),
         }
     }
 }

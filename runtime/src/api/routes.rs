@@ -103,7 +103,7 @@ async fn node_info(State(state): State<ApiState>) -> Result<Json<Value>, ApiErro
         "version": info.version,
         "partnerships": info.partnerships,
         "peer_id": state.config.peer_id,
-        "p2p_listen": state.config.p2p_listen,
+        "p2p_listen": state.p2p_listen().await,
         "peers": peers,
     })))
 }

@@ -74,7 +74,14 @@ pub async fn info(target: &Target, json: bool) -> Result<()> {
     let peers = info["peers"].as_array().cloned().unwrap_or_default();
     outln!("peers    {}", peers.len());
     for peer in peers {
-        outln!("  {}", peer["peer_id"].as_str().unwrap_or("?"));
+        let trusted = if peer["trusted"].as_bool() == Some(false) { " (stranger)" } else { "" };
+        outln!("  {}{trusted}", peer["peer_id"].as_str().unwrap_or("?"));
+        for addr in peer["listen_addresses"].as_array().into_iter().flatten() {
+            outln!("    listens  {}", addr.as_str().unwrap_or("?"));
+        }
+        for addr in peer["addresses"].as_array().into_iter().flatten() {
+            outln!("    via      {}", addr.as_str().unwrap_or("?"));
+        }
     }
     Ok(())
 }

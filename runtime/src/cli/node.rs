@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::sync::Arc;
 
-use polypact::api::{self, ApiConfig, PeerInfo};
+use polypact::api::{self, ApiConfig};
 use polypact::home::{API_URL_FILE, Home, HomeConfig, TOKEN_FILE, default_home};
 use polypact::net::{Multiaddr, PeerId, TransportConfig};
 use polypact::node::{self as pnode, NodeConfig};
@@ -34,6 +34,11 @@ pub struct NetFlags {
     /// Turn mDNS discovery off (the default; overrides [network] mdns = true).
     #[arg(long)]
     pub no_mdns: bool,
+    /// A member (pm1…) whose announced partnerships naming this node's
+    /// member are joined without asking (repeatable; overrides [network]
+    /// join_from).
+    #[arg(long = "join-from", value_name = "MEMBER")]
+    pub join_from: Vec<String>,
 }
 
 /// Applies the command-line overrides to a config.
@@ -52,6 +57,9 @@ fn apply(config: &mut HomeConfig, net: &NetFlags) {
     }
     if net.no_mdns {
         config.network.mdns = false;
+    }
+    if !net.join_from.is_empty() {
+        config.network.join_from.clone_from(&net.join_from);
     }
 }
 
@@ -152,7 +160,17 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     node_config.tick = Duration::from_millis(config.node.tick_ms);
     let key = polypact::op::MemberKey::from_secret(home.member_key().secret());
     let net = net_config(&home, &config)?;
-    let running = pnode::NodeBuilder::new(node_config, key).network(net).start().map_err(|e| match e {
+    let join_from = config
+        .network
+        .join_from
+        .iter()
+        .map(|m| {
+            m.parse::<polypact::op::MemberId>()
+                .map_err(|e| anyhow::anyhow!("[network] join_from: {m:?} is not a member id ({e})"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let builder = pnode::NodeBuilder::new(node_config, key).network(net).join_announced_from(join_from);
+    let running = builder.start().map_err(|e| match e {
         pnode::NodeError::Store(store) => anyhow::anyhow!(
             "cannot open the store in {}: {store}; is another node running on this home?",
             home.data_dir().display()
@@ -162,40 +180,20 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     let handle = running.handle.clone();
     let network = running.network.clone().context("the node started without its network")?;
 
-    let mut api_config = ApiConfig::new(home.token());
-    api_config.peer_id = Some(home.peer_id().to_string());
-    // The addresses the network really listens on (ports chosen by the OS
-    // included), with the peer id: what other nodes bootstrap from.
-    let mut listening = Vec::new();
-    for _ in 0..50 {
-        listening = network.listen_addrs().await.unwrap_or_default();
-        if !listening.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let mut api_config = ApiConfig::new(home.token()).with_network(&network);
+    // The addresses the network listens on once the first is bound (ports
+    // chosen by the OS included), with the peer id: what other nodes
+    // bootstrap from. The API reads them afresh on every request.
+    let listening = network.listen_addrs().await.unwrap_or_default();
     api_config.p2p_listen = if listening.is_empty() {
         config.network.listen.clone()
     } else {
-        listening.iter().map(|a| format!("{a}/p2p/{}", home.peer_id())).collect()
+        api::dialable(&listening, home.peer_id())
     };
     api_config.call_timeout = Duration::from_millis(config.api.call_timeout_ms);
     api_config.genesis_dir = Some(home.data_dir().join("geneses"));
     api_config.genesis_signer =
         Some(Arc::new(polypact::op::MemberKey::from_secret(home.member_key().secret())));
-    let peers = network.clone();
-    api_config.peers = Some(Arc::new(move || {
-        let peers = peers.clone();
-        Box::pin(async move {
-            peers
-                .connected_peers()
-                .await
-                .unwrap_or_default()
-                .into_iter()
-                .map(|peer| PeerInfo { peer_id: peer.to_string(), addresses: Vec::new() })
-                .collect()
-        })
-    }));
 
     outln!("polypact node running");
     outln!("member   {}", home.member_id());

@@ -1,5 +1,6 @@
-//! The composed libp2p behaviour of a node: block list, connection limits,
-//! identify, gossipsub, sync request-response and (optionally) mDNS.
+//! The composed libp2p behaviour of a node: block list, connection limits
+//! (with slots reserved for trusted peers), identify, gossipsub, sync
+//! request-response and (optionally) mDNS.
 //!
 //! This file only assembles the parts with their configuration; the event
 //! loop that drives them is `service.rs`.
@@ -22,8 +23,11 @@ pub const PROTOCOL_VERSION: &str = "/polypact/1";
 pub(crate) struct Behaviour {
     /// The operator's block list (first, so a blocked peer is refused before anything else).
     pub(crate) blocks: allow_block_list::Behaviour<allow_block_list::BlockedPeers>,
-    /// Connection limits.
+    /// Connection limits, for every peer.
     pub(crate) limits: connection_limits::Behaviour,
+    /// The limit for strangers: every slot but the reserved ones. Trusted
+    /// peers (known to the node, bootstrap peers) are on its bypass list.
+    pub(crate) reserve: connection_limits::Behaviour,
     /// Identify: protocol version, listen addresses.
     pub(crate) identify: identify::Behaviour,
     /// Gossip of ops, one topic per partnership.
@@ -46,6 +50,14 @@ impl Behaviour {
                 .with_max_established_per_peer(Some(config.max_connections_per_peer))
                 .with_max_pending_incoming(Some(config.max_pending_incoming)),
         );
+        let mut reserve = connection_limits::Behaviour::new(
+            connection_limits::ConnectionLimits::default().with_max_established(Some(
+                config.max_connections.saturating_sub(config.reserved_connections),
+            )),
+        );
+        for peer in config.bootstrap.iter().filter_map(super::service::peer_of) {
+            reserve.bypass_peer_id(&peer);
+        }
         let identify = identify::Behaviour::new(
             identify::Config::new(PROTOCOL_VERSION.to_owned(), key.public())
                 .with_agent_version(format!("polypact/{}", env!("CARGO_PKG_VERSION"))),
@@ -71,6 +83,6 @@ impl Behaviour {
         } else {
             None
         };
-        Ok(Behaviour { blocks, limits, identify, gossip, sync, mdns: mdns.into() })
+        Ok(Behaviour { blocks, limits, reserve, identify, gossip, sync, mdns: mdns.into() })
     }
 }

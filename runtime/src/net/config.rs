@@ -1,5 +1,6 @@
 //! [`TransportConfig`]: what a node's libp2p transport listens on, whom it
-//! dials, and its connection bounds. How the node uses the transport to
+//! dials, and its connection bounds (with the slots kept for trusted peers
+//! and how long a stranger may stay). How the node uses the transport to
 //! sync partnerships is `node::SyncConfig`.
 
 use std::net::Ipv4Addr;
@@ -29,6 +30,15 @@ pub struct TransportConfig {
     pub max_op_bytes: usize,
     /// Most established connections in total.
     pub max_connections: u32,
+    /// Of `max_connections`, how many only trusted peers may use: peers the
+    /// node knows ([`NetHandle::set_known_peers`](super::NetHandle::set_known_peers))
+    /// and bootstrap peers. Strangers get at most the rest, so they can
+    /// never take a partner's place.
+    pub reserved_connections: u32,
+    /// How long a stranger (a connected peer that is neither known nor a
+    /// bootstrap peer) stays connected without becoming known; `None`: for
+    /// ever.
+    pub stranger_timeout: Option<Duration>,
     /// Most established connections to one peer.
     pub max_connections_per_peer: u32,
     /// Most incoming connections still negotiating.
@@ -71,6 +81,8 @@ impl TransportConfig {
             blocked: Vec::new(),
             max_op_bytes: crate::op::Limits::default().max_op_bytes,
             max_connections: 256,
+            reserved_connections: 32,
+            stranger_timeout: Some(Duration::from_secs(30)),
             max_connections_per_peer: 2,
             max_pending_incoming: 64,
             command_capacity: 1024,

@@ -18,7 +18,13 @@
 //!   [`NetEvent::SyncRequest`] and are answered with [`NetHandle::respond`];
 //!   [`NetHandle::request`] asks a peer.
 //! - Peers: explicit bootstrap addresses redialled with backoff, mDNS on a
-//!   LAN, [`NetHandle::block`] for the operator's block list.
+//!   LAN (off unless asked for), [`NetHandle::block`] for the operator's
+//!   block list. The node tells the network which peers it knows
+//!   ([`NetHandle::set_known_peers`]); with the bootstrap peers they are
+//!   trusted: only they may use the connection slots kept in reserve, and
+//!   any other peer is disconnected once it has stayed a stranger for
+//!   [`TransportConfig::stranger_timeout`] (the book is `peers.rs`). Each
+//!   connected peer's addresses: [`NetHandle::peers`].
 //!
 //! What the bytes mean, who may ask for what, and what to fetch is the
 //! node's business (`node::network`).
@@ -32,6 +38,7 @@ mod behaviour;
 mod config;
 mod error;
 pub mod gossip;
+mod peers;
 mod service;
 pub mod sync;
 
@@ -45,5 +52,6 @@ pub use libp2p::gossipsub::MessageId;
 pub use libp2p::identity::Keypair;
 pub use libp2p::multiaddr::Protocol;
 pub use libp2p::{Multiaddr, PeerId};
+pub use peers::{PeerAddresses, PeerStats};
 pub use service::{NetEvent, NetHandle, Network, SyncResponder, Verdict};
 pub use sync::{SyncRequest, SyncResponse};

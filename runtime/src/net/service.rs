@@ -13,16 +13,18 @@
 //! serving commands, so a node waiting on a command while events pile up
 //! cannot deadlock it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
 use libp2p::gossipsub::{self, MessageAcceptance, MessageId, PublishError, TopicHash};
 use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
-use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, multiaddr::Protocol, noise, tcp, yamux};
+use libp2p::swarm::{ListenError, SwarmEvent};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, connection_limits, identify, mdns, multiaddr::Protocol, noise, tcp, yamux,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -30,6 +32,7 @@ use super::behaviour::{Behaviour, BehaviourEvent, PROTOCOL_VERSION};
 use super::config::TransportConfig;
 use super::error::NetError;
 use super::gossip;
+use super::peers::{PeerAddresses, PeerStats, Peers};
 use super::sync::{SyncRequest, SyncResponse};
 use crate::op::PartnershipId;
 
@@ -104,6 +107,9 @@ enum Command {
     TopicPeers(PartnershipId, oneshot::Sender<Vec<PeerId>>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     PeerScore(PeerId, oneshot::Sender<Option<f64>>),
+    SetKnownPeers(BTreeSet<PeerId>),
+    Peers(oneshot::Sender<Vec<PeerAddresses>>),
+    PeerStats(oneshot::Sender<PeerStats>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -203,6 +209,25 @@ impl NetHandle {
         self.ask(|tx| Command::PeerScore(peer, tx)).await
     }
 
+    /// Tells the network which peers the node knows (those bound to, or
+    /// proven for, a participant of its partnerships): with the bootstrap
+    /// peers they may use the reserved connection slots and are never
+    /// disconnected as strangers. Replaces the previous set.
+    pub async fn set_known_peers(&self, known: BTreeSet<PeerId>) -> Result<(), NetError> {
+        self.send(Command::SetKnownPeers(known)).await
+    }
+
+    /// Every connected peer with its addresses, ascending by peer id.
+    pub async fn peers(&self) -> Result<Vec<PeerAddresses>, NetError> {
+        self.ask(Command::Peers).await
+    }
+
+    /// What the network turned away so far (strangers disconnected,
+    /// connections refused).
+    pub async fn peer_stats(&self) -> Result<PeerStats, NetError> {
+        self.ask(Command::PeerStats).await
+    }
+
     /// Stops the network task and closes every connection.
     pub async fn shutdown(&self) -> Result<(), NetError> {
         self.ask(Command::Shutdown).await
@@ -246,7 +271,9 @@ impl Network {
                 backoff: config.redial_min,
             })
             .collect();
+        let peers = Peers::new(config.bootstrap.iter().filter_map(peer_of));
         let task = Task {
+            peers,
             swarm,
             commands,
             events: events_tx,
@@ -266,7 +293,7 @@ impl Network {
 }
 
 /// The peer id in an address's `/p2p/` suffix.
-fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+pub(super) fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
     addr.iter().find_map(|p| match p {
         Protocol::P2p(peer) => Some(peer),
         _ => None,
@@ -286,6 +313,8 @@ struct Queued {
 }
 
 struct Task {
+    /// Connected peers' addresses, trusted peers, strangers on the clock.
+    peers: Peers,
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<NetEvent>,
@@ -332,6 +361,7 @@ impl Task {
                 _ = tick.tick() => {
                     self.retry_publications();
                     self.redial();
+                    self.disconnect_strangers();
                 }
             }
         }
@@ -452,6 +482,22 @@ impl Task {
             Command::PeerScore(peer, reply) => {
                 let _ = reply.send(self.swarm.behaviour().gossip.peer_score(&peer));
             }
+            Command::SetKnownPeers(known) => {
+                let (added, removed) = self.peers.set_known(known, Instant::now());
+                let reserve = &mut self.swarm.behaviour_mut().reserve;
+                for peer in &added {
+                    reserve.bypass_peer_id(peer);
+                }
+                for peer in &removed {
+                    reserve.remove_peer_id(peer);
+                }
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(self.peers.list());
+            }
+            Command::PeerStats(reply) => {
+                let _ = reply.send(self.peers.stats);
+            }
             Command::Shutdown(_) => {}
         }
     }
@@ -517,6 +563,20 @@ impl Task {
         }
     }
 
+    /// Disconnects strangers that stayed past the stranger timeout without
+    /// becoming known.
+    fn disconnect_strangers(&mut self) {
+        let Some(timeout) = self.config.stranger_timeout else { return };
+        for peer in self.peers.expired(Instant::now(), timeout) {
+            tracing::info!(
+                %peer,
+                timeout_s = timeout.as_secs_f64(),
+                "disconnecting a peer that acts for no participant of this node's partnerships and is no bootstrap peer"
+            );
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+    }
+
     fn swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(event) => self.behaviour_event(event),
@@ -540,24 +600,38 @@ impl Task {
                     }
                 }
             }
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, connection_id, endpoint, num_established, ..
+            } => {
                 tracing::debug!(peer = %peer_id, ?endpoint, %num_established, "connection established");
                 if let ConnectedPoint::Dialer { address, .. } = &endpoint {
+                    let mut bootstrap = false;
                     for entry in &mut self.bootstrap {
                         let same = entry.peer == Some(peer_id)
                             || (entry.peer.is_none() && without_p2p(&entry.addr) == without_p2p(address));
                         if same {
                             entry.peer = Some(peer_id);
                             entry.backoff = self.config.redial_min;
+                            bootstrap = true;
                         }
                     }
+                    if bootstrap && self.peers.add_bootstrap(peer_id) {
+                        self.swarm.behaviour_mut().reserve.bypass_peer_id(&peer_id);
+                    }
                 }
+                self.peers.connected(
+                    peer_id,
+                    connection_id,
+                    endpoint.get_remote_address().clone(),
+                    Instant::now(),
+                );
                 if num_established.get() == 1 {
                     self.emit(NetEvent::PeerConnected(peer_id));
                 }
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, cause, .. } => {
+            SwarmEvent::ConnectionClosed { peer_id, connection_id, num_established, cause, .. } => {
                 tracing::debug!(peer = %peer_id, %num_established, ?cause, "a connection closed");
+                self.peers.closed(peer_id, connection_id);
                 if num_established > 0 {
                     return;
                 }
@@ -572,7 +646,25 @@ impl Task {
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::debug!(?peer_id, %error, "outgoing connection failed");
             }
-            SwarmEvent::IncomingConnectionError { error, .. } => {
+            SwarmEvent::IncomingConnectionError { error, peer_id, .. } => {
+                let limited = matches!(&error, ListenError::Denied { cause }
+                    if cause.downcast_ref::<connection_limits::Exceeded>().is_some());
+                if limited {
+                    let trusted = peer_id.is_some_and(|p| self.peers.is_trusted(&p));
+                    if trusted {
+                        self.peers.stats.trusted_refused += 1;
+                        tracing::warn!(
+                            ?peer_id,
+                            "refused a trusted peer's connection: every connection slot is taken"
+                        );
+                    } else {
+                        self.peers.stats.strangers_refused += 1;
+                        tracing::debug!(
+                            ?peer_id,
+                            "refused a stranger's connection: only reserved slots are free"
+                        );
+                    }
+                }
                 tracing::debug!(%error, "incoming connection failed");
             }
             _ => {}
@@ -632,6 +724,7 @@ impl Task {
             }
             BehaviourEvent::Sync(_) => {}
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                self.peers.identified(peer_id, info.listen_addrs);
                 if info.protocol_version != PROTOCOL_VERSION {
                     tracing::info!(
                         peer = %peer_id,
@@ -654,7 +747,9 @@ impl Task {
                 }
             }
             BehaviourEvent::Mdns(_) => {}
-            BehaviourEvent::Blocks(never) | BehaviourEvent::Limits(never) => match never {},
+            BehaviourEvent::Blocks(never)
+            | BehaviourEvent::Limits(never)
+            | BehaviourEvent::Reserve(never) => match never {},
         }
     }
 }

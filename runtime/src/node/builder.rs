@@ -7,6 +7,7 @@
 //! handing both to the node task ([`super::service`]). It does not run
 //! anything itself.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::core::NodeCore;
@@ -15,7 +16,7 @@ use super::network::{NetworkHalf, SyncConfig};
 use super::service::{NodeConfig, RunningNode, spawn_task};
 use crate::host::WasmExecutor;
 use crate::net::{Network, TransportConfig};
-use crate::op::MemberKey;
+use crate::op::{MemberId, MemberKey};
 use crate::store::Store;
 
 /// Opens and starts a node.
@@ -39,13 +40,14 @@ pub struct NodeBuilder {
     key: MemberKey,
     transport: Option<TransportConfig>,
     sync: SyncConfig,
+    join_from: BTreeSet<MemberId>,
 }
 
 impl NodeBuilder {
     /// A node of `key`'s member whose data lives in `config.data_dir`,
     /// without a network until [`network`](Self::network) is given.
     pub fn new(config: NodeConfig, key: MemberKey) -> Self {
-        NodeBuilder { config, key, transport: None, sync: SyncConfig::default() }
+        NodeBuilder { config, key, transport: None, sync: SyncConfig::default(), join_from: BTreeSet::new() }
     }
 
     /// Runs the node with a libp2p network: what it listens on, whom it
@@ -64,6 +66,15 @@ impl NodeBuilder {
         self
     }
 
+    /// Members whose announced partnerships (naming this node's member as a
+    /// founder) the node joins without asking, besides the participants of
+    /// partnerships it holds; anyone else's wait as invitations.
+    #[must_use]
+    pub fn join_announced_from(mut self, members: impl IntoIterator<Item = MemberId>) -> Self {
+        self.join_from = members.into_iter().collect();
+        self
+    }
+
     /// Opens the store in `config.data_dir` (creating it), starts the WASM
     /// host and rebuilds the node's ledgers, without starting a task: for
     /// applications and tests that drive the synchronous [`NodeCore`].
@@ -74,7 +85,7 @@ impl NodeBuilder {
     /// Opens the node and starts its task (and its network, if given) on
     /// the current tokio runtime. Must be called inside a tokio runtime.
     pub fn start(self) -> Result<RunningNode, NodeError> {
-        let NodeBuilder { config, key, transport, sync } = self;
+        let NodeBuilder { config, key, transport, sync, join_from } = self;
         let Some(transport) = transport else {
             let core = open_core(&config, key)?;
             return Ok(spawn_task(core, &config, None));
@@ -83,7 +94,8 @@ impl NodeBuilder {
         let core = open_core(&config, key)?;
         let (net, events) = Network::spawn(transport)
             .map_err(|e| NodeError::Network(format!("cannot start the network: {e}")))?;
-        let half = NetworkHalf::new(net, events, sync, config.core.ledger.limits, signer);
+        let mut half = NetworkHalf::new(net, events, sync, config.core.ledger.limits, signer);
+        half.join_announced_from(join_from);
         Ok(spawn_task(core, &config, Some(half)))
     }
 }

@@ -559,7 +559,7 @@ impl NodeTask {
                 let _ = reply.send(Ok(half.invitations()));
             }
             Command::NetworkStats(reply) => {
-                let _ = reply.send(Ok(Some(half.stats())));
+                let _ = reply.send(Ok(Some(half.full_stats().await)));
             }
             other => return self.handle(other),
         }

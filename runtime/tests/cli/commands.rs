@@ -252,3 +252,82 @@ fn invitations_are_listed_accepted_and_declined() {
     let err = b.fails(&["invitations", "decline", "0123"]);
     assert!(err.contains("too short"), "{err}");
 }
+
+/// This machine's address on its default route, if it has one (no packet is sent).
+fn primary_ipv4() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("10.255.255.255:1").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// Issue 22: `info` showed only `127.0.0.1` while the node listened on
+/// `0.0.0.0`, and `/v1/peers` listed no addresses. Now `info` lists every
+/// address the node listens on, each with `/p2p/<peer id>`, and each peer
+/// comes with the addresses it listens on and those of its connections.
+#[test]
+fn info_shows_the_addresses_partners_dial() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_dir = dir.path().join("a");
+    let a_args =
+        ["--home", a_dir.to_str().unwrap(), "init", "--api", "127.0.0.1:0", "--listen", "/ip4/0.0.0.0/tcp/0"];
+    let out = crate::support::ok(&a_args);
+    let a_member = out.lines().find_map(|l| l.strip_prefix("member")).unwrap().trim().to_owned();
+    let a = TestHome { dir: a_dir, member: a_member };
+    let b = TestHome::init(dir.path(), "b");
+    let _na = a.start();
+    let a_info = json(&a.ok(&["info", "--json"]));
+    let a_peer = a_info["peer_id"].as_str().unwrap().to_owned();
+    let loopback = a_info["p2p_listen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .find(|addr| addr.starts_with("/ip4/127.0.0.1/"))
+        .expect("a loopback address")
+        .to_owned();
+    let _nb = b.start_with(&["--bootstrap", &loopback]);
+    let b_addr = b.p2p_addr();
+    let wanted_ip = primary_ipv4().map(|ip| format!("/ip4/{ip}/tcp/"));
+    let mut last = serde_json::Value::Null;
+    for _ in 0..300 {
+        let info = json(&a.ok(&["info", "--json"]));
+        let listen: Vec<String> =
+            info["p2p_listen"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+        assert!(listen.iter().all(|addr| addr.ends_with(&format!("/p2p/{a_peer}"))), "{listen:?}");
+        let every_interface = wanted_ip.as_ref().is_none_or(|ip| listen.iter().any(|a| a.starts_with(ip)));
+        let peer = info["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| b_addr.ends_with(p["peer_id"].as_str().unwrap()))
+            .cloned();
+        let peer_shown = peer.as_ref().is_some_and(|p| {
+            p["listen_addresses"].as_array().unwrap().iter().any(|addr| addr == b_addr.as_str())
+                && !p["addresses"].as_array().unwrap().is_empty()
+                && p["trusted"] == false
+        });
+        if every_interface && peer_shown {
+            // b dialled a from its config: a is its bootstrap peer, trusted.
+            let b_info = json(&b.ok(&["info", "--json"]));
+            let seen =
+                b_info["peers"].as_array().unwrap().iter().find(|p| p["peer_id"] == a_peer.as_str()).cloned();
+            let seen = seen.expect("b lists a");
+            assert_eq!(seen["trusted"], true, "{seen}");
+            assert!(
+                seen["addresses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|addr| addr.as_str().unwrap().starts_with("/ip4/127.0.0.1/tcp/")),
+                "{seen}"
+            );
+            let human = a.ok(&["info"]);
+            assert!(human.contains("listens") && human.contains(&b_addr), "{human}");
+            return;
+        }
+        last = info;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("a's info never showed every interface ({wanted_ip:?}) and b's addresses: {last:#}");
+}

@@ -3,7 +3,8 @@
 //!
 //! `up` starts N `polypact node` processes on loopback, each with its own
 //! home under DIR, dialing the ones started before it (a full mesh through
-//! bootstrap addresses), waits until each answers on its API, and records
+//! bootstrap addresses) and joining without asking the partnerships the
+//! other nodes' members announce, waits until each answers on its API, and records
 //! them in DIR/testnet.json; if one fails, the ones already started are
 //! stopped. `down` stops them (TERM, then KILL after 15 s), never
 //! signalling a pid that is no longer the node of that home.
@@ -90,18 +91,27 @@ pub async fn up(dir: &Path, nodes: Option<usize>, names: Vec<String>) -> Result<
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let dir = dir.canonicalize().with_context(|| format!("cannot resolve {}", dir.display()))?;
     let exe = std::env::current_exe().context("cannot find the polypact executable")?;
+    // Every home first: each node joins the partnerships its testnet
+    // partners announce without asking (`--join-from`), as nodes of
+    // partners who agreed to work together would be configured.
+    let mut homes = Vec::new();
+    for name in &names {
+        let home_dir = dir.join(name);
+        let home = if home_dir.join(polypact::home::CONFIG_FILE).exists() {
+            Home::open(&home_dir)?
+        } else {
+            let mut config = HomeConfig::default();
+            config.network.mdns = false;
+            Home::init(&home_dir, config)?
+        };
+        homes.push((home_dir, home));
+    }
+    let members: Vec<String> = homes.iter().map(|(_, home)| home.member_id().to_string()).collect();
     let mut started: Vec<TestnetNode> = Vec::new();
     let mut children = Vec::new();
     let outcome: Result<()> = async {
-        for name in &names {
-            let home_dir = dir.join(name);
-            let home = if home_dir.join(polypact::home::CONFIG_FILE).exists() {
-                Home::open(&home_dir)?
-            } else {
-                let mut config = HomeConfig::default();
-                config.network.mdns = false;
-                Home::init(&home_dir, config)?
-            };
+        for (name, (home_dir, home)) in names.iter().zip(&homes) {
+            let home_dir = home_dir.clone();
             // Ports are chosen by the OS when each node binds (no race with
             // other programs); the node records its API URL in the home, and
             // its API tells its p2p address.
@@ -124,6 +134,9 @@ pub async fn up(dir: &Path, nodes: Option<usize>, names: Vec<String>) -> Result<
             // Every node dials the ones started before it: a full mesh.
             for earlier in &started {
                 command.args(["--bootstrap", &earlier.p2p]);
+            }
+            for member in members.iter().filter(|m| **m != home.member_id().to_string()) {
+                command.args(["--join-from", member]);
             }
             // Own process group: Ctrl-C in the terminal does not reach the nodes.
             std::os::unix::process::CommandExt::process_group(&mut command, 0);

@@ -63,10 +63,12 @@ impl NetworkHalf {
 
     /// A peer announced a partnership. It is joined (fetching missing module
     /// code from that peer) only if it names this node's member as a
-    /// founding participant and its creator is this node's member or an
+    /// founding participant and its creator is this node's member, an
     /// active participant of a partnership the node holds (a known
-    /// partner); one from anyone else is kept as an invitation for the
-    /// operator ([`super::invitations`]). Anything else is ignored.
+    /// partner), or one of the members the operator listed
+    /// ([`NetworkHalf::join_announced_from`]); one from anyone else is kept
+    /// as an invitation for the operator ([`super::invitations`]). Anything
+    /// else is ignored.
     pub(super) fn announced(&mut self, core: &mut NodeCore, peer: PeerId, bytes: &[u8]) {
         let Ok(genesis) = decode_signed_op(bytes, &self.limits) else {
             self.stats.announces_ignored += 1;
@@ -83,7 +85,8 @@ impl NetworkHalf {
             self.stats.announces_ignored += 1;
             return;
         }
-        if !is_known_partner(core, &genesis.author()) {
+        let creator = genesis.author();
+        if !self.join_from.contains(&creator) && !is_known_partner(core, &creator) {
             self.invite(genesis, peer, now_ms());
             return;
         }

@@ -45,8 +45,8 @@ use self::gossip::{GossipMessage, OpenVerdict};
 use self::serve::Authorised;
 use super::core::NodeCore;
 use super::error::NodeError;
-use crate::net::{MessageId, NetEvent, NetHandle, PeerId, SyncRequest, Verdict, sync};
-use crate::op::{Limits, MemberKey, OpId, PartnershipId, SignedOp};
+use crate::net::{MessageId, NetEvent, NetHandle, PeerId, PeerStats, SyncRequest, Verdict, sync};
+use crate::op::{Limits, MemberId, MemberKey, OpId, PartnershipId, SignedOp};
 
 pub use self::discovery::JOIN_BY_ID_PATIENCE;
 pub use self::gossip::GOSSIP_BATCH;
@@ -119,6 +119,9 @@ pub struct NetworkStats {
     pub announces_ignored: u64,
     /// Invitations waiting for the operator now.
     pub invitations: u64,
+    /// What the transport turned away (strangers disconnected, connections
+    /// refused); filled in by [`NetworkHalf::full_stats`].
+    pub transport: PeerStats,
     /// Ops inserted from sync.
     pub synced_ops: u64,
     /// Sync requests answered with data.
@@ -211,6 +214,10 @@ pub struct NetworkHalf {
     buckets: BTreeMap<PeerId, (u64, Instant)>,
     /// Announced partnerships from strangers, waiting for the operator.
     invitations: invitations::Invitations,
+    /// The peers last told to the transport as known.
+    known_peers: BTreeSet<PeerId>,
+    /// Members whose announced partnerships are joined without asking.
+    join_from: BTreeSet<MemberId>,
 }
 
 type JoinReply = oneshot::Sender<Result<PartnershipId, NodeError>>;
@@ -251,7 +258,16 @@ impl NetworkHalf {
             authorised: BTreeMap::new(),
             buckets: BTreeMap::new(),
             invitations: invitations::Invitations::new(config.max_invitations),
+            known_peers: BTreeSet::new(),
+            join_from: BTreeSet::new(),
         }
+    }
+
+    /// Members whose announced partnerships (naming this node's member as a
+    /// founder) are joined without asking, besides the participants of
+    /// partnerships the node holds.
+    pub fn join_announced_from(&mut self, members: BTreeSet<MemberId>) {
+        self.join_from = members;
     }
 
     /// The network handle.
@@ -262,6 +278,11 @@ impl NetworkHalf {
     /// What the network half has done so far.
     pub fn stats(&self) -> NetworkStats {
         NetworkStats { invitations: self.invitations.len() as u64, ..self.stats }
+    }
+
+    /// [`stats`](Self::stats) with the transport's own counters.
+    pub async fn full_stats(&self) -> NetworkStats {
+        NetworkStats { transport: self.net.peer_stats().await.unwrap_or_default(), ..self.stats() }
     }
 
     /// Waits for the next network input. Cancel-safe (use it in `select!`).
@@ -335,6 +356,7 @@ impl NetworkHalf {
             }
             NetInput::Tick => {
                 self.expire_verdicts().await;
+                self.tell_known_peers(core).await;
                 for partnership in self.subscribed.clone() {
                     self.start_session(core, partnership, None);
                 }

@@ -35,6 +35,10 @@ impl NetworkHalf {
                 let active = core.ledger(&partnership).is_some_and(|l| l.awaits(&member));
                 if active && sync::verify_hello(&partnership, &member, &signature, &peer) {
                     self.authorised.insert((partnership, peer), member);
+                    if !self.known_peers.contains(&peer) {
+                        // A participant's node: it keeps its connection.
+                        self.tell_known_peers(core).await;
+                    }
                     SyncResponse::Welcome
                 } else {
                     SyncResponse::Denied

@@ -3,11 +3,16 @@
 //! up), leaves them when its member is removed (once its removal ack is
 //! sent), and binds its peer id with a signed `BindPeer` op once its member
 //! is active and a peer's heads have been heard: a member key moved to a
-//! fresh node must not sign a seq its old node already used.
+//! fresh node must not sign a seq its old node already used. It also tells
+//! the transport which peers it knows (bound to an active participant of a
+//! partnership it holds, or proven by a hello): those keep their
+//! connections and may use the reserved slots; the transport disconnects
+//! other peers after a while.
 
 use std::collections::BTreeSet;
 
 use super::NetworkHalf;
+use crate::net::PeerId;
 use crate::node::clock::now_ms;
 use crate::node::core::NodeCore;
 use crate::node::error::NodeError;
@@ -42,6 +47,8 @@ impl NetworkHalf {
             let active = record.is_some();
             let bound = ledger.optimistic_state().bound_peer(&member) == Some(&me);
             if !self.subscribed.contains(&partnership) {
+                // Held now, however it was joined: an invitation to it is moot.
+                self.invitations.remove(&partnership);
                 match self.net.subscribe(partnership).await {
                     Ok(()) => {
                         self.subscribed.insert(partnership);
@@ -72,5 +79,36 @@ impl NetworkHalf {
             }
         }
         Ok(())
+    }
+}
+
+impl NetworkHalf {
+    /// Tells the transport which peers this node knows, if that changed:
+    /// peers bound to an active participant of a partnership it holds, and
+    /// peers proven on their connection by a hello.
+    pub(super) async fn tell_known_peers(&mut self, core: &NodeCore) {
+        let mut known: BTreeSet<PeerId> = self
+            .authorised
+            .iter()
+            .filter(|((partnership, _), member)| core.ledger(partnership).is_some_and(|l| l.awaits(member)))
+            .map(|((_, peer), _)| *peer)
+            .collect();
+        for partnership in core.partnership_ids() {
+            let Some(ledger) = core.ledger(&partnership) else { continue };
+            let state = ledger.optimistic_state();
+            for (member, record) in state.participants() {
+                if record.is_active()
+                    && let Some(bytes) = state.bound_peer(&member)
+                    && let Ok(peer) = PeerId::from_bytes(bytes)
+                {
+                    known.insert(peer);
+                }
+            }
+        }
+        known.remove(&self.net.local_peer_id());
+        if known != self.known_peers {
+            let _ = self.net.set_known_peers(known.clone()).await;
+            self.known_peers = known;
+        }
     }
 }
