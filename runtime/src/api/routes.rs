@@ -151,10 +151,10 @@ pub(super) fn partnership_json(info: &PartnershipInfo) -> Value {
         "optimistic_root": hex::encode(info.optimistic_root),
         "participants": info.statuses.iter()
             .filter(|p| !matches!(p.status, ParticipantStatus::Removed { .. }))
-            .map(participant_json).collect::<Vec<_>>(),
+            .map(|p| participant_json(p, info)).collect::<Vec<_>>(),
         "former_participants": info.statuses.iter()
             .filter(|p| matches!(p.status, ParticipantStatus::Removed { .. }))
-            .map(participant_json).collect::<Vec<_>>(),
+            .map(|p| participant_json(p, info)).collect::<Vec<_>>(),
         "waiting_for": info.waiting_for.iter().map(|w| json!({
             "member": w.member.to_string(),
             "silent_for_ms": w.silent_for_ms,
@@ -177,12 +177,13 @@ pub(super) fn partnership_json(info: &PartnershipInfo) -> Value {
     })
 }
 
-fn participant_json(p: &ParticipantView) -> Value {
+fn participant_json(p: &ParticipantView, info: &PartnershipInfo) -> Value {
     let mut value = json!({
         "member": p.member.to_string(),
         "admitted_at": p.admitted_at,
         "status": p.status.name(),
         "last_heard_ms_ago": p.last_heard_ms_ago,
+        "peer_id": info.bound_peers.get(&p.member).map(ToString::to_string),
     });
     match p.status {
         ParticipantStatus::Active => {}

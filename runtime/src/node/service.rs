@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::host::HostConfig;
 use crate::ledger::{ExecError, OpOutcome};
-use crate::net::NetHandle;
+use crate::net::{NetHandle, PeerId};
 use crate::op::{Charter, CodeHash, MemberId, OpId, PartnershipId, SignedOp};
 
 use super::clock::now_ms;
@@ -193,6 +193,9 @@ pub struct PartnershipInfo {
     pub halted: Option<String>,
     /// Ops refused so far, by reason.
     pub refusals: BTreeMap<String, u64>,
+    /// The node each participant bound (`BindPeer`), by member: the peer
+    /// that acts for it, which this node trusts with its connection slots.
+    pub bound_peers: BTreeMap<MemberId, PeerId>,
 }
 
 /// The node itself, as a client sees it.
@@ -589,6 +592,17 @@ impl NodeTask {
             dissolved: ledger.optimistic_state().dissolution(),
             halted: ledger.halted().map(str::to_owned),
             refusals: ledger.refusal_counts().iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+            bound_peers: {
+                let state = ledger.optimistic_state();
+                state
+                    .participants()
+                    .into_iter()
+                    .filter_map(|(member, _)| {
+                        let peer = PeerId::from_bytes(state.bound_peer(&member)?).ok()?;
+                        Some((member, peer))
+                    })
+                    .collect()
+            },
         })
     }
 }

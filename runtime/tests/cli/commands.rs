@@ -226,6 +226,24 @@ fn invitations_are_listed_accepted_and_declined() {
     assert_eq!(joined.trim(), pair);
     assert!(held(&b, &pair));
     assert_eq!(b.ok(&["invitations", "accept", &pair]).trim(), pair, "accepting again changes nothing");
+    // Once b's node has bound its peer id, a's node shows which node acts for b.
+    let b_peer = json(&b.ok(&["info", "--json"]))["peer_id"].as_str().unwrap().to_owned();
+    let mut bound = false;
+    for _ in 0..600 {
+        let show = json(&a.ok(&["partnership", "show", &pair, "--json"]));
+        let entry = show["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["member"] == b.member.as_str())
+            .cloned();
+        if entry.is_some_and(|e| e["peer_id"] == b_peer.as_str()) {
+            bound = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(bound, "a's node shows b's node as bound");
     let err = b.fails(&["invitations", "accept", &"ab".repeat(32)]);
     assert!(err.contains("no invitation"), "{err}");
 

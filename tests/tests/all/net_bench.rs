@@ -131,7 +131,11 @@ fn real_net_config(
 
 async fn raw_gossip_one_hop(rounds: usize) -> Vec<Duration> {
     let p = PartnershipId([3; 32]);
-    let (a, _a_events) = Network::spawn(real_net_config(Keypair::generate_ed25519(), vec![])).expect("a");
+    // Two bare networks are strangers to each other (no node tells them who
+    // it knows): keep a from cutting b off in a long run.
+    let mut a_config = real_net_config(Keypair::generate_ed25519(), vec![]);
+    a_config.stranger_timeout = None;
+    let (a, _a_events) = Network::spawn(a_config).expect("a");
     let addr = a.listen_addrs().await.expect("addrs")[0].clone().with(Protocol::P2p(a.local_peer_id()));
     let (b, mut b_events) =
         Network::spawn(real_net_config(Keypair::generate_ed25519(), vec![addr])).expect("b");

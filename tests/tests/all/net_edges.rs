@@ -95,10 +95,8 @@ async fn strangers_cannot_take_a_partners_reserved_slot() {
     let p = p.expect("partnership");
     // Node 2 binds its peer id, so node 1 knows it across restarts.
     wait_for("node 2's binding to reach node 1", || async {
-        let info = nodes[0].info(p).await;
-        let peers = nodes[0].net.peers().await.map_err(|e| e.to_string())?;
-        let trusted = peers.iter().any(|p| p.peer == nodes[1].peer() && p.trusted);
-        if trusted && info.op_count >= 3 { Ok(()) } else { Err(format!("{} ops, {peers:?}", info.op_count)) }
+        let bound = nodes[0].info(p).await.bound_peers;
+        if bound.get(&nodes[1].member) == Some(&nodes[1].peer()) { Ok(()) } else { Err(format!("{bound:?}")) }
     })
     .await;
     let partner = nodes.pop().expect("node 2");

@@ -137,11 +137,12 @@ impl NetworkHalf {
                 for peer in peers {
                     match net.request(peer, hello.clone()).await {
                         Ok(SyncResponse::Welcome) => {}
-                        Ok(_) => continue,
-                        Err(_) => {
+                        // Asked too often: it may answer later.
+                        Ok(SyncResponse::Busy) | Err(_) => {
                             unanswered = true;
                             continue;
                         }
+                        Ok(_) => continue,
                     }
                     let request = SyncRequest::OpsById { partnership, ids: vec![OpId(partnership.0)] };
                     let Ok(SyncResponse::Ops { ops, .. }) = net.request(peer, request).await else {
