@@ -162,6 +162,21 @@ impl WasmHarness {
         Ok(id)
     }
 
+    /// Member `i` publishes `wasm` in the partnership (one `PublishCode` op
+    /// per chunk, in order); returns the code's hash and the ops.
+    pub fn publish(&mut self, i: usize, wasm: &[u8]) -> (crate::op::CodeHash, Vec<OpId>) {
+        let mut ops = Vec::new();
+        for chunk in crate::op::CodeChunk::split(wasm) {
+            self.now += 1;
+            let op = self.ledger.create_op(&self.keys[i], Payload::PublishCode(chunk), self.now);
+            ops.push(op.id());
+            if let Err(refusal) = self.ledger.insert(op, self.now) {
+                panic!("member {i}'s publish op was refused: {refusal}");
+            }
+        }
+        (crate::op::CodeHash::of(wasm), ops)
+    }
+
     /// Every participant acks, so everything so far becomes final.
     pub fn ack_all(&mut self) {
         for i in 0..self.keys.len() {

@@ -353,6 +353,14 @@ impl Executor for WasmExecutor {
         self.codes.read().unwrap_or_else(PoisonError::into_inner).contains_key(code)
     }
 
+    fn load_code(&self, wasm: &[u8]) -> Result<CodeHash, ExecError> {
+        self.add_code(wasm).map_err(|error| match error {
+            HostError::InvalidModule { reason, .. } => ExecError::InvalidModule(reason),
+            error @ HostError::TooLarge { .. } => ExecError::InvalidModule(error.to_string()),
+            other => ExecError::Fault(other.to_string()),
+        })
+    }
+
     fn invoke(&self, call: Invocation<'_>, env: &mut dyn HostEnv) -> Result<Invoked, ExecError> {
         let code = self.code(call.code).ok_or(ExecError::MissingCode(*call.code))?;
         if call.entry == Entry::Migrate && !code.shape.has_migrate {

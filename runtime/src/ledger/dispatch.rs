@@ -364,7 +364,15 @@ impl<'a, E: Executor> OpRun<'a, E> {
         self.put(key, value);
     }
 
+    /// `code` must be published in the partnership (the same answer on every
+    /// node); a node that has run the ops that published it holds it.
     fn require_code(&self, code: &CodeHash) -> Result<(), RunError> {
+        if self.get(&super::state::code_key(code)).is_none() {
+            return failed(format!(
+                "code {code} is not published in this partnership; publish it first \
+                 (`polypact module publish`), then name it"
+            ));
+        }
         if self.executor.has_code(code) {
             Ok(())
         } else {

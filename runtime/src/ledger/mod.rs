@@ -18,6 +18,7 @@ mod lthash;
 #[cfg(any(test, feature = "testing"))]
 mod native;
 mod persist;
+mod publish;
 mod state;
 mod suspension;
 #[cfg(any(test, feature = "testing"))]
@@ -33,5 +34,5 @@ pub use lthash::LtHash;
 #[cfg(any(test, feature = "testing"))]
 pub use native::{NativeExecutor, NativeModule};
 pub use persist::OpenError;
-pub use state::{ModuleRecord, ParticipantRecord, StateMap, SuspensionRecord, VoteRecord, Write};
+pub use state::{CodeRecord, ModuleRecord, ParticipantRecord, StateMap, SuspensionRecord, VoteRecord, Write};
 pub use suspension::SYSTEM_EVENTS;
