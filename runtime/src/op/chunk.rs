@@ -126,9 +126,9 @@ mod tests {
         let mut chunks = CodeChunk::split(&wasm);
         let mut short = chunks[0].clone();
         short.bytes.pop();
-        assert!(short.check().unwrap_err().contains("holds"));
+        assert!(short.check().is_err_and(|e| e.contains("holds")));
         chunks[1].index = 2;
-        assert!(chunks[1].check().unwrap_err().contains("chunk 2 of code that has 2 chunks"));
+        assert!(chunks[1].check().is_err_and(|e| e.contains("chunk 2 of code that has 2 chunks")));
         let huge = CodeChunk { code: CodeHash::of(b""), size: MAX_CODE_BYTES + 1, index: 0, bytes: vec![] };
         assert!(huge.check().is_err());
         let empty = CodeChunk { code: CodeHash::of(b""), size: 0, index: 0, bytes: vec![] };
