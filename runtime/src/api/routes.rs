@@ -160,7 +160,11 @@ pub(super) fn partnership_json(info: &PartnershipInfo) -> Value {
             "why_not": w.why_not,
         })).collect::<Vec<_>>(),
         "modules": info.modules.iter()
-            .map(|(name, code)| json!({"name": name, "code": code.to_hex()})).collect::<Vec<_>>(),
+            .map(|(name, record)| json!({
+                "name": name,
+                "code": record.code.to_hex(),
+                "permissions": record.permissions.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         "published_code": info.published_code.iter().map(|(code, record)| json!({
             "code": code.to_hex(),
             "size": record.size,

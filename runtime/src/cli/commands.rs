@@ -35,7 +35,7 @@ pub enum Wait {
 }
 
 impl Wait {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Wait::Accepted => "accepted",
             Wait::Applied => "applied",
@@ -44,7 +44,7 @@ impl Wait {
     }
 }
 
-fn print_json(value: &Value) {
+pub fn print_json(value: &Value) {
     outln!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
 }
 

@@ -252,7 +252,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
         if !held.contains(&needed) {
             return failed(format!(
                 "module `{sender}` may not send `{}` (the charter does not grant it)",
-                permission_name(needed)
+                needed.name()
             ));
         }
         match msg {
@@ -550,16 +550,6 @@ fn parse_code(text: &str) -> Result<CodeHash, RunError> {
 fn parse_permission(text: &str) -> Result<SystemPermission, RunError> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| RunError::Failed(format!("unknown system permission `{text}`")))
-}
-
-fn permission_name(permission: SystemPermission) -> &'static str {
-    match permission {
-        SystemPermission::AddParticipant => "add_participant",
-        SystemPermission::RemoveParticipant => "remove_participant",
-        SystemPermission::InstallModule => "install_module",
-        SystemPermission::UpgradeModule => "upgrade_module",
-        SystemPermission::Dissolve => "dissolve",
-    }
 }
 
 /// What one running entry point sees.

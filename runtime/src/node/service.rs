@@ -195,7 +195,7 @@ pub struct PartnershipInfo {
     /// What finality waits for now (empty when nothing waits).
     pub waiting_for: Vec<Waiting>,
     /// Installed module instances and their code.
-    pub modules: Vec<(String, CodeHash)>,
+    pub modules: Vec<(String, crate::ledger::ModuleRecord)>,
     /// Module code published in the partnership (by the genesis or by
     /// `PublishCode` ops): what installs and upgrades may name.
     pub published_code: Vec<(CodeHash, crate::ledger::CodeRecord)>,
@@ -538,7 +538,7 @@ impl NodeTask {
                 .collect(),
             statuses: self.core.participant_views(id, now_ms()),
             waiting_for: self.core.waiting_for(id, now_ms()),
-            modules: ledger.modules().into_iter().map(|(name, record)| (name, record.code)).collect(),
+            modules: ledger.modules(),
             published_code: ledger.optimistic_state().published_codes(),
             op_count: ledger.dag().len() as u64,
             pending: ledger.pending().len(),

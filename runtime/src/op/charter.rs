@@ -35,6 +35,19 @@ pub enum SystemPermission {
     Dissolve,
 }
 
+impl SystemPermission {
+    /// The permission's name, as charters and system messages spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemPermission::AddParticipant => "add_participant",
+            SystemPermission::RemoveParticipant => "remove_participant",
+            SystemPermission::InstallModule => "install_module",
+            SystemPermission::UpgradeModule => "upgrade_module",
+            SystemPermission::Dissolve => "dissolve",
+        }
+    }
+}
+
 /// The deepest a charter may let module messages and queries nest: a rule
 /// of the runtime, the same on every node, and far below what a node's
 /// instance pool holds (every level keeps one instance alive).

@@ -18,6 +18,7 @@ mod edge;
 mod errors;
 mod mistakes;
 mod openapi;
+mod publish;
 mod readme;
 mod removal;
 mod scaffold;
