@@ -84,6 +84,20 @@ impl WasmHarness {
         participants: u8,
         modules: &[ModuleDef<'_>],
     ) -> Result<Self, LedgerError> {
+        Self::build(n, participants, modules, Params::default())
+    }
+
+    /// Starts a partnership of all `n` members under the charter `params`.
+    pub fn with_params(n: u8, modules: &[ModuleDef<'_>], params: Params) -> Result<Self, LedgerError> {
+        Self::build(n, n, modules, params)
+    }
+
+    fn build(
+        n: u8,
+        participants: u8,
+        modules: &[ModuleDef<'_>],
+        params: Params,
+    ) -> Result<Self, LedgerError> {
         let executor = WasmExecutor::new(HostConfig::with_cache_dir(test_module_cache()))
             .map_err(|e| LedgerError::GenesisFailed(format!("cannot start the WASM host: {e}")))?;
         let keys: Vec<MemberKey> = (1..=n).map(MemberKey::from_seed).collect();
@@ -105,12 +119,7 @@ impl WasmHarness {
         let mut members: Vec<MemberId> =
             keys[..participants as usize].iter().map(MemberKey::member_id).collect();
         members.sort();
-        let charter = Charter {
-            name: "harness".into(),
-            participants: members,
-            modules: specs,
-            params: Params::default(),
-        };
+        let charter = Charter { name: "harness".into(), participants: members, modules: specs, params };
         let genesis = UnsignedOp {
             partnership: Default::default(),
             author: keys[0].member_id(),

@@ -39,6 +39,12 @@ pub struct ModuleEvent {
 /// with the op's outcome.
 pub const MAX_EVENT_BYTES_PER_OP: usize = 256 * 1024;
 
+/// The most module entry points (calls and queries, nested or one after
+/// another) one op may run: a rule of the runtime, the same on every node.
+/// Fuel bounds what each runs; this bounds how many instances an op
+/// creates, which fuel does not pay for.
+pub const MAX_INVOCATIONS_PER_OP: u32 = 1024;
+
 /// The bytes an event takes: its kind and every attribute's key and value.
 pub(crate) fn event_size(event: &ModuleEvent) -> usize {
     event.module.len()
@@ -79,6 +85,11 @@ pub(crate) struct OpRun<'a, E: Executor> {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     events: Vec<ModuleEvent>,
     fuel_left: u64,
+    /// Entry points run so far (see [`MAX_INVOCATIONS_PER_OP`]).
+    invocations: u32,
+    /// Set once the op passed that limit: the op fails with it, even if a
+    /// module went on after a refused query.
+    over_limit: Option<String>,
     logs: Vec<String>,
 }
 
@@ -92,6 +103,8 @@ impl<'a, E: Executor> OpRun<'a, E> {
             writes: BTreeMap::new(),
             events: Vec::new(),
             fuel_left: params.fuel_per_op,
+            invocations: 0,
+            over_limit: None,
             logs: Vec::new(),
         }
     }
@@ -99,6 +112,24 @@ impl<'a, E: Executor> OpRun<'a, E> {
     /// Resets the fuel budget (genesis gives each module's init a full budget).
     pub(crate) fn refuel(&mut self) {
         self.fuel_left = self.params.fuel_per_op;
+        self.invocations = 0;
+    }
+
+    /// Counts one more entry point; the error once an op passes the rule.
+    fn count_invocation(&mut self, module: &str) -> Result<(), String> {
+        self.invocations = self.invocations.saturating_add(1);
+        if let Some(limit) = &self.over_limit {
+            return Err(limit.clone());
+        }
+        if self.invocations > MAX_INVOCATIONS_PER_OP {
+            let limit = format!(
+                "invocation limit {MAX_INVOCATIONS_PER_OP} reached running `{module}` (an op runs at most that many \
+                 module calls and queries in all, a rule of the runtime)"
+            );
+            self.over_limit = Some(limit.clone());
+            return Err(limit);
+        }
+        Ok(())
     }
 
     /// The writes, events and debug lines of a successful run.
@@ -190,6 +221,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
         let Some(record) = self.module_record(module) else {
             return failed(format!("no module named `{module}` in this partnership"));
         };
+        self.count_invocation(module).map_err(RunError::Failed)?;
         let code = code_override.unwrap_or(record.code);
         let input = Input { env: self.env_for(module), info: Some(self.info(sender)), msg: msg.to_vec() };
         let executor = self.executor;
@@ -206,6 +238,9 @@ impl<'a, E: Executor> OpRun<'a, E> {
             executor.invoke(Invocation { code: &code, entry, input: &input, fuel: budget }, &mut env)
         };
         let invoked = invoked.map_err(|e| classify(module, e))?;
+        if let Some(limit) = &self.over_limit {
+            return failed(limit.clone());
+        }
         self.fuel_left = self.fuel_left.saturating_sub(invoked.fuel_used);
         let response = match invoked.output {
             Output::Response(Ok(response)) => response,
@@ -400,6 +435,9 @@ impl<'a, E: Executor> OpRun<'a, E> {
         let Some(record) = self.module_record(module) else {
             return (Err(format!("no module named `{module}` in this partnership")), 0);
         };
+        if let Err(limit) = self.count_invocation(module) {
+            return (Err(limit), 0);
+        }
         let input = Input { env: self.env_for(module), info: None, msg: msg.to_vec() };
         let executor = self.executor;
         let mut nested_stack = stack.to_vec();

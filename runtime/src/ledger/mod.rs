@@ -27,7 +27,7 @@ pub mod testing;
 pub use self::core::{
     Insertion, Ledger, LedgerConfig, Notification, NotificationKind, OpOutcome, Origin, Snapshot,
 };
-pub use dispatch::ModuleEvent;
+pub use dispatch::{MAX_EVENT_BYTES_PER_OP, MAX_INVOCATIONS_PER_OP, ModuleEvent};
 pub use error::{LedgerError, Refusal};
 pub use executor::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};
 pub use lthash::LtHash;
