@@ -80,6 +80,7 @@ mod executor;
 mod imports;
 #[cfg(any(test, feature = "testing"))]
 pub mod native;
+mod prepare;
 mod references;
 mod state;
 mod validate;
