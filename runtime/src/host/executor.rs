@@ -117,6 +117,7 @@ impl WasmExecutor {
         if self.has_code(&code) {
             return Ok(code);
         }
+        self.preparer.validate(code, wasm)?;
         let prepared = self.preparer.prepare(code, wasm)?;
         self.codes.insert(code, prepared);
         Ok(code)
@@ -125,6 +126,12 @@ impl WasmExecutor {
     /// The hashes of all code held, ascending.
     pub fn code_hashes(&self) -> Vec<CodeHash> {
         self.codes.hashes()
+    }
+
+    /// The preparer, to measure compiles past the rules in tests.
+    #[cfg(test)]
+    pub(super) fn preparer_for_tests(&self) -> &Preparer {
+        &self.preparer
     }
 
     /// How many published modules are still compiling in the background.

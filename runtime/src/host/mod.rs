@@ -73,6 +73,7 @@
 //! [`ExecError`]: crate::ledger::ExecError
 
 mod cache;
+mod compile_cost;
 mod config;
 mod engine;
 mod error;
@@ -88,6 +89,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use compile_cost::{CompileCost, MAX_FUNCTION_COMPILE_COST, MAX_MODULE_COMPILE_COST};
 pub use config::{GuestLimits, HostConfig};
 pub use error::HostError;
 pub use executor::{HostStats, WasmExecutor};

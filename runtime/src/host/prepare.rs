@@ -4,8 +4,9 @@
 //! partner's costly module never holds up the node loop.
 //!
 //! This file owns the code table ([`Codes`]), the steps from bytes to
-//! [`Code`] (size check, validation, on-disk cache lookup, compile, module
-//! checks, linking, cache store) and the background queue. It does not run
+//! [`Code`] (size check, validation, the compile-cost rule, on-disk cache
+//! lookup, compile, module checks, linking, cache store) and the background
+//! queue. It does not run
 //! code (`executor.rs`), know the engine settings (`engine.rs`) or the cache
 //! format (`cache.rs`), or decide what a module may import or export
 //! (`validate.rs`).
@@ -19,6 +20,7 @@ use polypact_sdk::abi::{EXPORT_ABI_VERSION, EXPORT_ALLOC, Entry};
 use wasmtime::{Engine, InstancePre, Linker, Module, ModuleExport};
 
 use super::cache::{ArtifactCache, Miss};
+use super::compile_cost::CompileCost;
 use super::config::GuestLimits;
 use super::error::HostError;
 use super::executor::HostStats;
@@ -126,10 +128,14 @@ impl Preparer {
             return Err(HostError::TooLarge { code, size: wasm.len(), limit });
         }
         Module::validate(&self.engine, wasm)
-            .map_err(|e| HostError::InvalidModule { code, reason: format!("it is not valid WASM: {e:#}") })
+            .map_err(|e| HostError::InvalidModule { code, reason: format!("it is not valid WASM: {e:#}") })?;
+        CompileCost::of(wasm)
+            .and_then(|cost| cost.check())
+            .map_err(|reason| HostError::InvalidModule { code, reason })
     }
 
-    /// Checks, compiles (or loads from the cache) and links `wasm`.
+    /// Compiles (or loads from the cache), checks and links `wasm`, which
+    /// passed [`validate`](Self::validate).
     pub(super) fn prepare(&self, code: CodeHash, wasm: &[u8]) -> Result<Code, HostError> {
         let limit = self.limits.max_code_bytes;
         if wasm.len() > limit {
