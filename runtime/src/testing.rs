@@ -230,3 +230,46 @@ impl WasmHarness {
         self.ledger.dag().nodes().map(|n| (*n.op).clone()).collect()
     }
 }
+
+/// A valid polypact module that is slow to compile: `functions` functions,
+/// each with `locals` locals that all stay live across `branches`
+/// conditional blocks (compile time grows with their product; see
+/// `host::CompileCost`). Its entry points answer `Ok` at once. For tests of
+/// compiling off the node loop and of the compile-cost rule.
+pub fn costly_module(functions: usize, locals: usize, branches: usize) -> Vec<u8> {
+    let mut body = String::new();
+    for index in 0..functions {
+        body.push_str(&format!("  (func $costly{index} (param i64) (result i64) (local"));
+        body.push_str(&" i64".repeat(locals));
+        body.push_str(")\n");
+        for i in 0..branches {
+            let (a, c) = ((i * 7) % locals + 1, i % locals + 1);
+            body.push_str(&format!(
+                "    (if (i64.ne (local.get 0) (i64.const {i})) (then (local.set {c} (i64.add (local.get {a}) (local.get 0)))))\n"
+            ));
+        }
+        body.push_str("    (local.get 1)");
+        for l in 2..=locals {
+            body.push_str(&format!("\n    (local.get {l}) (i64.add)"));
+        }
+        body.push_str(")\n");
+    }
+    let text = format!(
+        r#"(module
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  (data (i32.const 0) "\00\00\00\00")
+  (func (export "polypact_alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+    (local.get $p))
+  (func (export "polypact_abi_version") (result i32) (i32.const 1))
+  (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
+  (func (export "polypact_handle") (param i32 i32) (result i64) (i64.const 4))
+  (func (export "polypact_query") (param i32 i32) (result i64) (i64.const 0x10_0000_0002))
+{body})"#
+    );
+    #[allow(clippy::expect_used)] // the text above is valid WAT by construction
+    wat::parse_str(text).expect("generated WAT parses")
+}

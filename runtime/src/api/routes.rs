@@ -100,6 +100,7 @@ async fn node_info(State(state): State<ApiState>) -> Result<Json<Value>, ApiErro
         "member": info.member.to_string(),
         "version": info.version,
         "partnerships": info.partnerships,
+        "modules_compiling": info.modules_compiling,
         "peer_id": state.config.peer_id,
         "p2p_listen": state.config.p2p_listen,
         "peers": peers,

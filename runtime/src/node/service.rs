@@ -220,6 +220,8 @@ pub struct NodeInfo {
     pub version: &'static str,
     /// Partnerships held.
     pub partnerships: usize,
+    /// Published modules still compiling in the background.
+    pub modules_compiling: usize,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
@@ -436,6 +438,7 @@ impl NodeTask {
                     member: self.core.member(),
                     version: env!("CARGO_PKG_VERSION"),
                     partnerships: self.core.partnership_ids().len(),
+                    modules_compiling: self.core.executor().compiling(),
                 }));
             }
             Command::AddCode(wasm, reply) => {

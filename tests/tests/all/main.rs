@@ -15,6 +15,7 @@ mod net_adversary;
 mod net_bench;
 mod net_catchup;
 mod net_cluster;
+mod net_code;
 mod net_gossip;
 mod net_join;
 mod net_suspension;

@@ -8,6 +8,10 @@ use polypact_sdk::abi::Entry;
 use super::*;
 use crate::ledger::Executor;
 
+fn costly(functions: usize, locals: usize, branches: usize) -> Vec<u8> {
+    crate::testing::costly_module(functions, locals, branches)
+}
+
 #[test]
 fn published_code_loads_at_once_and_runs_once_compiled() {
     let executor = executor();
@@ -54,54 +58,19 @@ fn a_module_that_breaks_the_abi_fails_each_invocation_with_its_reason() {
     still_works(&executor);
 }
 
-/// A valid module that is slow to compile: one function whose `locals`
-/// locals all stay live across `branches` conditional blocks (SSA
-/// construction and register allocation grow with their product). For
-/// tests of compiling off the node loop.
-pub(crate) fn costly_module(locals: usize, branches: usize) -> String {
-    costly_functions(1, locals, branches)
-}
-
-/// [`costly_module`] with `functions` such functions.
-pub(crate) fn costly_functions(functions: usize, locals: usize, branches: usize) -> String {
-    let body: String = (0..functions).map(|f| costly_function(f, locals, branches)).collect();
-    handle_module("(i64.const 4)")
-        .replace("(memory (export \"memory\") 2)", &format!("(memory (export \"memory\") 2)\n{body}"))
-}
-
-fn costly_function(index: usize, locals: usize, branches: usize) -> String {
-    let mut body = format!("  (func $costly{index} (param i64) (result i64) (local");
-    for _ in 0..locals {
-        body.push_str(" i64");
-    }
-    body.push_str(")\n");
-    for i in 0..branches {
-        let (a, c) = ((i * 7) % locals + 1, i % locals + 1);
-        body.push_str(&format!(
-            "    (if (i64.ne (local.get 0) (i64.const {i})) (then (local.set {c} (i64.add (local.get {a}) (local.get 0)))))\n"
-        ));
-    }
-    body.push_str("    (local.get 1)");
-    for l in 2..=locals {
-        body.push_str(&format!("\n    (local.get {l}) (i64.add)"));
-    }
-    body.push_str(")\n");
-    body
-}
-
 /// The compile-cost rule refuses, before any compile, a module whose
 /// function (or whole) would cost too much to compile, naming what.
 #[test]
 fn a_module_too_costly_to_compile_is_refused_before_compiling() {
     let executor = executor();
-    let one_costly = wasm(&costly_module(1_000, 10_000));
+    let one_costly = costly(1, 1_000, 10_000);
     let error = executor.load_code(&one_costly).expect_err("over the function limit");
     assert!(
         matches!(&error, ExecError::InvalidModule(reason) if reason.contains("would cost 10010000 to compile")),
         "{error}"
     );
     assert!(executor.add_code(&one_costly).is_err(), "add_code applies the same rule");
-    let many = wasm(&costly_functions(21, 315, 3_160));
+    let many = costly(21, 315, 3_160);
     let error = executor.load_code(&many).expect_err("over the module limit");
     assert!(
         matches!(&error, ExecError::InvalidModule(reason) if reason.contains("the module would cost")),
@@ -110,14 +79,14 @@ fn a_module_too_costly_to_compile_is_refused_before_compiling() {
     assert_eq!(executor.stats().compiled, 0, "nothing was compiled");
     assert_eq!(executor.compiling(), 0);
     // Just under both limits: accepted.
-    assert!(executor.load_code(&wasm(&costly_functions(2, 315, 3_160))).is_ok());
+    assert!(executor.load_code(&costly(2, 315, 3_160)).is_ok());
 }
 
 #[test]
 #[ignore = "a measurement: cargo test -p polypact --lib costly_module_compile_time -- --ignored --nocapture"]
 fn costly_module_compile_time() {
     for (locals, branches) in [(200, 2_000), (315, 3_160), (500, 5_000), (1_000, 10_000)] {
-        let bytes = wasm(&costly_module(locals, branches));
+        let bytes = costly(1, locals, branches);
         let executor = WasmExecutor::new(small_config()).expect("executor");
         let started = std::time::Instant::now();
         // Past the rule's limit the module is refused before compiling;
@@ -147,7 +116,7 @@ fn standard_modules_compile_cost() {
         );
     }
     for (locals, branches) in [(200, 2_000), (500, 5_000), (1_000, 10_000)] {
-        let cost = crate::host::CompileCost::of(&wasm(&costly_module(locals, branches))).expect("parses");
+        let cost = crate::host::CompileCost::of(&costly(1, locals, branches)).expect("parses");
         println!("costly {locals} x {branches}: {cost:?}");
     }
 }
