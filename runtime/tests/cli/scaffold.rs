@@ -23,16 +23,20 @@ fn bad_names_and_occupied_directories_are_refused() {
 }
 
 /// Where scaffolded crates build (kept between runs).
-fn template_target() -> String {
+pub(crate) fn template_target() -> String {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../target/module-template-test").to_owned()
 }
 
-/// `polypact module new NAME --dir DIR`, with the workspace's lock (the
-/// same versions, so nothing is fetched).
+/// `polypact module new NAME --dir DIR`: the crate comes with the SDK
+/// workspace's lock (the same versions, so nothing is fetched).
 pub(crate) fn new_module(name: &str, crate_dir: &std::path::Path) {
     ok(&["module", "new", name, "--dir", crate_dir.to_str().unwrap()]);
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    std::fs::copy(format!("{root}/Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    assert_eq!(
+        std::fs::read(crate_dir.join("Cargo.lock")).unwrap(),
+        std::fs::read(format!("{root}/Cargo.lock")).unwrap(),
+        "module new pins the SDK workspace's versions"
+    );
 }
 
 /// `polypact module build DIR`: the code hash and the `.wasm` file.
