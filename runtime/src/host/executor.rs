@@ -134,6 +134,15 @@ impl WasmExecutor {
         &self.preparer
     }
 
+    /// Checks `wasm` and compiles it on the background compiler (as
+    /// [`Executor::load_code`] does), then waits, on the calling thread,
+    /// until it is ready: for callers off the node loop that must hand the
+    /// loop compiled code. The error says why the module cannot run.
+    pub fn compile_off_loop(&self, wasm: &[u8]) -> Result<CodeHash, ExecError> {
+        let code = self.load_code(wasm)?;
+        self.code(&code).map(|_| code)
+    }
+
     /// How many published modules are still compiling in the background.
     pub fn compiling(&self) -> usize {
         self.background.in_flight()

@@ -9,6 +9,9 @@
 //!   node 2 is still compiling it, a call in another partnership on node 2
 //!   is applied. The check is by condition (the compile still running when
 //!   the call returned), not by a timed assertion.
+//! - The same when the costly module comes with a partner's new
+//!   partnership (announced, and joined by node 2 with the code it
+//!   fetches): node 2 compiles it off its loop before joining.
 
 use std::time::Duration;
 
@@ -66,11 +69,7 @@ async fn a_partners_costly_module_compiles_off_the_loop_and_other_partnerships_g
     let published =
         nodes[0].node.publish_code(busy, costly, WaitFor::Accepted, CALL_WAIT).await.expect("published");
     // Node 2 gets the chunks by gossip and, on the last one, queues the compile.
-    wait_for("node 2 to start compiling the partner's module", || async {
-        let info = nodes[1].node.info().await.map_err(|e| e.to_string())?;
-        if info.modules_compiling > 0 { Ok(()) } else { Err("nothing compiling yet".into()) }
-    })
-    .await;
+    compiling_starts(&nodes[1]).await;
     let receipt = nodes[1]
         .node
         .call(other, "guestbook", sign_msg("business as usual"), WaitFor::Applied, CALL_WAIT)
@@ -90,6 +89,51 @@ async fn a_partners_costly_module_compiles_off_the_loop_and_other_partnerships_g
         } else {
             Err("not yet".into())
         }
+    })
+    .await;
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
+/// What node 2 is compiling, once it is compiling something.
+async fn compiling_starts(node: &TestNode) {
+    wait_for("node 2 to start compiling the partner's module", || async {
+        let info = node.node.info().await.map_err(|e| e.to_string())?;
+        if info.modules_compiling > 0 { Ok(()) } else { Err("nothing compiling yet".into()) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_costly_module_in_a_partners_new_partnership_compiles_off_the_loop() {
+    let dirs = temp_dirs(2);
+    let (nodes, code) = start_nodes(2, &dirs).await;
+    let other = partnership(&nodes, code, "an unrelated partnership").await;
+    let costly = costly_module(20, 315, 3_160);
+    let heavy = nodes[0].node.add_code(costly).await.expect("node 1 has the module");
+    let mut charter = guestbook_charter(&[1, 2], code);
+    charter.name = "a project with a costly module".into();
+    charter.modules.push(polypact::op::ModuleSpec {
+        name: "heavy".into(),
+        code: heavy,
+        config: "{}".into(),
+        permissions: vec![],
+    });
+    let project = nodes[0].node.create_partnership(charter).await.expect("created");
+    compiling_starts(&nodes[1]).await;
+    let receipt = nodes[1]
+        .node
+        .call(other, "guestbook", sign_msg("business as usual"), WaitFor::Applied, CALL_WAIT)
+        .await
+        .expect("the call is applied");
+    assert!(matches!(receipt.outcome, Some(OpOutcome::Applied { .. })), "{receipt:?}");
+    assert!(
+        nodes[1].node.info().await.expect("info").modules_compiling > 0,
+        "the call was applied only once the compile had ended: it waited for the compile"
+    );
+    wait_for("node 2 to join the project", || async {
+        nodes[1].node.partnership(project).await.map(|_| ()).map_err(|e| e.to_string())
     })
     .await;
     for node in nodes {

@@ -6,8 +6,10 @@
 //! anti-entropy brings the rest of the history.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::{Fetched, JoinReply, NetworkHalf};
+use crate::host::WasmExecutor;
 use crate::net::{NetHandle, PeerId, SyncRequest, SyncResponse};
 use crate::node::core::NodeCore;
 use crate::node::error::NodeError;
@@ -55,9 +57,10 @@ impl NetworkHalf {
         }
         let hello = self.hello_for(genesis.partnership());
         let (net, tx) = (self.net.clone(), self.fetch_tx.clone());
+        let executor = Arc::clone(core.executor());
         tokio::spawn(async move {
             let _ = net.request(peer, hello).await;
-            let code = fetch_code(&net, peer, &missing).await;
+            let code = fetch_code(&net, peer, &missing, executor).await;
             let _ = tx.send(Fetched::Genesis { genesis: Box::new(genesis), code, reply: None }).await;
         });
     }
@@ -73,6 +76,7 @@ impl NetworkHalf {
         let have: BTreeSet<CodeHash> = core.store().code_hashes().unwrap_or_default().into_iter().collect();
         let hello = self.hello_for(partnership);
         let (net, tx, limits) = (self.net.clone(), self.fetch_tx.clone(), self.limits);
+        let executor = Arc::clone(core.executor());
         tokio::spawn(async move {
             for peer in net.connected_peers().await.unwrap_or_default() {
                 if !matches!(net.request(peer, hello.clone()).await, Ok(SyncResponse::Welcome)) {
@@ -90,7 +94,7 @@ impl NetworkHalf {
                 let Payload::Genesis(charter) = &genesis.op().payload else { continue };
                 let missing: Vec<CodeHash> =
                     charter.modules.iter().map(|m| m.code).filter(|c| !have.contains(c)).collect();
-                let code = fetch_code(&net, peer, &missing).await;
+                let code = fetch_code(&net, peer, &missing, Arc::clone(&executor)).await;
                 let _ =
                     tx.send(Fetched::Genesis { genesis: Box::new(genesis), code, reply: Some(reply) }).await;
                 return;
@@ -141,8 +145,16 @@ impl NetworkHalf {
     }
 }
 
-/// Fetches module code by hash from `peer`, keeping what matches its hash.
-async fn fetch_code(net: &NetHandle, peer: PeerId, hashes: &[CodeHash]) -> Vec<Vec<u8>> {
+/// Fetches module code by hash from `peer`, keeping what matches its hash,
+/// and has it compiled on the background compiler, waiting here: the node
+/// loop, which adds it when it joins, then finds it compiled (a partner's
+/// costly module never holds the loop up). Errors are reported by that add.
+async fn fetch_code(
+    net: &NetHandle,
+    peer: PeerId,
+    hashes: &[CodeHash],
+    executor: Arc<WasmExecutor>,
+) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for hash in hashes {
         if let Ok(SyncResponse::Code { wasm }) = net.request(peer, SyncRequest::Code { hash: *hash }).await
@@ -151,5 +163,12 @@ async fn fetch_code(net: &NetHandle, peer: PeerId, hashes: &[CodeHash]) -> Vec<V
             out.push(wasm);
         }
     }
+    let compiling = out.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        for wasm in &compiling {
+            let _ = executor.compile_off_loop(wasm);
+        }
+    })
+    .await;
     out
 }
