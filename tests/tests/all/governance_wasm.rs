@@ -400,3 +400,57 @@ fn a_passed_proposal_admits_a_member_through_the_registry() {
     h.ack_all();
     assert!(h.ledger.is_final(&execute));
 }
+
+/// The attack of issue 23 through the real modules: an admission labelled
+/// `default` is held to the admission rule (membership declares `admit` an
+/// admission), so 66.7% does not pass it; the same proposal with 80% does.
+#[test]
+fn a_relabelled_admission_fails_and_passes_only_with_the_admission_majority() {
+    let mut h = setup();
+    let frank = polypact::op::MemberKey::from_seed(9).member_id().to_string();
+    let admission = json!({"title": "Admit Frank", "kind": "default", "messages": [
+        {"call": {"module": "membership", "msg": {"admit": {"member": frank, "voting_units": 5, "economic_units": 5}}}}
+    ]});
+    let relabelled = propose(&mut h, ALICE, admission.clone());
+    assert_eq!(proposal(&h, relabelled)["kind"], json!("admit_member"));
+    ok(vote(&mut h, ALICE, relabelled, "yes"), &h);
+    ok(vote(&mut h, CAROL, relabelled, "yes"), &h);
+    ok(vote(&mut h, BOB, relabelled, "no"), &h); // 60 of 90: 66.7% < 67%
+    past_grace(&mut h, relabelled);
+    assert_eq!(proposal(&h, relabelled)["status"], json!("rejected"));
+    let before = state(&h);
+    let op = execute(&mut h, DAVE, relabelled);
+    assert_failed_cleanly(&h, &before, &op, "cannot be executed now (status: Rejected)");
+
+    let honest = propose(&mut h, ALICE, admission);
+    for voter in [ALICE, BOB, DAVE] {
+        ok(vote(&mut h, voter, honest, "yes"), &h); // 80 of 100
+    }
+    past_grace(&mut h, honest);
+    ok(execute(&mut h, CAROL, honest), &h);
+    let member = h.query("membership", &json!({"member": {"member": frank}})).unwrap();
+    assert_eq!(member["voting_units"], json!(5), "{member}");
+}
+
+/// A proposal mixing an everyday message and an admission needs the
+/// admission rule: the votes that pass the everyday message alone do not
+/// pass the mix.
+#[test]
+fn a_mixed_proposal_needs_the_stricter_rule() {
+    let mut h = setup();
+    let erin = h.member(ERIN).to_string();
+    let everyday = json!({"call": {"module": "membership", "msg": {"grant_role": {"member": erin.clone(), "role": "scribe"}}}});
+    let admit = json!({"system": {"add_participant": {"member": erin}}});
+    let alone = propose(&mut h, ALICE, json!({"title": "A role", "messages": [everyday.clone()]}));
+    let mixed = propose(&mut h, ALICE, json!({"title": "A role and a seat", "messages": [everyday, admit]}));
+    assert_eq!(proposal(&h, mixed)["rules"].as_object().unwrap().len(), 2, "{}", proposal(&h, mixed));
+    for id in [alone, mixed] {
+        ok(vote(&mut h, ALICE, id, "yes"), &h);
+        ok(vote(&mut h, CAROL, id, "yes"), &h);
+        ok(vote(&mut h, BOB, id, "no"), &h);
+    }
+    past_grace(&mut h, alone);
+    past_grace(&mut h, mixed);
+    assert_eq!(proposal(&h, alone)["status"], json!("executable"));
+    assert_eq!(proposal(&h, mixed)["status"], json!("rejected"));
+}

@@ -129,8 +129,23 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
         QueryMsg::Invitations {} => to_json(&query_pending(ctx, &INVITATIONS)?)?,
         QueryMsg::Applications {} => to_json(&query_pending(ctx, &APPLICATIONS)?)?,
         QueryMsg::Config {} => to_json(&CONFIG.load(ctx)?)?,
+        QueryMsg::ProposalKind { msg } => to_json(&query_proposal_kind(&msg))?,
     };
     Ok(answer)
+}
+
+/// `proposal_kind`: the decision-table kind of one of this module's
+/// messages (an admission, an expulsion, a change of units or roles), so a
+/// proposal carrying it is held to that kind's rule whatever its label.
+pub fn query_proposal_kind(msg: &serde_json::Value) -> voting_api::KindResponse {
+    let kind = match voting_api::call_msg_name(msg) {
+        Some("invite" | "admit_invited" | "admit") => Some("admit_member"),
+        Some("expel") => Some("expel_member"),
+        Some("set_units") => Some("units_change"),
+        Some("grant_role" | "revoke_role") => Some("roles_change"),
+        _ => None,
+    };
+    voting_api::KindResponse { kind: kind.map(str::to_owned) }
 }
 
 // ----- calls -----

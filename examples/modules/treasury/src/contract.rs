@@ -120,6 +120,7 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
         QueryMsg::Payout { id } => {
             to_json(&PAYOUTS.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "payout", id })?)?
         }
+        QueryMsg::ProposalKind { msg } => to_json(&query_proposal_kind(&config, &msg))?,
         QueryMsg::Payouts { start_after, limit } => {
             let items: Vec<Payout> =
                 PAYOUTS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, p)| p).collect();
@@ -508,7 +509,7 @@ fn check_spend_proposal(
         return Err(TreasuryError::BadProposal(format!("proposal {id} already authorised a spend")));
     }
     let p: ProposalView = ctx.query(&config.governance, &GovernanceQuery::Proposal { id })?;
-    if p.proposal.kind != kind {
+    if p.proposal.kind != kind && !p.proposal.rules.contains_key(kind) {
         return Err(TreasuryError::BadProposal(format!(
             "proposal {id} is of kind {:?}; spends above the limit need kind {kind:?}",
             p.proposal.kind
@@ -751,6 +752,22 @@ fn has_role(ctx: &QueryCtx, config: &Config, member: &str, role: &str) -> Result
 }
 
 // ----- queries -----
+
+/// `proposal_kind`: the decision-table kind of one of this module's
+/// messages. By content: a spend is the config's `spend_vote_kind` only
+/// above the asset's limit (below it a treasurer spends alone).
+pub fn query_proposal_kind(config: &Config, msg: &serde_json::Value) -> voting_api::KindResponse {
+    let kind = match serde_json::from_value::<HandleMsg>(msg.clone()) {
+        Ok(HandleMsg::Spend { asset, amount, .. })
+            if amount > config.spend_vote_above.get(&asset).copied().unwrap_or_default() =>
+        {
+            config.spend_vote_kind.clone()
+        }
+        Ok(HandleMsg::SetSplit(_)) => Some("split_change".to_owned()),
+        _ => None,
+    };
+    voting_api::KindResponse { kind }
+}
 
 fn page(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)

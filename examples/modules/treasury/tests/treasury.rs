@@ -758,6 +758,7 @@ fn with_a_spend_vote_kind_the_proposal_must_be_executed_of_that_kind_and_carry_t
             title: "Spend".into(),
             description: String::new(),
             kind: kind.into(),
+            rules: Default::default(),
             rule: voting_api::Rule { threshold: voting_api::Threshold::Majority {}, quorum_percent: 0 },
             proposer: ALICE.into(),
             messages: vec![voting_api::ProposalMsg::Call { module: "treasury".into(), msg: msg.clone() }],

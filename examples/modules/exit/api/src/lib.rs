@@ -302,6 +302,14 @@ pub enum QueryMsg {
     Config {},
     /// The dissolution record, or null.
     Dissolution {},
+    /// The kind of one of this module's messages for the voting module's
+    /// decision table (`voting_api::KindQuery`, answered with a
+    /// `voting_api::KindResponse`): `dissolve` is `dissolve`, `kick` is
+    /// `expel_member`.
+    ProposalKind {
+        /// The message, as a proposal carries it.
+        msg: serde_json::Value,
+    },
 }
 
 /// Answer of `status`.

@@ -295,6 +295,15 @@ pub enum QueryMsg {
     Applications {},
     /// The config: [`Config`].
     Config {},
+    /// The kind of one of this module's messages, for the decision table
+    /// of the voting module (`voting_api::KindQuery`; the answer is a
+    /// `voting_api::KindResponse`): admissions are `admit_member`, an
+    /// expulsion `expel_member`, unit changes `units_change`, role changes
+    /// `roles_change`.
+    ProposalKind {
+        /// The message, as a proposal carries it.
+        msg: serde_json::Value,
+    },
 }
 
 /// A member in query answers.

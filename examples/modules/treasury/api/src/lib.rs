@@ -652,6 +652,14 @@ pub enum QueryMsg {
         #[serde(default)]
         limit: Option<u32>,
     },
+    /// The kind of one of this module's messages for the voting module's
+    /// decision table (`voting_api::KindQuery`, answered with a
+    /// `voting_api::KindResponse`): a `spend` above the asset's limit is the
+    /// config's `spend_vote_kind`, a `set_split` is `split_change`.
+    ProposalKind {
+        /// The message, as a proposal carries it.
+        msg: serde_json::Value,
+    },
 }
 
 /// Answer of `balances`.
