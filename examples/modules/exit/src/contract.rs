@@ -91,8 +91,8 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
         }
         HandleMsg::SetPrice { seller, per_unit } => execute_set_price(ctx, &config, seller, per_unit),
         HandleMsg::CloseOffer { seller } => execute_close_offer(ctx, &config, seller),
-        HandleMsg::ConfirmPayment { debtor, asset, amount } => {
-            execute_confirm_payment(ctx, debtor, asset, amount)
+        HandleMsg::ConfirmPayment { debtor, asset, amount, creditor, reference } => {
+            execute_confirm_payment(ctx, debtor, asset, amount, creditor, reference)
         }
         HandleMsg::DeclareBadLeaver { member, reason } => {
             execute_declare_bad_leaver(ctx, &config, member, reason)

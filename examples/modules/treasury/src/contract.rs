@@ -86,7 +86,7 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
         HandleMsg::RecordPayout { member, asset, amount, reference } => {
             execute_record_payout(ctx, &config, member, asset, amount, reference)
         }
-        HandleMsg::ConfirmPayout { id } => execute_confirm_payout(ctx, &config, id),
+        HandleMsg::ConfirmPayout { id, evidence } => execute_confirm_payout(ctx, &config, id, evidence),
         HandleMsg::CancelPayout { id, reason } => execute_cancel_payout(ctx, id, reason),
         HandleMsg::Spend { asset, amount, to, reference, proposal } => {
             execute_spend(ctx, &config, asset, amount, to, reference, proposal)
@@ -414,6 +414,7 @@ pub fn execute_record_payout(
         decided_by: None,
         reason: None,
         height: ctx.height(),
+        evidence: None,
     };
     PAYOUT_REFS.save(ctx, &p.reference, &id)?;
     PAYOUTS.save(ctx, id, &p)?;
@@ -441,16 +442,31 @@ fn load_pending_payout(ctx: &QueryCtx, id: u64) -> Result<Payout> {
 
 /// `confirm_payout`: the payee confirms a payout arrived (governance, once
 /// the payee is no longer a participant).
-pub fn execute_confirm_payout(ctx: &mut Ctx, config: &Config, id: u64) -> Result<Response> {
+pub fn execute_confirm_payout(
+    ctx: &mut Ctx,
+    config: &Config,
+    id: u64,
+    evidence: Option<String>,
+) -> Result<Response> {
     let mut p = load_pending_payout(ctx, id)?;
-    let by = if ctx.sender_module().is_none() && ctx.caller() == p.member {
+    let own_op = ctx.sender_module().is_none();
+    let payee_gone = !ctx.is_participant(&p.member)?;
+    let by = if own_op && ctx.caller() == p.member {
         p.member.clone()
-    } else if is_governance(ctx, config) && !ctx.is_participant(&p.member)? {
+    } else if is_governance(ctx, config) && payee_gone {
         who(ctx) // the payee has left the partnership and cannot sign any more
+    } else if own_op && payee_gone && ctx.caller() != p.payer && ctx.is_participant(ctx.caller())? {
+        // A former partner is still paid: another partner than the payer
+        // confirms, citing what shows the money arrived.
+        let cited = evidence.as_deref().unwrap_or("");
+        check_text(cited, "evidence", true, MAX_REFERENCE_LEN)?;
+        p.evidence = Some(cited.to_owned());
+        ctx.caller().to_owned()
     } else {
         return Err(TreasuryError::NotAllowed(format!(
-            "only the payee {} confirms payout {id} (governance only once the payee is no longer a participant)",
-            p.member
+            "only the payee {} confirms payout {id}; once the payee is no longer a participant, another partner \
+             than the payer {} confirms it with evidence (or governance does)",
+            p.member, p.payer
         )));
     };
     let mut acc = account(ctx, &p.asset, &p.member)?;

@@ -428,6 +428,9 @@ pub struct Payout {
     pub reason: Option<String>,
     /// Height recorded.
     pub height: u64,
+    /// What a partner cited when it confirmed for a former partner.
+    #[serde(default)]
+    pub evidence: Option<String>,
 }
 
 // ----- messages -----
@@ -553,10 +556,16 @@ pub enum HandleMsg {
         /// Bank reference (unique among payouts).
         reference: String,
     },
-    /// The payee confirms a payout arrived.
+    /// The payee confirms a payout arrived. For a payee that is no longer
+    /// a participant (it can sign nothing), another current partner than
+    /// the payer confirms, with `evidence` (a bank statement line, say).
     ConfirmPayout {
         /// Payout id.
         id: u64,
+        /// What shows the money arrived; required when a partner confirms
+        /// for a former partner.
+        #[serde(default)]
+        evidence: Option<String>,
     },
     /// The payer or payee cancels a pending payout.
     CancelPayout {
