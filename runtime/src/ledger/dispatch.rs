@@ -363,6 +363,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
                     module_key(&name),
                     Some(encode_record(&ModuleRecord { code, permissions: granted })),
                 );
+                self.next_terms_generation();
                 self.call(&name, Entry::Init, &config, Some(sender), depth + 1, None)?;
             }
             SystemMsg::UpgradeModule { name, code, migrate_msg } => {
@@ -373,6 +374,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
                 self.require_code(&code)?;
                 record.code = code;
                 self.put(module_key(&name), Some(encode_record(&record)));
+                self.next_terms_generation();
                 self.call(&name, Entry::Migrate, &migrate_msg, Some(sender), depth + 1, None)?;
             }
             SystemMsg::Dissolve { reason } => {
@@ -389,6 +391,38 @@ impl<'a, E: Executor> OpRun<'a, E> {
             }
         }
         Ok(())
+    }
+
+    /// The partnership's terms now: a hash of its id, every installed
+    /// instance (name, code, permissions) and the terms generation, which
+    /// every install and upgrade raises; and that generation.
+    fn terms(&self) -> ([u8; 32], u64) {
+        let generation = super::state::decode_epoch(self.get(super::state::TERMS_GENERATION_KEY).as_ref());
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"polypact/terms/v1:");
+        hasher.update(&self.ctx.partnership.0);
+        hasher.update(&generation.to_be_bytes());
+        for (key, value) in self.scan(super::state::MODULE_PREFIX, b"", usize::MAX) {
+            let Some(record) = super::state::decode_record::<ModuleRecord>(&value) else { continue };
+            let name = &key[super::state::MODULE_PREFIX.len()..];
+            hasher.update(&(name.len() as u64).to_be_bytes());
+            hasher.update(name);
+            hasher.update(&record.code.0);
+            for permission in &record.permissions {
+                hasher.update(permission.name().as_bytes());
+                hasher.update(b";");
+            }
+        }
+        (*hasher.finalize().as_bytes(), generation)
+    }
+
+    /// An install or upgrade: the terms generation goes up.
+    fn next_terms_generation(&mut self) {
+        let generation = super::state::decode_epoch(self.get(super::state::TERMS_GENERATION_KEY).as_ref());
+        self.put(
+            super::state::TERMS_GENERATION_KEY.to_vec(),
+            Some(generation.saturating_add(1).to_be_bytes().to_vec()),
+        );
     }
 
     /// The participant set changed: a new epoch starts, and the suspension
@@ -526,6 +560,10 @@ impl<'a, E: Executor> OpRun<'a, E> {
                 .get(super::state::DISSOLUTION_KEY)
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or(serde_json::Value::Null),
+            SystemQuery::Terms {} => {
+                let (terms, generation) = self.terms();
+                serde_json::json!({"terms": hex::encode(terms), "generation": generation})
+            }
             SystemQuery::Modules {} => {
                 let list: Vec<serde_json::Value> = self
                     .scan(super::state::MODULE_PREFIX, b"", usize::MAX)

@@ -16,6 +16,7 @@
 //! | `s/x` | the participant-set epoch (u64 BE; absent = 0): admissions, removals and suspensions start a new one |
 //! | `s/v/<voter>` | the voter's suspension vote ([`VoteRecord`]; live while its epoch is current) |
 //! | `s/s/<member>` | the member's latest suspension ([`SuspensionRecord`]) |
+//! | `s/y` | the terms generation (u64 BE): installs and upgrades raise it |
 //! | `s/c/<code hash>` | module code published in the partnership ([`CodeRecord`]) |
 //! | `s/q/<author>` | the author's publication under way: code, size, next chunk |
 //! | `s/k/<author><index u32 BE>` | a chunk of that publication |
@@ -144,6 +145,8 @@ pub(crate) const VOTE_PREFIX: &[u8] = b"s/v/";
 pub(crate) const SUSPENSION_PREFIX: &[u8] = b"s/s/";
 /// Present once the partnership is dissolved: JSON `{"height","op","reason"}`.
 pub(crate) const DISSOLUTION_KEY: &[u8] = b"s/d";
+/// The terms generation (u64 BE; absent = 0): every install and upgrade raises it.
+pub(crate) const TERMS_GENERATION_KEY: &[u8] = b"s/y";
 
 pub(crate) fn key_with(prefix: &[u8], tail: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + tail.len());
