@@ -14,6 +14,7 @@
 //! cannot deadlock it.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -23,14 +24,14 @@ use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, multiaddr::Protocol, noise, tcp, yamux};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::behaviour::{Behaviour, BehaviourEvent, PROTOCOL_VERSION};
 use super::config::TransportConfig;
 use super::error::NetError;
 use super::gossip;
-use super::sync::{SyncRequest, SyncResponse};
+use super::sync::{MAX_REQUESTS_IN_FLIGHT_PER_PEER, SyncRequest, SyncResponse};
 use crate::op::PartnershipId;
 
 /// The node's verdict on a gossip message.
@@ -112,6 +113,8 @@ enum Command {
 pub struct NetHandle {
     commands: mpsc::Sender<Command>,
     local_peer_id: PeerId,
+    /// Per-peer turns for sync requests ([`MAX_REQUESTS_IN_FLIGHT_PER_PEER`]).
+    turns: Arc<Mutex<BTreeMap<PeerId, Arc<Semaphore>>>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -158,8 +161,20 @@ impl NetHandle {
         self.send(Command::Report(msg_id, source, verdict)).await
     }
 
-    /// Sends a sync request and waits for the answer (or the request timeout).
+    /// Sends a sync request and waits for the answer (or the request
+    /// timeout). At most [`MAX_REQUESTS_IN_FLIGHT_PER_PEER`] requests to one
+    /// peer are in flight at once; others wait their turn, so a node in many
+    /// partnerships with the same peer never overruns its stream capacity.
     pub async fn request(&self, peer: PeerId, request: SyncRequest) -> Result<SyncResponse, NetError> {
+        let turn = {
+            let mut turns = self.turns.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(
+                turns
+                    .entry(peer)
+                    .or_insert_with(|| Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT_PER_PEER))),
+            )
+        };
+        let _permit = turn.acquire_owned().await.map_err(|_| NetError::Stopped)?;
         self.ask(|tx| Command::Request(peer, request, tx)).await?
     }
 
@@ -261,7 +276,7 @@ impl Network {
             config,
         };
         tokio::spawn(task.run());
-        Ok((NetHandle { commands: commands_tx, local_peer_id }, events_rx))
+        Ok((NetHandle { commands: commands_tx, local_peer_id, turns: Arc::default() }, events_rx))
     }
 }
 

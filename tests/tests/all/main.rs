@@ -18,6 +18,7 @@ mod net_cluster;
 mod net_code;
 mod net_gossip;
 mod net_join;
+mod net_scale;
 mod net_suspension;
 mod term_wasm;
 mod treasury_wasm;
