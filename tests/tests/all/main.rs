@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod charters;
+mod disputes_wasm;
 mod exit_wasm;
 mod governance_wasm;
 mod net_adversary;

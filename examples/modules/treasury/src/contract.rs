@@ -20,13 +20,13 @@ use voting_api::{ProposalMsg, ProposalView, QueryMsg as GovernanceQuery, Status 
 use crate::distribute::{execute_distribute, execute_distribute_all, execute_payout_fair_share, plan};
 use crate::error::{Result, TreasuryError};
 use crate::msg::{
-    Amount, AssetTotals, BalancesResponse, Config, Confirmation, Contribution, Entry, EntryKind, HandleMsg,
-    InitConfig, PaidFrom, Payout, QueryMsg, RecordedResponse, Split, StatementResponse, StatementRow, Status,
-    TrancheProgress, WaterfallResponse,
+    Amount, AssetTotals, BalancesResponse, Config, Confirmation, Contribution, Entry, EntryKind, Frozen,
+    HandleMsg, InitConfig, PaidFrom, Payout, QueryMsg, RecordedResponse, Split, StatementResponse,
+    StatementRow, Status, TrancheProgress, WaterfallResponse,
 };
 use crate::state::{
-    ACCOUNTS, CONFIG, CONTRIBUTIONS, COUNTERS, Counters, ENTRIES, PAYOUT_REFS, PAYOUTS, REFS, SPLIT, TOTALS,
-    TRANCHE_PAID, USED_PROPOSALS, account, outstanding_capital, totals, tranche_paid,
+    ACCOUNTS, CONFIG, CONTRIBUTIONS, COUNTERS, Counters, ENTRIES, FROZEN, PAYOUT_REFS, PAYOUTS, REFS, SPLIT,
+    TOTALS, TRANCHE_PAID, USED_PROPOSALS, account, outstanding_capital, totals, tranche_paid,
 };
 use crate::validate::{
     MAX_REFERENCE_LEN, MAX_TEXT_LEN, add, check_asset, check_split, check_text, nonzero, sub, validate,
@@ -87,6 +87,9 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
             execute_record_payout(ctx, &config, member, asset, amount, reference)
         }
         HandleMsg::ConfirmPayout { id, evidence } => execute_confirm_payout(ctx, &config, id, evidence),
+        HandleMsg::Freeze { subject, dispute } => execute_freeze(ctx, &config, subject, dispute),
+        HandleMsg::Release { subject } => execute_release(ctx, &config, subject),
+        HandleMsg::ReverseEntry { id, reason } => execute_reverse_entry(ctx, &config, id, reason),
         HandleMsg::CancelPayout { id, reason } => execute_cancel_payout(ctx, id, reason),
         HandleMsg::Spend { asset, amount, to, reference, proposal } => {
             execute_spend(ctx, &config, asset, amount, to, reference, proposal)
@@ -449,6 +452,11 @@ pub fn execute_confirm_payout(
     evidence: Option<String>,
 ) -> Result<Response> {
     let mut p = load_pending_payout(ctx, id)?;
+    if let Some(dispute) = FROZEN.may_load(ctx, ("payout", id))? {
+        return Err(TreasuryError::NotAllowed(format!(
+            "payout {id} is in dispute {dispute}; it is confirmed once the dispute is over"
+        )));
+    }
     let own_op = ctx.sender_module().is_none();
     let payee_gone = !ctx.is_participant(&p.member)?;
     let by = if own_op && ctx.caller() == p.member {
@@ -503,6 +511,121 @@ pub fn execute_cancel_payout(ctx: &mut Ctx, id: u64, reason: String) -> Result<R
     p.reason = Some(reason);
     PAYOUTS.save(ctx, id, &p)?;
     Ok(Response::new().add_event(payout_event("payout_cancelled", &p).attr("by", caller)))
+}
+
+// ----- disputes -----
+
+/// Whether the disputes module sent this message.
+fn is_disputes(ctx: &Ctx, config: &Config) -> bool {
+    config.disputes.is_some() && ctx.sender_module() == config.disputes.as_deref()
+}
+
+fn require_disputes(ctx: &Ctx, config: &Config, what: &str) -> Result<()> {
+    if is_disputes(ctx, config) {
+        return Ok(());
+    }
+    Err(TreasuryError::NotAllowed(format!(
+        "only the disputes module {:?} may {what}",
+        config.disputes.as_deref().unwrap_or("(none configured)")
+    )))
+}
+
+/// `freeze`: a counted entry's amount is held in the pool (not distributed
+/// or spent), or a pending payout cannot be confirmed, while a dispute is
+/// about it.
+pub fn execute_freeze(ctx: &mut Ctx, config: &Config, subject: Frozen, dispute: u64) -> Result<Response> {
+    require_disputes(ctx, config, "freeze")?;
+    let (kind, id) = frozen_key(subject);
+    if let Some(other) = FROZEN.may_load(ctx, (kind, id))? {
+        return Err(TreasuryError::NotAllowed(format!("{kind} {id} is already in dispute {other}")));
+    }
+    if let Frozen::Entry(id) = subject {
+        let entry = ENTRIES.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "entry", id })?;
+        if entry.status == Status::Counted && adds_to_pool(&entry) {
+            let mut t = totals(ctx, &entry.asset)?;
+            let free = sub(t.pool, t.frozen, "the pool not in dispute")?;
+            if free < entry.amount {
+                return Err(TreasuryError::NotAllowed(format!(
+                    "entry {id}'s {} {} is no longer in the pool (only {free} is, not in dispute): it was distributed",
+                    entry.amount, entry.asset
+                )));
+            }
+            t.frozen = add(t.frozen, entry.amount, "frozen")?;
+            TOTALS.save(ctx, &entry.asset, &t)?;
+        }
+    } else {
+        load_pending_payout(ctx, id)?;
+    }
+    FROZEN.save(ctx, (kind, id), &dispute)?;
+    Ok(Response::new()
+        .add_event(Event::new("frozen").attr("what", kind).attr("id", id).attr("dispute", dispute)))
+}
+
+/// `release`: the dispute is over; the entry's amount (or the payout) is free again.
+pub fn execute_release(ctx: &mut Ctx, config: &Config, subject: Frozen) -> Result<Response> {
+    require_disputes(ctx, config, "release")?;
+    let (kind, id) = frozen_key(subject);
+    let Some(dispute) = FROZEN.may_load(ctx, (kind, id))? else {
+        return Err(TreasuryError::NotAllowed(format!("{kind} {id} is not in dispute")));
+    };
+    if let Frozen::Entry(id) = subject
+        && let Some(entry) = ENTRIES.may_load(ctx, id)?
+        && entry.status == Status::Counted
+        && adds_to_pool(&entry)
+    {
+        let mut t = totals(ctx, &entry.asset)?;
+        t.frozen = Amount(t.frozen.0.saturating_sub(entry.amount.0));
+        TOTALS.save(ctx, &entry.asset, &t)?;
+    }
+    FROZEN.remove(ctx, (kind, id));
+    Ok(Response::new()
+        .add_event(Event::new("released").attr("what", kind).attr("id", id).attr("dispute", dispute)))
+}
+
+/// `reverse_entry`: a ruling (or governance) undoes a counted revenue or
+/// capital entry whose amount is still in the pool.
+pub fn execute_reverse_entry(ctx: &mut Ctx, config: &Config, id: u64, reason: String) -> Result<Response> {
+    if !(is_disputes(ctx, config) || is_governance(ctx, config)) {
+        return Err(TreasuryError::NotAllowed(
+            "only a ruling (the disputes module) or governance reverses an entry".into(),
+        ));
+    }
+    check_text(&reason, "reason", true, MAX_TEXT_LEN)?;
+    let mut entry = ENTRIES.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "entry", id })?;
+    if entry.status != Status::Counted || !adds_to_pool(&entry) {
+        return Err(TreasuryError::NotAllowed(format!(
+            "entry {id} is not a counted revenue or capital entry"
+        )));
+    }
+    let mut t = totals(ctx, &entry.asset)?;
+    if FROZEN.may_load(ctx, ("entry", id))?.is_some() {
+        // Reversing ends what the dispute held.
+        t.frozen = Amount(t.frozen.0.saturating_sub(entry.amount.0));
+        FROZEN.remove(ctx, ("entry", id));
+    }
+    take_from_pool(&mut t, &entry.asset, entry.amount, "reversing this entry")?;
+    match entry.kind {
+        EntryKind::Revenue => t.revenue = sub(t.revenue, entry.amount, "revenue")?,
+        _ => t.capital_cash = sub(t.capital_cash, entry.amount, "capital")?,
+    }
+    TOTALS.save(ctx, &entry.asset, &t)?;
+    entry.status = Status::Reversed;
+    entry.decided_by = Some(who(ctx));
+    entry.reason = Some(reason);
+    ENTRIES.save(ctx, id, &entry)?;
+    Ok(Response::new().add_event(entry_event("entry_reversed", &entry)))
+}
+
+fn frozen_key(subject: Frozen) -> (&'static str, u64) {
+    match subject {
+        Frozen::Entry(id) => ("entry", id),
+        Frozen::Payout(id) => ("payout", id),
+    }
+}
+
+/// Whether a counted entry put its amount into the pool.
+fn adds_to_pool(entry: &Entry) -> bool {
+    matches!(entry.kind, EntryKind::Revenue | EntryKind::Capital)
 }
 
 // ----- spending -----
@@ -659,6 +782,19 @@ fn next_id(ctx: &mut Ctx, pick: impl FnOnce(&mut Counters) -> &mut u64) -> Resul
 
 /// Takes `amount` from an asset's pool, or refuses if the pool holds less.
 pub(crate) fn take_from_pool(t: &mut AssetTotals, asset: &str, amount: Amount, what: &str) -> Result<()> {
+    let free = sub(t.pool, t.frozen, "the pool not in dispute")?;
+    if free < amount && !what.starts_with("reversing") {
+        return Err(TreasuryError::InsufficientPool {
+            asset: asset.into(),
+            pool: free,
+            needed: amount,
+            what: if t.frozen.0 > 0 {
+                format!("{what} (entries in dispute hold {} of the pool)", t.frozen)
+            } else {
+                what.to_owned()
+            },
+        });
+    }
     if t.pool < amount {
         return Err(TreasuryError::InsufficientPool {
             asset: asset.into(),

@@ -40,7 +40,9 @@ pub fn execute_distribute(
         (None, None) => distribute_all(ctx, config),
         (Some(asset), amount) => {
             check_asset(config, &asset)?;
-            let pool = totals(ctx, &asset)?.pool;
+            let t = totals(ctx, &asset)?;
+            // What entries in dispute hold stays in the pool.
+            let pool = Amount(t.pool.0.saturating_sub(t.frozen.0));
             if pool.0 == 0 {
                 return Err(TreasuryError::EmptyPool(asset));
             }
@@ -264,7 +266,8 @@ fn distribute_all(ctx: &mut Ctx, config: &Config) -> Result<Response> {
     let mut response = Response::new();
     let by = who(ctx);
     for asset in config.assets.keys() {
-        let pool = totals(ctx, asset)?.pool;
+        let t = totals(ctx, asset)?;
+        let pool = Amount(t.pool.0.saturating_sub(t.frozen.0));
         if pool.0 == 0 {
             continue;
         }

@@ -52,6 +52,8 @@ pub const CONTRIBUTIONS: Map<u64, Contribution> = Map::new("contributions");
 pub const TRANCHE_PAID: Map<(u64, &str), Amount> = Map::new("tranche_paid");
 /// Governance proposals that already paid a spend.
 pub const USED_PROPOSALS: Map<u64, ()> = Map::new("used_proposals");
+/// Entries (`"entry"`) and payouts (`"payout"`) frozen by a dispute → the dispute.
+pub const FROZEN: Map<(&str, u64), u64> = Map::new("frozen");
 
 /// Next ids.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,14 +13,14 @@
 use std::collections::BTreeSet;
 
 use membership_api::{HasRoleResponse, PowerResponse, QueryMsg as MembershipQuery};
-use polypact_sdk::{Ctx, Event, Json, QueryCtx, Response, SystemMsg, to_json};
+use polypact_sdk::{Ctx, Event, Json, QueryCtx, Response, to_json};
 
 use crate::error::{Result, VotingError};
 use crate::kinds;
 use crate::msg::{
     Ballot, Choice, Config, DEFAULT_KIND, DelegationResponse, HandleMsg, MigrateMsg, OpenYesVotesResponse,
-    Proposal, ProposalMsg, ProposalSystemMsg, ProposalsResponse, ProposeResponse, Proposers, QueryMsg, Rule,
-    Sponsorship, Status, Tally, Threshold, Veto, VoteResponse,
+    Proposal, ProposalMsg, ProposalsResponse, ProposeResponse, Proposers, QueryMsg, Rule, Sponsorship,
+    Status, Tally, Threshold, Veto, VoteResponse,
 };
 use crate::outcome::{decided, outcome, quorum_met, rules_of, view};
 use crate::state::{CONFIG, COUNTED_VIA, DELEGATIONS, DELEGATORS, NEXT_ID, PROPOSALS, VOTES, YES_VOTES};
@@ -533,7 +533,7 @@ pub fn execute_execute(ctx: &mut Ctx, config: &Config, proposal: u64) -> Result<
     for m in p.messages {
         response = match m {
             ProposalMsg::Call { module, msg } => response.add_message(module, &msg)?,
-            ProposalMsg::System(s) => response.add_system(system_msg(s)?),
+            ProposalMsg::System(s) => response.add_system(s.into_system()),
         };
     }
     Ok(response)
@@ -560,20 +560,6 @@ fn require_own_op(ctx: &Ctx, msg: &HandleMsg) -> Result<()> {
 }
 
 /// The SDK's system message for a proposal's `system` message.
-fn system_msg(s: ProposalSystemMsg) -> Result<SystemMsg> {
-    Ok(match s {
-        ProposalSystemMsg::AddParticipant { member } => SystemMsg::AddParticipant { member },
-        ProposalSystemMsg::RemoveParticipant { member } => SystemMsg::RemoveParticipant { member },
-        ProposalSystemMsg::InstallModule { name, code, config, permissions } => {
-            SystemMsg::InstallModule { name, code, config: to_json(&config)?.0, permissions }
-        }
-        ProposalSystemMsg::UpgradeModule { name, code, migrate_msg } => {
-            SystemMsg::UpgradeModule { name, code, migrate_msg: to_json(&migrate_msg)?.0 }
-        }
-        ProposalSystemMsg::Dissolve { reason } => SystemMsg::Dissolve { reason },
-    })
-}
-
 fn load(ctx: &QueryCtx, id: u64) -> Result<Proposal> {
     PROPOSALS.may_load(ctx, id)?.ok_or(VotingError::UnknownProposal(id))
 }

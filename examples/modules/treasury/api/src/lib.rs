@@ -204,6 +204,10 @@ pub struct InitConfig {
     /// The exit module's instance name (may send `payout_fair_share`, `distribute_all`).
     #[serde(default)]
     pub exit_module: Option<String>,
+    /// The disputes module, which may freeze an entry or payout in dispute,
+    /// release it, and reverse an entry by ruling.
+    #[serde(default)]
+    pub disputes: Option<String>,
     /// Module instances that may send `set_split`.
     #[serde(default)]
     pub split_managers: Vec<String>,
@@ -236,6 +240,9 @@ pub struct Config {
     pub governance: String,
     /// Exit instance.
     pub exit_module: Option<String>,
+    /// Disputes instance.
+    #[serde(default)]
+    pub disputes: Option<String>,
     /// Split managers.
     pub split_managers: Vec<String>,
     /// Asset code → minor-unit exponent.
@@ -275,6 +282,9 @@ pub struct AssetTotals {
     pub distributed: Amount,
     /// Confirmed payouts of claims.
     pub paid_out: Amount,
+    /// Held in the pool for entries in dispute: not distributed, not spent.
+    #[serde(default)]
+    pub frozen: Amount,
 }
 
 /// Kinds of ledger entries.
@@ -330,6 +340,8 @@ pub enum Status {
     Confirmed,
     /// Cancelled before confirmation (payouts).
     Cancelled,
+    /// Undone by a ruling after it counted (entries).
+    Reversed,
 }
 
 impl core::fmt::Display for Status {
@@ -341,6 +353,7 @@ impl core::fmt::Display for Status {
             Status::Valued => "valued",
             Status::Confirmed => "confirmed",
             Status::Cancelled => "cancelled",
+            Status::Reversed => "reversed",
         })
     }
 }
@@ -590,6 +603,27 @@ pub enum HandleMsg {
         #[serde(default)]
         proposal: Option<u64>,
     },
+    /// The disputes module holds a counted entry's amount (or a payout)
+    /// while a dispute is about it: not distributed, not confirmed.
+    Freeze {
+        /// What is frozen.
+        subject: Frozen,
+        /// The dispute.
+        dispute: u64,
+    },
+    /// The disputes module lets it go again.
+    Release {
+        /// What is released.
+        subject: Frozen,
+    },
+    /// A ruling (the disputes module) or governance undoes a counted revenue
+    /// or capital entry: its amount leaves the pool and the totals.
+    ReverseEntry {
+        /// Entry id.
+        id: u64,
+        /// Why.
+        reason: String,
+    },
     /// Governance or a split manager replaces the split (tranche progress restarts).
     SetSplit(Split),
 }
@@ -669,6 +703,16 @@ pub enum QueryMsg {
         /// The message, as a proposal carries it.
         msg: serde_json::Value,
     },
+}
+
+/// What a dispute freezes in the treasury.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Frozen {
+    /// A counted entry, by id.
+    Entry(u64),
+    /// A pending payout, by id.
+    Payout(u64),
 }
 
 /// Answer of `balances`.

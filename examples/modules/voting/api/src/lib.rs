@@ -51,6 +51,24 @@ pub fn default_system_kind(msg: &ProposalSystemMsg) -> &'static str {
     }
 }
 
+impl ProposalSystemMsg {
+    /// The SDK's system message this stands for, as a module sends it.
+    pub fn into_system(self) -> polypact_sdk::SystemMsg {
+        use polypact_sdk::SystemMsg;
+        match self {
+            ProposalSystemMsg::AddParticipant { member } => SystemMsg::AddParticipant { member },
+            ProposalSystemMsg::RemoveParticipant { member } => SystemMsg::RemoveParticipant { member },
+            ProposalSystemMsg::InstallModule { name, code, config, permissions } => {
+                SystemMsg::InstallModule { name, code, config: config.to_string().into_bytes(), permissions }
+            }
+            ProposalSystemMsg::UpgradeModule { name, code, migrate_msg } => {
+                SystemMsg::UpgradeModule { name, code, migrate_msg: migrate_msg.to_string().into_bytes() }
+            }
+            ProposalSystemMsg::Dissolve { reason } => SystemMsg::Dissolve { reason },
+        }
+    }
+}
+
 /// The name of a system message, as `kinds` keys spell it after `system.`.
 pub fn system_msg_name(msg: &ProposalSystemMsg) -> &'static str {
     match msg {
