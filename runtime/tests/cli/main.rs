@@ -20,6 +20,7 @@ mod mistakes;
 mod openapi;
 mod publish;
 mod readme;
+mod relabel;
 mod removal;
 mod scaffold;
 mod support;
