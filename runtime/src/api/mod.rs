@@ -19,6 +19,7 @@
 //! | `GET /v1/partnerships/{id}/ops/{op}` | an op's status: applied (with its outcome), final |
 //! | `POST /v1/partnerships/{id}/query` | `{"module", "msg", "final": bool}` → `{"data"}` |
 //! | `GET /v1/partnerships/{id}/events?final=true` | server-sent events, one per op applied, undone or final |
+//! | `GET /`, `/console/…` | the web console for partners (HTML, its own sign-in; not part of the JSON API, see `console`) |
 //!
 //! ```text
 //! $ TOKEN=$(cat ~/.polypact/api.token)

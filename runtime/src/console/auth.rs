@@ -188,14 +188,20 @@ pub(crate) struct SignInFirst {
 
 impl IntoResponse for SignInFirst {
     fn into_response(self) -> Response {
+        // (HTML, so that the API's JSON error shaping leaves it as it is.)
+        let sign_in = (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<p>Sign in first: <a href=\"/console/login\">/console/login</a></p>",
+        );
         if self.htmx {
             // htmx follows this header with a full page load.
-            let mut response = StatusCode::UNAUTHORIZED.into_response();
+            let mut response = sign_in.into_response();
             response.headers_mut().insert("HX-Redirect", HeaderValue::from_static("/console/login"));
             return response;
         }
         if self.stream {
-            return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+            return sign_in.into_response();
         }
         Redirect::to("/console/login").into_response()
     }

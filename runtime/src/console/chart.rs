@@ -129,7 +129,7 @@ pub(crate) fn cumulative(
         }
         let _ = write!(path, " L{x1:.1},{level:.1}");
         let _ = write!(svg, r#"<path d="{path}" class="line {}" fill="none"/>"#, s.class);
-        let lx = x0 + 10.0 + 200.0 * i as f64;
+        let lx = x0 + 10.0 + 280.0 * i as f64;
         let _ = write!(
             svg,
             r#"<rect x="{lx}" y="{}" width="12" height="4" class="swatch {}"/><text x="{}" y="{}" class="legend">{}: {}</text>"#,

@@ -170,8 +170,8 @@ async fn fill(
         for p in super::proposals::all(node, id, voting).await? {
             let title = &p.proposal.title;
             let n = p.proposal.id;
-            match p.status {
-                voting_api::Status::Open => {
+            match super::proposals::status_now(&p, now) {
+                voting_api::Status::Open if p.closes_ms > now => {
                     let ballot: voting_api::VoteResponse = modules::query(
                         node,
                         id,

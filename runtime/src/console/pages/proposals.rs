@@ -48,6 +48,17 @@ pub(crate) async fn all(
     .await
 }
 
+/// A proposal's status now. The module answers as of the partnership's
+/// latest op (a quiet partnership's clock stands still), so a passed
+/// proposal whose grace period is over by this node's clock is shown as
+/// executable, as the next op (an `execute`, say) will find it.
+pub(crate) fn status_now(view: &ProposalView, now_ms: u64) -> Status {
+    match view.status {
+        Status::Passed if now_ms >= view.executable_from_ms => Status::Executable,
+        status => status,
+    }
+}
+
 /// The rule of a proposal in words; with the total voting power at its
 /// snapshot, the quorum in units too.
 pub(crate) fn rule_words(rule: &voting_api::Rule, total: Option<u64>) -> String {
@@ -239,12 +250,12 @@ pub(crate) async fn list(
                 id: p.proposal.id,
                 title: p.proposal.title.clone(),
                 kind: p.proposal.kind.clone(),
-                status: p.status.to_string(),
+                status: status_now(&p, now).to_string(),
                 tally: format!(
                     "{} yes · {} no · {} abstain",
                     p.proposal.tally.yes, p.proposal.tally.no, p.proposal.tally.abstain
                 ),
-                when: match p.status {
+                when: match status_now(&p, now) {
                     Status::Open => format!("closes {}", relative(p.closes_ms, now)),
                     Status::Passed => format!("executable {}", relative(p.executable_from_ms, now)),
                     _ => format!("closed {}", relative(p.closes_ms, now)),
@@ -533,8 +544,14 @@ fn proposal_live(
             }
         }
     }
-    let status_words = match view.status {
+    let status = status_now(view, now);
+    let status_words = match status {
         Status::Draft => "waiting for a sponsor before voting opens".to_owned(),
+        Status::Open if view.closes_ms <= now => {
+            "voting has closed; the partnership's next op (an execution, say) \
+            settles the outcome by the rule below"
+                .to_owned()
+        }
         Status::Open => format!("open for votes; closes {}", relative(view.closes_ms, now)),
         Status::Passed => {
             format!("passed; executable {} (grace period)", relative(view.executable_from_ms, now))
@@ -554,7 +571,7 @@ fn proposal_live(
         if view.closes_ms > now { "Closes" } else { "Closed" }.to_owned(),
         format_time(view.closes_ms),
     ));
-    if matches!(view.status, Status::Passed | Status::Executable) {
+    if matches!(status, Status::Passed | Status::Executable) {
         times.push(("Executable from".into(), format_time(view.executable_from_ms)));
     }
     if let Some(t) = p.executed_ms {
@@ -564,15 +581,20 @@ fn proposal_live(
         id: loaded.hex(),
         csrf: session.csrf.clone(),
         n: p.id,
-        status: view.status.to_string(),
+        status: status.to_string(),
         status_words,
         rule: rule_words(&p.rule, Some(total)),
         total_power: total,
         cast: percent_of(p.tally.cast(), total),
         tally,
         my_vote: ballot.map(|b| choice_words(&b.choice, p.choices.as_ref())),
-        can_vote: view.status == Status::Open,
-        can_execute: matches!(view.status, Status::Passed | Status::Executable) && p.choices.is_none(),
+        can_vote: status == Status::Open && view.closes_ms > now,
+        // Once voting has closed by the clock, executing is how the outcome
+        // is settled: the module executes a passed proposal and refuses
+        // anything else, saying why.
+        can_execute: (matches!(status, Status::Passed | Status::Executable)
+            || (status == Status::Open && view.closes_ms <= now))
+            && p.choices.is_none(),
         options,
         times,
     }
