@@ -147,6 +147,8 @@ pub(crate) fn cumulative(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)] // tests may unwrap
+
     use super::*;
 
     #[test]

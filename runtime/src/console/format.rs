@@ -22,7 +22,7 @@ pub(crate) fn format_amount(amount: u128, exponent: u8) -> String {
     };
     let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
     for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -138,6 +138,8 @@ pub(crate) fn percent_of(part: u64, whole: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)] // tests may unwrap
+
     use super::*;
 
     #[test]

@@ -161,6 +161,8 @@ pub(crate) async fn call(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)] // tests may unwrap
+
     use super::*;
 
     #[test]

@@ -170,12 +170,15 @@ pub fn skip_browser_tests() -> bool {
     false
 }
 
-/// A chromedriver process; killed on drop.
+/// A chromedriver process; on drop its browser sessions are ended (which
+/// quits their Chromium processes, also when a test panics) and it is killed.
 pub struct Driver {
     child: Child,
     pub url: String,
+    port: u16,
     chromium: PathBuf,
     profiles: TempDir,
+    sessions: std::sync::Mutex<Vec<String>>,
 }
 
 impl Driver {
@@ -203,7 +206,14 @@ impl Driver {
             async move { reqwest::get(&status).await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
         })
         .await;
-        Driver { child, url, chromium, profiles: tempfile::tempdir().unwrap() }
+        Driver {
+            child,
+            url,
+            port,
+            chromium,
+            profiles: tempfile::tempdir().unwrap(),
+            sessions: Default::default(),
+        }
     }
 
     /// A new browser (its own profile, so its own cookies) of `width`×`height`.
@@ -234,6 +244,9 @@ impl Driver {
             .connect(&self.url)
             .await
             .expect("chromedriver opens a Chromium session");
+        if let Ok(Some(id)) = client.session_id().await {
+            self.sessions.lock().unwrap().push(id);
+        }
         client.set_window_size(width, height).await.unwrap();
         client
     }
@@ -241,6 +254,20 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        // `DELETE /session/{id}` (WebDriver) quits that session's browser; a
+        // session already closed just answers with an error.
+        for id in self.sessions.lock().map(|s| s.clone()).unwrap_or_default() {
+            let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.port
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

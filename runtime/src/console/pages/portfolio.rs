@@ -122,10 +122,10 @@ async fn gather(console: &Console) -> Result<PortfolioLive, ConsoleError> {
             row.state = "halted".into();
             row.problems.push(reason.clone());
         }
-        if let Some(mine) = info.statuses.iter().find(|p| p.member.to_string() == me) {
-            if mine.status.name() != "active" {
-                row.state = format!("you are {}", mine.status.name());
-            }
+        if let Some(mine) = info.statuses.iter().find(|p| p.member.to_string() == me)
+            && mine.status.name() != "active"
+        {
+            row.state = format!("you are {}", mine.status.name());
         }
         if !info.waiting_for.is_empty() {
             let who: Vec<String> =

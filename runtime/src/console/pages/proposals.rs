@@ -658,6 +658,8 @@ pub(crate) async fn execute(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)] // tests may unwrap
+
     use super::*;
 
     #[test]
