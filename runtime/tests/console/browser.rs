@@ -161,7 +161,7 @@ async fn partners_run_a_joint_venture_from_their_consoles() {
     studio.act_ok("button[data-choice=yes]").await;
     studio.wait_for_text("#my-vote", "You voted yes").await;
     // The telco's list shows the proposal without a reload; it votes too.
-    telco.wait_for("#proposal-1 a").await.click().await.unwrap();
+    telco.click("#proposal-1 a").await;
     telco.wait_for_text("#status", "open").await;
     telco.act_ok("button[data-choice=yes]").await;
     // Both votes in (100% yes); once voting closes, the execute button
@@ -214,10 +214,10 @@ async fn partners_run_a_joint_venture_from_their_consoles() {
                 "#statements tr[data-member='{}'][data-asset='EUR'] td[data-field='{field}']",
                 node.member
             );
-            let cell = telco.wait_for(&css).await;
+            let (text, shown_minor) = telco.read(&css, "data-minor").await;
             let minor = api["EUR"][field].as_u64().unwrap();
-            assert_eq!(cell.attr("data-minor").await.unwrap(), Some(minor.to_string()), "{field}");
-            assert_eq!(cell.text().await.unwrap(), eur(minor), "{field}");
+            assert_eq!(shown_minor, Some(minor.to_string()), "{field}");
+            assert_eq!(text, eur(minor), "{field}");
         }
     }
     let studio_earned =
@@ -237,7 +237,7 @@ async fn partners_run_a_joint_venture_from_their_consoles() {
     telco.screenshot("10-portfolio-phone").await;
 
     // ---- signing out ends the session ----
-    studio.wait_for(".who button").await.click().await.unwrap();
+    studio.click(".who button").await;
     studio.wait_for("#token").await;
     studio.goto(&format!("/console/p/{id}")).await;
     studio.wait_for("#token").await;

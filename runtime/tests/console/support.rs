@@ -332,6 +332,29 @@ impl Console {
         self.until(&format!("is {path}"), || async { (self.path().await == path).then_some(()) }).await
     }
 
+    /// Clicks `css`. Live parts of a page are swapped as ops arrive, so an
+    /// element found may be replaced before the click lands: find it again.
+    pub async fn click(&self, css: &str) {
+        self.until(&format!("lets {css} be clicked"), || async {
+            let element = self.client.find(Locator::Css(css)).await.ok()?;
+            element.click().await.ok()
+        })
+        .await
+    }
+
+    /// The trimmed text and `attribute` of the element at `css`, read in
+    /// one step (so a swap in between cannot split them), once it is there.
+    pub async fn read(&self, css: &str, attribute: &str) -> (String, Option<String>) {
+        let script = "const e = document.querySelector(arguments[0]); \
+            return e ? [e.textContent.trim(), e.getAttribute(arguments[1])] : null;";
+        self.until(&format!("shows {css}"), || async {
+            let answer = self.client.execute(script, vec![json!(css), json!(attribute)]).await.ok()?;
+            let pair = answer.as_array()?.clone();
+            Some((pair[0].as_str()?.to_owned(), pair[1].as_str().map(str::to_owned)))
+        })
+        .await
+    }
+
     /// Types `text` into the input at `css` (cleared first).
     pub async fn fill(&self, css: &str, text: &str) {
         let input = self.wait_for(css).await;
@@ -347,10 +370,9 @@ impl Console {
     /// Clicks `css` and waits for the action's message; `(refused, text)`.
     pub async fn act(&self, css: &str) -> (bool, String) {
         self.clear_flash().await;
-        self.wait_for(css).await.click().await.unwrap();
-        let flash = self.wait_for("#flash [data-outcome]").await;
-        let outcome = flash.attr("data-outcome").await.unwrap().unwrap_or_default();
-        (outcome == "refused", flash.text().await.unwrap())
+        self.click(css).await;
+        let (text, outcome) = self.read("#flash [data-outcome]", "data-outcome").await;
+        (outcome.as_deref() == Some("refused"), text)
     }
 
     /// Clicks `css`, expecting the action to be done; its message.
