@@ -236,7 +236,7 @@ fn bad_charter(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_charter", message)
 }
 
-async fn create_partnership(
+pub(crate) async fn create_partnership(
     State(state): State<ApiState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -370,7 +370,7 @@ struct JoinRequest {
     genesis: String,
 }
 
-async fn join_partnership(
+pub(crate) async fn join_partnership(
     State(state): State<ApiState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {

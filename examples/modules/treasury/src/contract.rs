@@ -20,13 +20,14 @@ use voting_api::{ProposalMsg, ProposalView, QueryMsg as GovernanceQuery, Status 
 use crate::distribute::{execute_distribute, execute_distribute_all, execute_payout_fair_share, plan};
 use crate::error::{Result, TreasuryError};
 use crate::msg::{
-    Amount, AssetTotals, BalancesResponse, Config, Confirmation, Contribution, Entry, EntryKind, Frozen,
-    HandleMsg, InitConfig, PaidFrom, Payout, QueryMsg, RecordedResponse, Split, StatementResponse,
-    StatementRow, Status, TrancheProgress, WaterfallResponse,
+    Amount, AssetTotals, BalancesResponse, Config, Confirmation, Contribution, DistributionRecord, Entry,
+    EntryKind, Frozen, HandleMsg, InitConfig, PaidFrom, Payout, QueryMsg, RecordedResponse, Split,
+    StatementResponse, StatementRow, Status, TrancheProgress, WaterfallResponse,
 };
 use crate::state::{
-    ACCOUNTS, CONFIG, CONTRIBUTIONS, COUNTERS, Counters, ENTRIES, FROZEN, PAYOUT_REFS, PAYOUTS, REFS, SPLIT,
-    TOTALS, TRANCHE_PAID, USED_PROPOSALS, account, outstanding_capital, totals, tranche_paid,
+    ACCOUNTS, CONFIG, CONTRIBUTIONS, COUNTERS, Counters, DISTRIBUTIONS, ENTRIES, FROZEN, PAYOUT_REFS,
+    PAYOUTS, REFS, SPLIT, TOTALS, TRANCHE_PAID, USED_PROPOSALS, account, outstanding_capital, totals,
+    tranche_paid,
 };
 use crate::validate::{
     MAX_REFERENCE_LEN, MAX_TEXT_LEN, add, check_asset, check_split, check_text, nonzero, sub, validate,
@@ -127,6 +128,11 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
         QueryMsg::Payouts { start_after, limit } => {
             let items: Vec<Payout> =
                 PAYOUTS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, p)| p).collect();
+            to_json(&items)?
+        }
+        QueryMsg::Distributions { start_after, limit } => {
+            let items: Vec<DistributionRecord> =
+                DISTRIBUTIONS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, d)| d).collect();
             to_json(&items)?
         }
         QueryMsg::Contribution { id } => to_json(

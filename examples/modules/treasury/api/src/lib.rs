@@ -418,6 +418,28 @@ pub struct Contribution {
     pub height: u64,
 }
 
+/// A move of pool money into claims, as recorded (the answer of
+/// `distributions`): a `distribute` (one record per asset) or a leaver's
+/// fair share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionRecord {
+    /// Id (0, 1, 2…), in the order they happened.
+    pub id: u64,
+    /// Asset code.
+    pub asset: String,
+    /// The amount moved from the pool into claims.
+    pub amount: Amount,
+    /// For a fair share, the leaving member it went to; `None` for a
+    /// distribution by the split.
+    pub fair_share_of: Option<String>,
+    /// Who sent it (a member, or `module:<name>`).
+    pub by: String,
+    /// Height.
+    pub height: u64,
+    /// Time (the op's).
+    pub time_ms: u64,
+}
+
 /// A payout of a claim.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payout {
@@ -674,6 +696,16 @@ pub enum QueryMsg {
     },
     /// Payouts in id order.
     Payouts {
+        /// Start after this id.
+        #[serde(default)]
+        start_after: Option<u64>,
+        /// Page size.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// Distributions and fair shares in id order (oldest first):
+    /// a list of [`DistributionRecord`].
+    Distributions {
         /// Start after this id.
         #[serde(default)]
         start_after: Option<u64>,
