@@ -81,6 +81,7 @@ pub(crate) fn router(api: ApiState) -> Router<ApiState> {
         .route("/console/new/inspect", post(pages::setup::inspect))
         .route("/console/join", post(pages::setup::join))
         .route("/console/p/{id}", get(pages::partnership::view))
+        .route("/console/p/{id}/accept-terms", post(pages::partnership::accept_terms))
         .route("/console/p/{id}/stream", get(pages::events::partnership_stream))
         .route("/console/p/{id}/events", get(pages::events::page_view))
         .route("/console/p/{id}/proposals", get(pages::proposals::list).post(pages::proposals::propose))

@@ -8,7 +8,9 @@
 //! and the membership module's `members` query.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use membership_api::{MemberInfo, MembersResponse};
 
@@ -17,9 +19,9 @@ use super::super::auth::Session;
 use super::super::error::ConsoleError;
 use super::super::format::{format_duration, short};
 use super::super::modules::{self, kind_of};
-use super::super::render::{Chrome, error_page};
+use super::super::render::{Chrome, Done, error_page, respond};
 use super::treasury::Part;
-use super::{Loaded, load};
+use super::{Fields, Loaded, load, required};
 use crate::node::{NodeHandle, ParticipantStatus};
 use crate::op::PartnershipId;
 
@@ -97,6 +99,9 @@ pub(crate) struct PartnershipPage {
     live: String,
     params: Vec<(String, String)>,
     genesis: Option<String>,
+    /// The terms this node's member must accept to become a member, when
+    /// its admission waits for that (membership's `require_acceptance`).
+    pending_terms: Option<String>,
 }
 
 /// `GET /console/p/{id}` (`?part=live`: the live part alone).
@@ -130,6 +135,7 @@ pub(crate) async fn view(
                 .map(|t| t.trim().to_owned()),
             None => None,
         };
+        let pending_terms = pending_terms(&console.api.node, &loaded).await;
         let chrome = Chrome::partnership(
             loaded.info.charter.name.clone(),
             &session,
@@ -145,10 +151,56 @@ pub(crate) async fn view(
             live: live.render()?,
             params,
             genesis,
+            pending_terms,
         })))
     }
     .await;
     result.unwrap_or_else(|e| error_page(&e))
+}
+
+/// The partnership's terms as they stand, if this node's member was
+/// admitted and must accept them before it becomes a member.
+pub(crate) async fn pending_terms(node: &NodeHandle, loaded: &Loaded) -> Option<String> {
+    let membership = loaded.standard.membership.as_deref()?;
+    let answer: membership_api::AcceptanceResponse = modules::query(
+        node,
+        loaded.id,
+        membership,
+        &membership_api::QueryMsg::Acceptance { member: loaded.me.clone() },
+    )
+    .await
+    .ok()?;
+    answer.pending?;
+    let terms: polypact_sdk::Terms =
+        modules::query(node, loaded.id, "system", &serde_json::json!({"terms": {}})).await.ok()?;
+    Some(terms.terms)
+}
+
+/// `POST /console/p/{id}/accept-terms`: this node's member accepts the
+/// partnership's terms as they stand now (the hash shown with the form;
+/// terms that changed since are refused by membership, in words).
+pub(crate) async fn accept_terms(
+    State(console): State<Console>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    let back = format!("/console/p/{id}");
+    let result = async {
+        session.check(&headers, fields.get("csrf").map(String::as_str))?;
+        let loaded = load(&console, &id).await?;
+        let membership = loaded.standard.membership.clone().ok_or_else(|| {
+            ConsoleError::BadInput("this partnership has no membership module whose terms to accept".into())
+        })?;
+        let terms = required(&fields, "terms", "The terms' hash")?;
+        let msg = membership_api::HandleMsg::AcceptTerms { terms };
+        modules::call(&console.api.node, loaded.id, &membership, &msg, console.api.config.call_timeout)
+            .await?;
+        Ok(Done::stay("You accepted the terms: you are a member now.", back.clone()))
+    }
+    .await;
+    respond(&headers, &back, result)
 }
 
 async fn gather(console: &Console, loaded: &Loaded) -> Result<PartnershipLive, ConsoleError> {

@@ -156,6 +156,23 @@ async fn fill(
         let answer: Result<membership_api::MemberInfo, _> =
             modules::query(node, id, membership, &membership_api::QueryMsg::Member { member: me.to_owned() })
                 .await;
+        let acceptance: Result<membership_api::AcceptanceResponse, _> = modules::query(
+            node,
+            id,
+            membership,
+            &membership_api::QueryMsg::Acceptance { member: me.to_owned() },
+        )
+        .await;
+        if let Ok(membership_api::AcceptanceResponse { pending: Some(pending), .. }) = acceptance {
+            row.waits.push(Wait {
+                text: format!(
+                    "Accept the partnership's terms to become a member ({} voting, {} economic units wait for you)",
+                    pending.terms.voting_units, pending.terms.economic_units
+                ),
+                href: base.clone(),
+                deadline: None,
+            });
+        }
         if let Ok(info) = answer {
             let roles = info.record.roles.iter().cloned().collect::<Vec<_>>().join(", ");
             row.units = Some(format!(
