@@ -26,7 +26,7 @@
 //! | [`host`] | wasmtime: runs modules with fuel and limits (the ledger's [`ledger::Executor`]) |
 //! | [`net`] | libp2p: gossip, the sync protocol, discovery |
 //! | [`node`] | one member's node: ledgers, store-before-report, acks, absences, the network half |
-//! | [`api`] | the HTTP JSON API the CLI and other clients use |
+//! | [`api`] | the HTTP JSON API the CLI and other clients use, and the web console for partners (HTML, on the same address) |
 //! | [`home`] | a node's home directory: keys, config, token |
 //!
 //! Dependencies point one way (`api -> node -> {net, host} ; host -> ledger
@@ -119,6 +119,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod api;
+mod console;
 pub mod dag;
 pub mod home;
 pub mod host;

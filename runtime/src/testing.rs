@@ -84,6 +84,20 @@ impl WasmHarness {
         participants: u8,
         modules: &[ModuleDef<'_>],
     ) -> Result<Self, LedgerError> {
+        Self::build(n, participants, modules, Params::default())
+    }
+
+    /// Starts a partnership of all `n` members under the charter `params`.
+    pub fn with_params(n: u8, modules: &[ModuleDef<'_>], params: Params) -> Result<Self, LedgerError> {
+        Self::build(n, n, modules, params)
+    }
+
+    fn build(
+        n: u8,
+        participants: u8,
+        modules: &[ModuleDef<'_>],
+        params: Params,
+    ) -> Result<Self, LedgerError> {
         let executor = WasmExecutor::new(HostConfig::with_cache_dir(test_module_cache()))
             .map_err(|e| LedgerError::GenesisFailed(format!("cannot start the WASM host: {e}")))?;
         let keys: Vec<MemberKey> = (1..=n).map(MemberKey::from_seed).collect();
@@ -105,12 +119,7 @@ impl WasmHarness {
         let mut members: Vec<MemberId> =
             keys[..participants as usize].iter().map(MemberKey::member_id).collect();
         members.sort();
-        let charter = Charter {
-            name: "harness".into(),
-            participants: members,
-            modules: specs,
-            params: Params::default(),
-        };
+        let charter = Charter { name: "harness".into(), participants: members, modules: specs, params };
         let genesis = UnsignedOp {
             partnership: Default::default(),
             author: keys[0].member_id(),
@@ -162,6 +171,21 @@ impl WasmHarness {
         Ok(id)
     }
 
+    /// Member `i` publishes `wasm` in the partnership (one `PublishCode` op
+    /// per chunk, in order); returns the code's hash and the ops.
+    pub fn publish(&mut self, i: usize, wasm: &[u8]) -> (crate::op::CodeHash, Vec<OpId>) {
+        let mut ops = Vec::new();
+        for chunk in crate::op::CodeChunk::split(wasm) {
+            self.now += 1;
+            let op = self.ledger.create_op(&self.keys[i], Payload::PublishCode(chunk), self.now);
+            ops.push(op.id());
+            if let Err(refusal) = self.ledger.insert(op, self.now) {
+                panic!("member {i}'s publish op was refused: {refusal}");
+            }
+        }
+        (crate::op::CodeHash::of(wasm), ops)
+    }
+
     /// Every participant acks, so everything so far becomes final.
     pub fn ack_all(&mut self) {
         for i in 0..self.keys.len() {
@@ -205,4 +229,47 @@ impl WasmHarness {
     pub fn ops(&self) -> Vec<SignedOp> {
         self.ledger.dag().nodes().map(|n| (*n.op).clone()).collect()
     }
+}
+
+/// A valid polypact module that is slow to compile: `functions` functions,
+/// each with `locals` locals that all stay live across `branches`
+/// conditional blocks (compile time grows with their product; see
+/// `host::CompileCost`). Its entry points answer `Ok` at once. For tests of
+/// compiling off the node loop and of the compile-cost rule.
+pub fn costly_module(functions: usize, locals: usize, branches: usize) -> Vec<u8> {
+    let mut body = String::new();
+    for index in 0..functions {
+        body.push_str(&format!("  (func $costly{index} (param i64) (result i64) (local"));
+        body.push_str(&" i64".repeat(locals));
+        body.push_str(")\n");
+        for i in 0..branches {
+            let (a, c) = ((i * 7) % locals + 1, i % locals + 1);
+            body.push_str(&format!(
+                "    (if (i64.ne (local.get 0) (i64.const {i})) (then (local.set {c} (i64.add (local.get {a}) (local.get 0)))))\n"
+            ));
+        }
+        body.push_str("    (local.get 1)");
+        for l in 2..=locals {
+            body.push_str(&format!("\n    (local.get {l}) (i64.add)"));
+        }
+        body.push_str(")\n");
+    }
+    let text = format!(
+        r#"(module
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  (data (i32.const 0) "\00\00\00\00")
+  (func (export "polypact_alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+    (local.get $p))
+  (func (export "polypact_abi_version") (result i32) (i32.const 1))
+  (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
+  (func (export "polypact_handle") (param i32 i32) (result i64) (i64.const 4))
+  (func (export "polypact_query") (param i32 i32) (result i64) (i64.const 0x10_0000_0002))
+{body})"#
+    );
+    #[allow(clippy::expect_used)] // the text above is valid WAT by construction
+    wat::parse_str(text).expect("generated WAT parses")
 }

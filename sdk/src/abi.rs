@@ -246,6 +246,13 @@ pub enum SystemQuery {
     /// Whether the partnership is dissolved: JSON `null` or
     /// `{"height":12,"op":"<hex>","reason":"term ended"}`.
     Dissolution {},
+    /// The partnership's terms as they stand: JSON
+    /// `{"terms":"<hex>","generation":2}`. `terms` hashes the partnership id,
+    /// every installed instance (name, code, permissions) and `generation`,
+    /// which every install and upgrade raises (an upgrade to the same code
+    /// with a new config, through `migrate`, changes the terms too). A
+    /// newcomer accepts the terms by naming this hash.
+    Terms {},
 }
 
 /// Packs an output region into the `i64` an entry point returns.

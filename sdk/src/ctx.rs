@@ -84,6 +84,15 @@ pub struct ModuleInstance {
     pub code: String,
 }
 
+/// The partnership's terms as they stand, as `system` reports them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Terms {
+    /// The terms' hash, 64 hex digits: what a newcomer accepts.
+    pub terms: String,
+    /// How many installs and upgrades the partnership has had.
+    pub generation: u64,
+}
+
 impl QueryCtx {
     pub(crate) fn new(env: Env) -> Self {
         QueryCtx { env }
@@ -153,6 +162,11 @@ impl QueryCtx {
     /// counted among those present.
     pub fn statuses(&self) -> Result<Vec<ParticipantStatus>, Error> {
         self.query_system(SystemQuery::Statuses {})
+    }
+
+    /// The partnership's terms as they stand (see [`SystemQuery::Terms`]).
+    pub fn terms(&self) -> Result<Terms, Error> {
+        self.query_system(SystemQuery::Terms {})
     }
 
     /// Whether `member` is suspended for absence now.

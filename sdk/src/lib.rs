@@ -208,7 +208,7 @@ mod storage;
 pub mod testing;
 
 pub use abi::{Event, Message, Response, SystemMsg, SystemQuery};
-pub use ctx::{Ctx, Equivocator, ModuleInstance, Participant, ParticipantStatus, QueryCtx, Status};
+pub use ctx::{Ctx, Equivocator, ModuleInstance, Participant, ParticipantStatus, QueryCtx, Status, Terms};
 pub use error::Error;
 pub use key::MapKey;
 pub use response::{Json, QueryOutput, from_json, to_json};

@@ -155,6 +155,12 @@ impl MockHost {
         self.on_system(SystemQuery::Statuses {}, &list)
     }
 
+    /// Answers `system`'s terms query with this hash (generation 0).
+    pub fn set_terms(&mut self, terms: &str) -> &mut Self {
+        let answer = crate::ctx::Terms { terms: String::from(terms), generation: 0 };
+        self.on_system(SystemQuery::Terms {}, &answer)
+    }
+
     /// Answers a [`SystemQuery`] with `answer` as JSON.
     ///
     /// # Panics

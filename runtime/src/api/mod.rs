@@ -21,6 +21,7 @@
 //! | `GET /v1/partnerships/{id}/events?final=true` | server-sent events, one per op applied, undone or final |
 //! | `GET /v1/invitations` | partnerships announced by strangers, waiting for the operator |
 //! | `POST /v1/invitations/{id}/accept`, `DELETE /v1/invitations/{id}` | join one, or drop it |
+//! | `GET /`, `/console/…` | the web console for partners (HTML, its own sign-in; not part of the JSON API, see `console`) |
 //!
 //! ```text
 //! $ TOKEN=$(cat ~/.polypact/api.token)
@@ -46,7 +47,7 @@
 mod edge;
 mod error;
 mod metrics;
-mod routes;
+pub(crate) mod routes;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -302,6 +303,8 @@ fn router_with_edge(
     let guarded = guarded.layer(middleware::from_fn_with_state(state.clone(), require_token));
     let router = open
         .merge(guarded)
+        // The web console: its own routes, outside `/v1`, with its own sign-in.
+        .merge(crate::console::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -347,7 +350,7 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
 }
 
 /// Compares in time independent of where the strings differ.
-fn same_token(given: &str, expected: &str) -> bool {
+pub(crate) fn same_token(given: &str, expected: &str) -> bool {
     let (a, b) = (given.as_bytes(), expected.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

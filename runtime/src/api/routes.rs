@@ -50,6 +50,7 @@ pub(super) fn table() -> Vec<(Route, Handler)> {
         (r("GET", "/v1/partnerships/{id}", true), get(show_partnership)),
         (r("GET", "/v1/partnerships/{id}/genesis", true), get(genesis)),
         (r("POST", "/v1/partnerships/{id}/calls", true), post(call)),
+        (r("POST", "/v1/partnerships/{id}/code", true), post(publish_code)),
         (r("POST", "/v1/partnerships/{id}/query", true), post(query)),
         (r("GET", "/v1/partnerships/{id}/ops/{op}", true), get(op_status)),
         (r("GET", "/v1/partnerships/{id}/events", true), get(events)),
@@ -102,6 +103,7 @@ async fn node_info(State(state): State<ApiState>) -> Result<Json<Value>, ApiErro
         "member": info.member.to_string(),
         "version": info.version,
         "partnerships": info.partnerships,
+        "modules_compiling": info.modules_compiling,
         "peer_id": state.config.peer_id,
         "p2p_listen": state.p2p_listen().await,
         "peers": peers,
@@ -162,7 +164,17 @@ pub(super) fn partnership_json(info: &PartnershipInfo) -> Value {
             "why_not": w.why_not,
         })).collect::<Vec<_>>(),
         "modules": info.modules.iter()
-            .map(|(name, code)| json!({"name": name, "code": code.to_hex()})).collect::<Vec<_>>(),
+            .map(|(name, record)| json!({
+                "name": name,
+                "code": record.code.to_hex(),
+                "permissions": record.permissions.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        "published_code": info.published_code.iter().map(|(code, record)| json!({
+            "code": code.to_hex(),
+            "size": record.size,
+            "published_at": record.published_at,
+            "op": record.published_by.map(|op| op.to_hex()),
+        })).collect::<Vec<_>>(),
         "op_count": info.op_count,
         "pending": info.pending,
         "dissolved": info.dissolved,
@@ -173,6 +185,7 @@ pub(super) fn partnership_json(info: &PartnershipInfo) -> Value {
             "clock_tolerance_ms": info.charter.params.clock_tolerance_ms,
             "max_message_depth": info.charter.params.max_message_depth,
             "suspend_after_ms": info.charter.params.suspend_after_ms,
+            "max_code_bytes": info.charter.params.max_code_bytes,
         },
     })
 }
@@ -227,7 +240,7 @@ fn bad_charter(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_charter", message)
 }
 
-async fn create_partnership(
+pub(crate) async fn create_partnership(
     State(state): State<ApiState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -367,7 +380,7 @@ struct JoinRequest {
     id: Option<String>,
 }
 
-async fn join_partnership(
+pub(crate) async fn join_partnership(
     State(state): State<ApiState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -539,6 +552,88 @@ async fn call(
                 ),
             ))
         }
+    }
+}
+
+/// `?wait=accepted|applied|final&timeout_ms=N` of a publication.
+fn publish_params(
+    query: Option<&str>,
+    default_timeout: std::time::Duration,
+) -> Result<(WaitFor, std::time::Duration), ApiError> {
+    let (mut wait, mut timeout) = (WaitFor::Applied, default_timeout);
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "wait" => {
+                wait = match value {
+                    "accepted" => WaitFor::Accepted,
+                    "applied" => WaitFor::Applied,
+                    "final" => WaitFor::Final,
+                    other => {
+                        return Err(ApiError::bad_request(
+                            "bad_parameter",
+                            format!("wait={other}: use accepted, applied or final"),
+                        ));
+                    }
+                };
+            }
+            "timeout_ms" => {
+                let ms: u64 = value.parse().map_err(|_| {
+                    ApiError::bad_request(
+                        "bad_parameter",
+                        format!("timeout_ms={value}: a whole number of milliseconds"),
+                    )
+                })?;
+                timeout = std::time::Duration::from_millis(ms);
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "bad_parameter",
+                    format!("unknown parameter `{other}`; this route takes `wait` and `timeout_ms`"),
+                ));
+            }
+        }
+    }
+    Ok((wait, timeout.min(MAX_CALL_WAIT)))
+}
+
+/// `POST /v1/partnerships/{id}/code`: publishes the body (a module's
+/// `.wasm` bytes) in the partnership's log.
+async fn publish_code(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = parse_partnership(&id)?;
+    let (wait, timeout) = publish_params(raw.as_deref(), state.config.call_timeout)?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request("bad_code", "the body is empty; send the module's .wasm bytes"));
+    }
+    let receipt = state.node.publish_code(id, body.to_vec(), wait, timeout).await?;
+    let ops: Vec<String> = receipt.ops.iter().map(|op| op.to_hex()).collect();
+    let answer = |status: &str| {
+        json!({
+            "code": receipt.code.to_hex(), "bytes": body.len(), "ops": ops, "status": status,
+            "final": receipt.is_final,
+        })
+    };
+    match &receipt.outcome {
+        _ if receipt.ops.is_empty() => Ok((StatusCode::OK, Json(answer("already_published")))),
+        None => Ok((StatusCode::ACCEPTED, Json(answer("accepted")))),
+        Some(OpOutcome::Applied { .. }) => Ok((StatusCode::OK, Json(answer("published")))),
+        Some(OpOutcome::Failed { error }) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "publish_failed",
+            format!("the code was not published: {error}"),
+        )
+        .with("code", receipt.code.to_hex().into())),
+        Some(OpOutcome::Skipped { reason }) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "publish_skipped",
+            format!("the code was not published: {reason}"),
+        )),
+        Some(OpOutcome::Structural) => Ok((StatusCode::OK, Json(answer("published")))),
     }
 }
 

@@ -35,7 +35,7 @@ pub enum Wait {
 }
 
 impl Wait {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Wait::Accepted => "accepted",
             Wait::Applied => "applied",

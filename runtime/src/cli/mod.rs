@@ -31,6 +31,7 @@
 //! mod.rs (this file: arguments, dispatch)
 //!   testnet/demo        the story: uses processes, commands, charter, client, testnet_file
 //!   invitations         uses commands, client
+//!   publish             uses commands, client
 //!   commands            uses charter, client, aliases, testnet_file
 //!   testnet/processes   uses client, testnet_file
 //!   charter             uses client (Target), testnet_file
@@ -73,6 +74,7 @@ mod local_demo;
 mod module;
 mod node;
 mod output;
+mod publish;
 mod testnet;
 mod testnet_file;
 
@@ -223,7 +225,8 @@ enum Cmd {
         #[command(subcommand)]
         command: CharterCmd,
     },
-    /// Module tooling: new, build, hash.
+    /// Module tooling: new, build, hash; publish code in a partnership and
+    /// propose installing or upgrading it.
     Module {
         #[command(subcommand)]
         command: ModuleCmd,
@@ -393,6 +396,66 @@ enum ModuleCmd {
         /// The .wasm file.
         file: PathBuf,
     },
+    /// Publishes a .wasm file in a partnership's log (every partner's node
+    /// gets it by sync) and prints its code hash.
+    Publish {
+        /// Partnership id, a unique prefix of 8 or more hex digits, or an alias.
+        id: String,
+        /// The .wasm file.
+        file: PathBuf,
+        /// Wait until the publication is applied or final.
+        #[arg(long, value_enum, default_value_t = Wait::Applied)]
+        wait: Wait,
+        /// Longest wait, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publishes a .wasm file and opens the proposal that installs it (or
+    /// upgrades an instance to it) through the module the charter lets
+    /// change modules (its governance).
+    #[command(group(clap::ArgGroup::new("change").required(true).args(["install", "upgrade"])))]
+    Propose {
+        /// Partnership id, a unique prefix of 8 or more hex digits, or an alias.
+        id: String,
+        /// Install a new module instance under this name.
+        #[arg(long, value_name = "NAME")]
+        install: Option<String>,
+        /// Upgrade this module instance (runs the new code's migrate).
+        #[arg(long, value_name = "NAME")]
+        upgrade: Option<String>,
+        /// The .wasm file.
+        file: PathBuf,
+        /// JSON: the init config (install) or the migrate message (upgrade).
+        #[arg(long, value_name = "JSON")]
+        config: Option<String>,
+        /// A system permission to grant the new instance (repeatable; the
+        /// governance module must hold it).
+        #[arg(long = "permission", value_name = "NAME")]
+        permissions: Vec<String>,
+        /// The proposal's title.
+        #[arg(long)]
+        title: Option<String>,
+        /// The decision-table rule to propose under.
+        #[arg(long, default_value = "charter_change")]
+        kind: String,
+        /// How long the vote stays open, in seconds (default: the voting
+        /// module's longest period).
+        #[arg(long, value_name = "SECONDS")]
+        period: Option<u64>,
+        /// The module to propose through (default: the one the charter
+        /// grants install_module/upgrade_module).
+        #[arg(long, value_name = "MODULE")]
+        via: Option<String>,
+        /// Longest wait for each step, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -521,6 +584,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ModuleCmd::New { name, dir, sdk } => module::new(&name, dir, sdk),
             ModuleCmd::Build { path } => module::build(&path).map(|_| ()),
             ModuleCmd::Hash { file } => module::hash(&file),
+            ModuleCmd::Publish { id, file, wait, timeout, json } => {
+                runtime()?.block_on(publish::publish(&target, &id, &file, wait, timeout, json))
+            }
+            ModuleCmd::Propose {
+                id,
+                install,
+                upgrade,
+                file,
+                config,
+                permissions,
+                title,
+                kind,
+                period,
+                via,
+                timeout,
+                json,
+            } => {
+                let config = publish::config_arg(config.as_deref())?;
+                let change = match (install, upgrade) {
+                    (Some(name), _) => publish::Change::Install { name, config, permissions },
+                    (None, Some(name)) => {
+                        if !permissions.is_empty() {
+                            anyhow::bail!(
+                                "--permission goes with --install: an upgrade keeps the instance's permissions"
+                            );
+                        }
+                        publish::Change::Upgrade { name, migrate: config }
+                    }
+                    (None, None) => unreachable!("clap requires --install or --upgrade"),
+                };
+                runtime()?.block_on(publish::propose(
+                    &target,
+                    &id,
+                    change,
+                    &file,
+                    publish::Proposal { title, kind, period_ms: period.map(|s| s.saturating_mul(1000)), via },
+                    timeout,
+                    json,
+                ))
+            }
         },
         Cmd::Testnet { command } => runtime()?.block_on(async {
             match command {

@@ -57,6 +57,14 @@ pub fn new(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> Result<()>
         }
         std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
     }
+    // The SDK's workspace lock pins the versions the SDK was tested with, so
+    // the module builds the same bytes (the same code hash) on every
+    // partner's machine, and offline.
+    let lock = sdk.join("../Cargo.lock");
+    if lock.exists() {
+        std::fs::copy(&lock, dir.join("Cargo.lock"))
+            .with_context(|| format!("cannot copy {} into the new crate", lock.display()))?;
+    }
     outln!("created module crate `{name}` in {}", dir.display());
     outln!("  test it:  cd {} && cargo test", dir.display());
     outln!("  build it: polypact module build {}", dir.display());

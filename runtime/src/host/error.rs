@@ -51,4 +51,7 @@ pub enum HostError {
     /// The background epoch ticker thread could not be started.
     #[error("cannot start the epoch ticker thread: {0}")]
     Ticker(#[source] std::io::Error),
+    /// The background compiler thread could not be started.
+    #[error("cannot start the module compiler thread: {0}")]
+    CompilerThread(#[source] std::io::Error),
 }

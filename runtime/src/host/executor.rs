@@ -8,9 +8,7 @@
 //! engine settings (`engine.rs`), the cache format (`cache.rs`), module
 //! checks (`validate.rs`) or the host functions (`imports.rs`).
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use polypact_sdk::abi::{
@@ -18,17 +16,17 @@ use polypact_sdk::abi::{
 };
 use serde::de::DeserializeOwned;
 use wasmtime::{
-    Engine, Instance, InstancePre, Linker, Module, ModuleExport, PoolConcurrencyLimitError, Store, Trap,
-    TypedFunc, WasmParams, WasmResults,
+    Engine, Instance, ModuleExport, PoolConcurrencyLimitError, Store, Trap, TypedFunc, WasmParams,
+    WasmResults,
 };
 
-use super::cache::{ArtifactCache, Miss};
+use super::cache::ArtifactCache;
 use super::config::{GuestLimits, HostConfig};
 use super::engine::{EpochTicker, build_engine, deadline_ticks};
 use super::error::HostError;
 use super::imports::{GuestFault, linker};
+use super::prepare::{BackgroundCompiler, Code, Codes, Preparer, entry_slot};
 use super::state::{EnvSlot, StoreState};
-use super::validate::{EXPORT_MEMORY, Shape, check};
 use crate::ledger::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};
 use crate::op::CodeHash;
 
@@ -46,61 +44,16 @@ const NATIVE_FRAMES_BYTES: usize = 512 * 1024;
 /// [`HostConfig::max_instances`] live instances.
 pub struct WasmExecutor {
     engine: Engine,
-    linker: Linker<StoreState>,
     limits: GuestLimits,
     deadline: Duration,
     deadline_ticks: u64,
     max_instances: u32,
-    cache: Option<ArtifactCache>,
-    codes: RwLock<BTreeMap<CodeHash, Arc<Code>>>,
-    compiled: AtomicU64,
-    loaded: AtomicU64,
+    /// Turns bytes into [`Code`]; shared with the background compiler.
+    preparer: Arc<Preparer>,
+    codes: Codes,
+    /// Published code compiling off the caller's thread.
+    background: BackgroundCompiler,
     _ticker: EpochTicker,
-}
-
-/// A module ready to instantiate.
-struct Code {
-    pre: InstancePre<StoreState>,
-    shape: Shape,
-    exports: ExportHandles,
-}
-
-/// The exports an invocation uses, resolved once per module so that an
-/// invocation finds them by index instead of by name.
-struct ExportHandles {
-    memory: ModuleExport,
-    alloc: ModuleExport,
-    abi_version: ModuleExport,
-    /// Indexed by [`entry_slot`]; `None` for an optional export the module lacks.
-    entries: [Option<ModuleExport>; 4],
-}
-
-impl ExportHandles {
-    /// Resolves the exports of a module that passed `check`.
-    fn resolve(module: &Module) -> Result<Self, String> {
-        let required =
-            |name: &str| module.get_export_index(name).ok_or_else(|| format!("it has no export `{name}`"));
-        let mut entries = [None, None, None, None];
-        for entry in [Entry::Init, Entry::Handle, Entry::Query, Entry::Migrate] {
-            entries[entry_slot(entry)] = module.get_export_index(entry.export_name());
-        }
-        Ok(ExportHandles {
-            memory: required(EXPORT_MEMORY)?,
-            alloc: required(EXPORT_ALLOC)?,
-            abi_version: required(EXPORT_ABI_VERSION)?,
-            entries,
-        })
-    }
-}
-
-/// The place of `entry` in [`ExportHandles::entries`].
-fn entry_slot(entry: Entry) -> usize {
-    match entry {
-        Entry::Init => 0,
-        Entry::Handle => 1,
-        Entry::Query => 2,
-        Entry::Migrate => 3,
-    }
 }
 
 /// The function `export` of `instance`, typed; a missing or mistyped export
@@ -137,16 +90,17 @@ impl WasmExecutor {
         let linker = linker(&engine)?;
         let cache = config.cache_dir.as_deref().map(|dir| ArtifactCache::open(dir, &engine)).transpose()?;
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        let preparer = Arc::new(Preparer::new(engine.clone(), linker, config.limits, cache));
+        let codes = Codes::default();
+        let background = BackgroundCompiler::start(Arc::clone(&preparer), codes.clone())?;
         Ok(WasmExecutor {
-            linker,
             limits: config.limits,
             deadline: config.deadline,
             deadline_ticks: deadline_ticks(config.deadline, config.epoch_tick),
             max_instances: config.max_instances,
-            cache,
-            codes: RwLock::new(BTreeMap::new()),
-            compiled: AtomicU64::new(0),
-            loaded: AtomicU64::new(0),
+            preparer,
+            codes,
+            background,
             _ticker: ticker,
             engine,
         })
@@ -163,62 +117,40 @@ impl WasmExecutor {
         if self.has_code(&code) {
             return Ok(code);
         }
-        let limit = self.limits.max_code_bytes;
-        if wasm.len() > limit {
-            return Err(HostError::TooLarge { code, size: wasm.len(), limit });
-        }
-        let invalid = |reason: String| HostError::InvalidModule { code, reason };
-        let (module, fresh) = match self.load_cached(&code) {
-            Some(module) => (module, false),
-            None => {
-                let module = Module::from_binary(&self.engine, wasm)
-                    .map_err(|e| invalid(format!("it does not compile: {e:#}")))?;
-                self.compiled.fetch_add(1, Ordering::Relaxed);
-                (module, true)
-            }
-        };
-        let shape = check(&module, &self.limits).map_err(invalid)?;
-        let exports = ExportHandles::resolve(&module).map_err(invalid)?;
-        let pre =
-            self.linker.instantiate_pre(&module).map_err(|e| invalid(format!("it does not link: {e:#}")))?;
-        if fresh
-            && let Some(cache) = &self.cache
-            && let Err(why) = cache.store(&code, &module)
-        {
-            tracing::warn!(code = %code.short(), "module cache: {why}; the module will be compiled again next start");
-        }
-        let mut codes = self.codes.write().unwrap_or_else(PoisonError::into_inner);
-        codes.entry(code).or_insert_with(|| Arc::new(Code { pre, shape, exports }));
+        self.preparer.validate(code, wasm)?;
+        let prepared = self.preparer.prepare(code, wasm)?;
+        self.codes.insert(code, prepared);
         Ok(code)
-    }
-
-    /// The module for `code` from the on-disk cache, if there is a usable one.
-    fn load_cached(&self, code: &CodeHash) -> Option<Module> {
-        let cache = self.cache.as_ref()?;
-        match cache.load(&self.engine, code) {
-            Ok(module) => {
-                self.loaded.fetch_add(1, Ordering::Relaxed);
-                Some(module)
-            }
-            Err(Miss::Absent) => None,
-            Err(Miss::Unusable(why)) => {
-                tracing::warn!(code = %code.short(), "module cache: {why}; compiling again");
-                None
-            }
-        }
     }
 
     /// The hashes of all code held, ascending.
     pub fn code_hashes(&self) -> Vec<CodeHash> {
-        self.codes.read().unwrap_or_else(PoisonError::into_inner).keys().copied().collect()
+        self.codes.hashes()
+    }
+
+    /// The preparer, to measure compiles past the rules in tests.
+    #[cfg(test)]
+    pub(super) fn preparer_for_tests(&self) -> &Preparer {
+        &self.preparer
+    }
+
+    /// Checks `wasm` and compiles it on the background compiler (as
+    /// [`Executor::load_code`] does), then waits, on the calling thread,
+    /// until it is ready: for callers off the node loop that must hand the
+    /// loop compiled code. The error says why the module cannot run.
+    pub fn compile_off_loop(&self, wasm: &[u8]) -> Result<CodeHash, ExecError> {
+        let code = self.load_code(wasm)?;
+        self.code(&code).map(|_| code)
+    }
+
+    /// How many published modules are still compiling in the background.
+    pub fn compiling(&self) -> usize {
+        self.background.in_flight()
     }
 
     /// How code was added so far.
     pub fn stats(&self) -> HostStats {
-        HostStats {
-            compiled: self.compiled.load(Ordering::Relaxed),
-            loaded_from_cache: self.loaded.load(Ordering::Relaxed),
-        }
+        self.preparer.stats()
     }
 
     /// The limits every invocation runs under.
@@ -226,8 +158,17 @@ impl WasmExecutor {
         &self.limits
     }
 
-    fn code(&self, code: &CodeHash) -> Option<Arc<Code>> {
-        self.codes.read().unwrap_or_else(PoisonError::into_inner).get(code).cloned()
+    /// The ready code for `code`, waiting for a background compile of it
+    /// to end; the compile's error if it failed (the same on every node).
+    fn code(&self, code: &CodeHash) -> Result<Arc<Code>, ExecError> {
+        if let Some(ready) = self.codes.get(code) {
+            return Ok(ready);
+        }
+        match self.background.wait_for(code) {
+            Some(Ok(())) => self.codes.get(code).ok_or(ExecError::MissingCode(*code)),
+            Some(Err(reason)) => Err(ExecError::InvalidModule(reason)),
+            None => Err(ExecError::MissingCode(*code)),
+        }
     }
 
     /// Runs one invocation in `store`; fuel accounting is the caller's.
@@ -350,11 +291,30 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], export: &str, what: &str) -> Result
 
 impl Executor for WasmExecutor {
     fn has_code(&self, code: &CodeHash) -> bool {
-        self.codes.read().unwrap_or_else(PoisonError::into_inner).contains_key(code)
+        self.codes.get(code).is_some() || self.background.knows(code)
+    }
+
+    /// Checks the bytes (size, WASM validation: both the same on every
+    /// node) at once, and compiles them on the background compiler, so a
+    /// partner's costly module never holds up the caller (the node loop).
+    /// A module whose compile or shape check fails fails each invocation
+    /// with that reason.
+    fn load_code(&self, wasm: &[u8]) -> Result<CodeHash, ExecError> {
+        let code = CodeHash::of(wasm);
+        if self.has_code(&code) {
+            return Ok(code);
+        }
+        self.preparer.validate(code, wasm).map_err(|error| match error {
+            HostError::InvalidModule { reason, .. } => ExecError::InvalidModule(reason),
+            error @ HostError::TooLarge { .. } => ExecError::InvalidModule(error.to_string()),
+            other => ExecError::Fault(other.to_string()),
+        })?;
+        self.background.submit(code, wasm.to_vec());
+        Ok(code)
     }
 
     fn invoke(&self, call: Invocation<'_>, env: &mut dyn HostEnv) -> Result<Invoked, ExecError> {
-        let code = self.code(call.code).ok_or(ExecError::MissingCode(*call.code))?;
+        let code = self.code(call.code)?;
         if call.entry == Entry::Migrate && !code.shape.has_migrate {
             return Err(ExecError::InvalidModule(format!(
                 "module {} has no `{}` export, so nothing can be upgraded to it; add a migrate entry point",
@@ -401,7 +361,7 @@ impl std::fmt::Debug for WasmExecutor {
             .field("codes", &self.code_hashes())
             .field("limits", &self.limits)
             .field("deadline", &self.deadline)
-            .field("cache", &self.cache)
+            .field("compiling", &self.compiling())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }

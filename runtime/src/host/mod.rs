@@ -73,6 +73,7 @@
 //! [`ExecError`]: crate::ledger::ExecError
 
 mod cache;
+mod compile_cost;
 mod config;
 mod engine;
 mod error;
@@ -80,6 +81,7 @@ mod executor;
 mod imports;
 #[cfg(any(test, feature = "testing"))]
 pub mod native;
+mod prepare;
 mod references;
 mod state;
 mod validate;
@@ -87,6 +89,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use compile_cost::{CompileCost, MAX_FUNCTION_COMPILE_COST, MAX_MODULE_COMPILE_COST};
 pub use config::{GuestLimits, HostConfig};
 pub use error::HostError;
 pub use executor::{HostStats, WasmExecutor};

@@ -43,7 +43,7 @@ use super::state::{
     ModuleRecord, ParticipantRecord, StateMap, Write, encode_record, evidence_key, failed_key, module_key,
     participant_key, peer_key,
 };
-use super::suspension;
+use super::{publish, suspension};
 use crate::dag::{Dag, OrderKey, PendingBuffer, PendingLimits, PlaceError, Placement};
 use crate::op::{
     Charter, EquivocationProof, Limits, MemberId, MemberKey, OpError, OpId, PartnershipId, Payload, SignedOp,
@@ -201,6 +201,9 @@ pub struct Ledger<E: Executor> {
     last_payload_insert: BTreeMap<MemberId, u64>,
     last_own_insert: BTreeMap<MemberId, u64>,
     halted: Option<String>,
+    /// Code whose publication an executed op completed, for the node's code
+    /// store ([`Ledger::take_published_code`]). Filled while executing.
+    published_code: std::sync::Mutex<Vec<Vec<u8>>>,
     /// Suspension cuts assumed for the tail (see [`Ledger::settle`]): a
     /// member's ops after its cut have no effect.
     cuts: BTreeMap<MemberId, u64>,
@@ -256,6 +259,7 @@ impl<E: Executor> Ledger<E> {
             last_payload_insert: BTreeMap::new(),
             last_own_insert: BTreeMap::new(),
             halted: None,
+            published_code: std::sync::Mutex::default(),
             cuts: BTreeMap::new(),
             tail_votes: BTreeMap::new(),
         };
@@ -386,6 +390,13 @@ impl<E: Executor> Ledger<E> {
     /// Root of the optimistic state.
     pub fn optimistic_root(&self) -> [u8; 32] {
         self.optimistic.root()
+    }
+
+    /// The code of every publication completed since the last call, joined
+    /// and checked: the node keeps it in its code store so it outlives the
+    /// ops (the state keeps only its record).
+    pub fn take_published_code(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(self.published_code.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// Why applying stopped, if this node could not decide an op (missing
@@ -1067,6 +1078,14 @@ impl<E: Executor> Ledger<E> {
                     suspension::execute(&self.optimistic, &self.dag, &self.charter.params, op, key);
                 Ok((with_evidence(writes), outcome))
             }
+            Payload::PublishCode(chunk) => {
+                let run =
+                    publish::execute(&self.optimistic, &self.charter.params, &self.executor, op, chunk, key)?;
+                if let Some(wasm) = run.published {
+                    self.published_code.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(wasm);
+                }
+                Ok((with_evidence(run.writes), run.outcome))
+            }
             Payload::Call { .. } if self.optimistic.dissolution().is_some() => {
                 let error = dissolved_error(self.optimistic.dissolution());
                 let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
@@ -1432,6 +1451,9 @@ fn genesis_state<E: Executor>(
     for module in &charter.modules {
         let record = ModuleRecord { code: module.code, permissions: module.permissions.clone() };
         run.put(module_key(&module.name), Some(encode_record(&record)));
+    }
+    for (key, value) in publish::genesis_writes(charter.modules.iter().map(|m| m.code)) {
+        run.put(key, value);
     }
     for module in &charter.modules {
         run.refuel();

@@ -39,6 +39,12 @@ pub struct ModuleEvent {
 /// with the op's outcome.
 pub const MAX_EVENT_BYTES_PER_OP: usize = 256 * 1024;
 
+/// The most module entry points (calls and queries, nested or one after
+/// another) one op may run: a rule of the runtime, the same on every node.
+/// Fuel bounds what each runs; this bounds how many instances an op
+/// creates, which fuel does not pay for.
+pub const MAX_INVOCATIONS_PER_OP: u32 = 1024;
+
 /// The bytes an event takes: its kind and every attribute's key and value.
 pub(crate) fn event_size(event: &ModuleEvent) -> usize {
     event.module.len()
@@ -79,6 +85,11 @@ pub(crate) struct OpRun<'a, E: Executor> {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     events: Vec<ModuleEvent>,
     fuel_left: u64,
+    /// Entry points run so far (see [`MAX_INVOCATIONS_PER_OP`]).
+    invocations: u32,
+    /// Set once the op passed that limit: the op fails with it, even if a
+    /// module went on after a refused query.
+    over_limit: Option<String>,
     logs: Vec<String>,
 }
 
@@ -92,6 +103,8 @@ impl<'a, E: Executor> OpRun<'a, E> {
             writes: BTreeMap::new(),
             events: Vec::new(),
             fuel_left: params.fuel_per_op,
+            invocations: 0,
+            over_limit: None,
             logs: Vec::new(),
         }
     }
@@ -99,6 +112,24 @@ impl<'a, E: Executor> OpRun<'a, E> {
     /// Resets the fuel budget (genesis gives each module's init a full budget).
     pub(crate) fn refuel(&mut self) {
         self.fuel_left = self.params.fuel_per_op;
+        self.invocations = 0;
+    }
+
+    /// Counts one more entry point; the error once an op passes the rule.
+    fn count_invocation(&mut self, module: &str) -> Result<(), String> {
+        self.invocations = self.invocations.saturating_add(1);
+        if let Some(limit) = &self.over_limit {
+            return Err(limit.clone());
+        }
+        if self.invocations > MAX_INVOCATIONS_PER_OP {
+            let limit = format!(
+                "invocation limit {MAX_INVOCATIONS_PER_OP} reached running `{module}` (an op runs at most that many \
+                 module calls and queries in all, a rule of the runtime)"
+            );
+            self.over_limit = Some(limit.clone());
+            return Err(limit);
+        }
+        Ok(())
     }
 
     /// The writes, events and debug lines of a successful run.
@@ -190,6 +221,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
         let Some(record) = self.module_record(module) else {
             return failed(format!("no module named `{module}` in this partnership"));
         };
+        self.count_invocation(module).map_err(RunError::Failed)?;
         let code = code_override.unwrap_or(record.code);
         let input = Input { env: self.env_for(module), info: Some(self.info(sender)), msg: msg.to_vec() };
         let executor = self.executor;
@@ -206,6 +238,9 @@ impl<'a, E: Executor> OpRun<'a, E> {
             executor.invoke(Invocation { code: &code, entry, input: &input, fuel: budget }, &mut env)
         };
         let invoked = invoked.map_err(|e| classify(module, e))?;
+        if let Some(limit) = &self.over_limit {
+            return failed(limit.clone());
+        }
         self.fuel_left = self.fuel_left.saturating_sub(invoked.fuel_used);
         let response = match invoked.output {
             Output::Response(Ok(response)) => response,
@@ -252,7 +287,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
         if !held.contains(&needed) {
             return failed(format!(
                 "module `{sender}` may not send `{}` (the charter does not grant it)",
-                permission_name(needed)
+                needed.name()
             ));
         }
         match msg {
@@ -328,6 +363,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
                     module_key(&name),
                     Some(encode_record(&ModuleRecord { code, permissions: granted })),
                 );
+                self.next_terms_generation();
                 self.call(&name, Entry::Init, &config, Some(sender), depth + 1, None)?;
             }
             SystemMsg::UpgradeModule { name, code, migrate_msg } => {
@@ -338,6 +374,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
                 self.require_code(&code)?;
                 record.code = code;
                 self.put(module_key(&name), Some(encode_record(&record)));
+                self.next_terms_generation();
                 self.call(&name, Entry::Migrate, &migrate_msg, Some(sender), depth + 1, None)?;
             }
             SystemMsg::Dissolve { reason } => {
@@ -356,6 +393,38 @@ impl<'a, E: Executor> OpRun<'a, E> {
         Ok(())
     }
 
+    /// The partnership's terms now: a hash of its id, every installed
+    /// instance (name, code, permissions) and the terms generation, which
+    /// every install and upgrade raises; and that generation.
+    fn terms(&self) -> ([u8; 32], u64) {
+        let generation = super::state::decode_epoch(self.get(super::state::TERMS_GENERATION_KEY).as_ref());
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"polypact/terms/v1:");
+        hasher.update(&self.ctx.partnership.0);
+        hasher.update(&generation.to_be_bytes());
+        for (key, value) in self.scan(super::state::MODULE_PREFIX, b"", usize::MAX) {
+            let Some(record) = super::state::decode_record::<ModuleRecord>(&value) else { continue };
+            let name = &key[super::state::MODULE_PREFIX.len()..];
+            hasher.update(&(name.len() as u64).to_be_bytes());
+            hasher.update(name);
+            hasher.update(&record.code.0);
+            for permission in &record.permissions {
+                hasher.update(permission.name().as_bytes());
+                hasher.update(b";");
+            }
+        }
+        (*hasher.finalize().as_bytes(), generation)
+    }
+
+    /// An install or upgrade: the terms generation goes up.
+    fn next_terms_generation(&mut self) {
+        let generation = super::state::decode_epoch(self.get(super::state::TERMS_GENERATION_KEY).as_ref());
+        self.put(
+            super::state::TERMS_GENERATION_KEY.to_vec(),
+            Some(generation.saturating_add(1).to_be_bytes().to_vec()),
+        );
+    }
+
     /// The participant set changed: a new epoch starts, and the suspension
     /// votes of the last one are no longer live.
     fn start_next_epoch(&mut self) {
@@ -364,7 +433,15 @@ impl<'a, E: Executor> OpRun<'a, E> {
         self.put(key, value);
     }
 
+    /// `code` must be published in the partnership (the same answer on every
+    /// node); a node that has run the ops that published it holds it.
     fn require_code(&self, code: &CodeHash) -> Result<(), RunError> {
+        if self.get(&super::state::code_key(code)).is_none() {
+            return failed(format!(
+                "code {code} is not published in this partnership; publish it first \
+                 (`polypact module publish`), then name it"
+            ));
+        }
         if self.executor.has_code(code) {
             Ok(())
         } else {
@@ -392,6 +469,9 @@ impl<'a, E: Executor> OpRun<'a, E> {
         let Some(record) = self.module_record(module) else {
             return (Err(format!("no module named `{module}` in this partnership")), 0);
         };
+        if let Err(limit) = self.count_invocation(module) {
+            return (Err(limit), 0);
+        }
         let input = Input { env: self.env_for(module), info: None, msg: msg.to_vec() };
         let executor = self.executor;
         let mut nested_stack = stack.to_vec();
@@ -480,6 +560,10 @@ impl<'a, E: Executor> OpRun<'a, E> {
                 .get(super::state::DISSOLUTION_KEY)
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or(serde_json::Value::Null),
+            SystemQuery::Terms {} => {
+                let (terms, generation) = self.terms();
+                serde_json::json!({"terms": hex::encode(terms), "generation": generation})
+            }
             SystemQuery::Modules {} => {
                 let list: Vec<serde_json::Value> = self
                     .scan(super::state::MODULE_PREFIX, b"", usize::MAX)
@@ -542,16 +626,6 @@ fn parse_code(text: &str) -> Result<CodeHash, RunError> {
 fn parse_permission(text: &str) -> Result<SystemPermission, RunError> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| RunError::Failed(format!("unknown system permission `{text}`")))
-}
-
-fn permission_name(permission: SystemPermission) -> &'static str {
-    match permission {
-        SystemPermission::AddParticipant => "add_participant",
-        SystemPermission::RemoveParticipant => "remove_participant",
-        SystemPermission::InstallModule => "install_module",
-        SystemPermission::UpgradeModule => "upgrade_module",
-        SystemPermission::Dissolve => "dissolve",
-    }
 }
 
 /// What one running entry point sees.

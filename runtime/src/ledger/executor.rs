@@ -105,6 +105,11 @@ pub trait HostEnv {
 pub trait Executor {
     /// Whether the code with this hash is available.
     fn has_code(&self, code: &CodeHash) -> bool;
+    /// Makes `wasm`, just published in a partnership's log, available to
+    /// [`invoke`](Self::invoke) (a no-op if it already is). An error other
+    /// than [`ExecError::Fault`] means the code is not a valid module, the
+    /// same on every node.
+    fn load_code(&self, wasm: &[u8]) -> Result<CodeHash, ExecError>;
     /// Runs one entry point.
     fn invoke(&self, call: Invocation<'_>, env: &mut dyn HostEnv) -> Result<Invoked, ExecError>;
 }
@@ -114,6 +119,10 @@ pub trait Executor {
 impl<E: Executor + ?Sized> Executor for std::sync::Arc<E> {
     fn has_code(&self, code: &CodeHash) -> bool {
         (**self).has_code(code)
+    }
+
+    fn load_code(&self, wasm: &[u8]) -> Result<CodeHash, ExecError> {
+        (**self).load_code(wasm)
     }
 
     fn invoke(&self, call: Invocation<'_>, env: &mut dyn HostEnv) -> Result<Invoked, ExecError> {

@@ -18,6 +18,7 @@ mod lthash;
 #[cfg(any(test, feature = "testing"))]
 mod native;
 mod persist;
+mod publish;
 mod state;
 mod suspension;
 #[cfg(any(test, feature = "testing"))]
@@ -26,12 +27,12 @@ pub mod testing;
 pub use self::core::{
     Insertion, Ledger, LedgerConfig, Notification, NotificationKind, OpOutcome, Origin, Snapshot,
 };
-pub use dispatch::ModuleEvent;
+pub use dispatch::{MAX_EVENT_BYTES_PER_OP, MAX_INVOCATIONS_PER_OP, ModuleEvent};
 pub use error::{LedgerError, Refusal};
 pub use executor::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};
 pub use lthash::LtHash;
 #[cfg(any(test, feature = "testing"))]
 pub use native::{NativeExecutor, NativeModule};
 pub use persist::OpenError;
-pub use state::{ModuleRecord, ParticipantRecord, StateMap, SuspensionRecord, VoteRecord, Write};
+pub use state::{CodeRecord, ModuleRecord, ParticipantRecord, StateMap, SuspensionRecord, VoteRecord, Write};
 pub use suspension::SYSTEM_EVENTS;

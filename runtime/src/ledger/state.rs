@@ -16,6 +16,10 @@
 //! | `s/x` | the participant-set epoch (u64 BE; absent = 0): admissions, removals and suspensions start a new one |
 //! | `s/v/<voter>` | the voter's suspension vote ([`VoteRecord`]; live while its epoch is current) |
 //! | `s/s/<member>` | the member's latest suspension ([`SuspensionRecord`]) |
+//! | `s/y` | the terms generation (u64 BE): installs and upgrades raise it |
+//! | `s/c/<code hash>` | module code published in the partnership ([`CodeRecord`]) |
+//! | `s/q/<author>` | the author's publication under way: code, size, next chunk |
+//! | `s/k/<author><index u32 BE>` | a chunk of that publication |
 //!
 //! [`StateMap`] keeps the map and its [`LtHash`] in step.
 
@@ -106,7 +110,32 @@ pub struct ModuleRecord {
     pub permissions: Vec<SystemPermission>,
 }
 
+/// Module code published in the partnership (by its genesis or by
+/// `publish_code` ops).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    /// The code's size in bytes (`None` for code the genesis names: the
+    /// genesis carries its hash, not its bytes).
+    pub size: Option<u32>,
+    /// The height of the op that completed the publication (0: the genesis).
+    pub published_at: u64,
+    /// That op (`None`: named by the genesis).
+    pub published_by: Option<OpId>,
+}
+
+/// A publication under way: the author's chunks of one code received so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PendingCode {
+    pub code: CodeHash,
+    pub size: u32,
+    /// The index of the chunk that must come next.
+    pub next: u32,
+}
+
 pub(crate) const PARTICIPANT_PREFIX: &[u8] = b"s/p/";
+pub(crate) const CODE_PREFIX: &[u8] = b"s/c/";
+pub(crate) const PENDING_CODE_PREFIX: &[u8] = b"s/q/";
+pub(crate) const CODE_CHUNK_PREFIX: &[u8] = b"s/k/";
 pub(crate) const MODULE_PREFIX: &[u8] = b"s/m/";
 pub(crate) const FAILED_PREFIX: &[u8] = b"s/f/";
 pub(crate) const EVIDENCE_PREFIX: &[u8] = b"s/e/";
@@ -116,11 +145,27 @@ pub(crate) const VOTE_PREFIX: &[u8] = b"s/v/";
 pub(crate) const SUSPENSION_PREFIX: &[u8] = b"s/s/";
 /// Present once the partnership is dissolved: JSON `{"height","op","reason"}`.
 pub(crate) const DISSOLUTION_KEY: &[u8] = b"s/d";
+/// The terms generation (u64 BE; absent = 0): every install and upgrade raises it.
+pub(crate) const TERMS_GENERATION_KEY: &[u8] = b"s/y";
 
 pub(crate) fn key_with(prefix: &[u8], tail: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(prefix.len() + tail.len());
     key.extend_from_slice(prefix);
     key.extend_from_slice(tail);
+    key
+}
+
+pub(crate) fn code_key(code: &CodeHash) -> Vec<u8> {
+    key_with(CODE_PREFIX, &code.0)
+}
+
+pub(crate) fn pending_code_key(author: &MemberId) -> Vec<u8> {
+    key_with(PENDING_CODE_PREFIX, &author.0)
+}
+
+pub(crate) fn code_chunk_key(author: &MemberId, index: u32) -> Vec<u8> {
+    let mut key = key_with(CODE_CHUNK_PREFIX, &author.0);
+    key.extend_from_slice(&index.to_be_bytes());
     key
 }
 
@@ -344,6 +389,22 @@ impl StateMap {
     /// `member`'s latest suspension, current or ended.
     pub fn suspension(&self, member: &MemberId) -> Option<SuspensionRecord> {
         self.get(&suspension_key(member)).and_then(|b| decode_record(b))
+    }
+
+    /// Whether `code` is published in the partnership (named by the genesis
+    /// or completed by `publish_code` ops), with its record.
+    pub fn published_code(&self, code: &CodeHash) -> Option<CodeRecord> {
+        self.get(&code_key(code)).and_then(|b| decode_record(b))
+    }
+
+    /// Every code published in the partnership, by hash.
+    pub fn published_codes(&self) -> Vec<(CodeHash, CodeRecord)> {
+        self.range_from(CODE_PREFIX, b"")
+            .filter_map(|(k, v)| {
+                let hash: [u8; 32] = k[CODE_PREFIX.len()..].try_into().ok()?;
+                Some((CodeHash(hash), decode_record(v)?))
+            })
+            .collect()
     }
 
     /// Whether `member` is suspended now.

@@ -64,8 +64,20 @@ impl Behaviour {
         );
         let gossip_config =
             gossip::config(config.max_op_bytes, config.heartbeat).map_err(NetError::Gossip)?;
-        let mut gossip = gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)
-            .map_err(|e| NetError::Gossip(e.to_owned()))?;
+        // gossipsub's default filter takes at most 100 topics from a peer
+        // (its subscriptions past that are dropped, so two nodes sharing
+        // more than 100 partnerships never saw each other on the rest).
+        let filter = gossipsub::MaxCountSubscriptionFilter {
+            filter: gossipsub::AllowAllSubscriptionFilter {},
+            max_subscribed_topics: config.max_topics_per_peer,
+            max_subscriptions_per_request: config.max_topics_per_peer,
+        };
+        let mut gossip = gossipsub::Behaviour::new_with_subscription_filter(
+            gossipsub::MessageAuthenticity::Anonymous,
+            gossip_config,
+            filter,
+        )
+        .map_err(|e| NetError::Gossip(e.to_owned()))?;
         gossip
             .with_peer_score(gossip::score_params(), gossip::score_thresholds())
             .map_err(NetError::Gossip)?;
@@ -74,7 +86,7 @@ impl Behaviour {
             [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
             request_response::Config::default()
                 .with_request_timeout(config.request_timeout)
-                .with_max_concurrent_streams(64),
+                .with_max_concurrent_streams(super::sync::MAX_STREAMS_PER_CONNECTION),
         );
         let mdns = if config.mdns {
             let mdns = mdns::tokio::Behaviour::new(mdns::Config::default(), key.public().to_peer_id())

@@ -26,6 +26,10 @@ pub struct TransportConfig {
     pub mdns: bool,
     /// Peers refused at start (the operator's block list).
     pub blocked: Vec<PeerId>,
+    /// The most partnership topics a peer may be subscribed to (and send
+    /// in one subscription message): the partnerships a node shares with
+    /// one peer. Past it the peer's further subscriptions are ignored.
+    pub max_topics_per_peer: usize,
     /// Largest op accepted on gossip, in bytes (the ledger's limit).
     pub max_op_bytes: usize,
     /// Most established connections in total.
@@ -80,6 +84,7 @@ impl TransportConfig {
             mdns: false,
             blocked: Vec::new(),
             max_op_bytes: crate::op::Limits::default().max_op_bytes,
+            max_topics_per_peer: 16_384,
             max_connections: 256,
             reserved_connections: 32,
             stranger_timeout: Some(Duration::from_secs(30)),

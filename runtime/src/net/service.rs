@@ -14,6 +14,7 @@
 //! cannot deadlock it.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -25,7 +26,7 @@ use libp2p::swarm::{ListenError, SwarmEvent};
 use libp2p::{
     Multiaddr, PeerId, Swarm, connection_limits, identify, mdns, multiaddr::Protocol, noise, tcp, yamux,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::behaviour::{Behaviour, BehaviourEvent, PROTOCOL_VERSION};
@@ -33,7 +34,7 @@ use super::config::TransportConfig;
 use super::error::NetError;
 use super::gossip;
 use super::peers::{PeerAddresses, PeerStats, Peers};
-use super::sync::{SyncRequest, SyncResponse};
+use super::sync::{MAX_REQUESTS_IN_FLIGHT_PER_PEER, SyncRequest, SyncResponse};
 use crate::op::PartnershipId;
 
 /// The node's verdict on a gossip message.
@@ -118,6 +119,8 @@ enum Command {
 pub struct NetHandle {
     commands: mpsc::Sender<Command>,
     local_peer_id: PeerId,
+    /// Per-peer turns for sync requests ([`MAX_REQUESTS_IN_FLIGHT_PER_PEER`]).
+    turns: Arc<Mutex<BTreeMap<PeerId, Arc<Semaphore>>>>,
 }
 
 impl std::fmt::Debug for Command {
@@ -164,8 +167,20 @@ impl NetHandle {
         self.send(Command::Report(msg_id, source, verdict)).await
     }
 
-    /// Sends a sync request and waits for the answer (or the request timeout).
+    /// Sends a sync request and waits for the answer (or the request
+    /// timeout). At most [`MAX_REQUESTS_IN_FLIGHT_PER_PEER`] requests to one
+    /// peer are in flight at once; others wait their turn, so a node in many
+    /// partnerships with the same peer never overruns its stream capacity.
     pub async fn request(&self, peer: PeerId, request: SyncRequest) -> Result<SyncResponse, NetError> {
+        let turn = {
+            let mut turns = self.turns.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(
+                turns
+                    .entry(peer)
+                    .or_insert_with(|| Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT_PER_PEER))),
+            )
+        };
+        let _permit = turn.acquire_owned().await.map_err(|_| NetError::Stopped)?;
         self.ask(|tx| Command::Request(peer, request, tx)).await?
     }
 
@@ -288,7 +303,7 @@ impl Network {
             config,
         };
         tokio::spawn(task.run());
-        Ok((NetHandle { commands: commands_tx, local_peer_id }, events_rx))
+        Ok((NetHandle { commands: commands_tx, local_peer_id, turns: Arc::default() }, events_rx))
     }
 }
 

@@ -23,6 +23,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::op::{CodeHash, MemberId, OpId, PartnershipId};
 
+/// Inbound sync streams a node serves at once on one connection; past it
+/// libp2p drops the stream and the requester sees a failure.
+pub const MAX_STREAMS_PER_CONNECTION: usize = 64;
+
+/// Sync requests a node has in flight to one peer at once: half the
+/// peer's inbound capacity, so that a node in many partnerships with the
+/// same peer never has its requests dropped for capacity (requests past
+/// it wait their turn, in order) and the peer keeps room for others.
+pub const MAX_REQUESTS_IN_FLIGHT_PER_PEER: usize = MAX_STREAMS_PER_CONNECTION / 2;
+
 /// The protocol name and version of sync.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/polypact/sync/1");
 

@@ -123,8 +123,9 @@ impl NodeCore {
         }
         let mut ledgers = BTreeMap::new();
         for partnership in store.partnerships()? {
-            let ledger = Ledger::open(&store, &partnership, Arc::clone(&executor), config.ledger)
+            let mut ledger = Ledger::open(&store, &partnership, Arc::clone(&executor), config.ledger)
                 .map_err(|e| NodeError::Open { partnership, message: e.to_string() })?;
+            keep_published_code(&store, &mut ledger)?;
             ledgers.insert(partnership, ledger);
         }
         let member = key.member_id();
@@ -295,6 +296,41 @@ impl NodeCore {
         self.author(partnership, Payload::Call { module: module.to_owned(), msg }, now_ms)
     }
 
+    /// Publishes `wasm` in `partnership`: checks it is a valid module within
+    /// the charter's `max_code_bytes`, keeps it, and authors one
+    /// `PublishCode` op per chunk, in order. Returns the code's hash and the
+    /// ops (none if the code is already published there).
+    pub fn submit_code(
+        &mut self,
+        partnership: &PartnershipId,
+        wasm: &[u8],
+        now_ms: u64,
+    ) -> Result<(CodeHash, Vec<SignedOp>), NodeError> {
+        let ledger = self.ledger_or_err(partnership)?;
+        if let Some(record) = ledger.optimistic_state().dissolution() {
+            return Err(NodeError::Dissolved(record.to_string()));
+        }
+        let limit = ledger.charter().params.max_code_bytes;
+        if wasm.is_empty() || wasm.len() > limit as usize {
+            return Err(NodeError::Code(format!(
+                "the module is {} bytes; this partnership takes 1 to {limit} (its charter's max_code_bytes)",
+                wasm.len()
+            )));
+        }
+        let code = CodeHash::of(wasm);
+        if ledger.optimistic_state().published_code(&code).is_some() {
+            return Ok((code, Vec::new()));
+        }
+        // Checked here first, so a bad module is refused with its reason
+        // before anything is signed (and compiled once, on its author's node).
+        self.add_code(wasm)?;
+        let mut ops = Vec::new();
+        for chunk in crate::op::CodeChunk::split(wasm) {
+            ops.push(self.author(partnership, Payload::PublishCode(chunk), now_ms)?);
+        }
+        Ok((code, ops))
+    }
+
     /// Inserts an op received from outside (gossip, sync) or authored here,
     /// and persists everything it let into the graph before returning: when
     /// this returns `Ok`, the accepted ops are durable, except others' acks
@@ -346,6 +382,7 @@ impl NodeCore {
             return Err(NodeError::UnknownPartnership(*partnership));
         };
         let results = ledger.insert_batch(ops, origin, now_ms);
+        keep_published_code(&self.store, ledger)?;
         let mut batch = accepted_ops(ledger, results.iter().flatten());
         let heard = self.last_heard.entry(*partnership).or_default();
         for (_, op) in &batch {
@@ -684,6 +721,15 @@ impl NodeCore {
     pub fn outcome(&self, partnership: &PartnershipId, op: &OpId) -> Option<OpOutcome> {
         self.ledgers.get(partnership)?.outcome(op)
     }
+}
+
+/// Stores the code of publications `ledger` completed (the state keeps
+/// only their records; the bytes must outlive the ops for restarts).
+fn keep_published_code(store: &Store, ledger: &mut NodeLedger) -> Result<(), NodeError> {
+    for wasm in ledger.take_published_code() {
+        store.put_code(&wasm)?;
+    }
+    Ok(())
 }
 
 /// The ops `insertions` accepted into `ledger`, with their heights, to store.

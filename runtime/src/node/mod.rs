@@ -31,5 +31,5 @@ pub use event::{NodeEvent, OpEventKind, outcome_json};
 pub use network::{Invitation, NetworkHalf, NetworkStats, SyncConfig};
 pub use service::{
     CallReceipt, NodeConfig, NodeHandle, NodeInfo, ParticipantStatus, ParticipantView, PartnershipInfo,
-    PartnershipSummary, RunningNode, WaitFor, Waiting,
+    PartnershipSummary, PublishReceipt, RunningNode, WaitFor, Waiting,
 };

@@ -87,6 +87,19 @@ pub struct CallReceipt {
     pub is_final: bool,
 }
 
+/// What publishing module code in a partnership came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishReceipt {
+    /// The code's hash.
+    pub code: CodeHash,
+    /// The `PublishCode` ops, one per chunk (empty: it was already published).
+    pub ops: Vec<OpId>,
+    /// The last op's outcome, once applied (it completes the publication).
+    pub outcome: Option<OpOutcome>,
+    /// Whether the last op is final.
+    pub is_final: bool,
+}
+
 /// A partnership in a list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartnershipSummary {
@@ -182,7 +195,10 @@ pub struct PartnershipInfo {
     /// What finality waits for now (empty when nothing waits).
     pub waiting_for: Vec<Waiting>,
     /// Installed module instances and their code.
-    pub modules: Vec<(String, CodeHash)>,
+    pub modules: Vec<(String, crate::ledger::ModuleRecord)>,
+    /// Module code published in the partnership (by the genesis or by
+    /// `PublishCode` ops): what installs and upgrades may name.
+    pub published_code: Vec<(CodeHash, crate::ledger::CodeRecord)>,
     /// Ops in the graph.
     pub op_count: u64,
     /// Ops waiting for their parents.
@@ -207,6 +223,8 @@ pub struct NodeInfo {
     pub version: &'static str,
     /// Partnerships held.
     pub partnerships: usize,
+    /// Published modules still compiling in the background.
+    pub modules_compiling: usize,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
@@ -230,6 +248,11 @@ pub(crate) enum Command {
         module: String,
         msg: Vec<u8>,
         reply: Reply<OpId>,
+    },
+    Publish {
+        partnership: PartnershipId,
+        wasm: Vec<u8>,
+        reply: Reply<(CodeHash, Vec<OpId>)>,
     },
     Status {
         partnership: PartnershipId,
@@ -431,6 +454,7 @@ impl NodeTask {
                     member: self.core.member(),
                     version: env!("CARGO_PKG_VERSION"),
                     partnerships: self.core.partnership_ids().len(),
+                    modules_compiling: self.core.executor().compiling(),
                 }));
             }
             Command::AddCode(wasm, reply) => {
@@ -487,6 +511,14 @@ impl NodeTask {
             }
             Command::Submit { partnership, module, msg, reply } => {
                 let result = self.core.submit_call(&partnership, &module, msg, now).map(|op| op.id());
+                note_fatal(&mut fatal, &result);
+                let _ = reply.send(result);
+            }
+            Command::Publish { partnership, wasm, reply } => {
+                let result = self
+                    .core
+                    .submit_code(&partnership, &wasm, now)
+                    .map(|(code, ops)| (code, ops.iter().map(SignedOp::id).collect()));
                 note_fatal(&mut fatal, &result);
                 let _ = reply.send(result);
             }
@@ -586,7 +618,8 @@ impl NodeTask {
                 .collect(),
             statuses: self.core.participant_views(id, now_ms()),
             waiting_for: self.core.waiting_for(id, now_ms()),
-            modules: ledger.modules().into_iter().map(|(name, record)| (name, record.code)).collect(),
+            modules: ledger.modules(),
+            published_code: ledger.optimistic_state().published_codes(),
             op_count: ledger.dag().len() as u64,
             pending: ledger.pending().len(),
             dissolved: ledger.optimistic_state().dissolution(),
@@ -735,11 +768,45 @@ impl NodeHandle {
         timeout: Duration,
     ) -> Result<CallReceipt, NodeError> {
         // Subscribe first, so no event of the new op can be missed.
-        let mut events = self.subscribe();
+        let events = self.subscribe();
         let module = module.to_owned();
         let op = self.request(|reply| Command::Submit { partnership, module, msg, reply }).await?;
+        let (outcome, is_final) = self.wait_for(events, partnership, op, wait, timeout).await?;
+        Ok(CallReceipt { op, outcome, is_final })
+    }
+
+    /// Publishes module code in a partnership (one `PublishCode` op per
+    /// chunk, see [`crate::op::CodeChunk`]), waiting for the last op as
+    /// `wait` says. Once published, `install_module` and `upgrade_module`
+    /// may name the code there; every partner's node gets it by the same
+    /// sync that brings the ops.
+    pub async fn publish_code(
+        &self,
+        partnership: PartnershipId,
+        wasm: Vec<u8>,
+        wait: WaitFor,
+        timeout: Duration,
+    ) -> Result<PublishReceipt, NodeError> {
+        let events = self.subscribe();
+        let (code, ops) = self.request(|reply| Command::Publish { partnership, wasm, reply }).await?;
+        let Some(&last) = ops.last() else {
+            return Ok(PublishReceipt { code, ops, outcome: None, is_final: true });
+        };
+        let (outcome, is_final) = self.wait_for(events, partnership, last, wait, timeout).await?;
+        Ok(PublishReceipt { code, ops, outcome, is_final })
+    }
+
+    /// Waits until `op` is applied or final, as `wait` says, or `timeout`.
+    async fn wait_for(
+        &self,
+        mut events: broadcast::Receiver<NodeEvent>,
+        partnership: PartnershipId,
+        op: OpId,
+        wait: WaitFor,
+        timeout: Duration,
+    ) -> Result<(Option<OpOutcome>, bool), NodeError> {
         if wait == WaitFor::Accepted {
-            return Ok(CallReceipt { op, outcome: None, is_final: false });
+            return Ok((None, false));
         }
         let started = tokio::time::Instant::now();
         loop {
@@ -749,7 +816,7 @@ impl NodeHandle {
                 _ => is_final,
             };
             if done {
-                return Ok(CallReceipt { op, outcome, is_final });
+                return Ok((outcome, is_final));
             }
             let left = timeout.saturating_sub(started.elapsed());
             if left.is_zero() {

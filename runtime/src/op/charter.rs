@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::chunk::MAX_CODE_BYTES;
 use super::ids::{CodeHash, MemberId};
 
 /// A system message kind a module may be permitted to send.
@@ -32,6 +33,19 @@ pub enum SystemPermission {
     UpgradeModule,
     /// Dissolve the partnership (every later call fails; queries remain).
     Dissolve,
+}
+
+impl SystemPermission {
+    /// The permission's name, as charters and system messages spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemPermission::AddParticipant => "add_participant",
+            SystemPermission::RemoveParticipant => "remove_participant",
+            SystemPermission::InstallModule => "install_module",
+            SystemPermission::UpgradeModule => "upgrade_module",
+            SystemPermission::Dissolve => "dissolve",
+        }
+    }
 }
 
 /// The deepest a charter may let module messages and queries nest: a rule
@@ -64,6 +78,9 @@ pub struct Params {
     /// long such a vote stands). 0: never suspend. Real partnerships: hours
     /// (the default is one); testnets: seconds.
     pub suspend_after_ms: u64,
+    /// The largest module code that may be published in the partnership
+    /// (at most [`MAX_CODE_BYTES`]).
+    pub max_code_bytes: u32,
 }
 
 impl Default for Params {
@@ -73,6 +90,7 @@ impl Default for Params {
             clock_tolerance_ms: 30_000,
             max_message_depth: 8,
             suspend_after_ms: 3_600_000,
+            max_code_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -363,6 +381,12 @@ impl Charter {
             problems.push(format!(
                 "fuel_per_op is at most {MAX_FUEL_PER_OP} (about a second of WASM; more could meet the node's \
                  wall-clock backstop, which must never decide an op)"
+            ));
+        }
+        if self.params.max_code_bytes == 0 || self.params.max_code_bytes > MAX_CODE_BYTES {
+            problems.push(format!(
+                "max_code_bytes is 1 to {MAX_CODE_BYTES} (a rule of the runtime: every node must hold and \
+                 compile what a partnership publishes)"
             ));
         }
         if self.params.max_message_depth > MAX_MESSAGE_DEPTH {

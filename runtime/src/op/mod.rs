@@ -3,13 +3,14 @@
 //! This module owns identities ([`MemberId`], [`MemberKey`]), hashes
 //! ([`OpId`], [`PartnershipId`], [`CodeHash`]), the op structure
 //! ([`UnsignedOp`], [`SignedOp`], [`Payload`]), the [`Charter`] carried by a
-//! genesis op, the canonical versioned binary encoding, signing and
+//! genesis op, module code chunks ([`CodeChunk`]), the canonical versioned binary encoding, signing and
 //! verification, and the size limits an op must respect.
 //!
 //! It does not own where an op goes (the graph, `dag`), what it does (the
 //! `ledger`), or how it is stored or sent (`store`, `net`).
 
 mod charter;
+mod chunk;
 mod codec;
 mod error;
 mod ids;
@@ -18,9 +19,11 @@ mod types;
 
 pub(crate) use charter::is_valid_module_name;
 pub use charter::{
-    Charter, CharterError, CodeSource, ModuleSpec, Params, SystemPermission, Unfilled, UnknownReference,
-    did_you_mean, fill_placeholders, placeholders, reference_problems, unfilled_placeholders,
+    Charter, CharterError, CodeSource, MAX_FUEL_PER_OP, MAX_MESSAGE_DEPTH, ModuleSpec, Params,
+    SystemPermission, Unfilled, UnknownReference, did_you_mean, fill_placeholders, placeholders,
+    reference_problems, unfilled_placeholders,
 };
+pub use chunk::{CODE_CHUNK_BYTES, CodeChunk, MAX_CODE_BYTES};
 pub(crate) use codec::author_and_seq_of_encoding;
 pub use codec::{ENCODING_VERSION, Limits, decode_signed_op, encode_signed_op, op_id_of_encoding};
 pub use error::{IdParseError, OpError};

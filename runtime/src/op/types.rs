@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use super::charter::Charter;
+use super::chunk::CodeChunk;
 use super::codec::{self, Limits};
 use super::error::OpError;
 use super::ids::{MemberId, OpId, PartnershipId};
@@ -56,6 +57,12 @@ pub enum Payload {
         /// Who returns.
         member: MemberId,
     },
+    /// One chunk of module code published in the partnership: once the
+    /// author's chunks of one code are all in the log, in order, and hash to
+    /// its hash, the code is *published* here and `install_module` /
+    /// `upgrade_module` may name it. Code enters a partnership only this
+    /// way or in the genesis.
+    PublishCode(CodeChunk),
 }
 
 impl Payload {
@@ -75,6 +82,7 @@ impl Payload {
             Payload::Withdraw => "withdraw",
             Payload::Resume => "resume",
             Payload::Readmit { .. } => "readmit",
+            Payload::PublishCode(_) => "publish_code",
         }
     }
 }
@@ -169,6 +177,9 @@ impl UnsignedOp {
             && *member == self.author
         {
             return fail("a participant cannot vote to suspend itself".into());
+        }
+        if let Payload::PublishCode(chunk) = &self.payload {
+            chunk.check().map_err(OpError::Structure)?;
         }
         if let Payload::Readmit { member } = &self.payload
             && *member == self.author

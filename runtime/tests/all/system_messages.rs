@@ -117,7 +117,10 @@ fn another_build(wasm: &[u8]) -> Vec<u8> {
 fn a_voted_install_adds_a_module_that_answers_and_takes_calls() {
     let guestbook = wasm("guestbook");
     let mut h = setup(&[SystemPermission::InstallModule], &[]);
-    let code = h.ledger.executor().add_code(&guestbook).expect("guestbook loads");
+    let (code, published) = h.publish(1, &guestbook);
+    let last = published.last().expect("a chunk");
+    assert_eq!(h.outcome_error(last), None, "published");
+    assert!(events(&h, last).contains(&("system".into(), "code_published".into())));
     assert!(
         h.query("guestbook", &json!({"count": {}}))
             .expect_err("an error")
@@ -172,7 +175,7 @@ fn a_voted_upgrade_runs_the_new_codes_migrate_atomically() {
     assert!(h.outcome_error(&refused).expect("too long").contains("at most 10"));
 
     // Code without a migrate entry point: the upgrade fails as a whole.
-    let voting_code = h.ledger.executor().add_code(&wasm("voting")).expect("loads");
+    let (voting_code, _) = h.publish(0, &wasm("voting"));
     let upgrade = |code: String| {
         json!([{"system": {"upgrade_module": {
             "name": "guestbook", "code": code, "migrate_msg": {"max_message_len": 500}
@@ -184,7 +187,7 @@ fn a_voted_upgrade_runs_the_new_codes_migrate_atomically() {
     assert_eq!(code_of(&h, "guestbook"), Some(old.clone()), "the code did not change");
 
     let release = another_build(&guestbook);
-    let new = h.ledger.executor().add_code(&release).expect("the new release loads");
+    let (new, _) = h.publish(2, &release);
     assert_ne!(new.to_hex(), old);
     let (_, execute) = pass(&mut h, upgrade(new.to_hex()));
     assert_eq!(h.outcome_error(&execute), None);
@@ -273,4 +276,114 @@ fn after_a_voted_dissolution_calls_fail_and_queries_answer() {
     // Acks still finalise what came before.
     h.ack_all();
     assert!(h.ledger.is_final(&execute));
+}
+
+/// The attack of issue 21: a vote installs code that the partnership's log
+/// does not hold. Every node, whether or not its operator loaded that code
+/// by hand, fails the op with the same error; nothing halts, and the ops
+/// after it (and their finality) go on.
+#[test]
+fn an_install_naming_code_outside_the_log_fails_the_same_on_every_node_and_nothing_halts() {
+    let guestbook = wasm("guestbook");
+    let code = polypact::op::CodeHash::of(&guestbook);
+    let install = json!([{"system": {"install_module": {
+        "name": "guestbook", "code": code.to_hex(), "config": {}, "permissions": []
+    }}}]);
+    let mut outcomes = Vec::new();
+    for loaded_by_hand in [true, false] {
+        let mut h = setup(&[SystemPermission::InstallModule], &[]);
+        if loaded_by_hand {
+            // An operator uploaded it to this node (`POST /v1/code`): it
+            // still is not the partnership's code.
+            h.ledger.executor().add_code(&guestbook).expect("loads");
+        }
+        let before = state(&h);
+        let (_, execute) = pass(&mut h, install.clone());
+        let error = h.outcome_error(&execute).expect("refused");
+        assert!(error.contains(&format!("code {code} is not published in this partnership")), "{error}");
+        assert!(!before.is_empty());
+        assert_eq!(h.ledger.halted(), None, "the ledger never halts for code outside the log");
+        let after = h.call(0, "voting", &json!({"propose": {"title": "Life goes on", "messages": []}}));
+        assert_eq!(h.outcome_error(&after), None);
+        h.ack_all();
+        assert!(h.ledger.is_final(&after), "finality goes on");
+        outcomes.push((error, h.ledger.optimistic_root()));
+    }
+    assert_eq!(outcomes[0], outcomes[1], "the same error and the same state on both nodes");
+}
+
+/// A hostile participant's publications: out of order, another author's
+/// code, chunks that hash to something else, code over the charter's limit,
+/// and bytes that are not a module. Each fails cleanly and publishes
+/// nothing; an honest publication afterwards still works.
+#[test]
+fn hostile_publications_fail_cleanly_and_publish_nothing() {
+    use polypact::op::{CODE_CHUNK_BYTES, CodeChunk, Payload};
+    let mut h = setup(&[SystemPermission::InstallModule], &[]);
+    let guestbook = wasm("guestbook");
+    assert!(guestbook.len() > CODE_CHUNK_BYTES, "the test needs a module of two chunks or more");
+    let chunks = CodeChunk::split(&guestbook);
+    let publish_chunk = |h: &mut WasmHarness, who: usize, chunk: CodeChunk| {
+        h.advance_ms(1);
+        let now = h.now;
+        let op = h.ledger.create_op(&h.keys[who], Payload::PublishCode(chunk), now);
+        let id = op.id();
+        h.ledger.insert(op, now).expect("structurally fine");
+        id
+    };
+    // The second chunk first: it follows nothing.
+    let skipped = publish_chunk(&mut h, 0, chunks[1].clone());
+    assert!(h.outcome_error(&skipped).expect("refused").contains("does not follow"));
+    // Bob's first chunk does not let Alice continue Bob's publication.
+    publish_chunk(&mut h, 1, chunks[0].clone());
+    let foreign = publish_chunk(&mut h, 0, chunks[1].clone());
+    assert!(h.outcome_error(&foreign).expect("refused").contains("does not follow"));
+    // Chunks claiming another hash: the whole is checked against it.
+    let forged: Vec<CodeChunk> = chunks
+        .iter()
+        .cloned()
+        .map(|mut c| {
+            c.code = polypact::op::CodeHash::of(b"something else");
+            c
+        })
+        .collect();
+    let mut last = None;
+    for chunk in forged {
+        last = Some(publish_chunk(&mut h, 2, chunk));
+    }
+    let error = h.outcome_error(&last.expect("ops")).expect("refused");
+    assert!(error.contains("the published chunks hash to"), "{error}");
+    // Bytes that are not a module.
+    let (junk, ops) = h.publish(2, b"not a wasm module at all");
+    let error = h.outcome_error(ops.last().expect("an op")).expect("refused");
+    assert!(error.contains(&format!("code {junk} cannot be published")), "{error}");
+    let published: Vec<_> = h.ledger.optimistic_state().published_codes();
+    assert!(
+        published.iter().all(|(code, _)| *code != junk && *code != CodeChunk::split(&guestbook)[0].code),
+        "nothing hostile got published"
+    );
+    // Bob finishes his own publication honestly after all that.
+    for chunk in chunks.iter().skip(1) {
+        let id = publish_chunk(&mut h, 1, chunk.clone());
+        assert_eq!(h.outcome_error(&id), None);
+    }
+    assert!(h.ledger.optimistic_state().published_code(&chunks[0].code).is_some());
+}
+
+/// Code over the charter's `max_code_bytes` is refused before any chunk is
+/// kept, the same on every node.
+#[test]
+fn code_over_the_charters_limit_is_not_published() {
+    use polypact::op::{CodeChunk, Payload};
+    let mut h = setup(&[], &[]);
+    let limit = h.ledger.charter().params.max_code_bytes;
+    let big = vec![0u8; limit as usize + 1];
+    let first = CodeChunk::split(&big).remove(0);
+    h.advance_ms(1);
+    let now = h.now;
+    let op = h.ledger.create_op(&h.keys[0], Payload::PublishCode(first), now);
+    let id = op.id();
+    h.ledger.insert(op, now).expect("structurally fine");
+    let error = h.outcome_error(&id).expect("refused");
+    assert!(error.contains("over this partnership's max_code_bytes"), "{error}");
 }

@@ -132,3 +132,142 @@ fn a_deep_chain_of_queries_stops_at_the_depth_rule() {
     // The same answer again: the limit is a rule, not a property of this run.
     assert_eq!(h.query("hop0", &json!({})).expect_err("again"), answer);
 }
+
+/// A module whose handle queries module `leaf` `times` times, ignoring
+/// every answer, then succeeds; its query answers at once, its init does
+/// nothing.
+fn fan(times: u32) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+  (import "polypact" "query" (func $query (param i32 i32 i32 i32) (result i64)))
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  (data (i32.const 0) "\00\00\00\00")
+  (data (i32.const 32) "leaf")
+  (data (i32.const 96) "{{}}")
+  (func (export "polypact_alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+    (local.get $p))
+  (func (export "polypact_abi_version") (result i32) (i32.const 1))
+  (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
+  ;; `Ok` with empty data: postcard variant 0, length 0.
+  (func (export "polypact_query") (param i32 i32) (result i64) (i64.const 2))
+  (func (export "polypact_handle") (param i32 i32) (result i64)
+    (local $i i32)
+    (block $done (loop $again
+      (br_if $done (i32.ge_u (local.get $i) (i32.const {times})))
+      (drop (call $query (i32.const 32) (i32.const 4) (i32.const 96) (i32.const 2)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $again)))
+    (i64.const 4))
+)"#
+    ))
+    .expect("valid wat")
+}
+
+/// An op that runs more module entry points than the runtime's rule fails
+/// with the rule's name, even though the module ignores its refused
+/// queries; the same on a second ledger, with the same state root. One
+/// under the limit is applied.
+#[test]
+fn an_op_past_the_invocation_rule_fails_naming_it_the_same_on_two_ledgers() {
+    use polypact::ledger::MAX_INVOCATIONS_PER_OP;
+    let leaf = fan(0);
+    let (over, under) = (fan(MAX_INVOCATIONS_PER_OP + 5), fan(MAX_INVOCATIONS_PER_OP - 1));
+    let modules: Vec<polypact::testing::ModuleDef<'_>> =
+        vec![("leaf", &leaf, "{}", &[]), ("over", &over, "{}", &[]), ("under", &under, "{}", &[])];
+    let mut roots = Vec::new();
+    for _node in 0..2 {
+        // The most fuel a charter may give, so that fuel is not what ends it.
+        let params =
+            polypact::op::Params { fuel_per_op: polypact::op::MAX_FUEL_PER_OP, ..Default::default() };
+        let mut h = WasmHarness::with_params(2, &modules, params).expect("genesis");
+        let failed = h.call(0, "over", &json!({}));
+        let error = h.outcome_error(&failed).expect("over the limit");
+        assert!(error.contains(&format!("invocation limit {MAX_INVOCATIONS_PER_OP} reached")), "{error}");
+        let applied = h.call(1, "under", &json!({}));
+        assert_eq!(h.outcome_error(&applied), None, "under the limit");
+        roots.push((error, h.ledger.optimistic_root()));
+    }
+    assert_eq!(roots[0], roots[1]);
+}
+
+/// A module whose `handle` runs `body` (locals `$i`, `$n`; result `i64`);
+/// `init` and `query` answer `Ok` at once. It imports `db_get` and `query`.
+fn misbehaving(body: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+  (import "polypact" "db_get" (func $db_get (param i32 i32) (result i64)))
+  (memory (export "memory") 2)
+  (global $heap (mut i32) (i32.const 65536))
+  (data (i32.const 0) "\00\00\00\00")
+  (func (export "polypact_alloc") (param $len i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
+    (local.get $p))
+  (func (export "polypact_abi_version") (result i32) (i32.const 1))
+  (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
+  (func (export "polypact_query") (param i32 i32) (result i64) (i64.const 0x10_0000_0002))
+  (func $recurse (param $d i64) (result i64) (i64.add (call $recurse (i64.add (local.get $d) (i64.const 1))) (i64.const 1)))
+  (func (export "polypact_handle") (param i32 i32) (result i64)
+    (local $i i32) (local $n i32)
+    {body})
+)"#
+    ))
+    .expect("valid wat")
+}
+
+/// Adversarial modules through the real host and ledger on two nodes (two
+/// ledgers, each with its own executor), the same ops in the same order:
+/// each op fails (or succeeds) the same way on both, with the same error
+/// (fuel budgets included), and both end on the same state root.
+#[test]
+fn adversarial_modules_fail_alike_on_two_nodes_and_leave_the_same_root() {
+    let cases: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
+        ("spin", misbehaving("(loop $l (br $l)) (unreachable)"), Some("out of fuel (budget 50000000)")),
+        (
+            "hoard",
+            // Grows memory a page at a time until the 64 MiB limit says no,
+            // then answers: memory growth stops at a rule, not a node's RAM.
+            misbehaving(
+                "(block $full (loop $l (br_if $full (i32.eq (memory.grow (i32.const 1)) (i32.const -1))) (br $l))) (i64.const 4)",
+            ),
+            None,
+        ),
+        ("recurse", misbehaving("(call $recurse (i64.const 0))"), Some("call stack exhausted")),
+        ("trap", misbehaving("(unreachable)"), Some("wasm `unreachable` instruction executed")),
+        (
+            "wild",
+            misbehaving("(drop (call $db_get (i32.const 0x7fff0000) (i32.const 64))) (i64.const 4)"),
+            Some("outside the module's memory"),
+        ),
+        ("flood", misbehaving("(i64.const 0x0020_0000)"), Some("over the output limit")),
+    ];
+    let modules: Vec<polypact::testing::ModuleDef<'_>> =
+        cases.iter().map(|(name, wasm, _)| (*name, wasm.as_slice(), "{}", &[][..])).collect();
+    let mut nodes = Vec::new();
+    for _node in 0..2 {
+        let mut h = WasmHarness::new(2, &modules).expect("genesis");
+        let mut outcomes = Vec::new();
+        for (name, _, want) in &cases {
+            let op = h.call(0, name, &json!({}));
+            let error = h.outcome_error(&op);
+            match (want, &error) {
+                (Some(want), Some(error)) => assert!(error.contains(want), "{name}: {error}"),
+                (None, None) => {}
+                _ => panic!("{name}: expected {want:?}, got {error:?}"),
+            }
+            outcomes.push(error);
+        }
+        // Honest work after all of it.
+        let after = h.call(1, "hoard", &json!({}));
+        assert_eq!(h.outcome_error(&after), None);
+        h.ack_all();
+        assert!(h.ledger.is_final(&after));
+        nodes.push((outcomes, h.ledger.optimistic_root(), h.ledger.final_root()));
+    }
+    assert_eq!(nodes[0], nodes[1], "the two nodes differ");
+}

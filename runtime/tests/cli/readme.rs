@@ -42,6 +42,10 @@ fn the_readme_tour_runs_as_written() {
         .current_dir(&root)
         .env("PATH", path)
         .env("TMPDIR", tmp.path())
+        // The tour builds a module: into the scaffold tests' target
+        // directory, so only the first run compiles its dependencies.
+        .env("CARGO_TARGET_DIR", crate::scaffold::template_target())
+        .env("CARGO_NET_OFFLINE", "true")
         .env_remove("POLYPACT_TOKEN")
         .env_remove("POLYPACT_NODE")
         .output()
@@ -60,4 +64,5 @@ fn the_readme_tour_runs_as_written() {
     assert!(stdout.contains("refused, as expected"), "the self-confirmation is refused: {stdout}");
     assert!(stderr.contains("may not confirm it"), "with the module's error: {stderr}");
     assert!(stdout.contains("\"economic_units\""), "the membership totals are shown: {stdout}");
+    assert!(stdout.contains("\"value\": 5"), "the module voted in counts: {stdout}");
 }

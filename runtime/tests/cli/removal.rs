@@ -124,7 +124,7 @@ pub(crate) fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) ->
 
 /// Sleeps until this machine's clock (the nodes' clock) is past `ms` since
 /// the Unix epoch, at most [`FINALITY_WAIT`].
-fn sleep_past(ms: u64) {
+pub(crate) fn sleep_past(ms: u64) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     let left = Duration::from_millis(ms).saturating_sub(now);
     assert!(left < FINALITY_WAIT, "{ms} ms is too far ahead");
@@ -132,7 +132,7 @@ fn sleep_past(ms: u64) {
 }
 
 /// The module events of a call answer, as `module.kind`.
-fn event_kinds(answer: &Value) -> Vec<String> {
+pub(crate) fn event_kinds(answer: &Value) -> Vec<String> {
     answer["outcome"]["events"]
         .as_array()
         .into_iter()

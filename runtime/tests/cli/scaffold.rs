@@ -22,15 +22,43 @@ fn bad_names_and_occupied_directories_are_refused() {
     assert!(err.contains("no Cargo.toml"), "{err}");
 }
 
+/// Where scaffolded crates build (kept between runs).
+pub(crate) fn template_target() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../target/module-template-test").to_owned()
+}
+
+/// `polypact module new NAME --dir DIR`: the crate comes with the SDK
+/// workspace's lock (the same versions, so nothing is fetched).
+pub(crate) fn new_module(name: &str, crate_dir: &std::path::Path) {
+    ok(&["module", "new", name, "--dir", crate_dir.to_str().unwrap()]);
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    assert_eq!(
+        std::fs::read(crate_dir.join("Cargo.lock")).unwrap(),
+        std::fs::read(format!("{root}/Cargo.lock")).unwrap(),
+        "module new pins the SDK workspace's versions"
+    );
+}
+
+/// `polypact module build DIR`: the code hash and the `.wasm` file.
+pub(crate) fn build_module(crate_dir: &std::path::Path) -> (String, std::path::PathBuf) {
+    let build = Command::new(crate::support::exe())
+        .args(["module", "build", crate_dir.to_str().unwrap()])
+        .env("CARGO_TARGET_DIR", template_target())
+        .env("CARGO_NET_OFFLINE", "true")
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", text(&build.stderr));
+    let line = text(&build.stdout);
+    let (hash, path) = line.trim().split_once("  ").unwrap();
+    (hash.to_owned(), path.into())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_module_tests_builds_and_runs_in_a_node() {
     let dir = tempfile::tempdir().unwrap();
     let crate_dir = dir.path().join("my-counter");
-    ok(&["module", "new", "my-counter", "--dir", crate_dir.to_str().unwrap()]);
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    // The workspace's lock pins the same versions, so nothing is fetched.
-    std::fs::copy(format!("{root}/Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
-    let target = format!("{root}/target/module-template-test");
+    new_module("my-counter", &crate_dir);
+    let target = template_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
 
     let test = Command::new(&cargo)
@@ -45,18 +73,10 @@ async fn a_new_module_tests_builds_and_runs_in_a_node() {
         text(&test.stdout),
         text(&test.stderr)
     );
-    assert!(text(&test.stdout).contains("2 passed"), "{}", text(&test.stdout));
+    assert!(text(&test.stdout).contains("3 passed"), "{}", text(&test.stdout));
 
-    let build = Command::new(crate::support::exe())
-        .args(["module", "build", crate_dir.to_str().unwrap()])
-        .env("CARGO_TARGET_DIR", &target)
-        .env("CARGO_NET_OFFLINE", "true")
-        .output()
-        .unwrap();
-    assert!(build.status.success(), "{}", text(&build.stderr));
-    let line = text(&build.stdout);
-    let (hash, path) = line.trim().split_once("  ").unwrap();
-    assert!(path.ends_with("my_counter.wasm"), "{line}");
+    let (hash, path) = build_module(&crate_dir);
+    assert!(path.ends_with("my_counter.wasm"), "{}", path.display());
     let wasm = std::fs::read(path).unwrap();
 
     // The module loads and runs in a node.

@@ -437,3 +437,80 @@ fn a_good_leaver_takes_its_vested_units_and_governance_can_kick() {
     assert!(!is_participant(&h, 3));
     assert_eq!(q(&h, "exit", json!({"status": {"member": id(3)}}))["departure"]["how"], json!("kick"));
 }
+
+/// Issue 23: a seller removed when its buyout closed can sign nothing, yet
+/// is paid in full: each buyer pays, and another partner than that buyer
+/// confirms the payment for the former partner, citing a reference. The
+/// seller itself, and the buyer on its own behalf, cannot.
+#[test]
+fn a_buyout_seller_is_paid_in_full_after_its_removal() {
+    let mut h = harness(Setup {
+        exit: json!({"buyout": {"price": {"fixed": {"asset": "EUR", "per_unit": 10}},
+            "rofr_ms": 100_000, "open_ms": 100_000}}),
+        ..Setup::default()
+    });
+    let (alice, bob, carol) = (id(1), id(2), id(3));
+    ok(&mut h, 2, "exit", json!({"leave": {}}));
+    ok(&mut h, 0, "exit", json!({"accept_offer": {"seller": carol, "economic_units": 17}}));
+    ok(&mut h, 1, "exit", json!({"accept_offer": {"seller": carol, "economic_units": 12}}));
+    h.advance_ms(100_000); // past first refusal: the last unit is anyone's
+    ok(&mut h, 1, "exit", json!({"accept_offer": {"seller": carol, "economic_units": 1}}));
+    assert!(!is_participant(&h, 3), "sold out: the seller left");
+    assert!(
+        h.try_call(2, "exit", &json!({"confirm_payment": {"debtor": alice, "asset": "EUR", "amount": 170}}))
+            .is_err()
+    );
+    let for_carol = |debtor: &str, amount: u64, reference: Option<&str>| {
+        json!({"confirm_payment": {"debtor": debtor, "asset": "EUR", "amount": amount,
+            "creditor": carol, "reference": reference}})
+    };
+    // The debtor cannot confirm its own payment for the seller.
+    let err = fails(&mut h, 0, "exit", for_carol(&alice, 170, Some("SEPA-1")));
+    assert!(err.contains("other than the debtor"), "{err}");
+    // Without a reference, no one can.
+    let err = fails(&mut h, 1, "exit", for_carol(&alice, 170, None));
+    assert!(err.contains("needs a reference"), "{err}");
+    // Bob confirms Alice's payment, Alice confirms Bob's.
+    ok(&mut h, 1, "exit", for_carol(&alice, 170, Some("SEPA-1")));
+    ok(&mut h, 0, "exit", for_carol(&bob, 130, Some("SEPA-2")));
+    let st = q(&h, "exit", json!({"statement": {"member": carol}}));
+    assert_eq!(st["owed"], json!([]), "paid in full: {st}");
+}
+
+/// A ragequitter's statement stays readable after it left, and what the
+/// treasury owes it is paid out and confirmed by another partner than the
+/// payer, with evidence.
+#[test]
+fn a_ragequitters_statement_stays_readable_and_its_payout_is_confirmed_by_a_partner() {
+    let mut h = harness(Setup::default());
+    revenue(&mut h, "EUR", 1000, "INV-1");
+    let carol = id(3);
+    ok(&mut h, 2, "exit", json!({"ragequit": {}}));
+    assert!(!is_participant(&h, 3));
+    let st = q(&h, "treasury", json!({"statement": {"member": carol}}));
+    assert_eq!(amount(&st["EUR"]["owed"]), 200, "{st}");
+    assert_eq!(q(&h, "exit", json!({"status": {"member": carol}}))["departure"]["how"], json!("ragequit"));
+    // Alice (a treasurer) pays Carol's share out of the partnership's account.
+    let data = ok(
+        &mut h,
+        0,
+        "treasury",
+        json!({"record_payout": {"member": carol, "asset": "EUR", "amount": 200,
+        "reference": "SEPA-CAROL"}}),
+    )
+    .unwrap();
+    let payout = data["id"].clone();
+    // The payer cannot confirm its own payout; another partner can, with evidence.
+    let err = fails(&mut h, 0, "treasury", json!({"confirm_payout": {"id": payout, "evidence": "stmt 7"}}));
+    assert!(err.contains("another partner than the payer"), "{err}");
+    let err = fails(&mut h, 1, "treasury", json!({"confirm_payout": {"id": payout}}));
+    assert!(err.contains("evidence"), "{err}");
+    ok(
+        &mut h,
+        1,
+        "treasury",
+        json!({"confirm_payout": {"id": payout, "evidence": "bank statement 2026-12, line 7"}}),
+    );
+    let st = q(&h, "treasury", json!({"statement": {"member": carol}}));
+    assert_eq!((amount(&st["EUR"]["paid"]), amount(&st["EUR"]["owed"])), (200, 0), "{st}");
+}

@@ -400,3 +400,124 @@ fn a_passed_proposal_admits_a_member_through_the_registry() {
     h.ack_all();
     assert!(h.ledger.is_final(&execute));
 }
+
+/// The attack of issue 23 through the real modules: an admission labelled
+/// `default` is held to the admission rule (membership declares `admit` an
+/// admission), so 66.7% does not pass it; the same proposal with 80% does.
+#[test]
+fn a_relabelled_admission_fails_and_passes_only_with_the_admission_majority() {
+    let mut h = setup();
+    let frank = polypact::op::MemberKey::from_seed(9).member_id().to_string();
+    let admission = json!({"title": "Admit Frank", "kind": "default", "messages": [
+        {"call": {"module": "membership", "msg": {"admit": {"member": frank, "voting_units": 5, "economic_units": 5}}}}
+    ]});
+    let relabelled = propose(&mut h, ALICE, admission.clone());
+    assert_eq!(proposal(&h, relabelled)["kind"], json!("admit_member"));
+    ok(vote(&mut h, ALICE, relabelled, "yes"), &h);
+    ok(vote(&mut h, CAROL, relabelled, "yes"), &h);
+    ok(vote(&mut h, BOB, relabelled, "no"), &h); // 60 of 90: 66.7% < 67%
+    past_grace(&mut h, relabelled);
+    assert_eq!(proposal(&h, relabelled)["status"], json!("rejected"));
+    let before = state(&h);
+    let op = execute(&mut h, DAVE, relabelled);
+    assert_failed_cleanly(&h, &before, &op, "cannot be executed now (status: Rejected)");
+
+    let honest = propose(&mut h, ALICE, admission);
+    for voter in [ALICE, BOB, DAVE] {
+        ok(vote(&mut h, voter, honest, "yes"), &h); // 80 of 100
+    }
+    past_grace(&mut h, honest);
+    ok(execute(&mut h, CAROL, honest), &h);
+    let member = h.query("membership", &json!({"member": {"member": frank}})).unwrap();
+    assert_eq!(member["voting_units"], json!(5), "{member}");
+}
+
+/// A proposal mixing an everyday message and an admission needs the
+/// admission rule: the votes that pass the everyday message alone do not
+/// pass the mix.
+#[test]
+fn a_mixed_proposal_needs_the_stricter_rule() {
+    let mut h = setup();
+    let erin = h.member(ERIN).to_string();
+    let everyday = json!({"call": {"module": "membership", "msg": {"grant_role": {"member": erin.clone(), "role": "scribe"}}}});
+    let admit = json!({"system": {"add_participant": {"member": erin}}});
+    let alone = propose(&mut h, ALICE, json!({"title": "A role", "messages": [everyday.clone()]}));
+    let mixed = propose(&mut h, ALICE, json!({"title": "A role and a seat", "messages": [everyday, admit]}));
+    assert_eq!(proposal(&h, mixed)["rules"].as_object().unwrap().len(), 2, "{}", proposal(&h, mixed));
+    for id in [alone, mixed] {
+        ok(vote(&mut h, ALICE, id, "yes"), &h);
+        ok(vote(&mut h, CAROL, id, "yes"), &h);
+        ok(vote(&mut h, BOB, id, "no"), &h);
+    }
+    past_grace(&mut h, alone);
+    past_grace(&mut h, mixed);
+    assert_eq!(proposal(&h, alone)["status"], json!("executable"));
+    assert_eq!(proposal(&h, mixed)["status"], json!("rejected"));
+}
+
+/// Issue 23 through the real modules: under `require_acceptance` a
+/// newcomer admitted by vote holds nothing until its own op accepts the
+/// partnership's terms; an acceptance of terms read before an upgrade is
+/// refused; the current terms are accepted and queryable.
+#[test]
+fn a_newcomer_holds_nothing_until_it_accepts_the_terms_as_they_stand() {
+    let membership = module_wasm("membership").unwrap_or_else(|e| panic!("{e}"));
+    let voting = module_wasm("voting").unwrap_or_else(|e| panic!("{e}"));
+    let id = |seed: u8| polypact::op::MemberKey::from_seed(seed).member_id().to_string();
+    let membership_config = json!({
+        "members": [
+            {"member": id(1), "voting_units": 60, "economic_units": 60},
+            {"member": id(2), "voting_units": 40, "economic_units": 40}
+        ],
+        "governance": "voting", "require_acceptance": true
+    })
+    .to_string();
+    let voting_config = json!({
+        "membership": "membership",
+        "rules": {"default": {"threshold": {"majority": {}}, "quorum_percent": 50}},
+        "min_period_ms": 1000, "max_period_ms": 100_000, "grace_period_ms": GRACE
+    })
+    .to_string();
+    let grants = [SystemPermission::AddParticipant, SystemPermission::RemoveParticipant];
+    let mut h = WasmHarness::with_participants(
+        3,
+        2,
+        &[
+            ("membership", &membership, &membership_config, &grants),
+            ("voting", &voting, &voting_config, &[SystemPermission::UpgradeModule]),
+        ],
+    )
+    .expect("genesis");
+    let newcomer = id(3);
+    let pass = |h: &mut WasmHarness, messages: Value| {
+        let p = propose(h, 0, json!({"title": "Change", "messages": messages, "period_ms": 1000}));
+        ok(vote(h, 0, p, "yes"), h); // 60 of 100: decided, closes early
+        past_grace(h, p);
+        ok(execute(h, 1, p), h);
+    };
+    pass(
+        &mut h,
+        json!([{"call": {"module": "membership", "msg": {"admit": {"member": newcomer, "voting_units": 10, "economic_units": 10}}}}]),
+    );
+    assert!(h.ledger.participants().iter().any(|(m, _)| m.to_string() == newcomer), "a participant, to sign");
+    assert!(h.query("membership", &json!({"member": {"member": newcomer}})).is_err(), "no member yet");
+    assert_eq!(h.query("membership", &json!({"totals": {}})).unwrap()["voting_units"], json!(100));
+    let read = h.query("system", &json!({"terms": {}})).unwrap()["terms"].clone();
+    // An upgrade (voting to the same code, a new decision table) changes the terms.
+    let code = h.ledger.modules().into_iter().find(|(n, _)| n == "voting").unwrap().1.code.to_hex();
+    pass(
+        &mut h,
+        json!([{"system": {"upgrade_module": {"name": "voting", "code": code,
+        "migrate_msg": {"reserved": ["admit_member"]}}}}]),
+    );
+    let stale = h.call(2, "membership", &json!({"accept_terms": {"terms": read}}));
+    let error = h.outcome_error(&stale).expect("stale terms are refused");
+    assert!(error.contains("the terms changed since they were read"), "{error}");
+    let now = h.query("system", &json!({"terms": {}})).unwrap();
+    assert_eq!(now["generation"], json!(1));
+    ok(h.call(2, "membership", &json!({"accept_terms": {"terms": now["terms"]}})), &h);
+    let member = h.query("membership", &json!({"member": {"member": newcomer}})).unwrap();
+    assert_eq!(member["voting_units"], json!(10), "{member}");
+    let acceptance = h.query("membership", &json!({"acceptance": {"member": newcomer}})).unwrap();
+    assert_eq!(acceptance["accepted"]["terms"], now["terms"]);
+}

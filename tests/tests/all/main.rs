@@ -9,6 +9,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod charters;
+mod disputes_wasm;
 mod exit_wasm;
 mod governance_wasm;
 mod net_adversary;
@@ -16,8 +17,10 @@ mod net_bench;
 mod net_catchup;
 mod net_cluster;
 mod net_edges;
+mod net_code;
 mod net_gossip;
 mod net_join;
+mod net_scale;
 mod net_suspension;
 mod term_wasm;
 mod treasury_wasm;

@@ -426,9 +426,9 @@ fn charter_harness(file: &str, names: &[&str], keys: u8) -> WasmHarness {
 #[test]
 fn the_joint_venture_charter_admits_a_bank_reviews_kpis_and_ends() {
     const DAY: u64 = 86_400_000;
-    let h = charter_harness("joint-venture.toml", &["studio", "telco"], 3);
+    let h = charter_harness("joint-venture.toml", &["studio", "telco", "mediator"], 4);
     let mut jv = Jv { h, studio: id(1), telco: id(2) };
-    let (studio, telco, bank) = (jv.studio.clone(), jv.telco.clone(), id(3));
+    let (studio, telco, bank) = (jv.studio.clone(), jv.telco.clone(), id(4));
     let pass_kind = |jv: &mut Jv, kind: &str, messages: Value| {
         let data = jv.ok(
             0,
@@ -453,7 +453,7 @@ fn the_joint_venture_charter_admits_a_bank_reviews_kpis_and_ends() {
     );
     // The bank finances: 500.00 EUR of capital, confirmed by another partner (four eyes).
     let data = jv.ok(
-        2,
+        3,
         "treasury",
         json!({"contribute_capital": {"asset": "EUR", "amount": 50_000, "reference": "LOAN-1"}}),
     );

@@ -147,8 +147,35 @@ pub fn execute_confirm_payment(
     debtor: String,
     asset: String,
     amount: u128,
+    creditor: Option<String>,
+    reference: Option<String>,
 ) -> Result<Response> {
-    let creditor = member_op(ctx, "confirm a payment")?;
+    let caller = member_op(ctx, "confirm a payment")?;
+    let (creditor, confirmed_by) = match creditor {
+        Some(creditor) if creditor != caller => {
+            // A former partner is still paid: another partner than the
+            // debtor confirms for it, citing what shows the money arrived.
+            if ctx.is_participant(&creditor)? {
+                return Err(ExitError::NotAllowed(format!(
+                    "{creditor} is a participant and confirms its own payments"
+                )));
+            }
+            if caller == debtor || !ctx.is_participant(&caller)? {
+                return Err(ExitError::NotAllowed(format!(
+                    "only a current partner other than the debtor {debtor} confirms a payment to the former partner {creditor}"
+                )));
+            }
+            let reference = reference.unwrap_or_default();
+            if reference.trim().is_empty() || reference.len() > 256 {
+                return Err(ExitError::Invalid(
+                    "confirming for a former partner needs a reference of 1 to 256 bytes (what shows the money arrived)"
+                        .into(),
+                ));
+            }
+            (creditor, Some((caller, reference)))
+        }
+        _ => (caller, None),
+    };
     let owed = PAYABLES.may_load(ctx, (&debtor, (&creditor, &asset)))?.unwrap_or(0);
     if amount == 0 || amount > owed {
         return Err(ExitError::Invalid(format!(
@@ -163,14 +190,16 @@ pub fn execute_confirm_payment(
         PAYABLES.save(ctx, (&debtor, (&creditor, &asset)), &rest)?;
         RECEIVABLES.save(ctx, (&creditor, (&debtor, &asset)), &rest)?;
     }
-    Ok(Response::new().add_event(
-        Event::new("payment_confirmed")
-            .attr("debtor", debtor)
-            .attr("creditor", creditor)
-            .attr("asset", asset)
-            .attr("amount", amount)
-            .attr("still_owed", rest),
-    ))
+    let mut event = Event::new("payment_confirmed")
+        .attr("debtor", debtor)
+        .attr("creditor", creditor)
+        .attr("asset", asset)
+        .attr("amount", amount)
+        .attr("still_owed", rest);
+    if let Some((by, reference)) = confirmed_by {
+        event = event.attr("confirmed_by", by).attr("reference", reference);
+    }
+    Ok(Response::new().add_event(event))
 }
 
 // ----- offers -----

@@ -91,8 +91,8 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
         }
         HandleMsg::SetPrice { seller, per_unit } => execute_set_price(ctx, &config, seller, per_unit),
         HandleMsg::CloseOffer { seller } => execute_close_offer(ctx, &config, seller),
-        HandleMsg::ConfirmPayment { debtor, asset, amount } => {
-            execute_confirm_payment(ctx, debtor, asset, amount)
+        HandleMsg::ConfirmPayment { debtor, asset, amount, creditor, reference } => {
+            execute_confirm_payment(ctx, debtor, asset, amount, creditor, reference)
         }
         HandleMsg::DeclareBadLeaver { member, reason } => {
             execute_declare_bad_leaver(ctx, &config, member, reason)
@@ -113,7 +113,19 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
         QueryMsg::Statement { member } => to_json(&query_statement(ctx, &member)?)?,
         QueryMsg::Config {} => to_json(&config)?,
         QueryMsg::Dissolution {} => to_json(&DISSOLUTION.may_load(ctx)?)?,
+        QueryMsg::ProposalKind { msg } => to_json(&query_proposal_kind(&msg))?,
     })
+}
+
+/// `proposal_kind`: the decision-table kind of one of this module's
+/// messages: dissolving is `dissolve`, kicking a member out `expel_member`.
+pub fn query_proposal_kind(msg: &serde_json::Value) -> voting_api::KindResponse {
+    let kind = match voting_api::call_msg_name(msg) {
+        Some("dissolve") => Some("dissolve"),
+        Some("kick") => Some("expel_member"),
+        _ => None,
+    };
+    voting_api::KindResponse { kind: kind.map(str::to_owned) }
 }
 
 // ----- calls -----

@@ -14,11 +14,12 @@ use polypact_sdk::{Ctx, Event, Json, Map, QueryCtx, Response, SystemMsg, to_json
 
 use crate::error::{MembershipError, Result};
 use crate::msg::{
-    Config, DEFAULT_PAGE, HandleMsg, HasRoleResponse, InitConfig, MAX_PAGE, Member, MemberInfo,
-    MembersResponse, Pending, PowerResponse, QueryMsg, Terms, Totals,
+    Acceptance, AcceptanceResponse, Config, DEFAULT_PAGE, HandleMsg, HasRoleResponse, InitConfig, MAX_PAGE,
+    Member, MemberInfo, MembersResponse, Pending, PendingAdmission, PowerResponse, QueryMsg, Terms, Totals,
 };
 use crate::state::{
-    APPLICATIONS, CONFIG, INVITATIONS, MEMBERS, TOTALS, checkpoint, save_totals, total_units_at, units_at,
+    ACCEPTANCES, APPLICATIONS, CONFIG, INVITATIONS, MEMBERS, PENDING, TOTALS, checkpoint, save_totals,
+    total_units_at, units_at,
 };
 
 /// The role that may invite, admit invitees and change units and roles.
@@ -43,6 +44,9 @@ pub fn init(ctx: &mut Ctx, config: InitConfig) -> Result<Response> {
         }
     }
     let participants = ctx.participants()?;
+    // The founders accept the terms the genesis sets: its charter names them.
+    let genesis_terms =
+        Acceptance { terms: ctx.terms()?.terms, height: ctx.height(), time_ms: ctx.time_ms() };
     let mut totals = Totals::default();
     let mut seen = BTreeSet::new();
     let mut response = Response::new();
@@ -66,6 +70,7 @@ pub fn init(ctx: &mut Ctx, config: InitConfig) -> Result<Response> {
             left_at: None,
         };
         MEMBERS.save(ctx, &m.member, &record)?;
+        ACCEPTANCES.save(ctx, &m.member, &genesis_terms)?;
         checkpoint(ctx, &m.member, m.voting_units)?;
         totals.voting_units = add(totals.voting_units, m.voting_units)?;
         totals.economic_units = add(totals.economic_units, m.economic_units)?;
@@ -73,7 +78,14 @@ pub fn init(ctx: &mut Ctx, config: InitConfig) -> Result<Response> {
         response = response.add_event(member_event("member_added", &m.member, &record));
     }
     save_totals(ctx, &totals)?;
-    CONFIG.save(ctx, &Config { governance: config.governance.clone(), managers: config.managers.clone() })?;
+    CONFIG.save(
+        ctx,
+        &Config {
+            governance: config.governance.clone(),
+            managers: config.managers.clone(),
+            require_acceptance: config.require_acceptance,
+        },
+    )?;
     Ok(response.add_event(
         Event::new("membership_created")
             .attr("governance", config.governance)
@@ -97,6 +109,7 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
         HandleMsg::Admit { member, voting_units, economic_units, roles } => {
             execute_admit(ctx, member, voting_units, economic_units, roles)
         }
+        HandleMsg::AcceptTerms { terms } => execute_accept_terms(ctx, terms),
         HandleMsg::Resign {} => execute_resign(ctx),
         HandleMsg::Expel { member } => execute_expel(ctx, member),
         HandleMsg::SetUnits { member, voting_units, economic_units } => {
@@ -129,8 +142,27 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
         QueryMsg::Invitations {} => to_json(&query_pending(ctx, &INVITATIONS)?)?,
         QueryMsg::Applications {} => to_json(&query_pending(ctx, &APPLICATIONS)?)?,
         QueryMsg::Config {} => to_json(&CONFIG.load(ctx)?)?,
+        QueryMsg::ProposalKind { msg } => to_json(&query_proposal_kind(&msg))?,
+        QueryMsg::Acceptance { member } => to_json(&AcceptanceResponse {
+            accepted: ACCEPTANCES.may_load(ctx, &member)?,
+            pending: PENDING.may_load(ctx, &member)?,
+        })?,
     };
     Ok(answer)
+}
+
+/// `proposal_kind`: the decision-table kind of one of this module's
+/// messages (an admission, an expulsion, a change of units or roles), so a
+/// proposal carrying it is held to that kind's rule whatever its label.
+pub fn query_proposal_kind(msg: &serde_json::Value) -> voting_api::KindResponse {
+    let kind = match voting_api::call_msg_name(msg) {
+        Some("invite" | "admit_invited" | "admit") => Some("admit_member"),
+        Some("expel") => Some("expel_member"),
+        Some("set_units") => Some("units_change"),
+        Some("grant_role" | "revoke_role") => Some("roles_change"),
+        _ => None,
+    };
+    voting_api::KindResponse { kind: kind.map(str::to_owned) }
 }
 
 // ----- calls -----
@@ -423,6 +455,80 @@ fn admit(
     if voting_units == 0 && economic_units == 0 {
         return Err(MembershipError::ZeroUnits(member.into()));
     }
+    if CONFIG.load(ctx)?.require_acceptance {
+        // A participant now (its node can sign), a member only once it
+        // accepts the terms: until then no units, nothing received.
+        if PENDING.has(ctx, member)? {
+            return Err(MembershipError::NotAllowed(format!(
+                "{member} is already admitted and must accept the terms"
+            )));
+        }
+        let terms = Terms {
+            voting_units,
+            economic_units,
+            roles,
+            by: ctx.sender_module().map_or_else(|| ctx.caller().to_owned(), |m| format!("module:{m}")),
+            height: ctx.height(),
+        };
+        PENDING.save(ctx, member, &PendingAdmission { terms, how: how.to_owned() })?;
+        let event = Event::new("member_admitted")
+            .attr("member", member)
+            .attr("via", how)
+            .attr("voting_units", voting_units)
+            .attr("economic_units", economic_units)
+            .attr("awaits", "accept_terms");
+        return Ok(Response::new()
+            .add_event(event)
+            .add_system(SystemMsg::AddParticipant { member: member.into() }));
+    }
+    let record = activate(ctx, member, voting_units, economic_units, roles)?;
+    let previous = record.1;
+    let record = record.0;
+    let event = member_event("member_added", member, &record).attr("via", how).attr("returning", previous);
+    Ok(Response::new().add_event(event).add_system(SystemMsg::AddParticipant { member: member.into() }))
+}
+
+/// `accept_terms`: the admitted newcomer, by its own op, accepts the terms
+/// as they stand and becomes a member with the units it was admitted with.
+pub fn execute_accept_terms(ctx: &mut Ctx, terms: String) -> Result<Response> {
+    if ctx.sender_module().is_some() {
+        return Err(MembershipError::NotAllowed("a newcomer accepts the terms with its own op".into()));
+    }
+    let member = ctx.caller().to_owned();
+    let Some(pending) = PENDING.may_load(ctx, &member)? else {
+        return Err(MembershipError::NotAllowed(format!(
+            "{member} has no admission waiting for its acceptance"
+        )));
+    };
+    let now = ctx.terms()?;
+    if terms != now.terms {
+        return Err(MembershipError::NotAllowed(format!(
+            "the terms changed since they were read (they are now {} after {} installs and upgrades); \
+             read them again (system `terms`) and accept those",
+            now.terms, now.generation
+        )));
+    }
+    PENDING.remove(ctx, &member);
+    let t = pending.terms;
+    let (record, previous) = activate(ctx, &member, t.voting_units, t.economic_units, t.roles)?;
+    let acceptance = Acceptance { terms, height: ctx.height(), time_ms: ctx.time_ms() };
+    ACCEPTANCES.save(ctx, &member, &acceptance)?;
+    let event = member_event("member_added", &member, &record)
+        .attr("via", &pending.how)
+        .attr("returning", previous)
+        .attr("terms", &acceptance.terms);
+    Ok(Response::new().add_event(event))
+}
+
+/// Makes `member` a current member with these units (a returning former
+/// member's claim folded in); the record and whether it is returning.
+fn activate(
+    ctx: &mut Ctx,
+    member: &str,
+    voting_units: u64,
+    economic_units: u64,
+    roles: BTreeSet<String>,
+) -> Result<(Member, bool)> {
     let mut totals = TOTALS.load(ctx)?;
     // A former member coming back: its remaining claim is folded into its new units.
     let (claim, previous) = match MEMBERS.may_load(ctx, member)? {
@@ -445,8 +551,7 @@ fn admit(
     MEMBERS.save(ctx, member, &record)?;
     checkpoint(ctx, member, voting_units)?;
     save_totals(ctx, &totals)?;
-    let event = member_event("member_added", member, &record).attr("via", how).attr("returning", previous);
-    Ok(Response::new().add_event(event).add_system(SystemMsg::AddParticipant { member: member.into() }))
+    Ok((record, previous))
 }
 
 /// Resignation and expulsion: the member leaves, its economic units (plus,

@@ -17,7 +17,7 @@
 
 use polypact_sdk::{Ctx, Error, Item, Map, QueryCtx};
 
-use crate::msg::{Config, Member, Terms, Totals};
+use crate::msg::{Acceptance, Config, Member, PendingAdmission, Terms, Totals};
 
 /// The config.
 pub const CONFIG: Item<Config> = Item::new("config");
@@ -33,6 +33,10 @@ pub const TOTAL_VP: Map<u64, u64> = Map::new("total_vp");
 pub const INVITATIONS: Map<&str, Terms> = Map::new("invitations");
 /// Pending sponsored applications, by applicant.
 pub const APPLICATIONS: Map<&str, Terms> = Map::new("applications");
+/// Admissions waiting for the newcomer's acceptance of the terms.
+pub const PENDING: Map<&str, PendingAdmission> = Map::new("pending");
+/// What each member accepted, and when.
+pub const ACCEPTANCES: Map<&str, Acceptance> = Map::new("acceptances");
 
 /// Checkpoint keys sort newest first.
 fn rev(height: u64) -> u64 {

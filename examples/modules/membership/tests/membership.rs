@@ -9,6 +9,7 @@ use polypact_sdk::testing::MockHost;
 use polypact_sdk::{Message, SystemMsg};
 use serde_json::{Value, json};
 
+const TERMS: &str = "7e4a0c5d9e2b8f31c6a4d2e0b9f7a5c3e1d9b7f5a3c1e9d7b5f3a1c9e7d5b3f1";
 const ALICE: &str = "pm1alice";
 const BOB: &str = "pm1bob";
 const CAROL: &str = "pm1carol";
@@ -17,7 +18,7 @@ const GOV: &str = "voting";
 
 fn setup() -> MockHost {
     let mut host = MockHost::new(polypact_dispatch);
-    host.set_participants(&[ALICE, BOB]);
+    host.set_participants(&[ALICE, BOB]).set_terms(TERMS);
     host.set_height(1);
     host.init(
         ALICE,
@@ -66,7 +67,7 @@ fn init_records_members_and_totals() {
 #[test]
 fn init_refuses_bad_configs_and_stores_nothing() {
     let mut host = MockHost::new(polypact_dispatch);
-    host.set_participants(&[ALICE]);
+    host.set_participants(&[ALICE]).set_terms(TERMS);
     let err = host
         .init(ALICE, &json!({"members": [{"member": CAROL, "voting_units": 1}], "governance": GOV}))
         .unwrap_err();
@@ -235,7 +236,7 @@ fn bad_calls_fail_clearly_and_change_nothing() {
 
 fn setup_with_managers() -> MockHost {
     let mut host = MockHost::new(polypact_dispatch);
-    host.set_participants(&[ALICE, BOB]);
+    host.set_participants(&[ALICE, BOB]).set_terms(TERMS);
     host.set_height(1);
     host.init(
         ALICE,
@@ -252,10 +253,13 @@ fn setup_with_managers() -> MockHost {
 fn managers_are_validated_and_shown_in_the_config() {
     let mut host = setup_with_managers();
     let config: Value = host.query(&json!({"config": {}})).unwrap();
-    assert_eq!(config, json!({"governance": GOV, "managers": ["exit", "vesting"]}));
+    assert_eq!(
+        config,
+        json!({"governance": GOV, "managers": ["exit", "vesting"], "require_acceptance": false})
+    );
     for managers in [json!(["exit", "exit"]), json!([""]), json!([GOV])] {
         let mut host = MockHost::new(polypact_dispatch);
-        host.set_participants(&[ALICE]);
+        host.set_participants(&[ALICE]).set_terms(TERMS);
         let err = host
             .init(
                 ALICE,
@@ -406,7 +410,7 @@ fn a_manager_removes_a_member_leaving_the_claim_it_names() {
     let err = host.handle_from_module("exit", BOB, &json!({"remove_member": {"member": BOB}})).unwrap_err();
     assert_eq!(err, "pm1bob is no longer a member");
     // Governance may remove too, keeping a claim (here voting units become part of it).
-    host.set_participants(&[ALICE, CAROL]);
+    host.set_participants(&[ALICE, CAROL]).set_terms(TERMS);
     host.handle_from_module(
         GOV,
         ALICE,
@@ -418,4 +422,55 @@ fn a_manager_removes_a_member_leaving_the_claim_it_names() {
     let c = member(&mut host, CAROL);
     assert_eq!((c.record.economic_units, c.record.roles.len()), (8, 0));
     assert_eq!(totals(&mut host).former_economic_units, 8);
+}
+
+/// Issue 23: under `require_acceptance` an admitted newcomer holds nothing
+/// until its own op accepts the terms as they stand; stale terms are
+/// refused; what each member accepted, and when, is queryable (the
+/// founders': the genesis).
+#[test]
+fn a_newcomer_holds_nothing_until_it_accepts_the_current_terms() {
+    let mut host = MockHost::new(polypact_dispatch);
+    host.set_participants(&[ALICE, BOB]).set_terms(TERMS);
+    host.set_height(1);
+    host.init(
+        ALICE,
+        &json!({"members": [{"member": ALICE, "voting_units": 100, "economic_units": 100}],
+            "governance": GOV, "require_acceptance": true}),
+    )
+    .unwrap();
+    let founder: Value = host.query(&json!({"acceptance": {"member": ALICE}})).unwrap();
+    assert_eq!(founder["accepted"]["terms"], json!(TERMS));
+    assert_eq!(founder["accepted"]["height"], json!(1));
+    let admitted = host
+        .handle_from_module(
+            GOV,
+            ALICE,
+            &json!({"admit": {"member": CAROL, "voting_units": 20, "economic_units": 20}}),
+        )
+        .unwrap();
+    assert_eq!(admitted.messages.len(), 1, "the newcomer becomes a participant, to sign its acceptance");
+    // No units, no voting power, not in the totals, until it accepts.
+    assert!(host.query::<Value>(&json!({"member": {"member": CAROL}})).is_err());
+    assert_eq!(totals(&mut host).voting_units, 100);
+    let power: Value = host.query(&json!({"voting_power_at": {"member": CAROL, "height": 5}})).unwrap();
+    assert_eq!(power["power"], json!(0));
+    // Someone else cannot accept for it; stale terms are refused.
+    let err = host.handle(BOB, &json!({"accept_terms": {"terms": TERMS}})).unwrap_err();
+    assert!(err.contains("has no admission waiting"), "{err}");
+    host.set_terms("an-upgrade-later");
+    let before = host.state().clone();
+    let err = host.handle(CAROL, &json!({"accept_terms": {"terms": TERMS}})).unwrap_err();
+    assert!(err.contains("the terms changed since they were read"), "{err}");
+    assert_eq!(host.state(), &before);
+    host.set_height(7);
+    host.handle(CAROL, &json!({"accept_terms": {"terms": "an-upgrade-later"}})).unwrap();
+    assert_eq!(member(&mut host, CAROL).record.voting_units, 20);
+    assert_eq!(totals(&mut host).voting_units, 120);
+    let carol: Value = host.query(&json!({"acceptance": {"member": CAROL}})).unwrap();
+    assert_eq!(
+        (carol["accepted"]["terms"].clone(), carol["accepted"]["height"].clone()),
+        (json!("an-upgrade-later"), json!(7))
+    );
+    assert_eq!(carol["pending"], Value::Null);
 }

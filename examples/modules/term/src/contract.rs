@@ -187,6 +187,13 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
             Some(rule) => to_json(&compute_split(ctx, &rule, &period)?)?,
             None => to_json(&SplitPreview { attainment_bps: BTreeMap::new(), split: None })?,
         },
+        QueryMsg::ProposalKind { msg } => {
+            let kind = match voting_api::call_msg_name(&msg) {
+                Some("apply_review") => config.review_kind.clone(),
+                _ => None,
+            };
+            to_json(&voting_api::KindResponse { kind })?
+        }
         QueryMsg::Config {} => to_json(&ConfigResponse { config, split_rule: SPLIT_RULE.may_load(ctx)? })?,
     };
     Ok(answer)

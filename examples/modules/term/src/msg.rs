@@ -377,6 +377,14 @@ pub enum QueryMsg {
     },
     /// The config and the current split rule: [`ConfigResponse`].
     Config {},
+    /// The kind of one of this module's messages for the voting module's
+    /// decision table (`voting_api::KindQuery`, answered with a
+    /// `voting_api::KindResponse`): `apply_review` is the config's
+    /// `review_kind`.
+    ProposalKind {
+        /// The message, as a proposal carries it.
+        msg: serde_json::Value,
+    },
 }
 
 /// A milestone's status at the query's time.

@@ -20,13 +20,14 @@ use voting_api::{ProposalMsg, ProposalView, QueryMsg as GovernanceQuery, Status 
 use crate::distribute::{execute_distribute, execute_distribute_all, execute_payout_fair_share, plan};
 use crate::error::{Result, TreasuryError};
 use crate::msg::{
-    Amount, AssetTotals, BalancesResponse, Config, Confirmation, Contribution, Entry, EntryKind, HandleMsg,
-    InitConfig, PaidFrom, Payout, QueryMsg, RecordedResponse, Split, StatementResponse, StatementRow, Status,
-    TrancheProgress, WaterfallResponse,
+    Amount, AssetTotals, BalancesResponse, Config, Confirmation, Contribution, DistributionRecord, Entry,
+    EntryKind, Frozen, HandleMsg, InitConfig, PaidFrom, Payout, QueryMsg, RecordedResponse, Split,
+    StatementResponse, StatementRow, Status, TrancheProgress, WaterfallResponse,
 };
 use crate::state::{
-    ACCOUNTS, CONFIG, CONTRIBUTIONS, COUNTERS, Counters, ENTRIES, PAYOUT_REFS, PAYOUTS, REFS, SPLIT, TOTALS,
-    TRANCHE_PAID, USED_PROPOSALS, account, outstanding_capital, totals, tranche_paid,
+    ACCOUNTS, CONFIG, CONTRIBUTIONS, COUNTERS, Counters, DISTRIBUTIONS, ENTRIES, FROZEN, PAYOUT_REFS,
+    PAYOUTS, REFS, SPLIT, TOTALS, TRANCHE_PAID, USED_PROPOSALS, account, outstanding_capital, totals,
+    tranche_paid,
 };
 use crate::validate::{
     MAX_REFERENCE_LEN, MAX_TEXT_LEN, add, check_asset, check_split, check_text, nonzero, sub, validate,
@@ -86,7 +87,10 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
         HandleMsg::RecordPayout { member, asset, amount, reference } => {
             execute_record_payout(ctx, &config, member, asset, amount, reference)
         }
-        HandleMsg::ConfirmPayout { id } => execute_confirm_payout(ctx, &config, id),
+        HandleMsg::ConfirmPayout { id, evidence } => execute_confirm_payout(ctx, &config, id, evidence),
+        HandleMsg::Freeze { subject, dispute } => execute_freeze(ctx, &config, subject, dispute),
+        HandleMsg::Release { subject } => execute_release(ctx, &config, subject),
+        HandleMsg::ReverseEntry { id, reason } => execute_reverse_entry(ctx, &config, id, reason),
         HandleMsg::CancelPayout { id, reason } => execute_cancel_payout(ctx, id, reason),
         HandleMsg::Spend { asset, amount, to, reference, proposal } => {
             execute_spend(ctx, &config, asset, amount, to, reference, proposal)
@@ -120,9 +124,15 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
         QueryMsg::Payout { id } => {
             to_json(&PAYOUTS.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "payout", id })?)?
         }
+        QueryMsg::ProposalKind { msg } => to_json(&query_proposal_kind(&config, &msg))?,
         QueryMsg::Payouts { start_after, limit } => {
             let items: Vec<Payout> =
                 PAYOUTS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, p)| p).collect();
+            to_json(&items)?
+        }
+        QueryMsg::Distributions { start_after, limit } => {
+            let items: Vec<DistributionRecord> =
+                DISTRIBUTIONS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, d)| d).collect();
             to_json(&items)?
         }
         QueryMsg::Contribution { id } => to_json(
@@ -413,6 +423,7 @@ pub fn execute_record_payout(
         decided_by: None,
         reason: None,
         height: ctx.height(),
+        evidence: None,
     };
     PAYOUT_REFS.save(ctx, &p.reference, &id)?;
     PAYOUTS.save(ctx, id, &p)?;
@@ -440,16 +451,36 @@ fn load_pending_payout(ctx: &QueryCtx, id: u64) -> Result<Payout> {
 
 /// `confirm_payout`: the payee confirms a payout arrived (governance, once
 /// the payee is no longer a participant).
-pub fn execute_confirm_payout(ctx: &mut Ctx, config: &Config, id: u64) -> Result<Response> {
+pub fn execute_confirm_payout(
+    ctx: &mut Ctx,
+    config: &Config,
+    id: u64,
+    evidence: Option<String>,
+) -> Result<Response> {
     let mut p = load_pending_payout(ctx, id)?;
-    let by = if ctx.sender_module().is_none() && ctx.caller() == p.member {
+    if let Some(dispute) = FROZEN.may_load(ctx, ("payout", id))? {
+        return Err(TreasuryError::NotAllowed(format!(
+            "payout {id} is in dispute {dispute}; it is confirmed once the dispute is over"
+        )));
+    }
+    let own_op = ctx.sender_module().is_none();
+    let payee_gone = !ctx.is_participant(&p.member)?;
+    let by = if own_op && ctx.caller() == p.member {
         p.member.clone()
-    } else if is_governance(ctx, config) && !ctx.is_participant(&p.member)? {
+    } else if is_governance(ctx, config) && payee_gone {
         who(ctx) // the payee has left the partnership and cannot sign any more
+    } else if own_op && payee_gone && ctx.caller() != p.payer && ctx.is_participant(ctx.caller())? {
+        // A former partner is still paid: another partner than the payer
+        // confirms, citing what shows the money arrived.
+        let cited = evidence.as_deref().unwrap_or("");
+        check_text(cited, "evidence", true, MAX_REFERENCE_LEN)?;
+        p.evidence = Some(cited.to_owned());
+        ctx.caller().to_owned()
     } else {
         return Err(TreasuryError::NotAllowed(format!(
-            "only the payee {} confirms payout {id} (governance only once the payee is no longer a participant)",
-            p.member
+            "only the payee {} confirms payout {id}; once the payee is no longer a participant, another partner \
+             than the payer {} confirms it with evidence (or governance does)",
+            p.member, p.payer
         )));
     };
     let mut acc = account(ctx, &p.asset, &p.member)?;
@@ -488,6 +519,121 @@ pub fn execute_cancel_payout(ctx: &mut Ctx, id: u64, reason: String) -> Result<R
     Ok(Response::new().add_event(payout_event("payout_cancelled", &p).attr("by", caller)))
 }
 
+// ----- disputes -----
+
+/// Whether the disputes module sent this message.
+fn is_disputes(ctx: &Ctx, config: &Config) -> bool {
+    config.disputes.is_some() && ctx.sender_module() == config.disputes.as_deref()
+}
+
+fn require_disputes(ctx: &Ctx, config: &Config, what: &str) -> Result<()> {
+    if is_disputes(ctx, config) {
+        return Ok(());
+    }
+    Err(TreasuryError::NotAllowed(format!(
+        "only the disputes module {:?} may {what}",
+        config.disputes.as_deref().unwrap_or("(none configured)")
+    )))
+}
+
+/// `freeze`: a counted entry's amount is held in the pool (not distributed
+/// or spent), or a pending payout cannot be confirmed, while a dispute is
+/// about it.
+pub fn execute_freeze(ctx: &mut Ctx, config: &Config, subject: Frozen, dispute: u64) -> Result<Response> {
+    require_disputes(ctx, config, "freeze")?;
+    let (kind, id) = frozen_key(subject);
+    if let Some(other) = FROZEN.may_load(ctx, (kind, id))? {
+        return Err(TreasuryError::NotAllowed(format!("{kind} {id} is already in dispute {other}")));
+    }
+    if let Frozen::Entry(id) = subject {
+        let entry = ENTRIES.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "entry", id })?;
+        if entry.status == Status::Counted && adds_to_pool(&entry) {
+            let mut t = totals(ctx, &entry.asset)?;
+            let free = sub(t.pool, t.frozen, "the pool not in dispute")?;
+            if free < entry.amount {
+                return Err(TreasuryError::NotAllowed(format!(
+                    "entry {id}'s {} {} is no longer in the pool (only {free} is, not in dispute): it was distributed",
+                    entry.amount, entry.asset
+                )));
+            }
+            t.frozen = add(t.frozen, entry.amount, "frozen")?;
+            TOTALS.save(ctx, &entry.asset, &t)?;
+        }
+    } else {
+        load_pending_payout(ctx, id)?;
+    }
+    FROZEN.save(ctx, (kind, id), &dispute)?;
+    Ok(Response::new()
+        .add_event(Event::new("frozen").attr("what", kind).attr("id", id).attr("dispute", dispute)))
+}
+
+/// `release`: the dispute is over; the entry's amount (or the payout) is free again.
+pub fn execute_release(ctx: &mut Ctx, config: &Config, subject: Frozen) -> Result<Response> {
+    require_disputes(ctx, config, "release")?;
+    let (kind, id) = frozen_key(subject);
+    let Some(dispute) = FROZEN.may_load(ctx, (kind, id))? else {
+        return Err(TreasuryError::NotAllowed(format!("{kind} {id} is not in dispute")));
+    };
+    if let Frozen::Entry(id) = subject
+        && let Some(entry) = ENTRIES.may_load(ctx, id)?
+        && entry.status == Status::Counted
+        && adds_to_pool(&entry)
+    {
+        let mut t = totals(ctx, &entry.asset)?;
+        t.frozen = Amount(t.frozen.0.saturating_sub(entry.amount.0));
+        TOTALS.save(ctx, &entry.asset, &t)?;
+    }
+    FROZEN.remove(ctx, (kind, id));
+    Ok(Response::new()
+        .add_event(Event::new("released").attr("what", kind).attr("id", id).attr("dispute", dispute)))
+}
+
+/// `reverse_entry`: a ruling (or governance) undoes a counted revenue or
+/// capital entry whose amount is still in the pool.
+pub fn execute_reverse_entry(ctx: &mut Ctx, config: &Config, id: u64, reason: String) -> Result<Response> {
+    if !(is_disputes(ctx, config) || is_governance(ctx, config)) {
+        return Err(TreasuryError::NotAllowed(
+            "only a ruling (the disputes module) or governance reverses an entry".into(),
+        ));
+    }
+    check_text(&reason, "reason", true, MAX_TEXT_LEN)?;
+    let mut entry = ENTRIES.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "entry", id })?;
+    if entry.status != Status::Counted || !adds_to_pool(&entry) {
+        return Err(TreasuryError::NotAllowed(format!(
+            "entry {id} is not a counted revenue or capital entry"
+        )));
+    }
+    let mut t = totals(ctx, &entry.asset)?;
+    if FROZEN.may_load(ctx, ("entry", id))?.is_some() {
+        // Reversing ends what the dispute held.
+        t.frozen = Amount(t.frozen.0.saturating_sub(entry.amount.0));
+        FROZEN.remove(ctx, ("entry", id));
+    }
+    take_from_pool(&mut t, &entry.asset, entry.amount, "reversing this entry")?;
+    match entry.kind {
+        EntryKind::Revenue => t.revenue = sub(t.revenue, entry.amount, "revenue")?,
+        _ => t.capital_cash = sub(t.capital_cash, entry.amount, "capital")?,
+    }
+    TOTALS.save(ctx, &entry.asset, &t)?;
+    entry.status = Status::Reversed;
+    entry.decided_by = Some(who(ctx));
+    entry.reason = Some(reason);
+    ENTRIES.save(ctx, id, &entry)?;
+    Ok(Response::new().add_event(entry_event("entry_reversed", &entry)))
+}
+
+fn frozen_key(subject: Frozen) -> (&'static str, u64) {
+    match subject {
+        Frozen::Entry(id) => ("entry", id),
+        Frozen::Payout(id) => ("payout", id),
+    }
+}
+
+/// Whether a counted entry put its amount into the pool.
+fn adds_to_pool(entry: &Entry) -> bool {
+    matches!(entry.kind, EntryKind::Revenue | EntryKind::Capital)
+}
+
 // ----- spending -----
 
 /// Checks that `proposal` is an executed governance proposal of `kind`
@@ -508,7 +654,7 @@ fn check_spend_proposal(
         return Err(TreasuryError::BadProposal(format!("proposal {id} already authorised a spend")));
     }
     let p: ProposalView = ctx.query(&config.governance, &GovernanceQuery::Proposal { id })?;
-    if p.proposal.kind != kind {
+    if p.proposal.kind != kind && !p.proposal.rules.contains_key(kind) {
         return Err(TreasuryError::BadProposal(format!(
             "proposal {id} is of kind {:?}; spends above the limit need kind {kind:?}",
             p.proposal.kind
@@ -642,6 +788,19 @@ fn next_id(ctx: &mut Ctx, pick: impl FnOnce(&mut Counters) -> &mut u64) -> Resul
 
 /// Takes `amount` from an asset's pool, or refuses if the pool holds less.
 pub(crate) fn take_from_pool(t: &mut AssetTotals, asset: &str, amount: Amount, what: &str) -> Result<()> {
+    let free = sub(t.pool, t.frozen, "the pool not in dispute")?;
+    if free < amount && !what.starts_with("reversing") {
+        return Err(TreasuryError::InsufficientPool {
+            asset: asset.into(),
+            pool: free,
+            needed: amount,
+            what: if t.frozen.0 > 0 {
+                format!("{what} (entries in dispute hold {} of the pool)", t.frozen)
+            } else {
+                what.to_owned()
+            },
+        });
+    }
     if t.pool < amount {
         return Err(TreasuryError::InsufficientPool {
             asset: asset.into(),
@@ -751,6 +910,22 @@ fn has_role(ctx: &QueryCtx, config: &Config, member: &str, role: &str) -> Result
 }
 
 // ----- queries -----
+
+/// `proposal_kind`: the decision-table kind of one of this module's
+/// messages. By content: a spend is the config's `spend_vote_kind` only
+/// above the asset's limit (below it a treasurer spends alone).
+pub fn query_proposal_kind(config: &Config, msg: &serde_json::Value) -> voting_api::KindResponse {
+    let kind = match serde_json::from_value::<HandleMsg>(msg.clone()) {
+        Ok(HandleMsg::Spend { asset, amount, .. })
+            if amount > config.spend_vote_above.get(&asset).copied().unwrap_or_default() =>
+        {
+            config.spend_vote_kind.clone()
+        }
+        Ok(HandleMsg::SetSplit(_)) => Some("split_change".to_owned()),
+        _ => None,
+    };
+    voting_api::KindResponse { kind }
+}
 
 fn page(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)

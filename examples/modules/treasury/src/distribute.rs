@@ -14,10 +14,14 @@ use polypact_sdk::{Ctx, Event, QueryCtx, Response};
 
 use crate::contract::{is_exit, is_governance, require_member_op, take_from_pool, who};
 use crate::error::{Result, TreasuryError};
-use crate::msg::{Amount, BaseSplit, Config, DistributeResponse, DistributionView, FairShareResponse, Split};
+use crate::msg::{
+    Amount, BaseSplit, Config, DistributeResponse, DistributionRecord, DistributionView, FairShareResponse,
+    Split,
+};
 use crate::split::{self, SplitError, TrancheInput};
 use crate::state::{
-    ACCOUNTS, SPLIT, TOTALS, TRANCHE_PAID, account, outstanding_capital, totals, tranche_paid,
+    ACCOUNTS, DISTRIBUTION_COUNT, DISTRIBUTIONS, SPLIT, TOTALS, TRANCHE_PAID, account, outstanding_capital,
+    totals, tranche_paid,
 };
 use crate::validate::{add, check_asset, check_member_id, nonzero};
 
@@ -40,7 +44,9 @@ pub fn execute_distribute(
         (None, None) => distribute_all(ctx, config),
         (Some(asset), amount) => {
             check_asset(config, &asset)?;
-            let pool = totals(ctx, &asset)?.pool;
+            let t = totals(ctx, &asset)?;
+            // What entries in dispute hold stays in the pool.
+            let pool = Amount(t.pool.0.saturating_sub(t.frozen.0));
             if pool.0 == 0 {
                 return Err(TreasuryError::EmptyPool(asset));
             }
@@ -107,6 +113,7 @@ pub fn execute_payout_fair_share(
             t.claims = add(t.claims, share, "claims")?;
             t.distributed = add(t.distributed, share, "total distributed")?;
             TOTALS.save(ctx, asset, &t)?;
+            keep_record(ctx, asset, share, Some(member.clone()))?;
             let mut acc = account(ctx, asset, &member)?;
             acc.earned = add(acc.earned, share, "the member's earnings")?;
             ACCOUNTS.save(ctx, (asset.as_str(), member.as_str()), &acc)?;
@@ -244,7 +251,26 @@ fn distribute_one(
     t.claims = add(t.claims, amount, "claims")?;
     t.distributed = add(t.distributed, amount, "total distributed")?;
     TOTALS.save(ctx, asset, &t)?;
+    keep_record(ctx, asset, amount, None)?;
     Ok(view)
+}
+
+/// Keeps a record of a move of `amount` of `asset` from the pool into
+/// claims (the `distributions` query's history).
+fn keep_record(ctx: &mut Ctx, asset: &str, amount: Amount, fair_share_of: Option<String>) -> Result<()> {
+    let id = DISTRIBUTION_COUNT.may_load(ctx)?.unwrap_or(0);
+    let record = DistributionRecord {
+        id,
+        asset: asset.to_owned(),
+        amount,
+        fair_share_of,
+        by: who(ctx),
+        height: ctx.height(),
+        time_ms: ctx.time_ms(),
+    };
+    DISTRIBUTIONS.save(ctx, id, &record)?;
+    DISTRIBUTION_COUNT.save(ctx, &(id + 1))?;
+    Ok(())
 }
 
 fn distributed_event(view: &DistributionView, by: &str) -> Event {
@@ -264,7 +290,8 @@ fn distribute_all(ctx: &mut Ctx, config: &Config) -> Result<Response> {
     let mut response = Response::new();
     let by = who(ctx);
     for asset in config.assets.keys() {
-        let pool = totals(ctx, asset)?.pool;
+        let t = totals(ctx, asset)?;
+        let pool = Amount(t.pool.0.saturating_sub(t.frozen.0));
         if pool.0 == 0 {
             continue;
         }

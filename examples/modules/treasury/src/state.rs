@@ -20,13 +20,15 @@
 //! | `contributions` | `Map<u64, Contribution>` | in-kind contributions |
 //! | `tranche_paid` | `Map<(u64, &str), Amount>` | per (tranche index, asset), what the tranche has paid |
 //! | `used_proposals` | `Map<u64, ()>` | governance proposals that already paid a spend |
+//! | `distributions` | `Map<u64, DistributionRecord>` | every move of pool money into claims, for history |
+//! | `distribution_count` | `Item<u64>` | next distribution record id (apart from `counters`, so state stored before it reads unchanged) |
 
 use std::collections::BTreeMap;
 
 use polypact_sdk::{Error, Item, Map, QueryCtx};
 use serde::{Deserialize, Serialize};
 
-use crate::msg::{Amount, AssetTotals, Config, Contribution, Entry, Payout, Split};
+use crate::msg::{Amount, AssetTotals, Config, Contribution, DistributionRecord, Entry, Payout, Split};
 
 /// The validated config.
 pub const CONFIG: Item<Config> = Item::new("config");
@@ -52,6 +54,8 @@ pub const CONTRIBUTIONS: Map<u64, Contribution> = Map::new("contributions");
 pub const TRANCHE_PAID: Map<(u64, &str), Amount> = Map::new("tranche_paid");
 /// Governance proposals that already paid a spend.
 pub const USED_PROPOSALS: Map<u64, ()> = Map::new("used_proposals");
+/// Entries (`"entry"`) and payouts (`"payout"`) frozen by a dispute → the dispute.
+pub const FROZEN: Map<(&str, u64), u64> = Map::new("frozen");
 
 /// Next ids.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +82,11 @@ pub struct Account {
     /// The part of its capital a waterfall has paid back.
     pub recouped: Amount,
 }
+
+/// Every move of pool money into claims (distributions and fair shares).
+pub const DISTRIBUTIONS: Map<u64, DistributionRecord> = Map::new("distributions");
+/// The next distribution record id.
+pub const DISTRIBUTION_COUNT: Item<u64> = Item::new("distribution_count");
 
 /// An asset's totals (all zero before its first entry).
 pub fn totals(ctx: &QueryCtx, asset: &str) -> Result<AssetTotals, Error> {

@@ -188,6 +188,7 @@ pub fn validate(config: InitConfig) -> Result<(Config, Split)> {
         membership: config.membership,
         governance: config.governance,
         exit_module: config.exit_module,
+        disputes: config.disputes,
         split_managers: config.split_managers,
         assets,
         treasurer_role,

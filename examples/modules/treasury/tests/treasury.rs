@@ -10,11 +10,11 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use polypact_sdk::testing::MockHost;
+use polypact_sdk::testing::{MOCK_TIME_MS, MockHost};
 use serde_json::{Value, json};
 use treasury::{
-    Amount, BalancesResponse, DistributeResponse, DistributionView, FairShareResponse, RecordedResponse,
-    StatementResponse, Status, polypact_dispatch,
+    Amount, BalancesResponse, DistributeResponse, DistributionRecord, DistributionView, FairShareResponse,
+    RecordedResponse, StatementResponse, Status, polypact_dispatch,
 };
 
 const ALICE: &str = "pm1alice"; // 60 economic units, treasurer
@@ -637,6 +637,39 @@ fn payout_fair_share_floors_every_asset_and_is_only_for_the_exit_module() {
     assert_books_balance(&mut host);
 }
 
+#[test]
+fn distributions_and_fair_shares_are_kept_in_order_with_height_and_time() {
+    let mut host = setup(json!({"pro_rata": {}}));
+    revenue(&mut host, ALICE, "EUR", json!(1000), "INV-1");
+    host.set_height(5).set_time_ms(MOCK_TIME_MS + 1000);
+    distribute(&mut host, "EUR");
+    revenue(&mut host, ALICE, "EUR", json!(500), "INV-2");
+    host.set_height(9).set_time_ms(MOCK_TIME_MS + 9000);
+    let fair = json!({"payout_fair_share": {"member": BOB, "units": 40, "total_units": 100}});
+    host.handle_from_module("exit", ALICE, &fair).unwrap();
+    // A refused distribution keeps no record.
+    fails(&mut host, ALICE, json!({"distribute": {"asset": "USD"}}));
+    let all: Vec<DistributionRecord> = host.query(&json!({"distributions": {}})).unwrap();
+    let seen: Vec<_> = all
+        .iter()
+        .map(|d| (d.id, d.asset.as_str(), d.amount.0, d.fair_share_of.as_deref(), d.height, d.time_ms))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (0, "EUR", 1000, None, 5, MOCK_TIME_MS + 1000),
+            (1, "EUR", 200, Some(BOB), 9, MOCK_TIME_MS + 9000),
+        ]
+    );
+    assert_eq!((all[0].by.as_str(), all[1].by.as_str()), (ALICE, "module:exit"));
+    // Paged like the other lists.
+    let rest: Vec<DistributionRecord> =
+        host.query(&json!({"distributions": {"start_after": 0, "limit": 5}})).unwrap();
+    assert_eq!(rest.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1]);
+    let total: u128 = all.iter().map(|d| d.amount.0).sum();
+    assert_eq!(balances(&mut host).totals["EUR"].distributed, Amount(total));
+}
+
 // ---------------------------------------------------------------- payouts
 
 #[test]
@@ -758,6 +791,7 @@ fn with_a_spend_vote_kind_the_proposal_must_be_executed_of_that_kind_and_carry_t
             title: "Spend".into(),
             description: String::new(),
             kind: kind.into(),
+            rules: Default::default(),
             rule: voting_api::Rule { threshold: voting_api::Threshold::Majority {}, quorum_percent: 0 },
             proposer: ALICE.into(),
             messages: vec![voting_api::ProposalMsg::Call { module: "treasury".into(), msg: msg.clone() }],

@@ -13,15 +13,16 @@
 use std::collections::BTreeSet;
 
 use membership_api::{HasRoleResponse, PowerResponse, QueryMsg as MembershipQuery};
-use polypact_sdk::{Ctx, Event, Json, QueryCtx, Response, SystemMsg, to_json};
+use polypact_sdk::{Ctx, Event, Json, QueryCtx, Response, to_json};
 
 use crate::error::{Result, VotingError};
+use crate::kinds;
 use crate::msg::{
-    Ballot, Choice, Config, DEFAULT_KIND, DelegationResponse, HandleMsg, OpenYesVotesResponse, Proposal,
-    ProposalMsg, ProposalSystemMsg, ProposalsResponse, ProposeResponse, Proposers, QueryMsg, Rule,
-    Sponsorship, Status, Tally, Threshold, Veto, VoteResponse,
+    Ballot, Choice, Config, DEFAULT_KIND, DelegationResponse, HandleMsg, MigrateMsg, OpenYesVotesResponse,
+    Proposal, ProposalMsg, ProposalsResponse, ProposeResponse, Proposers, QueryMsg, Rule, Sponsorship,
+    Status, Tally, Threshold, Veto, VoteResponse,
 };
-use crate::outcome::{decided, outcome, quorum_met, view};
+use crate::outcome::{decided, outcome, quorum_met, rules_of, view};
 use crate::state::{CONFIG, COUNTED_VIA, DELEGATIONS, DELEGATORS, NEXT_ID, PROPOSALS, VOTES, YES_VOTES};
 
 /// Page size of `proposals` when the query does not set one.
@@ -44,12 +45,7 @@ pub fn init(ctx: &mut Ctx, config: Config) -> Result<Response> {
     if config.membership.trim().is_empty() {
         return Err(VotingError::Config("membership must name the membership module".into()));
     }
-    if !config.rules.contains_key(DEFAULT_KIND) {
-        return Err(VotingError::Config("rules must have a \"default\" rule".into()));
-    }
-    for (kind, rule) in &config.rules {
-        check_rule(kind, rule)?;
-    }
+    check_table(&config)?;
     if config.min_period_ms == 0 || config.min_period_ms > config.max_period_ms {
         return Err(VotingError::Config("need 0 < min_period_ms <= max_period_ms".into()));
     }
@@ -68,6 +64,53 @@ pub fn init(ctx: &mut Ctx, config: Config) -> Result<Response> {
             .attr("membership", &config.membership)
             .attr("kinds", config.rules.keys().cloned().collect::<Vec<_>>().join(",")),
     ))
+}
+
+/// `migrate`: runs when the partnership upgrades this instance (to new
+/// code, or to the same code to change its decision table); applies the
+/// message's changes to the decision table, checked as `init` checks them.
+/// Open proposals keep their votes; each is checked at execution against
+/// the table as it stands then.
+pub fn migrate(ctx: &mut Ctx, msg: MigrateMsg) -> Result<Response> {
+    let mut config = CONFIG.load(ctx)?;
+    if let Some(rules) = msg.rules {
+        config.rules = rules;
+    }
+    if let Some(kinds) = msg.kinds {
+        config.kinds = kinds;
+    }
+    if let Some(reserved) = msg.reserved {
+        config.reserved = reserved;
+    }
+    check_table(&config)?;
+    CONFIG.save(ctx, &config)?;
+    Ok(Response::new().add_event(
+        Event::new("voting_migrated")
+            .attr("kinds", config.rules.keys().cloned().collect::<Vec<_>>().join(","))
+            .attr("reserved", config.reserved.join(",")),
+    ))
+}
+
+/// The decision table, the kinds map and the reserved kinds, as `init` and
+/// `migrate` check them.
+fn check_table(config: &Config) -> Result<()> {
+    if !config.rules.contains_key(DEFAULT_KIND) {
+        return Err(VotingError::Config("rules must have a \"default\" rule".into()));
+    }
+    for (kind, rule) in &config.rules {
+        check_rule(kind, rule)?;
+    }
+    for (what, kind) in &config.kinds {
+        if what.trim().is_empty() || kind.trim().is_empty() {
+            return Err(VotingError::Config(format!(
+                "kinds maps {what:?} to {kind:?}; neither may be empty"
+            )));
+        }
+    }
+    if let Some(empty) = config.reserved.iter().find(|k| k.trim().is_empty()) {
+        return Err(VotingError::Config(format!("reserved names an empty kind {empty:?}")));
+    }
+    Ok(())
 }
 
 /// `handle`: every call of [`HandleMsg`].
@@ -160,17 +203,13 @@ pub fn execute_propose(
     if description.len() > MAX_DESCRIPTION_LEN {
         return Err(VotingError::BadProposal(format!("the description is over {MAX_DESCRIPTION_LEN} bytes")));
     }
-    let kind = kind.unwrap_or_else(|| DEFAULT_KIND.into());
-    let rule = config.rules.get(&kind).cloned().ok_or_else(|| {
-        let kinds: Vec<&str> = config.rules.keys().map(String::as_str).collect();
-        VotingError::BadProposal(format!(
-            "unknown kind {kind:?}; the decision table has {}",
-            kinds.join(", ")
-        ))
-    })?;
     if messages.len() > MAX_MESSAGES {
         return Err(VotingError::BadProposal(format!("at most {MAX_MESSAGES} messages")));
     }
+    // What the proposal does decides its rules; the label can only add one.
+    let rules = kinds::applicable(ctx, config, kind.as_deref(), &messages)?;
+    let kind = kinds::principal(config, &rules);
+    let rule = kinds::rule_for(config, &kind);
     let mut tally = Tally::default();
     if let Some(c) = &choices {
         if c.len() < 2 || c.len() > MAX_CHOICES {
@@ -197,6 +236,7 @@ pub fn execute_propose(
         description,
         kind,
         rule,
+        rules,
         proposer: caller,
         messages,
         choices,
@@ -394,7 +434,9 @@ pub fn execute_vote(ctx: &mut Ctx, config: &Config, id: u64, choice: Choice) -> 
         VOTES.save(ctx, (id, &voter), &Ballot { choice, own_power: own, delegated, weight })?;
     }
     // Late quorum: quorum first reached within the last X ms moves the end to now + X.
-    if p.quorum_reached_ms.is_none() && quorum_met(&p.rule, &p.tally, p.total_power) {
+    if p.quorum_reached_ms.is_none()
+        && rules_of(&p).into_iter().all(|r| quorum_met(r, &p.tally, p.total_power))
+    {
         p.quorum_reached_ms = Some(now);
         let x = config.late_quorum_extension_ms;
         if x > 0 && now.saturating_add(x) > p.end_ms {
@@ -463,6 +505,23 @@ pub fn execute_execute(ctx: &mut Ctx, config: &Config, proposal: u64) -> Result<
     if status != Status::Executable {
         return Err(VotingError::WrongStatus { id: proposal, what: "executed", status });
     }
+    // The decision table as it stands now: a proposal made under a weaker
+    // rule (or before a kind was reserved) passes only if its votes meet
+    // what its messages need today.
+    if p.choices.is_none() {
+        let now_rules = kinds::applicable(ctx, config, None, &p.messages)?;
+        let unmet: Vec<String> = now_rules
+            .iter()
+            .filter(|(_, rule)| !crate::outcome::meets(rule, &p.tally, p.total_power))
+            .map(|(kind, rule)| format!("`{kind}` ({})", describe_rule(rule)))
+            .collect();
+        if !unmet.is_empty() {
+            return Err(VotingError::BadProposal(format!(
+                "proposal {proposal} carries what needs {}, which its votes do not meet",
+                unmet.join(" and ")
+            )));
+        }
+    }
     p.executed_ms = Some(ctx.time_ms());
     PROPOSALS.save(ctx, proposal, &p)?;
     let mut response = Response::new().add_event(
@@ -474,7 +533,7 @@ pub fn execute_execute(ctx: &mut Ctx, config: &Config, proposal: u64) -> Result<
     for m in p.messages {
         response = match m {
             ProposalMsg::Call { module, msg } => response.add_message(module, &msg)?,
-            ProposalMsg::System(s) => response.add_system(system_msg(s)?),
+            ProposalMsg::System(s) => response.add_system(s.into_system()),
         };
     }
     Ok(response)
@@ -501,20 +560,6 @@ fn require_own_op(ctx: &Ctx, msg: &HandleMsg) -> Result<()> {
 }
 
 /// The SDK's system message for a proposal's `system` message.
-fn system_msg(s: ProposalSystemMsg) -> Result<SystemMsg> {
-    Ok(match s {
-        ProposalSystemMsg::AddParticipant { member } => SystemMsg::AddParticipant { member },
-        ProposalSystemMsg::RemoveParticipant { member } => SystemMsg::RemoveParticipant { member },
-        ProposalSystemMsg::InstallModule { name, code, config, permissions } => {
-            SystemMsg::InstallModule { name, code, config: to_json(&config)?.0, permissions }
-        }
-        ProposalSystemMsg::UpgradeModule { name, code, migrate_msg } => {
-            SystemMsg::UpgradeModule { name, code, migrate_msg: to_json(&migrate_msg)?.0 }
-        }
-        ProposalSystemMsg::Dissolve { reason } => SystemMsg::Dissolve { reason },
-    })
-}
-
 fn load(ctx: &QueryCtx, id: u64) -> Result<Proposal> {
     PROPOSALS.may_load(ctx, id)?.ok_or(VotingError::UnknownProposal(id))
 }
@@ -526,6 +571,17 @@ fn label(choice: Choice) -> String {
         Choice::Abstain => "abstain".into(),
         Choice::Option(i) => format!("option {i}"),
     }
+}
+
+/// A rule in words, for errors.
+fn describe_rule(rule: &Rule) -> String {
+    let threshold = match rule.threshold {
+        Threshold::Majority {} => "a majority of yes over no".to_owned(),
+        Threshold::Percent { percent } => format!("{percent}% yes of yes and no"),
+        Threshold::Absolute { count } => format!("{count} units of yes"),
+        Threshold::Unanimous {} => "every voting unit yes".to_owned(),
+    };
+    format!("{threshold}, quorum {}%", rule.quorum_percent)
 }
 
 fn check_rule(kind: &str, rule: &Rule) -> Result<()> {

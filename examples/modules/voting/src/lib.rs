@@ -19,22 +19,24 @@
 //! | `msg.rs` | the messages and answers, published in `voting-api` (`api/`) for the modules that talk to this one |
 //! | `state.rs` | the storage layout |
 //! | `error.rs` | [`VotingError`]: why a call fails, in the words the caller sees |
-//! | `contract.rs` | `init`, and `handle` and `query` dispatching to one function per message |
+//! | `contract.rs` | `init`, `migrate`, and `handle` and `query` dispatching to one function per message |
+//! | `kinds.rs` | which rules a proposal must meet, from the kinds of its messages |
 //! | `outcome.rs` | quorum, thresholds and a proposal's status at a time |
 
 pub mod contract;
 pub mod error;
+pub mod kinds;
 pub mod msg;
 pub mod outcome;
 pub mod state;
 
 pub use contract::{
     DEFAULT_PAGE, MAX_CHOICES, MAX_DESCRIPTION_LEN, MAX_MESSAGES, MAX_PAGE, MAX_TITLE_LEN, handle, init,
-    query,
+    migrate, query,
 };
 pub use error::VotingError;
 pub use msg::*;
 
-polypact_sdk::export!(init: contract::init, handle: contract::handle, query: contract::query);
+polypact_sdk::export!(init: contract::init, handle: contract::handle, query: contract::query, migrate: contract::migrate);
 // The config fields that name other module instances (checked in charters).
 polypact_sdk::references!("membership", "module_proposers");

@@ -26,9 +26,20 @@ pub fn threshold_met(rule: &Rule, yes: u64, no: u64, abstain: u64, total: u64) -
     }
 }
 
-/// Whether a yes/no proposal passes with this tally.
+/// Every rule a proposal must meet (records from before per-kind rules
+/// carry only `rule`).
+pub fn rules_of(p: &Proposal) -> Vec<&Rule> {
+    if p.rules.is_empty() { vec![&p.rule] } else { p.rules.values().collect() }
+}
+
+/// Whether `t` meets `rule` for a proposal of `total` power.
+pub fn meets(rule: &Rule, t: &Tally, total: u64) -> bool {
+    quorum_met(rule, t, total) && threshold_met(rule, t.yes, t.no, t.abstain, total)
+}
+
+/// Whether a yes/no proposal passes with this tally: it meets every rule.
 pub fn passes(p: &Proposal, t: &Tally) -> bool {
-    quorum_met(&p.rule, t, p.total_power) && threshold_met(&p.rule, t.yes, t.no, t.abstain, p.total_power)
+    rules_of(p).into_iter().all(|rule| meets(rule, t, p.total_power))
 }
 
 /// `Some(pass)` if no further vote can change the outcome of an open yes/no
@@ -39,9 +50,10 @@ pub fn decided(p: &Proposal) -> Option<bool> {
     // Cast power never shrinks (a delegator overriding its delegate still votes),
     // so quorum is judged on the current tally.
     let worst_no = p.firm.no.saturating_add(movable);
-    if quorum_met(&p.rule, &p.tally, p.total_power)
-        && threshold_met(&p.rule, p.firm.yes, worst_no, p.firm.abstain, p.total_power)
-    {
+    if rules_of(p).into_iter().all(|rule| {
+        quorum_met(rule, &p.tally, p.total_power)
+            && threshold_met(rule, p.firm.yes, worst_no, p.firm.abstain, p.total_power)
+    }) {
         return Some(true);
     }
     // Best case: every movable unit votes yes.

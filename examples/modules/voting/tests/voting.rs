@@ -97,6 +97,13 @@ fn simple(kind: &str) -> Value {
     ]})
 }
 
+/// A proposal whose message is an everyday matter (`default`) under `label`.
+fn note(label: &str) -> Value {
+    json!({"title": "Minutes", "kind": label, "period_ms": 2 * DAY, "messages": [
+        {"call": {"module": "notes", "msg": {"note": {"text": "approved"}}}}
+    ]})
+}
+
 fn vote(host: &mut MockHost, who: &str, id: u64, choice: Value) -> Result<(), String> {
     host.handle(who, &json!({"vote": {"proposal": id, "choice": choice}})).map(|_| ())
 }
@@ -176,7 +183,7 @@ fn the_veto_holder_stops_a_passed_proposal_in_grace() {
 #[test]
 fn late_quorum_extends_the_vote() {
     let (mut host, _) = setup();
-    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    let id = propose(&mut host, ALICE, note("default")).unwrap();
     let end = view(&mut host, id).proposal.end_ms;
     host.set_time_ms(end - 1000);
     vote(&mut host, ALICE, id, json!("yes")).unwrap(); // 40%: no quorum yet
@@ -245,8 +252,8 @@ fn delegated_power_counts_unless_the_delegator_votes() {
 #[test]
 fn the_decision_table_demands_more_for_reserved_kinds() {
     let (mut host, _) = setup();
-    let plain = propose(&mut host, ALICE, simple("default")).unwrap();
-    let admit = propose(&mut host, ALICE, simple("admit_member")).unwrap();
+    let plain = propose(&mut host, ALICE, note("default")).unwrap();
+    let admit = propose(&mut host, ALICE, note("admit_member")).unwrap();
     for id in [plain, admit] {
         vote(&mut host, ALICE, id, json!("yes")).unwrap();
         vote(&mut host, CAROL, id, json!("yes")).unwrap();
@@ -577,4 +584,124 @@ fn suspended_members_count_in_the_total_unless_the_charter_says_otherwise() {
     vote(&mut host, CAROL, id, json!("yes")).unwrap();
     host.advance(1, 2 * DAY);
     assert_eq!(view(&mut host, id).status, Status::Passed);
+}
+
+/// Alice, Carol yes and Bob no on `id`: 60 of 90 cast (66.7%), quorum 90%.
+fn sixty_percent(host: &mut MockHost, id: u64) {
+    vote(host, ALICE, id, json!("yes")).unwrap();
+    vote(host, CAROL, id, json!("yes")).unwrap();
+    vote(host, BOB, id, json!("no")).unwrap();
+}
+
+/// The attack of issue 23: an admission labelled `default` still needs the
+/// admission rule (67%), because the rule comes from what the proposal
+/// does; with the right majority it passes.
+#[test]
+fn a_relabelled_admission_needs_the_admission_rule() {
+    let (mut host, _) = setup();
+    let relabelled = propose(&mut host, ALICE, simple("default")).unwrap();
+    let v = view(&mut host, relabelled);
+    assert_eq!(v.proposal.kind, "admit_member", "the system message decides the kind");
+    assert!(v.proposal.rules.contains_key("admit_member"));
+    sixty_percent(&mut host, relabelled);
+    let honest = propose(&mut host, ALICE, simple("default")).unwrap();
+    for voter in [ALICE, BOB, DAVE] {
+        vote(&mut host, voter, honest, json!("yes")).unwrap(); // 80 yes
+    }
+    vote(&mut host, CAROL, honest, json!("no")).unwrap(); // 20 no: 80%
+    host.advance(1, 2 * DAY);
+    assert_eq!(view(&mut host, relabelled).status, Status::Rejected);
+    assert_eq!(view(&mut host, honest).status, Status::Passed);
+}
+
+/// A proposal that mixes an everyday call with an admission needs the
+/// stricter rule; an everyday call alone passes with the same votes.
+#[test]
+fn a_mixed_proposal_needs_the_strictest_rule_it_carries() {
+    let (mut host, _) = setup();
+    let everyday = propose(&mut host, ALICE, note("default")).unwrap();
+    let mut mixed = note("default");
+    mixed["messages"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"system": {"add_participant": {"member": "pm1erin"}}}));
+    let mixed = propose(&mut host, ALICE, mixed).unwrap();
+    assert_eq!(
+        view(&mut host, mixed).proposal.rules.keys().cloned().collect::<Vec<_>>(),
+        vec!["admit_member".to_owned(), "default".to_owned()]
+    );
+    for id in [everyday, mixed] {
+        sixty_percent(&mut host, id);
+    }
+    host.advance(1, 2 * DAY);
+    assert_eq!(view(&mut host, everyday).status, Status::Passed);
+    assert_eq!(view(&mut host, mixed).status, Status::Rejected);
+}
+
+/// A module declares the kinds of its own messages (here the fake
+/// membership names `admit` an admission); the charter's `kinds` map
+/// decides over it; `reserved` kinds need every unit.
+#[test]
+fn kinds_come_from_the_charter_then_the_module_and_reserved_kinds_need_everyone() {
+    let mut host = MockHost::new(polypact_dispatch);
+    host.set_participants(&[ALICE, BOB, CAROL, DAVE]);
+    fake_membership(&mut host);
+    // The notes module declares `publish` as a `publication`.
+    host.on_query("notes", |q: Value| {
+        if q["proposal_kind"]["msg"].get("publish").is_some() {
+            Ok(json!({"kind": "publication"}))
+        } else {
+            Err(format!("unexpected query {q}"))
+        }
+    });
+    let mut config = config();
+    config["rules"]["publication"] = json!({"threshold": {"majority": {}}, "quorum_percent": 95});
+    config["kinds"] = json!({"notes.note": "dissolve"});
+    config["reserved"] = json!(["publication"]);
+    host.set_height(10).set_time_ms(1_000_000);
+    host.init(ALICE, &config).unwrap();
+    // `notes.note` is mapped by the charter: the dissolve rule (unanimity).
+    let charter_mapped = propose(&mut host, ALICE, note("default")).unwrap();
+    assert_eq!(view(&mut host, charter_mapped).proposal.kind, "dissolve");
+    // `publish` is declared by the module and reserved by the charter.
+    let declared = propose(
+        &mut host,
+        ALICE,
+        json!({"title": "Publish", "period_ms": 2 * DAY, "messages": [
+            {"call": {"module": "notes", "msg": {"publish": {}}}}
+        ]}),
+    )
+    .unwrap();
+    let v = view(&mut host, declared);
+    assert_eq!(v.proposal.kind, "publication");
+    assert_eq!(v.proposal.rule.threshold, voting::Threshold::Unanimous {});
+    for id in [charter_mapped, declared] {
+        for voter in [ALICE, BOB, CAROL] {
+            vote(&mut host, voter, id, json!("yes")).unwrap(); // 90 of 100
+        }
+    }
+    host.advance(1, 2 * DAY);
+    assert_eq!(view(&mut host, charter_mapped).status, Status::Rejected);
+    assert_eq!(view(&mut host, declared).status, Status::Rejected);
+}
+
+/// A proposal made before the decision table changed is checked at
+/// execution against the table as it stands: once admissions are reserved
+/// for unanimity (by `migrate`), a 77% admission no longer executes.
+#[test]
+fn execution_checks_the_decision_table_as_it_stands_then() {
+    let (mut host, _) = setup();
+    let id = propose(&mut host, ALICE, simple("default")).unwrap();
+    for voter in [ALICE, BOB, CAROL] {
+        vote(&mut host, voter, id, json!("yes")).unwrap(); // 90 yes
+    }
+    host.advance(1, 3 * DAY);
+    assert_eq!(view(&mut host, id).status, Status::Executable);
+    host.migrate(ALICE, &json!({"reserved": ["admit_member"]})).unwrap();
+    let before = host.state().clone();
+    let err = host.handle(DAVE, &json!({"execute": {"proposal": id}})).unwrap_err();
+    assert!(err.contains("proposal 1 carries what needs `admit_member` (every voting unit yes"), "{err}");
+    assert_eq!(host.state(), &before, "a refused execution changes nothing");
+    let err = host.migrate(ALICE, &json!({"rules": {}})).unwrap_err();
+    assert!(err.contains("default"), "{err}");
 }

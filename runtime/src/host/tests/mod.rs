@@ -5,6 +5,7 @@
 //! modules that must fail deterministically, `cache` the on-disk cache.
 
 mod adversarial;
+mod background;
 mod basics;
 mod cache;
 

@@ -11,9 +11,11 @@
 //! history.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Fetched, JoinReply, NetworkHalf};
+use crate::host::WasmExecutor;
 use crate::net::{NetHandle, PeerId, SyncRequest, SyncResponse};
 use crate::node::clock::now_ms;
 use crate::node::core::NodeCore;
@@ -107,9 +109,10 @@ impl NetworkHalf {
         }
         let hello = self.hello_for(genesis.partnership());
         let (net, tx) = (self.net.clone(), self.fetch_tx.clone());
+        let executor = Arc::clone(core.executor());
         tokio::spawn(async move {
             let _ = net.request(peer, hello).await;
-            let code = fetch_code(&net, peer, &missing).await;
+            let code = fetch_code(&net, peer, &missing, executor).await;
             let _ = tx.send(Fetched::Genesis { genesis: Box::new(genesis), code, reply: None }).await;
         });
     }
@@ -129,6 +132,7 @@ impl NetworkHalf {
         let have: BTreeSet<CodeHash> = core.store().code_hashes().unwrap_or_default().into_iter().collect();
         let hello = self.hello_for(partnership);
         let (net, tx, limits) = (self.net.clone(), self.fetch_tx.clone(), self.limits);
+        let executor = Arc::clone(core.executor());
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + JOIN_BY_ID_PATIENCE;
             loop {
@@ -159,7 +163,7 @@ impl NetworkHalf {
                     let Payload::Genesis(charter) = &genesis.op().payload else { continue };
                     let missing: Vec<CodeHash> =
                         charter.modules.iter().map(|m| m.code).filter(|c| !have.contains(c)).collect();
-                    let code = fetch_code(&net, peer, &missing).await;
+                    let code = fetch_code(&net, peer, &missing, Arc::clone(&executor)).await;
                     let _ = tx
                         .send(Fetched::Genesis { genesis: Box::new(genesis), code, reply: Some(reply) })
                         .await;
@@ -220,8 +224,16 @@ impl NetworkHalf {
     }
 }
 
-/// Fetches module code by hash from `peer`, keeping what matches its hash.
-pub(super) async fn fetch_code(net: &NetHandle, peer: PeerId, hashes: &[CodeHash]) -> Vec<Vec<u8>> {
+/// Fetches module code by hash from `peer`, keeping what matches its hash,
+/// and has it compiled on the background compiler, waiting here: the node
+/// loop, which adds it when it joins, then finds it compiled (a partner's
+/// costly module never holds the loop up). Errors are reported by that add.
+pub(super) async fn fetch_code(
+    net: &NetHandle,
+    peer: PeerId,
+    hashes: &[CodeHash],
+    executor: Arc<WasmExecutor>,
+) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for hash in hashes {
         if let Ok(SyncResponse::Code { wasm }) = net.request(peer, SyncRequest::Code { hash: *hash }).await
@@ -230,5 +242,12 @@ pub(super) async fn fetch_code(net: &NetHandle, peer: PeerId, hashes: &[CodeHash
             out.push(wasm);
         }
     }
+    let compiling = out.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        for wasm in &compiling {
+            let _ = executor.compile_off_loop(wasm);
+        }
+    })
+    .await;
     out
 }

@@ -189,6 +189,7 @@ impl NetworkHalf {
         }
         let hello = self.hello_for(partnership);
         let (net, tx) = (self.net.clone(), self.fetch_tx.clone());
+        let executor = std::sync::Arc::clone(core.executor());
         tokio::spawn(async move {
             let mut peers = vec![announcer];
             peers.extend(
@@ -197,7 +198,8 @@ impl NetworkHalf {
             let mut best: Vec<Vec<u8>> = Vec::new();
             for peer in peers {
                 let _ = net.request(peer, hello.clone()).await;
-                let code = super::discovery::fetch_code(&net, peer, &missing).await;
+                let code =
+                    super::discovery::fetch_code(&net, peer, &missing, std::sync::Arc::clone(&executor)).await;
                 if code.len() > best.len() {
                     best = code;
                 }

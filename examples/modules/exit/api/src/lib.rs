@@ -237,7 +237,10 @@ pub enum HandleMsg {
         /// The seller.
         seller: String,
     },
-    /// A creditor confirms it was paid (part of) what a buyer owes it.
+    /// A creditor confirms it was paid (part of) what a buyer owes it. For
+    /// a creditor that is no longer a participant (a seller removed when
+    /// its offer closed can sign nothing), another current partner than the
+    /// debtor confirms, naming the `creditor` and citing a `reference`.
     ConfirmPayment {
         /// Who paid.
         debtor: String,
@@ -245,6 +248,13 @@ pub enum HandleMsg {
         asset: String,
         /// How much.
         amount: u128,
+        /// The creditor, when a partner confirms for a former partner
+        /// (the caller itself otherwise).
+        #[serde(default)]
+        creditor: Option<String>,
+        /// What shows the money arrived; required with `creditor`.
+        #[serde(default)]
+        reference: Option<String>,
     },
     /// Governance declares a member a bad leaver.
     DeclareBadLeaver {
@@ -302,6 +312,14 @@ pub enum QueryMsg {
     Config {},
     /// The dissolution record, or null.
     Dissolution {},
+    /// The kind of one of this module's messages for the voting module's
+    /// decision table (`voting_api::KindQuery`, answered with a
+    /// `voting_api::KindResponse`): `dissolve` is `dissolve`, `kick` is
+    /// `expel_member`.
+    ProposalKind {
+        /// The message, as a proposal carries it.
+        msg: serde_json::Value,
+    },
 }
 
 /// Answer of `status`.

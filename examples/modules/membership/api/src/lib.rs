@@ -52,6 +52,11 @@ pub struct Config {
     /// `set_units`, `transfer_units` and `remove_member`.
     #[serde(default)]
     pub managers: Vec<String>,
+    /// Whether an admitted newcomer must accept the partnership's terms
+    /// (`accept_terms`) before it becomes a member: until then it holds no
+    /// units and receives nothing.
+    #[serde(default)]
+    pub require_acceptance: bool,
 }
 
 /// The init config:
@@ -67,6 +72,40 @@ pub struct InitConfig {
     /// `remove_member` besides governance (default none).
     #[serde(default)]
     pub managers: Vec<String>,
+    /// Whether an admitted newcomer must accept the terms first (default
+    /// `false`: admission makes a member at once).
+    #[serde(default)]
+    pub require_acceptance: bool,
+}
+
+/// A member's acceptance of the partnership's terms: the founders' is the
+/// genesis (height 0), a newcomer's its `accept_terms`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acceptance {
+    /// The terms' hash (the runtime's `system` `terms`).
+    pub terms: String,
+    /// The height of the op that accepted them.
+    pub height: u64,
+    /// Its time.
+    pub time_ms: u64,
+}
+
+/// An admission waiting for the newcomer's acceptance of the terms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAdmission {
+    /// What it gets once it accepts.
+    pub terms: Terms,
+    /// How it was admitted (`vote`, `invitation`, `application`).
+    pub how: String,
+}
+
+/// Answer of `acceptance`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptanceResponse {
+    /// What the member accepted, and when (`None`: nothing yet).
+    pub accepted: Option<Acceptance>,
+    /// Its admission, if it waits for its acceptance.
+    pub pending: Option<PendingAdmission>,
 }
 
 /// A founding member.
@@ -192,6 +231,14 @@ pub enum HandleMsg {
         #[serde(default)]
         roles: Option<BTreeSet<String>>,
     },
+    /// The newcomer, admitted under `require_acceptance`, accepts the
+    /// partnership's terms as they stand (the runtime's `system` `terms`
+    /// hash) with its own op; only then does it become a member. Terms that
+    /// changed since (an install or upgrade) are refused: re-read them.
+    AcceptTerms {
+        /// The terms' hash.
+        terms: String,
+    },
     /// The caller leaves; its economic units stay as a claim.
     Resign {},
     /// Expels a member (governance module only): its voting units become
@@ -295,6 +342,20 @@ pub enum QueryMsg {
     Applications {},
     /// The config: [`Config`].
     Config {},
+    /// What `member` accepted, and when: [`AcceptanceResponse`].
+    Acceptance {
+        /// Member id.
+        member: String,
+    },
+    /// The kind of one of this module's messages, for the decision table
+    /// of the voting module (`voting_api::KindQuery`; the answer is a
+    /// `voting_api::KindResponse`): admissions are `admit_member`, an
+    /// expulsion `expel_member`, unit changes `units_change`, role changes
+    /// `roles_change`.
+    ProposalKind {
+        /// The message, as a proposal carries it.
+        msg: serde_json::Value,
+    },
 }
 
 /// A member in query answers.

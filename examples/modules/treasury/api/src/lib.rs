@@ -204,6 +204,10 @@ pub struct InitConfig {
     /// The exit module's instance name (may send `payout_fair_share`, `distribute_all`).
     #[serde(default)]
     pub exit_module: Option<String>,
+    /// The disputes module, which may freeze an entry or payout in dispute,
+    /// release it, and reverse an entry by ruling.
+    #[serde(default)]
+    pub disputes: Option<String>,
     /// Module instances that may send `set_split`.
     #[serde(default)]
     pub split_managers: Vec<String>,
@@ -236,6 +240,9 @@ pub struct Config {
     pub governance: String,
     /// Exit instance.
     pub exit_module: Option<String>,
+    /// Disputes instance.
+    #[serde(default)]
+    pub disputes: Option<String>,
     /// Split managers.
     pub split_managers: Vec<String>,
     /// Asset code → minor-unit exponent.
@@ -275,6 +282,9 @@ pub struct AssetTotals {
     pub distributed: Amount,
     /// Confirmed payouts of claims.
     pub paid_out: Amount,
+    /// Held in the pool for entries in dispute: not distributed, not spent.
+    #[serde(default)]
+    pub frozen: Amount,
 }
 
 /// Kinds of ledger entries.
@@ -330,6 +340,8 @@ pub enum Status {
     Confirmed,
     /// Cancelled before confirmation (payouts).
     Cancelled,
+    /// Undone by a ruling after it counted (entries).
+    Reversed,
 }
 
 impl core::fmt::Display for Status {
@@ -341,6 +353,7 @@ impl core::fmt::Display for Status {
             Status::Valued => "valued",
             Status::Confirmed => "confirmed",
             Status::Cancelled => "cancelled",
+            Status::Reversed => "reversed",
         })
     }
 }
@@ -405,6 +418,28 @@ pub struct Contribution {
     pub height: u64,
 }
 
+/// A move of pool money into claims, as recorded (the answer of
+/// `distributions`): a `distribute` (one record per asset) or a leaver's
+/// fair share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistributionRecord {
+    /// Id (0, 1, 2…), in the order they happened.
+    pub id: u64,
+    /// Asset code.
+    pub asset: String,
+    /// The amount moved from the pool into claims.
+    pub amount: Amount,
+    /// For a fair share, the leaving member it went to; `None` for a
+    /// distribution by the split.
+    pub fair_share_of: Option<String>,
+    /// Who sent it (a member, or `module:<name>`).
+    pub by: String,
+    /// Height.
+    pub height: u64,
+    /// Time (the op's).
+    pub time_ms: u64,
+}
+
 /// A payout of a claim.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payout {
@@ -428,6 +463,9 @@ pub struct Payout {
     pub reason: Option<String>,
     /// Height recorded.
     pub height: u64,
+    /// What a partner cited when it confirmed for a former partner.
+    #[serde(default)]
+    pub evidence: Option<String>,
 }
 
 // ----- messages -----
@@ -553,10 +591,16 @@ pub enum HandleMsg {
         /// Bank reference (unique among payouts).
         reference: String,
     },
-    /// The payee confirms a payout arrived.
+    /// The payee confirms a payout arrived. For a payee that is no longer
+    /// a participant (it can sign nothing), another current partner than
+    /// the payer confirms, with `evidence` (a bank statement line, say).
     ConfirmPayout {
         /// Payout id.
         id: u64,
+        /// What shows the money arrived; required when a partner confirms
+        /// for a former partner.
+        #[serde(default)]
+        evidence: Option<String>,
     },
     /// The payer or payee cancels a pending payout.
     CancelPayout {
@@ -580,6 +624,27 @@ pub enum HandleMsg {
         /// limit when the config sets `spend_vote_kind`).
         #[serde(default)]
         proposal: Option<u64>,
+    },
+    /// The disputes module holds a counted entry's amount (or a payout)
+    /// while a dispute is about it: not distributed, not confirmed.
+    Freeze {
+        /// What is frozen.
+        subject: Frozen,
+        /// The dispute.
+        dispute: u64,
+    },
+    /// The disputes module lets it go again.
+    Release {
+        /// What is released.
+        subject: Frozen,
+    },
+    /// A ruling (the disputes module) or governance undoes a counted revenue
+    /// or capital entry: its amount leaves the pool and the totals.
+    ReverseEntry {
+        /// Entry id.
+        id: u64,
+        /// Why.
+        reason: String,
     },
     /// Governance or a split manager replaces the split (tranche progress restarts).
     SetSplit(Split),
@@ -638,6 +703,16 @@ pub enum QueryMsg {
         #[serde(default)]
         limit: Option<u32>,
     },
+    /// Distributions and fair shares in id order (oldest first):
+    /// a list of [`DistributionRecord`].
+    Distributions {
+        /// Start after this id.
+        #[serde(default)]
+        start_after: Option<u64>,
+        /// Page size.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
     /// One contribution.
     Contribution {
         /// Id.
@@ -652,6 +727,24 @@ pub enum QueryMsg {
         #[serde(default)]
         limit: Option<u32>,
     },
+    /// The kind of one of this module's messages for the voting module's
+    /// decision table (`voting_api::KindQuery`, answered with a
+    /// `voting_api::KindResponse`): a `spend` above the asset's limit is the
+    /// config's `spend_vote_kind`, a `set_split` is `split_change`.
+    ProposalKind {
+        /// The message, as a proposal carries it.
+        msg: serde_json::Value,
+    },
+}
+
+/// What a dispute freezes in the treasury.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Frozen {
+    /// A counted entry, by id.
+    Entry(u64),
+    /// A pending payout, by id.
+    Payout(u64),
 }
 
 /// Answer of `balances`.

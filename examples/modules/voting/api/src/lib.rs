@@ -41,6 +41,87 @@ use serde_json::Value;
 /// The rule every config must have, and the kind of a proposal that names none.
 pub const DEFAULT_KIND: &str = "default";
 
+/// The kind of a system message when the config's `kinds` does not map it.
+pub fn default_system_kind(msg: &ProposalSystemMsg) -> &'static str {
+    match msg {
+        ProposalSystemMsg::AddParticipant { .. } => "admit_member",
+        ProposalSystemMsg::RemoveParticipant { .. } => "expel_member",
+        ProposalSystemMsg::InstallModule { .. } | ProposalSystemMsg::UpgradeModule { .. } => "charter_change",
+        ProposalSystemMsg::Dissolve { .. } => "dissolve",
+    }
+}
+
+impl ProposalSystemMsg {
+    /// The SDK's system message this stands for, as a module sends it.
+    pub fn into_system(self) -> polypact_sdk::SystemMsg {
+        use polypact_sdk::SystemMsg;
+        match self {
+            ProposalSystemMsg::AddParticipant { member } => SystemMsg::AddParticipant { member },
+            ProposalSystemMsg::RemoveParticipant { member } => SystemMsg::RemoveParticipant { member },
+            ProposalSystemMsg::InstallModule { name, code, config, permissions } => {
+                SystemMsg::InstallModule { name, code, config: config.to_string().into_bytes(), permissions }
+            }
+            ProposalSystemMsg::UpgradeModule { name, code, migrate_msg } => {
+                SystemMsg::UpgradeModule { name, code, migrate_msg: migrate_msg.to_string().into_bytes() }
+            }
+            ProposalSystemMsg::Dissolve { reason } => SystemMsg::Dissolve { reason },
+        }
+    }
+}
+
+/// The name of a system message, as `kinds` keys spell it after `system.`.
+pub fn system_msg_name(msg: &ProposalSystemMsg) -> &'static str {
+    match msg {
+        ProposalSystemMsg::AddParticipant { .. } => "add_participant",
+        ProposalSystemMsg::RemoveParticipant { .. } => "remove_participant",
+        ProposalSystemMsg::InstallModule { .. } => "install_module",
+        ProposalSystemMsg::UpgradeModule { .. } => "upgrade_module",
+        ProposalSystemMsg::Dissolve { .. } => "dissolve",
+    }
+}
+
+/// The message name of a call: the top-level key of its JSON object (the
+/// form every standard module's messages take), if it has exactly one.
+pub fn call_msg_name(msg: &Value) -> Option<&str> {
+    match msg.as_object() {
+        Some(map) if map.len() == 1 => map.keys().next().map(String::as_str),
+        _ => None,
+    }
+}
+
+/// The kind the config's `kinds` gives a call of `module` with `msg`:
+/// `"module.message"` first, then `"module"`. `None`: ask the module
+/// ([`KindQuery`]), then `default`.
+pub fn kind_of_call<'a>(kinds: &'a BTreeMap<String, String>, module: &str, msg: &Value) -> Option<&'a str> {
+    call_msg_name(msg)
+        .and_then(|name| kinds.get(&format!("{module}.{name}")))
+        .or_else(|| kinds.get(module))
+        .map(String::as_str)
+}
+
+/// The query voting sends a proposal's target module to learn the kind of
+/// one of its messages: `{"proposal_kind":{"msg":{…}}}`. A module declares
+/// the kinds of its own messages by answering it ([`KindResponse`]); one
+/// that does not (or errs) leaves the message at `default`. The answer may
+/// depend on the message's content (the treasury names a spend above its
+/// limit `spend_above`, one below it nothing).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KindQuery {
+    /// The kind of `msg`, a message to the queried module.
+    ProposalKind {
+        /// The message, as the proposal carries it.
+        msg: Value,
+    },
+}
+
+/// The answer to [`KindQuery`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindResponse {
+    /// The message's kind, or `None` for `default`.
+    pub kind: Option<String>,
+}
+
 /// How many yes votes pass a proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -142,6 +223,16 @@ pub struct Config {
     /// How long after the grace period a passed proposal may still be executed (forever if absent).
     #[serde(default)]
     pub expiry_ms: Option<u64>,
+    /// Kinds of messages the charter decides, over what modules declare:
+    /// `"module.message"` (a call's top-level key), `"module"` (any call to
+    /// that instance) or `"system.add_participant"` etc. → a kind of the
+    /// decision table. See [`kind_of_call`] for the whole order.
+    #[serde(default)]
+    pub kinds: BTreeMap<String, String>,
+    /// Kinds reserved for unanimity: whatever the decision table says,
+    /// a proposal carrying one needs every voting unit at the snapshot.
+    #[serde(default)]
+    pub reserved: Vec<String>,
     /// Whether the voting power of members suspended for absence (see the
     /// runtime's `system` statuses) counts in a proposal's total, and so in
     /// its quorum and thresholds. Default `true`: a suspension never lowers
@@ -157,6 +248,22 @@ fn default_true() -> bool {
 
 fn default_proposers() -> Proposers {
     Proposers::Members
+}
+
+/// `migrate`: changes to the decision table (fields left out keep their
+/// value), e.g. `{"reserved":["admit_member"]}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateMsg {
+    /// A new decision table (must keep `default`).
+    #[serde(default)]
+    pub rules: Option<BTreeMap<String, Rule>>,
+    /// A new map of messages to kinds.
+    #[serde(default)]
+    pub kinds: Option<BTreeMap<String, String>>,
+    /// New kinds reserved for unanimity.
+    #[serde(default)]
+    pub reserved: Option<Vec<String>>,
 }
 
 /// A system message a proposal may carry (the SDK's `SystemMsg` in snake_case JSON).
@@ -284,10 +391,17 @@ pub struct Proposal {
     pub title: String,
     /// Description.
     pub description: String,
-    /// Its kind: a key of the decision table.
+    /// Its principal kind: the strictest of [`rules`](Self::rules) (a
+    /// reserved kind first, then any but `default`), for display.
     pub kind: String,
-    /// The rule of its kind, fixed at creation.
+    /// The rule of that kind, fixed at creation.
     pub rule: Rule,
+    /// Every kind the proposal's messages carry (and its label, if it
+    /// names one), with its rule at creation: the proposal passes only if
+    /// it meets all of them. Execution checks them again against the
+    /// decision table as it stands then.
+    #[serde(default)]
+    pub rules: BTreeMap<String, Rule>,
     /// Who proposed.
     pub proposer: String,
     /// Messages run on execution (yes/no proposals only).
