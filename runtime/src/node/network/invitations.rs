@@ -199,7 +199,8 @@ impl NetworkHalf {
             for peer in peers {
                 let _ = net.request(peer, hello.clone()).await;
                 let code =
-                    super::discovery::fetch_code(&net, peer, &missing, std::sync::Arc::clone(&executor)).await;
+                    super::discovery::fetch_code(&net, peer, &missing, std::sync::Arc::clone(&executor))
+                        .await;
                 if code.len() > best.len() {
                     best = code;
                 }
