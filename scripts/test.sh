@@ -35,3 +35,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+
+echo "==> the API fuzz run (schemathesis against a real node's OpenAPI)"
+./scripts/api-fuzz.sh
