@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs what it needs (the wasm32 target;
 # Chromium and chromedriver for the web console's browser tests, where it
-# can), builds the WASM modules, runs every test of the workspace. Safe to
-# run on a fresh machine.
+# can; Schemathesis from PyPI into a virtualenv under target/), builds the
+# WASM modules, runs every test of the workspace and then the API fuzz run
+# (scripts/api-fuzz.sh). Safe to run on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
