@@ -254,22 +254,42 @@ pub fn costly_module(functions: usize, locals: usize, branches: usize) -> Vec<u8
         }
         body.push_str(")\n");
     }
+    raw_module(
+        "",
+        &format!(
+            r#"  (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
+  (func (export "polypact_handle") (param i32 i32) (result i64) (i64.const 4))
+  (func (export "polypact_query") (param i32 i32) (result i64) (i64.const 0x10_0000_0002))
+{body}"#
+        ),
+    )
+}
+
+/// A hand-written polypact module in WAT, for tests of the host and the
+/// ledger against the real ABI: `imports` (host functions, e.g.
+/// `(import "polypact" "query" (func $query (param i32 i32 i32 i32) (result i64)))`),
+/// then a 2-page memory, a bump allocator (`$alloc`) from 64 KiB, the ABI version
+/// export, the 4 zero bytes of `Ok(Response::default())` at address 0 (an
+/// entry point answers `Ok` with `(i64.const 4)`), and `body`: the entry
+/// points and anything else the module needs.
+///
+/// # Panics
+/// If the text is not valid WAT (a bug in the test that wrote it).
+pub fn raw_module(imports: &str, body: &str) -> Vec<u8> {
     let text = format!(
         r#"(module
+  {imports}
   (memory (export "memory") 2)
   (global $heap (mut i32) (i32.const 65536))
   (data (i32.const 0) "\00\00\00\00")
-  (func (export "polypact_alloc") (param $len i32) (result i32)
+  (func $alloc (export "polypact_alloc") (param $len i32) (result i32)
     (local $p i32)
     (local.set $p (global.get $heap))
     (global.set $heap (i32.add (global.get $heap) (local.get $len)))
     (local.get $p))
   (func (export "polypact_abi_version") (result i32) (i32.const 1))
-  (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
-  (func (export "polypact_handle") (param i32 i32) (result i64) (i64.const 4))
-  (func (export "polypact_query") (param i32 i32) (result i64) (i64.const 0x10_0000_0002))
 {body})"#
     );
-    #[allow(clippy::expect_used)] // the text above is valid WAT by construction
-    wat::parse_str(text).expect("generated WAT parses")
+    #[allow(clippy::expect_used)] // a test's WAT; its author wants the panic
+    wat::parse_str(text).expect("the test module's WAT parses")
 }

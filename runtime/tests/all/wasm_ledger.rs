@@ -1,7 +1,7 @@
 //! The real `.wasm` example module through the real host and ledger.
 
 use polypact::ledger::{Ledger, LedgerConfig};
-use polypact::testing::{WasmHarness, module_wasm};
+use polypact::testing::{WasmHarness, module_wasm, raw_module};
 use serde_json::json;
 
 fn guestbook() -> Vec<u8> {
@@ -82,21 +82,12 @@ fn a_query_larger_than_the_allocator_arena_answers_exactly() {
 /// and init do nothing.
 fn hop(next: &str, frames: u32) -> Vec<u8> {
     let len = next.len();
-    wat::parse_str(format!(
-        r#"(module
-  (import "polypact" "query" (func $query (param i32 i32 i32 i32) (result i64)))
-  (import "polypact" "take_result" (func $take_result (param i32)))
-  (memory (export "memory") 2)
-  (global $heap (mut i32) (i32.const 65536))
-  (data (i32.const 0) "\00\00\00\00")
-  (data (i32.const 32) "{next}")
+    raw_module(
+        r#"(import "polypact" "query" (func $query (param i32 i32 i32 i32) (result i64)))
+  (import "polypact" "take_result" (func $take_result (param i32)))"#,
+        &format!(
+            r#"  (data (i32.const 32) "{next}")
   (data (i32.const 96) "{{}}")
-  (func $alloc (export "polypact_alloc") (param $len i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
-    (local.get $p))
-  (func (export "polypact_abi_version") (result i32) (i32.const 1))
   (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
   (func (export "polypact_handle") (param i32 i32) (result i64) (i64.const 4))
   (func $deep (param $n i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64) (result i64)
@@ -110,10 +101,9 @@ fn hop(next: &str, frames: u32) -> Vec<u8> {
         (call $take_result (local.get $p))
         (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $len))))))
   (func (export "polypact_query") (param i32 i32) (result i64)
-    (call $deep (i32.const {frames}) (i64.const 1) (i64.const 2) (i64.const 3) (i64.const 4)))
-)"#
-    ))
-    .expect("valid wat")
+    (call $deep (i32.const {frames}) (i64.const 1) (i64.const 2) (i64.const 3) (i64.const 4)))"#
+        ),
+    )
 }
 
 /// Modules that query each other, each holding a deep stack, nest no deeper
@@ -137,20 +127,11 @@ fn a_deep_chain_of_queries_stops_at_the_depth_rule() {
 /// every answer, then succeeds; its query answers at once, its init does
 /// nothing.
 fn fan(times: u32) -> Vec<u8> {
-    wat::parse_str(format!(
-        r#"(module
-  (import "polypact" "query" (func $query (param i32 i32 i32 i32) (result i64)))
-  (memory (export "memory") 2)
-  (global $heap (mut i32) (i32.const 65536))
-  (data (i32.const 0) "\00\00\00\00")
-  (data (i32.const 32) "leaf")
+    raw_module(
+        r#"(import "polypact" "query" (func $query (param i32 i32 i32 i32) (result i64)))"#,
+        &format!(
+            r#"  (data (i32.const 32) "leaf")
   (data (i32.const 96) "{{}}")
-  (func (export "polypact_alloc") (param $len i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
-    (local.get $p))
-  (func (export "polypact_abi_version") (result i32) (i32.const 1))
   (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
   ;; `Ok` with empty data: postcard variant 0, length 0.
   (func (export "polypact_query") (param i32 i32) (result i64) (i64.const 2))
@@ -161,10 +142,9 @@ fn fan(times: u32) -> Vec<u8> {
       (drop (call $query (i32.const 32) (i32.const 4) (i32.const 96) (i32.const 2)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $again)))
-    (i64.const 4))
-)"#
-    ))
-    .expect("valid wat")
+    (i64.const 4))"#
+        ),
+    )
 }
 
 /// An op that runs more module entry points than the runtime's rule fails
@@ -197,27 +177,17 @@ fn an_op_past_the_invocation_rule_fails_naming_it_the_same_on_two_ledgers() {
 /// A module whose `handle` runs `body` (locals `$i`, `$n`; result `i64`);
 /// `init` and `query` answer `Ok` at once. It imports `db_get` and `query`.
 fn misbehaving(body: &str) -> Vec<u8> {
-    wat::parse_str(format!(
-        r#"(module
-  (import "polypact" "db_get" (func $db_get (param i32 i32) (result i64)))
-  (memory (export "memory") 2)
-  (global $heap (mut i32) (i32.const 65536))
-  (data (i32.const 0) "\00\00\00\00")
-  (func (export "polypact_alloc") (param $len i32) (result i32)
-    (local $p i32)
-    (local.set $p (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $len)))
-    (local.get $p))
-  (func (export "polypact_abi_version") (result i32) (i32.const 1))
-  (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
+    raw_module(
+        r#"(import "polypact" "db_get" (func $db_get (param i32 i32) (result i64)))"#,
+        &format!(
+            r#"  (func (export "polypact_init") (param i32 i32) (result i64) (i64.const 4))
   (func (export "polypact_query") (param i32 i32) (result i64) (i64.const 0x10_0000_0002))
   (func $recurse (param $d i64) (result i64) (i64.add (call $recurse (i64.add (local.get $d) (i64.const 1))) (i64.const 1)))
   (func (export "polypact_handle") (param i32 i32) (result i64)
     (local $i i32) (local $n i32)
-    {body})
-)"#
-    ))
-    .expect("valid wat")
+    {body})"#
+        ),
+    )
 }
 
 /// Adversarial modules through the real host and ledger on two nodes (two
