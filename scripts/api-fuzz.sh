@@ -11,6 +11,17 @@ cd "$(dirname "$0")/.."
 venv=target/schemathesis-venv
 if [ ! -x "$venv/bin/schemathesis" ]; then
   echo "==> api fuzz: installing schemathesis into $venv"
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    # Debian ships venv/ensurepip separately; install them as test.sh does chromium.
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    else
+      echo "api fuzz needs python3's venv module: install python3-venv" >&2
+      exit 1
+    fi
+  fi
+  rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet "schemathesis==4.32.5"
 fi

@@ -1078,6 +1078,11 @@ impl<E: Executor> Ledger<E> {
                     suspension::execute(&self.optimistic, &self.dag, &self.charter.params, op, key);
                 Ok((with_evidence(writes), outcome))
             }
+            Payload::PublishCode(_) | Payload::Call { .. } if self.optimistic.dissolution().is_some() => {
+                let error = dissolved_error(self.optimistic.dissolution());
+                let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
+                Ok((with_evidence(record), OpOutcome::Failed { error }))
+            }
             Payload::PublishCode(chunk) => {
                 let run =
                     publish::execute(&self.optimistic, &self.charter.params, &self.executor, op, chunk, key)?;
@@ -1085,11 +1090,6 @@ impl<E: Executor> Ledger<E> {
                     self.published_code.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(wasm);
                 }
                 Ok((with_evidence(run.writes), run.outcome))
-            }
-            Payload::Call { .. } if self.optimistic.dissolution().is_some() => {
-                let error = dissolved_error(self.optimistic.dissolution());
-                let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
-                Ok((with_evidence(record), OpOutcome::Failed { error }))
             }
             Payload::Call { module, msg } => {
                 let ctx = OpContext {

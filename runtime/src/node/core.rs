@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use crate::host::WasmExecutor;
 pub use crate::ledger::Origin;
-use crate::ledger::{Insertion, Ledger, LedgerConfig, Notification, NotificationKind, OpOutcome, Refusal};
+use crate::ledger::{
+    Executor, Insertion, Ledger, LedgerConfig, Notification, NotificationKind, OpOutcome, Refusal,
+};
 use crate::op::{Charter, CodeHash, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp, UnsignedOp};
 use crate::store::Store;
 
@@ -105,9 +107,14 @@ struct HeldAcks {
 }
 
 impl NodeCore {
-    /// Opens a node over `store`: loads every stored module code into the
-    /// executor and rebuilds every stored partnership's ledger (replaying
-    /// only the ops above its final snapshot).
+    /// Opens a node over `store`: hands every stored module code to the
+    /// executor's background compiler and rebuilds every stored
+    /// partnership's ledger (replaying only the ops above its final
+    /// snapshot).
+    ///
+    /// Stored code includes whatever partners published, valid or not: code
+    /// that is no usable module is remembered as such (an install of it
+    /// fails the same way on every node) and never stops the node opening.
     pub fn open(
         store: Store,
         executor: Arc<WasmExecutor>,
@@ -115,10 +122,10 @@ impl NodeCore {
         config: CoreConfig,
     ) -> Result<NodeCore, NodeError> {
         for hash in store.code_hashes()? {
-            if let Some(wasm) = store.get_code(&hash)? {
-                executor
-                    .add_code(&wasm)
-                    .map_err(|e| NodeError::Code(format!("stored module {hash}: {e}")))?;
+            if let Some(wasm) = store.get_code(&hash)?
+                && let Err(error) = executor.load_code(&wasm)
+            {
+                tracing::warn!(code = %hash.short(), "stored code is no usable module: {error}");
             }
         }
         let mut ledgers = BTreeMap::new();

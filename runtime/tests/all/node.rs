@@ -327,3 +327,36 @@ fn acks_that_finalise_no_call_share_the_next_commit() {
     let dag = reopened.ledger(&p).expect("ledger").dag();
     assert!(dag.contains(&flushed) && dag.contains(&shared), "and both are there after a restart");
 }
+
+/// Attack: a partner publishes code that is valid WASM but no polypact
+/// module (it exports no entry points). Every node keeps published code, so
+/// it lands in the store; a restart must still open the node, with the
+/// partnership working, rather than refuse to start over a partner's junk.
+#[test]
+fn published_code_that_is_no_module_does_not_stop_a_restart() {
+    let wasm = module_wasm("guestbook").unwrap_or_else(|e| panic!("{e}"));
+    let key = MemberKey::from_seed(1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut core =
+        NodeBuilder::new(NodeConfig::new(dir.path()), MemberKey::from_seed(1)).open().expect("open");
+    let code = core.add_code(&wasm).expect("code");
+    let p = core.create_partnership(charter(vec![key.member_id()], code), 1_000).expect("create");
+    let junk = polypact::testing::raw_module("", "");
+    for (i, chunk) in polypact::op::CodeChunk::split(&junk).into_iter().enumerate() {
+        core.author(&p, Payload::PublishCode(chunk), 2_000 + i as u64).expect("publish op accepted");
+    }
+    let junk_code = CodeHash::of(&junk);
+    assert!(core.store().get_code(&junk_code).expect("store").is_some(), "the published junk is kept");
+    drop(core);
+
+    let mut core = NodeBuilder::new(NodeConfig::new(dir.path()), MemberKey::from_seed(1))
+        .open()
+        .expect("reopen despite the junk");
+    let call = json!({"sign": {"message": "still here"}}).to_string().into_bytes();
+    let op = core.submit_call(&p, "guestbook", call, 3_000).expect("the partnership still takes calls");
+    let outcome = core.ledger(&p).expect("ledger").outcome(&op.id());
+    assert!(
+        matches!(outcome, Some(polypact::ledger::OpOutcome::Applied { .. })),
+        "and runs them: {outcome:?}"
+    );
+}
