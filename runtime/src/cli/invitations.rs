@@ -25,9 +25,7 @@ pub async fn list(target: &Target, json: bool) -> Result<()> {
         errln!("no invitations wait on this node");
         return Ok(());
     }
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now_ms = crate::node::now_ms();
     for invitation in &invitations {
         let received = invitation["received_ms"].as_u64().unwrap_or(now_ms);
         outln!("{}", invitation["id"].as_str().unwrap_or("?"));
