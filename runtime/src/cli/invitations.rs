@@ -25,7 +25,7 @@ pub async fn list(target: &Target, json: bool) -> Result<()> {
         errln!("no invitations wait on this node");
         return Ok(());
     }
-    let now_ms = crate::node::now_ms();
+    let now_ms = polypact::node::now_ms();
     for invitation in &invitations {
         let received = invitation["received_ms"].as_u64().unwrap_or(now_ms);
         outln!("{}", invitation["id"].as_str().unwrap_or("?"));
