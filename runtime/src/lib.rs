@@ -21,6 +21,7 @@
 //! |---|---|
 //! | [`op`] | identities (member keys, ids), signed ops and their canonical encoding, charters |
 //! | [`dag`] | the op graph: heights, the order `(height, id)`, authors' chains |
+//! | [`cert`] | certificates between partnerships: statements, attestations, and their pure verification |
 //! | [`ledger`] | one partnership's pure, synchronous state machine: the front door, application in order with undo, the finality rule, suspension of absent partners, system messages, the state root |
 //! | [`store`] | redb persistence: ops, final-state snapshots, module code |
 //! | [`host`] | wasmtime: runs modules with fuel and limits (the ledger's [`ledger::Executor`]) |
@@ -119,6 +120,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub mod api;
+pub mod cert;
 mod console;
 pub mod dag;
 pub mod home;

@@ -115,7 +115,9 @@ pub struct Env {
 /// Who caused this call: present for init, handle and migrate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Info {
-    /// The op's author, as a member id (`pm1…`).
+    /// Who is calling: the op's author as a member id (`pm1…`), or, for a
+    /// message delivered from another partnership, that partnership
+    /// (`pp1…`).
     pub caller: String,
     /// If another module sent this message, that module's name.
     pub sender_module: Option<String>,
@@ -202,6 +204,21 @@ pub enum Message {
     },
     /// A system message.
     System(SystemMsg),
+    /// A message to a module of another partnership (the charter must give
+    /// the sending module the `message_partnerships` permission). Once the
+    /// op that sends it is final here, the partners' nodes attest it and a
+    /// node in both partnerships delivers it with a certificate; the
+    /// receiver runs it exactly once, in order, as a call whose caller is
+    /// this partnership (`pp1…`). If the receiver's module refuses it, the
+    /// refusal is recorded there and nothing comes back.
+    Partnership {
+        /// The receiving partnership: `pp1…` or 64 hex digits.
+        to: String,
+        /// The module instance of the receiver to call.
+        module: String,
+        /// JSON bytes, at most 64 KiB.
+        msg: Vec<u8>,
+    },
 }
 
 /// What a successful init, handle or migrate returns.

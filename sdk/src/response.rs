@@ -37,6 +37,33 @@ impl Response {
         Ok(self)
     }
 
+    /// Adds a message to module `module` of another partnership `to`
+    /// (`pp1…` or 64 hex digits), `msg` encoded as JSON. It is sent only if
+    /// this call succeeds, and delivered once the op is final here; the
+    /// receiver sees this partnership (`pp1…`) as the caller. The charter
+    /// must give this module the `message_partnerships` permission.
+    ///
+    /// ```
+    /// use polypact_sdk::{Response, abi::Message};
+    ///
+    /// let fee = serde_json::json!({"record_revenue": {"amount": "250"}});
+    /// let response = Response::new().send_to_partnership("pp1qqqq", "treasury", &fee).unwrap();
+    /// assert!(matches!(&response.messages[0], Message::Partnership { module, .. } if module == "treasury"));
+    /// ```
+    pub fn send_to_partnership(
+        mut self,
+        to: impl Into<String>,
+        module: impl Into<String>,
+        msg: &impl Serialize,
+    ) -> Result<Self, Error> {
+        let module = module.into();
+        let msg = serde_json::to_vec(msg).map_err(|e| {
+            Error::encode(alloc::format!("message to module \"{module}\" of another partnership"), e)
+        })?;
+        self.messages.push(Message::Partnership { to: to.into(), module, msg });
+        Ok(self)
+    }
+
     /// Adds a system message (the charter must allow this module to send it).
     pub fn add_system(mut self, msg: SystemMsg) -> Self {
         self.messages.push(Message::System(msg));

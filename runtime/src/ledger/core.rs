@@ -43,7 +43,8 @@ use super::state::{
     ModuleRecord, ParticipantRecord, StateMap, Write, encode_record, evidence_key, failed_key, module_key,
     participant_key, peer_key,
 };
-use super::{publish, suspension};
+use super::{crossing, publish, suspension};
+use crate::cert::StatementDigest;
 use crate::dag::{Dag, OrderKey, PendingBuffer, PendingLimits, PlaceError, Placement};
 use crate::op::{
     Charter, EquivocationProof, Limits, MemberId, MemberKey, OpError, OpId, PartnershipId, Payload, SignedOp,
@@ -209,6 +210,9 @@ pub struct Ledger<E: Executor> {
     cuts: BTreeMap<MemberId, u64>,
     /// The suspension votes of the tail: voter, member, cut.
     tail_votes: BTreeMap<OrderKey, (MemberId, MemberId, u64)>,
+    /// Every attest op in the graph, by statement and author: what
+    /// certificates are built from (see [`crate::cert`]).
+    attestations: BTreeMap<StatementDigest, BTreeMap<MemberId, OpId>>,
 }
 
 impl<E: Executor> Ledger<E> {
@@ -258,6 +262,7 @@ impl<E: Executor> Ledger<E> {
             insert_counter: 0,
             last_payload_insert: BTreeMap::new(),
             last_own_insert: BTreeMap::new(),
+            attestations: BTreeMap::new(),
             halted: None,
             published_code: std::sync::Mutex::default(),
             cuts: BTreeMap::new(),
@@ -310,6 +315,7 @@ impl<E: Executor> Ledger<E> {
                 if let Some(proof) = ledger.dag.insert(Arc::clone(&op), placement) {
                     ledger.note_equivocation(&proof);
                 }
+                ledger.note_attestations(&op);
                 ledger.final_ops += 1;
                 if let Payload::Genesis(_) = op.op().payload {
                     return Err(LedgerError::Inconsistent("a second genesis is stored".into()));
@@ -785,6 +791,22 @@ impl<E: Executor> Ledger<E> {
             .is_some_and(|record| record.removed_at.is_some() && self.awaits(member))
     }
 
+    /// Indexes an attest op's statements by author.
+    fn note_attestations(&mut self, op: &SignedOp) {
+        if let Payload::Attest { statements } = &op.op().payload {
+            for digest in statements {
+                self.attestations.entry(*digest).or_default().entry(op.author()).or_insert(op.id());
+            }
+        }
+    }
+
+    /// `member`'s attest op stating the statement with `digest`, if one is
+    /// in the graph.
+    pub fn attestation(&self, digest: &StatementDigest, member: &MemberId) -> Option<Arc<SignedOp>> {
+        let id = self.attestations.get(digest)?.get(member)?;
+        self.dag.get(id).map(|node| Arc::clone(&node.op))
+    }
+
     /// Puts a checked op into the graph and applies what can be applied.
     fn admit(&mut self, op: Arc<SignedOp>, placement: Placement) -> Option<EquivocationProof> {
         let author = op.author();
@@ -795,6 +817,7 @@ impl<E: Executor> Ledger<E> {
             self.last_payload_insert.insert(author, self.insert_counter);
         }
         let proof = self.dag.insert(Arc::clone(&op), placement);
+        self.note_attestations(&op);
         if key.height <= self.final_height {
             // Only an op with no effect can sort into the final region: an
             // equivocating op, or one of a suspended or removed participant.
@@ -1069,16 +1092,23 @@ impl<E: Executor> Ledger<E> {
             return Ok((with_evidence(Vec::new()), outcome));
         }
         match &op.op().payload {
-            Payload::Ack | Payload::Genesis(_) => Ok((with_evidence(Vec::new()), OpOutcome::Structural)),
+            Payload::Ack | Payload::Attest { .. } | Payload::Genesis(_) => {
+                Ok((with_evidence(Vec::new()), OpOutcome::Structural))
+            }
             Payload::BindPeer { peer_id } => {
                 Ok((with_evidence(vec![(peer_key(&author), Some(peer_id.clone()))]), OpOutcome::Structural))
             }
             Payload::Suspend { .. } | Payload::Withdraw | Payload::Resume | Payload::Readmit { .. } => {
-                let (writes, outcome) =
+                let (mut writes, outcome) =
                     suspension::execute(&self.optimistic, &self.dag, &self.charter.params, op, key);
+                let extra = crossing::after_op(&self.optimistic, &writes, Vec::new(), key);
+                writes.extend(extra);
+                writes.sort_by(|a, b| a.0.cmp(&b.0));
                 Ok((with_evidence(writes), outcome))
             }
-            Payload::PublishCode(_) | Payload::Call { .. } if self.optimistic.dissolution().is_some() => {
+            Payload::PublishCode(_) | Payload::Call { .. } | Payload::Deliver { .. }
+                if self.optimistic.dissolution().is_some() =>
+            {
                 let error = dissolved_error(self.optimistic.dissolution());
                 let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
                 Ok((with_evidence(record), OpOutcome::Failed { error }))
@@ -1092,27 +1122,77 @@ impl<E: Executor> Ledger<E> {
                 Ok((with_evidence(run.writes), run.outcome))
             }
             Payload::Call { module, msg } => {
-                let ctx = OpContext {
-                    partnership: self.partnership,
-                    op: key.id,
-                    author,
-                    seq,
-                    height: key.height,
-                    time_ms: op.op().time_ms,
-                };
-                let mut run = OpRun::new(&self.executor, &self.optimistic, &self.charter.params, ctx);
-                match run.call(module, Entry::Handle, msg, None, 0, None) {
-                    Ok(data) => {
-                        let (writes, events, _logs) = run.finish();
-                        Ok((with_evidence(writes), OpOutcome::Applied { data, events }))
-                    }
-                    Err(RunError::Failed(error)) => {
-                        let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
-                        Ok((with_evidence(record), OpOutcome::Failed { error }))
-                    }
-                    Err(RunError::Undecidable(error)) => Err(error),
-                }
+                let (writes, outcome) = self.run_call(op, key, module, msg, None, None)?;
+                Ok((with_evidence(writes), outcome))
             }
+            Payload::Deliver { certificate } => {
+                let delivery = match crossing::accept_delivery(
+                    &self.optimistic,
+                    &self.partnership,
+                    certificate,
+                    &self.config.limits,
+                ) {
+                    Ok(delivery) => delivery,
+                    Err(error) => {
+                        let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
+                        return Ok((with_evidence(record), OpOutcome::Failed { error }));
+                    }
+                };
+                let message = &delivery.message;
+                let caller = delivery.from.to_member_text();
+                let (writes, outcome) =
+                    self.run_call(op, key, &message.module, &message.msg, Some(caller), Some(&delivery))?;
+                Ok((with_evidence(writes), outcome))
+            }
+        }
+    }
+
+    /// Runs a call of `module` with `msg` (an op's own call, or a message
+    /// `delivery` from another partnership, whose inbox write is made
+    /// whether the call succeeds or fails: a delivered message is consumed
+    /// once, and a refusal is recorded, never retried).
+    fn run_call(
+        &self,
+        op: &SignedOp,
+        key: OrderKey,
+        module: &str,
+        msg: &[u8],
+        caller: Option<String>,
+        delivery: Option<&crossing::Delivery>,
+    ) -> Result<(Vec<Write>, OpOutcome), ExecError> {
+        let ctx = OpContext {
+            partnership: self.partnership,
+            op: key.id,
+            author: op.author(),
+            caller,
+            seq: op.seq(),
+            height: key.height,
+            time_ms: op.op().time_ms,
+        };
+        let mut run = OpRun::new(&self.executor, &self.optimistic, &self.charter.params, ctx);
+        if let Some(delivery) = delivery {
+            run.put(delivery.inbox_write.0.clone(), delivery.inbox_write.1.clone());
+        }
+        match run.call(module, Entry::Handle, msg, None, 0, None) {
+            Ok(data) => {
+                let outgoing = run.take_outgoing();
+                let (mut writes, mut events, _logs) = run.finish();
+                writes.extend(crossing::after_op(&self.optimistic, &writes, outgoing, key));
+                writes.sort_by(|a, b| a.0.cmp(&b.0));
+                if let Some(delivery) = delivery {
+                    events.insert(0, delivered_event(delivery));
+                }
+                Ok((writes, OpOutcome::Applied { data, events }))
+            }
+            Err(RunError::Failed(error)) => {
+                let mut record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
+                if let Some(delivery) = delivery {
+                    record.push(delivery.inbox_write.clone());
+                    record.sort_by(|a, b| a.0.cmp(&b.0));
+                }
+                Ok((record, OpOutcome::Failed { error }))
+            }
+            Err(RunError::Undecidable(error)) => Err(error),
         }
     }
 
@@ -1341,6 +1421,7 @@ impl<E: Executor> Ledger<E> {
             partnership: self.partnership,
             op: OpId::default(),
             author: self.genesis.author(),
+            caller: None,
             seq: 0,
             height,
             time_ms,
@@ -1439,6 +1520,7 @@ fn genesis_state<E: Executor>(
         partnership: genesis.partnership(),
         op: genesis.id(),
         author: genesis.author(),
+        caller: None,
         seq: 1,
         height: 0,
         time_ms: genesis.op().time_ms,
@@ -1466,8 +1548,29 @@ fn genesis_state<E: Executor>(
             Err(RunError::Undecidable(error)) => return Err(LedgerError::GenesisFailed(error.to_string())),
         }
     }
+    if !run.take_outgoing().is_empty() {
+        return Err(LedgerError::GenesisFailed(
+            "a module's init cannot send messages to other partnerships (send them from a call)".into(),
+        ));
+    }
     let (writes, _events, _logs) = run.finish();
     Ok(StateMap::from_pairs(writes.into_iter().filter_map(|(k, v)| v.map(|v| (k, v)))))
+}
+
+/// The system event of a delivered message, first among the call's events.
+fn delivered_event(delivery: &crossing::Delivery) -> ModuleEvent {
+    ModuleEvent {
+        module: polypact_sdk::abi::SYSTEM_MODULE.to_owned(),
+        event: polypact_sdk::abi::Event {
+            kind: "message_delivered".into(),
+            attributes: vec![
+                ("from".into(), delivery.from.to_member_text()),
+                ("seq".into(), delivery.message.seq.to_string()),
+                ("module".into(), delivery.message.module.clone()),
+                ("source_op".into(), delivery.message.source_op.to_hex()),
+            ],
+        },
+    }
 }
 
 /// The error every call gets once the partnership is dissolved.

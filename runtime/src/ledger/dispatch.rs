@@ -71,6 +71,9 @@ pub(crate) struct OpContext {
     pub partnership: PartnershipId,
     pub op: OpId,
     pub author: MemberId,
+    /// The caller modules see when it is not the author: the sending
+    /// partnership (`pp1…`) of a delivered message.
+    pub caller: Option<String>,
     pub seq: u64,
     pub height: u64,
     pub time_ms: u64,
@@ -91,6 +94,8 @@ pub(crate) struct OpRun<'a, E: Executor> {
     /// module went on after a refused query.
     over_limit: Option<String>,
     logs: Vec<String>,
+    /// Messages to other partnerships, filed when the op succeeds.
+    outgoing: Vec<super::crossing::Outgoing>,
 }
 
 impl<'a, E: Executor> OpRun<'a, E> {
@@ -106,6 +111,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
             invocations: 0,
             over_limit: None,
             logs: Vec::new(),
+            outgoing: Vec::new(),
         }
     }
 
@@ -194,7 +200,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
 
     fn info(&self, sender_module: Option<&str>) -> Info {
         Info {
-            caller: self.ctx.author.to_string(),
+            caller: self.ctx.caller.clone().unwrap_or_else(|| self.ctx.author.to_string()),
             sender_module: sender_module.map(str::to_owned),
             op_id: self.ctx.op.to_hex(),
             seq: self.ctx.seq,
@@ -264,9 +270,45 @@ impl<'a, E: Executor> OpRun<'a, E> {
                     self.call(&target, Entry::Handle, &msg, Some(module), depth + 1, None)?;
                 }
                 Message::System(system) => self.system(module, &record.permissions, system, depth)?,
+                Message::Partnership { to, module: target, msg } => {
+                    self.send_to_partnership(module, &record.permissions, &to, &target, msg)?;
+                }
             }
         }
         Ok(response.data)
+    }
+
+    /// Files a message from `sender` to another partnership (see
+    /// [`super::crossing`]): it is sent only if the whole op succeeds.
+    fn send_to_partnership(
+        &mut self,
+        sender: &str,
+        held: &[SystemPermission],
+        to: &str,
+        module: &str,
+        msg: Vec<u8>,
+    ) -> Result<(), RunError> {
+        if !held.contains(&SystemPermission::MessagePartnerships) {
+            return failed(format!(
+                "module `{sender}` may not send messages to other partnerships (the charter does not grant it \
+                 `message_partnerships`)"
+            ));
+        }
+        if self.outgoing.len() >= super::crossing::MAX_CROSSING_MESSAGES_PER_OP {
+            return failed(format!(
+                "an op sends at most {} messages to other partnerships (a rule of the runtime)",
+                super::crossing::MAX_CROSSING_MESSAGES_PER_OP
+            ));
+        }
+        let outgoing = super::crossing::check_outgoing(&self.ctx.partnership, to, module, msg)
+            .map_err(|e| RunError::Failed(format!("module `{sender}`: {e}")))?;
+        self.outgoing.push(outgoing);
+        Ok(())
+    }
+
+    /// The messages to other partnerships the run sent, in order.
+    pub(crate) fn take_outgoing(&mut self) -> Vec<super::crossing::Outgoing> {
+        std::mem::take(&mut self.outgoing)
     }
 
     /// Applies a system message sent by `sender`.

@@ -10,6 +10,7 @@
 //! persisted (`store`) or sent (`net`).
 
 mod core;
+pub mod crossing;
 mod dispatch;
 mod error;
 mod executor;

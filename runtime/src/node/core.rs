@@ -97,6 +97,8 @@ pub struct NodeCore {
     /// Node clock since when finality has been waiting for each member,
     /// per partnership (while it waits; see [`NodeCore::silent_since`]).
     waiting_since: BTreeMap<PartnershipId, BTreeMap<MemberId, u64>>,
+    /// Attesting and relaying between partnerships (`node/crossing.rs`).
+    pub(crate) crossings: super::crossing::CrossingState,
 }
 
 /// One partnership's acks waiting for a store commit.
@@ -152,6 +154,7 @@ impl NodeCore {
             released: Vec::new(),
             last_heard: BTreeMap::new(),
             waiting_since: BTreeMap::new(),
+            crossings: Default::default(),
         })
     }
 

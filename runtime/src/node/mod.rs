@@ -12,12 +12,15 @@
 //! - [`event`]: what subscribers receive.
 //! - `absence`: when the member votes to suspend an absent partner,
 //!   withdraws, asks to return or readmits one.
+//! - [`crossing`]: attesting what became final and relaying messages
+//!   between partnerships this node is in.
 //! - [`error`]: what clients are told.
 
 mod absence;
 mod builder;
 mod clock;
 pub mod core;
+pub mod crossing;
 pub mod error;
 pub mod event;
 pub mod network;

@@ -412,12 +412,13 @@ impl NodeTask {
         result
     }
 
-    /// Due acks and snapshots ([`NodeCore::tick`]), and the suspension ops
-    /// the member owes ([`NodeCore::tend_absences`]). `Err` only for a store
+    /// Due acks and snapshots ([`NodeCore::tick`]), the suspension ops
+    /// the member owes ([`NodeCore::tend_absences`]), and attestations and
+    /// deliveries between partnerships ([`NodeCore::tend_crossings`]). `Err` only for a store
     /// failure (fatal); anything else is logged and the node goes on.
     fn periodic(&mut self) -> Result<(), NodeError> {
         let now = now_ms();
-        for result in [self.core.tick(now), self.core.tend_absences(now)] {
+        for result in [self.core.tick(now), self.core.tend_absences(now), self.core.tend_crossings(now)] {
             match result {
                 Err(e) if matches!(e, NodeError::Store(_)) => return Err(e),
                 Err(e) => tracing::warn!(error = %e, "periodic node work failed"),

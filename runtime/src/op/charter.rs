@@ -33,6 +33,10 @@ pub enum SystemPermission {
     UpgradeModule,
     /// Dissolve the partnership (every later call fails; queries remain).
     Dissolve,
+    /// Send messages to other partnerships, which they run as calls from
+    /// this partnership (`pp1…`): acting in the partnership's name
+    /// elsewhere.
+    MessagePartnerships,
 }
 
 impl SystemPermission {
@@ -44,6 +48,7 @@ impl SystemPermission {
             SystemPermission::InstallModule => "install_module",
             SystemPermission::UpgradeModule => "upgrade_module",
             SystemPermission::Dissolve => "dissolve",
+            SystemPermission::MessagePartnerships => "message_partnerships",
         }
     }
 }

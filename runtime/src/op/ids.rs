@@ -4,7 +4,9 @@
 //! human-readable prefix `pm` (for example `pm1q…`), so a mistyped character
 //! is caught by the checksum instead of naming somebody else. [`OpId`],
 //! [`PartnershipId`] and [`CodeHash`] are BLAKE3 hashes written as 64 lower-case
-//! hex digits.
+//! hex digits. A partnership that is a *member* of another is written as
+//! bech32m with the prefix `pp` ([`PartnershipId::to_member_text`]), so
+//! modules and people tell the two kinds of member apart at a glance.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,6 +18,10 @@ use super::error::IdParseError;
 
 /// The human-readable prefix of a member id's text form.
 pub const MEMBER_HRP: &str = "pm";
+
+/// The human-readable prefix of a partnership's text form as a member of
+/// another partnership (`pp1…`).
+pub const PARTNERSHIP_HRP: &str = "pp";
 
 /// A partnership member: an ed25519 public key (32 bytes).
 ///
@@ -136,6 +142,41 @@ hash_id!(
     "code hash"
 );
 
+impl PartnershipId {
+    /// The partnership as a member of another: bech32m with the prefix
+    /// `pp` (`pp1…`). This is the caller modules see on a message from
+    /// this partnership, and what a membership module records.
+    pub fn to_member_text(&self) -> String {
+        let hrp = Hrp::parse_unchecked(PARTNERSHIP_HRP);
+        let mut out = String::new();
+        // Writing 32 bytes with a valid prefix into a String cannot fail.
+        let _ = bech32::encode_lower_to_fmt::<Bech32m, _>(&mut out, hrp, &self.0);
+        out
+    }
+
+    /// Parses either text form: 64 hex digits or `pp1…`.
+    pub fn parse_any(text: &str) -> Result<Self, IdParseError> {
+        let text = text.trim();
+        if !text.starts_with(PARTNERSHIP_HRP) {
+            return text.parse();
+        }
+        let invalid =
+            |reason: String| IdParseError::Hash { what: "partnership id", input: text.to_owned(), reason };
+        let checked = CheckedHrpstring::new::<Bech32m>(text).map_err(|e| {
+            invalid(format!("not valid bech32m ({e}); check for a mistyped or missing character"))
+        })?;
+        if checked.hrp().as_str() != PARTNERSHIP_HRP {
+            return Err(invalid(format!("prefix is `{}`, expected `{PARTNERSHIP_HRP}1`", checked.hrp())));
+        }
+        let bytes: Vec<u8> = checked.byte_iter().collect();
+        let id: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| invalid(format!("holds {} bytes, a partnership id holds 32", bytes.len())))?;
+        Ok(PartnershipId(id))
+    }
+}
+
 impl CodeHash {
     /// The code hash of `wasm`.
     pub fn of(wasm: &[u8]) -> Self {
@@ -174,6 +215,21 @@ mod tests {
         let hrp = Hrp::parse_unchecked(MEMBER_HRP);
         let short = bech32::encode::<Bech32m>(hrp, &[1u8; 31]).expect("encodes");
         assert!(short.parse::<MemberId>().expect_err("len").to_string().contains("31 bytes"));
+    }
+
+    #[test]
+    fn partnership_member_text_round_trips_and_is_not_a_member_id() {
+        let id = PartnershipId([3u8; 32]);
+        let text = id.to_member_text();
+        assert!(text.starts_with("pp1"), "{text}");
+        assert_eq!(PartnershipId::parse_any(&text).expect("parses"), id);
+        assert_eq!(PartnershipId::parse_any(&id.to_hex()).expect("hex parses"), id);
+        assert!(text.parse::<MemberId>().is_err());
+        assert!(PartnershipId::parse_any(&MemberId([3u8; 32]).to_string()).is_err());
+        let mut typo: Vec<char> = text.chars().collect();
+        let i = typo.len() / 2;
+        typo[i] = if typo[i] == 'q' { 'p' } else { 'q' };
+        assert!(PartnershipId::parse_any(&typo.into_iter().collect::<String>()).is_err());
     }
 
     #[test]

@@ -27,6 +27,6 @@ pub use chunk::{CODE_CHUNK_BYTES, CodeChunk, MAX_CODE_BYTES};
 pub(crate) use codec::author_and_seq_of_encoding;
 pub use codec::{ENCODING_VERSION, Limits, decode_signed_op, encode_signed_op, op_id_of_encoding};
 pub use error::{IdParseError, OpError};
-pub use ids::{CodeHash, MemberId, OpId, PartnershipId};
+pub use ids::{CodeHash, MEMBER_HRP, MemberId, OpId, PARTNERSHIP_HRP, PartnershipId};
 pub use keys::MemberKey;
-pub use types::{EquivocationProof, Payload, SignedOp, UnsignedOp};
+pub use types::{EquivocationProof, MAX_ATTESTED_PER_OP, Payload, SignedOp, UnsignedOp};

@@ -63,12 +63,36 @@ pub enum Payload {
     /// `upgrade_module` may name it. Code enters a partnership only this
     /// way or in the genesis.
     PublishCode(CodeChunk),
+    /// The author states, signed, that each of these statements holds in
+    /// this partnership's final state (see [`crate::cert`]): a message to
+    /// another partnership, a new participant set. Attestations are what a
+    /// certificate between partnerships is made of. Like an ack, an attest
+    /// op changes no state and is never acked; it counts as the author's
+    /// countersignature of everything in its past.
+    Attest {
+        /// Statement digests ([`crate::cert::StatementDigest`]), strictly
+        /// ascending, 1 to [`MAX_ATTESTED_PER_OP`].
+        statements: Vec<[u8; 32]>,
+    },
+    /// Delivers a message from another partnership, proven final there by
+    /// a certificate ([`crate::cert::Certificate`], canonical bytes). The
+    /// ledger verifies it against what this partnership already trusts of
+    /// the sender and runs it as a call from the sender (`pp1…`), exactly
+    /// once and in order per sender.
+    Deliver {
+        /// The certificate's canonical encoding.
+        certificate: Vec<u8>,
+    },
 }
 
+/// The most statements one attest op carries.
+pub const MAX_ATTESTED_PER_OP: usize = 256;
+
 impl Payload {
-    /// Whether this payload asks for countersignature (everything but `Ack`).
+    /// Whether this payload asks for countersignature (everything but
+    /// `Ack` and `Attest`, which change no state).
     pub fn is_payload_bearing(&self) -> bool {
-        !matches!(self, Payload::Ack)
+        !matches!(self, Payload::Ack | Payload::Attest { .. })
     }
 
     /// A short name for logs, metrics and errors.
@@ -83,6 +107,8 @@ impl Payload {
             Payload::Resume => "resume",
             Payload::Readmit { .. } => "readmit",
             Payload::PublishCode(_) => "publish_code",
+            Payload::Attest { .. } => "attest",
+            Payload::Deliver { .. } => "deliver",
         }
     }
 }
@@ -180,6 +206,20 @@ impl UnsignedOp {
         }
         if let Payload::PublishCode(chunk) = &self.payload {
             chunk.check().map_err(OpError::Structure)?;
+        }
+        if let Payload::Attest { statements } = &self.payload
+            && (statements.is_empty()
+                || statements.len() > MAX_ATTESTED_PER_OP
+                || !statements.windows(2).all(|w| w[0] < w[1]))
+        {
+            return fail(format!(
+                "an attest op names 1 to {MAX_ATTESTED_PER_OP} statements, strictly ascending"
+            ));
+        }
+        if let Payload::Deliver { certificate } = &self.payload
+            && certificate.is_empty()
+        {
+            return fail("a deliver op carries a certificate".into());
         }
         if let Payload::Readmit { member } = &self.payload
             && *member == self.author

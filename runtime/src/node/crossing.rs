@@ -1,0 +1,277 @@
+//! This node's part in messages between partnerships: attesting what became
+//! final, and relaying attested messages to partnerships it is also in.
+//!
+//! - **Attest.** When a partnership's final state holds a statement the
+//!   member must attest (a message to another partnership sent under a set
+//!   it belongs to, a new participant set it belongs to before and after),
+//!   the node authors an attest op for it, once.
+//! - **Relay.** For every message whose receiver this node also takes part
+//!   in, once every attestation its certificate needs is in the sender's
+//!   graph, the node builds the certificate, checks it as the receiver
+//!   will, and authors a `deliver` op in the receiver. Every node in both
+//!   partnerships relays (nothing depends on one relay); they stagger by
+//!   their rank among those relays, and the receiver runs each message
+//!   once, so a second delivery is refused there, recorded and counted.
+//!
+//! It does not own the statements (the ledger's `crossing` records), the
+//! certificate rules ([`crate::cert`]) or what the receiver runs.
+
+use std::collections::BTreeMap;
+
+use crate::cert::{self, Attested, Certificate, MAX_CHAIN_LINKS, Statement, TrustedSet};
+use crate::ledger::crossing;
+use crate::op::{MAX_ATTESTED_PER_OP, MemberId, OpId, PartnershipId, Payload, SignedOp};
+
+use super::core::{NodeCore, NodeLedger};
+use super::error::NodeError;
+
+/// How long a relay waits for each relay ranked before it (by member id
+/// among the participants of both partnerships) before it delivers too.
+pub const RELAY_STAGGER_MS: u64 = 2_000;
+
+/// How long a relay waits for its delivery to show in the receiver before
+/// it delivers again (its op may have been lost before it reached anyone).
+pub const RELAY_RETRY_MS: u64 = 10_000;
+
+/// The most deliveries a node authors per pair of partnerships per tick.
+const DELIVERIES_PER_TICK: u64 = 32;
+
+/// What the node remembers between ticks about crossings.
+#[derive(Debug, Default)]
+pub(crate) struct CrossingState {
+    /// Per partnership, the final height at the last look: attest again
+    /// only when it moved.
+    seen_final: BTreeMap<PartnershipId, u64>,
+    /// Per (sender, receiver), the last seq the member has attested (or
+    /// need not attest).
+    attested_upto: BTreeMap<(PartnershipId, PartnershipId), u64>,
+    /// Per sender, the last set generation looked at.
+    sets_upto: BTreeMap<PartnershipId, u64>,
+    /// Per (sender, receiver): the seq waiting to be delivered, since when
+    /// it has been ready (node clock), and when this node last delivered it.
+    relay: BTreeMap<(PartnershipId, PartnershipId), Pending>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    seq: u64,
+    ready_since: u64,
+    sent_at: Option<u64>,
+}
+
+impl NodeCore {
+    /// Attests what became final and relays what is attested (see the
+    /// module doc). Returns the ops authored. `Err` only for a store
+    /// failure; a certificate this node cannot build yet is left for a
+    /// later tick.
+    pub fn tend_crossings(&mut self, now_ms: u64) -> Result<Vec<(PartnershipId, OpId)>, NodeError> {
+        let mut authored = Vec::new();
+        for partnership in self.partnership_ids() {
+            let Some(ledger) = self.ledger(&partnership) else { continue };
+            let height = ledger.final_height();
+            if self.crossings.seen_final.get(&partnership) == Some(&height) || ledger.halted().is_some() {
+                continue;
+            }
+            let digests = self.statements_to_attest(&partnership);
+            self.crossings.seen_final.insert(partnership, height);
+            for chunk in digests.chunks(MAX_ATTESTED_PER_OP) {
+                let op = self.author(&partnership, Payload::Attest { statements: chunk.to_vec() }, now_ms)?;
+                authored.push((partnership, op.id()));
+            }
+        }
+        for (from, to) in self.relay_pairs() {
+            authored.extend(self.relay(from, to, now_ms)?);
+        }
+        Ok(authored)
+    }
+
+    /// The digests of the statements of `partnership`'s final state the
+    /// member must attest and has not, ascending; advances the cursors.
+    fn statements_to_attest(&mut self, partnership: &PartnershipId) -> Vec<[u8; 32]> {
+        let member = self.member();
+        let Some(ledger) = self.ledger(partnership) else { return Vec::new() };
+        let state = ledger.final_state();
+        let founders = &ledger.charter().participants;
+        let mut digests = Vec::new();
+        let mut want = |statement: &Statement, attesters: &[MemberId]| {
+            let digest = statement.digest(partnership);
+            if attesters.binary_search(&member).is_ok() && ledger.attestation(&digest, &member).is_none() {
+                digests.push(digest);
+            }
+        };
+        let generation = crossing::generation(state);
+        let from_generation = self.crossings.sets_upto.get(partnership).copied().unwrap_or(0) + 1;
+        for g in from_generation..=generation {
+            let (Some(before), Some(set)) =
+                (crossing::trusted_set(state, founders, g - 1), crossing::participant_set(state, g))
+            else {
+                continue;
+            };
+            let continuing: Vec<MemberId> =
+                before.members.iter().filter(|m| set.members.binary_search(m).is_ok()).copied().collect();
+            want(&Statement::Participants(set), &continuing);
+        }
+        let mut upto = Vec::new();
+        for (to, last) in crossing::outbox_heads(state) {
+            let start = self.crossings.attested_upto.get(&(*partnership, to)).copied().unwrap_or(0) + 1;
+            for seq in start..=last {
+                let Some(message) = crossing::outbound(state, &to, seq) else { continue };
+                let Some(set) = crossing::trusted_set(state, founders, message.generation) else { continue };
+                want(&Statement::Message(message), &set.members);
+            }
+            upto.push((to, last));
+        }
+        self.crossings.sets_upto.insert(*partnership, generation);
+        for (to, last) in upto {
+            self.crossings.attested_upto.insert((*partnership, to), last);
+        }
+        digests.sort();
+        digests.dedup();
+        digests
+    }
+
+    /// Every (sender, receiver) pair of partnerships on this node with a
+    /// final message from one to the other.
+    fn relay_pairs(&self) -> Vec<(PartnershipId, PartnershipId)> {
+        let mut pairs = Vec::new();
+        for from in self.partnership_ids() {
+            let Some(ledger) = self.ledger(&from) else { continue };
+            for (to, _) in crossing::outbox_heads(ledger.final_state()) {
+                if self.ledger(&to).is_some() {
+                    pairs.push((from, to));
+                }
+            }
+        }
+        pairs
+    }
+
+    /// Delivers the messages from `from` to `to` that are ready and whose
+    /// turn it is for this node.
+    fn relay(
+        &mut self,
+        from: PartnershipId,
+        to: PartnershipId,
+        now_ms: u64,
+    ) -> Result<Vec<(PartnershipId, OpId)>, NodeError> {
+        let member = self.member();
+        let mut authored = Vec::new();
+        for _ in 0..DELIVERIES_PER_TICK {
+            let (Some(sender), Some(receiver)) = (self.ledger(&from), self.ledger(&to)) else { break };
+            let receiver_members = crossing::active_members(receiver.optimistic_state());
+            if receiver.halted().is_some() || receiver_members.binary_search(&member).is_err() {
+                break;
+            }
+            let inbox = crossing::inbox(receiver.optimistic_state(), &from);
+            let next = inbox.as_ref().map_or(0, |r| r.last_seq) + 1;
+            let Some(message) = crossing::outbound(sender.final_state(), &to, next) else { break };
+            let relays: Vec<MemberId> = crossing::active_members(sender.final_state())
+                .into_iter()
+                .filter(|m| receiver_members.binary_search(m).is_ok())
+                .collect();
+            let rank = relays.iter().position(|m| *m == member).unwrap_or(relays.len()) as u64;
+            let trusted = inbox.map(|r| TrustedSet { generation: r.generation, members: r.members });
+            let certificate = match build_certificate(
+                sender,
+                &from,
+                trusted.as_ref(),
+                Statement::Message(message),
+            ) {
+                Ok(Some(certificate)) => certificate,
+                Ok(None) => break,
+                Err(problem) => {
+                    tracing::warn!(from = %from.short(), to = %to.short(), seq = next, "cannot relay: {problem}");
+                    break;
+                }
+            };
+            let key = (from, to);
+            let mut pending =
+                self.crossings.relay.get(&key).copied().filter(|p| p.seq == next).unwrap_or(Pending {
+                    seq: next,
+                    ready_since: now_ms,
+                    sent_at: None,
+                });
+            let turn = pending.ready_since.saturating_add(rank.saturating_mul(RELAY_STAGGER_MS));
+            let retry_due = pending.sent_at.is_none_or(|at| now_ms >= at.saturating_add(RELAY_RETRY_MS));
+            if now_ms < turn || !retry_due {
+                self.crossings.relay.insert(key, pending);
+                break;
+            }
+            pending.sent_at = Some(now_ms);
+            self.crossings.relay.insert(key, pending);
+            let op = self.author(&to, Payload::Deliver { certificate: certificate.encode() }, now_ms)?;
+            tracing::info!(from = %from.short(), to = %to.short(), seq = next, "relayed a message between partnerships");
+            authored.push((to, op.id()));
+            if pending_delivered(self, &from, &to) < next {
+                // The receiver did not take it in (its op failed at once):
+                // do not spin; the retry timer applies.
+                break;
+            }
+        }
+        Ok(authored)
+    }
+}
+
+fn pending_delivered(core: &NodeCore, from: &PartnershipId, to: &PartnershipId) -> u64 {
+    core.ledger(to).and_then(|l| crossing::inbox(l.optimistic_state(), from)).map_or(0, |r| r.last_seq)
+}
+
+/// A certificate for `statement` of partnership `source` (whose ledger is
+/// `ledger`) for a verifier that trusts `trusted` of it: `Ok(None)` while
+/// an attestation it needs is not in the graph yet.
+pub fn build_certificate(
+    ledger: &NodeLedger,
+    source: &PartnershipId,
+    trusted: Option<&TrustedSet>,
+    statement: Statement,
+) -> Result<Option<Certificate>, String> {
+    let state = ledger.final_state();
+    let founders = &ledger.charter().participants;
+    let start = trusted.map_or(0, |t| t.generation);
+    let target = statement.attesting_generation();
+    if target < start {
+        return Err(format!(
+            "the statement was made under set generation {target}, before the receiver's trusted {start}"
+        ));
+    }
+    if target - start > MAX_CHAIN_LINKS as u64 {
+        return Err(format!(
+            "{} set changes since the receiver's trusted set; a certificate carries at most {MAX_CHAIN_LINKS}",
+            target - start
+        ));
+    }
+    let mut chain = Vec::new();
+    let mut before = match trusted {
+        Some(t) => t.clone(),
+        None => crossing::trusted_set(state, founders, 0).ok_or("no founders")?,
+    };
+    for g in start + 1..=target {
+        let set = crossing::participant_set(state, g).ok_or(format!("set generation {g} is not final"))?;
+        let continuing: Vec<MemberId> =
+            before.members.iter().filter(|m| set.members.binary_search(m).is_ok()).copied().collect();
+        let members = set.members.clone();
+        let Some(link) = attested(ledger, source, Statement::Participants(set), &continuing) else {
+            return Ok(None);
+        };
+        chain.push(link);
+        before = TrustedSet { generation: g, members };
+    }
+    let attesters = crossing::trusted_set(state, founders, target).ok_or("no attesting set")?.members;
+    let Some(subject) = attested(ledger, source, statement, &attesters) else { return Ok(None) };
+    let genesis = trusted.is_none().then(|| ledger.genesis().clone());
+    let certificate = Certificate { source: *source, genesis, chain, subject };
+    cert::verify(&certificate, trusted, &crate::op::Limits::default())
+        .map_err(|e| format!("the certificate built does not verify: {e}"))?;
+    Ok(Some(certificate))
+}
+
+fn attested(
+    ledger: &NodeLedger,
+    source: &PartnershipId,
+    statement: Statement,
+    attesters: &[MemberId],
+) -> Option<Attested> {
+    let digest = statement.digest(source);
+    let attestations: Option<Vec<SignedOp>> =
+        attesters.iter().map(|m| ledger.attestation(&digest, m).map(|op| (*op).clone())).collect();
+    Some(Attested { statement, attestations: attestations? })
+}
