@@ -285,7 +285,7 @@ pub(crate) fn accept_delivery(
     }
     if message.seq != last_seq + 1 {
         return Err(format!(
-            "refused delivery: message {} from {} comes before message {}; they run in order",
+            "refused delivery: message {} from {} is early: message {} runs first (they run in order)",
             message.seq,
             from.to_member_text(),
             last_seq + 1

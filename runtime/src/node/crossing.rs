@@ -19,10 +19,10 @@
 use std::collections::BTreeMap;
 
 use crate::cert::{self, Attested, Certificate, MAX_CHAIN_LINKS, Statement, TrustedSet};
-use crate::ledger::crossing;
+use crate::ledger::{Executor, Ledger, crossing};
 use crate::op::{MAX_ATTESTED_PER_OP, MemberId, OpId, PartnershipId, Payload, SignedOp};
 
-use super::core::{NodeCore, NodeLedger};
+use super::core::NodeCore;
 use super::error::NodeError;
 
 /// How long a relay waits for each relay ranked before it (by member id
@@ -218,8 +218,8 @@ fn pending_delivered(core: &NodeCore, from: &PartnershipId, to: &PartnershipId) 
 /// A certificate for `statement` of partnership `source` (whose ledger is
 /// `ledger`) for a verifier that trusts `trusted` of it: `Ok(None)` while
 /// an attestation it needs is not in the graph yet.
-pub fn build_certificate(
-    ledger: &NodeLedger,
+pub fn build_certificate<E: Executor>(
+    ledger: &Ledger<E>,
     source: &PartnershipId,
     trusted: Option<&TrustedSet>,
     statement: Statement,
@@ -264,8 +264,8 @@ pub fn build_certificate(
     Ok(Some(certificate))
 }
 
-fn attested(
-    ledger: &NodeLedger,
+fn attested<E: Executor>(
+    ledger: &Ledger<E>,
     source: &PartnershipId,
     statement: Statement,
     attesters: &[MemberId],

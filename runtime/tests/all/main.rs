@@ -2,6 +2,7 @@
 
 mod support;
 
+mod crossing;
 mod equivocation;
 mod ledger_bad_input;
 mod ledger_order;

@@ -45,6 +45,9 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
     match msg {
         HandleMsg::Sign { message } => execute_sign(ctx, message),
         HandleMsg::ClearMine {} => execute_clear_mine(ctx),
+        HandleMsg::SignElsewhere { partnership, message } => {
+            execute_sign_elsewhere(ctx, partnership, message)
+        }
     }
 }
 
@@ -96,7 +99,8 @@ pub fn execute_sign(ctx: &mut Ctx, message: String) -> Result<Response> {
         return Err(GuestbookError::TooLong { len, max: config.max_message_len });
     }
     let author = ctx.caller().to_owned();
-    if config.participants_only && !ctx.is_participant(&author)? {
+    let listed_partnership = config.partnerships.iter().any(|p| *p == author);
+    if config.participants_only && !listed_partnership && !ctx.is_participant(&author)? {
         return Err(GuestbookError::NotParticipant { member: author });
     }
     let id = NEXT_ID.load(ctx)?;
@@ -107,6 +111,21 @@ pub fn execute_sign(ctx: &mut Ctx, message: String) -> Result<Response> {
     BY_AUTHOR.save(ctx, (&entry.author, id), &())?;
     let event = Event::new("signed").attr("id", id).attr("author", &entry.author);
     Ok(Response::new().add_event(event).set_data(&SignResponse { id })?)
+}
+
+/// `sign_elsewhere`: sends a `sign` to the guestbook of another
+/// partnership; a participant of this one must ask.
+pub fn execute_sign_elsewhere(ctx: &mut Ctx, partnership: String, message: String) -> Result<Response> {
+    if message.trim().is_empty() {
+        return Err(GuestbookError::EmptyMessage);
+    }
+    let author = ctx.caller().to_owned();
+    if !ctx.is_participant(&author)? {
+        return Err(GuestbookError::NotParticipant { member: author });
+    }
+    let sign = HandleMsg::Sign { message };
+    let event = Event::new("signing_elsewhere").attr("partnership", &partnership).attr("by", &author);
+    Ok(Response::new().add_event(event).send_to_partnership(partnership, "guestbook", &sign)?)
 }
 
 /// `clear_mine`: removes all of the caller's entries.

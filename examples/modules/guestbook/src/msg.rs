@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 /// `max_message_len` when the config does not set it.
 pub const DEFAULT_MAX_MESSAGE_LEN: u32 = 280;
 
-/// The init config: `{"max_message_len": 280, "participants_only": true}`,
-/// both optional.
+/// The init config: `{"max_message_len": 280, "participants_only": true,
+/// "partnerships": ["pp1…"]}`, all optional.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -23,6 +23,11 @@ pub struct Config {
     /// reaches the module, which is in practice the same set).
     #[serde(default = "default_true")]
     pub participants_only: bool,
+    /// Partnerships (`pp1…`) whose messages may sign too, when
+    /// `participants_only` is on: a message delivered from another
+    /// partnership has that partnership as its caller.
+    #[serde(default)]
+    pub partnerships: Vec<String>,
 }
 
 fn default_max_len() -> u32 {
@@ -59,6 +64,17 @@ pub enum HandleMsg {
     },
     /// `{"clear_mine":{}}`: removes all of the caller's entries.
     ClearMine {},
+    /// `{"sign_elsewhere":{"partnership":"pp1…","message":"…"}}`: signs the
+    /// guestbook of another partnership in this partnership's name (the
+    /// charter must give this module `message_partnerships`). The message
+    /// goes once this op is final here; the other guestbook must list this
+    /// partnership in its `partnerships`.
+    SignElsewhere {
+        /// The other partnership (`pp1…` or 64 hex digits).
+        partnership: String,
+        /// The text to sign there.
+        message: String,
+    },
 }
 
 /// Queries.

@@ -1,0 +1,263 @@
+//! Messages between partnerships through real ledgers and the real
+//! guestbook `.wasm`: a message sent in one partnership, attested there by
+//! every participant once final, and delivered to another with its
+//! certificate runs there once, as a call from the sender (`pp1…`).
+//! Replays, forgeries, truncations, misaddressed and out-of-order
+//! certificates are refused and change nothing but their failure record.
+
+use polypact::cert::{Certificate, OutboundMessage, Statement};
+use polypact::ledger::{OpOutcome, crossing};
+use polypact::node::crossing::build_certificate;
+use polypact::op::{OpId, PartnershipId, Payload, SystemPermission};
+use polypact::testing::{WasmHarness, module_wasm};
+use serde_json::{Value, json};
+
+fn guestbook() -> Vec<u8> {
+    module_wasm("guestbook").unwrap_or_else(|e| panic!("{e}"))
+}
+
+const SEND: &[SystemPermission] = &[SystemPermission::MessagePartnerships];
+
+/// A program of 3 whose guestbook may message other partnerships.
+fn program(wasm: &[u8]) -> WasmHarness {
+    WasmHarness::new(3, &[("guestbook", wasm, "{}", SEND)]).expect("program genesis")
+}
+
+/// A project of 2 whose guestbook accepts signatures from `accepts`.
+fn project(wasm: &[u8], accepts: &[PartnershipId]) -> WasmHarness {
+    let listed: Vec<String> = accepts.iter().map(PartnershipId::to_member_text).collect();
+    let config = json!({ "partnerships": listed }).to_string();
+    WasmHarness::new(2, &[("guestbook", wasm, &config, &[])]).expect("project genesis")
+}
+
+/// Every participant of `h` attests everything its final state asks of it.
+fn attest_all(h: &mut WasmHarness) {
+    let id = h.ledger.partnership();
+    let state = h.ledger.final_state().clone();
+    let founders = h.ledger.charter().participants.clone();
+    let mut statements = Vec::new();
+    for (to, last) in crossing::outbox_heads(&state) {
+        for seq in 1..=last {
+            let message = crossing::outbound(&state, &to, seq).expect("filed");
+            let set = crossing::trusted_set(&state, &founders, message.generation).expect("set");
+            statements.push((Statement::Message(message), set.members));
+        }
+    }
+    for i in 0..h.keys.len() {
+        let member = h.member(i);
+        let mut digests: Vec<[u8; 32]> = statements
+            .iter()
+            .filter(|(_, set)| set.contains(&member))
+            .map(|(s, _)| s.digest(&id))
+            .filter(|d| h.ledger.attestation(d, &member).is_none())
+            .collect();
+        if digests.is_empty() {
+            continue;
+        }
+        digests.sort();
+        h.now += 1;
+        let op = h.ledger.create_op(&h.keys[i], Payload::Attest { statements: digests }, h.now);
+        h.ledger.insert(op, h.now).expect("attest op accepted");
+    }
+}
+
+/// Member `i` of `h` delivers `certificate` bytes; returns the op.
+fn deliver(h: &mut WasmHarness, i: usize, certificate: Vec<u8>) -> OpId {
+    h.now += 1;
+    let op = h.ledger.create_op(&h.keys[i], Payload::Deliver { certificate }, h.now);
+    let id = op.id();
+    h.ledger.insert(op, h.now).expect("a deliver op is accepted as structure");
+    id
+}
+
+fn certificate_for(from: &WasmHarness, to: &WasmHarness, seq: u64) -> Certificate {
+    let message = crossing::outbound(from.ledger.final_state(), &to.ledger.partnership(), seq).expect("sent");
+    let trusted = crossing::inbox(to.ledger.optimistic_state(), &from.ledger.partnership())
+        .map(|r| polypact::cert::TrustedSet { generation: r.generation, members: r.members });
+    build_certificate(&from.ledger, &from.ledger.partnership(), trusted.as_ref(), Statement::Message(message))
+        .expect("builds")
+        .expect("every attestation is there")
+}
+
+fn entries(h: &WasmHarness) -> Vec<Value> {
+    let answer = h.query("guestbook", &json!({"entries": {}})).expect("entries");
+    answer["entries"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_final_attested_message_runs_once_in_the_receiver_as_a_call_from_the_sender() {
+    let wasm = guestbook();
+    let mut p = program(&wasm);
+    let mut q = project(&wasm, &[p.ledger.partnership()]);
+    let q_id = q.ledger.partnership().to_member_text();
+    let send = p.call(
+        0,
+        "guestbook",
+        &json!({"sign_elsewhere": {"partnership": q_id, "message": "from the program"}}),
+    );
+    assert_eq!(p.outcome_error(&send), None);
+    // Not final yet: nothing is filed in the final outbox, so nothing can be proven.
+    assert!(crossing::outbound(p.ledger.final_state(), &q.ledger.partnership(), 1).is_none());
+    p.ack_all();
+    let filed =
+        crossing::outbound(p.ledger.final_state(), &q.ledger.partnership(), 1).expect("filed when final");
+    assert_eq!(filed.source_op, send);
+    assert_eq!((filed.seq, filed.generation, filed.module.as_str()), (1, 0, "guestbook"));
+    // Two of three attested: no certificate yet.
+    attest_all(&mut p);
+    let certificate = certificate_for(&p, &q, 1);
+    assert!(certificate.genesis.is_some(), "the receiver trusts nothing of the sender yet");
+
+    let delivered = deliver(&mut q, 0, certificate.encode());
+    assert_eq!(q.outcome_error(&delivered), None);
+    let book = entries(&q);
+    assert_eq!(book.len(), 1);
+    assert_eq!(book[0]["author"], json!(p.ledger.partnership().to_member_text()));
+    assert_eq!(book[0]["message"], json!("from the program"));
+    match q.ledger.outcome(&delivered) {
+        Some(OpOutcome::Applied { events, .. }) => {
+            assert_eq!(events[0].event.kind, "message_delivered");
+            assert_eq!(events[0].module, "system");
+        }
+        other => panic!("expected the delivery applied, got {other:?}"),
+    }
+
+    // The other project member relays the same message: refused, counted
+    // in its failure, and the book is unchanged.
+    let root = q.ledger.optimistic_state().get(b"m/guestbook/").cloned();
+    let again = deliver(&mut q, 1, certificate.encode());
+    assert!(
+        q.outcome_error(&again).expect("refused").contains("already delivered"),
+        "{:?}",
+        q.outcome_error(&again)
+    );
+    assert_eq!(entries(&q).len(), 1);
+    assert_eq!(q.ledger.optimistic_state().get(b"m/guestbook/").cloned(), root);
+    q.ack_all();
+    assert!(q.ledger.is_final(&delivered));
+    let inbox = crossing::inbox(q.ledger.final_state(), &p.ledger.partnership()).expect("inbox");
+    assert_eq!(inbox.last_seq, 1);
+    assert_eq!(inbox.members.len(), 3);
+}
+
+#[test]
+fn forged_truncated_misaddressed_and_out_of_order_certificates_change_nothing() {
+    let wasm = guestbook();
+    let mut p = program(&wasm);
+    let mut q = project(&wasm, &[p.ledger.partnership()]);
+    let mut r = project(&wasm, &[]);
+    // r differs from q only if its charter differs; the config does.
+    assert_ne!(q.ledger.partnership(), r.ledger.partnership());
+    let q_id = q.ledger.partnership().to_member_text();
+    for text in ["first", "second"] {
+        p.call(1, "guestbook", &json!({"sign_elsewhere": {"partnership": q_id, "message": text}}));
+    }
+    p.ack_all();
+    attest_all(&mut p);
+    let first = certificate_for(&p, &q, 1);
+    let second = certificate_for(&p, &q, 2);
+    let before = q.ledger.optimistic_state().clone();
+    let module_state = |h: &WasmHarness| -> Vec<(Vec<u8>, Vec<u8>)> {
+        h.ledger
+            .optimistic_state()
+            .iter()
+            .filter(|(k, _)| k.starts_with(b"m/") || k.starts_with(b"s/i/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let untouched = module_state(&q);
+
+    // The message text changed, the attestations kept.
+    let mut forged = first.clone();
+    if let Statement::Message(OutboundMessage { msg, .. }) = &mut forged.subject.statement {
+        *msg = json!({"sign": {"message": "forged"}}).to_string().into_bytes();
+    }
+    let refusals = [
+        (forged.encode(), "does not state this statement"),
+        (first.encode()[..first.encode().len() - 7].to_vec(), "malformed certificate"),
+        (second.encode(), "message 1 runs first"),
+        (vec![0xff; 40], "malformed certificate"),
+    ];
+    for (bytes, expected) in refusals {
+        let op = deliver(&mut q, 0, bytes);
+        let error = q.outcome_error(&op).expect("refused");
+        assert!(error.contains(expected), "expected `{expected}` in `{error}`");
+        assert_eq!(module_state(&q), untouched, "a refused delivery changed state ({error})");
+    }
+    // A certificate for q delivered to r.
+    let op = deliver(&mut r, 0, first.encode());
+    assert!(r.outcome_error(&op).expect("refused").contains("is for partnership"));
+    // A missing attestation.
+    let mut short = first.clone();
+    short.subject.attestations.pop();
+    let op = deliver(&mut q, 1, short.encode());
+    assert!(q.outcome_error(&op).expect("refused").contains("did not attest"));
+    assert_eq!(module_state(&q), untouched);
+    // In order, both run.
+    let op = deliver(&mut q, 0, first.encode());
+    assert_eq!(q.outcome_error(&op), None);
+    let second = certificate_for(&p, &q, 2);
+    assert!(second.genesis.is_none(), "the receiver trusts the sender's set now");
+    let op = deliver(&mut q, 1, second.encode());
+    assert_eq!(q.outcome_error(&op), None);
+    let texts: Vec<Value> = entries(&q).into_iter().map(|e| e["message"].clone()).collect();
+    assert_eq!(texts, vec![json!("first"), json!("second")]);
+    assert_ne!(before.root(), q.ledger.optimistic_state().root());
+}
+
+#[test]
+fn a_message_the_receiver_refuses_is_consumed_once_and_the_channel_moves_on() {
+    let wasm = guestbook();
+    let mut p = program(&wasm);
+    // This project does not list the program: its guestbook refuses it.
+    let mut q = project(&wasm, &[]);
+    let q_id = q.ledger.partnership().to_member_text();
+    for text in ["refused", "also refused"] {
+        p.call(0, "guestbook", &json!({"sign_elsewhere": {"partnership": q_id, "message": text}}));
+    }
+    p.ack_all();
+    attest_all(&mut p);
+    let certificate = certificate_for(&p, &q, 1).encode();
+    let op = deliver(&mut q, 0, certificate);
+    let error = q.outcome_error(&op).expect("the module refuses");
+    assert!(error.contains("only current participants may sign"), "{error}");
+    assert_eq!(
+        crossing::inbox(q.ledger.optimistic_state(), &p.ledger.partnership()).expect("consumed").last_seq,
+        1
+    );
+    assert!(entries(&q).is_empty());
+    // The next one is next in order, not stuck behind the refusal.
+    let certificate = certificate_for(&p, &q, 2).encode();
+    let op = deliver(&mut q, 1, certificate);
+    assert!(q.outcome_error(&op).expect("refused too").contains("only current participants"));
+    assert_eq!(
+        crossing::inbox(q.ledger.optimistic_state(), &p.ledger.partnership()).expect("consumed").last_seq,
+        2
+    );
+}
+
+#[test]
+fn sending_needs_the_permission_and_a_valid_receiver() {
+    let wasm = guestbook();
+    let mut no_permission = WasmHarness::new(2, &[("guestbook", &wasm, "{}", &[])]).expect("genesis");
+    let other = PartnershipId([7; 32]).to_member_text();
+    let op = no_permission.call(
+        0,
+        "guestbook",
+        &json!({"sign_elsewhere": {"partnership": other, "message": "hi"}}),
+    );
+    let error = no_permission.outcome_error(&op).expect("refused");
+    assert!(error.contains("message_partnerships"), "{error}");
+    let mut p = program(&wasm);
+    let own = p.ledger.partnership().to_member_text();
+    let op = p.call(0, "guestbook", &json!({"sign_elsewhere": {"partnership": own, "message": "hi"}}));
+    assert!(p.outcome_error(&op).expect("to itself").contains("itself"));
+    let op = p.call(
+        0,
+        "guestbook",
+        &json!({"sign_elsewhere": {"partnership": "pp1notaparnership", "message": "hi"}}),
+    );
+    assert!(p.outcome_error(&op).expect("bad id").contains("partnership id"));
+    p.ack_all();
+    assert!(crossing::outbox_heads(p.ledger.final_state()).is_empty(), "failed ops send nothing");
+}
