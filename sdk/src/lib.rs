@@ -208,6 +208,24 @@ mod storage;
 pub mod testing;
 
 pub use abi::{Event, Message, Response, SystemMsg, SystemQuery};
+
+/// The text prefix of a partnership acting as a member of another.
+pub const PARTNERSHIP_MEMBER_PREFIX: &str = "pp1";
+
+/// Whether a member id names a partnership (`pp1…`) rather than a key
+/// (`pm1…`). A partnership member authors no ops and is no participant:
+/// it acts only through messages its own decisions send (its calls arrive
+/// with it as the caller), so a module admits or removes it without the
+/// `add_participant` / `remove_participant` system messages, and pays it by
+/// sending a message to it.
+///
+/// ```
+/// assert!(polypact_sdk::is_partnership_member("pp1qy352euf40x77qfrg4ncn27dauqjx3t83x4ummcpydzk0zdtehhse25p5f"));
+/// assert!(!polypact_sdk::is_partnership_member("pm1qy352euf40x77qfrg4ncn27dauqjx3t83x4ummcpydzk0zdtehhse25p5f"));
+/// ```
+pub fn is_partnership_member(member: &str) -> bool {
+    member.starts_with(PARTNERSHIP_MEMBER_PREFIX)
+}
 pub use ctx::{Ctx, Equivocator, ModuleInstance, Participant, ParticipantStatus, QueryCtx, Status, Terms};
 pub use error::Error;
 pub use key::MapKey;

@@ -21,6 +21,7 @@ mod net_crossing;
 mod net_edges;
 mod net_gossip;
 mod net_join;
+mod net_member_partnership;
 mod net_scale;
 mod net_suspension;
 mod term_wasm;

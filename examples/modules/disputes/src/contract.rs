@@ -310,6 +310,7 @@ pub fn execute_execute(ctx: &mut Ctx, config: &Config, id: u64) -> Result<Respon
         response = match message {
             ProposalMsg::Call { module, msg } => response.add_message(module, &msg)?,
             ProposalMsg::System(system) => response.add_system(system.into_system()),
+            ProposalMsg::Partnership { to, module, msg } => response.send_to_partnership(to, module, &msg)?,
         };
     }
     Ok(response)

@@ -123,6 +123,9 @@ fn messages(msgs: &[Message]) -> Vec<(String, Value)> {
             Message::Call { module, msg } => (module.clone(), serde_json::from_slice(msg).unwrap()),
             Message::System(SystemMsg::Dissolve { reason }) => ("system".into(), json!({"dissolve": reason})),
             Message::System(other) => ("system".into(), json!(format!("{other:?}"))),
+            Message::Partnership { to, module, msg } => {
+                (format!("{to}/{module}"), serde_json::from_slice(msg).unwrap())
+            }
         })
         .collect()
 }

@@ -44,7 +44,7 @@ fn init_applies_defaults_and_emits_an_event() {
     assert_eq!(response.events[0].kind, "guestbook_opened");
     assert_eq!(response.events[0].get("max_message_len"), Some("280"));
     let config: Value = host.query(&json!({"config": {}})).unwrap();
-    assert_eq!(config, json!({"max_message_len": 280, "participants_only": true}));
+    assert_eq!(config, json!({"max_message_len": 280, "participants_only": true, "partnerships": []}));
     assert_eq!(count(&mut host), 0);
 }
 
@@ -178,7 +178,7 @@ fn malformed_messages_are_clear_errors() {
     let err = host.handle(ALICE, &json!({"sing": {"message": "x"}})).unwrap_err();
     assert_eq!(
         err,
-        "invalid handle message: unknown variant `sing`, expected `sign` or `clear_mine` at line 1 column 7"
+        "invalid handle message: unknown variant `sing`, expected one of `sign`, `clear_mine`, `sign_elsewhere` at line 1 column 7"
     );
     let err = host.handle(ALICE, &json!({"sign": {}})).unwrap_err();
     assert!(err.starts_with("invalid handle message: missing field `message`"), "{err}");
@@ -216,4 +216,35 @@ fn calls_before_init_fail_cleanly() {
     assert_eq!(err, "item \"config\" not found");
     let err = host.query::<CountResponse>(&json!({"count": {}})).unwrap_err();
     assert_eq!(err, "item \"count\" not found");
+}
+
+#[test]
+fn sign_elsewhere_sends_a_sign_to_the_other_partnerships_guestbook() {
+    let mut host = book(json!({}));
+    let response = host
+        .handle(ALICE, &json!({"sign_elsewhere": {"partnership": "pp1project", "message": "hello"}}))
+        .unwrap();
+    assert_eq!(
+        response.messages,
+        vec![polypact_sdk::Message::Partnership {
+            to: "pp1project".into(),
+            module: "guestbook".into(),
+            msg: br#"{"sign":{"message":"hello"}}"#.to_vec(),
+        }]
+    );
+    assert_eq!(response.events[0].kind, "signing_elsewhere");
+    let refused =
+        host.handle(MALLORY, &json!({"sign_elsewhere": {"partnership": "pp1project", "message": "hi"}}));
+    assert!(refused.unwrap_err().contains("only current participants"));
+    let empty = host.handle(ALICE, &json!({"sign_elsewhere": {"partnership": "pp1project", "message": " "}}));
+    assert!(empty.unwrap_err().contains("empty"));
+}
+
+#[test]
+fn a_listed_partnership_signs_and_an_unlisted_one_does_not() {
+    let mut host = book(json!({"partnerships": ["pp1program"]}));
+    assert_eq!(sign(&mut host, "pp1program", "from the program"), Ok(1));
+    let refused = sign(&mut host, "pp1stranger", "let me in").unwrap_err();
+    assert!(refused.contains("only current participants may sign, and pp1stranger is not one"), "{refused}");
+    assert_eq!(count(&mut host), 1);
 }

@@ -54,7 +54,10 @@ pub fn init(ctx: &mut Ctx, config: InitConfig) -> Result<Response> {
         if !seen.insert(m.member.clone()) {
             return Err(MembershipError::DuplicateMember(m.member.clone()));
         }
-        if !participants.iter().any(|p| p.member == m.member) {
+        // A founding partnership member (`pp1…`) is no participant: it acts by
+        // messages from its own decisions.
+        let partnership = polypact_sdk::is_partnership_member(&m.member);
+        if !partnership && !participants.iter().any(|p| p.member == m.member) {
             return Err(MembershipError::NotParticipant(m.member.clone()));
         }
         if m.voting_units == 0 && m.economic_units == 0 {
@@ -424,7 +427,10 @@ pub fn execute_remove_member(ctx: &mut Ctx, member: &str, claim: u64) -> Result<
     MEMBERS.save(ctx, member, &m)?;
     checkpoint(ctx, member, 0)?;
     save_totals(ctx, &totals)?;
-    Ok(Response::new().add_event(event).add_system(SystemMsg::RemoveParticipant { member: member.into() }))
+    Ok(with_participant_change(
+        Response::new().add_event(event),
+        SystemMsg::RemoveParticipant { member: member.into() },
+    ))
 }
 
 /// `grant_role` (`grant`) and `revoke_role`: governance or an admin.
@@ -477,15 +483,19 @@ fn admit(
             .attr("voting_units", voting_units)
             .attr("economic_units", economic_units)
             .attr("awaits", "accept_terms");
-        return Ok(Response::new()
-            .add_event(event)
-            .add_system(SystemMsg::AddParticipant { member: member.into() }));
+        return Ok(with_participant_change(
+            Response::new().add_event(event),
+            SystemMsg::AddParticipant { member: member.into() },
+        ));
     }
     let record = activate(ctx, member, voting_units, economic_units, roles)?;
     let previous = record.1;
     let record = record.0;
     let event = member_event("member_added", member, &record).attr("via", how).attr("returning", previous);
-    Ok(Response::new().add_event(event).add_system(SystemMsg::AddParticipant { member: member.into() }))
+    Ok(with_participant_change(
+        Response::new().add_event(event),
+        SystemMsg::AddParticipant { member: member.into() },
+    ))
 }
 
 /// `accept_terms`: the admitted newcomer, by its own op, accepts the terms
@@ -582,9 +592,22 @@ fn leave(ctx: &mut Ctx, member: &str, expelled: bool) -> Result<Response> {
     } else {
         Event::new("member_resigned").attr("member", member).attr("voting_units_dropped", burned_or_converted)
     };
-    Ok(Response::new()
-        .add_event(event.attr("economic_claim", m.economic_units))
-        .add_system(SystemMsg::RemoveParticipant { member: member.into() }))
+    Ok(with_participant_change(
+        Response::new().add_event(event.attr("economic_claim", m.economic_units)),
+        SystemMsg::RemoveParticipant { member: member.into() },
+    ))
+}
+
+/// Adds the participant change that goes with admitting or removing a
+/// member, unless the member is a partnership (`pp1…`): it authors no ops,
+/// so it is never a participant; it acts by messages from its own
+/// decisions.
+fn with_participant_change(response: Response, change: SystemMsg) -> Response {
+    let member = match &change {
+        SystemMsg::AddParticipant { member } | SystemMsg::RemoveParticipant { member } => member,
+        _ => return response.add_system(change),
+    };
+    if polypact_sdk::is_partnership_member(member) { response } else { response.add_system(change) }
 }
 
 fn member_event(kind: &str, member: &str, m: &Member) -> Event {

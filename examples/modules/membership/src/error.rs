@@ -23,7 +23,7 @@ pub enum MembershipError {
     DuplicateMember(String),
     /// A founding member is not a participant of the partnership.
     #[error(
-        "founding member {0} is not a participant of the partnership; initial members must be the charter's participants"
+        "founding member {0} is not a participant of the partnership; initial members must be the charter's participants (or partnerships, pp1…)"
     )]
     NotParticipant(String),
     /// A manager module name is empty, repeated, or the governance module.

@@ -88,6 +88,9 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
             execute_record_payout(ctx, &config, member, asset, amount, reference)
         }
         HandleMsg::ConfirmPayout { id, evidence } => execute_confirm_payout(ctx, &config, id, evidence),
+        HandleMsg::ReceivePayment { asset, amount, reference } => {
+            execute_receive_payment(ctx, &config, asset, amount, reference)
+        }
         HandleMsg::Freeze { subject, dispute } => execute_freeze(ctx, &config, subject, dispute),
         HandleMsg::Release { subject } => execute_release(ctx, &config, subject),
         HandleMsg::ReverseEntry { id, reason } => execute_reverse_entry(ctx, &config, id, reason),
@@ -169,6 +172,52 @@ fn execute_record_entry(
     paid_from: Option<PaidFrom>,
 ) -> Result<Response> {
     let recorder = require_member_op(ctx, config, &format!("record {}", new.kind.name()))?;
+    let counted = config.confirmation == Confirmation::None;
+    record_entry(ctx, config, new, paid_from, recorder, counted)
+}
+
+/// The longest reference a paying partnership may give a payment.
+const MAX_PAYMENT_REFERENCE_LEN: usize = 64;
+
+/// `receive_payment`: another partnership (a message from it, `pp1…`)
+/// pays this one; a revenue entry from it, pending until a current member
+/// confirms the money arrived, whatever `confirmation` says (the sender is
+/// no member here, and nothing it says counts by itself).
+pub fn execute_receive_payment(
+    ctx: &mut Ctx,
+    config: &Config,
+    asset: String,
+    amount: Amount,
+    reference: String,
+) -> Result<Response> {
+    let from = ctx.caller().to_owned();
+    if ctx.sender_module().is_some() || !polypact_sdk::is_partnership_member(&from) {
+        return Err(TreasuryError::NotAllowed(
+            "receive_payment comes from another partnership (pp1…), sent by its treasury".into(),
+        ));
+    }
+    check_text(&reference, "reference", true, MAX_PAYMENT_REFERENCE_LEN)?;
+    let new = NewEntry {
+        kind: EntryKind::Revenue,
+        asset,
+        amount,
+        reference: format!("{from}/{reference}"),
+        counterparty: from.clone(),
+        note: "payment from a partnership this one is a member of".into(),
+    };
+    record_entry(ctx, config, new, None, from, false)
+}
+
+/// Records an entry by `recorder`; it counts now if `counted`, else once
+/// confirmed.
+fn record_entry(
+    ctx: &mut Ctx,
+    config: &Config,
+    new: NewEntry,
+    paid_from: Option<PaidFrom>,
+    recorder: String,
+    counted: bool,
+) -> Result<Response> {
     check_asset(config, &new.asset)?;
     nonzero(new.amount, "the amount")?;
     check_text(&new.reference, "reference", true, MAX_REFERENCE_LEN)?;
@@ -182,7 +231,6 @@ fn execute_record_entry(
         });
     }
     let id = next_id(ctx, |c| &mut c.entry)?;
-    let counted = config.confirmation == Confirmation::None;
     let mut entry = Entry {
         id,
         kind: new.kind,
@@ -432,7 +480,7 @@ pub fn execute_record_payout(
         .set_data(&RecordedResponse { id, status: Status::Pending })?)
 }
 
-fn payout_event(kind: &str, p: &Payout) -> Event {
+pub(crate) fn payout_event(kind: &str, p: &Payout) -> Event {
     Event::new(kind)
         .attr("id", p.id)
         .attr("member", &p.member)
@@ -464,7 +512,13 @@ pub fn execute_confirm_payout(
         )));
     }
     let own_op = ctx.sender_module().is_none();
-    let payee_gone = !ctx.is_participant(&p.member)?;
+    // A partnership payee is never a participant: it is gone once it is no
+    // longer a member.
+    let payee_gone = if polypact_sdk::is_partnership_member(&p.member) {
+        !is_current_member(ctx, config, &p.member)?
+    } else {
+        !ctx.is_participant(&p.member)?
+    };
     let by = if own_op && ctx.caller() == p.member {
         p.member.clone()
     } else if is_governance(ctx, config) && payee_gone {
@@ -668,7 +722,7 @@ fn check_spend_proposal(
             module == ctx.module()
                 && serde_json::from_value::<HandleMsg>(inner.clone()).ok().as_ref() == Some(msg)
         }
-        ProposalMsg::System(_) => false,
+        ProposalMsg::System(_) | ProposalMsg::Partnership { .. } => false,
     });
     if !carries {
         return Err(TreasuryError::BadProposal(format!("proposal {id} does not carry this exact spend")));
@@ -777,7 +831,7 @@ pub fn execute_set_split(ctx: &mut Ctx, config: &Config, split: Split) -> Result
 
 // ----- helpers -----
 
-fn next_id(ctx: &mut Ctx, pick: impl FnOnce(&mut Counters) -> &mut u64) -> Result<u64> {
+pub(crate) fn next_id(ctx: &mut Ctx, pick: impl FnOnce(&mut Counters) -> &mut u64) -> Result<u64> {
     let mut counters = COUNTERS.may_load(ctx)?.unwrap_or_default();
     let slot = pick(&mut counters);
     let id = *slot;

@@ -12,18 +12,20 @@ use std::collections::BTreeMap;
 
 use polypact_sdk::{Ctx, Event, QueryCtx, Response};
 
-use crate::contract::{is_exit, is_governance, require_member_op, take_from_pool, who};
+use crate::contract::{
+    is_exit, is_governance, next_id, payout_event, require_member_op, take_from_pool, who,
+};
 use crate::error::{Result, TreasuryError};
 use crate::msg::{
     Amount, BaseSplit, Config, DistributeResponse, DistributionRecord, DistributionView, FairShareResponse,
-    Split,
+    HandleMsg, MEMBER_PARTNERSHIP_TREASURY, Payout, Split, Status,
 };
 use crate::split::{self, SplitError, TrancheInput};
 use crate::state::{
-    ACCOUNTS, DISTRIBUTION_COUNT, DISTRIBUTIONS, SPLIT, TOTALS, TRANCHE_PAID, account, outstanding_capital,
-    totals, tranche_paid,
+    ACCOUNTS, DISTRIBUTION_COUNT, DISTRIBUTIONS, PAYOUT_REFS, PAYOUTS, SPLIT, TOTALS, TRANCHE_PAID, account,
+    outstanding_capital, totals, tranche_paid,
 };
-use crate::validate::{add, check_asset, check_member_id, nonzero};
+use crate::validate::{add, check_asset, check_member_id, nonzero, sub};
 
 /// `distribute`: moves `amount` of `asset`'s pool (the whole pool if
 /// absent; every asset's if no asset) into claims by the split in force.
@@ -64,8 +66,10 @@ pub fn execute_distribute(
             let view = distribute_one(ctx, config, &split, &asset, amount)?;
             let mut data = DistributeResponse::default();
             let event = distributed_event(&view, &who(ctx));
+            let response =
+                transfer_to_partnerships(ctx, &asset, &view.shares, Response::new().add_event(event))?;
             data.distributed.insert(asset, view);
-            Ok(Response::new().add_event(event).set_data(&data)?)
+            Ok(response.set_data(&data)?)
         }
     }
 }
@@ -103,6 +107,7 @@ pub fn execute_payout_fair_share(
         return Err(TreasuryError::BadText(format!("units {units} exceed total_units {total_units}")));
     }
     let mut paid = BTreeMap::new();
+    let mut response = Response::new();
     for asset in config.assets.keys() {
         let mut t = totals(ctx, asset)?;
         let (share, _) = split::mul_div(t.pool.0, units.0, total_units.0)
@@ -117,11 +122,13 @@ pub fn execute_payout_fair_share(
             let mut acc = account(ctx, asset, &member)?;
             acc.earned = add(acc.earned, share, "the member's earnings")?;
             ACCOUNTS.save(ctx, (asset.as_str(), member.as_str()), &acc)?;
+            let one = BTreeMap::from([(member.clone(), share)]);
+            response = transfer_to_partnerships(ctx, asset, &one, response)?;
         }
         paid.insert(asset.clone(), share);
     }
     let listed: Vec<String> = paid.iter().map(|(a, v)| format!("{a}:{v}")).collect();
-    Ok(Response::new()
+    Ok(response
         .add_event(
             Event::new("fair_share_paid")
                 .attr("member", &member)
@@ -130,6 +137,57 @@ pub fn execute_payout_fair_share(
                 .attr("paid", listed.join(",")),
         )
         .set_data(&FairShareResponse { paid })?)
+}
+
+/// Pays each partnership member (`pp1…`) its share in `asset` at once: a
+/// payout, confirmed, and a `receive_payment` message to that
+/// partnership's treasury ([`MEMBER_PARTNERSHIP_TREASURY`]), delivered
+/// there once this op is final (the charter must give this treasury the
+/// `message_partnerships` permission, or the distribution fails). Money
+/// between two partnerships' books moves by that message; the receiver
+/// counts it once one of its members confirms it arrived.
+fn transfer_to_partnerships(
+    ctx: &mut Ctx,
+    asset: &str,
+    shares: &BTreeMap<String, Amount>,
+    mut response: Response,
+) -> Result<Response> {
+    for (member, share) in shares {
+        if share.0 == 0 || !polypact_sdk::is_partnership_member(member) {
+            continue;
+        }
+        let id = next_id(ctx, |c| &mut c.payout)?;
+        let reference = format!("transfer-{id}");
+        let mut acc = account(ctx, asset, member)?;
+        acc.paid = add(acc.paid, *share, "paid")?;
+        ACCOUNTS.save(ctx, (asset, member.as_str()), &acc)?;
+        let mut t = totals(ctx, asset)?;
+        t.claims = sub(t.claims, *share, "claims")?;
+        t.paid_out = add(t.paid_out, *share, "total paid out")?;
+        TOTALS.save(ctx, asset, &t)?;
+        let payout = Payout {
+            id,
+            member: member.clone(),
+            asset: asset.to_owned(),
+            amount: *share,
+            reference: reference.clone(),
+            payer: who(ctx),
+            status: Status::Confirmed,
+            decided_by: Some("transfer between partnerships".into()),
+            reason: None,
+            height: ctx.height(),
+            evidence: Some(format!("sent to the {MEMBER_PARTNERSHIP_TREASURY} of {member}")),
+        };
+        PAYOUT_REFS.save(ctx, &reference, &id)?;
+        PAYOUTS.save(ctx, id, &payout)?;
+        let payment = HandleMsg::ReceivePayment { asset: asset.to_owned(), amount: *share, reference };
+        response = response.add_event(payout_event("payout_sent", &payout)).send_to_partnership(
+            member.clone(),
+            MEMBER_PARTNERSHIP_TREASURY,
+            &payment,
+        )?;
+    }
+    Ok(response)
 }
 
 /// The weights of a base split in `asset`.
@@ -297,6 +355,7 @@ fn distribute_all(ctx: &mut Ctx, config: &Config) -> Result<Response> {
         }
         let view = distribute_one(ctx, config, &split, asset, pool)?;
         response = response.add_event(distributed_event(&view, &by));
+        response = transfer_to_partnerships(ctx, asset, &view.shares, response)?;
         data.distributed.insert(asset.clone(), view);
     }
     Ok(response.set_data(&data)?)

@@ -53,10 +53,14 @@ pub fn check_text(value: &str, field: &str, required: bool, max: usize) -> Resul
     Ok(())
 }
 
-/// Refuses what is not a member id (`pm1…`).
+/// Refuses what is not a member id: a key (`pm1…`) or a partnership
+/// (`pp1…`).
 pub fn check_member_id(member: &str, field: &str) -> Result<()> {
-    if !member.starts_with("pm1") || member.len() > MAX_REFERENCE_LEN {
-        return Err(TreasuryError::BadText(format!("{field} must be a member id (pm1…), got {member:?}")));
+    let kind_ok = member.starts_with("pm1") || polypact_sdk::is_partnership_member(member);
+    if !kind_ok || member.len() > MAX_REFERENCE_LEN {
+        return Err(TreasuryError::BadText(format!(
+            "{field} must be a member id (pm1…) or a partnership (pp1…), got {member:?}"
+        )));
     }
     Ok(())
 }

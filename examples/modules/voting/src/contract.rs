@@ -534,6 +534,7 @@ pub fn execute_execute(ctx: &mut Ctx, config: &Config, proposal: u64) -> Result<
         response = match m {
             ProposalMsg::Call { module, msg } => response.add_message(module, &msg)?,
             ProposalMsg::System(s) => response.add_system(s.into_system()),
+            ProposalMsg::Partnership { to, module, msg } => response.send_to_partnership(to, module, &msg)?,
         };
     }
     Ok(response)

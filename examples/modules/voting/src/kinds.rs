@@ -20,8 +20,8 @@ use polypact_sdk::QueryCtx;
 
 use crate::error::{Result, VotingError};
 use crate::msg::{
-    Config, DEFAULT_KIND, KindQuery, KindResponse, ProposalMsg, Rule, Threshold, default_system_kind,
-    kind_of_call, system_msg_name,
+    Config, DEFAULT_KIND, KindQuery, KindResponse, PARTNERSHIP_MESSAGE_KIND, ProposalMsg, Rule, Threshold,
+    default_system_kind, kind_of_call, system_msg_name,
 };
 
 /// The rule that applies to `kind` under `config`.
@@ -53,6 +53,12 @@ fn kind_of(ctx: &QueryCtx, config: &Config, message: &ProposalMsg) -> String {
             .get(&format!("system.{}", system_msg_name(system)))
             .cloned()
             .unwrap_or_else(|| default_system_kind(system).to_owned()),
+        ProposalMsg::Partnership { module, msg, .. } => {
+            kind_of_call(&config.kinds, &format!("partnership.{module}"), msg)
+                .or_else(|| config.kinds.get("partnership").map(String::as_str))
+                .unwrap_or(PARTNERSHIP_MESSAGE_KIND)
+                .to_owned()
+        }
     }
 }
 

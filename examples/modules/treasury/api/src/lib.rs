@@ -470,6 +470,11 @@ pub struct Payout {
 
 // ----- messages -----
 
+/// The treasury instance a partnership that is a member of another is paid
+/// into: a distribution's share for a member `pp1…` is sent to that
+/// partnership's module of this name.
+pub const MEMBER_PARTNERSHIP_TREASURY: &str = "treasury";
+
 /// Calls.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -601,6 +606,19 @@ pub enum HandleMsg {
         /// for a former partner.
         #[serde(default)]
         evidence: Option<String>,
+    },
+    /// Another partnership's treasury pays this partnership, a member of
+    /// it, its share of a distribution there (sent by that treasury, so it
+    /// arrives with that partnership, `pp1…`, as the caller). Recorded as a
+    /// revenue entry from that partnership, pending until a current member
+    /// confirms the money arrived.
+    ReceivePayment {
+        /// Asset code (this treasury must keep it).
+        asset: String,
+        /// Minor units.
+        amount: Amount,
+        /// The paying treasury's payout reference (1 to 64 bytes).
+        reference: String,
     },
     /// The payer or payee cancels a pending payout.
     CancelPayout {

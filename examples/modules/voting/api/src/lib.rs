@@ -321,7 +321,27 @@ pub enum ProposalMsg {
     },
     /// `{"system":{"add_participant":{"member":"pm1…"}}}`.
     System(ProposalSystemMsg),
+    /// `{"partnership":{"to":"pp1…","module":"voting","msg":{…}}}`: a
+    /// message to a module of another partnership, sent in this
+    /// partnership's name (it arrives there with this partnership, `pp1…`,
+    /// as the caller): how a partnership that is a member of another votes,
+    /// confirms or leaves there. The voting instance needs the
+    /// `message_partnerships` permission. Its kind is
+    /// [`PARTNERSHIP_MESSAGE_KIND`] unless `kinds` maps
+    /// `"partnership.<module>.<message>"` or `"partnership.<module>"`.
+    Partnership {
+        /// The other partnership: `pp1…` or 64 hex digits.
+        to: String,
+        /// The module instance there.
+        module: String,
+        /// Its handle message.
+        msg: Value,
+    },
 }
+
+/// The kind of a message to another partnership when `kinds` does not map
+/// it: acting in this partnership's name elsewhere.
+pub const PARTNERSHIP_MESSAGE_KIND: &str = "partnership_message";
 
 /// A vote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
