@@ -44,6 +44,7 @@ fn fixture() -> Fixture {
             permissions: vec![],
         }],
         params: Params::default(),
+        parent: None,
     };
     let genesis = UnsignedOp {
         partnership: Default::default(),

@@ -59,6 +59,7 @@
 //!     participants,
 //!     modules: vec![ModuleSpec { name: "kv".into(), code, config: "{}".into(), permissions: vec![] }],
 //!     params: Params::default(),
+//!     parent: None,
 //! };
 //! let t0 = 1_700_000_000_000;
 //! let genesis = UnsignedOp {

@@ -119,7 +119,8 @@ impl WasmHarness {
         let mut members: Vec<MemberId> =
             keys[..participants as usize].iter().map(MemberKey::member_id).collect();
         members.sort();
-        let charter = Charter { name: "harness".into(), participants: members, modules: specs, params };
+        let charter =
+            Charter { name: "harness".into(), participants: members, modules: specs, params, parent: None };
         let genesis = UnsignedOp {
             partnership: Default::default(),
             author: keys[0].member_id(),

@@ -190,6 +190,23 @@ pub enum SystemMsg {
         /// Why, as shown to clients (e.g. `term ended`, `dissolution vote`).
         reason: String,
     },
+    /// Spawn a child partnership (a project of a program): once the op is
+    /// final, the node of the first child participant that is also a
+    /// participant here signs the child's genesis, which records this
+    /// partnership as its parent with a certificate of this decision; every
+    /// child node checks it before it holds the child.
+    SpawnPartnership {
+        /// The child's charter as JSON (the runtime's charter form: `name`,
+        /// `modules` with code hashes, `params`; `participants` is set from
+        /// below). `${name}` placeholders are filled from `values`. Its
+        /// modules' code must be published in this partnership.
+        charter: Vec<u8>,
+        /// Placeholder values, `(name, value)`.
+        values: Vec<(String, String)>,
+        /// The child's participants (`pm1…`); at least one must be a
+        /// participant here, to sign its genesis.
+        participants: Vec<String>,
+    },
 }
 
 /// A message a module asks to run after its call, in order, atomically with it.

@@ -47,6 +47,7 @@ pub fn guestbook_charter(seeds: &[u8], code: CodeHash) -> Charter {
             permissions: vec![],
         }],
         params: Params::default(),
+        parent: None,
     }
 }
 

@@ -97,6 +97,27 @@ pub struct ParticipantSet {
     pub members: Vec<MemberId>,
 }
 
+/// A child partnership a partnership decided to spawn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpawnStatement {
+    /// 1, 2, 3…: the parent's n-th spawn.
+    pub seq: u64,
+    /// BLAKE3 of the child's charter's canonical encoding, with its
+    /// parent link's certificate left empty ([`spawned_charter_digest`]).
+    pub charter: [u8; 32],
+    /// Who signs the child's genesis: the first of its participants that is
+    /// a participant of the parent.
+    pub author: MemberId,
+    /// The genesis's `time_ms`: the spawning op's.
+    pub time_ms: u64,
+    /// The parent's op whose execution spawned it.
+    pub source_op: OpId,
+    /// That op's height.
+    pub height: u64,
+    /// The parent's participant-set generation after that op.
+    pub generation: u64,
+}
+
 /// Something a partnership states about its final state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Statement {
@@ -104,6 +125,22 @@ pub enum Statement {
     Participants(ParticipantSet),
     /// A message to another partnership.
     Message(OutboundMessage),
+    /// A child partnership it spawns.
+    Spawned(SpawnStatement),
+}
+
+/// The digest a [`SpawnStatement`] names: the child's charter with the
+/// certificate of its parent link left empty (the certificate proves the
+/// statement, so it cannot be part of what the statement hashes).
+pub fn spawned_charter_digest(charter: &crate::op::Charter) -> [u8; 32] {
+    let mut bare = charter.clone();
+    if let Some(link) = &mut bare.parent {
+        link.certificate.clear();
+    }
+    *blake3::Hasher::new_derive_key("polypact 2026-12 spawned charter v1")
+        .update(&canonical(&bare))
+        .finalize()
+        .as_bytes()
 }
 
 impl Statement {
@@ -113,6 +150,7 @@ impl Statement {
         match self {
             Statement::Participants(set) => set.generation.saturating_sub(1),
             Statement::Message(message) => message.generation,
+            Statement::Spawned(spawn) => spawn.generation,
         }
     }
 

@@ -27,6 +27,7 @@ fn fixture(n: u8) -> Fixture {
             permissions: vec![],
         }],
         params: Params::default(),
+        parent: None,
     };
     let genesis = UnsignedOp {
         partnership: PartnershipId::default(),

@@ -146,12 +146,10 @@ pub fn verify(
         Statement::Participants(_) => {
             set = next_set(&source, &set, &cert.subject, limits)?;
         }
-        Statement::Message(message) => {
-            if message.generation != set.generation {
-                return Err(CertError::GenerationMismatch {
-                    stated: message.generation,
-                    proven: set.generation,
-                });
+        Statement::Message(_) | Statement::Spawned(_) => {
+            let stated = cert.subject.statement.attesting_generation();
+            if stated != set.generation {
+                return Err(CertError::GenerationMismatch { stated, proven: set.generation });
             }
             check_attestations(&source, &cert.subject, &set.members, limits)?;
         }
@@ -187,7 +185,7 @@ fn next_set(
     limits: &Limits,
 ) -> Result<TrustedSet, CertError> {
     let Statement::Participants(next) = &link.statement else {
-        return Err(CertError::Malformed("a chain link states a message, not a participant set".into()));
+        return Err(CertError::Malformed("a chain link must state a participant set".into()));
     };
     let expected = current.generation.saturating_add(1);
     if next.generation != expected {

@@ -38,6 +38,7 @@ pub fn run(wasm: Option<&std::path::Path>) -> Result<()> {
             permissions: vec![],
         }],
         params: Params::default(),
+        parent: None,
     };
     let mut now = 1_700_000_000_000u64;
     let genesis = UnsignedOp {

@@ -227,8 +227,11 @@ impl<E: Executor> Ledger<E> {
             )));
         };
         let partnership = genesis.partnership();
+        // A spawned partnership exists only with its parent's proof.
+        let parent_trust =
+            crossing::provenance(&genesis, &charter, &config.limits).map_err(LedgerError::InvalidGenesis)?;
         let genesis = Arc::new(genesis);
-        let state = genesis_state(&genesis, &charter, &executor)?;
+        let state = genesis_state(&genesis, &charter, &executor, parent_trust)?;
         let mut dag = Dag::new();
         let placement = dag.place(&genesis).map_err(|e| LedgerError::InvalidGenesis(format!("{e:?}")))?;
         dag.insert(Arc::clone(&genesis), placement);
@@ -1101,7 +1104,14 @@ impl<E: Executor> Ledger<E> {
             Payload::Suspend { .. } | Payload::Withdraw | Payload::Resume | Payload::Readmit { .. } => {
                 let (mut writes, outcome) =
                     suspension::execute(&self.optimistic, &self.dag, &self.charter.params, op, key);
-                let extra = crossing::after_op(&self.optimistic, &writes, Vec::new(), key);
+                let extra = crossing::after_op(
+                    &self.optimistic,
+                    &self.partnership,
+                    &writes,
+                    crossing::Crossings::default(),
+                    key,
+                    op.op().time_ms,
+                );
                 writes.extend(extra);
                 writes.sort_by(|a, b| a.0.cmp(&b.0));
                 Ok((with_evidence(writes), outcome))
@@ -1175,9 +1185,18 @@ impl<E: Executor> Ledger<E> {
         }
         match run.call(module, Entry::Handle, msg, None, 0, None) {
             Ok(data) => {
-                let outgoing = run.take_outgoing();
+                let crossings =
+                    crossing::Crossings { outgoing: run.take_outgoing(), spawns: run.take_spawns() };
                 let (mut writes, mut events, _logs) = run.finish();
-                writes.extend(crossing::after_op(&self.optimistic, &writes, outgoing, key));
+                let time_ms = op.op().time_ms;
+                writes.extend(crossing::after_op(
+                    &self.optimistic,
+                    &self.partnership,
+                    &writes,
+                    crossings,
+                    key,
+                    time_ms,
+                ));
                 writes.sort_by(|a, b| a.0.cmp(&b.0));
                 if let Some(delivery) = delivery {
                     events.insert(0, delivered_event(delivery));
@@ -1509,6 +1528,7 @@ fn genesis_state<E: Executor>(
     genesis: &SignedOp,
     charter: &Charter,
     executor: &E,
+    parent_trust: Option<crossing::InboxRecord>,
 ) -> Result<StateMap, LedgerError> {
     for module in &charter.modules {
         if !executor.has_code(&module.code) {
@@ -1548,10 +1568,14 @@ fn genesis_state<E: Executor>(
             Err(RunError::Undecidable(error)) => return Err(LedgerError::GenesisFailed(error.to_string())),
         }
     }
-    if !run.take_outgoing().is_empty() {
+    if !run.take_outgoing().is_empty() || !run.take_spawns().is_empty() {
         return Err(LedgerError::GenesisFailed(
-            "a module's init cannot send messages to other partnerships (send them from a call)".into(),
+            "a module's init cannot message or spawn other partnerships (do it from a call)".into(),
         ));
+    }
+    if let Some(record) = parent_trust {
+        let (key, value) = crossing::trust_parent(charter, &record);
+        run.put(key, value);
     }
     let (writes, _events, _logs) = run.finish();
     Ok(StateMap::from_pairs(writes.into_iter().filter_map(|(k, v)| v.map(|v| (k, v)))))

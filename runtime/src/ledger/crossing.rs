@@ -11,11 +11,15 @@
 //! | `s/o/<to><seq u64 BE>` | a message to partnership `to` ([`OutboundMessage`]) |
 //! | `s/u/<to>` | the last seq sent to `to` (u64 BE) |
 //! | `s/i/<from>` | what this partnership trusts of `from` and the last seq it ran ([`InboxRecord`]) |
+//! | `s/h/<seq u64 BE>` | a child partnership it spawned ([`SpawnRecord`]) |
+//! | `s/n` | the last spawn seq (u64 BE) |
 //!
 //! After every executed op, [`after_op`] starts a new generation if the set
 //! finality waits for changed (an admission, removal, suspension or
 //! readmission) and files the op's messages to other partnerships under
-//! that generation. [`accept_delivery`] checks a `deliver` op's
+//! that generation, and the children it spawns. [`check_spawn`] checks a
+//! `spawn_partnership` system message; [`provenance`] checks a spawned
+//! child's genesis. [`accept_delivery`] checks a `deliver` op's
 //! certificate against the inbox and says what to run.
 //!
 //! It does not own the certificate rules ([`crate::cert`]), running the
@@ -31,16 +35,46 @@ use super::state::{
     decode_record, encode_record, key_with,
 };
 use crate::cert::{
-    self, Certificate, MAX_CROSSING_MESSAGE_BYTES, OutboundMessage, ParticipantSet, Statement, TrustedSet,
+    self, Certificate, MAX_CROSSING_MESSAGE_BYTES, OutboundMessage, ParticipantSet, SpawnStatement,
+    Statement, TrustedSet, spawned_charter_digest,
 };
 use crate::dag::OrderKey;
-use crate::op::{Limits, MemberId, PartnershipId};
+use crate::op::{
+    Charter, CodeHash, Limits, MemberId, ParentLink, PartnershipId, SignedOp, fill_placeholders,
+};
 
 pub(crate) const GENERATION_KEY: &[u8] = b"s/g";
 pub(crate) const SET_PREFIX: &[u8] = b"s/a/";
 pub(crate) const OUTBOX_PREFIX: &[u8] = b"s/o/";
 pub(crate) const OUTBOX_SEQ_PREFIX: &[u8] = b"s/u/";
 pub(crate) const INBOX_PREFIX: &[u8] = b"s/i/";
+pub(crate) const SPAWN_PREFIX: &[u8] = b"s/h/";
+pub(crate) const SPAWN_SEQ_KEY: &[u8] = b"s/n";
+
+/// The most partnerships one op may spawn: a rule of the runtime.
+pub const MAX_SPAWNS_PER_OP: usize = 16;
+
+/// The largest spawned charter (canonical bytes, before its certificate is
+/// added): the child's genesis must stay well within an op's size limit.
+pub const MAX_SPAWNED_CHARTER_BYTES: usize = 128 * 1024;
+
+/// A child partnership a partnership spawned: the statement its
+/// participants attest, and the charter (with the parent link's
+/// certificate empty) the child's genesis must carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpawnRecord {
+    /// What the parent's participants attest.
+    pub statement: SpawnStatement,
+    /// The child's charter, certificate empty.
+    pub charter: Charter,
+}
+
+/// A spawn a module asked for, checked, before it is filed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Spawning {
+    pub charter: Charter,
+    pub author: MemberId,
+}
 
 /// The most messages to other partnerships one op may send: a rule of the
 /// runtime.
@@ -178,15 +212,26 @@ pub fn trusted_set(state: &StateMap, founders: &[MemberId], generation: u64) -> 
     participant_set(state, generation).map(|set| TrustedSet { generation, members: set.members })
 }
 
+/// What an op asked to send beyond its partnership.
+#[derive(Debug, Default)]
+pub(crate) struct Crossings {
+    pub outgoing: Vec<Outgoing>,
+    pub spawns: Vec<Spawning>,
+}
+
 /// The writes an executed op adds: a new participant-set generation if the
-/// active set changed, and its messages to other partnerships filed in
-/// the outbox under the generation after the op.
+/// active set changed, its messages to other partnerships filed in the
+/// outbox and its spawned children filed, both under the generation after
+/// the op.
 pub(crate) fn after_op(
     state: &StateMap,
+    own: &PartnershipId,
     writes: &[Write],
-    outgoing: Vec<Outgoing>,
+    crossings: Crossings,
     key: OrderKey,
+    time_ms: u64,
 ) -> Vec<Write> {
+    let Crossings { outgoing, spawns } = crossings;
     let mut extra = Vec::new();
     let touches_set =
         writes.iter().any(|(k, _)| k.starts_with(PARTICIPANT_PREFIX) || k.starts_with(SUSPENSION_PREFIX));
@@ -221,7 +266,117 @@ pub(crate) fn after_op(
     for (to, seq) in last {
         extra.push((outbox_seq_key(&to), Some(be(seq).to_vec())));
     }
+    let mut spawn_seq = read_u64(state.get(SPAWN_SEQ_KEY));
+    for Spawning { mut charter, author } in spawns {
+        spawn_seq += 1;
+        charter.parent = Some(ParentLink { partnership: *own, seq: spawn_seq, certificate: Vec::new() });
+        let statement = SpawnStatement {
+            seq: spawn_seq,
+            charter: spawned_charter_digest(&charter),
+            author,
+            time_ms,
+            source_op: key.id,
+            height: key.height,
+            generation,
+        };
+        extra.push((spawn_key(spawn_seq), Some(encode_record(&SpawnRecord { statement, charter }))));
+        extra.push((SPAWN_SEQ_KEY.to_vec(), Some(be(spawn_seq).to_vec())));
+    }
     extra
+}
+
+fn spawn_key(seq: u64) -> Vec<u8> {
+    key_with(SPAWN_PREFIX, &be(seq))
+}
+
+/// The partnership's spawn `seq`.
+pub fn spawn(state: &StateMap, seq: u64) -> Option<SpawnRecord> {
+    state.get(&spawn_key(seq)).and_then(|b| decode_record(b))
+}
+
+/// Every child partnership spawned, in order.
+pub fn spawns(state: &StateMap) -> Vec<SpawnRecord> {
+    state.range_from(SPAWN_PREFIX, b"").filter_map(|(_, v)| decode_record(v)).collect()
+}
+
+/// Checks a `spawn_partnership` system message: the charter (JSON, its
+/// placeholders filled from `values`), the child's participants (which
+/// replace the charter's), its code (published here), and who signs its
+/// genesis (the first child participant that `is_participant` here).
+pub(crate) fn check_spawn(
+    charter: &[u8],
+    values: Vec<(String, String)>,
+    participants: &[String],
+    is_published: impl Fn(&CodeHash) -> bool,
+    is_participant: impl Fn(&MemberId) -> bool,
+) -> Result<Spawning, String> {
+    let text = std::str::from_utf8(charter).map_err(|_| "the charter is not UTF-8 JSON".to_owned())?;
+    let values: BTreeMap<String, String> = values.into_iter().collect();
+    let filled = fill_placeholders(text, &values).map_err(|e| e.to_string())?;
+    let mut charter: Charter =
+        serde_json::from_str(&filled).map_err(|e| format!("the charter is not a charter in JSON: {e}"))?;
+    if charter.parent.is_some() {
+        return Err("the charter names a parent; the runtime sets it".into());
+    }
+    let mut members = Vec::new();
+    for text in participants {
+        members.push(text.parse::<MemberId>().map_err(|e| e.to_string())?);
+    }
+    members.sort();
+    members.dedup();
+    charter.participants = members;
+    charter.validate().map_err(|e| e.to_string())?;
+    if let Some(missing) = charter.modules.iter().find(|m| !is_published(&m.code)) {
+        return Err(format!(
+            "module `{}` names code {} that is not published in this partnership; publish it here first",
+            missing.name, missing.code
+        ));
+    }
+    let Some(author) = charter.participants.iter().find(|m| is_participant(m)).copied() else {
+        return Err(
+            "no child participant is a participant here, so no one here could sign its genesis".into()
+        );
+    };
+    let size = postcard::to_allocvec(&charter).map(|b| b.len()).unwrap_or(usize::MAX);
+    if size > MAX_SPAWNED_CHARTER_BYTES {
+        return Err(format!("the charter is {size} bytes, over the limit of {MAX_SPAWNED_CHARTER_BYTES}"));
+    }
+    Ok(Spawning { charter, author })
+}
+
+/// Checks a spawned partnership's genesis against its parent link: the
+/// certificate must prove, from the parent's genesis, that every
+/// participant of the parent attested this spawn, of exactly this charter,
+/// signed by this author at this time. Returns what the child trusts of its
+/// parent from then on (its inbox record for the parent).
+pub fn provenance(
+    genesis: &SignedOp,
+    charter: &Charter,
+    limits: &Limits,
+) -> Result<Option<InboxRecord>, String> {
+    let Some(link) = &charter.parent else { return Ok(None) };
+    let cert = Certificate::decode(&link.certificate, limits).map_err(|e| format!("provenance: {e}"))?;
+    if cert.source != link.partnership {
+        return Err(format!(
+            "provenance: the certificate is about {}, not the parent {}",
+            cert.source, link.partnership
+        ));
+    }
+    let verified = cert::verify(&cert, None, limits).map_err(|e| format!("provenance: {e}"))?;
+    let Statement::Spawned(spawn) = &verified.statement else {
+        return Err("provenance: the certificate does not prove a spawn".into());
+    };
+    let matches = spawn.seq == link.seq
+        && spawn.charter == spawned_charter_digest(charter)
+        && spawn.author == genesis.author()
+        && spawn.time_ms == genesis.op().time_ms;
+    if !matches {
+        return Err(format!(
+            "provenance: the parent's spawn {} is not this genesis (charter, author or time differ)",
+            spawn.seq
+        ));
+    }
+    Ok(Some(InboxRecord { last_seq: 0, generation: verified.set.generation, members: verified.set.members }))
 }
 
 /// Checks a module's request to send `msg` to `module` of partnership
@@ -297,6 +452,13 @@ pub(crate) fn accept_delivery(
         members: verified.set.members,
     };
     Ok(Delivery { from, message, inbox_write: (inbox_key(&from), Some(encode_record(&record))) })
+}
+
+/// The write that makes a spawned child trust its parent's set as its
+/// provenance proved it (so the parent's later messages need no genesis).
+pub(crate) fn trust_parent(charter: &Charter, record: &InboxRecord) -> Write {
+    let parent = charter.parent.as_ref().map_or_else(PartnershipId::default, |l| l.partnership);
+    (inbox_key(&parent), Some(encode_record(record)))
 }
 
 /// Every partnership this one ran messages from, ascending.

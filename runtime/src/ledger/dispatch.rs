@@ -96,6 +96,8 @@ pub(crate) struct OpRun<'a, E: Executor> {
     logs: Vec<String>,
     /// Messages to other partnerships, filed when the op succeeds.
     outgoing: Vec<super::crossing::Outgoing>,
+    /// Child partnerships to spawn, filed when the op succeeds.
+    spawns: Vec<super::crossing::Spawning>,
 }
 
 impl<'a, E: Executor> OpRun<'a, E> {
@@ -112,6 +114,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
             over_limit: None,
             logs: Vec::new(),
             outgoing: Vec::new(),
+            spawns: Vec::new(),
         }
     }
 
@@ -325,6 +328,7 @@ impl<'a, E: Executor> OpRun<'a, E> {
             SystemMsg::InstallModule { .. } => SystemPermission::InstallModule,
             SystemMsg::UpgradeModule { .. } => SystemPermission::UpgradeModule,
             SystemMsg::Dissolve { .. } => SystemPermission::Dissolve,
+            SystemMsg::SpawnPartnership { .. } => SystemPermission::SpawnPartnership,
         };
         if !held.contains(&needed) {
             return failed(format!(
@@ -431,8 +435,36 @@ impl<'a, E: Executor> OpRun<'a, E> {
                 });
                 self.put(super::state::DISSOLUTION_KEY.to_vec(), Some(record.to_string().into_bytes()));
             }
+            SystemMsg::SpawnPartnership { charter, values, participants } => {
+                if self.spawns.len() >= super::crossing::MAX_SPAWNS_PER_OP {
+                    return failed(format!(
+                        "an op spawns at most {} partnerships (a rule of the runtime)",
+                        super::crossing::MAX_SPAWNS_PER_OP
+                    ));
+                }
+                let is_published = |code: &CodeHash| self.get(&super::state::code_key(code)).is_some();
+                let is_participant = |member: &MemberId| {
+                    self.get(&participant_key(member))
+                        .and_then(|b| super::state::decode_record::<ParticipantRecord>(&b))
+                        .is_some_and(|r| r.is_active())
+                };
+                let spawn = super::crossing::check_spawn(
+                    &charter,
+                    values,
+                    &participants,
+                    is_published,
+                    is_participant,
+                )
+                .map_err(|e| RunError::Failed(format!("spawn_partnership: {e}")))?;
+                self.spawns.push(spawn);
+            }
         }
         Ok(())
+    }
+
+    /// The partnerships the run spawned, in order.
+    pub(crate) fn take_spawns(&mut self) -> Vec<super::crossing::Spawning> {
+        std::mem::take(&mut self.spawns)
     }
 
     /// The partnership's terms now: a hash of its id, every installed

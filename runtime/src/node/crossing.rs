@@ -16,7 +16,7 @@
 //! It does not own the statements (the ledger's `crossing` records), the
 //! certificate rules ([`crate::cert`]) or what the receiver runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cert::{self, Attested, Certificate, MAX_CHAIN_LINKS, Statement, TrustedSet};
 use crate::ledger::{Executor, Ledger, crossing};
@@ -47,6 +47,10 @@ pub(crate) struct CrossingState {
     attested_upto: BTreeMap<(PartnershipId, PartnershipId), u64>,
     /// Per sender, the last set generation looked at.
     sets_upto: BTreeMap<PartnershipId, u64>,
+    /// Per parent, the last spawn looked at (to attest it).
+    spawns_upto: BTreeMap<PartnershipId, u64>,
+    /// (parent, spawn seq) of children this node founded or found founded.
+    founded: BTreeSet<(PartnershipId, u64)>,
     /// Per (sender, receiver): the seq waiting to be delivered, since when
     /// it has been ready (node clock), and when this node last delivered it.
     relay: BTreeMap<(PartnershipId, PartnershipId), Pending>,
@@ -82,7 +86,58 @@ impl NodeCore {
         for (from, to) in self.relay_pairs() {
             authored.extend(self.relay(from, to, now_ms)?);
         }
+        self.found_children()?;
         Ok(authored)
+    }
+
+    /// Signs the genesis of every child partnership a parent here spawned
+    /// that names this node's member as its founder, once its spawn is
+    /// final and attested by every participant of the parent; the network
+    /// half then announces it to the child's participants.
+    fn found_children(&mut self) -> Result<(), NodeError> {
+        let member = self.member();
+        if self.crossings.founded.is_empty() {
+            // After a start: what is already held was founded before.
+            for id in self.partnership_ids() {
+                if let Some(link) = self.ledger(&id).and_then(|l| l.charter().parent.clone()) {
+                    self.crossings.founded.insert((link.partnership, link.seq));
+                }
+            }
+        }
+        let mut ready = Vec::new();
+        for parent in self.partnership_ids() {
+            let Some(ledger) = self.ledger(&parent) else { continue };
+            for record in crossing::spawns(ledger.final_state()) {
+                let seq = record.statement.seq;
+                if record.statement.author != member || self.crossings.founded.contains(&(parent, seq)) {
+                    continue;
+                }
+                match build_certificate(ledger, &parent, None, Statement::Spawned(record.statement.clone())) {
+                    Ok(Some(certificate)) => ready.push((parent, record, certificate)),
+                    Ok(None) => {}
+                    Err(problem) => {
+                        tracing::warn!(parent = %parent.short(), seq, "cannot found a child: {problem}")
+                    }
+                }
+            }
+        }
+        for (parent, record, certificate) in ready {
+            let seq = record.statement.seq;
+            let mut charter = record.charter;
+            if let Some(link) = &mut charter.parent {
+                link.certificate = certificate.encode();
+            }
+            match self.create_partnership(charter, record.statement.time_ms) {
+                Ok(child) => {
+                    tracing::info!(parent = %parent.short(), seq, child = %child, "founded a spawned partnership");
+                }
+                Err(e @ NodeError::Store(_)) => return Err(e),
+                Err(error) => tracing::warn!(parent = %parent.short(), seq, "cannot found a child: {error}"),
+            }
+            // Tried once: a failure here fails the same way again.
+            self.crossings.founded.insert((parent, seq));
+        }
+        Ok(())
     }
 
     /// The digests of the statements of `partnership`'s final state the
@@ -121,6 +176,15 @@ impl NodeCore {
             }
             upto.push((to, last));
         }
+        let spawned_from = self.crossings.spawns_upto.get(partnership).copied().unwrap_or(0);
+        let mut spawned_upto = spawned_from;
+        for record in crossing::spawns(state).into_iter().filter(|r| r.statement.seq > spawned_from) {
+            spawned_upto = spawned_upto.max(record.statement.seq);
+            let generation = record.statement.generation;
+            let Some(set) = crossing::trusted_set(state, founders, generation) else { continue };
+            want(&Statement::Spawned(record.statement), &set.members);
+        }
+        self.crossings.spawns_upto.insert(*partnership, spawned_upto);
         self.crossings.sets_upto.insert(*partnership, generation);
         for (to, last) in upto {
             self.crossings.attested_upto.insert((*partnership, to), last);

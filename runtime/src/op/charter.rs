@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::chunk::MAX_CODE_BYTES;
-use super::ids::{CodeHash, MemberId};
+use super::ids::{CodeHash, MemberId, PartnershipId};
 
 /// A system message kind a module may be permitted to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -33,6 +33,9 @@ pub enum SystemPermission {
     UpgradeModule,
     /// Dissolve the partnership (every later call fails; queries remain).
     Dissolve,
+    /// Spawn a child partnership (a project of a program), which records
+    /// this one as its parent.
+    SpawnPartnership,
     /// Send messages to other partnerships, which they run as calls from
     /// this partnership (`pp1…`): acting in the partnership's name
     /// elsewhere.
@@ -48,6 +51,7 @@ impl SystemPermission {
             SystemPermission::InstallModule => "install_module",
             SystemPermission::UpgradeModule => "upgrade_module",
             SystemPermission::Dissolve => "dissolve",
+            SystemPermission::SpawnPartnership => "spawn_partnership",
             SystemPermission::MessagePartnerships => "message_partnerships",
         }
     }
@@ -124,6 +128,30 @@ pub struct Charter {
     pub modules: Vec<ModuleSpec>,
     /// Runtime parameters.
     pub params: Params,
+    /// The partnership that spawned this one, with the proof, if it was
+    /// spawned (a `spawn_partnership` system message); `None` for one
+    /// created directly.
+    #[serde(default)]
+    pub parent: Option<ParentLink>,
+}
+
+/// Where a spawned partnership comes from: its parent's decision, proven.
+///
+/// The ledger of every node that holds the child checks the certificate
+/// when the partnership is created from its genesis (a pure check: it
+/// carries the parent's genesis and the attestations of every participant
+/// of the parent), so a partnership that claims a parent it does not have
+/// cannot be joined anywhere.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentLink {
+    /// The parent partnership.
+    pub partnership: PartnershipId,
+    /// 1, 2, 3…: the parent's n-th spawn.
+    pub seq: u64,
+    /// The certificate ([`crate::cert::Certificate`], canonical bytes) of
+    /// the parent's `spawned` statement for this charter; empty in the
+    /// charter the statement itself hashes.
+    pub certificate: Vec<u8>,
 }
 
 /// Why a charter is not acceptable.
@@ -512,7 +540,8 @@ impl Charter {
             permissions.dedup();
             modules.push(ModuleSpec { name: module.name, code, config, permissions });
         }
-        let charter = Charter { name: parsed.name, participants, modules, params: parsed.params };
+        let charter =
+            Charter { name: parsed.name, participants, modules, params: parsed.params, parent: None };
         problems.extend(charter.rule_problems().into_iter().map(CharterError::Invalid));
         if problems.is_empty() { Ok(charter) } else { Err(problems) }
     }

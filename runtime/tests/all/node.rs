@@ -25,6 +25,7 @@ fn charter(participants: Vec<polypact::op::MemberId>, code: CodeHash) -> Charter
             permissions: vec![],
         }],
         params: Params::default(),
+        parent: None,
     }
 }
 

@@ -43,6 +43,7 @@ pub fn charter(participants: &[MemberId]) -> Charter {
             permissions: vec![SystemPermission::AddParticipant, SystemPermission::RemoveParticipant],
         }],
         params: Params::default(),
+        parent: None,
     }
 }
 

@@ -585,6 +585,7 @@ async fn refused_traffic_is_counted_in_metrics() {
                 permissions: vec![],
             }],
             params: polypact::op::Params::default(),
+            parent: None,
         }),
     }
     .sign(&MemberKey::from_seed(77));

@@ -22,6 +22,7 @@ mod net_edges;
 mod net_gossip;
 mod net_join;
 mod net_member_partnership;
+mod net_program;
 mod net_scale;
 mod net_suspension;
 mod term_wasm;

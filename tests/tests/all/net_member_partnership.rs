@@ -70,6 +70,7 @@ fn charter(name: &str, seeds: &[u8], members: Value, codes: &Codes) -> Charter {
             },
         ],
         params: Params::default(),
+        parent: None,
     }
 }
 
@@ -83,6 +84,14 @@ async fn call(node: &TestNode, p: PartnershipId, module: &str, msg: Value) -> Op
         Some(OpOutcome::Applied { data, .. }) => data.map(|d| serde_json::from_slice(&d).expect("JSON data")),
         other => panic!("{module} {msg} did not apply: {other:?}"),
     }
+}
+
+/// Waits until `node` has applied proposal `id` of `p`.
+async fn wait_for_proposal(node: &TestNode, p: PartnershipId, id: u64) {
+    wait_for("the proposal to reach the node", || async {
+        query(node, p, "voting", json!({"proposal": {"id": id}}), false).await.map(|_| ())
+    })
+    .await;
 }
 
 async fn query(
@@ -159,6 +168,7 @@ async fn a_joint_venture_votes_in_its_consortium_and_is_paid_into_its_treasury()
     .expect("data");
     let decision = decided["id"].as_u64().expect("proposal id");
     for node in &nodes[..2] {
+        wait_for_proposal(node, jv, decision).await;
         call(node, jv, "voting", json!({"vote": {"proposal": decision, "choice": "yes"}})).await;
     }
     wait_for("the joint venture's decision to execute", || async {

@@ -99,6 +99,7 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
             execute_spend(ctx, &config, asset, amount, to, reference, proposal)
         }
         HandleMsg::SetSplit(split) => execute_set_split(ctx, &config, split),
+        HandleMsg::EndProgramFee {} => execute_end_program_fee(ctx, config),
     }
 }
 
@@ -807,6 +808,74 @@ pub fn execute_spend(
     Ok(Response::new()
         .add_event(entry_event("spent", &entry).attr("to", &entry.counterparty).attr("limit", limit))
         .set_data(&RecordedResponse { id, status: Status::Counted })?)
+}
+
+/// `end_program_fee`: governance (this partnership's own decision) ends the
+/// program fee.
+pub fn execute_end_program_fee(ctx: &mut Ctx, mut config: Config) -> Result<Response> {
+    if !is_governance(ctx, &config) {
+        return Err(TreasuryError::NotAllowed(format!(
+            "only the governance module \"{}\" ends the program fee: propose it there",
+            config.governance
+        )));
+    }
+    let Some(fee) = config.program_fee.take() else {
+        return Err(TreasuryError::NotAllowed("there is no program fee to end".into()));
+    };
+    CONFIG.save(ctx, &config)?;
+    Ok(Response::new()
+        .add_event(Event::new("program_fee_ended").attr("partnership", fee.partnership).attr("bps", fee.bps)))
+}
+
+/// Takes the program fee, if any, off `amount` of `asset` about to be
+/// distributed: a counted spend to the program and a `receive_payment` to
+/// its treasury. Returns what is left to split.
+pub(crate) fn take_program_fee(
+    ctx: &mut Ctx,
+    config: &Config,
+    asset: &str,
+    amount: Amount,
+    response: Response,
+) -> Result<(Amount, Response)> {
+    let Some(fee) = &config.program_fee else { return Ok((amount, response)) };
+    let (share, _) = crate::split::mul_div(amount.0, u128::from(fee.bps), 10_000)
+        .ok_or_else(|| TreasuryError::Overflow("the program fee".into()))?;
+    if share == 0 {
+        return Ok((amount, response));
+    }
+    let share = Amount(share);
+    let id = next_id(ctx, |c| &mut c.entry)?;
+    let reference = format!("program-fee-{id}");
+    let entry = Entry {
+        id,
+        kind: EntryKind::Spend,
+        asset: asset.to_owned(),
+        amount: share,
+        reference: reference.clone(),
+        counterparty: fee.partnership.clone(),
+        note: format!("program fee, {} bps", fee.bps),
+        recorded_by: who(ctx),
+        paid_from: None,
+        proposal: None,
+        status: Status::Counted,
+        decided_by: None,
+        reason: None,
+        height: ctx.height(),
+        time_ms: ctx.time_ms(),
+    };
+    apply_entry(ctx, &entry)?;
+    REFS.save(ctx, (EntryKind::Spend.name(), entry.reference.as_str()), &id)?;
+    ENTRIES.save(ctx, id, &entry)?;
+    let payment = HandleMsg::ReceivePayment { asset: asset.to_owned(), amount: share, reference };
+    let response = response
+        .add_event(entry_event("program_fee_paid", &entry).attr("to", &fee.partnership))
+        .send_to_partnership(
+        fee.partnership.clone(),
+        crate::msg::MEMBER_PARTNERSHIP_TREASURY,
+        &payment,
+    )?;
+    let rest = crate::validate::sub(amount, share, "the amount after the program fee")?;
+    Ok((rest, response))
 }
 
 /// `set_split`: governance or a split manager replaces the split; tranche

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use polypact_sdk::{Ctx, Event, QueryCtx, Response};
 
 use crate::contract::{
-    is_exit, is_governance, next_id, payout_event, require_member_op, take_from_pool, who,
+    is_exit, is_governance, next_id, payout_event, require_member_op, take_from_pool, take_program_fee, who,
 };
 use crate::error::{Result, TreasuryError};
 use crate::msg::{
@@ -63,11 +63,14 @@ pub fn execute_distribute(
                 });
             }
             let split = SPLIT.load(ctx)?;
-            let view = distribute_one(ctx, config, &split, &asset, amount)?;
+            let (amount, response) = take_program_fee(ctx, config, &asset, amount, Response::new())?;
             let mut data = DistributeResponse::default();
+            if amount.0 == 0 {
+                return Ok(response.set_data(&data)?);
+            }
+            let view = distribute_one(ctx, config, &split, &asset, amount)?;
             let event = distributed_event(&view, &who(ctx));
-            let response =
-                transfer_to_partnerships(ctx, &asset, &view.shares, Response::new().add_event(event))?;
+            let response = transfer_to_partnerships(ctx, &asset, &view.shares, response.add_event(event))?;
             data.distributed.insert(asset, view);
             Ok(response.set_data(&data)?)
         }
@@ -350,6 +353,11 @@ fn distribute_all(ctx: &mut Ctx, config: &Config) -> Result<Response> {
     for asset in config.assets.keys() {
         let t = totals(ctx, asset)?;
         let pool = Amount(t.pool.0.saturating_sub(t.frozen.0));
+        if pool.0 == 0 {
+            continue;
+        }
+        let (pool, after_fee) = take_program_fee(ctx, config, asset, pool, response)?;
+        response = after_fee;
         if pool.0 == 0 {
             continue;
         }

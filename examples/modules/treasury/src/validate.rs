@@ -199,7 +199,23 @@ pub fn validate(config: InitConfig) -> Result<(Config, Split)> {
         confirmation: config.confirmation,
         spend_vote_above: config.spend_vote_above,
         spend_vote_kind: config.spend_vote_kind,
+        program_fee: config.program_fee,
     };
+    if let Some(fee) = &stored.program_fee {
+        if !polypact_sdk::is_partnership_member(&fee.partnership) || fee.partnership.len() > MAX_REFERENCE_LEN
+        {
+            return Err(TreasuryError::Config(format!(
+                "program_fee.partnership must be a partnership (pp1…), got {:?}",
+                fee.partnership
+            )));
+        }
+        if !(1..=10_000).contains(&fee.bps) {
+            return Err(TreasuryError::Config(format!(
+                "program_fee.bps must be 1 to 10000, got {}",
+                fee.bps
+            )));
+        }
+    }
     for asset in stored.spend_vote_above.keys() {
         check_asset(&stored, asset).map_err(|e| TreasuryError::Config(format!("spend_vote_above: {e}")))?;
     }

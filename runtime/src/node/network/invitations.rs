@@ -255,6 +255,7 @@ mod tests {
             participants: vec![key.member_id(), MemberKey::from_seed(200).member_id()],
             modules: vec![],
             params: Params::default(),
+            parent: None,
         };
         UnsignedOp {
             partnership: PartnershipId::default(),

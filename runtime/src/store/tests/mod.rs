@@ -23,6 +23,7 @@ fn genesis(key: &MemberKey) -> SignedOp {
             participants: vec![key.member_id()],
             modules: vec![],
             params: Params::default(),
+            parent: None,
         }),
     }
     .sign(key)

@@ -229,6 +229,22 @@ pub struct InitConfig {
     pub spend_vote_kind: Option<String>,
     /// The split in force at the start.
     pub split: Split,
+    /// A share of every distribution that goes to another partnership
+    /// first (a program's fee on its projects), paid into its treasury.
+    #[serde(default)]
+    pub program_fee: Option<ProgramFee>,
+}
+
+/// A program fee: of every distribution, `bps` basis points (rounded
+/// down) go to `partnership`'s treasury before the split, as a message
+/// between partnerships; the rest is split.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramFee {
+    /// The partnership paid (`pp1…`), usually the program that spawned this one.
+    pub partnership: String,
+    /// Basis points of every distribution, 1 to 10000.
+    pub bps: u32,
 }
 
 /// The stored, validated config.
@@ -255,6 +271,9 @@ pub struct Config {
     pub spend_vote_above: BTreeMap<String, Amount>,
     /// Required proposal kind for spends above the limit.
     pub spend_vote_kind: Option<String>,
+    /// The program fee in force, if any.
+    #[serde(default)]
+    pub program_fee: Option<ProgramFee>,
 }
 
 // ----- records -----
@@ -666,6 +685,9 @@ pub enum HandleMsg {
     },
     /// Governance or a split manager replaces the split (tranche progress restarts).
     SetSplit(Split),
+    /// Governance ends the program fee: the partnership has outgrown its
+    /// program (a decision of its own members, not the program's).
+    EndProgramFee {},
 }
 
 /// Queries.

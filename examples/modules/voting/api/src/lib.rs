@@ -48,6 +48,7 @@ pub fn default_system_kind(msg: &ProposalSystemMsg) -> &'static str {
         ProposalSystemMsg::RemoveParticipant { .. } => "expel_member",
         ProposalSystemMsg::InstallModule { .. } | ProposalSystemMsg::UpgradeModule { .. } => "charter_change",
         ProposalSystemMsg::Dissolve { .. } => "dissolve",
+        ProposalSystemMsg::SpawnPartnership { .. } => "spawn_partnership",
     }
 }
 
@@ -65,6 +66,13 @@ impl ProposalSystemMsg {
                 SystemMsg::UpgradeModule { name, code, migrate_msg: migrate_msg.to_string().into_bytes() }
             }
             ProposalSystemMsg::Dissolve { reason } => SystemMsg::Dissolve { reason },
+            ProposalSystemMsg::SpawnPartnership { charter, values, participants } => {
+                SystemMsg::SpawnPartnership {
+                    charter: charter.to_string().into_bytes(),
+                    values: values.into_iter().collect(),
+                    participants,
+                }
+            }
         }
     }
 }
@@ -77,6 +85,7 @@ pub fn system_msg_name(msg: &ProposalSystemMsg) -> &'static str {
         ProposalSystemMsg::InstallModule { .. } => "install_module",
         ProposalSystemMsg::UpgradeModule { .. } => "upgrade_module",
         ProposalSystemMsg::Dissolve { .. } => "dissolve",
+        ProposalSystemMsg::SpawnPartnership { .. } => "spawn_partnership",
     }
 }
 
@@ -305,6 +314,18 @@ pub enum ProposalSystemMsg {
     Dissolve {
         /// Why, as shown to clients.
         reason: String,
+    },
+    /// Spawn a child partnership (the charter must grant
+    /// `spawn_partnership`): `{"spawn_partnership":{"charter":{…},
+    /// "values":{"fee_bps":"500"},"participants":["pm1…"]}}`.
+    SpawnPartnership {
+        /// The child's charter (JSON, the runtime's form).
+        charter: Value,
+        /// Placeholder values.
+        #[serde(default)]
+        values: BTreeMap<String, String>,
+        /// The child's participants.
+        participants: Vec<String>,
     },
 }
 
