@@ -261,3 +261,201 @@ fn sending_needs_the_permission_and_a_valid_receiver() {
     p.ack_all();
     assert!(crossing::outbox_heads(p.ledger.final_state()).is_empty(), "failed ops send nothing");
 }
+
+// ----- spawning -----
+
+const MEMBERSHIP_GRANTS: &[SystemPermission] = &[SystemPermission::AddParticipant];
+const SPAWN: &[SystemPermission] = &[SystemPermission::SpawnPartnership];
+
+/// A program of 3 (membership, voting that may spawn, guestbook).
+fn spawning_program() -> WasmHarness {
+    program_with_voting_grants(SPAWN)
+}
+
+fn program_with_voting_grants(grants: &[SystemPermission]) -> WasmHarness {
+    let membership = module_wasm("membership").unwrap_or_else(|e| panic!("{e}"));
+    let voting = module_wasm("voting").unwrap_or_else(|e| panic!("{e}"));
+    let wasm = guestbook();
+    let id = |seed: u8| polypact::op::MemberKey::from_seed(seed).member_id().to_string();
+    let members: Vec<Value> =
+        (1..=3).map(|s| json!({"member": id(s), "voting_units": 1, "economic_units": 1})).collect();
+    let membership_config = json!({"members": members, "governance": "voting"}).to_string();
+    let voting_config = json!({
+        "membership": "membership",
+        "rules": {"default": {"threshold": {"majority": {}}, "quorum_percent": 50}},
+        "min_period_ms": 1000, "max_period_ms": 100_000, "grace_period_ms": 0,
+        "late_quorum_extension_ms": 0, "allow_vote_change": true, "proposers": "members",
+        "veto": null, "expiry_ms": 1_000_000
+    })
+    .to_string();
+    WasmHarness::with_participants(
+        4,
+        3,
+        &[
+            ("membership", &membership, &membership_config, MEMBERSHIP_GRANTS),
+            ("voting", &voting, &voting_config, grants),
+            ("guestbook", &wasm, "{}", &[]),
+        ],
+    )
+    .expect("program genesis")
+}
+
+/// A child charter template: the guestbook only, `${motto}` in its name.
+fn child_template(p: &WasmHarness) -> Value {
+    let code = p.ledger.charter().module("guestbook").expect("guestbook").code;
+    json!({"name": "project ${motto}", "participants": [], "params": polypact::op::Params::default(),
+        "modules": [{"name": "guestbook", "code": code, "config": "{}", "permissions": []}]})
+}
+
+/// The program votes `messages` through; returns the execute op.
+fn pass(p: &mut WasmHarness, messages: Value) -> OpId {
+    let op =
+        p.call(0, "voting", &json!({"propose": {"title": "spawn", "messages": messages, "period_ms": 1000}}));
+    let id = p.outcome_data(&op).unwrap_or_else(|| panic!("{:?}", p.outcome_error(&op)))["id"].clone();
+    for i in 0..3 {
+        p.call(i, "voting", &json!({"vote": {"proposal": id, "choice": "yes"}}));
+    }
+    p.advance_ms(2000);
+    p.call(0, "voting", &json!({"execute": {"proposal": id}}))
+}
+
+fn spawn_msg(p: &WasmHarness, participants: &[String]) -> Value {
+    json!([{"system": {"spawn_partnership": {"charter": child_template(p), "values": {"motto": "alpha"},
+        "participants": participants}}}])
+}
+
+/// Every participant attests every spawn of the final state.
+fn attest_spawns(p: &mut WasmHarness) {
+    let id = p.ledger.partnership();
+    let digests: Vec<[u8; 32]> = crossing::spawns(p.ledger.final_state())
+        .into_iter()
+        .map(|r| Statement::Spawned(r.statement).digest(&id))
+        .collect();
+    for i in 0..3 {
+        p.now += 1;
+        let op = p.ledger.create_op(&p.keys[i], Payload::Attest { statements: digests.clone() }, p.now);
+        p.ledger.insert(op, p.now).expect("attest op accepted");
+    }
+}
+
+fn child_executor() -> polypact::host::WasmExecutor {
+    let executor = polypact::host::WasmExecutor::new(polypact::host::HostConfig::with_cache_dir(
+        polypact::testing::test_module_cache(),
+    ))
+    .expect("host");
+    executor.add_code(&guestbook()).expect("guestbook loads");
+    executor
+}
+
+/// The genesis the founder signs for spawn `record`, with `certificate`.
+fn child_genesis(
+    p: &WasmHarness,
+    record: &crossing::SpawnRecord,
+    certificate: Vec<u8>,
+    edit: impl FnOnce(&mut polypact::op::UnsignedOp),
+) -> polypact::op::SignedOp {
+    let mut charter = record.charter.clone();
+    charter.parent.as_mut().expect("a parent link").certificate = certificate;
+    let mut op = polypact::op::UnsignedOp {
+        partnership: PartnershipId::default(),
+        author: record.statement.author,
+        seq: 1,
+        parents: vec![],
+        time_ms: record.statement.time_ms,
+        payload: Payload::Genesis(charter),
+    };
+    edit(&mut op);
+    let key = p.keys.iter().find(|k| k.member_id() == op.author).expect("a program key");
+    op.sign(key)
+}
+
+#[test]
+fn a_spawned_partnership_is_created_only_with_its_parents_proof() {
+    let mut p = spawning_program();
+    let outsider = polypact::op::MemberKey::from_seed(9).member_id().to_string();
+    let participants = vec![p.member(0).to_string(), p.member(1).to_string(), outsider];
+    let messages = spawn_msg(&p, &participants);
+    let executed = pass(&mut p, messages);
+    assert_eq!(p.outcome_error(&executed), None);
+    assert!(crossing::spawns(p.ledger.final_state()).is_empty(), "filed, but not final yet");
+    p.ack_all();
+    let record = crossing::spawns(p.ledger.final_state()).pop().expect("spawn filed");
+    assert_eq!(record.charter.name, "project alpha");
+    assert_eq!(record.charter.participants.len(), 3);
+    let pid = p.ledger.partnership();
+    let statement = Statement::Spawned(record.statement.clone());
+    assert_eq!(
+        build_certificate(&p.ledger, &pid, None, statement.clone()).expect("builds"),
+        None,
+        "not attested"
+    );
+    attest_spawns(&mut p);
+    let certificate = build_certificate(&p.ledger, &pid, None, statement).expect("builds").expect("attested");
+    let bytes = certificate.encode();
+
+    let honest = child_genesis(&p, &record, bytes.clone(), |_| {});
+    let child = polypact::ledger::Ledger::new(honest, child_executor(), Default::default()).expect("created");
+    let trust = crossing::inbox(child.final_state(), &pid).expect("the child trusts its parent");
+    assert_eq!((trust.last_seq, trust.members.len()), (0, 3));
+
+    // Forgeries: each is refused, whoever signs it.
+    let mut renamed = record.clone();
+    renamed.charter.name = "project omega".into();
+    let forged: Vec<(&str, polypact::op::SignedOp)> = vec![
+        ("not this genesis", child_genesis(&p, &renamed, bytes.clone(), |_| {})),
+        ("provenance: malformed", child_genesis(&p, &record, Vec::new(), |_| {})),
+        ("provenance: malformed", child_genesis(&p, &record, bytes[..bytes.len() / 2].to_vec(), |_| {})),
+        ("not this genesis", child_genesis(&p, &record, bytes.clone(), |op| op.time_ms += 1)),
+        (
+            "not this genesis",
+            child_genesis(&p, &record, bytes.clone(), |op| {
+                op.author = if record.statement.author == p.member(0) { p.member(1) } else { p.member(0) };
+            }),
+        ),
+        (
+            "not the parent",
+            child_genesis(&p, &record, bytes.clone(), |op| {
+                if let Payload::Genesis(c) = &mut op.payload {
+                    c.parent.as_mut().expect("link").partnership = PartnershipId([1; 32]);
+                }
+            }),
+        ),
+    ];
+    for (expected, genesis) in forged {
+        let error = polypact::ledger::Ledger::new(genesis, child_executor(), Default::default())
+            .err()
+            .unwrap_or_else(|| panic!("a forged child ({expected}) was created"))
+            .to_string();
+        assert!(error.contains(expected), "expected `{expected}` in `{error}`");
+    }
+}
+
+#[test]
+fn a_spawn_the_parent_cannot_found_is_refused_and_files_nothing() {
+    let mut p = spawning_program();
+    let stranger = polypact::op::MemberKey::from_seed(9).member_id().to_string();
+    // No child participant is a participant of the parent.
+    let messages = spawn_msg(&p, std::slice::from_ref(&stranger));
+    let op = pass(&mut p, messages);
+    assert!(p.outcome_error(&op).expect("refused").contains("no child participant is a participant here"));
+    // Code that is not published in the parent.
+    let mut template = child_template(&p);
+    template["modules"][0]["code"] = json!(polypact::op::CodeHash([7; 32]));
+    let messages = json!([{"system": {"spawn_partnership": {"charter": template, "values": {"motto": "x"},
+        "participants": [p.member(0).to_string()]}}}]);
+    let op = pass(&mut p, messages);
+    assert!(p.outcome_error(&op).expect("refused").contains("not published in this partnership"));
+    // A placeholder without a value.
+    let messages = json!([{"system": {"spawn_partnership": {"charter": child_template(&p), "values": {},
+        "participants": [p.member(0).to_string()]}}}]);
+    let op = pass(&mut p, messages);
+    assert!(p.outcome_error(&op).expect("refused").contains("motto"), "{:?}", p.outcome_error(&op));
+    p.ack_all();
+    assert!(crossing::spawns(p.ledger.final_state()).is_empty());
+    // A voting instance the charter does not grant `spawn_partnership`.
+    let mut ungranted = program_with_voting_grants(&[]);
+    let messages = spawn_msg(&ungranted, &[ungranted.member(0).to_string()]);
+    let op = pass(&mut ungranted, messages);
+    let error = ungranted.outcome_error(&op).expect("refused");
+    assert!(error.contains("may not send `spawn_partnership`"), "{error}");
+}
