@@ -474,3 +474,34 @@ fn a_newcomer_holds_nothing_until_it_accepts_the_current_terms() {
     );
     assert_eq!(carol["pending"], Value::Null);
 }
+
+#[test]
+fn a_partnership_member_is_admitted_and_removed_without_participant_changes() {
+    const VENTURE: &str = "pp1venture";
+    let mut host = setup();
+    let admit = json!({"admit": {"member": VENTURE, "voting_units": 20, "economic_units": 30}});
+    let r = host.handle_from_module(GOV, ALICE, &admit).unwrap();
+    assert!(r.messages.is_empty(), "a partnership is never a participant: {:?}", r.messages);
+    assert_eq!(r.events[0].kind, "member_added");
+    let v = member(&mut host, VENTURE);
+    assert_eq!((v.record.voting_units, v.record.economic_units, v.record.active), (20, 30, true));
+    // It resigns by a message of its own decision (it is the caller).
+    let r = host.handle(VENTURE, &json!({"resign": {}})).unwrap();
+    assert!(r.messages.is_empty(), "{:?}", r.messages);
+    assert!(!member(&mut host, VENTURE).record.active);
+    // A founding partnership member needs no participant either.
+    let mut host = MockHost::new(polypact_dispatch);
+    host.set_participants(&[ALICE]).set_terms(TERMS);
+    let config = json!({"members": [
+        {"member": ALICE, "voting_units": 1, "economic_units": 1},
+        {"member": VENTURE, "voting_units": 1, "economic_units": 1}
+    ], "governance": GOV});
+    host.init(ALICE, &config).unwrap();
+    assert!(member(&mut host, VENTURE).record.active);
+    let mut fresh = MockHost::new(polypact_dispatch);
+    fresh.set_participants(&[ALICE]).set_terms(TERMS);
+    let err = fresh
+        .init(ALICE, &json!({"members": [{"member": DAVE, "voting_units": 1, "economic_units": 1}], "governance": GOV}))
+        .unwrap_err();
+    assert!(err.contains("is not a participant"), "{err}");
+}

@@ -898,3 +898,88 @@ fn lists_and_unknown_messages() {
     let config: Value = host.query(&json!({"config": {}})).unwrap();
     assert_eq!(config["assets"], json!({"EUR": 2, "JPY": 0, "USD": 2}));
 }
+
+// ----- between partnerships -----
+
+const PROGRAM: &str = "pp1program";
+const JV: &str = "pp1venture";
+
+#[test]
+fn a_program_fee_goes_to_the_program_first_and_the_rest_is_split() {
+    let mut config = config_with(json!({"pro_rata": {}}), json!("none"));
+    config["program_fee"] = json!({"partnership": PROGRAM, "bps": 1000});
+    let (mut host, _, _) = setup_with(config);
+    revenue(&mut host, ALICE, "EUR", json!(1005), "INV-1");
+    let r = ok(&mut host, ALICE, json!({"distribute": {"asset": "EUR"}}));
+    // 10% of 1005, rounded down, is 100; 905 is split 60/40.
+    let sent: Vec<(String, String, Value)> = r
+        .messages
+        .iter()
+        .filter_map(|m| match m {
+            polypact_sdk::Message::Partnership { to, module, msg } => {
+                Some((to.clone(), module.clone(), serde_json::from_slice(msg).unwrap()))
+            }
+            _ => None,
+        })
+        .collect();
+    let fee = json!({"receive_payment": {"asset": "EUR", "amount": 100, "reference": "program-fee-1"}});
+    assert_eq!(sent, vec![(PROGRAM.to_owned(), "treasury".to_owned(), fee)]);
+    let view: DistributeResponse = r.data_as().unwrap().unwrap();
+    assert_eq!(view.distributed["EUR"].amount.0, 905);
+    assert_eq!(earned(&mut host, ALICE, "EUR") + earned(&mut host, BOB, "EUR"), 905);
+    assert_eq!(balances(&mut host).totals["EUR"].spent.0, 100);
+    assert_eq!(pool(&mut host, "EUR"), 0);
+    // Only the project's own governance ends it.
+    let refused = fails(&mut host, ALICE, json!({"end_program_fee": {}}));
+    assert!(refused.contains("only the governance module"), "{refused}");
+    let r = host.handle_from_module("voting", ALICE, &json!({"end_program_fee": {}})).unwrap();
+    assert_eq!(r.events[0].kind, "program_fee_ended");
+    revenue(&mut host, ALICE, "EUR", json!(1000), "INV-2");
+    let r = ok(&mut host, ALICE, json!({"distribute": {"asset": "EUR"}}));
+    assert!(r.messages.is_empty(), "no fee after it ended");
+    let bad = json!({"partnership": "pm1notapartnership", "bps": 10});
+    let mut config = config_with(json!({"pro_rata": {}}), json!("none"));
+    config["program_fee"] = bad;
+    let mut host = MockHost::new(polypact_dispatch);
+    fake_membership(&mut host);
+    assert!(host.init(ALICE, &config).unwrap_err().contains("must be a partnership (pp1…)"));
+}
+
+#[test]
+fn a_partnership_member_is_paid_into_its_treasury_at_once() {
+    let (mut host, members, _) = setup_with(config_with(json!({"pro_rata": {}}), json!("none")));
+    members.borrow_mut().insert(JV.into(), (100, vec![]));
+    revenue(&mut host, ALICE, "EUR", json!(2000), "INV-1");
+    let r = ok(&mut host, ALICE, json!({"distribute": {"asset": "EUR"}}));
+    // 2000 by 60:40:100: the joint venture's 1000 is sent at once.
+    let payment = r
+        .messages
+        .iter()
+        .find_map(|m| match m {
+            polypact_sdk::Message::Partnership { to, module, msg } if to == JV && module == "treasury" => {
+                Some(serde_json::from_slice::<Value>(msg).unwrap())
+            }
+            _ => None,
+        })
+        .expect("a payment to the joint venture");
+    assert_eq!(payment["receive_payment"]["amount"], json!(1000));
+    let s = statement(&mut host, JV);
+    assert_eq!((s["EUR"].earned.0, s["EUR"].paid.0, s["EUR"].owed.0), (1000, 1000, 0));
+    assert_eq!(balances(&mut host).claims_total["EUR"].0, 1000, "the key members' 1000 is still owed");
+}
+
+#[test]
+fn a_payment_from_another_partnership_waits_for_a_member_to_confirm_it() {
+    let (mut host, _, _) = setup_with(config_with(json!({"pro_rata": {}}), json!("none")));
+    let pay = json!({"receive_payment": {"asset": "EUR", "amount": 250, "reference": "transfer-3"}});
+    // Not from a member, not from a module: only from a partnership.
+    assert!(fails(&mut host, ALICE, pay.clone()).contains("comes from another partnership"));
+    assert!(fails_from(&mut host, "voting", pay.clone()).contains("comes from another partnership"));
+    let recorded: RecordedResponse = ok(&mut host, PROGRAM, pay.clone()).data_as().unwrap().unwrap();
+    assert_eq!(recorded.status, Status::Pending);
+    assert_eq!(pool(&mut host, "EUR"), 0, "nothing counts until a member confirms");
+    // The same payment twice (a replay) is refused.
+    assert!(fails(&mut host, PROGRAM, pay).contains("already exists"));
+    ok(&mut host, BOB, json!({"confirm_entry": {"id": recorded.id}}));
+    assert_eq!(pool(&mut host, "EUR"), 250);
+}
