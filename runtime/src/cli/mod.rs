@@ -31,6 +31,7 @@
 //! mod.rs (this file: arguments, dispatch)
 //!   testnet/demo        the story: uses processes, commands, charter, client, testnet_file
 //!   invitations         uses commands, client
+//!   spawn               uses publish, commands, charter, client, testnet_file
 //!   publish             uses commands, client
 //!   commands            uses charter, client, aliases, testnet_file
 //!   testnet/processes   uses client, testnet_file
@@ -75,6 +76,7 @@ mod module;
 mod node;
 mod output;
 mod publish;
+mod spawn;
 mod testnet;
 mod testnet_file;
 
@@ -310,6 +312,43 @@ enum PartnershipCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Proposes, in a program partnership, to spawn a project partnership
+    /// from a charter template (its module code is published in the
+    /// program first). Once the vote executes and is final, the founder's
+    /// node creates the project with the program's certificate; partners'
+    /// nodes join it, an outsider's operator accepts its invitation.
+    Spawn {
+        /// The parent (program): id, a unique prefix of 8 or more hex digits, or an alias.
+        parent: String,
+        /// The project's charter TOML file.
+        charter: PathBuf,
+        /// A placeholder value, name=value (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// A participant of the project, pm1… (repeatable; default: the
+        /// charter's participants).
+        #[arg(long = "participant", value_name = "MEMBER")]
+        participants: Vec<String>,
+        /// The proposal's title.
+        #[arg(long)]
+        title: Option<String>,
+        /// The decision-table rule to propose under.
+        #[arg(long, default_value = "spawn_partnership")]
+        kind: String,
+        /// How long the vote stays open, in seconds.
+        #[arg(long, value_name = "SECONDS")]
+        period: Option<u64>,
+        /// The module to propose through (default: the one the charter
+        /// grants spawn_partnership).
+        #[arg(long, value_name = "MODULE")]
+        via: Option<String>,
+        /// Longest wait for each step, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Prints a partnership's genesis (hex), for a new partner to join with.
     Genesis {
         /// Partnership id, a unique prefix of 8 or more hex digits, or an alias.
@@ -541,6 +580,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 PartnershipCmd::Join { genesis, wasm, json } => {
                     commands::join(&target, &genesis, &wasm, json).await
+                }
+                PartnershipCmd::Spawn {
+                    parent,
+                    charter,
+                    set,
+                    participants,
+                    title,
+                    kind,
+                    period,
+                    via,
+                    timeout,
+                    json,
+                } => {
+                    let proposal = publish::Proposal {
+                        title,
+                        kind,
+                        period_ms: period.map(|s| s.saturating_mul(1000)),
+                        via,
+                    };
+                    spawn::spawn(&target, &parent, &charter, &set, &participants, proposal, timeout, json)
+                        .await
                 }
                 PartnershipCmd::Genesis { id, json } => commands::genesis(&target, &id, json).await,
                 PartnershipCmd::Show { id, json } => commands::show(&target, &id, json).await,

@@ -34,7 +34,13 @@ fn read_wasm(file: &Path) -> Result<Vec<u8>> {
 
 /// Publishes `wasm` in partnership `id` and returns the answer (with the
 /// code's hash), once applied.
-async fn publish_on(client: &Client, id: &str, wasm: Vec<u8>, wait: Wait, timeout: u64) -> Result<Value> {
+pub(super) async fn publish_on(
+    client: &Client,
+    id: &str,
+    wasm: Vec<u8>,
+    wait: Wait,
+    timeout: u64,
+) -> Result<Value> {
     let path = format!(
         "/v1/partnerships/{id}/code?wait={}&timeout_ms={}",
         wait.as_str(),
@@ -71,7 +77,7 @@ pub async fn publish(
 }
 
 /// The module that may send `permission` in the partnership, or the one named.
-fn governance(partnership: &Value, permission: &str, via: Option<&str>) -> Result<String> {
+pub(super) fn governance(partnership: &Value, permission: &str, via: Option<&str>) -> Result<String> {
     let modules: Vec<&Value> = partnership["modules"].as_array().into_iter().flatten().collect();
     let holds = |m: &Value| m["permissions"].as_array().into_iter().flatten().any(|p| p == permission);
     if let Some(via) = via {

@@ -46,9 +46,18 @@ fn charter_files() -> Vec<PathBuf> {
 fn load(path: &Path, executor: &WasmExecutor) -> (Charter, BTreeMap<String, u8>) {
     let text = std::fs::read_to_string(path).expect("readable charter");
     let seeds: BTreeMap<String, u8> = placeholders(&text).into_iter().zip(1u8..).collect();
+    // A placeholder named `program` stands for a partnership (`pp1…`), the
+    // others for members.
     let values: BTreeMap<String, String> = seeds
         .iter()
-        .map(|(name, seed)| (name.clone(), MemberKey::from_seed(*seed).member_id().to_string()))
+        .map(|(name, seed)| {
+            let value = if name == "program" {
+                polypact::op::PartnershipId([*seed; 32]).to_member_text()
+            } else {
+                MemberKey::from_seed(*seed).member_id().to_string()
+            };
+            (name.clone(), value)
+        })
         .collect();
     let filled = fill_placeholders(&text, &values).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let base = path.parent().expect("a charter lives in a folder");
