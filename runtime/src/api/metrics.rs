@@ -1,6 +1,7 @@
 //! Prometheus metrics at `GET /metrics` (text format 0.0.4): what the node
 //! reports per partnership (ops accepted, refused by reason, heights, the
-//! unfinalised tail, ops waiting for parents), its peers, what its network
+//! unfinalised tail, ops waiting for parents, messages from other
+//! partnerships refused), its peers, what its network
 //! half took in and refused (gossip by verdict and from non-participants,
 //! sync requests by answer, announcements, invitations), and the API's own
 //! counters (responses by status, calls by result, queries).
@@ -176,6 +177,17 @@ pub(super) async fn metrics(State(state): State<ApiState>) -> Result<Response, A
     for (info, id) in infos.iter().zip(&ids) {
         for (reason, count) in &info.refusals {
             f.line("polypact_ops_refused_total", &[("partnership", id), ("reason", reason)], *count);
+        }
+    }
+    let deliveries = "polypact_deliveries_refused_total";
+    f.head(
+        deliveries,
+        "counter",
+        "Messages from other partnerships refused once final, by reason (duplicate, out_of_order, misaddressed, certificate).",
+    );
+    for (info, id) in infos.iter().zip(&ids) {
+        for (reason, count) in &info.delivery_refusals {
+            f.line(deliveries, &[("partnership", id), ("reason", reason)], *count);
         }
     }
     if let Some(net) = state.node.network_stats().await? {

@@ -213,6 +213,9 @@ pub struct Ledger<E: Executor> {
     /// Every attest op in the graph, by statement and author: what
     /// certificates are built from (see [`crate::cert`]).
     attestations: BTreeMap<StatementDigest, BTreeMap<MemberId, OpId>>,
+    /// Final deliveries from other partnerships refused, by reason (see
+    /// [`crossing::refusal_reason`]); counted once, when final.
+    delivery_refusals: BTreeMap<&'static str, u64>,
 }
 
 impl<E: Executor> Ledger<E> {
@@ -266,6 +269,7 @@ impl<E: Executor> Ledger<E> {
             last_payload_insert: BTreeMap::new(),
             last_own_insert: BTreeMap::new(),
             attestations: BTreeMap::new(),
+            delivery_refusals: BTreeMap::new(),
             halted: None,
             published_code: std::sync::Mutex::default(),
             cuts: BTreeMap::new(),
@@ -801,6 +805,13 @@ impl<E: Executor> Ledger<E> {
                 self.attestations.entry(*digest).or_default().entry(op.author()).or_insert(op.id());
             }
         }
+    }
+
+    /// Final deliveries from other partnerships that were refused (a replay,
+    /// a second relay, a forgery, one out of turn), by reason, since the
+    /// ledger was opened.
+    pub fn delivery_refusals(&self) -> &BTreeMap<&'static str, u64> {
+        &self.delivery_refusals
     }
 
     /// `member`'s attest op stating the statement with `digest`, if one is
@@ -1396,6 +1407,12 @@ impl<E: Executor> Ledger<E> {
             }
             self.final_ops += 1;
             self.final_time_ms = self.final_time_ms.max(entry.op.op().time_ms);
+            if let (Payload::Deliver { .. }, OpOutcome::Failed { error }) =
+                (&entry.op.op().payload, &applied.outcome)
+                && let Some(reason) = crossing::refusal_reason(error)
+            {
+                *self.delivery_refusals.entry(reason).or_default() += 1;
+            }
             self.remember_final(key.id, applied.outcome.clone());
             self.notify(NotificationKind::Final, key.id, key.height, Some(applied.outcome));
         }

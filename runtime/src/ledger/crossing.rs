@@ -461,6 +461,23 @@ pub(crate) fn trust_parent(charter: &Charter, record: &InboxRecord) -> Write {
     (inbox_key(&parent), Some(encode_record(record)))
 }
 
+/// Why a `deliver` op was refused, from its recorded error: `duplicate`
+/// (already delivered: a replay or a second relay), `out_of_order`,
+/// `misaddressed`, `certificate` (it does not verify); `None` if the error
+/// is not a refusal (the delivered call itself failed, which consumes it).
+pub fn refusal_reason(error: &str) -> Option<&'static str> {
+    let rest = error.strip_prefix("refused delivery: ")?;
+    Some(if rest.contains("was already delivered") {
+        "duplicate"
+    } else if rest.contains(" is early: ") {
+        "out_of_order"
+    } else if rest.contains("the message is for partnership") {
+        "misaddressed"
+    } else {
+        "certificate"
+    })
+}
+
 /// Every partnership this one ran messages from, ascending.
 pub fn inboxes(state: &StateMap) -> Vec<(PartnershipId, InboxRecord)> {
     state

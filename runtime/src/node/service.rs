@@ -209,6 +209,9 @@ pub struct PartnershipInfo {
     pub halted: Option<String>,
     /// Ops refused so far, by reason.
     pub refusals: BTreeMap<String, u64>,
+    /// Final deliveries from other partnerships refused, by reason
+    /// (`duplicate`, `out_of_order`, `misaddressed`, `certificate`).
+    pub delivery_refusals: BTreeMap<String, u64>,
     /// The node each participant bound (`BindPeer`), by member: the peer
     /// that acts for it, which this node trusts with its connection slots.
     pub bound_peers: BTreeMap<MemberId, PeerId>,
@@ -626,6 +629,11 @@ impl NodeTask {
             dissolved: ledger.optimistic_state().dissolution(),
             halted: ledger.halted().map(str::to_owned),
             refusals: ledger.refusal_counts().iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+            delivery_refusals: ledger
+                .delivery_refusals()
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
             bound_peers: {
                 let state = ledger.optimistic_state();
                 state

@@ -135,6 +135,8 @@ fn a_final_attested_message_runs_once_in_the_receiver_as_a_call_from_the_sender(
     assert_eq!(q.ledger.optimistic_state().get(b"m/guestbook/").cloned(), root);
     q.ack_all();
     assert!(q.ledger.is_final(&delivered));
+    let counted: Vec<(&str, u64)> = q.ledger.delivery_refusals().iter().map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(counted, vec![("duplicate", 1)], "the second relay's delivery is counted once, when final");
     let inbox = crossing::inbox(q.ledger.final_state(), &p.ledger.partnership()).expect("inbox");
     assert_eq!(inbox.last_seq, 1);
     assert_eq!(inbox.members.len(), 3);
@@ -202,6 +204,9 @@ fn forged_truncated_misaddressed_and_out_of_order_certificates_change_nothing() 
     assert_eq!(q.outcome_error(&op), None);
     let texts: Vec<Value> = entries(&q).into_iter().map(|e| e["message"].clone()).collect();
     assert_eq!(texts, vec![json!("first"), json!("second")]);
+    q.ack_all();
+    let counted: Vec<(&str, u64)> = q.ledger.delivery_refusals().iter().map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(counted, vec![("certificate", 4), ("out_of_order", 1)]);
     assert_ne!(before.root(), q.ledger.optimistic_state().root());
 }
 
