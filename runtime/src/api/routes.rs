@@ -147,6 +147,12 @@ pub(super) fn partnership_json(info: &PartnershipInfo) -> Value {
     json!({
         "id": info.id.to_hex(),
         "name": info.charter.name,
+        "member_id": info.id.to_member_text(),
+        "parent": info.charter.parent.as_ref().map(|link| json!({
+            "id": link.partnership.to_hex(),
+            "member_id": link.partnership.to_member_text(),
+            "seq": link.seq,
+        })),
         "final_height": info.final_height,
         "optimistic_height": info.optimistic_height,
         "final_root": hex::encode(info.final_root),

@@ -30,6 +30,7 @@
 //! ```text
 //! mod.rs (this file: arguments, dispatch)
 //!   testnet/demo        the story: uses processes, commands, charter, client, testnet_file
+//!   testnet/program     the program story: uses processes, spawn, publish, commands, charter, client
 //!   invitations         uses commands, client
 //!   spawn               uses publish, commands, charter, client, testnet_file
 //!   publish             uses commands, client
@@ -527,8 +528,13 @@ enum TestnetCmd {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
         /// The charter (default examples/charters/joint-venture.toml).
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "program")]
         charter: Option<PathBuf>,
+        /// Tell the polypartnership story instead: a program of four
+        /// partners spawns a project with an outsider, and the project's
+        /// revenue pays the program fee (five nodes).
+        #[arg(long)]
+        program: bool,
     },
 }
 
@@ -599,8 +605,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         period_ms: period.map(|s| s.saturating_mul(1000)),
                         via,
                     };
-                    spawn::spawn(&target, &parent, &charter, &set, &participants, proposal, timeout, json)
-                        .await
+                    {
+                        let request = spawn::SpawnRequest {
+                            parent: &parent,
+                            charter: &charter,
+                            set: &set,
+                            participants: &participants,
+                        };
+                        spawn::spawn(&target, request, proposal, timeout, json).await
+                    }
                 }
                 PartnershipCmd::Genesis { id, json } => commands::genesis(&target, &id, json).await,
                 PartnershipCmd::Show { id, json } => commands::show(&target, &id, json).await,
@@ -689,7 +702,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             match command {
                 TestnetCmd::Up { nodes, dir, names } => testnet::up(&dir, nodes, names).await.map(|_| ()),
                 TestnetCmd::Down { dir } => testnet::down(&dir).await,
-                TestnetCmd::Demo { keep, dir, charter } => testnet::demo(keep, dir, charter).await,
+                TestnetCmd::Demo { keep, dir, charter, program: false } => {
+                    testnet::demo(keep, dir, charter).await
+                }
+                TestnetCmd::Demo { keep, dir, program: true, .. } => testnet::program_demo(keep, dir).await,
             }
         }),
         Cmd::Demo { wasm } => local_demo::run(wasm.as_deref()),

@@ -109,3 +109,73 @@ async fn a_program_messages_its_project_exactly_once_across_a_relay_restart() {
         node.stop().await;
     }
 }
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+/// Time from a message's op being final in the sender to its effect being
+/// final in the receiver, on every node, beside the sender op's own
+/// submit → final time in the same run (two partners, both in both
+/// partnerships, on loopback). Run:
+/// `cargo test --release -p polypact-tests --test all net_crossing::bench -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: prints figures"]
+async fn bench_final_in_one_to_final_in_the_other() {
+    let rounds: usize =
+        std::env::var("POLYPACT_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    let dirs = temp_dirs(2);
+    let (nodes, code) = start_nodes(2, &dirs).await;
+    let program_genesis = genesis(charter(&[1, 2], code, "program", json!({}), true), 1, now_ms());
+    let program = program_genesis.partnership();
+    let project_genesis = genesis(
+        charter(&[1, 2], code, "project", json!({"partnerships": [program.to_member_text()]}), false),
+        1,
+        now_ms(),
+    );
+    let project = project_genesis.partnership();
+    for node in &nodes {
+        node.node.join(program_genesis.clone()).await.expect("joins");
+        node.node.join(project_genesis.clone()).await.expect("joins");
+    }
+    let mut to_final = Vec::new();
+    let mut across = Vec::new();
+    for round in 0..rounds {
+        let msg = json!({"sign_elsewhere": {"partnership": project.to_member_text(), "message": format!("m{round}")}});
+        let start = std::time::Instant::now();
+        nodes[0]
+            .node
+            .call(program, "guestbook", msg.to_string().into_bytes(), WaitFor::Final, WAIT)
+            .await
+            .expect("final");
+        let sender_final = start.elapsed();
+        loop {
+            let mut done = true;
+            for node in &nodes {
+                done &= entries(node, project, true).await.map(|b| b.len() > round).unwrap_or(false);
+            }
+            if done {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        across.push(start.elapsed() - sender_final);
+        to_final.push(sender_final);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    to_final.sort();
+    across.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "final in the sender → final in the receiver on every node ({rounds} rounds): p50 {:.1} ms, p99 {:.1} ms; \
+         reference, submit → final in the sender: p50 {:.1} ms, p99 {:.1} ms; ratio p50 {:.2}",
+        ms(percentile(&across, 50)),
+        ms(percentile(&across, 99)),
+        ms(percentile(&to_final, 50)),
+        ms(percentile(&to_final, 99)),
+        ms(percentile(&across, 50)) / ms(percentile(&to_final, 50)),
+    );
+    for node in nodes {
+        node.stop().await;
+    }
+}
