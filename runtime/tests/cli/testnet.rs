@@ -291,3 +291,19 @@ fn a_node_killed_with_sigkill_under_load_keeps_what_it_accepted_and_converges() 
     ok(&["testnet", "down", "--dir", d]);
     assert!(converged, "the nodes did not converge: {last}");
 }
+
+#[test]
+fn the_program_demo_spawns_a_project_and_the_fee_crosses_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("program");
+    let out = run(&["testnet", "demo", "--program", "--dir", d.to_str().unwrap()]);
+    for line in [
+        "the studio's node founds the project",
+        "checked by every node that holds it",
+        "the outsider holds: Project (never the program)",
+        "distributed 95000",
+        "entry 0: 50.00 EUR from the project",
+    ] {
+        assert!(out.contains(line), "the demo should say {line:?}:\n{out}");
+    }
+}
