@@ -297,6 +297,8 @@ fn the_program_demo_spawns_a_project_and_the_fee_crosses_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("program");
     let out = run(&["testnet", "demo", "--program", "--dir", d.to_str().unwrap()]);
+    let (out, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(!out.is_empty(), "{stderr}");
     for line in [
         "the studio's node founds the project",
         "checked by every node that holds it",
@@ -304,6 +306,10 @@ fn the_program_demo_spawns_a_project_and_the_fee_crosses_once() {
         "distributed 95000",
         "entry 0: 50.00 EUR from the project",
     ] {
-        assert!(out.contains(line), "the demo should say {line:?}:\n{out}");
+        assert!(out.contains(line), "the demo should say {line:?}:\n{out}\n{stderr}");
+    }
+    let net = json(&std::fs::read_to_string(d.join("testnet.json")).unwrap());
+    for node in net["nodes"].as_array().unwrap() {
+        assert!(node["pid"].is_null(), "the demo stops its nodes: {node}");
     }
 }
