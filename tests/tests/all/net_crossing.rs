@@ -2,7 +2,8 @@
 //! three partners sends into a project of two of them; every node in both
 //! relays, the project runs each message exactly once, in order, as a call
 //! from the program (`pp1…`), also across a relay's crash and restart. The
-//! third partner, not in the project, never holds it.
+//! third partner, not in the project, never holds it; a partition between
+//! the relays heals and the message arrives once.
 
 use std::time::Duration;
 
@@ -105,6 +106,32 @@ async fn a_program_messages_its_project_exactly_once_across_a_relay_restart() {
     let restarted = TestNode::start(&dir, seed, keypair, bootstrap).await;
     nodes.insert(0, restarted);
     wait_for_book(&[&nodes[0], &nodes[1]], project, program, &["welcome", "second", "third"]).await;
+
+    // A partition cuts the sender's node off from the others: the message
+    // cannot become final while it lasts; once it heals, it arrives once.
+    let cut = [(0, 1), (1, 0), (0, 2), (2, 0)];
+    for (a, b) in cut {
+        nodes[a].net.block(nodes[b].peer()).await.expect("blocks");
+    }
+    let receipt = nodes[0]
+        .node
+        .call(program, "guestbook", send("across the partition"), WaitFor::Accepted, WAIT)
+        .await
+        .expect("accepted");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, is_final) = nodes[0].node.op_status(program, receipt.op).await.expect("status");
+    assert!(!is_final, "nothing is final while a partner's node is cut off");
+    for (a, b) in cut {
+        nodes[a].net.unblock(nodes[b].peer()).await.expect("unblocks");
+        let _ = nodes[a].net.dial(nodes[b].addr.clone()).await;
+    }
+    wait_for_book(
+        &[&nodes[0], &nodes[1]],
+        project,
+        program,
+        &["welcome", "second", "third", "across the partition"],
+    )
+    .await;
     for node in nodes {
         node.stop().await;
     }
