@@ -138,6 +138,8 @@ impl NodeCore {
             ledgers.insert(partnership, ledger);
         }
         let member = key.member_id();
+        let mut crossings = super::crossing::CrossingState::default();
+        crossings.dirty.extend(ledgers.keys().copied());
         Ok(NodeCore {
             store,
             executor,
@@ -154,7 +156,7 @@ impl NodeCore {
             released: Vec::new(),
             last_heard: BTreeMap::new(),
             waiting_since: BTreeMap::new(),
-            crossings: Default::default(),
+            crossings,
         })
     }
 
@@ -699,7 +701,11 @@ impl NodeCore {
 
     fn collect_events(&mut self, partnership: &PartnershipId) {
         let Some(ledger) = self.ledgers.get_mut(partnership) else { return };
-        for note in ledger.drain_notifications() {
+        let notes = ledger.drain_notifications();
+        if notes.iter().any(|n| n.kind == NotificationKind::Final) {
+            self.crossings.dirty.insert(*partnership);
+        }
+        for note in notes {
             let kind = match note.kind {
                 NotificationKind::Applied => OpEventKind::Applied,
                 NotificationKind::Undone => OpEventKind::Undone,

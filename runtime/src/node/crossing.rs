@@ -39,6 +39,10 @@ const DELIVERIES_PER_TICK: u64 = 32;
 /// What the node remembers between ticks about crossings.
 #[derive(Debug, Default)]
 pub(crate) struct CrossingState {
+    /// Partnerships whose final state moved since the last look (all of
+    /// them after a start): only these are looked at, so an idle
+    /// partnership costs nothing.
+    pub(crate) dirty: BTreeSet<PartnershipId>,
     /// Per partnership, the final height at the last look: attest again
     /// only when it moved.
     seen_final: BTreeMap<PartnershipId, u64>,
@@ -70,7 +74,8 @@ impl NodeCore {
     /// later tick.
     pub fn tend_crossings(&mut self, now_ms: u64) -> Result<Vec<(PartnershipId, OpId)>, NodeError> {
         let mut authored = Vec::new();
-        for partnership in self.partnership_ids() {
+        let dirty = std::mem::take(&mut self.crossings.dirty);
+        for partnership in dirty.iter().copied() {
             let Some(ledger) = self.ledger(&partnership) else { continue };
             let height = ledger.final_height();
             if self.crossings.seen_final.get(&partnership) == Some(&height) || ledger.halted().is_some() {
@@ -83,18 +88,27 @@ impl NodeCore {
                 authored.push((partnership, op.id()));
             }
         }
-        for (from, to) in self.relay_pairs() {
+        let mut pairs: BTreeSet<(PartnershipId, PartnershipId)> =
+            self.relay_pairs(&dirty).into_iter().collect();
+        pairs.extend(self.crossings.relay.keys().copied());
+        for (from, to) in pairs {
             authored.extend(self.relay(from, to, now_ms)?);
         }
-        self.found_children()?;
+        self.found_children(&dirty)?;
         Ok(authored)
+    }
+
+    /// Whether [`NodeCore::tend_crossings`] has work that should not wait
+    /// for the next tick: a final state moved.
+    pub fn crossings_due(&self) -> bool {
+        !self.crossings.dirty.is_empty()
     }
 
     /// Signs the genesis of every child partnership a parent here spawned
     /// that names this node's member as its founder, once its spawn is
     /// final and attested by every participant of the parent; the network
     /// half then announces it to the child's participants.
-    fn found_children(&mut self) -> Result<(), NodeError> {
+    fn found_children(&mut self, dirty: &BTreeSet<PartnershipId>) -> Result<(), NodeError> {
         let member = self.member();
         if self.crossings.founded.is_empty() {
             // After a start: what is already held was founded before.
@@ -105,7 +119,7 @@ impl NodeCore {
             }
         }
         let mut ready = Vec::new();
-        for parent in self.partnership_ids() {
+        for parent in dirty.iter().copied() {
             let Some(ledger) = self.ledger(&parent) else { continue };
             for record in crossing::spawns(ledger.final_state()) {
                 let seq = record.statement.seq;
@@ -195,10 +209,10 @@ impl NodeCore {
     }
 
     /// Every (sender, receiver) pair of partnerships on this node with a
-    /// final message from one to the other.
-    fn relay_pairs(&self) -> Vec<(PartnershipId, PartnershipId)> {
+    /// final message from a sender in `senders` to the receiver.
+    fn relay_pairs(&self, senders: &BTreeSet<PartnershipId>) -> Vec<(PartnershipId, PartnershipId)> {
         let mut pairs = Vec::new();
-        for from in self.partnership_ids() {
+        for from in senders.iter().copied() {
             let Some(ledger) = self.ledger(&from) else { continue };
             for (to, _) in crossing::outbox_heads(ledger.final_state()) {
                 if self.ledger(&to).is_some() {
@@ -220,14 +234,22 @@ impl NodeCore {
         let member = self.member();
         let mut authored = Vec::new();
         for _ in 0..DELIVERIES_PER_TICK {
-            let (Some(sender), Some(receiver)) = (self.ledger(&from), self.ledger(&to)) else { break };
+            let (Some(sender), Some(receiver)) = (self.ledger(&from), self.ledger(&to)) else {
+                self.crossings.relay.remove(&(from, to));
+                break;
+            };
             let receiver_members = crossing::active_members(receiver.optimistic_state());
             if receiver.halted().is_some() || receiver_members.binary_search(&member).is_err() {
+                self.crossings.relay.remove(&(from, to));
                 break;
             }
             let inbox = crossing::inbox(receiver.optimistic_state(), &from);
             let next = inbox.as_ref().map_or(0, |r| r.last_seq) + 1;
-            let Some(message) = crossing::outbound(sender.final_state(), &to, next) else { break };
+            let Some(message) = crossing::outbound(sender.final_state(), &to, next) else {
+                // Everything final so far is delivered.
+                self.crossings.relay.remove(&(from, to));
+                break;
+            };
             let relays: Vec<MemberId> = crossing::active_members(sender.final_state())
                 .into_iter()
                 .filter(|m| receiver_members.binary_search(m).is_ok())

@@ -393,7 +393,7 @@ impl NodeTask {
                 // this turn: under a stream of gossip, `select!` (which picks
                 // among ready branches at random) could otherwise take other
                 // inputs for several turns first, and finality waits on acks.
-                if self.core.next_due().is_some_and(|due| due <= now_ms())
+                if (self.core.next_due().is_some_and(|due| due <= now_ms()) || self.core.crossings_due())
                     && let Err(fatal) = self.periodic()
                 {
                     break Err(fatal);
