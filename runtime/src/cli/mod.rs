@@ -7,6 +7,8 @@
 //!   `events`).
 //! - [`invitations`]: `invitations [list|accept|decline]`, partnerships
 //!   announced by strangers that wait for the operator.
+//! - [`portfolio`]: `portfolio`, the member's one view across its
+//!   partnerships.
 //! - [`module`]: `module new|build|hash`.
 //! - [`testnet`]: `testnet up|down` (local nodes as processes) and `testnet
 //!   demo` (the scripted partnership story on them).
@@ -31,6 +33,7 @@
 //! mod.rs (this file: arguments, dispatch)
 //!   testnet/demo        the story: uses processes, commands, charter, client, testnet_file
 //!   invitations         uses commands, client
+//!   portfolio           uses commands, client
 //!   publish             uses commands, client
 //!   commands            uses charter, client, aliases, testnet_file
 //!   testnet/processes   uses client, testnet_file
@@ -74,6 +77,7 @@ mod local_demo;
 mod module;
 mod node;
 mod output;
+mod portfolio;
 mod publish;
 mod testnet;
 mod testnet_file;
@@ -169,6 +173,18 @@ enum Cmd {
         #[command(subcommand)]
         command: Option<InvitationsCmd>,
         /// Print JSON (when listing).
+        #[arg(long)]
+        json: bool,
+    },
+    /// The member's one view across all its partnerships: what it is owed
+    /// and owes per asset, votes and other things waiting for it, the
+    /// dates coming (votes closing, notice periods, term ends, KPI reviews,
+    /// vesting cliffs…), and counterparties its partnerships share.
+    Portfolio {
+        /// Read every partnership's final state instead of the latest.
+        #[arg(long = "final")]
+        final_state: bool,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -561,6 +577,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(InvitationsCmd::Decline { id }) => invitations::decline(&target, &id).await,
             }
         }),
+        Cmd::Portfolio { final_state, json } => {
+            runtime()?.block_on(portfolio::show(&target, final_state, json))
+        }
         Cmd::Call { id, module, msg, wait, timeout, json } => {
             runtime()?.block_on(commands::call(&target, &id, &module, &msg, wait, timeout, json))
         }
