@@ -331,6 +331,10 @@ async fn voting(ctx: &Ctx<'_>, module: &str, row: &mut Row) -> Result<(), ReadEr
                     format!("Proposal {n} can be executed: {title}"),
                     false,
                 );
+                if let Some(at) = expires {
+                    let what = format!("Proposal {n} lapses unless executed: {title}");
+                    row.deadline(at, DeadlineKind::ExecutionExpires, module, what, false);
+                }
                 let what = format!("Execute proposal {n}: {title} (it passed)");
                 row.wait(
                     WaitingKind::Execute,

@@ -85,8 +85,11 @@ fn a_partner_in_three_partnerships_sees_what_it_is_owed_and_owes_what_waits_and_
     assert_eq!(money(jv), [("EUR", Some(2), 720_000, 0, 0)], "60% of 12,000.00 EUR");
     assert_eq!(jv.money[0].items[0].kind, MoneyKind::Claim);
     let jv_vote_closes = world.times["jv_3_closes"];
-    let executable = &jv.waiting[1];
-    let expires = executable.until_ms.expect("voting expires passed proposals");
+    // Proposal 2 passed: its day of voting, then two days of grace (it
+    // becomes executable about when the history ends), then 30 days to
+    // execute it.
+    let executable_from = world.times["jv_2_proposed"] + DAY + 2 * DAY;
+    let expires = executable_from + 30 * DAY;
     assert_eq!(
         waiting(jv),
         [
@@ -95,9 +98,11 @@ fn a_partner_in_three_partnerships_sees_what_it_is_owed_and_owes_what_waits_and_
             (WaitingKind::ConfirmEntry, Some(1), None),
         ]
     );
+    assert_eq!(jv.waiting[1].from_ms, Some(executable_from), "in its grace period");
     assert!(jv.waiting[0].what.contains("Renew the term"), "{}", jv.waiting[0].what);
     assert!(jv.waiting[2].what.contains("500.00 EUR (INV-2)"), "{}", jv.waiting[2].what);
     let mut expected = vec![
+        (DeadlineKind::ExecutableFrom, executable_from, false),
         (DeadlineKind::VoteCloses, jv_vote_closes, false),
         (DeadlineKind::ExecutionExpires, expires, false),
         (DeadlineKind::VestingCliff, world.times["grant_start"] + 60 * DAY, false),
