@@ -52,9 +52,9 @@ fn figures(to_me: Amount, by_me: Amount, paid: Amount, exponent: Option<u8>) -> 
 }
 
 fn print(view: &Portfolio) {
-    let state = if view.final_state { "final state" } else { "latest (optimistic) state" };
+    let state = if view.final_state { "final states" } else { "latest states (optimistic)" };
     outln!("portfolio of {}", view.member);
-    outln!("as of {} ({state})", format_time(view.now_ms));
+    outln!("as of {}, {state}", format_time(view.now_ms));
     if view.partnerships.is_empty() {
         outln!();
         outln!("this node holds no partnership; `polypact partnership create` or `join` starts one");
@@ -118,7 +118,11 @@ fn print_holding(view: &Portfolio, h: &Holding) {
     } else {
         format!(" ({} applied)", h.optimistic_height)
     };
-    outln!("  height    final {}{applied} · {} participants", h.final_height, h.participants.len());
+    let participants = match h.participants.len() {
+        1 => "1 participant".to_owned(),
+        n => format!("{n} participants"),
+    };
+    outln!("  height    final {}{applied} · {participants}", h.final_height);
     if !h.finality_waits_for.is_empty() {
         outln!("  finality  waits for {}", h.finality_waits_for.join(", "));
     }
