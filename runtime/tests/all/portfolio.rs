@@ -33,7 +33,10 @@ fn waiting(h: &Holding) -> Vec<(WaitingKind, Option<u64>, Option<u64>)> {
     h.waiting.iter().map(|w| (w.kind, w.id, w.until_ms)).collect()
 }
 
-/// `(asset, owed to, owed by, paid unconfirmed)` of a row.
+/// `(asset, exponent, owed to, owed by, paid unconfirmed, partnerships)` of a total.
+type Total<'a> = (&'a str, Option<u8>, u128, u128, u128, usize);
+
+/// `(asset, exponent, owed to, owed by, paid unconfirmed)` of a row.
 fn money(h: &Holding) -> Vec<(&str, Option<u8>, u128, u128, u128)> {
     h.money
         .iter()
@@ -176,7 +179,7 @@ fn a_partner_in_three_partnerships_sees_what_it_is_owed_and_owes_what_waits_and_
     assert!(broken.money.is_empty() && broken.waiting.is_empty());
 
     // ---- across partnerships ----
-    let totals: Vec<(&str, Option<u8>, u128, u128, u128, usize)> = view
+    let totals: Vec<Total<'_>> = view
         .totals
         .iter()
         .map(|t| {
@@ -207,7 +210,7 @@ fn a_partner_in_three_partnerships_sees_what_it_is_owed_and_owes_what_waits_and_
         (OverlapKind::TreasuryCounterparty, "Broadcaster", pair(&world.jv, &world.trio)),
         (OverlapKind::TreasuryCounterparty, "Streaming Co", pair(&world.jv, &world.consortium)),
     ];
-    expected.sort_by(|a, b| (a.0, a.1.to_lowercase()).cmp(&(b.0, b.1.to_lowercase())));
+    expected.sort_by_key(|e| (e.0, e.1.to_lowercase()));
     assert_eq!(overlaps, expected);
 
     // The same view reads the same every time, and round-trips through JSON.
