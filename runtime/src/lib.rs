@@ -28,7 +28,7 @@
 //! | [`node`] | one member's node: ledgers, store-before-report, acks, absences, the network half |
 //! | [`portfolio`] | the member's one view across its partnerships: claims and obligations per asset, waiting votes, deadlines, overlaps; what the API's `GET /v1/portfolio`, the CLI and the console show |
 //! | [`api`] | the HTTP JSON API the CLI and other clients use, and the web console for partners (HTML, on the same address) |
-//! | [`format`] | figures for people (amounts in major units, UTC times), as the console and the CLI print them |
+//! | [`format`](mod@format) | figures for people (amounts in major units, UTC times), as the console and the CLI print them |
 //! | [`home`] | a node's home directory: keys, config, token |
 //!
 //! Dependencies point one way (`api -> portfolio -> node -> {net, host} ; host -> ledger

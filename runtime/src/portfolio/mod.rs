@@ -46,7 +46,7 @@
 //! This module owns the portfolio's computation and its types. It reads
 //! through [`NodeHandle`](crate::node::NodeHandle) and decides nothing: no
 //! module rule, no state, no call; how figures are written for people is
-//! [`crate::format`].
+//! [`crate::format`](mod@crate::format).
 
 mod gather;
 pub mod lineage;
