@@ -33,22 +33,11 @@ pub async fn gather(node: &NodeHandle, options: &Options) -> Result<Portfolio, P
                 infos.push(info);
             }
             Err(error) => holdings.push(Holding {
-                id: summary.id.to_hex(),
-                name: summary.name,
-                parent: None,
-                children: Vec::new(),
                 state: "unreadable".into(),
-                my_status: None,
                 final_height: summary.final_height,
                 optimistic_height: summary.optimistic_height,
-                participants: Vec::new(),
-                finality_waits_for: Vec::new(),
-                units: None,
-                money: Vec::new(),
-                waiting: Vec::new(),
-                deadlines: Vec::new(),
-                counterparties: Vec::new(),
                 problems: vec![Problem { module: None, error: error.to_string() }],
+                ..blank(summary.id, summary.name)
             }),
         }
     }
@@ -77,6 +66,28 @@ pub async fn gather(node: &NodeHandle, options: &Options) -> Result<Portfolio, P
         overlaps: overlaps::find(&parties),
         partnerships: holdings,
     })
+}
+
+/// A row with nothing read yet.
+fn blank(id: PartnershipId, name: String) -> Holding {
+    Holding {
+        id: id.to_hex(),
+        name,
+        parent: None,
+        children: Vec::new(),
+        state: "active".into(),
+        my_status: None,
+        final_height: 0,
+        optimistic_height: 0,
+        participants: Vec::new(),
+        finality_waits_for: Vec::new(),
+        units: None,
+        money: Vec::new(),
+        waiting: Vec::new(),
+        deadlines: Vec::new(),
+        counterparties: Vec::new(),
+        problems: Vec::new(),
+    }
 }
 
 /// Whether a partnership still binds the member: not dissolved, readable,
@@ -199,22 +210,13 @@ async fn read_holding(node: &NodeHandle, info: &PartnershipInfo, me: &str, optio
     let standard = Standard::of(info);
     let mut row = Row {
         holding: Holding {
-            id: info.id.to_hex(),
-            name: info.charter.name.clone(),
-            parent: None,
-            children: Vec::new(),
             state: state.into(),
             my_status: mine.map(|p| p.status.name().to_owned()),
             final_height: info.final_height,
             optimistic_height: info.optimistic_height,
             participants,
             finality_waits_for: waits_for,
-            units: None,
-            money: Vec::new(),
-            waiting: Vec::new(),
-            deadlines: Vec::new(),
-            counterparties: Vec::new(),
-            problems: Vec::new(),
+            ..blank(info.id, info.charter.name.clone())
         },
         money: BTreeMap::new(),
         exponents: BTreeMap::new(),
