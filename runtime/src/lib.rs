@@ -27,10 +27,12 @@
 //! | [`host`] | wasmtime: runs modules with fuel and limits (the ledger's [`ledger::Executor`]) |
 //! | [`net`] | libp2p: gossip, the sync protocol, discovery |
 //! | [`node`] | one member's node: ledgers, store-before-report, acks, absences, the network half |
+//! | [`portfolio`] | the member's one view across its partnerships: claims and obligations per asset, waiting votes, deadlines, overlaps; what the API's `GET /v1/portfolio`, the CLI and the console show |
 //! | [`api`] | the HTTP JSON API the CLI and other clients use, and the web console for partners (HTML, on the same address) |
+//! | [`format`](mod@format) | figures for people (amounts in major units, UTC times), as the console and the CLI print them |
 //! | [`home`] | a node's home directory: keys, config, token |
 //!
-//! Dependencies point one way (`api -> node -> {net, host} ; host -> ledger
+//! Dependencies point one way (`api -> portfolio -> node -> {net, host} ; host -> ledger
 //! -> {dag, store} -> op`); `docs/architecture.md` follows an op through
 //! them and says where each guarantee is kept.
 //!
@@ -124,12 +126,14 @@ pub mod api;
 pub mod cert;
 mod console;
 pub mod dag;
+pub mod format;
 pub mod home;
 pub mod host;
 pub mod ledger;
 pub mod net;
 pub mod node;
 pub mod op;
+pub mod portfolio;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

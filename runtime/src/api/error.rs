@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::node::NodeError;
+use crate::portfolio::PortfolioError;
 
 /// A failed API request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +87,14 @@ impl From<NodeError> for ApiError {
         match error_value {
             Some(op) => api.with("op", op.into()),
             None => api,
+        }
+    }
+}
+
+impl From<PortfolioError> for ApiError {
+    fn from(error: PortfolioError) -> Self {
+        match error {
+            PortfolioError::Node(error) => error.into(),
         }
     }
 }

@@ -19,6 +19,7 @@
 //! | `GET /v1/partnerships/{id}/ops/{op}` | an op's status: applied (with its outcome), final |
 //! | `POST /v1/partnerships/{id}/query` | `{"module", "msg", "final": bool}` → `{"data"}` |
 //! | `GET /v1/partnerships/{id}/events?final=true` | server-sent events, one per op applied, undone or final |
+//! | `GET /v1/portfolio?final=true` | the member's view across its partnerships ([`crate::portfolio`]): owed to and by it per asset, waiting votes, deadlines, overlaps |
 //! | `GET /v1/invitations` | partnerships announced by strangers, waiting for the operator |
 //! | `POST /v1/invitations/{id}/accept`, `DELETE /v1/invitations/{id}` | join one, or drop it |
 //! | `GET /`, `/console/…` | the web console for partners (HTML, its own sign-in; not part of the JSON API, see `console`) |

@@ -54,6 +54,7 @@ pub(super) fn table() -> Vec<(Route, Handler)> {
         (r("POST", "/v1/partnerships/{id}/query", true), post(query)),
         (r("GET", "/v1/partnerships/{id}/ops/{op}", true), get(op_status)),
         (r("GET", "/v1/partnerships/{id}/events", true), get(events)),
+        (r("GET", "/v1/portfolio", true), get(portfolio)),
         (r("GET", "/v1/invitations", true), get(list_invitations)),
         (r("POST", "/v1/invitations/{id}/accept", true), post(accept_invitation)),
         (r("DELETE", "/v1/invitations/{id}", true), delete(decline_invitation)),
@@ -455,6 +456,44 @@ async fn join_by_id(state: &ApiState, text: &str) -> Result<PartnershipId, ApiEr
         ),
         other => other.into(),
     })
+}
+
+/// `GET /v1/portfolio?final=true|false`: the member's view across its
+/// partnerships ([`crate::portfolio`]), read at the node's clock.
+async fn portfolio(
+    State(state): State<ApiState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<crate::portfolio::Portfolio>, ApiError> {
+    let final_state = portfolio_params(raw.as_deref())?;
+    let options = crate::portfolio::Options { now_ms: now_ms(), final_state };
+    Ok(Json(crate::portfolio::gather(&state.node, &options).await?))
+}
+
+/// The portfolio's parameters: `final`, exactly `true` or `false`.
+fn portfolio_params(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut final_state = false;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match (key, value) {
+            ("final", "true") => final_state = true,
+            ("final", "false") => final_state = false,
+            ("final", other) => {
+                return Err(ApiError::bad_request(
+                    "bad_parameter",
+                    format!(
+                        "final={other}: use final=true (final states) or final=false (the latest, the default)"
+                    ),
+                ));
+            }
+            (other, _) => {
+                return Err(ApiError::bad_request(
+                    "bad_parameter",
+                    format!("unknown parameter `{other}`; this route takes `final` only"),
+                ));
+            }
+        }
+    }
+    Ok(final_state)
 }
 
 fn invitation_json(invitation: &Invitation) -> Value {

@@ -7,6 +7,8 @@
 //!   `events`).
 //! - [`invitations`]: `invitations [list|accept|decline]`, partnerships
 //!   announced by strangers that wait for the operator.
+//! - [`portfolio`]: `portfolio`, the member's one view across its
+//!   partnerships.
 //! - [`module`]: `module new|build|hash`.
 //! - [`testnet`]: `testnet up|down` (local nodes as processes) and `testnet
 //!   demo` (the scripted partnership story on them).
@@ -33,6 +35,7 @@
 //!   testnet/program     the program story: uses processes, spawn, publish, commands, charter, client
 //!   invitations         uses commands, client
 //!   spawn               uses publish, commands, charter, client, testnet_file
+//!   portfolio           uses commands, client
 //!   publish             uses commands, client
 //!   commands            uses charter, client, aliases, testnet_file
 //!   testnet/processes   uses client, testnet_file
@@ -76,6 +79,7 @@ mod local_demo;
 mod module;
 mod node;
 mod output;
+mod portfolio;
 mod publish;
 mod spawn;
 mod testnet;
@@ -172,6 +176,18 @@ enum Cmd {
         #[command(subcommand)]
         command: Option<InvitationsCmd>,
         /// Print JSON (when listing).
+        #[arg(long)]
+        json: bool,
+    },
+    /// The member's one view across all its partnerships: what it is owed
+    /// and owes per asset, votes and other things waiting for it, the
+    /// dates coming (votes closing, notice periods, term ends, KPI reviews,
+    /// vesting cliffs…), and counterparties its partnerships share.
+    Portfolio {
+        /// Read every partnership's final state instead of the latest.
+        #[arg(long = "final")]
+        final_state: bool,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -634,6 +650,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(InvitationsCmd::Decline { id }) => invitations::decline(&target, &id).await,
             }
         }),
+        Cmd::Portfolio { final_state, json } => {
+            runtime()?.block_on(portfolio::show(&target, final_state, json))
+        }
         Cmd::Call { id, module, msg, wait, timeout, json } => {
             runtime()?.block_on(commands::call(&target, &id, &module, &msg, wait, timeout, json))
         }

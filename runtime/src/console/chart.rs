@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::format::{format_amount, format_date, format_time};
+use crate::format::{format_amount, format_date, format_time};
 
 /// One line of the chart: `(time_ms, amount)` events, summed over time.
 pub(crate) struct Series {

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 
 use crate::api::ApiError;
 use crate::node::NodeError;
+use crate::portfolio::{PortfolioError, ReadError};
 
 /// A failed console request.
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +40,7 @@ pub(crate) enum ConsoleError {
     #[error("this partnership has no {0} module, so this page has nothing to show")]
     NoModule(&'static str),
     /// A module answered in a shape the console does not read.
-    #[error(
-        "the {module} module answered in an unexpected shape ({detail}); is it a standard {module} module?"
-    )]
+    #[error("the {module} module answered in an unexpected shape ({detail}); is it a standard module?")]
     Answer {
         /// The module instance.
         module: String,
@@ -69,6 +68,22 @@ impl ConsoleError {
 
 impl From<NodeError> for ConsoleError {
     fn from(error: NodeError) -> Self {
+        ConsoleError::Api(ApiError::from(error))
+    }
+}
+
+impl From<ReadError> for ConsoleError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Node(error) => error.into(),
+            ReadError::Answer { module, detail } => ConsoleError::Answer { module, detail },
+            ReadError::NoModule(kind) => ConsoleError::NoModule(kind),
+        }
+    }
+}
+
+impl From<PortfolioError> for ConsoleError {
+    fn from(error: PortfolioError) -> Self {
         ConsoleError::Api(ApiError::from(error))
     }
 }

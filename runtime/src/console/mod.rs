@@ -37,7 +37,6 @@ mod assets;
 mod auth;
 mod chart;
 mod error;
-mod format;
 mod modules;
 mod pages;
 mod render;

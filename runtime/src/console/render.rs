@@ -42,7 +42,7 @@ pub(crate) struct NavPartnership {
 impl Chrome {
     /// The member id, shortened for the header.
     pub(crate) fn member_short(&self) -> String {
-        super::format::short_member(&self.member)
+        crate::format::short_member(&self.member)
     }
 
     /// The layout of a page outside any partnership.

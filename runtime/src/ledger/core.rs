@@ -324,6 +324,9 @@ impl<E: Executor> Ledger<E> {
                 }
                 ledger.note_attestations(&op);
                 ledger.final_ops += 1;
+                // Final-state queries see the time of the latest final op,
+                // as they did before the restart.
+                ledger.final_time_ms = ledger.final_time_ms.max(op.op().time_ms);
                 if let Payload::Genesis(_) = op.op().payload {
                     return Err(LedgerError::Inconsistent("a second genesis is stored".into()));
                 }

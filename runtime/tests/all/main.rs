@@ -7,6 +7,7 @@ mod equivocation;
 mod ledger_bad_input;
 mod ledger_order;
 mod node;
+mod portfolio;
 mod restart;
 mod suspension;
 mod system_messages;

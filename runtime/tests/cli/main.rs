@@ -18,6 +18,7 @@ mod edge;
 mod errors;
 mod mistakes;
 mod openapi;
+mod portfolio;
 mod publish;
 mod readme;
 mod relabel;

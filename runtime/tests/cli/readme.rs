@@ -64,5 +64,6 @@ fn the_readme_tour_runs_as_written() {
     assert!(stdout.contains("refused, as expected"), "the self-confirmation is refused: {stdout}");
     assert!(stderr.contains("may not confirm it"), "with the module's error: {stderr}");
     assert!(stdout.contains("\"economic_units\""), "the membership totals are shown: {stdout}");
+    assert!(stdout.contains("owed to you 4,800.00"), "the telco's portfolio shows its claim: {stdout}");
     assert!(stdout.contains("\"value\": 5"), "the module voted in counts: {stdout}");
 }

@@ -246,6 +246,12 @@ async fn a_program_spawns_a_project_with_an_outsider_and_collects_its_fee_exactl
         assert_eq!((link.partnership, link.seq), (program, 1));
     }
     assert!(nodes[4].node.partnership(program).await.is_err(), "the outsider never holds the program");
+    // The lead partner's one view shows the program with its project.
+    let options = polypact::portfolio::Options { now_ms: now_ms(), final_state: false };
+    let view = polypact::portfolio::gather(&nodes[0].node, &options).await.expect("portfolio");
+    let row = |id: PartnershipId| view.partnerships.iter().find(|h| h.id == id.to_hex()).expect("held");
+    assert_eq!(row(project).parent, Some(program.to_hex()));
+    assert_eq!(row(program).children, vec![project.to_hex()]);
     assert!(nodes[2].node.partnership(project).await.is_err(), "member 3 is not in the project");
 
     // Revenue in the project: the program's 10% goes to the program, once.

@@ -29,7 +29,7 @@
 //! | file | what |
 //! |---|---|
 //! | `lib.rs` | this overview and the exported entry points |
-//! | `msg.rs` | the messages and answers (no module talks to term, so no interface crate) |
+//! | `msg.rs` | the messages and answers, re-exported from the interface crate `term-api` (the node's portfolio reads the term with them) |
 //! | `state.rs` | the storage layout |
 //! | `error.rs` | [`TermError`]: why a call fails, in the words the caller sees |
 //! | `contract.rs` | `init`, and `handle` and `query` dispatching to one function per message |

@@ -12,37 +12,17 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use membership_api::{MemberInfo, MembersResponse};
 
 use super::super::Console;
 use super::super::auth::Session;
 use super::super::error::ConsoleError;
-use super::super::format::{format_duration, short};
 use super::super::modules::{self, kind_of};
 use super::super::render::{Chrome, Done, error_page, respond};
 use super::treasury::Part;
 use super::{Fields, Loaded, load, required};
+use crate::format::{format_duration, short};
 use crate::node::{NodeHandle, ParticipantStatus};
-use crate::op::PartnershipId;
-
-/// Every member the membership module knows, current and former.
-pub(crate) async fn members(
-    node: &NodeHandle,
-    id: PartnershipId,
-    membership: &str,
-) -> Result<Vec<MemberInfo>, ConsoleError> {
-    let page_size = membership_api::MAX_PAGE;
-    modules::query_all(
-        node,
-        id,
-        membership,
-        |after| serde_json::json!({"members": {"start_after": after, "limit": page_size}}),
-        |v| serde_json::from_value::<MembersResponse>(v).map(|r| r.members),
-        |m: &MemberInfo| m.member.clone(),
-        page_size as usize,
-    )
-    .await
-}
+use crate::portfolio::read::Reader;
 
 /// A participant (or a member) in the table.
 pub(crate) struct ParticipantRow {
@@ -207,13 +187,15 @@ async fn gather(console: &Console, loaded: &Loaded) -> Result<PartnershipLive, C
     let info = &loaded.info;
     let mut problems = Vec::new();
     let known = match &loaded.standard.membership {
-        Some(membership) => match members(&console.api.node, loaded.id, membership).await {
-            Ok(list) => list,
-            Err(e) => {
-                problems.push(e.to_string());
-                Vec::new()
+        Some(membership) => {
+            match Reader::optimistic(&console.api.node, loaded.id).members(membership).await {
+                Ok(list) => list,
+                Err(e) => {
+                    problems.push(e.to_string());
+                    Vec::new()
+                }
             }
-        },
+        }
         None => Vec::new(),
     };
     let mut participants: Vec<ParticipantRow> = info
@@ -278,7 +260,9 @@ async fn gather(console: &Console, loaded: &Loaded) -> Result<PartnershipLive, C
             let spec = info.charter.module(name);
             let code = record.code.to_hex();
             ModuleRow {
-                kind: kind_of(name, spec.map(|s| s.config.as_str())).unwrap_or("other").to_owned(),
+                kind: kind_of(name, spec.map(|s| s.config.as_str()))
+                    .map_or("other", modules::Kind::name)
+                    .to_owned(),
                 code_short: short(&code, 12),
                 origin: match spec {
                     Some(s) if s.code == record.code => "as in the charter",

@@ -1,9 +1,13 @@
 //! The portfolio (`GET /`): every partnership of this node's member, what
 //! waits for the member in each (votes, executions, entries and payouts to
-//! confirm, with deadlines), and what it is owed or pays out, per asset.
+//! confirm, with deadlines), what it is owed and owes, per asset, the
+//! dates coming, and the counterparties its partnerships share.
 //!
-//! One partnership's failure (a module missing, a halted ledger) is shown
-//! on its row and does not hide the others.
+//! Everything shown is computed by [`crate::portfolio::gather`], the same
+//! view `GET /v1/portfolio` and `polypact portfolio` show; this file only
+//! writes it for people (links, amounts in major units, times). One
+//! partnership's failure (a module missing, a halted ledger) is shown on
+//! its row and does not hide the others.
 
 use askama::Template;
 use axum::extract::State;
@@ -12,11 +16,12 @@ use axum::response::Response;
 use super::super::Console;
 use super::super::auth::Session;
 use super::super::error::ConsoleError;
-use super::super::format::{format_amount, format_time, relative, short};
-use super::super::modules::{self, Standard};
 use super::super::render::{Chrome, page};
-use super::treasury::{asset_exponents, pending_entries, pending_payouts};
+use crate::format::{format_amount, format_time, relative, short, short_member};
 use crate::node::now_ms;
+use crate::portfolio::{
+    Amount, AssetLine, Holding, Options, Portfolio, WaitingKind, gather, overlaps::OverlapKind,
+};
 
 /// Something waiting for the member.
 pub(crate) struct Wait {
@@ -26,6 +31,16 @@ pub(crate) struct Wait {
     pub(crate) href: String,
     /// By when, if there is a deadline.
     pub(crate) deadline: Option<String>,
+}
+
+/// A date coming.
+pub(crate) struct Date {
+    /// When, in words.
+    when: String,
+    /// What.
+    text: String,
+    /// Already past.
+    overdue: bool,
 }
 
 /// An amount of an asset, written for people.
@@ -46,11 +61,21 @@ pub(crate) struct Row {
     participants: usize,
     state: String,
     units: Option<String>,
+    lineage: Option<String>,
     waits: Vec<Wait>,
     owed_to_me: Vec<Money>,
+    owed_by_me: Vec<Money>,
     paying: Vec<Money>,
+    dates: Vec<Date>,
     finality: Option<String>,
     problems: Vec<String>,
+}
+
+/// A counterparty in several partnerships.
+pub(crate) struct OverlapRow {
+    who: String,
+    kind: &'static str,
+    names: String,
 }
 
 /// The live part of the portfolio.
@@ -58,6 +83,8 @@ pub(crate) struct Row {
 #[template(path = "portfolio_live.html")]
 pub(crate) struct PortfolioLive {
     rows: Vec<Row>,
+    totals: Vec<(Money, Money)>,
+    overlaps: Vec<OverlapRow>,
     now: String,
 }
 
@@ -75,189 +102,136 @@ pub(crate) async fn view(State(console): State<Console>, session: Session) -> Re
 }
 
 async fn portfolio(console: &Console, session: &Session) -> Result<PortfolioPage, ConsoleError> {
-    let live = gather(console).await?.render()?;
+    let live = live_part(console).await?.render()?;
     let chrome = Chrome::node("Portfolio", session, console.api.node.member().to_string());
     Ok(PortfolioPage { chrome, live })
 }
 
 /// `GET /console/live`: the live part alone.
 pub(crate) async fn live(State(console): State<Console>, _session: Session) -> Response {
-    page(gather(&console).await)
+    page(live_part(&console).await)
 }
 
-async fn gather(console: &Console) -> Result<PortfolioLive, ConsoleError> {
-    let node = &console.api.node;
-    let me = node.member().to_string();
+async fn live_part(console: &Console) -> Result<PortfolioLive, ConsoleError> {
     let now = now_ms();
-    let mut rows = Vec::new();
-    for summary in node.partnerships().await? {
-        let id = summary.id;
-        let hex = id.to_hex();
-        let mut row = Row {
-            id_short: short(&hex, 12),
-            id: hex.clone(),
-            name: summary.name.clone(),
-            final_height: summary.final_height,
-            optimistic_height: summary.optimistic_height,
-            participants: summary.participants,
-            state: "active".into(),
-            units: None,
-            waits: Vec::new(),
-            owed_to_me: Vec::new(),
-            paying: Vec::new(),
-            finality: None,
-            problems: Vec::new(),
-        };
-        let info = match node.partnership(id).await {
-            Ok(info) => info,
-            Err(e) => {
-                row.problems.push(e.to_string());
-                rows.push(row);
-                continue;
-            }
-        };
-        if info.dissolved.is_some() {
-            row.state = "dissolved".into();
-        } else if let Some(reason) = &info.halted {
-            row.state = "halted".into();
-            row.problems.push(reason.clone());
-        }
-        if let Some(mine) = info.statuses.iter().find(|p| p.member.to_string() == me)
-            && mine.status.name() != "active"
-        {
-            row.state = format!("you are {}", mine.status.name());
-        }
-        if !info.waiting_for.is_empty() {
-            let who: Vec<String> =
-                info.waiting_for.iter().map(|w| short(&w.member.to_string(), 12)).collect();
-            row.finality = Some(format!("finality waits for {}", who.join(", ")));
-        }
-        let standard = Standard::of(&info);
-        if let Err(e) = fill(console, &mut row, id, &standard, &me, now).await {
-            row.problems.push(e.to_string());
-        }
-        rows.push(row);
-    }
-    Ok(PortfolioLive { rows, now: format_time(now) })
+    let view = gather(&console.api.node, &Options { now_ms: now, final_state: false }).await?;
+    Ok(written(&view, now))
 }
 
-/// Fills a row from the standard modules the partnership has.
-async fn fill(
-    console: &Console,
-    row: &mut Row,
-    id: crate::op::PartnershipId,
-    standard: &Standard,
-    me: &str,
-    now: u64,
-) -> Result<(), ConsoleError> {
-    let node = &console.api.node;
-    let base = format!("/console/p/{}", row.id);
-    if let Some(membership) = &standard.membership {
-        let answer: Result<membership_api::MemberInfo, _> =
-            modules::query(node, id, membership, &membership_api::QueryMsg::Member { member: me.to_owned() })
-                .await;
-        let acceptance: Result<membership_api::AcceptanceResponse, _> = modules::query(
-            node,
-            id,
-            membership,
-            &membership_api::QueryMsg::Acceptance { member: me.to_owned() },
-        )
-        .await;
-        if let Ok(membership_api::AcceptanceResponse { pending: Some(pending), .. }) = acceptance {
-            row.waits.push(Wait {
-                text: format!(
-                    "Accept the partnership's terms to become a member ({} voting, {} economic units wait for you)",
-                    pending.terms.voting_units, pending.terms.economic_units
-                ),
-                href: base.clone(),
-                deadline: None,
-            });
-        }
-        if let Ok(info) = answer {
-            let roles = info.record.roles.iter().cloned().collect::<Vec<_>>().join(", ");
-            row.units = Some(format!(
-                "{} voting, {} economic{}",
-                info.record.voting_units,
-                info.record.economic_units,
-                if roles.is_empty() { String::new() } else { format!(" · {roles}") }
-            ));
-        }
-    }
-    if let Some(voting) = &standard.voting {
-        for p in super::proposals::all(node, id, voting).await? {
-            let title = &p.proposal.title;
-            let n = p.proposal.id;
-            match super::proposals::status_now(&p, now) {
-                voting_api::Status::Open if p.closes_ms > now => {
-                    let ballot: voting_api::VoteResponse = modules::query(
-                        node,
-                        id,
-                        voting,
-                        &voting_api::QueryMsg::Vote { proposal: n, voter: me.to_owned() },
-                    )
-                    .await?;
-                    if ballot.ballot.is_none() {
-                        row.waits.push(Wait {
-                            text: format!("Vote on proposal {n}: {title}"),
-                            href: format!("{base}/proposals/{n}"),
-                            deadline: Some(format!("closes {}", relative(p.closes_ms, now))),
-                        });
-                    }
+/// The portfolio written for people.
+fn written(view: &Portfolio, now: u64) -> PortfolioLive {
+    let rows = view.partnerships.iter().map(|h| row(h, now)).collect();
+    let totals = view
+        .totals
+        .iter()
+        .map(|t| (money(&t.asset, t.exponent, t.owed_to_me), money(&t.asset, t.exponent, t.owed_by_me)))
+        .collect();
+    let name_of = |id: &str| view.holding(id).map_or_else(|| short(id, 12), |h| h.name.clone());
+    let overlaps = view
+        .overlaps
+        .iter()
+        .map(|o| OverlapRow {
+            who: match o.kind {
+                OverlapKind::Member => short_member(&o.counterparty),
+                OverlapKind::TreasuryCounterparty => o.counterparty.clone(),
+            },
+            kind: match o.kind {
+                OverlapKind::Member => "partner",
+                OverlapKind::TreasuryCounterparty => "counterparty in the treasury",
+            },
+            names: o.partnerships.iter().map(|id| name_of(id)).collect::<Vec<_>>().join(", "),
+        })
+        .collect();
+    PortfolioLive { rows, totals, overlaps, now: format_time(now) }
+}
+
+fn money(asset: &str, exponent: Option<u8>, amount: Amount) -> Money {
+    Money { asset: asset.to_owned(), amount: format_amount(amount.0, exponent.unwrap_or(0)) }
+}
+
+fn amounts(lines: &[AssetLine], figure: impl Fn(&AssetLine) -> Amount) -> Vec<Money> {
+    lines
+        .iter()
+        .filter(|line| !figure(line).is_zero())
+        .map(|line| money(&line.asset, line.exponent, figure(line)))
+        .collect()
+}
+
+fn row(h: &Holding, now: u64) -> Row {
+    let base = format!("/console/p/{}", h.id);
+    let waits = h
+        .waiting
+        .iter()
+        .map(|w| Wait {
+            text: w.what.clone(),
+            href: match (w.kind, w.id) {
+                (WaitingKind::Vote | WaitingKind::Execute, Some(n)) => format!("{base}/proposals/{n}"),
+                (WaitingKind::ConfirmEntry, Some(n)) => format!("{base}/treasury#entry-{n}"),
+                (WaitingKind::ConfirmPayout, Some(n)) => format!("{base}/treasury#payout-{n}"),
+                _ => base.clone(),
+            },
+            deadline: match (w.from_ms, w.until_ms) {
+                (Some(from), _) if from > now => Some(format!("executable {}", relative(from, now))),
+                (_, Some(until)) if w.kind == WaitingKind::Vote => {
+                    Some(format!("closes {}", relative(until, now)))
                 }
-                voting_api::Status::Executable => row.waits.push(Wait {
-                    text: format!("Execute proposal {n}: {title} (it passed)"),
-                    href: format!("{base}/proposals/{n}"),
-                    deadline: None,
-                }),
-                voting_api::Status::Passed => row.waits.push(Wait {
-                    text: format!("Proposal {n} passed: {title}"),
-                    href: format!("{base}/proposals/{n}"),
-                    deadline: Some(format!("executable {}", relative(p.executable_from_ms, now))),
-                }),
-                _ => {}
+                (_, Some(until)) => Some(format!("lapses {}", relative(until, now))),
+                _ => None,
+            },
+        })
+        .collect();
+    let state = match h.my_status.as_deref() {
+        Some(status) if status != "active" => format!("you are {status}"),
+        _ => h.state.clone(),
+    };
+    let lineage = match (&h.parent, h.children.is_empty()) {
+        (None, true) => None,
+        (parent, _) => {
+            let mut parts = Vec::new();
+            if let Some(parent) = parent {
+                parts.push(format!("spawned from {}…", short(parent, 12)));
             }
+            if !h.children.is_empty() {
+                let children: Vec<String> = h.children.iter().map(|c| format!("{}…", short(c, 12))).collect();
+                parts.push(format!("spawned {}", children.join(", ")));
+            }
+            Some(parts.join("; "))
         }
+    };
+    Row {
+        id: h.id.clone(),
+        id_short: short(&h.id, 12),
+        name: h.name.clone(),
+        final_height: h.final_height,
+        optimistic_height: h.optimistic_height,
+        participants: h.participants.len(),
+        state,
+        units: h.units.as_ref().map(|u| {
+            let roles =
+                if u.roles.is_empty() { String::new() } else { format!(" · {}", u.roles.join(", ")) };
+            format!("{} voting, {} economic{roles}", u.voting, u.economic)
+        }),
+        lineage,
+        waits,
+        owed_to_me: amounts(&h.money, |l| l.owed_to_me),
+        owed_by_me: amounts(&h.money, |l| l.owed_by_me),
+        paying: amounts(&h.money, |l| l.paid_unconfirmed),
+        dates: h
+            .deadlines
+            .iter()
+            .map(|d| Date { when: format_time(d.at_ms), text: d.what.clone(), overdue: d.overdue })
+            .collect(),
+        finality: (!h.finality_waits_for.is_empty()).then(|| {
+            let who: Vec<String> = h.finality_waits_for.iter().map(|m| short(m, 12)).collect();
+            format!("finality waits for {}", who.join(", "))
+        }),
+        problems: h
+            .problems
+            .iter()
+            .map(|p| match &p.module {
+                Some(module) => format!("{module}: {}", p.error),
+                None => p.error.clone(),
+            })
+            .collect(),
     }
-    if let Some(treasury) = &standard.treasury {
-        let exponents = asset_exponents(node, id, treasury).await?;
-        let exp = |asset: &str| exponents.get(asset).copied().unwrap_or(0);
-        for e in pending_entries(node, id, treasury).await? {
-            if e.recorded_by != me {
-                row.waits.push(Wait {
-                    text: format!(
-                        "Confirm {} entry {}: {} {} ({})",
-                        e.kind.name(),
-                        e.id,
-                        format_amount(e.amount.0, exp(&e.asset)),
-                        e.asset,
-                        e.reference
-                    ),
-                    href: format!("{base}/treasury#entry-{}", e.id),
-                    deadline: None,
-                });
-            }
-        }
-        for p in pending_payouts(node, id, treasury).await? {
-            let money = Money { asset: p.asset.clone(), amount: format_amount(p.amount.0, exp(&p.asset)) };
-            if p.member == me {
-                row.waits.push(Wait {
-                    text: format!("Confirm payout {} of {} {} arrived", p.id, money.amount, money.asset),
-                    href: format!("{base}/treasury#payout-{}", p.id),
-                    deadline: None,
-                });
-            } else if p.payer == me {
-                row.paying.push(money);
-            }
-        }
-        let statement: treasury_api::StatementResponse =
-            modules::query(node, id, treasury, &treasury_api::QueryMsg::Statement { member: me.to_owned() })
-                .await?;
-        for (asset, line) in statement {
-            let due = line.owed.0.saturating_add(line.pending.0);
-            if due > 0 {
-                row.owed_to_me.push(Money { amount: format_amount(due, exp(&asset)), asset });
-            }
-        }
-    }
-    Ok(())
 }

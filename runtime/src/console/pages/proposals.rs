@@ -13,7 +13,6 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde_json::json;
 use voting_api::{
     Choice, HandleMsg, ProposalMsg, ProposalSystemMsg, ProposalView, QueryMsg, Status, Threshold,
 };
@@ -21,43 +20,13 @@ use voting_api::{
 use super::super::Console;
 use super::super::auth::Session;
 use super::super::error::ConsoleError;
-use super::super::format::{format_time, percent_of, relative, short_member};
-use super::super::modules;
+use super::super::modules::{self, Kind};
 use super::super::render::{Chrome, Done, error_page, page, respond};
 use super::treasury::{Part, asset_exponents};
 use super::{Fields, Loaded, load, member, number, optional, required};
-use crate::node::{NodeHandle, now_ms};
-use crate::op::PartnershipId;
-
-/// Every proposal, oldest first.
-pub(crate) async fn all(
-    node: &NodeHandle,
-    id: PartnershipId,
-    voting: &str,
-) -> Result<Vec<ProposalView>, ConsoleError> {
-    const PAGE: u32 = 50;
-    modules::query_all(
-        node,
-        id,
-        voting,
-        |after| json!({"proposals": {"start_after": after, "limit": PAGE}}),
-        |v| serde_json::from_value::<voting_api::ProposalsResponse>(v).map(|r| r.proposals),
-        |p: &ProposalView| p.proposal.id,
-        PAGE as usize,
-    )
-    .await
-}
-
-/// A proposal's status now. The module answers as of the partnership's
-/// latest op (a quiet partnership's clock stands still), so a passed
-/// proposal whose grace period is over by this node's clock is shown as
-/// executable, as the next op (an `execute`, say) will find it.
-pub(crate) fn status_now(view: &ProposalView, now_ms: u64) -> Status {
-    match view.status {
-        Status::Passed if now_ms >= view.executable_from_ms => Status::Executable,
-        status => status,
-    }
-}
+use crate::format::{format_time, percent_of, relative, short_member};
+use crate::node::now_ms;
+use crate::portfolio::read::{Reader, status_now};
 
 /// The rule of a proposal in words; with the total voting power at its
 /// snapshot, the quorum in units too.
@@ -194,7 +163,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
 ];
 
 async fn voting_config(console: &Console, loaded: &Loaded) -> Result<voting_api::Config, ConsoleError> {
-    let voting = loaded.standard.voting()?;
+    let voting = loaded.standard.require(Kind::Voting)?;
     modules::query(&console.api.node, loaded.id, voting, &QueryMsg::Config {}).await
 }
 
@@ -240,9 +209,10 @@ pub(crate) async fn list(
 ) -> Response {
     let result = async {
         let loaded = load(&console, &id).await?;
-        let voting = loaded.standard.voting()?.to_owned();
+        let voting = loaded.standard.require(Kind::Voting)?.to_owned();
         let now = now_ms();
-        let rows = all(&console.api.node, loaded.id, &voting)
+        let rows = Reader::optimistic(&console.api.node, loaded.id)
+            .proposals(&voting)
             .await?
             .into_iter()
             .rev()
@@ -317,8 +287,8 @@ async fn messages_for(
     action: &str,
     fields: &Fields,
 ) -> Result<(Vec<ProposalMsg>, Option<Vec<String>>), ConsoleError> {
-    let membership = || loaded.standard.membership().map(str::to_owned);
-    let treasury = || loaded.standard.treasury().map(str::to_owned);
+    let membership = || loaded.standard.require(Kind::Membership).map(str::to_owned);
+    let treasury = || loaded.standard.require(Kind::Treasury).map(str::to_owned);
     let call = |module: String, msg: serde_json::Value| ProposalMsg::Call { module, msg };
     Ok(match action {
         "resolution" => (vec![], None),
@@ -371,7 +341,7 @@ async fn messages_for(
                 .get(&asset)
                 .ok_or_else(|| ConsoleError::BadInput(format!("this treasury keeps no asset {asset:?}")))?;
             let amount = optional(fields, "amount")
-                .map(|t| super::super::format::parse_amount(&t, exponent))
+                .map(|t| crate::format::parse_amount(&t, exponent))
                 .transpose()
                 .map_err(|e| ConsoleError::BadInput(format!("The amount: {e}")))?
                 .map(treasury_api::Amount);
@@ -425,7 +395,7 @@ pub(crate) async fn propose(
     let result = async {
         session.check(&headers, fields.get("csrf").map(String::as_str))?;
         let loaded = load(&console, &id).await?;
-        let voting = loaded.standard.voting()?.to_owned();
+        let voting = loaded.standard.require(Kind::Voting)?.to_owned();
         let action = required(&fields, "action", "The kind of proposal")?;
         let title = required(&fields, "title", "The title")?;
         let description = optional(&fields, "description").unwrap_or_default();
@@ -459,7 +429,7 @@ pub(crate) async fn detail(
 ) -> Response {
     let result = async {
         let loaded = load(&console, &id).await?;
-        let voting = loaded.standard.voting()?.to_owned();
+        let voting = loaded.standard.require(Kind::Voting)?.to_owned();
         let node = &console.api.node;
         let view: ProposalView =
             modules::query(node, loaded.id, &voting, &QueryMsg::Proposal { id: n }).await?;
@@ -612,7 +582,7 @@ pub(crate) async fn vote(
     let result = async {
         session.check(&headers, fields.get("csrf").map(String::as_str))?;
         let loaded = load(&console, &id).await?;
-        let voting = loaded.standard.voting()?.to_owned();
+        let voting = loaded.standard.require(Kind::Voting)?.to_owned();
         let text = required(&fields, "choice", "Your choice")?;
         let choice = match text.as_str() {
             "yes" => Choice::Yes,
@@ -647,7 +617,7 @@ pub(crate) async fn execute(
     let result = async {
         session.check(&headers, fields.get("csrf").map(String::as_str))?;
         let loaded = load(&console, &id).await?;
-        let voting = loaded.standard.voting()?.to_owned();
+        let voting = loaded.standard.require(Kind::Voting)?.to_owned();
         let msg = HandleMsg::Execute { proposal: n };
         modules::call(&console.api.node, loaded.id, &voting, &msg, console.api.config.call_timeout).await?;
         Ok(Done::stay(format!("Proposal {n} is executed: its messages ran."), back.clone()))

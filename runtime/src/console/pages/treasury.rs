@@ -16,23 +16,19 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use treasury_api::{
-    Amount, DistributionRecord, Entry, EntryKind, HandleMsg, PaidFrom, Payout, QueryMsg, Status,
-};
+use treasury_api::{Amount, Entry, EntryKind, HandleMsg, PaidFrom, QueryMsg, Status};
 
 use super::super::Console;
 use super::super::auth::Session;
 use super::super::chart::{self, Series};
 use super::super::error::ConsoleError;
-use super::super::format::{format_amount, format_time, parse_amount, short_member};
-use super::super::modules;
+use super::super::modules::{self, Kind};
 use super::super::render::{Chrome, Done, page, respond};
 use super::{Fields, Loaded, load, optional, required};
+use crate::format::{format_amount, format_time, parse_amount, short_member};
 use crate::node::{NodeHandle, now_ms};
 use crate::op::PartnershipId;
-
-/// Page size of the treasury's list queries (its maximum).
-const PAGE: u32 = 100;
+use crate::portfolio::read::Reader;
 
 /// Asset code → minor-unit exponent, from the treasury's config.
 pub(crate) async fn asset_exponents(
@@ -40,82 +36,7 @@ pub(crate) async fn asset_exponents(
     id: PartnershipId,
     treasury: &str,
 ) -> Result<BTreeMap<String, u8>, ConsoleError> {
-    let config: treasury_api::Config = modules::query(node, id, treasury, &QueryMsg::Config {}).await?;
-    Ok(config.assets)
-}
-
-/// Every entry, oldest first.
-pub(crate) async fn all_entries(
-    node: &NodeHandle,
-    id: PartnershipId,
-    treasury: &str,
-) -> Result<Vec<Entry>, ConsoleError> {
-    modules::query_all(
-        node,
-        id,
-        treasury,
-        |after| serde_json::json!({"entries": {"start_after": after, "limit": PAGE}}),
-        serde_json::from_value::<Vec<Entry>>,
-        |e: &Entry| e.id,
-        PAGE as usize,
-    )
-    .await
-}
-
-/// Entries waiting for confirmation.
-pub(crate) async fn pending_entries(
-    node: &NodeHandle,
-    id: PartnershipId,
-    treasury: &str,
-) -> Result<Vec<Entry>, ConsoleError> {
-    Ok(all_entries(node, id, treasury).await?.into_iter().filter(|e| e.status == Status::Pending).collect())
-}
-
-/// Every payout, oldest first.
-async fn all_payouts(
-    node: &NodeHandle,
-    id: PartnershipId,
-    treasury: &str,
-) -> Result<Vec<Payout>, ConsoleError> {
-    modules::query_all(
-        node,
-        id,
-        treasury,
-        |after| serde_json::json!({"payouts": {"start_after": after, "limit": PAGE}}),
-        serde_json::from_value::<Vec<Payout>>,
-        |p: &Payout| p.id,
-        PAGE as usize,
-    )
-    .await
-}
-
-/// Payouts waiting for their payee's confirmation.
-pub(crate) async fn pending_payouts(
-    node: &NodeHandle,
-    id: PartnershipId,
-    treasury: &str,
-) -> Result<Vec<Payout>, ConsoleError> {
-    Ok(all_payouts(node, id, treasury).await?.into_iter().filter(|p| p.status == Status::Pending).collect())
-}
-
-/// Every distribution and fair share, oldest first; empty from a treasury
-/// whose code keeps no such history.
-async fn distributions(
-    node: &NodeHandle,
-    id: PartnershipId,
-    treasury: &str,
-) -> Option<Vec<DistributionRecord>> {
-    modules::query_all(
-        node,
-        id,
-        treasury,
-        |after| serde_json::json!({"distributions": {"start_after": after, "limit": PAGE}}),
-        serde_json::from_value::<Vec<DistributionRecord>>,
-        |d: &DistributionRecord| d.id,
-        PAGE as usize,
-    )
-    .await
-    .ok()
+    Ok(Reader::optimistic(node, id).asset_exponents(treasury).await?)
 }
 
 /// One asset's balances.
@@ -207,7 +128,7 @@ async fn page_handler(
     live_only: bool,
 ) -> Result<Response, ConsoleError> {
     let loaded = load(console, id).await?;
-    let treasury = loaded.standard.treasury()?.to_owned();
+    let treasury = loaded.standard.require(Kind::Treasury)?.to_owned();
     let live = gather(console, &loaded, &treasury, session).await?;
     if live_only {
         return Ok(page(Ok(live)));
@@ -274,7 +195,8 @@ async fn gather(
         })
         .collect();
 
-    let entries = all_entries(node, id, treasury).await?;
+    let reader = Reader::optimistic(node, id);
+    let entries = reader.entries(treasury).await?;
     let row = |e: &Entry| EntryRow {
         id: e.id,
         kind: e.kind.name(),
@@ -291,10 +213,11 @@ async fn gather(
     let pending = entries.iter().filter(|e| e.status == Status::Pending).map(row).collect();
     let recent = entries.iter().rev().take(20).map(row).collect();
 
-    let my_payouts = pending_payouts(node, id, treasury)
+    let my_payouts = reader
+        .payouts(treasury)
         .await?
         .into_iter()
-        .filter(|p| p.member == loaded.me)
+        .filter(|p| p.status == Status::Pending && p.member == loaded.me)
         .map(|p| PayoutRow {
             id: p.id,
             amount: money(p.amount, &p.asset),
@@ -332,7 +255,8 @@ async fn gather(
         }
     }
 
-    let history = distributions(node, id, treasury).await;
+    // None from a treasury whose code keeps no such history.
+    let history = reader.distributions(treasury).await.ok();
     let now = now_ms();
     let mut charts = Vec::new();
     for (asset, exponent) in &exponents {
@@ -367,7 +291,8 @@ async fn gather(
 /// (current and former), or the participants if there is none.
 async fn statement_members(console: &Console, loaded: &Loaded) -> Result<Vec<String>, ConsoleError> {
     match &loaded.standard.membership {
-        Some(membership) => Ok(super::partnership::members(&console.api.node, loaded.id, membership)
+        Some(membership) => Ok(Reader::optimistic(&console.api.node, loaded.id)
+            .members(membership)
             .await?
             .into_iter()
             .map(|m| m.member)
@@ -418,7 +343,7 @@ where
     let result = async {
         session.check(&headers, fields.get("csrf").map(String::as_str))?;
         let loaded = load(&console, &id).await?;
-        let treasury = loaded.standard.treasury()?.to_owned();
+        let treasury = loaded.standard.require(Kind::Treasury)?.to_owned();
         let (msg, done) = build(console.clone(), loaded, treasury.clone(), fields).await?;
         let loaded_id = id.parse::<PartnershipId>().map_err(|e| ConsoleError::BadInput(e.to_string()))?;
         modules::call(&console.api.node, loaded_id, &treasury, &msg, console.api.config.call_timeout).await?;

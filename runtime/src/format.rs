@@ -1,15 +1,17 @@
-//! How the console writes and reads figures for people: amounts in an
+//! How figures are written for people and read back: amounts in an
 //! asset's major units (`12,000.00`), times in UTC, durations, short ids;
 //! and the exact parse of a typed amount back into minor units.
 //!
-//! It owns no state and knows no module; amounts are plain `u128`s of minor
-//! units here (the treasury's `Amount` is converted by the caller).
+//! The web console and the `polypact` CLI both print with it, so a figure
+//! reads the same in a browser and in a terminal. It owns no state and
+//! knows no module; amounts are plain `u128`s of minor units here (the
+//! treasury's `Amount` is converted by the caller).
 
 use std::fmt::Write as _;
 
 /// `amount` minor units with `exponent` decimals, thousands grouped:
 /// `format_amount(1_200_000, 2)` is `12,000.00`.
-pub(crate) fn format_amount(amount: u128, exponent: u8) -> String {
+pub fn format_amount(amount: u128, exponent: u8) -> String {
     let digits = amount.to_string();
     let exponent = usize::from(exponent);
     let (whole, fraction) = if exponent == 0 {
@@ -33,7 +35,7 @@ pub(crate) fn format_amount(amount: u128, exponent: u8) -> String {
 /// Parses an amount typed in major units (`12000`, `12,000.5`, `0.01`) into
 /// minor units with `exponent` decimals, exactly (no floats). Refuses
 /// signs, more decimals than the asset has, and values past `u128`.
-pub(crate) fn parse_amount(text: &str, exponent: u8) -> Result<u128, String> {
+pub fn parse_amount(text: &str, exponent: u8) -> Result<u128, String> {
     let cleaned: String = text.trim().chars().filter(|c| *c != ',' && *c != '_' && *c != ' ').collect();
     if cleaned.is_empty() {
         return Err("enter an amount".into());
@@ -55,7 +57,7 @@ pub(crate) fn parse_amount(text: &str, exponent: u8) -> Result<u128, String> {
 }
 
 /// `time_ms` (Unix milliseconds) as `2026-11-01 14:03:07 UTC`.
-pub(crate) fn format_time(time_ms: u64) -> String {
+pub fn format_time(time_ms: u64) -> String {
     let seconds = time_ms / 1000;
     let days = i64::try_from(seconds / 86_400).unwrap_or(i64::MAX);
     let rest = seconds % 86_400;
@@ -64,7 +66,7 @@ pub(crate) fn format_time(time_ms: u64) -> String {
 }
 
 /// `time_ms` as a date only: `2026-11-01`.
-pub(crate) fn format_date(time_ms: u64) -> String {
+pub fn format_date(time_ms: u64) -> String {
     let days = i64::try_from(time_ms / 86_400_000).unwrap_or(i64::MAX);
     let (year, month, day) = civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
@@ -86,7 +88,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// A duration in words: `45 s`, `3 min 5 s`, `2 h 10 min`, `4 days 3 h`.
-pub(crate) fn format_duration(ms: u64) -> String {
+pub fn format_duration(ms: u64) -> String {
     let s = ms / 1000;
     match s {
         0..60 => format!("{s} s"),
@@ -97,7 +99,7 @@ pub(crate) fn format_duration(ms: u64) -> String {
 }
 
 /// When `then_ms` is, seen from `now_ms`: `in 3 min 5 s` or `12 s ago`.
-pub(crate) fn relative(then_ms: u64, now_ms: u64) -> String {
+pub fn relative(then_ms: u64, now_ms: u64) -> String {
     if then_ms >= now_ms {
         format!("in {}", format_duration(then_ms - now_ms))
     } else {
@@ -107,12 +109,12 @@ pub(crate) fn relative(then_ms: u64, now_ms: u64) -> String {
 
 /// The first `n` characters of an id, for tables (the whole id goes in a
 /// `title` attribute).
-pub(crate) fn short(id: &str, n: usize) -> String {
+pub fn short(id: &str, n: usize) -> String {
     id.chars().take(n).collect()
 }
 
 /// A member id shortened for tables: `pm1qxy…7f3k`.
-pub(crate) fn short_member(member: &str) -> String {
+pub fn short_member(member: &str) -> String {
     let chars: Vec<char> = member.chars().collect();
     if chars.len() <= 14 {
         return member.to_owned();
@@ -124,7 +126,7 @@ pub(crate) fn short_member(member: &str) -> String {
 }
 
 /// Basis points as a percentage: `6000` is `60%`, `3333` is `33.33%`.
-pub(crate) fn percent_of(part: u64, whole: u64) -> String {
+pub fn percent_of(part: u64, whole: u64) -> String {
     if whole == 0 {
         return "0%".into();
     }
