@@ -99,7 +99,7 @@ pub fn execute_sign(ctx: &mut Ctx, message: String) -> Result<Response> {
         return Err(GuestbookError::TooLong { len, max: config.max_message_len });
     }
     let author = ctx.caller().to_owned();
-    let listed_partnership = config.partnerships.iter().any(|p| *p == author);
+    let listed_partnership = config.partnerships.contains(&author);
     if config.participants_only && !listed_partnership && !ctx.is_participant(&author)? {
         return Err(GuestbookError::NotParticipant { member: author });
     }
