@@ -983,3 +983,14 @@ fn a_payment_from_another_partnership_waits_for_a_member_to_confirm_it() {
     ok(&mut host, BOB, json!({"confirm_entry": {"id": recorded.id}}));
     assert_eq!(pool(&mut host, "EUR"), 250);
 }
+
+#[test]
+fn a_partnership_member_confirms_by_its_own_decision() {
+    let (mut host, members, _) = setup_with(config_with(json!({"pro_rata": {}}), json!("other_member")));
+    members.borrow_mut().insert(JV.into(), (10, vec![]));
+    let recorded = revenue(&mut host, ALICE, "EUR", json!(300), "INV-9");
+    assert_eq!(recorded.status, Status::Pending);
+    // Its message arrives with it as the caller, not via a module.
+    ok(&mut host, JV, json!({"confirm_entry": {"id": recorded.id}}));
+    assert_eq!(pool(&mut host, "EUR"), 300);
+}
