@@ -172,7 +172,12 @@ mod tests {
             decode_signed_op(&[9; 100], &limits),
             Err(OpError::UnsupportedVersion { found: 9, .. })
         ));
-        assert!(matches!(decode_signed_op(&[1; 100], &limits), Err(OpError::Malformed(_))));
+        assert!(matches!(decode_signed_op(&[ENCODING_VERSION; 100], &limits), Err(OpError::Malformed(_))));
+        // An op of the format before the charter's parent is refused as such.
+        assert!(matches!(
+            decode_signed_op(&[1; 100], &limits),
+            Err(OpError::UnsupportedVersion { found: 1, .. })
+        ));
         let big = vec![1u8; limits.max_op_bytes + 1];
         assert!(matches!(decode_signed_op(&big, &limits), Err(OpError::TooLarge { .. })));
     }

@@ -150,7 +150,7 @@ fn a_voted_install_adds_a_module_that_answers_and_takes_calls() {
     assert_eq!(code_of(&h, "guestbook"), Some(code.to_hex()));
     assert_eq!(
         h.query("guestbook", &json!({"config": {}})).expect("the query answers"),
-        json!({"max_message_len": 100, "participants_only": true})
+        json!({"max_message_len": 100, "participants_only": true, "partnerships": []})
     );
     let sign = h.call(1, "guestbook", &json!({"sign": {"message": "installed by vote"}}));
     assert_eq!(h.outcome_error(&sign), None);

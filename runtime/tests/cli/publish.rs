@@ -17,6 +17,12 @@ const NODES: [&str; 3] = ["studio", "telco", "bank"];
 /// `executor` executes it; the execution's answer (or its error text).
 fn pass(net: &Testnet, id: &str, proposal: u64, executor: &str) -> Result<Value, String> {
     for voter in NODES {
+        // The proposal reaches each voter's node first.
+        eventually(&format!("{voter}'s node holds proposal {proposal}"), || {
+            let out =
+                net.run(voter, &["query", id, "voting", &json!({"proposal": {"id": proposal}}).to_string()]);
+            out.status.success().then_some(())
+        });
         net.call(voter, id, "voting", &json!({"vote": {"proposal": proposal, "choice": "yes"}}), "applied");
     }
     let open = net.query(executor, id, "voting", &json!({"proposal": {"id": proposal}}), false);

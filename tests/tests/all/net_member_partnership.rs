@@ -218,7 +218,16 @@ async fn a_joint_venture_votes_in_its_consortium_and_is_paid_into_its_treasury()
     let entries =
         query(&nodes[2], consortium, "treasury", json!({"entries": {}}), false).await.expect("entries");
     let revenue = entries[0]["id"].as_u64().expect("entry id");
+    wait_for("the revenue to reach member 1", || async {
+        query(&nodes[0], consortium, "treasury", json!({"entry": {"id": revenue}}), false).await.map(|_| ())
+    })
+    .await;
     call(&nodes[0], consortium, "treasury", json!({"confirm_entry": {"id": revenue}})).await;
+    wait_for("the confirmed revenue to reach member 2", || async {
+        let balances = query(&nodes[1], consortium, "treasury", json!({"balances": {}}), false).await?;
+        if balances["pool"]["EUR"] == json!(1000) { Ok(()) } else { Err(balances.to_string()) }
+    })
+    .await;
     call(&nodes[1], consortium, "treasury", json!({"distribute": {"asset": "EUR"}})).await;
     let consortium_member = consortium.to_member_text();
     for node in &nodes[..2] {

@@ -252,10 +252,9 @@ async fn story(testnet: &Testnet, program: (&Path, &str), project: (&Path, &str)
     wait_until("the confirmation to reach the studio", Duration::from_secs(30), || async {
         let q = json!({"module": "treasury", "msg": {"entry": {"id": entry}}});
         let answer = studio.post(&format!("/v1/partnerships/{project_id}/query"), &q).await.ok()?;
-        (answer["data"]["status"] == json!("counted") || answer["status"] == json!("counted")).then_some(())
+        (answer["data"]["status"] == json!("counted")).then_some(())
     })
-    .await
-    .ok();
+    .await?;
     let distributed =
         call_on(&studio, &project_id, "treasury", json!({"distribute": {"asset": "EUR"}}), Wait::Final, 60)
             .await?;
@@ -277,13 +276,14 @@ async fn story(testnet: &Testnet, program: (&Path, &str), project: (&Path, &str)
     })
     .await?;
     for e in &fee {
+        let cents = e["amount"].as_u64().unwrap_or(0);
         outln!(
-            "   entry {}: {} EUR minor units from {} ({}), {}",
+            "   entry {}: {}.{:02} EUR from the project ({}), {} until a program partner confirms it arrived",
             e["id"],
-            e["amount"],
-            e["counterparty"],
-            e["reference"],
-            e["status"]
+            cents / 100,
+            cents % 100,
+            e["reference"].as_str().unwrap_or("?"),
+            e["status"].as_str().unwrap_or("?")
         );
     }
     if fee.len() != 1 {
