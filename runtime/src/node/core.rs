@@ -11,7 +11,7 @@
 //! HTTP or libp2p: the service ([`super::service`]) drives it, and the network half
 //! ([`super::network`]) feeds it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::host::WasmExecutor;
@@ -97,6 +97,16 @@ pub struct NodeCore {
     /// Node clock since when finality has been waiting for each member,
     /// per partnership (while it waits; see [`NodeCore::silent_since`]).
     waiting_since: BTreeMap<PartnershipId, BTreeMap<MemberId, u64>>,
+    /// Partnerships whose stored ops changed since the network half last
+    /// asked ([`NodeCore::take_touched`]): what it must look at again.
+    touched: BTreeSet<PartnershipId>,
+    /// Partnerships the absence rules must look at on the next tick: ops
+    /// arrived, or finality waits for someone. An idle partnership is not
+    /// in it, so a tick costs nothing per idle partnership.
+    attention: BTreeSet<PartnershipId>,
+    /// Partnerships whose final state may have advanced since their last
+    /// snapshot.
+    unsnapshotted: BTreeSet<PartnershipId>,
 }
 
 /// One partnership's acks waiting for a store commit.
@@ -136,6 +146,7 @@ impl NodeCore {
             ledgers.insert(partnership, ledger);
         }
         let member = key.member_id();
+        let ids: Vec<PartnershipId> = ledgers.keys().copied().collect();
         Ok(NodeCore {
             store,
             executor,
@@ -152,6 +163,9 @@ impl NodeCore {
             released: Vec::new(),
             last_heard: BTreeMap::new(),
             waiting_since: BTreeMap::new(),
+            touched: ids.iter().copied().collect(),
+            attention: ids.iter().copied().collect(),
+            unsnapshotted: ids.into_iter().collect(),
         })
     }
 
@@ -260,6 +274,9 @@ impl NodeCore {
         }
         self.store.append_ops(&partnership, &[(0, &genesis)])?;
         self.ledgers.insert(partnership, ledger);
+        self.touched.insert(partnership);
+        self.attention.insert(partnership);
+        self.unsnapshotted.insert(partnership);
         Ok(partnership)
     }
 
@@ -391,6 +408,10 @@ impl NodeCore {
         let results = ledger.insert_batch(ops, origin, now_ms);
         keep_published_code(&self.store, ledger)?;
         let mut batch = accepted_ops(ledger, results.iter().flatten());
+        if !batch.is_empty() {
+            self.attention.insert(*partnership);
+            self.unsnapshotted.insert(*partnership);
+        }
         let heard = self.last_heard.entry(*partnership).or_default();
         for (_, op) in &batch {
             heard.insert(op.author(), now_ms);
@@ -478,7 +499,7 @@ impl NodeCore {
     /// authored.
     pub fn tend_absences(&mut self, now_ms: u64) -> Result<Vec<(PartnershipId, OpId)>, NodeError> {
         let mut authored = Vec::new();
-        for partnership in self.partnership_ids() {
+        for partnership in std::mem::take(&mut self.attention) {
             let silent_since = self.silent_since(&partnership, now_ms);
             let Some(ledger) = self.ledgers.get(&partnership) else { continue };
             if ledger.halted().is_some() {
@@ -486,8 +507,15 @@ impl NodeCore {
             }
             let Some(payload) = super::absence::next_action(ledger, &self.member, &silent_since, now_ms)
             else {
+                // Only time can change the answer while finality waits for
+                // someone; otherwise the next op brings it back.
+                if !silent_since.is_empty() {
+                    self.attention.insert(partnership);
+                }
                 continue;
             };
+            // Looked at again next tick, whatever becomes of this op.
+            self.attention.insert(partnership);
             tracing::info!(%partnership, op = payload.kind(), "authoring a suspension op on the member's behalf");
             let op = self.author(&partnership, payload, now_ms)?;
             authored.push((partnership, op.id()));
@@ -613,9 +641,7 @@ impl NodeCore {
         }
         if snapshot_due {
             self.last_snapshot_ms = now_ms;
-            for ledger in self.ledgers.values_mut() {
-                ledger.save_final(&self.store)?;
-            }
+            self.save_snapshots()?;
         }
         Ok(acks)
     }
@@ -646,7 +672,8 @@ impl NodeCore {
     }
 
     /// Appends ops the ledger accepted to the store in one commit.
-    fn persist(&self, partnership: &PartnershipId, ops: &[(u64, Arc<SignedOp>)]) -> Result<(), NodeError> {
+    fn persist(&mut self, partnership: &PartnershipId, ops: &[(u64, Arc<SignedOp>)]) -> Result<(), NodeError> {
+        self.touched.insert(*partnership);
         let refs: Vec<(u64, &SignedOp)> = ops.iter().map(|(h, op)| (*h, op.as_ref())).collect();
         self.store.append_ops(partnership, &refs).map_err(|e| {
             // The ledger already holds these ops in memory; without them on
@@ -688,10 +715,28 @@ impl NodeCore {
     /// (clean shutdown).
     pub fn flush(&mut self) -> Result<(), NodeError> {
         self.commit_held_acks()?;
-        for ledger in self.ledgers.values_mut() {
-            ledger.save_final(&self.store)?;
+        self.save_snapshots()
+    }
+
+    /// Saves the final snapshot of every partnership whose final state may
+    /// have advanced since its last one (the others have nothing to save).
+    fn save_snapshots(&mut self) -> Result<(), NodeError> {
+        for partnership in std::mem::take(&mut self.unsnapshotted) {
+            if let Some(ledger) = self.ledgers.get_mut(&partnership)
+                && let Err(e) = ledger.save_final(&self.store)
+            {
+                self.unsnapshotted.insert(partnership);
+                return Err(e.into());
+            }
         }
         Ok(())
+    }
+
+    /// Takes the partnerships whose stored ops changed (or that were
+    /// opened or joined) since the last call: the network half follows,
+    /// binds and compares only those, so idle partnerships cost it nothing.
+    pub fn take_touched(&mut self) -> BTreeSet<PartnershipId> {
+        std::mem::take(&mut self.touched)
     }
 
     fn collect_events(&mut self, partnership: &PartnershipId) {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::{Fetched, JoinReply, NetworkHalf};
 use crate::host::WasmExecutor;
-use crate::net::{NetHandle, PeerId, SyncRequest, SyncResponse};
+use crate::net::{NetHandle, PeerId, SyncRequest, SyncResponse, sync};
 use crate::node::clock::now_ms;
 use crate::node::core::NodeCore;
 use crate::node::error::NodeError;
@@ -42,23 +42,43 @@ fn is_known_partner(core: &NodeCore, member: &MemberId) -> bool {
 }
 
 impl NetworkHalf {
-    /// Announces every partnership the member takes part in to `peers`.
+    /// Announces every partnership the member takes part in to `peers`,
+    /// many geneses per request.
     pub(super) fn announce_all(&mut self, core: &NodeCore, peers: &[PeerId]) {
-        for partnership in self.subscribed.clone() {
-            self.announce(core, partnership, peers);
-        }
+        let geneses: Vec<Vec<u8>> = self
+            .subscribed
+            .iter()
+            .filter_map(|p| core.ledger(p))
+            .filter(|ledger| ledger.optimistic_state().participant(&core.member()).is_some())
+            .map(|ledger| ledger.genesis().encode())
+            .collect();
+        self.send_announcements(geneses, peers);
     }
 
     /// Sends the genesis of `partnership` to `peers`, so that nodes of its
-    /// participants join it (fire and forget).
+    /// participants join it.
     pub(super) fn announce(&mut self, core: &NodeCore, partnership: PartnershipId, peers: &[PeerId]) {
         let Some(ledger) = core.ledger(&partnership) else { return };
-        let genesis = ledger.genesis().encode();
+        self.send_announcements(vec![ledger.genesis().encode()], peers);
+    }
+
+    /// Sends `geneses` to each of `peers` in batches within the sync
+    /// bounds, each asked again until answered (a peer that goes away is
+    /// announced to again when it reconnects).
+    fn send_announcements(&self, geneses: Vec<Vec<u8>>, peers: &[PeerId]) {
+        if geneses.is_empty() {
+            return;
+        }
+        let batches = announce_batches(geneses);
         for peer in peers.iter().copied() {
-            let net = self.net.clone();
-            let request = SyncRequest::Announce { genesis: genesis.clone() };
+            let (net, batches) = (self.net.clone(), batches.clone());
             tokio::spawn(async move {
-                let _ = net.request(peer, request).await;
+                for geneses in batches {
+                    if let Err(error) = net.request_retrying(peer, SyncRequest::Announce { geneses }).await {
+                        tracing::debug!(%peer, %error, "announcing partnerships failed");
+                        return;
+                    }
+                }
             });
         }
     }
@@ -111,7 +131,7 @@ impl NetworkHalf {
         let (net, tx) = (self.net.clone(), self.fetch_tx.clone());
         let executor = Arc::clone(core.executor());
         tokio::spawn(async move {
-            let _ = net.request(peer, hello).await;
+            let _ = net.request_retrying(peer, hello).await;
             let code = fetch_code(&net, peer, &missing, executor).await;
             let _ = tx.send(Fetched::Genesis { genesis: Box::new(genesis), code, reply: None }).await;
         });
@@ -236,7 +256,8 @@ pub(super) async fn fetch_code(
 ) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for hash in hashes {
-        if let Ok(SyncResponse::Code { wasm }) = net.request(peer, SyncRequest::Code { hash: *hash }).await
+        if let Ok(SyncResponse::Code { wasm }) =
+            net.request_retrying(peer, SyncRequest::Code { hash: *hash }).await
             && CodeHash::of(&wasm) == *hash
         {
             out.push(wasm);
@@ -250,4 +271,42 @@ pub(super) async fn fetch_code(
     })
     .await;
     out
+}
+
+/// `geneses` in batches of at most [`sync::MAX_GENESES_PER_ANNOUNCE`] and
+/// [`sync::MAX_ANNOUNCE_BYTES`] (a batch takes at least one).
+fn announce_batches(geneses: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
+    let mut batches: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut bytes = 0usize;
+    for genesis in geneses {
+        let fits = batches.last().is_some_and(|batch| {
+            batch.len() < sync::MAX_GENESES_PER_ANNOUNCE && bytes + genesis.len() <= sync::MAX_ANNOUNCE_BYTES
+        });
+        if !fits {
+            batches.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += genesis.len();
+        if let Some(batch) = batches.last_mut() {
+            batch.push(genesis);
+        }
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_are_batched_within_the_bounds() {
+        assert!(announce_batches(Vec::new()).is_empty());
+        let small = announce_batches(vec![vec![0; 100]; sync::MAX_GENESES_PER_ANNOUNCE + 1]);
+        assert_eq!(small.iter().map(Vec::len).collect::<Vec<_>>(), vec![sync::MAX_GENESES_PER_ANNOUNCE, 1]);
+        let big = announce_batches(vec![vec![0; sync::MAX_ANNOUNCE_BYTES / 2]; 5]);
+        assert_eq!(big.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
+        // A genesis larger than a batch still goes, alone.
+        let huge = announce_batches(vec![vec![0; 10], vec![0; sync::MAX_ANNOUNCE_BYTES + 1], vec![0; 10]]);
+        assert_eq!(huge.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1]);
+    }
 }

@@ -1,9 +1,11 @@
 //! Missing parents. A gossip op whose parents this node lacks waits in the
 //! ledger's pending buffer while its parents are asked of the peer that
-//! sent it, by id; past [`SyncConfig::max_id_fetches`](super::SyncConfig)
-//! fetches in flight, anti-entropy is asked instead. Pages fetched here or
-//! by anti-entropy are inserted with one store commit, and what they still
-//! lack is fetched in turn.
+//! sent it, by id (asked again with backoff while the peer is busy or the
+//! request fails in transport); past
+//! [`SyncConfig::max_id_fetches`](super::SyncConfig) fetches in flight, an
+//! anti-entropy round with that peer is asked for instead. Pages fetched
+//! here or by anti-entropy are inserted with one store commit per
+//! partnership, and what they still lack is fetched in turn.
 
 use std::collections::BTreeSet;
 
@@ -26,7 +28,7 @@ impl NetworkHalf {
         ids: Vec<OpId>,
     ) {
         if self.id_fetches >= self.config.max_id_fetches {
-            self.start_session(core, partnership, None);
+            self.sync_soon(core, peer, partnership);
             return;
         }
         self.id_fetches += 1;
@@ -38,8 +40,8 @@ impl NetworkHalf {
         ids.truncate(sync::MAX_IDS_PER_REQUEST);
         tokio::spawn(async move {
             let wanted: BTreeSet<OpId> = ids.iter().copied().collect();
-            let _ = net.request(peer, hello).await;
-            let response = net.request(peer, SyncRequest::OpsById { partnership, ids }).await;
+            let _ = net.request_retrying(peer, hello).await;
+            let response = net.request_retrying(peer, SyncRequest::OpsById { partnership, ids }).await;
             tracing::debug!(%peer, wanted = wanted.len(), ok = response.is_ok(), "fetched ops by id");
             if let Ok(SyncResponse::Ops { ops, .. }) = response {
                 let ops: Vec<SignedOp> = ops
@@ -48,7 +50,7 @@ impl NetworkHalf {
                     .filter(|op| wanted.contains(&op.id()))
                     .collect();
                 if !ops.is_empty() {
-                    let _ = tx.send(Fetched::Ops { partnership, peer, ops }).await;
+                    let _ = tx.send(Fetched::Ops { peer, ops }).await;
                 }
             }
             let _ = tx.send(Fetched::IdFetchDone).await;
