@@ -55,11 +55,11 @@ impl NetworkHalf {
         self.send_announcements(geneses, peers);
     }
 
-    /// Sends the genesis of `partnership` to `peers`, so that nodes of its
-    /// participants join it.
-    pub(super) fn announce(&mut self, core: &NodeCore, partnership: PartnershipId, peers: &[PeerId]) {
-        let Some(ledger) = core.ledger(&partnership) else { return };
-        self.send_announcements(vec![ledger.genesis().encode()], peers);
+    /// Sends the geneses of `partnerships` to `peers`, so that nodes of
+    /// their participants join them.
+    pub(super) fn announce(&mut self, core: &NodeCore, partnerships: &[PartnershipId], peers: &[PeerId]) {
+        let geneses = partnerships.iter().filter_map(|p| core.ledger(p)).map(|l| l.genesis().encode()).collect();
+        self.send_announcements(geneses, peers);
     }
 
     /// Sends `geneses` to each of `peers` in batches within the sync

@@ -63,6 +63,10 @@ impl NetworkHalf {
         };
         match &response {
             SyncResponse::Denied => self.stats.sync_denied += 1,
+            // Heads of nothing but partnerships the peer may not see.
+            SyncResponse::Heads { denied, answered, .. } if denied.len() == *answered as usize => {
+                self.stats.sync_denied += 1;
+            }
             _ => self.stats.sync_served += 1,
         }
         let _ = self.net.respond(responder, response).await;

@@ -31,6 +31,8 @@ impl NetworkHalf {
     ) -> Result<(), NodeError> {
         let member = core.member();
         let me = self.net.local_peer_id().to_bytes();
+        // Newly followed partnerships of the member, announced together.
+        let mut announce = Vec::new();
         for partnership in std::mem::take(&mut self.to_follow) {
             let Some(ledger) = core.ledger(&partnership) else { continue };
             let record = ledger.optimistic_state().participant(&member);
@@ -56,8 +58,7 @@ impl NetworkHalf {
                     Ok(()) => {
                         self.subscribed.insert(partnership);
                         if active {
-                            let peers = self.net.connected_peers().await.unwrap_or_default();
-                            self.announce(core, partnership, &peers);
+                            announce.push(partnership);
                         }
                     }
                     Err(error) => {
@@ -86,6 +87,10 @@ impl NetworkHalf {
                     }
                 }
             }
+        }
+        if !announce.is_empty() {
+            let peers = self.net.connected_peers().await.unwrap_or_default();
+            self.announce(core, &announce, &peers);
         }
         Ok(())
     }
