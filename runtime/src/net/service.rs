@@ -203,10 +203,12 @@ impl NetHandle {
         loop {
             match self.request(peer, request.clone()).await {
                 Ok(SyncResponse::Busy) => {
-                    tracing::debug!(%peer, attempt, "sync request refused as busy; asking again");
+                    let kind = request.kind();
+                    tracing::debug!(%peer, kind, attempt, "sync request refused as busy; asking again");
                 }
                 Err(error) if error.is_transient() => {
-                    tracing::debug!(%peer, attempt, %error, "sync request failed; asking again");
+                    let kind = request.kind();
+                    tracing::debug!(%peer, kind, attempt, %error, "sync request failed; asking again");
                 }
                 other => return other,
             }

@@ -219,6 +219,18 @@ pub enum SyncRequest {
 }
 
 impl SyncRequest {
+    /// The request's kind, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SyncRequest::Heads { .. } => "heads",
+            SyncRequest::Ops { .. } => "ops",
+            SyncRequest::OpsById { .. } => "ops by id",
+            SyncRequest::Code { .. } => "code",
+            SyncRequest::Hello { .. } => "hello",
+            SyncRequest::Announce { .. } => "announce",
+        }
+    }
+
     /// Checks the request's own bounds; an out-of-bounds request is
     /// answered with [`SyncResponse::TooLarge`].
     pub fn check_bounds(&self) -> Result<(), SyncResponse> {

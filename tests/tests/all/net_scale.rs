@@ -67,9 +67,9 @@ fn squeezed(keypair: Keypair, bootstrap: Vec<polypact::net::Multiaddr>) -> Trans
 async fn a_late_partner_catches_up_on_many_partnerships_through_squeezed_sync() {
     init_tracing();
     const COUNT: usize = 60;
-    // One sync request per peer per second: a round's pages right after
-    // its heads are refused as busy, and asked again.
-    let network = SyncConfig { sync_requests_per_sec: 1, ..test_network_config() };
+    // Two sync requests per peer per second: requests past them are
+    // refused as busy, and asked again.
+    let network = SyncConfig { sync_requests_per_sec: 2, ..test_network_config() };
     let dirs = temp_dirs(2);
     let (nodes, code) = start_nodes_with(2, &dirs, network, squeezed).await;
     let (first, late) = (&nodes[0], &nodes[1]);

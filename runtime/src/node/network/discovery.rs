@@ -63,23 +63,41 @@ impl NetworkHalf {
     }
 
     /// Sends `geneses` to each of `peers` in batches within the sync
-    /// bounds, each asked again until answered (a peer that goes away is
-    /// announced to again when it reconnects).
-    fn send_announcements(&self, geneses: Vec<Vec<u8>>, peers: &[PeerId]) {
+    /// bounds, each asked again until answered. One announcing task runs
+    /// per peer: what is announced meanwhile waits and goes in the next
+    /// batch, so joining many partnerships one by one costs a peer a few
+    /// requests, not one each. A peer that goes away is announced to again
+    /// when it reconnects.
+    fn send_announcements(&mut self, geneses: Vec<Vec<u8>>, peers: &[PeerId]) {
         if geneses.is_empty() {
             return;
         }
-        let batches = announce_batches(geneses);
         for peer in peers.iter().copied() {
-            let (net, batches) = (self.net.clone(), batches.clone());
+            if let Some(queued) = self.announcing.get_mut(&peer) {
+                queued.extend(geneses.iter().cloned());
+                continue;
+            }
+            self.announcing.insert(peer, Vec::new());
+            let (net, tx, batches) = (self.net.clone(), self.fetch_tx.clone(), announce_batches(geneses.clone()));
             tokio::spawn(async move {
+                let mut reached = true;
                 for geneses in batches {
                     if let Err(error) = net.request_retrying(peer, SyncRequest::Announce { geneses }).await {
                         tracing::debug!(%peer, %error, "announcing partnerships failed");
-                        return;
+                        reached = false;
+                        break;
                     }
                 }
+                let _ = tx.send(Fetched::Announced { peer, reached }).await;
             });
+        }
+    }
+
+    /// An announcing task to `peer` ended: sends what waited for it.
+    pub(super) fn announced_to(&mut self, peer: PeerId, reached: bool) {
+        let queued = self.announcing.remove(&peer).unwrap_or_default();
+        if reached {
+            self.send_announcements(queued, &[peer]);
         }
     }
 

@@ -40,8 +40,13 @@ impl NetworkHalf {
         ids.truncate(sync::MAX_IDS_PER_REQUEST);
         tokio::spawn(async move {
             let wanted: BTreeSet<OpId> = ids.iter().copied().collect();
-            let _ = net.request_retrying(peer, hello).await;
-            let response = net.request_retrying(peer, SyncRequest::OpsById { partnership, ids }).await;
+            let request = SyncRequest::OpsById { partnership, ids };
+            let mut response = net.request_retrying(peer, request.clone()).await;
+            if let Ok(SyncResponse::Denied) = response {
+                // Not bound there yet: prove the member, then ask again.
+                let _ = net.request_retrying(peer, hello).await;
+                response = net.request_retrying(peer, request).await;
+            }
             tracing::debug!(%peer, wanted = wanted.len(), ok = response.is_ok(), "fetched ops by id");
             if let Ok(SyncResponse::Ops { ops, .. }) = response {
                 let ops: Vec<SignedOp> = ops

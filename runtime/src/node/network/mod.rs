@@ -181,6 +181,13 @@ pub enum Fetched {
     },
     /// A join by id found no peer that could provide the genesis.
     JoinFailed(PartnershipId, JoinReply),
+    /// Announcing partnerships to `peer` ended.
+    Announced {
+        /// The peer.
+        peer: PeerId,
+        /// Whether every batch was answered.
+        reached: bool,
+    },
 }
 
 /// The network half of a node: owned by the node task next to the
@@ -222,6 +229,8 @@ pub struct NetworkHalf {
     buckets: BTreeMap<PeerId, (u64, Instant)>,
     /// Announced partnerships from strangers, waiting for the operator.
     invitations: invitations::Invitations,
+    /// Peers an announcing task runs for, with the geneses waiting for it.
+    announcing: BTreeMap<PeerId, Vec<Vec<u8>>>,
     /// The peers last told to the transport as known.
     known_peers: BTreeSet<PeerId>,
     /// Members whose announced partnerships are joined without asking.
@@ -266,6 +275,7 @@ impl NetworkHalf {
             authorised: BTreeMap::new(),
             buckets: BTreeMap::new(),
             invitations: invitations::Invitations::new(config.max_invitations),
+            announcing: BTreeMap::new(),
             known_peers: BTreeSet::new(),
             join_from: BTreeSet::new(),
         }
@@ -364,6 +374,10 @@ impl NetworkHalf {
                         self.insert_fetched(core, partnership, peer, ops).await?;
                     }
                 }
+                Ok(())
+            }
+            NetInput::Fetched(Fetched::Announced { peer, reached }) => {
+                self.announced_to(peer, reached);
                 Ok(())
             }
             NetInput::Fetched(Fetched::RoundDone { peer, done }) => {
