@@ -6,8 +6,8 @@
 //! dropped were not retried, and half of 200 partnerships stayed unfinal for
 //! good. Sync between two peers is now batched across the partnerships
 //! they share, and every request is asked again until answered. The
-//! 1,000-partnership figure is the `net_bench::bench_scale` benchmark's
-//! (`POLYPACT_SCALE_PARTNERSHIPS` there); these tests keep CI short.
+//! figures (time until all final, idle cost, start-up) are the
+//! `net_bench::bench_scale` benchmark's; these tests check behaviour only.
 
 use std::time::Duration;
 
@@ -15,10 +15,12 @@ use polypact::net::{Keypair, Retry, TransportConfig};
 use polypact::node::SyncConfig;
 use polypact_tests::*;
 
-/// Partnerships the two nodes share (the benchmark runs 1,000).
-const PARTNERSHIPS: usize = 300;
+/// Partnerships the two nodes share (issue 26: about a minute in a debug
+/// build on 2 shared cores).
+const PARTNERSHIPS: usize = 1000;
 
-/// How long the nodes may take for all of them (a debug build on 2 shared cores).
+/// How long the nodes may take for all of them (a debug build on 2 shared
+/// cores, with other work on them).
 const PATIENCE: Duration = Duration::from_secs(300);
 
 fn init_tracing() {
