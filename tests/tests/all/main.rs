@@ -22,5 +22,6 @@ mod net_gossip;
 mod net_join;
 mod net_scale;
 mod net_suspension;
+mod scale_bench;
 mod term_wasm;
 mod treasury_wasm;
