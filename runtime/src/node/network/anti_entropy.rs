@@ -97,6 +97,16 @@ impl AntiEntropy {
         self.unsettled.extend(partnerships);
     }
 
+    /// `peer` asked about `partnership` with the digest this node has too:
+    /// they agree, and neither needs a round about it until it changes.
+    pub(super) fn agree(&mut self, peer: PeerId, partnership: PartnershipId, digest: HeadsDigest) {
+        let book = self.peers.entry(peer).or_default();
+        // Asked for soon, it is still compared: the ask came before this.
+        if !book.due.contains(&partnership) {
+            book.agreed.insert(partnership, digest);
+        }
+    }
+
     /// Forgets a peer that disconnected (its next connection starts afresh).
     pub(super) fn disconnected(&mut self, peer: &PeerId) {
         self.peers.remove(peer);

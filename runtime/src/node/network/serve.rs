@@ -122,7 +122,10 @@ impl NetworkHalf {
                     break;
                 }
             };
-            if HeadsDigest::of(&seqs) != entry.digest {
+            let digest = HeadsDigest::of(&seqs);
+            if digest == entry.digest {
+                self.anti_entropy.agree(peer, partnership, digest);
+            } else {
                 // An author and a seq on the wire, with room for framing.
                 let size = 40 + 41 * seqs.len();
                 if !differ.is_empty() && bytes + size > sync::MAX_HEADS_BYTES {
