@@ -385,8 +385,9 @@ pub async fn sign_in_each(nodes: &[&TestNode], partnerships: &[PartnershipId]) -
 /// of `nodes`, asking again only about those that were not yet. Fails the
 /// test with how many are not and the first of them, as each node sees it.
 pub async fn wait_all_final(nodes: &[&TestNode], ops: &[(PartnershipId, OpId)], patience: Duration) {
-    let waiting: std::cell::RefCell<Vec<(usize, PartnershipId, OpId)>> =
-        std::cell::RefCell::new((0..nodes.len()).flat_map(|n| ops.iter().map(move |(p, op)| (n, *p, *op))).collect());
+    let waiting: std::cell::RefCell<Vec<(usize, PartnershipId, OpId)>> = std::cell::RefCell::new(
+        (0..nodes.len()).flat_map(|n| ops.iter().map(move |(p, op)| (n, *p, *op))).collect(),
+    );
     let total = waiting.borrow().len();
     let waiting = &waiting;
     wait_for_within("every op to be final on every node", patience, || {

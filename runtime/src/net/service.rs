@@ -344,8 +344,13 @@ impl Network {
             config,
         };
         tokio::spawn(task.run());
-        let handle =
-            NetHandle { commands: commands_tx, local_peer_id, turns: Arc::default(), in_flight_per_peer, retry };
+        let handle = NetHandle {
+            commands: commands_tx,
+            local_peer_id,
+            turns: Arc::default(),
+            in_flight_per_peer,
+            retry,
+        };
         Ok((handle, events_rx))
     }
 }
@@ -791,8 +796,12 @@ impl Task {
                     let failure = match &error {
                         request_response::OutboundFailure::DialFailure => RequestFailure::Unreachable,
                         request_response::OutboundFailure::Timeout => RequestFailure::Timeout,
-                        request_response::OutboundFailure::ConnectionClosed => RequestFailure::ConnectionClosed,
-                        request_response::OutboundFailure::UnsupportedProtocols => RequestFailure::Unsupported,
+                        request_response::OutboundFailure::ConnectionClosed => {
+                            RequestFailure::ConnectionClosed
+                        }
+                        request_response::OutboundFailure::UnsupportedProtocols => {
+                            RequestFailure::Unsupported
+                        }
                         request_response::OutboundFailure::Io(_) => RequestFailure::Stream,
                     };
                     let detail = error.to_string();

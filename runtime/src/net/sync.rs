@@ -564,8 +564,8 @@ where
     let mut done = 0u32;
     for range in ranges {
         for op in range {
-            let full = out.len() >= MAX_PAGE_OPS as usize
-                || (!out.is_empty() && bytes + op.len() > MAX_PAGE_BYTES);
+            let full =
+                out.len() >= MAX_PAGE_OPS as usize || (!out.is_empty() && bytes + op.len() > MAX_PAGE_BYTES);
             if full {
                 return SyncResponse::Page { ops: out, done };
             }

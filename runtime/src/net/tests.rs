@@ -70,7 +70,11 @@ fn heads(p: PartnershipId) -> SyncRequest {
 /// A `Heads` answer that `p` differs, with one author at seq 3.
 fn differs(p: PartnershipId) -> SyncResponse {
     let seqs = vec![(MemberKey::from_seed(1).member_id(), 3)];
-    SyncResponse::Heads { differ: vec![sync::PartnershipSeqs { partnership: p, seqs }], denied: vec![], answered: 1 }
+    SyncResponse::Heads {
+        differ: vec![sync::PartnershipSeqs { partnership: p, seqs }],
+        denied: vec![],
+        answered: 1,
+    }
 }
 
 fn op_bytes(seed: u8, seq: u64) -> (OpId, Vec<u8>) {

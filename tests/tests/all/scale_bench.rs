@@ -61,7 +61,8 @@ async fn timed_start(
 ) -> (TestNode, Duration) {
     let started = Instant::now();
     let node =
-        TestNode::start_configured(dir, seed, real_net_config(keypair, bootstrap), SyncConfig::default()).await;
+        TestNode::start_configured(dir, seed, real_net_config(keypair, bootstrap), SyncConfig::default())
+            .await;
     node.node.info().await.expect("serving");
     (node, started.elapsed())
 }

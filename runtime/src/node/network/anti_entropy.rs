@@ -261,7 +261,9 @@ impl NetworkHalf {
                     entries.push(HeadsEntry { partnership, digest: HeadsDigest::of(&seqs) });
                     ours.insert(partnership, seqs);
                 }
-                Err(error) => tracing::warn!(%partnership, %error, "cannot read author seqs for anti-entropy"),
+                Err(error) => {
+                    tracing::warn!(%partnership, %error, "cannot read author seqs for anti-entropy")
+                }
             }
         }
         if entries.is_empty() {
@@ -468,7 +470,8 @@ impl Round {
                 .filter(|op| {
                     let Some(&i) = index.get(&(op.partnership(), op.author())) else { return false };
                     let range = &asked[i];
-                    let within = op.seq() >= range.from_seq && op.seq() < range.from_seq + u64::from(range.limit);
+                    let within =
+                        op.seq() >= range.from_seq && op.seq() < range.from_seq + u64::from(range.limit);
                     if within {
                         highest[i] = highest[i].max(Some(op.seq()));
                     }

@@ -58,7 +58,8 @@ impl NetworkHalf {
     /// Sends the geneses of `partnerships` to `peers`, so that nodes of
     /// their participants join them.
     pub(super) fn announce(&mut self, core: &NodeCore, partnerships: &[PartnershipId], peers: &[PeerId]) {
-        let geneses = partnerships.iter().filter_map(|p| core.ledger(p)).map(|l| l.genesis().encode()).collect();
+        let geneses =
+            partnerships.iter().filter_map(|p| core.ledger(p)).map(|l| l.genesis().encode()).collect();
         self.send_announcements(geneses, peers);
     }
 
@@ -78,7 +79,8 @@ impl NetworkHalf {
                 continue;
             }
             self.announcing.insert(peer, Vec::new());
-            let (net, tx, batches) = (self.net.clone(), self.fetch_tx.clone(), announce_batches(geneses.clone()));
+            let (net, tx, batches) =
+                (self.net.clone(), self.fetch_tx.clone(), announce_batches(geneses.clone()));
             tokio::spawn(async move {
                 let mut reached = true;
                 for geneses in batches {

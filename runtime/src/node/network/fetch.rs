@@ -7,7 +7,7 @@
 //! here or by anti-entropy are inserted with one store commit per
 //! partnership, and what they still lack is fetched in turn.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Fetched, NetworkHalf};
 use crate::ledger::Refusal;
@@ -62,41 +62,53 @@ impl NetworkHalf {
         });
     }
 
+    /// Inserts fetched ops (a page may carry several partnerships') with
+    /// one store commit, and fetches what they still lack.
     pub(super) async fn insert_fetched(
         &mut self,
         core: &mut NodeCore,
-        partnership: PartnershipId,
         peer: PeerId,
         ops: Vec<SignedOp>,
     ) -> Result<(), NodeError> {
-        let ops: Vec<SignedOp> = ops.into_iter().filter(|op| op.partnership() == partnership).collect();
-        let ids: Vec<OpId> = ops.iter().map(SignedOp::id).collect();
-        // One store transaction for the whole page.
-        let results = core.insert_batch(&partnership, ops, Origin::Synced, now_ms())?;
-        let mut accepted = Vec::new();
-        let mut waiting = BTreeSet::new();
-        for (id, result) in ids.into_iter().zip(results) {
-            match result {
-                Ok(insertion) => {
-                    self.stats.synced_ops += insertion.accepted.len() as u64;
-                    waiting.remove(&id);
-                    for (got, _) in &insertion.accepted {
-                        waiting.remove(got);
-                    }
-                    waiting.extend(insertion.waiting_for);
-                    accepted.extend(insertion.accepted);
-                }
-                Err(Refusal::Duplicate(_)) => {}
-                Err(refusal) => tracing::debug!(%peer, %refusal, "synced op refused"),
+        let mut by_partnership: BTreeMap<PartnershipId, Vec<SignedOp>> = BTreeMap::new();
+        for op in ops {
+            if core.ledger(&op.partnership()).is_some() {
+                by_partnership.entry(op.partnership()).or_default().push(op);
             }
         }
-        let accepted: Vec<OpId> = accepted.into_iter().map(|(id, _)| id).collect();
-        self.close_verdicts(&accepted).await;
-        if let Some(ledger) = core.ledger(&partnership) {
-            waiting.retain(|id| !ledger.dag().contains(id));
+        let batches: Vec<(PartnershipId, Vec<SignedOp>)> = by_partnership.into_iter().collect();
+        let ids: Vec<Vec<OpId>> =
+            batches.iter().map(|(_, ops)| ops.iter().map(SignedOp::id).collect()).collect();
+        if batches.is_empty() {
+            return Ok(());
         }
-        if !waiting.is_empty() {
-            self.fetch_missing(core, partnership, peer, waiting.into_iter().collect());
+        let inserted = core.insert_batches(batches, Origin::Synced, now_ms())?;
+        for ((partnership, results), ids) in inserted.into_iter().zip(ids) {
+            let mut accepted = Vec::new();
+            let mut waiting = BTreeSet::new();
+            for (id, result) in ids.into_iter().zip(results) {
+                match result {
+                    Ok(insertion) => {
+                        self.stats.synced_ops += insertion.accepted.len() as u64;
+                        waiting.remove(&id);
+                        for (got, _) in &insertion.accepted {
+                            waiting.remove(got);
+                        }
+                        waiting.extend(insertion.waiting_for);
+                        accepted.extend(insertion.accepted);
+                    }
+                    Err(Refusal::Duplicate(_)) => {}
+                    Err(refusal) => tracing::debug!(%peer, %refusal, "synced op refused"),
+                }
+            }
+            let accepted: Vec<OpId> = accepted.into_iter().map(|(id, _)| id).collect();
+            self.close_verdicts(&accepted).await;
+            if let Some(ledger) = core.ledger(&partnership) {
+                waiting.retain(|id| !ledger.dag().contains(id));
+            }
+            if !waiting.is_empty() {
+                self.fetch_missing(core, partnership, peer, waiting.into_iter().collect());
+            }
         }
         Ok(())
     }

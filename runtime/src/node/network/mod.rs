@@ -363,19 +363,7 @@ impl NetworkHalf {
                 let _ = reply.send(Err(NodeError::UnknownPartnership(partnership)));
                 Ok(())
             }
-            NetInput::Fetched(Fetched::Ops { peer, ops }) => {
-                // One page may carry ops of several partnerships.
-                let mut by_partnership: BTreeMap<PartnershipId, Vec<SignedOp>> = BTreeMap::new();
-                for op in ops {
-                    by_partnership.entry(op.partnership()).or_default().push(op);
-                }
-                for (partnership, ops) in by_partnership {
-                    if core.ledger(&partnership).is_some() {
-                        self.insert_fetched(core, partnership, peer, ops).await?;
-                    }
-                }
-                Ok(())
-            }
+            NetInput::Fetched(Fetched::Ops { peer, ops }) => self.insert_fetched(core, peer, ops).await,
             NetInput::Fetched(Fetched::Announced { peer, reached }) => {
                 self.announced_to(peer, reached);
                 Ok(())

@@ -199,7 +199,12 @@ fn answer(core: &NodeCore, authorised: &Authorised, peer: &PeerId, request: &Syn
                 if failed.is_some() || !may_sync(&range.partnership) {
                     return Vec::new();
                 }
-                match store.ops_by_author(&range.partnership, &range.author, range.from_seq, range.limit as usize) {
+                match store.ops_by_author(
+                    &range.partnership,
+                    &range.author,
+                    range.from_seq,
+                    range.limit as usize,
+                ) {
                     Ok(ops) => ops.iter().map(SignedOp::encode).collect(),
                     Err(error) => {
                         failed = Some(error);
