@@ -435,6 +435,13 @@ impl NodeCore {
                 to_persist.push((partnership, batch, ack));
             }
         }
+        if to_persist.iter().any(|(_, batch, _)| !batch.is_empty()) {
+            // A commit happens anyway: every partnership's held acks share it.
+            for (partnership, held) in std::mem::take(&mut self.held) {
+                self.released.extend(held.ops.iter().map(|(_, op)| op.id()));
+                to_persist.push((partnership, held.ops, None));
+            }
+        }
         let batches: Vec<(PartnershipId, Vec<(u64, Arc<SignedOp>)>)> =
             to_persist.iter().map(|(p, batch, _)| (*p, batch.clone())).collect();
         self.persist_many(&batches)?;
