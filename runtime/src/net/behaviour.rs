@@ -16,7 +16,8 @@ use super::gossip;
 use super::sync::{SYNC_PROTOCOL, SyncCodec};
 
 /// The identify protocol version; peers of another version are disconnected.
-pub const PROTOCOL_VERSION: &str = "/polypact/1";
+/// Version 2: sync batched across partnerships (`/polypact/sync/2`).
+pub const PROTOCOL_VERSION: &str = "/polypact/2";
 
 /// Everything a node speaks.
 #[derive(NetworkBehaviour)]
@@ -86,7 +87,7 @@ impl Behaviour {
             [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
             request_response::Config::default()
                 .with_request_timeout(config.request_timeout)
-                .with_max_concurrent_streams(super::sync::MAX_STREAMS_PER_CONNECTION),
+                .with_max_concurrent_streams(config.max_inbound_streams.max(1)),
         );
         let mdns = if config.mdns {
             let mdns = mdns::tokio::Behaviour::new(mdns::Config::default(), key.public().to_peer_id())

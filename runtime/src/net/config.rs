@@ -10,6 +10,8 @@ use libp2p::identity::Keypair;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
+use super::sync::{MAX_REQUESTS_IN_FLIGHT_PER_PEER, MAX_STREAMS_PER_CONNECTION, Retry};
+
 /// Settings of one node's libp2p transport (ledger-agnostic).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -55,6 +57,15 @@ pub struct TransportConfig {
     pub publish_queue: usize,
     /// How long a sync request may take before it fails.
     pub request_timeout: Duration,
+    /// Inbound sync streams served at once on one connection; past it
+    /// libp2p drops a stream and its requester asks again.
+    pub max_inbound_streams: usize,
+    /// Sync requests in flight to one peer at once; the rest wait their
+    /// turn, in order.
+    pub max_requests_in_flight_per_peer: usize,
+    /// How requests refused for capacity or failed in transport are asked
+    /// again ([`NetHandle::request_retrying`](super::NetHandle::request_retrying)).
+    pub request_retry: Retry,
     /// Gossipsub heartbeat.
     pub heartbeat: Duration,
     /// How often queued publications and bootstrap redials are retried.
@@ -94,6 +105,9 @@ impl TransportConfig {
             event_capacity: 1024,
             publish_queue: 4096,
             request_timeout: Duration::from_secs(30),
+            max_inbound_streams: MAX_STREAMS_PER_CONNECTION,
+            max_requests_in_flight_per_peer: MAX_REQUESTS_IN_FLIGHT_PER_PEER,
+            request_retry: Retry::default(),
             heartbeat: Duration::from_millis(700),
             retry_interval: Duration::from_millis(250),
             redial_min: Duration::from_millis(500),

@@ -42,7 +42,42 @@ pub enum NetError {
     Request {
         /// The peer asked.
         peer: PeerId,
+        /// What kind of failure: whether asking again may help.
+        failure: RequestFailure,
         /// Why.
         detail: String,
     },
+}
+
+impl NetError {
+    /// Whether asking the same peer again may succeed: a request that timed
+    /// out, lost its stream (the peer was at capacity) or its connection.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, NetError::Request { failure, .. } if failure.is_transient())
+    }
+}
+
+/// Why a sync request failed in transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestFailure {
+    /// The peer could not be dialled (no connection, no address that works).
+    Unreachable,
+    /// No answer within the request timeout.
+    Timeout,
+    /// The connection closed before the answer.
+    ConnectionClosed,
+    /// The peer speaks no version of the sync protocol this node speaks.
+    Unsupported,
+    /// The stream failed: among others, the peer dropped it because it was
+    /// serving as many streams as it takes at once.
+    Stream,
+}
+
+impl RequestFailure {
+    /// Whether asking again may help (everything but an unreachable peer
+    /// or one of another protocol version).
+    pub fn is_transient(self) -> bool {
+        matches!(self, RequestFailure::Timeout | RequestFailure::ConnectionClosed | RequestFailure::Stream)
+    }
 }

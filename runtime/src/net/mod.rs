@@ -11,12 +11,16 @@
 //!   ([`NetEvent::Gossip`] then [`NetHandle::report`] with a [`Verdict`])
 //!   before gossipsub forwards them; rejected messages lower the sender's
 //!   score. Publishing with no peer on the topic queues and retries.
-//! - Sync ([`sync`]): `/polypact/sync/1`, heads (per-author seq vectors),
-//!   ops by author and seq range in bounded pages, ops by id, code by hash,
-//!   a member-signed `Hello` that proves whom a peer acts for, and
-//!   `Announce` of a new partnership's genesis. Requests arrive as
-//!   [`NetEvent::SyncRequest`] and are answered with [`NetHandle::respond`];
-//!   [`NetHandle::request`] asks a peer.
+//! - Sync ([`sync`]): `/polypact/sync/2`, batched across the partnerships
+//!   two peers share: heads digests of many partnerships in one request
+//!   (answered with what differs), ops by author and seq range of many
+//!   partnerships in bounded pages, ops by id, code by hash, a
+//!   member-signed proof of whom a peer acts for, and `Announce` of
+//!   partnerships' geneses. Requests arrive as [`NetEvent::SyncRequest`]
+//!   and are answered with [`NetHandle::respond`]; [`NetHandle::request`]
+//!   asks a peer (a bounded number in flight per peer), and
+//!   [`NetHandle::request_retrying`] asks until answered, with backoff,
+//!   whatever the peer refused for capacity or lost in transport.
 //! - Peers: explicit bootstrap addresses redialled with backoff, mDNS on a
 //!   LAN (off unless asked for), [`NetHandle::block`] for the operator's
 //!   block list. The node tells the network which peers it knows
@@ -47,11 +51,11 @@ mod tests;
 
 pub use behaviour::PROTOCOL_VERSION;
 pub use config::TransportConfig;
-pub use error::NetError;
+pub use error::{NetError, RequestFailure};
 pub use libp2p::gossipsub::MessageId;
 pub use libp2p::identity::Keypair;
 pub use libp2p::multiaddr::Protocol;
 pub use libp2p::{Multiaddr, PeerId};
 pub use peers::{PeerAddresses, PeerStats};
 pub use service::{NetEvent, NetHandle, Network, SyncResponder, Verdict};
-pub use sync::{SyncRequest, SyncResponse};
+pub use sync::{Retry, SyncRequest, SyncResponse};

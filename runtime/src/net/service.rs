@@ -31,10 +31,10 @@ use tokio::time::Instant;
 
 use super::behaviour::{Behaviour, BehaviourEvent, PROTOCOL_VERSION};
 use super::config::TransportConfig;
-use super::error::NetError;
+use super::error::{NetError, RequestFailure};
 use super::gossip;
 use super::peers::{PeerAddresses, PeerStats, Peers};
-use super::sync::{MAX_REQUESTS_IN_FLIGHT_PER_PEER, SyncRequest, SyncResponse};
+use super::sync::{Retry, SyncRequest, SyncResponse};
 use crate::op::PartnershipId;
 
 /// The node's verdict on a gossip message.
@@ -106,6 +106,7 @@ enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<(), NetError>>),
     ConnectedPeers(oneshot::Sender<Vec<PeerId>>),
     TopicPeers(PartnershipId, oneshot::Sender<Vec<PeerId>>),
+    PeersByPartnership(oneshot::Sender<BTreeMap<PartnershipId, Vec<PeerId>>>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
     PeerScore(PeerId, oneshot::Sender<Option<f64>>),
     SetKnownPeers(BTreeSet<PeerId>),
@@ -119,8 +120,11 @@ enum Command {
 pub struct NetHandle {
     commands: mpsc::Sender<Command>,
     local_peer_id: PeerId,
-    /// Per-peer turns for sync requests ([`MAX_REQUESTS_IN_FLIGHT_PER_PEER`]).
+    /// Per-peer turns for sync requests
+    /// ([`TransportConfig::max_requests_in_flight_per_peer`]).
     turns: Arc<Mutex<BTreeMap<PeerId, Arc<Semaphore>>>>,
+    in_flight_per_peer: usize,
+    retry: Retry,
 }
 
 impl std::fmt::Debug for Command {
@@ -168,20 +172,49 @@ impl NetHandle {
     }
 
     /// Sends a sync request and waits for the answer (or the request
-    /// timeout). At most [`MAX_REQUESTS_IN_FLIGHT_PER_PEER`] requests to one
+    /// timeout), once. At most
+    /// [`TransportConfig::max_requests_in_flight_per_peer`] requests to one
     /// peer are in flight at once; others wait their turn, so a node in many
-    /// partnerships with the same peer never overruns its stream capacity.
+    /// partnerships with the same peer does not overrun its stream capacity.
     pub async fn request(&self, peer: PeerId, request: SyncRequest) -> Result<SyncResponse, NetError> {
         let turn = {
             let mut turns = self.turns.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(
-                turns
-                    .entry(peer)
-                    .or_insert_with(|| Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT_PER_PEER))),
-            )
+            let capacity = self.in_flight_per_peer.max(1);
+            Arc::clone(turns.entry(peer).or_insert_with(|| Arc::new(Semaphore::new(capacity))))
         };
         let _permit = turn.acquire_owned().await.map_err(|_| NetError::Stopped)?;
         self.ask(|tx| Command::Request(peer, request, tx)).await?
+    }
+
+    /// [`request`](Self::request), asked again with backoff
+    /// ([`TransportConfig::request_retry`]) for as long as the peer answers
+    /// [`SyncResponse::Busy`] or the request fails in a way that asking
+    /// again may cure ([`NetError::is_transient`]: timed out, its stream
+    /// dropped by a peer at capacity, its connection closed). Returns the
+    /// first other answer, or the error that ended it: the peer cannot be
+    /// reached (it is gone; whoever needs it asks again when it returns),
+    /// it speaks another protocol, or the network stopped.
+    pub async fn request_retrying(
+        &self,
+        peer: PeerId,
+        request: SyncRequest,
+    ) -> Result<SyncResponse, NetError> {
+        let mut attempt = 0u32;
+        loop {
+            match self.request(peer, request.clone()).await {
+                Ok(SyncResponse::Busy) => {
+                    let kind = request.kind();
+                    tracing::debug!(%peer, kind, attempt, "sync request refused as busy; asking again");
+                }
+                Err(error) if error.is_transient() => {
+                    let kind = request.kind();
+                    tracing::debug!(%peer, kind, attempt, %error, "sync request failed; asking again");
+                }
+                other => return other,
+            }
+            tokio::time::sleep(self.retry.pause(attempt)).await;
+            attempt = attempt.saturating_add(1);
+        }
     }
 
     /// Answers an inbound sync request.
@@ -212,6 +245,13 @@ impl NetHandle {
     /// Connected peers subscribed to a partnership's topic, ascending.
     pub async fn topic_peers(&self, partnership: PartnershipId) -> Result<Vec<PeerId>, NetError> {
         self.ask(|tx| Command::TopicPeers(partnership, tx)).await
+    }
+
+    /// For every partnership this node is subscribed to, the connected
+    /// peers subscribed to it too, ascending (partnerships no peer shares
+    /// are left out). One call for all of them.
+    pub async fn peers_by_partnership(&self) -> Result<BTreeMap<PartnershipId, Vec<PeerId>>, NetError> {
+        self.ask(Command::PeersByPartnership).await
     }
 
     /// The addresses the node listens on (waits for the first one to be bound).
@@ -258,6 +298,7 @@ impl Network {
     /// ends on [`NetHandle::shutdown`] or when every handle is dropped.
     pub fn spawn(config: TransportConfig) -> Result<(NetHandle, mpsc::Receiver<NetEvent>), NetError> {
         let idle = config.idle_timeout;
+        let (in_flight_per_peer, retry) = (config.max_requests_in_flight_per_peer, config.request_retry);
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair.clone())
             .with_tokio()
             .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
@@ -303,7 +344,14 @@ impl Network {
             config,
         };
         tokio::spawn(task.run());
-        Ok((NetHandle { commands: commands_tx, local_peer_id, turns: Arc::default() }, events_rx))
+        let handle = NetHandle {
+            commands: commands_tx,
+            local_peer_id,
+            turns: Arc::default(),
+            in_flight_per_peer,
+            retry,
+        };
+        Ok((handle, events_rx))
     }
 }
 
@@ -486,6 +534,20 @@ impl Task {
                     .collect();
                 peers.sort();
                 let _ = reply.send(peers);
+            }
+            Command::PeersByPartnership(reply) => {
+                let mut by: BTreeMap<PartnershipId, Vec<PeerId>> = BTreeMap::new();
+                for (peer, topics) in self.swarm.behaviour().gossip.all_peers() {
+                    for topic in topics {
+                        if let Some(partnership) = self.subscribed.get(topic) {
+                            by.entry(*partnership).or_default().push(*peer);
+                        }
+                    }
+                }
+                for peers in by.values_mut() {
+                    peers.sort();
+                }
+                let _ = reply.send(by);
             }
             Command::ListenAddrs(reply) => {
                 if self.listen_addrs.is_empty() && self.listeners_open > 0 {
@@ -731,7 +793,19 @@ impl Task {
                 ..
             }) => {
                 if let Some(reply) = self.requests.remove(&request_id) {
-                    let _ = reply.send(Err(NetError::Request { peer, detail: error.to_string() }));
+                    let failure = match &error {
+                        request_response::OutboundFailure::DialFailure => RequestFailure::Unreachable,
+                        request_response::OutboundFailure::Timeout => RequestFailure::Timeout,
+                        request_response::OutboundFailure::ConnectionClosed => {
+                            RequestFailure::ConnectionClosed
+                        }
+                        request_response::OutboundFailure::UnsupportedProtocols => {
+                            RequestFailure::Unsupported
+                        }
+                        request_response::OutboundFailure::Io(_) => RequestFailure::Stream,
+                    };
+                    let detail = error.to_string();
+                    let _ = reply.send(Err(NetError::Request { peer, failure, detail }));
                 }
             }
             BehaviourEvent::Sync(request_response::Event::InboundFailure { peer, error, .. }) => {

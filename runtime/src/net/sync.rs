@@ -1,19 +1,34 @@
-//! The sync protocol `/polypact/sync/1`: requests, responses, page bounds and
+//! The sync protocol `/polypact/sync/2`: requests, responses, page bounds and
 //! the size-limited wire codec.
 //!
-//! Sync is how a node fetches what gossip did not bring it: the per-author
-//! seq vector of a partnership ([`SyncRequest::Heads`]), an author's ops by
-//! seq range in bounded pages ([`SyncRequest::OpsByAuthor`]), missing parents
-//! by id ([`SyncRequest::OpsById`]), and module code by hash
-//! ([`SyncRequest::Code`]). Refusals are answers, not transport failures:
-//! [`SyncResponse::Denied`], [`SyncResponse::Unknown`],
-//! [`SyncResponse::TooLarge`].
+//! Sync is how a node fetches what gossip did not bring it. Between two
+//! peers it is batched across every partnership they share:
+//!
+//! - [`SyncRequest::Heads`] carries, for many partnerships at once, a
+//!   digest of the asker's per-author seq vector ([`HeadsDigest`]); the
+//!   answer names the partnerships whose digest differs, each with the
+//!   answering node's seq vector, and those the asker may not see. Equal
+//!   digests cost nothing more.
+//! - [`SyncRequest::Ops`] asks for many `(partnership, author, seq range)`
+//!   at once; one [`SyncResponse::Page`] carries ops of several
+//!   partnerships, bounded by [`MAX_PAGE_OPS`] and [`MAX_PAGE_BYTES`], and
+//!   says how many of the ranges it served in full.
+//! - [`SyncRequest::OpsById`] (missing parents of one partnership),
+//!   [`SyncRequest::Code`] (module code by hash), [`SyncRequest::Hello`]
+//!   (one partnership) and [`Proof`] (many, inside `Heads`): a member's
+//!   signature that the asking peer acts for it.
+//! - [`SyncRequest::Announce`] carries the geneses of many partnerships.
+//!
+//! Refusals are answers, not transport failures: [`SyncResponse::Denied`],
+//! [`SyncResponse::Unknown`], [`SyncResponse::TooLarge`],
+//! [`SyncResponse::Busy`] (ask again later).
 //!
 //! On the wire each message is a 4-byte big-endian length then the postcard
 //! encoding, behind a one-byte wire version. Both sides refuse a message past
-//! its size limit before reading it in full. This file owns the format only;
-//! who may ask what is the node's decision (`node::network`), and every op or
-//! code received here is checked by its receiver (signature, ids, BLAKE3).
+//! its size limit before reading it, and read before they allocate. This
+//! file owns the format only; who may ask what is the node's decision
+//! (`node::network`), and every op or code received here is checked by its
+//! receiver (signature, ids, BLAKE3).
 
 use std::io;
 
@@ -23,23 +38,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::op::{CodeHash, MemberId, OpId, PartnershipId};
 
-/// Inbound sync streams a node serves at once on one connection; past it
-/// libp2p drops the stream and the requester sees a failure.
+/// Inbound sync streams a node serves at once on one connection, by
+/// default ([`TransportConfig::max_inbound_streams`](super::TransportConfig));
+/// past it libp2p drops the stream and the requester sees a failure (and
+/// asks again, [`Retry`]).
 pub const MAX_STREAMS_PER_CONNECTION: usize = 64;
 
-/// Sync requests a node has in flight to one peer at once: half the
-/// peer's inbound capacity, so that a node in many partnerships with the
-/// same peer never has its requests dropped for capacity (requests past
-/// it wait their turn, in order) and the peer keeps room for others.
+/// Sync requests a node has in flight to one peer at once, by default
+/// ([`TransportConfig::max_requests_in_flight_per_peer`](super::TransportConfig)):
+/// half the peer's default inbound capacity, so the peer keeps room for
+/// others. Requests past it wait their turn, in order.
 pub const MAX_REQUESTS_IN_FLIGHT_PER_PEER: usize = MAX_STREAMS_PER_CONNECTION / 2;
 
-/// The protocol name and version of sync.
-pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/polypact/sync/1");
+/// The protocol name and version of sync. Version 2 batches heads and
+/// pages across partnerships; a node of version 1 cannot sync with it (nor
+/// does identify keep them connected: [`super::PROTOCOL_VERSION`]).
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/polypact/sync/2");
 
 /// The wire version byte in front of every sync message.
-const WIRE_VERSION: u8 = 1;
+const WIRE_VERSION: u8 = 2;
 
-/// Most ops one `OpsByAuthor` or `OpsById` page may ask for or carry.
+/// Most ops one page may ask for or carry (`Ops`, `OpsById`).
 pub const MAX_PAGE_OPS: u32 = 1024;
 
 /// Most bytes of op encodings one page carries (a server stops adding ops
@@ -49,32 +68,119 @@ pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Most ids one `OpsById` request may name.
 pub const MAX_IDS_PER_REQUEST: usize = 256;
 
-/// Largest request accepted on the wire (an announced genesis is one op).
+/// Most partnerships one `Heads` request may name (64 bytes each on the wire).
+pub const MAX_HEADS_ENTRIES: usize = 2048;
+
+/// Most bytes of seq vectors one `Heads` answer carries; the partnerships
+/// past it are left unanswered ([`SyncResponse::Heads`]'s `answered`) and
+/// asked again.
+pub const MAX_HEADS_BYTES: usize = 4 * 1024 * 1024;
+
+/// Most seq ranges one `Ops` request may name.
+pub const MAX_RANGES_PER_REQUEST: usize = 1024;
+
+/// Most geneses one `Announce` request carries.
+pub const MAX_GENESES_PER_ANNOUNCE: usize = 1024;
+
+/// Most bytes of geneses one `Announce` request carries (a batch always
+/// takes at least one genesis, which is at most one op).
+pub const MAX_ANNOUNCE_BYTES: usize = 256 * 1024;
+
+/// Largest request accepted on the wire: an announced genesis of the
+/// largest op size, or a full `Heads` or `Ops` request, with room for framing.
 pub const MAX_REQUEST_BYTES: usize = 320 * 1024;
 
 /// Largest response accepted on the wire: a full page plus one maximal op,
 /// or the largest module code (16 MiB), with room for framing.
 pub const MAX_RESPONSE_BYTES: usize = 17 * 1024 * 1024;
 
+/// A digest of one partnership's per-author seq vector (each author's
+/// highest stored seq): two nodes with the same digest hold the same ops,
+/// up to equivocation (two ops at one seq, which gossip carries with its
+/// proof).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct HeadsDigest(pub [u8; 32]);
+
+impl HeadsDigest {
+    /// The digest of a seq vector given ascending by author (as a
+    /// `BTreeMap` iterates and [`SyncResponse::Heads`] carries it).
+    pub fn of<'a>(seqs: impl IntoIterator<Item = (&'a MemberId, &'a u64)>) -> HeadsDigest {
+        let mut hasher = blake3::Hasher::new_derive_key("polypact sync/2: a partnership's seq vector");
+        for (author, seq) in seqs {
+            hasher.update(&author.0);
+            hasher.update(&seq.to_le_bytes());
+        }
+        HeadsDigest(*hasher.finalize().as_bytes())
+    }
+}
+
+/// One partnership of a [`SyncRequest::Heads`]: the asker's digest of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadsEntry {
+    /// The partnership.
+    pub partnership: PartnershipId,
+    /// The asker's digest of its seq vector.
+    pub digest: HeadsDigest,
+}
+
+/// One partnership of a [`SyncResponse::Heads`] whose digest differed: the
+/// answering node's seq vector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnershipSeqs {
+    /// The partnership.
+    pub partnership: PartnershipId,
+    /// `(author, highest seq)`, ascending by author.
+    pub seqs: Vec<(MemberId, u64)>,
+}
+
+/// One range of a [`SyncRequest::Ops`]: `author`'s ops in `partnership`
+/// with seq in `[from_seq, from_seq + limit)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqRange {
+    /// The partnership.
+    pub partnership: PartnershipId,
+    /// Whose ops.
+    pub author: MemberId,
+    /// First seq wanted.
+    pub from_seq: u64,
+    /// How many seqs at most (1 to [`MAX_PAGE_OPS`]).
+    pub limit: u32,
+}
+
+/// A member's proof that the asking node acts for it, in the partnerships
+/// a `Heads` request names: its ed25519 signature over
+/// [`batch_auth_message`] of the asking node's peer id and those
+/// partnerships (so it cannot be replayed by another peer or stretched to
+/// other partnerships). A node serves the asking peer a named partnership
+/// in which `member` is an active participant, as a [`SyncRequest::Hello`]
+/// for it would.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proof {
+    /// The member the asking node acts for.
+    pub member: MemberId,
+    /// 64-byte ed25519 signature.
+    pub signature: Vec<u8>,
+}
+
 /// A sync request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum SyncRequest {
-    /// The highest seq the peer holds of each author of `partnership`.
+    /// Compares the asker's digests of many partnerships' seq vectors with
+    /// the answering node's (1 to [`MAX_HEADS_ENTRIES`] entries, one per
+    /// partnership).
     Heads {
-        /// The partnership.
-        partnership: PartnershipId,
+        /// The partnerships and the asker's digests, in the asker's order.
+        entries: Vec<HeadsEntry>,
+        /// Proves whom the asker acts for, for peers not yet bound.
+        proof: Option<Proof>,
     },
-    /// `author`'s ops with seq in `[from_seq, from_seq + limit)`, by seq.
-    OpsByAuthor {
-        /// The partnership.
-        partnership: PartnershipId,
-        /// Whose ops.
-        author: MemberId,
-        /// First seq wanted.
-        from_seq: u64,
-        /// How many seqs at most (capped at [`MAX_PAGE_OPS`]).
-        limit: u32,
+    /// Ops by author and seq range, of many partnerships (1 to
+    /// [`MAX_RANGES_PER_REQUEST`] ranges, at most one per partnership and
+    /// author).
+    Ops {
+        /// The ranges, served in order.
+        ranges: Vec<SeqRange>,
     },
     /// Ops by id (missing parents), at most [`MAX_IDS_PER_REQUEST`] ids.
     OpsById {
@@ -88,12 +194,13 @@ pub enum SyncRequest {
         /// The code hash.
         hash: CodeHash,
     },
-    /// Proves the asking node acts for `member`: `signature` is the member's
-    /// ed25519 signature over [`auth_message`] of the partnership and the
-    /// asking node's own peer id (so it cannot be replayed by another peer).
-    /// A node that checks it and finds `member` an active participant serves
-    /// the asking peer for that partnership ([`SyncResponse::Welcome`]) even
-    /// before the peer's `BindPeer` op exists (a newly admitted member).
+    /// Proves the asking node acts for `member` in one partnership:
+    /// `signature` is the member's ed25519 signature over [`auth_message`]
+    /// of the partnership and the asking node's own peer id (so it cannot
+    /// be replayed by another peer). A node that checks it and finds
+    /// `member` an active participant serves the asking peer for that
+    /// partnership ([`SyncResponse::Welcome`]) even before the peer's
+    /// `BindPeer` op exists (a newly admitted member).
     Hello {
         /// The partnership.
         partnership: PartnershipId,
@@ -102,44 +209,54 @@ pub enum SyncRequest {
         /// 64-byte ed25519 signature.
         signature: Vec<u8>,
     },
-    /// Tells a peer about a partnership: its genesis op's encoding. A node
-    /// whose member is among the charter's participants joins it.
+    /// Tells a peer about partnerships: their genesis ops' encodings (1 to
+    /// [`MAX_GENESES_PER_ANNOUNCE`]). A node whose member is among a
+    /// charter's participants joins it.
     Announce {
-        /// The genesis op's canonical encoding.
-        genesis: Vec<u8>,
+        /// Genesis ops' canonical encodings.
+        geneses: Vec<Vec<u8>>,
     },
 }
 
 impl SyncRequest {
-    /// The partnership the request is about (`None` for code).
-    pub fn partnership(&self) -> Option<PartnershipId> {
+    /// The request's kind, for logs.
+    pub fn kind(&self) -> &'static str {
         match self {
-            SyncRequest::Heads { partnership }
-            | SyncRequest::OpsByAuthor { partnership, .. }
-            | SyncRequest::OpsById { partnership, .. } => Some(*partnership),
-            SyncRequest::Hello { partnership, .. } => Some(*partnership),
-            SyncRequest::Code { .. } | SyncRequest::Announce { .. } => None,
+            SyncRequest::Heads { .. } => "heads",
+            SyncRequest::Ops { .. } => "ops",
+            SyncRequest::OpsById { .. } => "ops by id",
+            SyncRequest::Code { .. } => "code",
+            SyncRequest::Hello { .. } => "hello",
+            SyncRequest::Announce { .. } => "announce",
         }
     }
 
     /// Checks the request's own bounds; an out-of-bounds request is
     /// answered with [`SyncResponse::TooLarge`].
     pub fn check_bounds(&self) -> Result<(), SyncResponse> {
-        match self {
-            SyncRequest::OpsByAuthor { limit, .. } if *limit == 0 || *limit > MAX_PAGE_OPS => {
-                Err(SyncResponse::TooLarge)
+        let within = match self {
+            SyncRequest::Heads { entries, proof } => {
+                (1..=MAX_HEADS_ENTRIES).contains(&entries.len())
+                    && proof.as_ref().is_none_or(|p| p.signature.len() == 64)
             }
-            SyncRequest::OpsById { ids, .. } if ids.is_empty() || ids.len() > MAX_IDS_PER_REQUEST => {
-                Err(SyncResponse::TooLarge)
+            SyncRequest::Ops { ranges } => {
+                (1..=MAX_RANGES_PER_REQUEST).contains(&ranges.len())
+                    && ranges.iter().all(|r| (1..=MAX_PAGE_OPS).contains(&r.limit))
             }
-            SyncRequest::Hello { signature, .. } if signature.len() != 64 => Err(SyncResponse::TooLarge),
-            _ => Ok(()),
-        }
+            SyncRequest::OpsById { ids, .. } => (1..=MAX_IDS_PER_REQUEST).contains(&ids.len()),
+            SyncRequest::Hello { signature, .. } => signature.len() == 64,
+            SyncRequest::Announce { geneses } => (1..=MAX_GENESES_PER_ANNOUNCE).contains(&geneses.len()),
+            SyncRequest::Code { .. } => true,
+        };
+        if within { Ok(()) } else { Err(SyncResponse::TooLarge) }
     }
 }
 
-/// The domain of sync authorisation signatures.
+/// The domain of one-partnership sync authorisation signatures.
 pub const AUTH_DOMAIN: &[u8] = b"polypact/sync-auth/v1:";
+
+/// The domain of many-partnership sync authorisation signatures ([`Proof`]).
+pub const BATCH_AUTH_DOMAIN: &[u8] = b"polypact/sync-auth/batch/v1:";
 
 /// What a [`SyncRequest::Hello`] signs: the domain, the partnership, and the
 /// asking node's peer id bytes.
@@ -150,13 +267,36 @@ pub fn auth_message(partnership: &PartnershipId, peer: &libp2p::PeerId) -> Vec<u
     message
 }
 
+/// What a [`Proof`] signs: the domain, the BLAKE3 hash of the named
+/// partnerships' ids in the request's order, and the asking node's peer
+/// id bytes.
+pub fn batch_auth_message(partnerships: &[PartnershipId], peer: &libp2p::PeerId) -> Vec<u8> {
+    let mut hasher = blake3::Hasher::new();
+    for partnership in partnerships {
+        hasher.update(partnership.as_bytes());
+    }
+    let mut message = BATCH_AUTH_DOMAIN.to_vec();
+    message.extend_from_slice(hasher.finalize().as_bytes());
+    message.extend_from_slice(&peer.to_bytes());
+    message
+}
+
 /// Builds the [`SyncRequest::Hello`] of `key`'s member for `partnership`,
 /// sent from the node `peer` (this node's own peer id).
 pub fn hello(key: &crate::op::MemberKey, partnership: PartnershipId, peer: &libp2p::PeerId) -> SyncRequest {
-    use ed25519_dalek::Signer;
-    let signing = ed25519_dalek::SigningKey::from_bytes(&key.secret());
-    let signature = signing.sign(&auth_message(&partnership, peer)).to_bytes().to_vec();
+    let signature = sign(key, &auth_message(&partnership, peer));
     SyncRequest::Hello { partnership, member: key.member_id(), signature }
+}
+
+/// Builds `key`'s member's [`Proof`] for a `Heads` request naming
+/// `partnerships` (in that order), sent from the node `peer`.
+pub fn prove(key: &crate::op::MemberKey, partnerships: &[PartnershipId], peer: &libp2p::PeerId) -> Proof {
+    Proof { member: key.member_id(), signature: sign(key, &batch_auth_message(partnerships, peer)) }
+}
+
+fn sign(key: &crate::op::MemberKey, message: &[u8]) -> Vec<u8> {
+    use ed25519_dalek::Signer;
+    ed25519_dalek::SigningKey::from_bytes(&key.secret()).sign(message).to_bytes().to_vec()
 }
 
 /// Checks a hello's signature (strict ed25519) for the peer that sent it.
@@ -166,28 +306,55 @@ pub fn verify_hello(
     signature: &[u8],
     peer: &libp2p::PeerId,
 ) -> bool {
+    verify(member, signature, &auth_message(partnership, peer))
+}
+
+/// Checks a [`Proof`] (strict ed25519) for the peer that sent it and the
+/// partnerships its request names, in order.
+pub fn verify_proof(proof: &Proof, partnerships: &[PartnershipId], peer: &libp2p::PeerId) -> bool {
+    verify(&proof.member, &proof.signature, &batch_auth_message(partnerships, peer))
+}
+
+fn verify(member: &MemberId, signature: &[u8], message: &[u8]) -> bool {
     let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&member.0) else { return false };
     let Ok(signature) = ed25519_dalek::Signature::from_slice(signature) else { return false };
-    key.verify_strict(&auth_message(partnership, peer), &signature).is_ok()
+    key.verify_strict(message, &signature).is_ok()
 }
 
 /// A sync response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum SyncResponse {
-    /// Answer to [`SyncRequest::Heads`]: `(author, highest seq)`, ascending
-    /// by author.
+    /// Answer to [`SyncRequest::Heads`]. Of the first `answered` entries
+    /// asked (the rest did not fit [`MAX_HEADS_BYTES`]: ask again), those
+    /// in `differ` have another digest here (with this node's seq vector),
+    /// those in `denied` the asker may not see (or this node does not
+    /// hold: the two are not told apart), and the others are equal.
     Heads {
-        /// The seq vector.
-        seqs: Vec<(MemberId, u64)>,
+        /// Partnerships whose digest differs, with this node's seq vector.
+        differ: Vec<PartnershipSeqs>,
+        /// Partnerships the asker may not sync with this node.
+        denied: Vec<PartnershipId>,
+        /// How many of the request's entries, from the first, this answers.
+        answered: u32,
     },
-    /// Answer to the op requests: canonical signed op encodings. For
-    /// `OpsByAuthor`, in seq order; `more` says the page was cut by the byte
-    /// bound and the requester should ask again from the next seq.
+    /// Answer to [`SyncRequest::Ops`]: canonical signed op encodings of
+    /// the ranges, in the ranges' order and by seq within each. The first
+    /// `done` ranges are served in full (everything this node holds in
+    /// them, or nothing for a partnership the asker may not see); the next
+    /// may be cut by the page's bounds. Ask again for the rest.
+    Page {
+        /// Signed op encodings.
+        ops: Vec<Vec<u8>>,
+        /// How many ranges, from the first, are served in full.
+        done: u32,
+    },
+    /// Answer to [`SyncRequest::OpsById`]: canonical signed op encodings;
+    /// `more` says the page was cut by its bounds.
     Ops {
         /// Signed op encodings.
         ops: Vec<Vec<u8>>,
-        /// Whether more ops of the range remain.
+        /// Whether more ops remain.
         more: bool,
     },
     /// Answer to [`SyncRequest::Code`]: the WASM bytes (the requester checks
@@ -208,6 +375,38 @@ pub enum SyncResponse {
     Noted,
     /// The peer asks too often; ask again later.
     Busy,
+}
+
+/// How a request refused for capacity ([`SyncResponse::Busy`]) or failed in
+/// transport (timed out, its stream dropped, its connection closed) is
+/// asked again: after `first`, doubling up to `max`, with a random quarter
+/// of jitter, until it is answered ([`NetHandle::request_retrying`](super::NetHandle::request_retrying)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    /// The first pause.
+    pub first: std::time::Duration,
+    /// The longest pause.
+    pub max: std::time::Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { first: std::time::Duration::from_millis(50), max: std::time::Duration::from_secs(5) }
+    }
+}
+
+impl Retry {
+    /// The pause before attempt `attempt + 1` (0 for the first retry).
+    pub fn pause(&self, attempt: u32) -> std::time::Duration {
+        use std::hash::{BuildHasher, Hasher};
+        let base = self.first.saturating_mul(1u32 << attempt.min(16)).min(self.max);
+        // A random fraction (up to a quarter) keeps retries that failed
+        // together from coming back together.
+        let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let quarter = base / 4;
+        let jitter = quarter.mul_f64((random % 1024) as f64 / 1024.0);
+        base - quarter + jitter
+    }
 }
 
 /// The length-prefixed postcard codec of [`SYNC_PROTOCOL`] with size limits.
@@ -333,9 +532,9 @@ impl libp2p::request_response::Codec for SyncCodec {
     }
 }
 
-/// Builds one `Ops` page from candidate op encodings: at most `max_ops`
-/// ops and [`MAX_PAGE_BYTES`] bytes (always at least one op if any), with
-/// `more` set when the page was cut.
+/// Builds one `Ops` page (the answer to `OpsById`) from candidate op
+/// encodings: at most `max_ops` ops and [`MAX_PAGE_BYTES`] bytes (always at
+/// least one op if any), with `more` set when the page was cut.
 pub fn page_of(ops: impl IntoIterator<Item = Vec<u8>>, max_ops: usize) -> SyncResponse {
     let mut out = Vec::new();
     let mut bytes = 0usize;
@@ -351,8 +550,37 @@ pub fn page_of(ops: impl IntoIterator<Item = Vec<u8>>, max_ops: usize) -> SyncRe
     SyncResponse::Ops { ops: out, more }
 }
 
+/// Builds one [`SyncResponse::Page`] (the answer to [`SyncRequest::Ops`])
+/// from each range's op encodings, in the ranges' order: at most
+/// [`MAX_PAGE_OPS`] ops and [`MAX_PAGE_BYTES`] bytes (always at least one op
+/// if any). `ranges` is read lazily: a range past a full page is never
+/// asked for its ops.
+pub fn page_of_ranges<I>(ranges: I) -> SyncResponse
+where
+    I: IntoIterator<Item = Vec<Vec<u8>>>,
+{
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut bytes = 0usize;
+    let mut done = 0u32;
+    for range in ranges {
+        for op in range {
+            let full =
+                out.len() >= MAX_PAGE_OPS as usize || (!out.is_empty() && bytes + op.len() > MAX_PAGE_BYTES);
+            if full {
+                return SyncResponse::Page { ops: out, done };
+            }
+            bytes += op.len();
+            out.push(op);
+        }
+        done += 1;
+    }
+    SyncResponse::Page { ops: out, done }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use libp2p::request_response::Codec;
 
     use super::*;
@@ -400,22 +628,19 @@ mod tests {
     #[test]
     fn requests_and_responses_round_trip() {
         let mut codec = SyncCodec::default();
+        let p = PartnershipId([1; 32]);
         let requests = [
-            SyncRequest::Heads { partnership: PartnershipId([1; 32]) },
-            SyncRequest::OpsByAuthor {
-                partnership: PartnershipId([1; 32]),
-                author: MemberId([2; 32]),
-                from_seq: 7,
-                limit: 100,
+            SyncRequest::Heads {
+                entries: vec![HeadsEntry { partnership: p, digest: HeadsDigest([5; 32]) }],
+                proof: Some(Proof { member: MemberId([2; 32]), signature: vec![7; 64] }),
             },
-            SyncRequest::OpsById { partnership: PartnershipId([1; 32]), ids: vec![OpId([3; 32])] },
+            SyncRequest::Ops {
+                ranges: vec![SeqRange { partnership: p, author: MemberId([2; 32]), from_seq: 7, limit: 100 }],
+            },
+            SyncRequest::OpsById { partnership: p, ids: vec![OpId([3; 32])] },
             SyncRequest::Code { hash: CodeHash([4; 32]) },
-            SyncRequest::Hello {
-                partnership: PartnershipId([1; 32]),
-                member: MemberId([2; 32]),
-                signature: vec![7; 64],
-            },
-            SyncRequest::Announce { genesis: vec![1, 2, 3] },
+            SyncRequest::Hello { partnership: p, member: MemberId([2; 32]), signature: vec![7; 64] },
+            SyncRequest::Announce { geneses: vec![vec![1, 2, 3], vec![4]] },
         ];
         for request in requests {
             let mut buf = Vec::new();
@@ -424,7 +649,12 @@ mod tests {
             assert_eq!(back, request);
         }
         let responses = [
-            SyncResponse::Heads { seqs: vec![(MemberId([2; 32]), 9)] },
+            SyncResponse::Heads {
+                differ: vec![PartnershipSeqs { partnership: p, seqs: vec![(MemberId([2; 32]), 9)] }],
+                denied: vec![PartnershipId([8; 32])],
+                answered: 2,
+            },
+            SyncResponse::Page { ops: vec![vec![1, 2, 3], vec![]], done: 1 },
             SyncResponse::Ops { ops: vec![vec![1, 2, 3], vec![]], more: true },
             SyncResponse::Code { wasm: vec![0, 97, 115, 109] },
             SyncResponse::Denied,
@@ -439,6 +669,28 @@ mod tests {
             block_on(codec.write_response(&SYNC_PROTOCOL, &mut buf, response.clone())).expect("writes");
             let back = block_on(codec.read_response(&SYNC_PROTOCOL, &mut buf.as_slice())).expect("reads");
             assert_eq!(back, response);
+        }
+    }
+
+    #[test]
+    fn full_heads_and_ops_requests_fit_the_request_limit() {
+        let mut codec = SyncCodec::default();
+        let entry = HeadsEntry { partnership: PartnershipId([0xff; 32]), digest: HeadsDigest([0xff; 32]) };
+        let heads = SyncRequest::Heads {
+            entries: vec![entry; MAX_HEADS_ENTRIES],
+            proof: Some(Proof { member: MemberId([0xff; 32]), signature: vec![0xff; 64] }),
+        };
+        let range = SeqRange {
+            partnership: PartnershipId([0xff; 32]),
+            author: MemberId([0xff; 32]),
+            from_seq: u64::MAX,
+            limit: MAX_PAGE_OPS,
+        };
+        let ops = SyncRequest::Ops { ranges: vec![range; MAX_RANGES_PER_REQUEST] };
+        for request in [heads, ops] {
+            assert_eq!(request.check_bounds(), Ok(()));
+            let mut buf = Vec::new();
+            block_on(codec.write_request(&SYNC_PROTOCOL, &mut buf, request)).expect("fits");
         }
     }
 
@@ -475,14 +727,74 @@ mod tests {
     fn request_bounds() {
         let p = PartnershipId([1; 32]);
         let a = MemberId([2; 32]);
-        let ask = |limit| SyncRequest::OpsByAuthor { partnership: p, author: a, from_seq: 1, limit };
+        let ask = |limit| SyncRequest::Ops {
+            ranges: vec![SeqRange { partnership: p, author: a, from_seq: 1, limit }],
+        };
         assert_eq!(ask(0).check_bounds(), Err(SyncResponse::TooLarge));
         assert_eq!(ask(MAX_PAGE_OPS + 1).check_bounds(), Err(SyncResponse::TooLarge));
         assert_eq!(ask(MAX_PAGE_OPS).check_bounds(), Ok(()));
+        assert_eq!(SyncRequest::Ops { ranges: vec![] }.check_bounds(), Err(SyncResponse::TooLarge));
+        let range = SeqRange { partnership: p, author: a, from_seq: 1, limit: 1 };
+        let many = SyncRequest::Ops { ranges: vec![range; MAX_RANGES_PER_REQUEST + 1] };
+        assert_eq!(many.check_bounds(), Err(SyncResponse::TooLarge));
         let ids = |n| SyncRequest::OpsById { partnership: p, ids: vec![OpId([0; 32]); n] };
         assert_eq!(ids(0).check_bounds(), Err(SyncResponse::TooLarge));
         assert_eq!(ids(MAX_IDS_PER_REQUEST + 1).check_bounds(), Err(SyncResponse::TooLarge));
         assert_eq!(ids(1).check_bounds(), Ok(()));
+        let entry = HeadsEntry { partnership: p, digest: HeadsDigest([0; 32]) };
+        let heads = |n, proof| SyncRequest::Heads { entries: vec![entry; n], proof };
+        assert_eq!(heads(0, None).check_bounds(), Err(SyncResponse::TooLarge));
+        assert_eq!(heads(MAX_HEADS_ENTRIES + 1, None).check_bounds(), Err(SyncResponse::TooLarge));
+        assert_eq!(heads(MAX_HEADS_ENTRIES, None).check_bounds(), Ok(()));
+        let short = Proof { member: a, signature: vec![0; 10] };
+        assert_eq!(heads(1, Some(short)).check_bounds(), Err(SyncResponse::TooLarge));
+        let announce = |n| SyncRequest::Announce { geneses: vec![vec![0]; n] };
+        assert_eq!(announce(0).check_bounds(), Err(SyncResponse::TooLarge));
+        assert_eq!(announce(MAX_GENESES_PER_ANNOUNCE + 1).check_bounds(), Err(SyncResponse::TooLarge));
+        assert_eq!(announce(1).check_bounds(), Ok(()));
+    }
+
+    #[test]
+    fn a_proof_binds_member_partnerships_and_peer() {
+        let key = crate::op::MemberKey::from_seed(5);
+        let ps = [PartnershipId([1; 32]), PartnershipId([2; 32])];
+        let me = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+        let other = libp2p::identity::Keypair::generate_ed25519().public().to_peer_id();
+        let proof = prove(&key, &ps, &me);
+        assert!(verify_proof(&proof, &ps, &me));
+        assert!(!verify_proof(&proof, &ps, &other), "replayed by another peer");
+        assert!(!verify_proof(&proof, &ps[..1], &me), "stretched to fewer partnerships");
+        assert!(!verify_proof(&proof, &[ps[1], ps[0]], &me), "another order");
+        assert!(!verify_proof(&proof, &[ps[0], ps[1], PartnershipId([3; 32])], &me), "more partnerships");
+        let forged = Proof { member: MemberId([3; 32]), ..proof.clone() };
+        assert!(!verify_proof(&forged, &ps, &me), "another member");
+        // A one-partnership hello's signature is no proof, and the reverse.
+        let SyncRequest::Hello { signature, .. } = hello(&key, ps[0], &me) else { panic!("hello") };
+        assert!(!verify_proof(&Proof { member: key.member_id(), signature }, &ps[..1], &me));
+        assert!(!verify_hello(&ps[0], &key.member_id(), &prove(&key, &ps[..1], &me).signature, &me));
+    }
+
+    #[test]
+    fn digests_tell_seq_vectors_apart() {
+        let (a, b) = (MemberId([1; 32]), MemberId([2; 32]));
+        let one: std::collections::BTreeMap<MemberId, u64> = [(a, 3), (b, 4)].into();
+        let same: Vec<(MemberId, u64)> = vec![(a, 3), (b, 4)];
+        assert_eq!(HeadsDigest::of(&one), HeadsDigest::of(same.iter().map(|(m, s)| (m, s))));
+        let other: std::collections::BTreeMap<MemberId, u64> = [(a, 3), (b, 5)].into();
+        assert_ne!(HeadsDigest::of(&one), HeadsDigest::of(&other));
+        let swapped: std::collections::BTreeMap<MemberId, u64> = [(a, 4), (b, 3)].into();
+        assert_ne!(HeadsDigest::of(&one), HeadsDigest::of(&swapped));
+        assert_ne!(HeadsDigest::of(&one), HeadsDigest::of(std::collections::BTreeMap::new().iter()));
+    }
+
+    #[test]
+    fn retry_pauses_double_up_to_the_cap_with_jitter() {
+        let retry = Retry { first: Duration::from_millis(100), max: Duration::from_secs(2) };
+        for attempt in 0..40 {
+            let base = Duration::from_millis(100).saturating_mul(1 << attempt.min(16)).min(retry.max);
+            let pause = retry.pause(attempt);
+            assert!(pause <= base && pause >= base - base / 4, "attempt {attempt}: {pause:?} for {base:?}");
+        }
     }
 
     #[test]
@@ -523,5 +835,31 @@ mod tests {
             panic!("ops")
         };
         assert_eq!((ops.len(), more), (1, false));
+    }
+
+    #[test]
+    fn pages_of_ranges_say_which_ranges_are_served_in_full() {
+        let range = |n: usize, size: usize| (0..n).map(|_| vec![0u8; size]).collect::<Vec<_>>();
+        let page = |ranges: Vec<Vec<Vec<u8>>>| match page_of_ranges(ranges) {
+            SyncResponse::Page { ops, done } => (ops.len(), done),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(page(vec![range(3, 10), range(0, 10), range(2, 10)]), (5, 3));
+        // Cut by count inside the second range: the first is done.
+        assert_eq!(page(vec![range(1000, 10), range(100, 10)]), (MAX_PAGE_OPS as usize, 1));
+        // Cut exactly at a range's end: that range is done, the next is not.
+        assert_eq!(page(vec![range(MAX_PAGE_OPS as usize, 10), range(1, 10)]), (MAX_PAGE_OPS as usize, 1));
+        // Cut by bytes; one op larger than a page still goes alone.
+        let big = MAX_PAGE_BYTES / 2 + 1;
+        assert_eq!(page(vec![range(1, big), range(1, big)]), (1, 1));
+        assert_eq!(page(vec![range(2, MAX_PAGE_BYTES + 1)]), (1, 0));
+        // Ranges past a full page are not read.
+        let mut read = 0;
+        let lazy = (0..10).map(|_| {
+            read += 1;
+            range(MAX_PAGE_OPS as usize / 2, 1)
+        });
+        assert!(matches!(page_of_ranges(lazy), SyncResponse::Page { done: 2, .. }));
+        assert_eq!(read, 3);
     }
 }

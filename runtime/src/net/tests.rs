@@ -61,6 +61,22 @@ where
     }
 }
 
+/// A `Heads` request about `p` alone, with no proof.
+fn heads(p: PartnershipId) -> SyncRequest {
+    let digest = sync::HeadsDigest([0; 32]);
+    SyncRequest::Heads { entries: vec![sync::HeadsEntry { partnership: p, digest }], proof: None }
+}
+
+/// A `Heads` answer that `p` differs, with one author at seq 3.
+fn differs(p: PartnershipId) -> SyncResponse {
+    let seqs = vec![(MemberKey::from_seed(1).member_id(), 3)];
+    SyncResponse::Heads {
+        differ: vec![sync::PartnershipSeqs { partnership: p, seqs }],
+        denied: vec![],
+        answered: 1,
+    }
+}
+
 fn op_bytes(seed: u8, seq: u64) -> (OpId, Vec<u8>) {
     let key = MemberKey::from_seed(seed);
     let op = UnsignedOp {
@@ -170,9 +186,7 @@ async fn sync_round_trip_and_failures() {
                 })
                 .await;
                 let response = match request {
-                    SyncRequest::Heads { partnership } if partnership == p => {
-                        SyncResponse::Heads { seqs: vec![(MemberKey::from_seed(1).member_id(), 3)] }
-                    }
+                    SyncRequest::Heads { entries, .. } if entries[0].partnership == p => differs(p),
                     _ => SyncResponse::Unknown,
                 };
                 b.respond(responder, response).await.expect("responds");
@@ -180,12 +194,9 @@ async fn sync_round_trip_and_failures() {
             b_events
         }
     });
-    let heads = a.request(b.local_peer_id(), SyncRequest::Heads { partnership: p }).await.expect("answer");
-    assert_eq!(heads, SyncResponse::Heads { seqs: vec![(MemberKey::from_seed(1).member_id(), 3)] });
-    let other = a
-        .request(b.local_peer_id(), SyncRequest::Heads { partnership: PartnershipId([1; 32]) })
-        .await
-        .expect("answer");
+    let answer = a.request(b.local_peer_id(), heads(p)).await.expect("answer");
+    assert_eq!(answer, differs(p));
+    let other = a.request(b.local_peer_id(), heads(PartnershipId([1; 32]))).await.expect("answer");
     assert_eq!(other, SyncResponse::Unknown);
     let mut b_events = server.await.expect("server");
 
@@ -203,11 +214,15 @@ async fn sync_round_trip_and_failures() {
     drop(responder);
     let result = tokio::time::timeout(WAIT, ask).await.expect("in time").expect("joins");
     assert!(matches!(result, Err(NetError::Request { .. })), "{result:?}");
+    assert!(result.as_ref().err().is_some_and(NetError::is_transient), "asked again: {result:?}");
 
-    // A request to a peer never seen fails cleanly.
+    // A request to a peer never seen fails cleanly, and is not asked again.
     let stranger = Keypair::generate_ed25519().public().to_peer_id();
-    let result = a.request(stranger, SyncRequest::Heads { partnership: p }).await;
-    assert!(matches!(result, Err(NetError::Request { .. })), "{result:?}");
+    let result = a.request_retrying(stranger, heads(p)).await;
+    assert!(
+        matches!(result, Err(NetError::Request { failure: RequestFailure::Unreachable, .. })),
+        "{result:?}"
+    );
     a.shutdown().await.expect("shuts down");
     b.shutdown().await.expect("shuts down");
     assert!(matches!(a.connected_peers().await, Err(NetError::Stopped)));
@@ -294,11 +309,11 @@ async fn quic_only_nodes_connect_and_sync() {
                 _ => None,
             })
             .await;
-            b.respond(responder, SyncResponse::Heads { seqs: vec![] }).await.expect("responds");
+            b.respond(responder, differs(p)).await.expect("responds");
         }
     });
-    let response = a.request(b_peer, SyncRequest::Heads { partnership: p }).await.ok();
-    assert_eq!(response, Some(SyncResponse::Heads { seqs: vec![] }));
+    let response = a.request(b_peer, heads(p)).await.ok();
+    assert_eq!(response, Some(differs(p)));
     answer.await.expect("answered");
     a.shutdown().await.expect("shuts down");
     b.shutdown().await.expect("shuts down");
@@ -371,4 +386,54 @@ async fn a_burst_of_messages_keeps_every_link_open() {
         .await;
     }
     drop(receivers);
+}
+
+/// A peer that serves one stream at a time, asked many things at once by a
+/// node that keeps many in flight: it drops the streams past its capacity,
+/// and it answers Busy to every other request it takes. Every request asked
+/// with retries is answered in the end; nothing waits for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_refused_for_capacity_or_busy_are_asked_again_until_answered() {
+    let mut b_config = config();
+    b_config.max_inbound_streams = 1;
+    let (b, mut b_events, b_addr) = start_with(b_config).await;
+    let mut a_config = config();
+    a_config.max_requests_in_flight_per_peer = 16;
+    a_config.request_retry = Retry { first: Duration::from_millis(5), max: Duration::from_millis(100) };
+    let (a, _a_events, _) = start_with(a_config).await;
+    a.dial(b_addr).await.expect("dials");
+    let b_peer = b.local_peer_id();
+    eventually("a connected to b", || async { a.connected_peers().await.expect("peers") == vec![b_peer] })
+        .await;
+    let server = tokio::spawn({
+        let b = b.clone();
+        async move {
+            let mut taken = 0u64;
+            while let Some(event) = b_events.recv().await {
+                if let NetEvent::SyncRequest { request, responder, .. } = event {
+                    taken += 1;
+                    let response = match request {
+                        // Every other request taken is refused as busy.
+                        _ if taken % 2 == 0 => SyncResponse::Busy,
+                        SyncRequest::Heads { entries, .. } => differs(entries[0].partnership),
+                        _ => SyncResponse::Unknown,
+                    };
+                    let _ = b.respond(responder, response).await;
+                }
+            }
+        }
+    });
+    let asks: Vec<_> = (0..64u8)
+        .map(|i| {
+            let a = a.clone();
+            tokio::spawn(async move { a.request_retrying(b_peer, heads(PartnershipId([i; 32]))).await })
+        })
+        .collect();
+    for (i, ask) in asks.into_iter().enumerate() {
+        let answer = tokio::time::timeout(WAIT, ask).await.expect("in time").expect("joins");
+        assert_eq!(answer.expect("answered"), differs(PartnershipId([i as u8; 32])));
+    }
+    a.shutdown().await.expect("shuts down");
+    b.shutdown().await.expect("shuts down");
+    server.abort();
 }

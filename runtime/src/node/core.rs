@@ -11,7 +11,7 @@
 //! HTTP or libp2p: the service ([`super::service`]) drives it, and the network half
 //! ([`super::network`]) feeds it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::host::WasmExecutor;
@@ -99,6 +99,16 @@ pub struct NodeCore {
     waiting_since: BTreeMap<PartnershipId, BTreeMap<MemberId, u64>>,
     /// Attesting and relaying between partnerships (`node/crossing.rs`).
     pub(crate) crossings: super::crossing::CrossingState,
+    /// Partnerships whose stored ops changed since the network half last
+    /// asked ([`NodeCore::take_touched`]): what it must look at again.
+    touched: BTreeSet<PartnershipId>,
+    /// Partnerships the absence rules must look at on the next tick: ops
+    /// arrived, or finality waits for someone. An idle partnership is not
+    /// in it, so a tick costs nothing per idle partnership.
+    attention: BTreeSet<PartnershipId>,
+    /// Partnerships whose final state may have advanced since their last
+    /// snapshot.
+    unsnapshotted: BTreeSet<PartnershipId>,
 }
 
 /// One partnership's acks waiting for a store commit.
@@ -140,6 +150,7 @@ impl NodeCore {
         let member = key.member_id();
         let mut crossings = super::crossing::CrossingState::default();
         crossings.dirty.extend(ledgers.keys().copied());
+        let ids: Vec<PartnershipId> = ledgers.keys().copied().collect();
         Ok(NodeCore {
             store,
             executor,
@@ -157,6 +168,9 @@ impl NodeCore {
             last_heard: BTreeMap::new(),
             waiting_since: BTreeMap::new(),
             crossings,
+            touched: ids.iter().copied().collect(),
+            attention: ids.iter().copied().collect(),
+            unsnapshotted: ids.into_iter().collect(),
         })
     }
 
@@ -265,6 +279,9 @@ impl NodeCore {
         }
         self.store.append_ops(&partnership, &[(0, &genesis)])?;
         self.ledgers.insert(partnership, ledger);
+        self.touched.insert(partnership);
+        self.attention.insert(partnership);
+        self.unsnapshotted.insert(partnership);
         Ok(partnership)
     }
 
@@ -389,6 +406,85 @@ impl NodeCore {
         origin: Origin,
         now_ms: u64,
     ) -> Result<Vec<Result<Insertion, Refusal>>, NodeError> {
+        match self.insert_batches(vec![(*partnership, ops)], origin, now_ms)?.pop() {
+            Some((_, results)) => Ok(results),
+            None => Err(NodeError::Internal("a batch of one partnership gave no result".into())),
+        }
+    }
+
+    /// [`insert_batch`](Self::insert_batch) of several partnerships' batches
+    /// (gossip and sync pages span many partnerships): each partnership's
+    /// ops are inserted into its ledger, then everything they let in, in
+    /// every partnership, is persisted with ONE store transaction before
+    /// anything is reported. Returns each partnership's results, in order.
+    ///
+    /// `Err` only for an unknown partnership (before anything is inserted)
+    /// or a (fatal) store failure.
+    pub fn insert_batches(
+        &mut self,
+        batches: Vec<(PartnershipId, Vec<SignedOp>)>,
+        origin: Origin,
+        now_ms: u64,
+    ) -> Result<Vec<(PartnershipId, Vec<Result<Insertion, Refusal>>)>, NodeError> {
+        if let Some((unknown, _)) = batches.iter().find(|(p, _)| !self.ledgers.contains_key(p)) {
+            return Err(NodeError::UnknownPartnership(*unknown));
+        }
+        let mut results = Vec::with_capacity(batches.len());
+        // What each partnership lets in, to persist together, and the
+        // member's leading-edge ack in it.
+        let mut to_persist: Vec<(PartnershipId, Vec<(u64, Arc<SignedOp>)>, Option<SignedOp>)> = Vec::new();
+        for (partnership, ops) in batches {
+            let (insertions, persist) = self.insert_one(&partnership, ops, origin, now_ms)?;
+            results.push((partnership, insertions));
+            if let Some((batch, ack)) = persist {
+                to_persist.push((partnership, batch, ack));
+            }
+        }
+        if to_persist.iter().any(|(_, batch, _)| !batch.is_empty()) {
+            // A commit happens anyway: every partnership's held acks share it.
+            for (partnership, held) in std::mem::take(&mut self.held) {
+                self.released.extend(held.ops.iter().map(|(_, op)| op.id()));
+                to_persist.push((partnership, held.ops, None));
+            }
+        }
+        let batches: Vec<(PartnershipId, Vec<(u64, Arc<SignedOp>)>)> =
+            to_persist.iter().map(|(p, batch, _)| (*p, batch.clone())).collect();
+        self.persist_many(&batches)?;
+        for (partnership, _, ack) in to_persist {
+            if let Some(ack) = ack {
+                self.record_ack(&partnership, now_ms);
+                self.outbox.push((partnership, ack));
+            }
+            self.collect_events(&partnership);
+            if self.ledgers.get(&partnership).is_some_and(|l| owes_ack(l, &self.member)) {
+                // Leading edge: due now after a quiet window; otherwise one
+                // window after the last ack, covering all that arrives
+                // meanwhile (and never more than a window from now, should
+                // the clock step back).
+                let due_at = now_ms
+                    .max(self.ack_window_end(&partnership))
+                    .min(now_ms.saturating_add(self.config.ack_debounce_ms));
+                self.ack_due_at.entry(partnership).or_insert(due_at);
+            }
+        }
+        Ok(results)
+    }
+
+    /// The in-memory half of inserting one partnership's batch: the ledger
+    /// takes the ops; others' acks that finalise no call are held; else
+    /// what to persist (with the acks held before) and the member's
+    /// leading-edge ack, if it owes one. Nothing is reported here.
+    #[allow(clippy::type_complexity)]
+    fn insert_one(
+        &mut self,
+        partnership: &PartnershipId,
+        ops: Vec<SignedOp>,
+        origin: Origin,
+        now_ms: u64,
+    ) -> Result<
+        (Vec<Result<Insertion, Refusal>>, Option<(Vec<(u64, Arc<SignedOp>)>, Option<SignedOp>)>),
+        NodeError,
+    > {
         let window_end = self.ack_window_end(partnership);
         let Some(ledger) = self.ledgers.get_mut(partnership) else {
             return Err(NodeError::UnknownPartnership(*partnership));
@@ -396,6 +492,10 @@ impl NodeCore {
         let results = ledger.insert_batch(ops, origin, now_ms);
         keep_published_code(&self.store, ledger)?;
         let mut batch = accepted_ops(ledger, results.iter().flatten());
+        if !batch.is_empty() {
+            self.attention.insert(*partnership);
+            self.unsnapshotted.insert(*partnership);
+        }
         let heard = self.last_heard.entry(*partnership).or_default();
         for (_, op) in &batch {
             heard.insert(op.author(), now_ms);
@@ -413,7 +513,7 @@ impl NodeCore {
                 .or_insert(HeldAcks { since_ms: now_ms, ops: Vec::new() })
                 .ops
                 .extend(batch);
-            return Ok(results);
+            return Ok((results, None));
         }
         if !batch.is_empty()
             && let Some(held) = self.held.remove(partnership)
@@ -442,25 +542,7 @@ impl NodeCore {
                 Err(refusal) => tracing::warn!(%partnership, %refusal, "could not ack at once"),
             }
         }
-        if !batch.is_empty() {
-            self.persist(partnership, &batch)?;
-        }
-        if let Some(ack) = ack {
-            self.record_ack(partnership, now_ms);
-            self.outbox.push((*partnership, ack));
-        }
-        self.collect_events(partnership);
-        if self.ledgers.get(partnership).is_some_and(|l| owes_ack(l, &self.member)) {
-            // Leading edge: due now after a quiet window; otherwise one
-            // window after the last ack, covering all that arrives meanwhile
-            // (and never more than a window from now, should the clock step
-            // back).
-            let due_at = now_ms
-                .max(self.ack_window_end(partnership))
-                .min(now_ms.saturating_add(self.config.ack_debounce_ms));
-            self.ack_due_at.entry(*partnership).or_insert(due_at);
-        }
-        Ok(results)
+        Ok((results, Some((batch, ack))))
     }
 
     /// Notes that the member acked in `partnership` at `now_ms`: nothing is
@@ -483,7 +565,7 @@ impl NodeCore {
     /// authored.
     pub fn tend_absences(&mut self, now_ms: u64) -> Result<Vec<(PartnershipId, OpId)>, NodeError> {
         let mut authored = Vec::new();
-        for partnership in self.partnership_ids() {
+        for partnership in std::mem::take(&mut self.attention) {
             let silent_since = self.silent_since(&partnership, now_ms);
             let Some(ledger) = self.ledgers.get(&partnership) else { continue };
             if ledger.halted().is_some() {
@@ -491,8 +573,15 @@ impl NodeCore {
             }
             let Some(payload) = super::absence::next_action(ledger, &self.member, &silent_since, now_ms)
             else {
+                // Only time can change the answer while finality waits for
+                // someone; otherwise the next op brings it back.
+                if !silent_since.is_empty() {
+                    self.attention.insert(partnership);
+                }
                 continue;
             };
+            // Looked at again next tick, whatever becomes of this op.
+            self.attention.insert(partnership);
             tracing::info!(%partnership, op = payload.kind(), "authoring a suspension op on the member's behalf");
             let op = self.author(&partnership, payload, now_ms)?;
             authored.push((partnership, op.id()));
@@ -613,14 +702,10 @@ impl NodeCore {
             })
             .map(|(p, _)| *p)
             .collect();
-        for partnership in ripe {
-            self.commit_held(&partnership)?;
-        }
+        self.commit_held(&ripe)?;
         if snapshot_due {
             self.last_snapshot_ms = now_ms;
-            for ledger in self.ledgers.values_mut() {
-                ledger.save_final(&self.store)?;
-            }
+            self.save_snapshots()?;
         }
         Ok(acks)
     }
@@ -650,23 +735,46 @@ impl NodeCore {
         std::mem::take(&mut self.released)
     }
 
-    /// Appends ops the ledger accepted to the store in one commit.
-    fn persist(&self, partnership: &PartnershipId, ops: &[(u64, Arc<SignedOp>)]) -> Result<(), NodeError> {
-        let refs: Vec<(u64, &SignedOp)> = ops.iter().map(|(h, op)| (*h, op.as_ref())).collect();
-        self.store.append_ops(partnership, &refs).map_err(|e| {
-            // The ledger already holds these ops in memory; without them on
+    /// Appends ops the ledgers of several partnerships accepted to the
+    /// store in one commit (nothing for empty batches).
+    fn persist_many(
+        &mut self,
+        batches: &[(PartnershipId, Vec<(u64, Arc<SignedOp>)>)],
+    ) -> Result<(), NodeError> {
+        let refs: Vec<(PartnershipId, Vec<(u64, &SignedOp)>)> = batches
+            .iter()
+            .filter(|(_, ops)| !ops.is_empty())
+            .map(|(p, ops)| (*p, ops.iter().map(|(h, op)| (*h, op.as_ref())).collect()))
+            .collect();
+        if refs.is_empty() {
+            return Ok(());
+        }
+        self.touched.extend(refs.iter().map(|(p, _)| *p));
+        let slices: Vec<(PartnershipId, &[(u64, &SignedOp)])> =
+            refs.iter().map(|(p, ops)| (*p, ops.as_slice())).collect();
+        self.store.append_ops_of_many(&slices).map_err(|e| {
+            // The ledgers already hold these ops in memory; without them on
             // disk the node must not go on as if they were accepted.
-            tracing::error!(%partnership, error = %e, "cannot persist accepted ops; the node must stop");
+            tracing::error!(error = %e, "cannot persist accepted ops; the node must stop");
             NodeError::Store(e)
         })
     }
 
-    /// Commits `partnership`'s held acks and reports what they did.
-    fn commit_held(&mut self, partnership: &PartnershipId) -> Result<(), NodeError> {
-        let Some(held) = self.held.remove(partnership) else { return Ok(()) };
-        self.persist(partnership, &held.ops)?;
-        self.released.extend(held.ops.iter().map(|(_, op)| op.id()));
-        self.collect_events(partnership);
+    /// Commits the held acks of `partnerships` in one store commit and
+    /// reports what they did.
+    fn commit_held(&mut self, partnerships: &[PartnershipId]) -> Result<(), NodeError> {
+        let held: Vec<(PartnershipId, HeldAcks)> =
+            partnerships.iter().filter_map(|p| self.held.remove(p).map(|h| (*p, h))).collect();
+        if held.is_empty() {
+            return Ok(());
+        }
+        let batches: Vec<(PartnershipId, Vec<(u64, Arc<SignedOp>)>)> =
+            held.into_iter().map(|(p, held)| (p, held.ops)).collect();
+        self.persist_many(&batches)?;
+        for (partnership, ops) in &batches {
+            self.released.extend(ops.iter().map(|(_, op)| op.id()));
+            self.collect_events(partnership);
+        }
         Ok(())
     }
 
@@ -683,20 +791,36 @@ impl NodeCore {
     /// Commits every held ack now (before a client is answered: a client
     /// sees only durable ops). `Err` only for a (fatal) store failure.
     pub fn commit_held_acks(&mut self) -> Result<(), NodeError> {
-        for partnership in self.held.keys().copied().collect::<Vec<_>>() {
-            self.commit_held(&partnership)?;
-        }
-        Ok(())
+        let all: Vec<PartnershipId> = self.held.keys().copied().collect();
+        self.commit_held(&all)
     }
 
     /// Commits every held ack and saves every ledger's final snapshot
     /// (clean shutdown).
     pub fn flush(&mut self) -> Result<(), NodeError> {
         self.commit_held_acks()?;
-        for ledger in self.ledgers.values_mut() {
-            ledger.save_final(&self.store)?;
+        self.save_snapshots()
+    }
+
+    /// Saves the final snapshot of every partnership whose final state may
+    /// have advanced since its last one (the others have nothing to save).
+    fn save_snapshots(&mut self) -> Result<(), NodeError> {
+        for partnership in std::mem::take(&mut self.unsnapshotted) {
+            if let Some(ledger) = self.ledgers.get_mut(&partnership)
+                && let Err(e) = ledger.save_final(&self.store)
+            {
+                self.unsnapshotted.insert(partnership);
+                return Err(e.into());
+            }
         }
         Ok(())
+    }
+
+    /// Takes the partnerships whose stored ops changed (or that were
+    /// opened or joined) since the last call: the network half follows,
+    /// binds and compares only those, so idle partnerships cost it nothing.
+    pub fn take_touched(&mut self) -> BTreeSet<PartnershipId> {
+        std::mem::take(&mut self.touched)
     }
 
     fn collect_events(&mut self, partnership: &PartnershipId) {

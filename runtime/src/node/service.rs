@@ -448,8 +448,12 @@ impl NodeTask {
     /// Handles one request. Returns `Err` only for a fatal store failure.
     fn handle(&mut self, command: Command) -> Result<(), NodeError> {
         // A client sees only durable ops: acks held for a group commit are
-        // committed before any request is answered.
-        self.core.commit_held_acks()?;
+        // committed before any request is answered. A call's own commit
+        // takes them along (one fsync, not two); if it makes none, they
+        // are committed before its answer.
+        if !matches!(command, Command::Submit { .. }) {
+            self.core.commit_held_acks()?;
+        }
         let now = now_ms();
         let mut fatal = None;
         match command {
@@ -516,6 +520,9 @@ impl NodeTask {
             Command::Submit { partnership, module, msg, reply } => {
                 let result = self.core.submit_call(&partnership, &module, msg, now).map(|op| op.id());
                 note_fatal(&mut fatal, &result);
+                if fatal.is_none() {
+                    self.core.commit_held_acks()?;
+                }
                 let _ = reply.send(result);
             }
             Command::Publish { partnership, wasm, reply } => {

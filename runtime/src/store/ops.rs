@@ -118,58 +118,81 @@ impl Store {
         partnership: &PartnershipId,
         ops: &[(u64, &SignedOp)],
     ) -> Result<(), StoreError> {
-        for &(height, op) in ops {
-            if op.partnership() != *partnership {
-                return Err(StoreError::WrongPartnership {
-                    op: op.id(),
-                    expected: *partnership,
-                    found: op.partnership(),
-                });
-            }
-            let genesis = matches!(op.op().payload, Payload::Genesis(_));
-            if genesis != (height == 0) {
-                return Err(StoreError::BadHeight { op: op.id(), kind: op.op().payload.kind(), height });
+        self.append_ops_of_many(&[(*partnership, ops)])
+    }
+
+    /// [`append_ops`](Self::append_ops) of several partnerships' batches in
+    /// one durable transaction (one fsync for all of them): when this
+    /// returns `Ok`, every op of every batch is on disk; when it returns
+    /// `Err`, none is. A node in many partnerships takes in gossip and sync
+    /// pages that span many of them.
+    pub fn append_ops_of_many(
+        &self,
+        batches: &[(PartnershipId, &[(u64, &SignedOp)])],
+    ) -> Result<(), StoreError> {
+        for (partnership, ops) in batches {
+            for &(height, op) in *ops {
+                if op.partnership() != *partnership {
+                    return Err(StoreError::WrongPartnership {
+                        op: op.id(),
+                        expected: *partnership,
+                        found: op.partnership(),
+                    });
+                }
+                let genesis = matches!(op.op().payload, Payload::Genesis(_));
+                if genesis != (height == 0) {
+                    return Err(StoreError::BadHeight { op: op.id(), kind: op.op().payload.kind(), height });
+                }
             }
         }
-        if ops.is_empty() {
+        if batches.iter().all(|(_, ops)| ops.is_empty()) {
             return Ok(());
         }
         let mut indexes = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
-        let known = self.index_of(&mut indexes, partnership)?;
+        for (partnership, _) in batches {
+            self.index_of(&mut indexes, partnership)?;
+        }
         let added = self.guarded("appending ops", || {
             let txn = self.write_txn()?;
-            // The ops of this batch, to find duplicates within it:
-            // id → (height, author, seq).
-            let mut added: HashMap<OpId, (u64, MemberId, u64)> = HashMap::new();
+            // The ops of this commit, to find duplicates within it:
+            // (partnership, id) → (height, author, seq).
+            let mut added: HashMap<(PartnershipId, OpId), (u64, MemberId, u64)> = HashMap::new();
             {
                 let mut op_table = txn.open_table(OPS).map_err(self.ctx("appending ops"))?;
-                if known.ids.is_empty() {
-                    // A partnership's first ops: list it.
-                    let mut listed = txn.open_table(PARTNERSHIPS).map_err(self.ctx("appending ops"))?;
-                    listed.insert(&partnership.0, 0).map_err(self.ctx("appending ops"))?;
-                }
-                for &(height, op) in ops {
-                    let id = op.id();
-                    match known.ids.get(&id).or_else(|| added.get(&id).map(|(height, _, _)| height)) {
-                        Some(&stored) if stored == height => continue,
-                        Some(&stored) => {
-                            return Err(StoreError::HeightConflict { op: id, stored, given: height });
-                        }
-                        None => {}
+                for (partnership, ops) in batches {
+                    let Some(known) = indexes.get(partnership) else { continue };
+                    if known.ids.is_empty() && !ops.is_empty() {
+                        // A partnership's first ops: list it.
+                        let mut listed = txn.open_table(PARTNERSHIPS).map_err(self.ctx("appending ops"))?;
+                        listed.insert(&partnership.0, 0).map_err(self.ctx("appending ops"))?;
                     }
-                    let bytes = encode_signed_op(op);
-                    op_table
-                        .insert(&op_key(partnership, height, &id), bytes.as_slice())
-                        .map_err(self.ctx("appending ops"))?;
-                    added.insert(id, (height, op.author(), op.seq()));
+                    for &(height, op) in *ops {
+                        let id = op.id();
+                        let before =
+                            known.ids.get(&id).or_else(|| added.get(&(*partnership, id)).map(|(h, _, _)| h));
+                        match before {
+                            Some(&stored) if stored == height => continue,
+                            Some(&stored) => {
+                                return Err(StoreError::HeightConflict { op: id, stored, given: height });
+                            }
+                            None => {}
+                        }
+                        let bytes = encode_signed_op(op);
+                        op_table
+                            .insert(&op_key(partnership, height, &id), bytes.as_slice())
+                            .map_err(self.ctx("appending ops"))?;
+                        added.insert((*partnership, id), (height, op.author(), op.seq()));
+                    }
                 }
             }
             self.commit(txn, "committing ops")?;
             Ok(added)
         })?;
         // Only what is committed enters the index.
-        for (id, (height, author, seq)) in added {
-            known.add(id, height, author, seq);
+        for ((partnership, id), (height, author, seq)) in added {
+            if let Some(known) = indexes.get_mut(&partnership) {
+                known.add(id, height, author, seq);
+            }
         }
         Ok(())
     }

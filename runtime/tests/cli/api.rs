@@ -560,10 +560,15 @@ async fn refused_traffic_is_counted_in_metrics() {
     stranger.publish(p, op(&key, 2).encode()).await.unwrap();
     // Sync: denied, then busy past two requests a second.
     let mut answers = Vec::new();
+    let entries = vec![polypact::net::sync::HeadsEntry {
+        partnership: p,
+        digest: polypact::net::sync::HeadsDigest([0; 32]),
+    }];
     for _ in 0..6 {
-        answers.push(stranger.request(target, SyncRequest::Heads { partnership: p }).await.unwrap());
+        let heads = SyncRequest::Heads { entries: entries.clone(), proof: None };
+        answers.push(stranger.request(target, heads).await.unwrap());
     }
-    assert_eq!(answers[0], SyncResponse::Denied);
+    assert_eq!(answers[0], SyncResponse::Heads { differ: vec![], denied: vec![p], answered: 1 });
     assert!(answers.contains(&SyncResponse::Busy), "{answers:?}");
     // An announced lure from a stranger naming the node's member.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -589,7 +594,8 @@ async fn refused_traffic_is_counted_in_metrics() {
         }),
     }
     .sign(&MemberKey::from_seed(77));
-    let noted = stranger.request(target, SyncRequest::Announce { genesis: lure.encode() }).await.unwrap();
+    let noted =
+        stranger.request(target, SyncRequest::Announce { geneses: vec![lure.encode()] }).await.unwrap();
     assert_eq!(noted, SyncResponse::Noted);
 
     let wanted = [

@@ -25,5 +25,6 @@ mod net_member_partnership;
 mod net_program;
 mod net_scale;
 mod net_suspension;
+mod scale_bench;
 mod term_wasm;
 mod treasury_wasm;

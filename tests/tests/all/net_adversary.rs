@@ -56,8 +56,8 @@ async fn a_hostile_peer_is_refused_and_scored_down_and_nothing_is_lost() {
     .await;
 
     // Sync is denied: no binding, a hello for a non-participant, a forged hello.
-    let heads = attacker.request(target.peer(), SyncRequest::Heads { partnership: p }).await.expect("answer");
-    assert_eq!(heads, SyncResponse::Denied);
+    let heads = attacker.request(target.peer(), heads_request(p)).await.expect("answer");
+    assert_eq!(heads, heads_denied(p));
     let outsider = MemberKey::from_seed(66);
     let hello = sync::hello(&outsider, p, &attacker.local_peer_id());
     assert_eq!(attacker.request(target.peer(), hello).await.expect("answer"), SyncResponse::Denied);
@@ -66,8 +66,20 @@ async fn a_hostile_peer_is_refused_and_scored_down_and_nothing_is_lost() {
     };
     let forged = SyncRequest::Hello { partnership: p, member: target.member, signature };
     assert_eq!(attacker.request(target.peer(), forged).await.expect("answer"), SyncResponse::Denied);
-    let heads = attacker.request(target.peer(), SyncRequest::Heads { partnership: p }).await.expect("answer");
-    assert_eq!(heads, SyncResponse::Denied, "still denied after the failed hellos");
+    let heads = attacker.request(target.peer(), heads_request(p)).await.expect("answer");
+    assert_eq!(heads, heads_denied(p), "still denied after the failed hellos");
+    // A proof signed by an outsider, or stretched from an outsider's
+    // signature to the target's member, serves nothing either.
+    let proof = sync::prove(&outsider, &[p], &attacker.local_peer_id());
+    let forged = sync::Proof { member: target.member, ..proof.clone() };
+    for proof in [proof, forged] {
+        let SyncRequest::Heads { entries, .. } = heads_request(p) else { panic!("heads") };
+        let request = SyncRequest::Heads { entries, proof: Some(proof) };
+        assert_eq!(attacker.request(target.peer(), request).await.expect("answer"), heads_denied(p));
+    }
+    let ranges = vec![sync::SeqRange { partnership: p, author: target.member, from_seq: 1, limit: 10 }];
+    let page = attacker.request(target.peer(), SyncRequest::Ops { ranges }).await.expect("answer");
+    assert_eq!(page, SyncResponse::Page { ops: vec![], done: 1 }, "no ops to a stranger");
 
     // Honest work goes on during the attack.
     let mut authored = Vec::new();
@@ -149,11 +161,11 @@ async fn a_peer_flooding_sync_requests_is_answered_busy() {
     let p = PartnershipId([5; 32]);
     let mut answers = Vec::new();
     for _ in 0..10 {
-        answers.push(attacker.request(target, SyncRequest::Heads { partnership: p }).await.expect("answer"));
+        answers.push(attacker.request(target, heads_request(p)).await.expect("answer"));
     }
     // The first is answered (denied: a stranger cannot even learn whether the
     // node holds the partnership); a burst past one per second is not.
-    assert_eq!(answers[0], SyncResponse::Denied);
+    assert_eq!(answers[0], heads_denied(p));
     assert!(answers.contains(&SyncResponse::Busy), "{answers:?}");
     attacker.shutdown().await.expect("shuts down");
     drain.abort();

@@ -91,17 +91,6 @@ fn ack_window() -> Duration {
     Duration::from_millis(polypact::node::CoreConfig::default().ack_debounce_ms)
 }
 
-/// CPU time this process has used so far (user and system, all threads),
-/// where the platform tells (Linux).
-fn process_cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // The kernel's USER_HZ is 100 on every Linux platform Rust targets.
-    Some(Duration::from_millis(ticks * 10))
-}
-
 /// A signed ack of `key` at `seq` (its parent need not exist: these ops only
 /// travel or are verified, never inserted).
 fn ack_op(partnership: PartnershipId, key: &MemberKey, seq: u64) -> polypact::op::SignedOp {
@@ -114,19 +103,6 @@ fn ack_op(partnership: PartnershipId, key: &MemberKey, seq: u64) -> polypact::op
         payload: Payload::Ack,
     }
     .sign(key)
-}
-
-/// A node's libp2p settings as a real node on loopback has them. The
-/// tests' [`test_net_config`] beats gossip 7 times as often and retries
-/// 5 times as often, to form meshes fast; that costs CPU a real node does not
-/// spend (about a tenth more per op on 8 nodes).
-fn real_net_config(
-    keypair: Keypair,
-    bootstrap: Vec<polypact::net::Multiaddr>,
-) -> polypact::net::TransportConfig {
-    let mut config = polypact::net::TransportConfig::loopback(keypair);
-    config.bootstrap = bootstrap;
-    config
 }
 
 async fn raw_gossip_one_hop(rounds: usize) -> Vec<Duration> {

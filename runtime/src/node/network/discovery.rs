@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::{Fetched, JoinReply, NetworkHalf};
 use crate::host::WasmExecutor;
-use crate::net::{NetHandle, PeerId, SyncRequest, SyncResponse};
+use crate::net::{NetHandle, PeerId, SyncRequest, SyncResponse, sync};
 use crate::node::clock::now_ms;
 use crate::node::core::NodeCore;
 use crate::node::error::NodeError;
@@ -42,24 +42,64 @@ fn is_known_partner(core: &NodeCore, member: &MemberId) -> bool {
 }
 
 impl NetworkHalf {
-    /// Announces every partnership the member takes part in to `peers`.
+    /// Announces every partnership the member takes part in to `peers`,
+    /// many geneses per request.
     pub(super) fn announce_all(&mut self, core: &NodeCore, peers: &[PeerId]) {
-        for partnership in self.subscribed.clone() {
-            self.announce(core, partnership, peers);
+        let geneses: Vec<Vec<u8>> = self
+            .subscribed
+            .iter()
+            .filter_map(|p| core.ledger(p))
+            .filter(|ledger| ledger.optimistic_state().participant(&core.member()).is_some())
+            .map(|ledger| ledger.genesis().encode())
+            .collect();
+        self.send_announcements(geneses, peers);
+    }
+
+    /// Sends the geneses of `partnerships` to `peers`, so that nodes of
+    /// their participants join them.
+    pub(super) fn announce(&mut self, core: &NodeCore, partnerships: &[PartnershipId], peers: &[PeerId]) {
+        let geneses =
+            partnerships.iter().filter_map(|p| core.ledger(p)).map(|l| l.genesis().encode()).collect();
+        self.send_announcements(geneses, peers);
+    }
+
+    /// Sends `geneses` to each of `peers` in batches within the sync
+    /// bounds, each asked again until answered. One announcing task runs
+    /// per peer: what is announced meanwhile waits and goes in the next
+    /// batch, so joining many partnerships one by one costs a peer a few
+    /// requests, not one each. A peer that goes away is announced to again
+    /// when it reconnects.
+    fn send_announcements(&mut self, geneses: Vec<Vec<u8>>, peers: &[PeerId]) {
+        if geneses.is_empty() {
+            return;
+        }
+        for peer in peers.iter().copied() {
+            if let Some(queued) = self.announcing.get_mut(&peer) {
+                queued.extend(geneses.iter().cloned());
+                continue;
+            }
+            self.announcing.insert(peer, Vec::new());
+            let (net, tx, batches) =
+                (self.net.clone(), self.fetch_tx.clone(), announce_batches(geneses.clone()));
+            tokio::spawn(async move {
+                let mut reached = true;
+                for geneses in batches {
+                    if let Err(error) = net.request_retrying(peer, SyncRequest::Announce { geneses }).await {
+                        tracing::debug!(%peer, %error, "announcing partnerships failed");
+                        reached = false;
+                        break;
+                    }
+                }
+                let _ = tx.send(Fetched::Announced { peer, reached }).await;
+            });
         }
     }
 
-    /// Sends the genesis of `partnership` to `peers`, so that nodes of its
-    /// participants join it (fire and forget).
-    pub(super) fn announce(&mut self, core: &NodeCore, partnership: PartnershipId, peers: &[PeerId]) {
-        let Some(ledger) = core.ledger(&partnership) else { return };
-        let genesis = ledger.genesis().encode();
-        for peer in peers.iter().copied() {
-            let net = self.net.clone();
-            let request = SyncRequest::Announce { genesis: genesis.clone() };
-            tokio::spawn(async move {
-                let _ = net.request(peer, request).await;
-            });
+    /// An announcing task to `peer` ended: sends what waited for it.
+    pub(super) fn announced_to(&mut self, peer: PeerId, reached: bool) {
+        let queued = self.announcing.remove(&peer).unwrap_or_default();
+        if reached {
+            self.send_announcements(queued, &[peer]);
         }
     }
 
@@ -111,7 +151,7 @@ impl NetworkHalf {
         let (net, tx) = (self.net.clone(), self.fetch_tx.clone());
         let executor = Arc::clone(core.executor());
         tokio::spawn(async move {
-            let _ = net.request(peer, hello).await;
+            let _ = net.request_retrying(peer, hello).await;
             let code = fetch_code(&net, peer, &missing, executor).await;
             let _ = tx.send(Fetched::Genesis { genesis: Box::new(genesis), code, reply: None }).await;
         });
@@ -236,7 +276,8 @@ pub(super) async fn fetch_code(
 ) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for hash in hashes {
-        if let Ok(SyncResponse::Code { wasm }) = net.request(peer, SyncRequest::Code { hash: *hash }).await
+        if let Ok(SyncResponse::Code { wasm }) =
+            net.request_retrying(peer, SyncRequest::Code { hash: *hash }).await
             && CodeHash::of(&wasm) == *hash
         {
             out.push(wasm);
@@ -250,4 +291,42 @@ pub(super) async fn fetch_code(
     })
     .await;
     out
+}
+
+/// `geneses` in batches of at most [`sync::MAX_GENESES_PER_ANNOUNCE`] and
+/// [`sync::MAX_ANNOUNCE_BYTES`] (a batch takes at least one).
+fn announce_batches(geneses: Vec<Vec<u8>>) -> Vec<Vec<Vec<u8>>> {
+    let mut batches: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut bytes = 0usize;
+    for genesis in geneses {
+        let fits = batches.last().is_some_and(|batch| {
+            batch.len() < sync::MAX_GENESES_PER_ANNOUNCE && bytes + genesis.len() <= sync::MAX_ANNOUNCE_BYTES
+        });
+        if !fits {
+            batches.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += genesis.len();
+        if let Some(batch) = batches.last_mut() {
+            batch.push(genesis);
+        }
+    }
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_are_batched_within_the_bounds() {
+        assert!(announce_batches(Vec::new()).is_empty());
+        let small = announce_batches(vec![vec![0; 100]; sync::MAX_GENESES_PER_ANNOUNCE + 1]);
+        assert_eq!(small.iter().map(Vec::len).collect::<Vec<_>>(), vec![sync::MAX_GENESES_PER_ANNOUNCE, 1]);
+        let big = announce_batches(vec![vec![0; sync::MAX_ANNOUNCE_BYTES / 2]; 5]);
+        assert_eq!(big.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
+        // A genesis larger than a batch still goes, alone.
+        let huge = announce_batches(vec![vec![0; 10], vec![0; sync::MAX_ANNOUNCE_BYTES + 1], vec![0; 10]]);
+        assert_eq!(huge.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1]);
+    }
 }

@@ -1,11 +1,13 @@
 //! Missing parents. A gossip op whose parents this node lacks waits in the
 //! ledger's pending buffer while its parents are asked of the peer that
-//! sent it, by id; past [`SyncConfig::max_id_fetches`](super::SyncConfig)
-//! fetches in flight, anti-entropy is asked instead. Pages fetched here or
-//! by anti-entropy are inserted with one store commit, and what they still
-//! lack is fetched in turn.
+//! sent it, by id (asked again with backoff while the peer is busy or the
+//! request fails in transport); past
+//! [`SyncConfig::max_id_fetches`](super::SyncConfig) fetches in flight, an
+//! anti-entropy round with that peer is asked for instead. Pages fetched
+//! here or by anti-entropy are inserted with one store commit per
+//! partnership, and what they still lack is fetched in turn.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Fetched, NetworkHalf};
 use crate::ledger::Refusal;
@@ -26,7 +28,7 @@ impl NetworkHalf {
         ids: Vec<OpId>,
     ) {
         if self.id_fetches >= self.config.max_id_fetches {
-            self.start_session(core, partnership, None);
+            self.sync_soon(core, peer, partnership);
             return;
         }
         self.id_fetches += 1;
@@ -38,8 +40,13 @@ impl NetworkHalf {
         ids.truncate(sync::MAX_IDS_PER_REQUEST);
         tokio::spawn(async move {
             let wanted: BTreeSet<OpId> = ids.iter().copied().collect();
-            let _ = net.request(peer, hello).await;
-            let response = net.request(peer, SyncRequest::OpsById { partnership, ids }).await;
+            let request = SyncRequest::OpsById { partnership, ids };
+            let mut response = net.request_retrying(peer, request.clone()).await;
+            if let Ok(SyncResponse::Denied) = response {
+                // Not bound there yet: prove the member, then ask again.
+                let _ = net.request_retrying(peer, hello).await;
+                response = net.request_retrying(peer, request).await;
+            }
             tracing::debug!(%peer, wanted = wanted.len(), ok = response.is_ok(), "fetched ops by id");
             if let Ok(SyncResponse::Ops { ops, .. }) = response {
                 let ops: Vec<SignedOp> = ops
@@ -48,48 +55,60 @@ impl NetworkHalf {
                     .filter(|op| wanted.contains(&op.id()))
                     .collect();
                 if !ops.is_empty() {
-                    let _ = tx.send(Fetched::Ops { partnership, peer, ops }).await;
+                    let _ = tx.send(Fetched::Ops { peer, ops }).await;
                 }
             }
             let _ = tx.send(Fetched::IdFetchDone).await;
         });
     }
 
+    /// Inserts fetched ops (a page may carry several partnerships') with
+    /// one store commit, and fetches what they still lack.
     pub(super) async fn insert_fetched(
         &mut self,
         core: &mut NodeCore,
-        partnership: PartnershipId,
         peer: PeerId,
         ops: Vec<SignedOp>,
     ) -> Result<(), NodeError> {
-        let ops: Vec<SignedOp> = ops.into_iter().filter(|op| op.partnership() == partnership).collect();
-        let ids: Vec<OpId> = ops.iter().map(SignedOp::id).collect();
-        // One store transaction for the whole page.
-        let results = core.insert_batch(&partnership, ops, Origin::Synced, now_ms())?;
-        let mut accepted = Vec::new();
-        let mut waiting = BTreeSet::new();
-        for (id, result) in ids.into_iter().zip(results) {
-            match result {
-                Ok(insertion) => {
-                    self.stats.synced_ops += insertion.accepted.len() as u64;
-                    waiting.remove(&id);
-                    for (got, _) in &insertion.accepted {
-                        waiting.remove(got);
-                    }
-                    waiting.extend(insertion.waiting_for);
-                    accepted.extend(insertion.accepted);
-                }
-                Err(Refusal::Duplicate(_)) => {}
-                Err(refusal) => tracing::debug!(%peer, %refusal, "synced op refused"),
+        let mut by_partnership: BTreeMap<PartnershipId, Vec<SignedOp>> = BTreeMap::new();
+        for op in ops {
+            if core.ledger(&op.partnership()).is_some() {
+                by_partnership.entry(op.partnership()).or_default().push(op);
             }
         }
-        let accepted: Vec<OpId> = accepted.into_iter().map(|(id, _)| id).collect();
-        self.close_verdicts(&accepted).await;
-        if let Some(ledger) = core.ledger(&partnership) {
-            waiting.retain(|id| !ledger.dag().contains(id));
+        let batches: Vec<(PartnershipId, Vec<SignedOp>)> = by_partnership.into_iter().collect();
+        let ids: Vec<Vec<OpId>> =
+            batches.iter().map(|(_, ops)| ops.iter().map(SignedOp::id).collect()).collect();
+        if batches.is_empty() {
+            return Ok(());
         }
-        if !waiting.is_empty() {
-            self.fetch_missing(core, partnership, peer, waiting.into_iter().collect());
+        let inserted = core.insert_batches(batches, Origin::Synced, now_ms())?;
+        for ((partnership, results), ids) in inserted.into_iter().zip(ids) {
+            let mut accepted = Vec::new();
+            let mut waiting = BTreeSet::new();
+            for (id, result) in ids.into_iter().zip(results) {
+                match result {
+                    Ok(insertion) => {
+                        self.stats.synced_ops += insertion.accepted.len() as u64;
+                        waiting.remove(&id);
+                        for (got, _) in &insertion.accepted {
+                            waiting.remove(got);
+                        }
+                        waiting.extend(insertion.waiting_for);
+                        accepted.extend(insertion.accepted);
+                    }
+                    Err(Refusal::Duplicate(_)) => {}
+                    Err(refusal) => tracing::debug!(%peer, %refusal, "synced op refused"),
+                }
+            }
+            let accepted: Vec<OpId> = accepted.into_iter().map(|(id, _)| id).collect();
+            self.close_verdicts(&accepted).await;
+            if let Some(ledger) = core.ledger(&partnership) {
+                waiting.retain(|id| !ledger.dag().contains(id));
+            }
+            if !waiting.is_empty() {
+                self.fetch_missing(core, partnership, peer, waiting.into_iter().collect());
+            }
         }
         Ok(())
     }

@@ -18,8 +18,9 @@
 //!
 //! Messages that have already arrived when the node turns to gossip are
 //! taken together (up to [`GOSSIP_BATCH`]): their signatures are checked at
-//! once and what they let in is persisted with one store commit, so a burst
-//! of acks costs one commit, not one per ack.
+//! once and what they let in is persisted with one store commit, whatever
+//! partnerships they belong to, so a burst of acks costs one commit, not
+//! one per ack or per partnership.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -135,38 +136,49 @@ impl NetworkHalf {
             }
             by_partnership.entry(partnership).or_default().push(GossipOp { op, msg_id, source });
         }
+        // Every partnership of the batch in one store commit.
+        let mut answer_to: Vec<Vec<(OpId, MessageId, PeerId)>> = Vec::new();
+        let mut batches = Vec::new();
         for (partnership, batch) in by_partnership {
-            self.insert_gossip(core, partnership, batch).await?;
+            let (ops, answers): (Vec<SignedOp>, Vec<(OpId, MessageId, PeerId)>) = batch
+                .into_iter()
+                .map(|GossipOp { op, msg_id, source }| {
+                    let id = op.id();
+                    (op, (id, msg_id, source))
+                })
+                .unzip();
+            batches.push((partnership, ops));
+            answer_to.push(answers);
         }
-        Ok(())
-    }
-
-    /// Inserts one partnership's gossip ops with one store commit, reports
-    /// each message's verdict, and fetches the parents still missing.
-    async fn insert_gossip(
-        &mut self,
-        core: &mut NodeCore,
-        partnership: PartnershipId,
-        batch: Vec<GossipOp>,
-    ) -> Result<(), NodeError> {
-        let (ops, answer_to): (Vec<SignedOp>, Vec<(OpId, MessageId, PeerId)>) = batch
-            .into_iter()
-            .map(|GossipOp { op, msg_id, source }| {
-                let id = op.id();
-                (op, (id, msg_id, source))
-            })
-            .unzip();
-        let results = match core.insert_batch(&partnership, ops, Origin::Fresh, now_ms()) {
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let results = match core.insert_batches(batches, Origin::Fresh, now_ms()) {
             Ok(results) => results,
             Err(e @ NodeError::Store(_)) => return Err(e),
             Err(error) => {
                 tracing::debug!(%error, "gossip ops not inserted");
-                for (_, msg_id, source) in answer_to {
+                for (_, msg_id, source) in answer_to.into_iter().flatten() {
                     self.report(msg_id, source, Verdict::Ignore).await;
                 }
                 return Ok(());
             }
         };
+        for ((partnership, results), answers) in results.into_iter().zip(answer_to) {
+            self.gossip_inserted(core, partnership, answers, results).await;
+        }
+        Ok(())
+    }
+
+    /// Reports the verdict of each of one partnership's gossip messages
+    /// once inserted, and fetches the parents still missing.
+    async fn gossip_inserted(
+        &mut self,
+        core: &NodeCore,
+        partnership: PartnershipId,
+        answer_to: Vec<(OpId, MessageId, PeerId)>,
+        results: Vec<Result<crate::ledger::Insertion, Refusal>>,
+    ) {
         let mut missing: BTreeMap<PeerId, Vec<OpId>> = BTreeMap::new();
         for ((id, msg_id, source), result) in answer_to.into_iter().zip(results) {
             match result {
@@ -212,7 +224,6 @@ impl NetworkHalf {
                 self.fetch_missing(core, partnership, source, ids);
             }
         }
-        Ok(())
     }
 
     /// Reports Accept for ops that were waiting and are now durable.

@@ -14,8 +14,9 @@
 //!   lacks, fetched by id; fetched pages inserted.
 //! - [`serve`](self::serve): sync requests answered, to participants'
 //!   peers only, within a per-peer rate.
-//! - [`anti_entropy`](self::anti_entropy): the periodic session that
-//!   compares heads and fetches what is missing by author.
+//! - [`anti_entropy`](self::anti_entropy): rounds per peer that compare
+//!   the heads of every shared partnership that changed in one request and
+//!   fetch what is missing in pages across partnerships; nothing while idle.
 //! - [`discovery`](self::discovery): partnerships announced to peers and
 //!   joined by id.
 //! - [`invitations`](self::invitations): announced partnerships from
@@ -41,6 +42,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use self::anti_entropy::AntiEntropy;
 use self::gossip::{GossipMessage, OpenVerdict};
 use self::serve::Authorised;
 use super::core::NodeCore;
@@ -48,6 +50,7 @@ use super::error::NodeError;
 use crate::net::{MessageId, NetEvent, NetHandle, PeerId, PeerStats, SyncRequest, Verdict, sync};
 use crate::op::{Limits, MemberId, MemberKey, OpId, PartnershipId, SignedOp};
 
+pub use self::anti_entropy::RoundDone;
 pub use self::discovery::JOIN_BY_ID_PATIENCE;
 pub use self::gossip::GOSSIP_BATCH;
 pub use self::invitations::Invitation;
@@ -57,15 +60,16 @@ pub use self::invitations::Invitation;
 /// dials is [`crate::net::TransportConfig`].
 #[derive(Clone, Copy, Debug)]
 pub struct SyncConfig {
-    /// How often anti-entropy runs for each partnership.
+    /// How often anti-entropy compares the partnerships whose ops changed
+    /// (with nothing changed, it does nothing).
     pub anti_entropy_interval: Duration,
-    /// Peers asked at each periodic anti-entropy round of a partnership, in
-    /// turn through its peers (a peer that subscribes is asked at once, on
-    /// its own). A few rather than all: gossip delivers nearly everything,
-    /// and asking every peer every round costs each node work that grows
-    /// with the square of the partnership's size.
+    /// Peers a changed partnership is compared with at each anti-entropy
+    /// tick, in turn through its peers that do not yet agree (a peer that
+    /// subscribes is compared with at once). A few rather than all: gossip
+    /// delivers nearly everything, and asking every peer every round costs
+    /// each node work that grows with the square of the partnership's size.
     pub anti_entropy_peers: usize,
-    /// Ops asked per author per page during anti-entropy.
+    /// Ops asked per author and partnership in one page range.
     pub page_ops: u32,
     /// How long a gossip message whose op waits for parents keeps its
     /// verdict open before it is reported Ignore.
@@ -142,26 +146,27 @@ pub enum NetInput {
     Fetched(Fetched),
     /// Time for anti-entropy and expiries.
     Tick,
+    /// Time for an anti-entropy round asked for soon.
+    RoundDue,
 }
 
 /// The result of a fetch task.
 #[derive(Debug)]
 pub enum Fetched {
-    /// Ops fetched from `peer` (decoded, not yet verified).
+    /// Ops fetched from `peer` (decoded, not yet verified), of one or
+    /// several partnerships.
     Ops {
-        /// The partnership.
-        partnership: PartnershipId,
         /// Who sent them.
         peer: PeerId,
         /// The ops.
         ops: Vec<SignedOp>,
     },
-    /// An anti-entropy session ended.
-    SessionDone {
-        /// The partnership.
-        partnership: PartnershipId,
-        /// Whether some peer answered with its heads (and what it had was fetched).
-        heard: bool,
+    /// An anti-entropy round with `peer` ended (after its pages).
+    RoundDone {
+        /// The peer.
+        peer: PeerId,
+        /// What it found.
+        done: RoundDone,
     },
     /// A fetch by id ended.
     IdFetchDone,
@@ -176,6 +181,13 @@ pub enum Fetched {
     },
     /// A join by id found no peer that could provide the genesis.
     JoinFailed(PartnershipId, JoinReply),
+    /// Announcing partnerships to `peer` ended.
+    Announced {
+        /// The peer.
+        peer: PeerId,
+        /// Whether every batch was answered.
+        reached: bool,
+    },
 }
 
 /// The network half of a node: owned by the node task next to the
@@ -193,14 +205,17 @@ pub struct NetworkHalf {
     limits: Limits,
     subscribed: BTreeSet<PartnershipId>,
     bind_authored: BTreeSet<PartnershipId>,
-    sessions: BTreeSet<PartnershipId>,
-    /// Partnerships for which a session heard some peer's heads: the node
+    /// Partnerships for which a round heard some peer's heads: the node
     /// has seen its member's own history as the network knows it.
     caught_up: BTreeSet<PartnershipId>,
-    /// Partnerships that want another session as soon as the running one ends.
-    session_wanted: BTreeSet<PartnershipId>,
-    /// Where each partnership's next anti-entropy round starts in its peers.
-    anti_entropy_turns: BTreeMap<PartnershipId, usize>,
+    /// Partnerships to follow again (subscribe, bind, leave): those whose
+    /// ops changed or that caught up. An idle partnership is not looked at.
+    to_follow: BTreeSet<PartnershipId>,
+    /// Per-peer anti-entropy: what agrees, what is due, rounds running.
+    anti_entropy: AntiEntropy,
+    /// Whether the peers known to the node may have changed since they were
+    /// last told to the transport.
+    known_dirty: bool,
     open_verdicts: BTreeMap<OpId, OpenVerdict>,
     id_fetches: usize,
     stats: NetworkStats,
@@ -214,6 +229,8 @@ pub struct NetworkHalf {
     buckets: BTreeMap<PeerId, (u64, Instant)>,
     /// Announced partnerships from strangers, waiting for the operator.
     invitations: invitations::Invitations,
+    /// Peers an announcing task runs for, with the geneses waiting for it.
+    announcing: BTreeMap<PeerId, Vec<Vec<u8>>>,
     /// The peers last told to the transport as known.
     known_peers: BTreeSet<PeerId>,
     /// Members whose announced partnerships are joined without asking.
@@ -246,10 +263,10 @@ impl NetworkHalf {
             limits,
             subscribed: BTreeSet::new(),
             bind_authored: BTreeSet::new(),
-            sessions: BTreeSet::new(),
             caught_up: BTreeSet::new(),
-            session_wanted: BTreeSet::new(),
-            anti_entropy_turns: BTreeMap::new(),
+            to_follow: BTreeSet::new(),
+            anti_entropy: AntiEntropy::default(),
+            known_dirty: true,
             open_verdicts: BTreeMap::new(),
             id_fetches: 0,
             stats: NetworkStats::default(),
@@ -258,6 +275,7 @@ impl NetworkHalf {
             authorised: BTreeMap::new(),
             buckets: BTreeMap::new(),
             invitations: invitations::Invitations::new(config.max_invitations),
+            announcing: BTreeMap::new(),
             known_peers: BTreeSet::new(),
             join_from: BTreeSet::new(),
         }
@@ -290,6 +308,13 @@ impl NetworkHalf {
         if let Some(event) = self.backlog.pop_front() {
             return NetInput::Event(event);
         }
+        let soon = self.anti_entropy.next_soon();
+        let round_due = async move {
+            match soon {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             event = self.events.recv(), if !self.events_closed => match event {
                 Some(event) => NetInput::Event(event),
@@ -301,6 +326,7 @@ impl NetworkHalf {
             },
             Some(fetched) = self.fetch_rx.recv() => NetInput::Fetched(fetched),
             _ = self.ticker.tick() => NetInput::Tick,
+            () = round_due => NetInput::RoundDue,
         }
     }
 
@@ -316,9 +342,7 @@ impl NetworkHalf {
                 Ok(())
             }
             NetInput::Event(NetEvent::PeerSubscribed { peer, partnership }) => {
-                if core.ledger(&partnership).is_some() {
-                    self.start_session(core, partnership, Some(vec![peer]));
-                }
+                self.sync_soon(core, peer, partnership);
                 Ok(())
             }
             NetInput::Event(NetEvent::PeerConnected(peer)) => {
@@ -328,6 +352,8 @@ impl NetworkHalf {
             NetInput::Event(NetEvent::PeerDisconnected(peer)) => {
                 self.authorised.retain(|(_, p), _| *p != peer);
                 self.buckets.remove(&peer);
+                self.anti_entropy.disconnected(&peer);
+                self.known_dirty = true;
                 Ok(())
             }
             NetInput::Fetched(Fetched::Genesis { genesis, code, reply }) => {
@@ -337,17 +363,13 @@ impl NetworkHalf {
                 let _ = reply.send(Err(NodeError::UnknownPartnership(partnership)));
                 Ok(())
             }
-            NetInput::Fetched(Fetched::Ops { partnership, peer, ops }) => {
-                self.insert_fetched(core, partnership, peer, ops).await
+            NetInput::Fetched(Fetched::Ops { peer, ops }) => self.insert_fetched(core, peer, ops).await,
+            NetInput::Fetched(Fetched::Announced { peer, reached }) => {
+                self.announced_to(peer, reached);
+                Ok(())
             }
-            NetInput::Fetched(Fetched::SessionDone { partnership, heard }) => {
-                self.sessions.remove(&partnership);
-                if heard {
-                    self.caught_up.insert(partnership);
-                }
-                if self.session_wanted.remove(&partnership) {
-                    self.start_session(core, partnership, None);
-                }
+            NetInput::Fetched(Fetched::RoundDone { peer, done }) => {
+                self.round_done(core, peer, done);
                 Ok(())
             }
             NetInput::Fetched(Fetched::IdFetchDone) => {
@@ -356,10 +378,14 @@ impl NetworkHalf {
             }
             NetInput::Tick => {
                 self.expire_verdicts().await;
-                self.tell_known_peers(core).await;
-                for partnership in self.subscribed.clone() {
-                    self.start_session(core, partnership, None);
+                if std::mem::take(&mut self.known_dirty) {
+                    self.tell_known_peers(core).await;
                 }
+                self.anti_entropy_tick(core).await;
+                Ok(())
+            }
+            NetInput::RoundDue => {
+                self.start_due_rounds(core);
                 Ok(())
             }
         }
@@ -371,6 +397,12 @@ impl NetworkHalf {
         // Held acks committed this turn can be forwarded now.
         let released = core.take_released();
         self.close_verdicts(&released).await;
+        let touched = core.take_touched();
+        if !touched.is_empty() {
+            self.known_dirty = true;
+            self.to_follow.extend(touched.iter().copied());
+            self.anti_entropy.changed(touched);
+        }
         let outbox = core.take_outbox();
         let sending: BTreeSet<PartnershipId> = outbox.iter().map(|(p, _)| *p).collect();
         self.follow_partnerships(core, &sending).await?;

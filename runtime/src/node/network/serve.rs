@@ -1,17 +1,23 @@
-//! Sync serving. Requests are answered from the store, and only to peers
-//! that act for an active participant of the partnership asked about: bound
-//! (`Payload::BindPeer`, executed in the ledger) or proven by a signed
-//! `Hello` on this connection. A partnership the node does not hold is
-//! denied like one the peer may not see, so a stranger cannot probe which
-//! partnerships a node holds. Each peer has a token bucket of
+//! Sync serving. Requests are answered from the store, and only about
+//! partnerships in which the asking peer acts for an active participant:
+//! bound (`Payload::BindPeer`, executed in the ledger) or proven on this
+//! connection by a member's signature (a `Hello` for one partnership, a
+//! `Proof` in a `Heads` request for many). A partnership the node does not
+//! hold is denied like one the peer may not see, so a stranger cannot
+//! probe which partnerships a node holds; in a request about many, each
+//! partnership is judged on its own. Each peer has a token bucket of
 //! [`SyncConfig::sync_requests_per_sec`](super::SyncConfig); past it the
-//! answer is `Busy`. Pages are bounded by the `net` module's sync limits.
+//! answer is `Busy` (and the peer asks again). Answers are bounded by the
+//! `net` module's sync limits. A `Heads` request that shows a partnership
+//! differing makes this node ask that peer back
+//! ([`NetworkHalf::ask_back`]).
 
 use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
 use super::NetworkHalf;
+use crate::net::sync::{HeadsDigest, HeadsEntry, PartnershipSeqs, Proof};
 use crate::net::{PeerId, SyncRequest, SyncResponder, SyncResponse, sync};
 use crate::node::core::NodeCore;
 use crate::op::{MemberId, PartnershipId, SignedOp};
@@ -44,17 +50,94 @@ impl NetworkHalf {
                     SyncResponse::Denied
                 }
             }
-            SyncRequest::Announce { genesis } => {
-                self.announced(core, peer, &genesis);
+            SyncRequest::Announce { geneses } if geneses.len() <= sync::MAX_GENESES_PER_ANNOUNCE => {
+                for genesis in &geneses {
+                    self.announced(core, peer, genesis);
+                }
                 SyncResponse::Noted
+            }
+            SyncRequest::Heads { entries, proof } if entries.len() <= sync::MAX_HEADS_ENTRIES => {
+                self.heads(core, peer, entries, proof).await
             }
             request => answer(core, &self.authorised, &peer, &request),
         };
         match &response {
             SyncResponse::Denied => self.stats.sync_denied += 1,
+            // Heads of nothing but partnerships the peer may not see.
+            SyncResponse::Heads { denied, answered, .. } if denied.len() == *answered as usize => {
+                self.stats.sync_denied += 1;
+            }
             _ => self.stats.sync_served += 1,
         }
         let _ = self.net.respond(responder, response).await;
+    }
+
+    /// Answers a `Heads` request: for each partnership the peer may sync
+    /// here, whether its digest equals this node's (with this node's seq
+    /// vector when it does not), within [`sync::MAX_HEADS_BYTES`].
+    async fn heads(
+        &mut self,
+        core: &NodeCore,
+        peer: PeerId,
+        entries: Vec<HeadsEntry>,
+        proof: Option<Proof>,
+    ) -> SyncResponse {
+        if entries.is_empty() || proof.as_ref().is_some_and(|p| p.signature.len() != 64) {
+            return SyncResponse::TooLarge;
+        }
+        // The proof is checked once, and only when some partnership is not
+        // already served to the peer; it serves the peer every named
+        // partnership in which its member is an active participant.
+        if let Some(proof) = proof
+            && entries.iter().any(|e| !peer_may_sync(core, &self.authorised, &e.partnership, &peer))
+        {
+            let named: Vec<PartnershipId> = entries.iter().map(|e| e.partnership).collect();
+            if sync::verify_proof(&proof, &named, &peer) {
+                for partnership in named {
+                    if core.ledger(&partnership).is_some_and(|l| l.awaits(&proof.member)) {
+                        self.authorised.insert((partnership, peer), proof.member);
+                    }
+                }
+                if !self.known_peers.contains(&peer) {
+                    // A participant's node: it keeps its connection.
+                    self.tell_known_peers(core).await;
+                }
+            }
+        }
+        let mut differ = Vec::new();
+        let mut denied = Vec::new();
+        let mut bytes = 0usize;
+        let mut answered = 0u32;
+        for entry in &entries {
+            let partnership = entry.partnership;
+            if !peer_may_sync(core, &self.authorised, &partnership, &peer) {
+                denied.push(partnership);
+                answered += 1;
+                continue;
+            }
+            let seqs = match core.store().author_seqs(&partnership) {
+                Ok(seqs) => seqs,
+                Err(error) => {
+                    tracing::warn!(%error, "store read failed while serving sync");
+                    break;
+                }
+            };
+            let digest = HeadsDigest::of(&seqs);
+            if digest == entry.digest {
+                self.anti_entropy.agree(peer, partnership, digest);
+            } else {
+                // An author and a seq on the wire, with room for framing.
+                let size = 40 + 41 * seqs.len();
+                if !differ.is_empty() && bytes + size > sync::MAX_HEADS_BYTES {
+                    break;
+                }
+                bytes += size;
+                differ.push(PartnershipSeqs { partnership, seqs: seqs.into_iter().collect() });
+                self.ask_back(peer, partnership);
+            }
+            answered += 1;
+        }
+        SyncResponse::Heads { differ, denied, answered }
     }
 
     /// Takes one request's token from `peer`'s bucket (refilled at
@@ -105,35 +188,38 @@ fn answer(core: &NodeCore, authorised: &Authorised, peer: &PeerId, request: &Syn
     if let Err(refusal) = request.check_bounds() {
         return refusal;
     }
-    match request.partnership() {
-        Some(partnership) => {
-            // A partnership this node does not hold is Denied too, so a
-            // stranger cannot probe which partnerships a node holds.
-            if !peer_may_sync(core, authorised, &partnership, peer) {
-                return SyncResponse::Denied;
-            }
-        }
-        None => {
-            // Code: to peers bound in any partnership this node holds.
-            if !core.partnership_ids().iter().any(|p| peer_may_sync(core, authorised, p, peer)) {
-                return SyncResponse::Denied;
-            }
-        }
-    }
     let store = core.store();
+    let may_sync = |partnership: &PartnershipId| peer_may_sync(core, authorised, partnership, peer);
     let result = match request {
-        SyncRequest::Heads { partnership } => store
-            .author_seqs(partnership)
-            .map(|seqs| SyncResponse::Heads { seqs: seqs.into_iter().collect() }),
-        SyncRequest::OpsByAuthor { partnership, author, from_seq, limit } => {
-            store.ops_by_author(partnership, author, *from_seq, *limit as usize).map(|ops| {
-                let full = ops.len() >= *limit as usize;
-                match sync::page_of(ops.iter().map(SignedOp::encode), sync::MAX_PAGE_OPS as usize) {
-                    SyncResponse::Ops { ops, more } => SyncResponse::Ops { ops, more: more || full },
-                    other => other,
+        SyncRequest::Ops { ranges } => {
+            // Each range is judged on its own: one the peer may not see (or
+            // of a partnership this node does not hold) is served as empty.
+            let mut failed = None;
+            let page = sync::page_of_ranges(ranges.iter().map(|range| {
+                if failed.is_some() || !may_sync(&range.partnership) {
+                    return Vec::new();
                 }
-            })
+                match store.ops_by_author(
+                    &range.partnership,
+                    &range.author,
+                    range.from_seq,
+                    range.limit as usize,
+                ) {
+                    Ok(ops) => ops.iter().map(SignedOp::encode).collect(),
+                    Err(error) => {
+                        failed = Some(error);
+                        Vec::new()
+                    }
+                }
+            }));
+            match failed {
+                Some(error) => Err(error),
+                None => Ok(page),
+            }
         }
+        // A partnership this node does not hold is Denied too, so a
+        // stranger cannot probe which partnerships a node holds.
+        SyncRequest::OpsById { partnership, .. } if !may_sync(partnership) => Ok(SyncResponse::Denied),
         SyncRequest::OpsById { partnership, ids } => {
             let mut found = Vec::new();
             for id in ids {
@@ -148,10 +234,12 @@ fn answer(core: &NodeCore, authorised: &Authorised, peer: &PeerId, request: &Syn
             }
             Ok(sync::page_of(found, sync::MAX_IDS_PER_REQUEST))
         }
+        // Code: to peers bound in any partnership this node holds.
+        SyncRequest::Code { .. } if !core.partnership_ids().iter().any(may_sync) => Ok(SyncResponse::Denied),
         SyncRequest::Code { hash } => store
             .get_code(hash)
             .map(|code| code.map_or(SyncResponse::Unknown, |wasm| SyncResponse::Code { wasm })),
-        // Hello and Announce are answered by the caller; anything newer is unknown here.
+        // Heads, Hello and Announce are answered by the caller; anything newer is unknown here.
         _ => Ok(SyncResponse::Unknown),
     };
     result.unwrap_or_else(|e| {

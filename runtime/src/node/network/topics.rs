@@ -3,7 +3,9 @@
 //! up), leaves them when its member is removed (once its removal ack is
 //! sent), and binds its peer id with a signed `BindPeer` op once its member
 //! is active and a peer's heads have been heard: a member key moved to a
-//! fresh node must not sign a seq its old node already used. It also tells
+//! fresh node must not sign a seq its old node already used. Only
+//! partnerships whose ops changed, or that just caught up, are looked at
+//! again, so an idle partnership costs a node turn nothing. It also tells
 //! the transport which peers it knows (bound to an active participant of a
 //! partnership it holds, or proven by a hello): those keep their
 //! connections and may use the reserved slots; the transport disconnects
@@ -29,12 +31,15 @@ impl NetworkHalf {
     ) -> Result<(), NodeError> {
         let member = core.member();
         let me = self.net.local_peer_id().to_bytes();
-        for partnership in core.partnership_ids() {
+        // Newly followed partnerships of the member, announced together.
+        let mut announce = Vec::new();
+        for partnership in std::mem::take(&mut self.to_follow) {
             let Some(ledger) = core.ledger(&partnership) else { continue };
             let record = ledger.optimistic_state().participant(&member);
             if record.as_ref().is_some_and(|r| !r.is_active()) {
                 if ledger.awaits(&member) || sending.contains(&partnership) {
                     // Removed by others, with its removal ack still to send.
+                    self.to_follow.insert(partnership);
                     continue;
                 }
                 // Removed: this node no longer receives the partnership's ops.
@@ -53,11 +58,13 @@ impl NetworkHalf {
                     Ok(()) => {
                         self.subscribed.insert(partnership);
                         if active {
-                            let peers = self.net.connected_peers().await.unwrap_or_default();
-                            self.announce(core, partnership, &peers);
+                            announce.push(partnership);
                         }
                     }
-                    Err(error) => tracing::warn!(%partnership, %error, "cannot subscribe"),
+                    Err(error) => {
+                        tracing::warn!(%partnership, %error, "cannot subscribe");
+                        self.to_follow.insert(partnership);
+                    }
                 }
             }
             // Bind only after hearing a peer's heads: a member key moved to a
@@ -74,9 +81,16 @@ impl NetworkHalf {
                         self.bind_authored.insert(partnership);
                     }
                     Err(e @ NodeError::Store(_)) => return Err(e),
-                    Err(error) => tracing::warn!(%partnership, %error, "cannot bind this node's peer id"),
+                    Err(error) => {
+                        tracing::warn!(%partnership, %error, "cannot bind this node's peer id");
+                        self.to_follow.insert(partnership);
+                    }
                 }
             }
+        }
+        if !announce.is_empty() {
+            let peers = self.net.connected_peers().await.unwrap_or_default();
+            self.announce(core, &announce, &peers);
         }
         Ok(())
     }

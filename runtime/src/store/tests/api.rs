@@ -167,6 +167,36 @@ fn refused_batches_change_nothing() {
 }
 
 #[test]
+fn batches_of_several_partnerships_commit_together_or_not_at_all() {
+    let store = Store::open_in_memory().unwrap();
+    let (alice, bob) = (MemberKey::from_seed(1), MemberKey::from_seed(2));
+    let (ga, gb) = (genesis(&alice), genesis(&bob));
+    let (pa, pb) = (ga.partnership(), gb.partnership());
+    let a = vec![(0, ga.clone()), (1, op(&pa, &alice, 2, 0))];
+    let b = vec![(0, gb.clone()), (1, op(&pb, &bob, 2, 0)), (2, op(&pb, &bob, 3, 0))];
+    store.append_ops_of_many(&[(pa, &refs(&a)), (pb, &refs(&b)), (PartnershipId([5; 32]), &[])]).unwrap();
+    assert_eq!(store.partnerships().unwrap(), {
+        let mut both = vec![pa, pb];
+        both.sort();
+        both
+    });
+    assert_eq!(all_ops(&store, &pa), a);
+    assert_eq!(all_ops(&store, &pb), b);
+    assert_eq!(store.author_seqs(&pb).unwrap()[&bob.member_id()], 3);
+    // A conflict in the second partnership's batch, found inside the
+    // transaction after the first one's op was written: nothing of either.
+    let fresh = op(&pa, &alice, 3, 0);
+    let err = store.append_ops_of_many(&[(pa, &[(2, &fresh)]), (pb, &[(7, &b[1].1)])]).unwrap_err();
+    assert!(matches!(err, StoreError::HeightConflict { stored: 1, given: 7, .. }), "{err}");
+    // An op filed under another partnership: refused before anything.
+    let err = store.append_ops_of_many(&[(pa, &[(2, &fresh)]), (pb, &[(3, &fresh)])]).unwrap_err();
+    assert!(matches!(err, StoreError::WrongPartnership { .. }), "{err}");
+    assert_eq!(store.get_op(&pa, &fresh.id()).unwrap(), None);
+    assert_eq!(all_ops(&store, &pa), a);
+    assert_eq!(store.author_seqs(&pa).unwrap()[&alice.member_id()], 2);
+}
+
+#[test]
 fn snapshot_deltas_accumulate_and_load_back_exactly() {
     let store = Store::open_in_memory().unwrap();
     let p = PartnershipId([0xff; 32]); // the last prefix: no successor
