@@ -550,20 +550,29 @@ pub fn page_of(ops: impl IntoIterator<Item = Vec<u8>>, max_ops: usize) -> SyncRe
     SyncResponse::Ops { ops: out, more }
 }
 
-/// Builds one [`SyncResponse::Page`] (the answer to [`SyncRequest::Ops`])
-/// from each range's op encodings, in the ranges' order: at most
-/// [`MAX_PAGE_OPS`] ops and [`MAX_PAGE_BYTES`] bytes (always at least one op
-/// if any). `ranges` is read lazily: a range past a full page is never
-/// asked for its ops.
-pub fn page_of_ranges<I>(ranges: I) -> SyncResponse
-where
-    I: IntoIterator<Item = Vec<Vec<u8>>>,
-{
+/// Builds one [`SyncResponse::Page`] (the answer to [`SyncRequest::Ops`]):
+/// `read(range, at_most)` gives the op encodings of `range`'s author with
+/// seq in `[from_seq, from_seq + at_most)`, and the page takes them in the
+/// ranges' order, at most [`MAX_PAGE_OPS`] ops and [`MAX_PAGE_BYTES`]
+/// bytes (always at least one op if any). A range is read for no more than
+/// the ops the page still has room for, and none past a full page.
+pub fn page_of_ranges(
+    ranges: &[SeqRange],
+    mut read: impl FnMut(&SeqRange, u32) -> Vec<Vec<u8>>,
+) -> SyncResponse {
     let mut out: Vec<Vec<u8>> = Vec::new();
     let mut bytes = 0usize;
     let mut done = 0u32;
     for range in ranges {
-        for op in range {
+        let room = MAX_PAGE_OPS.saturating_sub(out.len() as u32);
+        if room == 0 {
+            break;
+        }
+        let at_most = range.limit.min(room);
+        let ops = read(range, at_most);
+        // Fewer ops than asked for: nothing more of this range here.
+        let exhausted = (ops.len() as u64) < u64::from(at_most);
+        for op in ops {
             let full =
                 out.len() >= MAX_PAGE_OPS as usize || (!out.is_empty() && bytes + op.len() > MAX_PAGE_BYTES);
             if full {
@@ -571,6 +580,10 @@ where
             }
             bytes += op.len();
             out.push(op);
+        }
+        if at_most < range.limit && !exhausted {
+            // Read short for the page's room: the rest is asked again.
+            break;
         }
         done += 1;
     }
@@ -839,27 +852,42 @@ mod tests {
 
     #[test]
     fn pages_of_ranges_say_which_ranges_are_served_in_full() {
-        let range = |n: usize, size: usize| (0..n).map(|_| vec![0u8; size]).collect::<Vec<_>>();
-        let page = |ranges: Vec<Vec<Vec<u8>>>| match page_of_ranges(ranges) {
-            SyncResponse::Page { ops, done } => (ops.len(), done),
-            other => panic!("{other:?}"),
+        let p = PartnershipId([1; 32]);
+        // `n` ops of `size` bytes for each range, by its author's first byte.
+        let page = |ranges: &[(u8, u32, usize, usize)]| {
+            let asked: Vec<SeqRange> = ranges
+                .iter()
+                .map(|&(author, limit, _, _)| SeqRange {
+                    partnership: p,
+                    author: MemberId([author; 32]),
+                    from_seq: 1,
+                    limit,
+                })
+                .collect();
+            let mut reads = Vec::new();
+            let response = page_of_ranges(&asked, |range, at_most| {
+                reads.push(at_most);
+                let &(_, _, n, size) = &ranges[range.author.0[0] as usize];
+                (0..n.min(at_most as usize)).map(|_| vec![0u8; size]).collect()
+            });
+            match response {
+                SyncResponse::Page { ops, done } => (ops.len(), done, reads),
+                other => panic!("{other:?}"),
+            }
         };
-        assert_eq!(page(vec![range(3, 10), range(0, 10), range(2, 10)]), (5, 3));
-        // Cut by count inside the second range: the first is done.
-        assert_eq!(page(vec![range(1000, 10), range(100, 10)]), (MAX_PAGE_OPS as usize, 1));
-        // Cut exactly at a range's end: that range is done, the next is not.
-        assert_eq!(page(vec![range(MAX_PAGE_OPS as usize, 10), range(1, 10)]), (MAX_PAGE_OPS as usize, 1));
+        let max = MAX_PAGE_OPS;
+        assert_eq!(page(&[(0, 10, 3, 10), (1, 10, 0, 10), (2, 10, 2, 10)]), (5, 3, vec![10, 10, 10]));
+        // A range read short for the page's room is not done, and the
+        // ranges past a full page are not read.
+        assert_eq!(page(&[(0, max, 1000, 10), (1, max, 100, 10), (2, 5, 5, 10)]), (1024, 1, vec![max, 24]));
+        assert_eq!(page(&[(0, max, 1024, 10), (1, 1, 1, 10)]), (1024, 1, vec![max]));
+        // Short of ops within the room: served in full.
+        assert_eq!(page(&[(0, max, 3, 10), (1, max, 2, 10)]), (5, 2, vec![max, max - 3]));
         // Cut by bytes; one op larger than a page still goes alone.
         let big = MAX_PAGE_BYTES / 2 + 1;
-        assert_eq!(page(vec![range(1, big), range(1, big)]), (1, 1));
-        assert_eq!(page(vec![range(2, MAX_PAGE_BYTES + 1)]), (1, 0));
-        // Ranges past a full page are not read.
-        let mut read = 0;
-        let lazy = (0..10).map(|_| {
-            read += 1;
-            range(MAX_PAGE_OPS as usize / 2, 1)
-        });
-        assert!(matches!(page_of_ranges(lazy), SyncResponse::Page { done: 2, .. }));
-        assert_eq!(read, 3);
+        assert_eq!(page(&[(0, 1, 1, big), (1, 1, 1, big)]).0, 1);
+        assert_eq!(page(&[(0, 1, 1, big), (1, 1, 1, big)]).1, 1);
+        assert_eq!(page(&[(0, 2, 2, MAX_PAGE_BYTES + 1)]).0, 1);
+        assert_eq!(page(&[(0, 2, 2, MAX_PAGE_BYTES + 1)]).1, 0);
     }
 }

@@ -414,7 +414,7 @@ async fn requests_refused_for_capacity_or_busy_are_asked_again_until_answered() 
                     taken += 1;
                     let response = match request {
                         // Every other request taken is refused as busy.
-                        _ if taken % 2 == 0 => SyncResponse::Busy,
+                        _ if taken.is_multiple_of(2) => SyncResponse::Busy,
                         SyncRequest::Heads { entries, .. } => differs(entries[0].partnership),
                         _ => SyncResponse::Unknown,
                     };

@@ -29,6 +29,16 @@ use super::service::{ParticipantStatus, ParticipantView, Waiting};
 /// A partnership's ledger as the node runs it.
 pub type NodeLedger = Ledger<Arc<WasmExecutor>>;
 
+/// Each partnership's results of [`NodeCore::insert_batches`], in order.
+pub type BatchResults = Vec<(PartnershipId, Vec<Result<Insertion, Refusal>>)>;
+
+/// Ops a ledger let in, with their heights: what one partnership stores.
+type Accepted = Vec<(u64, Arc<SignedOp>)>;
+
+/// What [`NodeCore::insert_one`] leaves to store, if anything: the ops and
+/// the member's leading-edge ack.
+type ToStore = Option<(Accepted, Option<SignedOp>)>;
+
 /// Node settings the core needs.
 #[derive(Clone, Copy, Debug)]
 pub struct CoreConfig {
@@ -425,14 +435,14 @@ impl NodeCore {
         batches: Vec<(PartnershipId, Vec<SignedOp>)>,
         origin: Origin,
         now_ms: u64,
-    ) -> Result<Vec<(PartnershipId, Vec<Result<Insertion, Refusal>>)>, NodeError> {
+    ) -> Result<BatchResults, NodeError> {
         if let Some((unknown, _)) = batches.iter().find(|(p, _)| !self.ledgers.contains_key(p)) {
             return Err(NodeError::UnknownPartnership(*unknown));
         }
         let mut results = Vec::with_capacity(batches.len());
         // What each partnership lets in, to persist together, and the
         // member's leading-edge ack in it.
-        let mut to_persist: Vec<(PartnershipId, Vec<(u64, Arc<SignedOp>)>, Option<SignedOp>)> = Vec::new();
+        let mut to_persist: Vec<(PartnershipId, Accepted, Option<SignedOp>)> = Vec::new();
         for (partnership, ops) in batches {
             let (insertions, persist) = self.insert_one(&partnership, ops, origin, now_ms)?;
             results.push((partnership, insertions));
@@ -447,7 +457,7 @@ impl NodeCore {
                 to_persist.push((partnership, held.ops, None));
             }
         }
-        let batches: Vec<(PartnershipId, Vec<(u64, Arc<SignedOp>)>)> =
+        let batches: Vec<(PartnershipId, Accepted)> =
             to_persist.iter().map(|(p, batch, _)| (*p, batch.clone())).collect();
         self.persist_many(&batches)?;
         for (partnership, _, ack) in to_persist {
@@ -474,17 +484,13 @@ impl NodeCore {
     /// takes the ops; others' acks that finalise no call are held; else
     /// what to persist (with the acks held before) and the member's
     /// leading-edge ack, if it owes one. Nothing is reported here.
-    #[allow(clippy::type_complexity)]
     fn insert_one(
         &mut self,
         partnership: &PartnershipId,
         ops: Vec<SignedOp>,
         origin: Origin,
         now_ms: u64,
-    ) -> Result<
-        (Vec<Result<Insertion, Refusal>>, Option<(Vec<(u64, Arc<SignedOp>)>, Option<SignedOp>)>),
-        NodeError,
-    > {
+    ) -> Result<(Vec<Result<Insertion, Refusal>>, ToStore), NodeError> {
         let window_end = self.ack_window_end(partnership);
         let Some(ledger) = self.ledgers.get_mut(partnership) else {
             return Err(NodeError::UnknownPartnership(*partnership));
@@ -737,10 +743,7 @@ impl NodeCore {
 
     /// Appends ops the ledgers of several partnerships accepted to the
     /// store in one commit (nothing for empty batches).
-    fn persist_many(
-        &mut self,
-        batches: &[(PartnershipId, Vec<(u64, Arc<SignedOp>)>)],
-    ) -> Result<(), NodeError> {
+    fn persist_many(&mut self, batches: &[(PartnershipId, Accepted)]) -> Result<(), NodeError> {
         let refs: Vec<(PartnershipId, Vec<(u64, &SignedOp)>)> = batches
             .iter()
             .filter(|(_, ops)| !ops.is_empty())
@@ -768,7 +771,7 @@ impl NodeCore {
         if held.is_empty() {
             return Ok(());
         }
-        let batches: Vec<(PartnershipId, Vec<(u64, Arc<SignedOp>)>)> =
+        let batches: Vec<(PartnershipId, Accepted)> =
             held.into_iter().map(|(p, held)| (p, held.ops)).collect();
         self.persist_many(&batches)?;
         for (partnership, ops) in &batches {

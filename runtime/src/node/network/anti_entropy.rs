@@ -493,19 +493,24 @@ impl Round {
                 }
             }
             // Ranges asked: finished when served in full without more to
-            // come, or when the peer's last seq is in; else from the next seq.
-            let mut next: Vec<Wanted> = Vec::with_capacity(wanted.len());
+            // come, or when the peer's last seq is in; else from the next
+            // seq, behind the ranges this page did not reach, so that each
+            // author's ops come in turn (an author's page waits for the
+            // others' ops it builds on, within the pending buffer's room).
+            let mut unreached: Vec<Wanted> = Vec::with_capacity(wanted.len());
+            let mut again: Vec<Wanted> = Vec::new();
             for (i, item) in wanted.iter().enumerate() {
-                let (partnership, author, from, last) = *item;
+                let (partnership, author, _, last) = *item;
                 match highest.get(i).copied().flatten() {
-                    _ if i >= asked.len() => next.push(*item),
+                    _ if i >= asked.len() => unreached.push(*item),
                     Some(high) if high >= last => {}
-                    Some(high) => next.push((partnership, author, high + 1, last)),
+                    Some(high) => again.push((partnership, author, high + 1, last)),
                     None if i < done => {}
-                    None => next.push((partnership, author, from, last)),
+                    None => unreached.push(*item),
                 }
             }
-            wanted = next;
+            unreached.extend(again);
+            wanted = unreached;
         }
         match checking {
             Some(last) => self.deliver(last).await,

@@ -195,23 +195,19 @@ fn answer(core: &NodeCore, authorised: &Authorised, peer: &PeerId, request: &Syn
             // Each range is judged on its own: one the peer may not see (or
             // of a partnership this node does not hold) is served as empty.
             let mut failed = None;
-            let page = sync::page_of_ranges(ranges.iter().map(|range| {
+            let page = sync::page_of_ranges(ranges, |range, at_most| {
                 if failed.is_some() || !may_sync(&range.partnership) {
                     return Vec::new();
                 }
-                match store.ops_by_author(
-                    &range.partnership,
-                    &range.author,
-                    range.from_seq,
-                    range.limit as usize,
-                ) {
+                match store.ops_by_author(&range.partnership, &range.author, range.from_seq, at_most as usize)
+                {
                     Ok(ops) => ops.iter().map(SignedOp::encode).collect(),
                     Err(error) => {
                         failed = Some(error);
                         Vec::new()
                     }
                 }
-            }));
+            });
             match failed {
                 Some(error) => Err(error),
                 None => Ok(page),
