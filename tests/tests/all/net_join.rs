@@ -8,7 +8,7 @@
 //! `join_by_id` works for a participant and is refused for an outsider,
 //! changing nothing.
 
-use polypact::net::{Keypair, Network, SyncRequest, SyncResponse};
+use polypact::net::{Keypair, Network, SyncRequest, SyncResponse, sync};
 use polypact::node::{NodeError, SyncConfig, WaitFor, now_ms};
 use polypact_tests::*;
 
@@ -150,6 +150,24 @@ async fn a_stranger_announcing_many_partnerships_makes_the_node_join_none() {
     let list = node.node.invitations().await.expect("list");
     let ids: Vec<_> = list.iter().map(|i| i.partnership).collect();
     assert_eq!(ids, announced[12..].to_vec());
+    // Many lures in one request cost the sender a token per signature the
+    // node checks: past its rate (200 a second, the test's setting), the
+    // rest of the batch is refused as busy, unchecked.
+    let lure = |i: u64| {
+        let mut charter = guestbook_charter(&[77, 2], code);
+        charter.name = format!("batched lure {i}");
+        genesis(charter, 77, now_ms() + i).encode()
+    };
+    // As many as one request carries: several seconds' worth of tokens.
+    let count = (sync::MAX_ANNOUNCE_BYTES / lure(0).len()).min(sync::MAX_GENESES_PER_ANNOUNCE) as u64;
+    assert!(count > 400, "{count}");
+    let lures: Vec<Vec<u8>> = (0..count).map(lure).collect();
+    let answer = attacker.request(target, SyncRequest::Announce { geneses: lures }).await.expect("answered");
+    assert_eq!(answer, SyncResponse::Busy);
+    let stats = node.node.network_stats().await.expect("stats").expect("a network");
+    let checked = stats.announces_invited - kept.announces_invited;
+    assert!(checked >= 1 && checked < count, "{checked} of {count} lures checked in one request");
+    assert!(node.node.partnerships().await.expect("list").is_empty(), "joined none");
     attacker.shutdown().await.expect("shuts down");
     drain.abort();
     node.stop().await;

@@ -103,27 +103,39 @@ impl NetworkHalf {
         }
     }
 
-    /// A peer announced a partnership. It is joined (fetching missing module
-    /// code from that peer) only if it names this node's member as a
-    /// founding participant and its creator is this node's member, an
-    /// active participant of a partnership the node holds (a known
-    /// partner), or one of the members the operator listed
-    /// ([`NetworkHalf::join_announced_from`]); one from anyone else is kept
-    /// as an invitation for the operator ([`super::invitations`]). Anything
-    /// else is ignored.
-    pub(super) fn announced(&mut self, core: &mut NodeCore, peer: PeerId, bytes: &[u8]) {
+    /// The cheap checks of an announced genesis, before its signature: it
+    /// decodes, this node does not hold it yet, and it names this node's
+    /// member as a founding participant. `None` (counted when ignored) for
+    /// anything else.
+    pub(super) fn screen_announced(&mut self, core: &NodeCore, bytes: &[u8]) -> Option<SignedOp> {
         let Ok(genesis) = decode_signed_op(bytes, &self.limits) else {
             self.stats.announces_ignored += 1;
-            return;
+            return None;
         };
         if core.ledger(&genesis.partnership()).is_some() {
-            return;
+            return None;
         }
         let named = match &genesis.op().payload {
             Payload::Genesis(charter) => charter.participants.contains(&core.member()),
             _ => false,
         };
-        if !named || genesis.verify(&self.limits).is_err() {
+        if !named {
+            self.stats.announces_ignored += 1;
+            return None;
+        }
+        Some(genesis)
+    }
+
+    /// A peer announced a partnership that passed
+    /// [`screen_announced`](Self::screen_announced). After its signature
+    /// is checked, it is joined (fetching missing module code from that
+    /// peer) only if its creator is this node's member, an active
+    /// participant of a partnership the node holds (a known partner), or
+    /// one of the members the operator listed
+    /// ([`NetworkHalf::join_announced_from`]); one from anyone else is kept
+    /// as an invitation for the operator ([`super::invitations`]).
+    pub(super) fn announced(&mut self, core: &mut NodeCore, peer: PeerId, genesis: SignedOp) {
+        if genesis.verify(&self.limits).is_err() {
             self.stats.announces_ignored += 1;
             return;
         }

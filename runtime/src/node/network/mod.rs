@@ -79,7 +79,7 @@ pub struct SyncConfig {
     /// Capacity of the channel from fetch tasks to the node loop.
     pub fetch_capacity: usize,
     /// Sync requests served per peer per second (a token bucket with the
-    /// same burst); past it a peer is answered [`SyncResponse::Busy`].
+    /// same burst); past it a peer is answered [`SyncResponse::Busy`](crate::net::SyncResponse::Busy).
     pub sync_requests_per_sec: u32,
     /// Most invitations kept (announced partnerships from strangers waiting
     /// for the operator); past it the oldest is dropped.

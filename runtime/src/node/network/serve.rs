@@ -51,10 +51,24 @@ impl NetworkHalf {
                 }
             }
             SyncRequest::Announce { geneses } if geneses.len() <= sync::MAX_GENESES_PER_ANNOUNCE => {
-                for genesis in &geneses {
+                // The request's token pays for one signature check; each
+                // further one takes a token of its own, so a batch costs
+                // what as many requests of one genesis did. Past the
+                // bucket, the rest is refused as busy (and asked again:
+                // what was taken in is then screened out cheaply).
+                let mut checks = 0usize;
+                let mut response = SyncResponse::Noted;
+                for bytes in &geneses {
+                    let Some(genesis) = self.screen_announced(core, bytes) else { continue };
+                    if checks > 0 && !self.take_token(peer) {
+                        self.stats.sync_busy += 1;
+                        response = SyncResponse::Busy;
+                        break;
+                    }
+                    checks += 1;
                     self.announced(core, peer, genesis);
                 }
-                SyncResponse::Noted
+                response
             }
             SyncRequest::Heads { entries, proof } if entries.len() <= sync::MAX_HEADS_ENTRIES => {
                 self.heads(core, peer, entries, proof).await
