@@ -7,6 +7,8 @@
 //! key), the guestbook charter, and waiting on conditions with generous
 //! timeouts (polling, never a fixed sleep standing in for a condition).
 
+pub mod governance;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -59,6 +59,14 @@ pub const MAX_CHAIN_LINKS: usize = 64;
 /// The largest message one partnership sends another (its JSON bytes).
 pub const MAX_CROSSING_MESSAGE_BYTES: usize = 64 * 1024;
 
+/// The size limits the ops inside a certificate (a genesis, attest ops)
+/// must keep: a rule of the runtime, the same on every node, never a node's
+/// own settings, since whether a delivery or a spawned child is accepted
+/// must be decided the same everywhere.
+pub fn op_limits() -> Limits {
+    Limits::default()
+}
+
 /// The hash every participant signs (in an attest op) for a statement.
 pub type StatementDigest = [u8; 32];
 

@@ -231,8 +231,7 @@ impl<E: Executor> Ledger<E> {
         };
         let partnership = genesis.partnership();
         // A spawned partnership exists only with its parent's proof.
-        let parent_trust =
-            crossing::provenance(&genesis, &charter, &config.limits).map_err(LedgerError::InvalidGenesis)?;
+        let parent_trust = crossing::provenance(&genesis, &charter).map_err(LedgerError::InvalidGenesis)?;
         let genesis = Arc::new(genesis);
         let state = genesis_state(&genesis, &charter, &executor, parent_trust)?;
         let mut dag = Dag::new();
@@ -1150,18 +1149,14 @@ impl<E: Executor> Ledger<E> {
                 Ok((with_evidence(writes), outcome))
             }
             Payload::Deliver { certificate } => {
-                let delivery = match crossing::accept_delivery(
-                    &self.optimistic,
-                    &self.partnership,
-                    certificate,
-                    &self.config.limits,
-                ) {
-                    Ok(delivery) => delivery,
-                    Err(error) => {
-                        let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
-                        return Ok((with_evidence(record), OpOutcome::Failed { error }));
-                    }
-                };
+                let delivery =
+                    match crossing::accept_delivery(&self.optimistic, &self.partnership, certificate) {
+                        Ok(delivery) => delivery,
+                        Err(error) => {
+                            let record = vec![(failed_key(&key.id), Some(error.clone().into_bytes()))];
+                            return Ok((with_evidence(record), OpOutcome::Failed { error }));
+                        }
+                    };
                 let message = &delivery.message;
                 let caller = delivery.from.to_member_text();
                 let (writes, outcome) =

@@ -39,9 +39,7 @@ use crate::cert::{
     Statement, TrustedSet, spawned_charter_digest,
 };
 use crate::dag::OrderKey;
-use crate::op::{
-    Charter, CodeHash, Limits, MemberId, ParentLink, PartnershipId, SignedOp, fill_placeholders,
-};
+use crate::op::{Charter, CodeHash, MemberId, ParentLink, PartnershipId, SignedOp, fill_placeholders};
 
 pub(crate) const GENERATION_KEY: &[u8] = b"s/g";
 pub(crate) const SET_PREFIX: &[u8] = b"s/a/";
@@ -349,11 +347,8 @@ pub(crate) fn check_spawn(
 /// participant of the parent attested this spawn, of exactly this charter,
 /// signed by this author at this time. Returns what the child trusts of its
 /// parent from then on (its inbox record for the parent).
-pub fn provenance(
-    genesis: &SignedOp,
-    charter: &Charter,
-    limits: &Limits,
-) -> Result<Option<InboxRecord>, String> {
+pub fn provenance(genesis: &SignedOp, charter: &Charter) -> Result<Option<InboxRecord>, String> {
+    let limits = &cert::op_limits();
     let Some(link) = &charter.parent else { return Ok(None) };
     let cert = Certificate::decode(&link.certificate, limits).map_err(|e| format!("provenance: {e}"))?;
     if cert.source != link.partnership {
@@ -413,8 +408,8 @@ pub(crate) fn accept_delivery(
     state: &StateMap,
     own: &PartnershipId,
     certificate: &[u8],
-    limits: &Limits,
 ) -> Result<Delivery, String> {
+    let limits = &cert::op_limits();
     let cert = Certificate::decode(certificate, limits).map_err(|e| format!("refused delivery: {e}"))?;
     let from = cert.source;
     if from == *own {

@@ -43,9 +43,6 @@ pub(crate) struct CrossingState {
     /// them after a start): only these are looked at, so an idle
     /// partnership costs nothing.
     pub(crate) dirty: BTreeSet<PartnershipId>,
-    /// Per partnership, the final height at the last look: attest again
-    /// only when it moved.
-    seen_final: BTreeMap<PartnershipId, u64>,
     /// Per (sender, receiver), the last seq the member has attested (or
     /// need not attest).
     attested_upto: BTreeMap<(PartnershipId, PartnershipId), u64>,
@@ -76,13 +73,10 @@ impl NodeCore {
         let mut authored = Vec::new();
         let dirty = std::mem::take(&mut self.crossings.dirty);
         for partnership in dirty.iter().copied() {
-            let Some(ledger) = self.ledger(&partnership) else { continue };
-            let height = ledger.final_height();
-            if self.crossings.seen_final.get(&partnership) == Some(&height) || ledger.halted().is_some() {
+            if self.ledger(&partnership).is_none_or(|l| l.halted().is_some()) {
                 continue;
             }
             let digests = self.statements_to_attest(&partnership);
-            self.crossings.seen_final.insert(partnership, height);
             for chunk in digests.chunks(MAX_ATTESTED_PER_OP) {
                 let op = self.author(&partnership, Payload::Attest { statements: chunk.to_vec() }, now_ms)?;
                 authored.push((partnership, op.id()));
@@ -255,20 +249,6 @@ impl NodeCore {
                 .filter(|m| receiver_members.binary_search(m).is_ok())
                 .collect();
             let rank = relays.iter().position(|m| *m == member).unwrap_or(relays.len()) as u64;
-            let trusted = inbox.map(|r| TrustedSet { generation: r.generation, members: r.members });
-            let certificate = match build_certificate(
-                sender,
-                &from,
-                trusted.as_ref(),
-                Statement::Message(message),
-            ) {
-                Ok(Some(certificate)) => certificate,
-                Ok(None) => break,
-                Err(problem) => {
-                    tracing::warn!(from = %from.short(), to = %to.short(), seq = next, "cannot relay: {problem}");
-                    break;
-                }
-            };
             let key = (from, to);
             let mut pending =
                 self.crossings.relay.get(&key).copied().filter(|p| p.seq == next).unwrap_or(Pending {
@@ -278,10 +258,34 @@ impl NodeCore {
                 });
             let turn = pending.ready_since.saturating_add(rank.saturating_mul(RELAY_STAGGER_MS));
             let retry_due = pending.sent_at.is_none_or(|at| now_ms >= at.saturating_add(RELAY_RETRY_MS));
+            self.crossings.relay.insert(key, pending);
             if now_ms < turn || !retry_due {
-                self.crossings.relay.insert(key, pending);
+                // Not this node's turn yet: no certificate is built (and
+                // checked) until it is.
                 break;
             }
+            let trusted = inbox.map(|r| TrustedSet { generation: r.generation, members: r.members });
+            let Some(sender) = self.ledger(&from) else { break };
+            let certificate = match build_certificate(
+                sender,
+                &from,
+                trusted.as_ref(),
+                Statement::Message(message),
+            ) {
+                Ok(Some(certificate)) => certificate,
+                // An attestation is not in the graph yet: the turn
+                // starts again once it is.
+                Ok(None) => {
+                    self.crossings
+                        .relay
+                        .insert(key, Pending { seq: next, ready_since: now_ms, sent_at: None });
+                    break;
+                }
+                Err(problem) => {
+                    tracing::warn!(from = %from.short(), to = %to.short(), seq = next, "cannot relay: {problem}");
+                    break;
+                }
+            };
             pending.sent_at = Some(now_ms);
             self.crossings.relay.insert(key, pending);
             let op = self.author(&to, Payload::Deliver { certificate: certificate.encode() }, now_ms)?;
@@ -345,7 +349,7 @@ pub fn build_certificate<E: Executor>(
     let Some(subject) = attested(ledger, source, statement, &attesters) else { return Ok(None) };
     let genesis = trusted.is_none().then(|| ledger.genesis().clone());
     let certificate = Certificate { source: *source, genesis, chain, subject };
-    cert::verify(&certificate, trusted, &crate::op::Limits::default())
+    cert::verify(&certificate, trusted, &cert::op_limits())
         .map_err(|e| format!("the certificate built does not verify: {e}"))?;
     Ok(Some(certificate))
 }

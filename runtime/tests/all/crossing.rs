@@ -36,6 +36,13 @@ fn attest_all(h: &mut WasmHarness) {
     let state = h.ledger.final_state().clone();
     let founders = h.ledger.charter().participants.clone();
     let mut statements = Vec::new();
+    // Each new participant set, attested by the members of both sets.
+    for g in 1..=crossing::generation(&state) {
+        let before = crossing::trusted_set(&state, &founders, g - 1).expect("set");
+        let set = crossing::participant_set(&state, g).expect("set");
+        let both: Vec<_> = before.members.iter().filter(|m| set.members.contains(m)).copied().collect();
+        statements.push((Statement::Participants(set), both));
+    }
     for (to, last) in crossing::outbox_heads(&state) {
         for seq in 1..=last {
             let message = crossing::outbound(&state, &to, seq).expect("filed");
@@ -463,4 +470,57 @@ fn a_spawn_the_parent_cannot_found_is_refused_and_files_nothing() {
     let op = pass(&mut ungranted, messages);
     let error = ungranted.outcome_error(&op).expect("refused");
     assert!(error.contains("may not send `spawn_partnership`"), "{error}");
+}
+
+#[test]
+fn a_removed_partner_is_left_out_of_what_is_proven_and_no_relay_can_skip_its_removal() {
+    let wasm = guestbook();
+    let membership = module_wasm("membership").unwrap_or_else(|e| panic!("{e}"));
+    let id = |seed: u8| polypact::op::MemberKey::from_seed(seed).member_id().to_string();
+    let members: Vec<Value> =
+        (1..=3).map(|s| json!({"member": id(s), "voting_units": 1, "economic_units": 1})).collect();
+    let membership_config = json!({"members": members, "governance": "voting"}).to_string();
+    let grants = [SystemPermission::AddParticipant, SystemPermission::RemoveParticipant];
+    let mut p = WasmHarness::new(
+        3,
+        &[("membership", &membership, &membership_config, &grants), ("guestbook", &wasm, "{}", SEND)],
+    )
+    .expect("program genesis");
+    let mut q = project(&wasm, &[p.ledger.partnership()]);
+    // The third partner leaves: a new participant set, generation 1.
+    let resigned = p.call(2, "membership", &json!({"resign": {}}));
+    assert_eq!(p.outcome_error(&resigned), None);
+    let q_id = q.ledger.partnership().to_member_text();
+    p.call(
+        0,
+        "guestbook",
+        &json!({"sign_elsewhere": {"partnership": q_id, "message": "after the departure"}}),
+    );
+    p.ack_all();
+    let state = p.ledger.final_state();
+    assert_eq!(crossing::generation(state), 1);
+    let set = crossing::participant_set(state, 1).expect("generation 1");
+    assert!(!set.members.contains(&p.member(2)), "the partner who left is not in the new set");
+    attest_all(&mut p);
+    assert!(
+        p.ledger
+            .attestation(&Statement::Participants(set).digest(&p.ledger.partnership()), &p.member(2))
+            .is_none(),
+        "the partner who left does not attest its own removal"
+    );
+    let certificate = certificate_for(&p, &q, 1);
+    assert_eq!(certificate.chain.len(), 1, "the removal is in the chain");
+    assert_eq!(certificate.subject.attestations.len(), 2, "only the remaining partners attest the message");
+    // A relay that drops the removal from the chain is refused.
+    let mut skipped = certificate.clone();
+    skipped.chain.clear();
+    let op = deliver(&mut q, 0, skipped.encode());
+    assert!(q.outcome_error(&op).expect("refused").contains("generation"), "{:?}", q.outcome_error(&op));
+    let op = deliver(&mut q, 1, certificate.encode());
+    assert_eq!(q.outcome_error(&op), None);
+    assert_eq!(entries(&q).len(), 1);
+    assert_eq!(
+        crossing::inbox(q.ledger.optimistic_state(), &p.ledger.partnership()).expect("inbox").generation,
+        1
+    );
 }

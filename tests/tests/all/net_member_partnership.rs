@@ -10,30 +10,12 @@ use std::time::Duration;
 
 use polypact::ledger::OpOutcome;
 use polypact::node::{WaitFor, now_ms};
-use polypact::op::{Charter, CodeHash, MemberKey, ModuleSpec, Params, PartnershipId, SystemPermission};
-use polypact::testing::module_wasm;
+use polypact::op::{Charter, MemberKey, ModuleSpec, Params, SystemPermission};
+use polypact_tests::governance::{
+    Codes, add_governance_code, call, fast_voting_config, member, query, wait_for_proposal,
+};
 use polypact_tests::*;
 use serde_json::{Value, json};
-
-fn member(seed: u8) -> String {
-    MemberKey::from_seed(seed).member_id().to_string()
-}
-
-struct Codes {
-    membership: CodeHash,
-    voting: CodeHash,
-    treasury: CodeHash,
-}
-
-fn voting_config() -> Value {
-    json!({
-        "membership": "membership",
-        "rules": {"default": {"threshold": {"majority": {}}, "quorum_percent": 50}},
-        "min_period_ms": 500, "max_period_ms": 600_000,
-        "grace_period_ms": 0, "late_quorum_extension_ms": 0,
-        "allow_vote_change": true, "proposers": "members", "veto": null, "expiry_ms": 600_000
-    })
-}
 
 fn treasury_config() -> Value {
     json!({"membership": "membership", "governance": "voting", "assets": ["EUR"], "confirmation": "other_member",
@@ -59,7 +41,7 @@ fn charter(name: &str, seeds: &[u8], members: Value, codes: &Codes) -> Charter {
             ModuleSpec {
                 name: "voting".into(),
                 code: codes.voting,
-                config: voting_config().to_string(),
+                config: fast_voting_config().to_string(),
                 permissions: send.clone(),
             },
             ModuleSpec {
@@ -74,56 +56,11 @@ fn charter(name: &str, seeds: &[u8], members: Value, codes: &Codes) -> Charter {
     }
 }
 
-async fn call(node: &TestNode, p: PartnershipId, module: &str, msg: Value) -> Option<Value> {
-    let receipt = node
-        .node
-        .call(p, module, msg.to_string().into_bytes(), WaitFor::Applied, WAIT)
-        .await
-        .expect("applied");
-    match receipt.outcome {
-        Some(OpOutcome::Applied { data, .. }) => data.map(|d| serde_json::from_slice(&d).expect("JSON data")),
-        other => panic!("{module} {msg} did not apply: {other:?}"),
-    }
-}
-
-/// Waits until `node` has applied proposal `id` of `p`.
-async fn wait_for_proposal(node: &TestNode, p: PartnershipId, id: u64) {
-    wait_for("the proposal to reach the node", || async {
-        query(node, p, "voting", json!({"proposal": {"id": id}}), false).await.map(|_| ())
-    })
-    .await;
-}
-
-async fn query(
-    node: &TestNode,
-    p: PartnershipId,
-    module: &str,
-    msg: Value,
-    final_state: bool,
-) -> Result<Value, String> {
-    let answer = node
-        .node
-        .query(p, module, msg.to_string().into_bytes(), final_state)
-        .await
-        .map_err(|e| e.to_string())?;
-    serde_json::from_slice(&answer).map_err(|e| e.to_string())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joint_venture_votes_in_its_consortium_and_is_paid_into_its_treasury() {
     let dirs = temp_dirs(3);
     let (nodes, _) = start_nodes(3, &dirs).await;
-    let wasm = |name: &str| module_wasm(name).unwrap_or_else(|e| panic!("{e}"));
-    let (membership, voting, treasury) = (wasm("membership"), wasm("voting"), wasm("treasury"));
-    let mut codes = None;
-    for node in &nodes {
-        codes = Some(Codes {
-            membership: node.node.add_code(membership.clone()).await.expect("code"),
-            voting: node.node.add_code(voting.clone()).await.expect("code"),
-            treasury: node.node.add_code(treasury.clone()).await.expect("code"),
-        });
-    }
-    let codes = codes.expect("codes");
+    let codes = add_governance_code(&nodes).await;
     let unit = |m: String, v: u64, e: u64| json!({"member": m, "voting_units": v, "economic_units": e});
     let jv_charter =
         charter("joint venture", &[1, 2], json!([unit(member(1), 1, 1), unit(member(2), 1, 1)]), &codes);

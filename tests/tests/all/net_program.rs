@@ -12,30 +12,12 @@ use std::time::Duration;
 
 use polypact::ledger::OpOutcome;
 use polypact::node::{WaitFor, now_ms};
-use polypact::op::{Charter, CodeHash, MemberKey, ModuleSpec, Params, PartnershipId, SystemPermission};
-use polypact::testing::module_wasm;
+use polypact::op::{Charter, MemberKey, ModuleSpec, Params, PartnershipId, SystemPermission};
+use polypact_tests::governance::{
+    Codes, add_governance_code, call, fast_voting_config, member, query, wait_for_proposal,
+};
 use polypact_tests::*;
 use serde_json::{Value, json};
-
-fn member(seed: u8) -> String {
-    MemberKey::from_seed(seed).member_id().to_string()
-}
-
-struct Codes {
-    membership: CodeHash,
-    voting: CodeHash,
-    treasury: CodeHash,
-}
-
-fn voting_config() -> Value {
-    json!({
-        "membership": "membership",
-        "rules": {"default": {"threshold": {"majority": {}}, "quorum_percent": 50}},
-        "min_period_ms": 500, "max_period_ms": 600_000,
-        "grace_period_ms": 0, "late_quorum_extension_ms": 0,
-        "allow_vote_change": true, "proposers": "members", "veto": null, "expiry_ms": 600_000
-    })
-}
 
 fn modules(
     codes: &Codes,
@@ -53,7 +35,7 @@ fn modules(
         ModuleSpec {
             name: "voting".into(),
             code: codes.voting,
-            config: voting_config().to_string(),
+            config: fast_voting_config().to_string(),
             permissions: voting_grants,
         },
         ModuleSpec {
@@ -86,41 +68,6 @@ fn project_template(codes: &Codes) -> Value {
     serde_json::to_value(charter).expect("charter JSON")
 }
 
-async fn call(node: &TestNode, p: PartnershipId, module: &str, msg: Value) -> Option<Value> {
-    let receipt = node
-        .node
-        .call(p, module, msg.to_string().into_bytes(), WaitFor::Applied, WAIT)
-        .await
-        .expect("applied");
-    match receipt.outcome {
-        Some(OpOutcome::Applied { data, .. }) => data.map(|d| serde_json::from_slice(&d).expect("JSON data")),
-        other => panic!("{module} {msg} did not apply: {other:?}"),
-    }
-}
-
-/// Waits until `node` has applied proposal `id` of `p`.
-async fn wait_for_proposal(node: &TestNode, p: PartnershipId, id: u64) {
-    wait_for("the proposal to reach the node", || async {
-        query(node, p, "voting", json!({"proposal": {"id": id}}), false).await.map(|_| ())
-    })
-    .await;
-}
-
-async fn query(
-    node: &TestNode,
-    p: PartnershipId,
-    module: &str,
-    msg: Value,
-    final_state: bool,
-) -> Result<Value, String> {
-    let answer = node
-        .node
-        .query(p, module, msg.to_string().into_bytes(), final_state)
-        .await
-        .map_err(|e| e.to_string())?;
-    serde_json::from_slice(&answer).map_err(|e| e.to_string())
-}
-
 /// Waits until every node of `nodes` holds exactly `count` fee payments from
 /// `project` in the program's treasury, final.
 async fn wait_for_fees(nodes: &[&TestNode], program: PartnershipId, project: PartnershipId, count: usize) {
@@ -146,17 +93,7 @@ async fn wait_for_fees(nodes: &[&TestNode], program: PartnershipId, project: Par
 async fn a_program_spawns_a_project_with_an_outsider_and_collects_its_fee_exactly_once() {
     let dirs = temp_dirs(5);
     let (mut nodes, _) = start_nodes(5, &dirs).await;
-    let wasm = |name: &str| module_wasm(name).unwrap_or_else(|e| panic!("{e}"));
-    let (membership, voting, treasury) = (wasm("membership"), wasm("voting"), wasm("treasury"));
-    let mut codes = None;
-    for node in &nodes {
-        codes = Some(Codes {
-            membership: node.node.add_code(membership.clone()).await.expect("code"),
-            voting: node.node.add_code(voting.clone()).await.expect("code"),
-            treasury: node.node.add_code(treasury.clone()).await.expect("code"),
-        });
-    }
-    let codes = codes.expect("codes");
+    let codes = add_governance_code(&nodes).await;
     let mut participants: Vec<_> = (1..=4).map(|s| MemberKey::from_seed(s).member_id()).collect();
     participants.sort();
     let program_treasury = json!({"membership": "membership", "governance": "voting", "assets": ["EUR"],
