@@ -134,6 +134,7 @@ pub mod net;
 pub mod node;
 pub mod op;
 pub mod portfolio;
+pub mod seal;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

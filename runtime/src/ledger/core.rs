@@ -213,6 +213,9 @@ pub struct Ledger<E: Executor> {
     /// Every attest op in the graph, by statement and author: what
     /// certificates are built from (see [`crate::cert`]).
     attestations: BTreeMap<StatementDigest, BTreeMap<MemberId, OpId>>,
+    /// Every rekey op in the graph, in the graph's order: the partnership
+    /// keys a node may hold (see [`crate::seal`]).
+    rekeys: BTreeMap<OrderKey, OpId>,
     /// Final deliveries from other partnerships refused, by reason (see
     /// [`crossing::refusal_reason`]); counted once, when final.
     delivery_refusals: BTreeMap<&'static str, u64>,
@@ -268,6 +271,7 @@ impl<E: Executor> Ledger<E> {
             last_payload_insert: BTreeMap::new(),
             last_own_insert: BTreeMap::new(),
             attestations: BTreeMap::new(),
+            rekeys: BTreeMap::new(),
             delivery_refusals: BTreeMap::new(),
             halted: None,
             published_code: std::sync::Mutex::default(),
@@ -321,7 +325,7 @@ impl<E: Executor> Ledger<E> {
                 if let Some(proof) = ledger.dag.insert(Arc::clone(&op), placement) {
                     ledger.note_equivocation(&proof);
                 }
-                ledger.note_attestations(&op);
+                ledger.note_indexed(&op);
                 ledger.final_ops += 1;
                 // Final-state queries see the time of the latest final op,
                 // as they did before the restart.
@@ -800,8 +804,14 @@ impl<E: Executor> Ledger<E> {
             .is_some_and(|record| record.removed_at.is_some() && self.awaits(member))
     }
 
-    /// Indexes an attest op's statements by author.
-    fn note_attestations(&mut self, op: &SignedOp) {
+    /// Indexes an attest op's statements by author, and a rekey op by its
+    /// place in the graph (the op is in the graph already).
+    fn note_indexed(&mut self, op: &SignedOp) {
+        if let Payload::Rekey { .. } = &op.op().payload
+            && let Some(node) = self.dag.get(&op.id())
+        {
+            self.rekeys.insert(node.key(), op.id());
+        }
         if let Payload::Attest { statements } = &op.op().payload {
             for digest in statements {
                 self.attestations.entry(*digest).or_default().entry(op.author()).or_insert(op.id());
@@ -814,6 +824,12 @@ impl<E: Executor> Ledger<E> {
     /// ledger was opened.
     pub fn delivery_refusals(&self) -> &BTreeMap<&'static str, u64> {
         &self.delivery_refusals
+    }
+
+    /// Every rekey op in the graph, oldest first in the graph's order (its
+    /// total order; concurrent rekeys sort by height, then id).
+    pub fn rekeys(&self) -> Vec<Arc<SignedOp>> {
+        self.rekeys.values().filter_map(|id| self.dag.get(id)).map(|node| Arc::clone(&node.op)).collect()
     }
 
     /// `member`'s attest op stating the statement with `digest`, if one is
@@ -833,7 +849,7 @@ impl<E: Executor> Ledger<E> {
             self.last_payload_insert.insert(author, self.insert_counter);
         }
         let proof = self.dag.insert(Arc::clone(&op), placement);
-        self.note_attestations(&op);
+        self.note_indexed(&op);
         if key.height <= self.final_height {
             // Only an op with no effect can sort into the final region: an
             // equivocating op, or one of a suspended or removed participant.
@@ -1108,7 +1124,7 @@ impl<E: Executor> Ledger<E> {
             return Ok((with_evidence(Vec::new()), outcome));
         }
         match &op.op().payload {
-            Payload::Ack | Payload::Attest { .. } | Payload::Genesis(_) => {
+            Payload::Ack | Payload::Attest { .. } | Payload::Rekey { .. } | Payload::Genesis(_) => {
                 Ok((with_evidence(Vec::new()), OpOutcome::Structural))
             }
             Payload::BindPeer { peer_id } => {

@@ -1,11 +1,14 @@
 //! Gossipsub for partnerships: topic names, message ids, the gossipsub
 //! configuration and the peer-scoring parameters.
 //!
-//! One topic per partnership, `polypact/p/<partnership hex>/1`. A message is
-//! one signed op in its canonical encoding; its gossip message id is the op
-//! id (BLAKE3 of the op's unsigned encoding), so the same op reaches a node
-//! once whoever forwards it. Bytes that are not an op get a domain-separated
-//! BLAKE3 of the bytes, which can never equal an op id.
+//! One topic per partnership, `polypact/t/<hex>/1`, where the hex is a
+//! keyed BLAKE3 of the partnership id: a stranger who sees the topic cannot
+//! tell which partnership it is (partnership ids are never sent in clear),
+//! and one who knows an id can find its topic, nothing more. A message is an
+//! envelope sealed under one of the partnership's keys ([`crate::seal`]);
+//! its gossip message id is a BLAKE3 of the envelope, so ids name neither
+//! the op nor its author. (The node drops an op it already holds by op id
+//! once the envelope is open.)
 //!
 //! Messages are unsigned at the gossip layer (`Anonymous`): the op carries
 //! its author's signature, which the node checks before it reports the
@@ -27,39 +30,26 @@
 use std::time::Duration;
 
 use libp2p::gossipsub::{
-    self, IdentTopic, Message, MessageId, PeerScoreParams, PeerScoreThresholds, TopicHash, TopicScoreParams,
+    self, IdentTopic, Message, MessageId, PeerScoreParams, PeerScoreThresholds, TopicScoreParams,
     ValidationMode,
 };
 
-use crate::op::{PartnershipId, op_id_of_encoding};
+use crate::op::PartnershipId;
 
-const TOPIC_PREFIX: &str = "polypact/p/";
+const TOPIC_PREFIX: &str = "polypact/t/";
 const TOPIC_SUFFIX: &str = "/1";
 
-/// The gossip topic of a partnership.
+/// The gossip topic of a partnership (see the module doc).
 pub fn topic(partnership: &PartnershipId) -> IdentTopic {
-    IdentTopic::new(format!("{TOPIC_PREFIX}{}{TOPIC_SUFFIX}", partnership.to_hex()))
+    let name = blake3::derive_key("polypact gossip topic v1", &partnership.0);
+    IdentTopic::new(format!("{TOPIC_PREFIX}{}{TOPIC_SUFFIX}", hex::encode(name)))
 }
 
-/// The partnership of a topic hash, if it is a partnership topic.
-pub fn partnership_of(topic: &TopicHash) -> Option<PartnershipId> {
-    let hex = topic.as_str().strip_prefix(TOPIC_PREFIX)?.strip_suffix(TOPIC_SUFFIX)?;
-    hex.parse().ok()
-}
-
-/// The gossip message id of `data`: the op id if `data` has the shape of
-/// a signed op ([`op_id_of_encoding`]: read off the bytes, with no decoding,
-/// since gossipsub asks for it for every copy that arrives), else a
-/// domain-separated hash of the bytes.
+/// The gossip message id of `data`: a domain-separated BLAKE3 of the bytes.
 pub fn message_id(data: &[u8]) -> MessageId {
-    match op_id_of_encoding(data) {
-        Some(id) => MessageId::new(id.as_bytes()),
-        None => {
-            let mut hasher = blake3::Hasher::new_derive_key("polypact gossip: bytes that are not an op");
-            hasher.update(data);
-            MessageId::new(hasher.finalize().as_bytes())
-        }
-    }
+    let mut hasher = blake3::Hasher::new_derive_key("polypact gossip message id v2");
+    hasher.update(data);
+    MessageId::new(hasher.finalize().as_bytes())
 }
 
 /// The most message ids this node lists in one `IHAVE` (and asks for by
@@ -174,23 +164,19 @@ pub(crate) fn score_thresholds() -> PeerScoreThresholds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::op::{ENCODING_VERSION, Limits, MemberKey, OpId, Payload, UnsignedOp, decode_signed_op};
+    use crate::op::{Limits, MemberKey, OpId, Payload, UnsignedOp};
 
     #[test]
-    fn topics_round_trip() {
+    fn topics_and_message_ids_name_no_partnership_and_no_op() {
         let p = PartnershipId([0xab; 32]);
         let t = topic(&p);
-        assert_eq!(t.to_string(), format!("polypact/p/{}/1", "ab".repeat(32)));
-        assert_eq!(partnership_of(&t.hash()), Some(p));
-        assert_eq!(partnership_of(&IdentTopic::new("polypact/p/zz/1").hash()), None);
-        assert_eq!(partnership_of(&IdentTopic::new("other").hash()), None);
-    }
-
-    #[test]
-    fn message_id_is_the_op_id_or_a_separate_hash() {
+        assert_eq!(t, topic(&p));
+        assert_ne!(t, topic(&PartnershipId([0xac; 32])));
+        assert!(t.to_string().starts_with("polypact/t/"));
+        assert!(!t.to_string().contains(&p.to_hex()));
         let key = MemberKey::from_seed(4);
         let op = UnsignedOp {
-            partnership: PartnershipId([1; 32]),
+            partnership: p,
             author: key.member_id(),
             seq: 1,
             parents: vec![OpId([2; 32])],
@@ -199,19 +185,9 @@ mod tests {
         }
         .sign(&key);
         let bytes = op.encode();
-        assert_eq!(message_id(&bytes), MessageId::new(op.id().as_bytes()));
-        let garbage = b"not an op".to_vec();
-        assert_ne!(message_id(&garbage), MessageId::new(blake3::hash(&garbage).as_bytes()));
-        assert_eq!(message_id(&garbage), message_id(&garbage));
-        // Another version: not an op of this node's encoding.
-        let mut other_version = bytes.clone();
-        other_version[0] = ENCODING_VERSION + 1;
-        assert_ne!(message_id(&other_version), message_id(&bytes));
-        // Read off the bytes, it is the id the op decodes to.
-        assert_eq!(
-            op_id_of_encoding(&bytes),
-            Some(decode_signed_op(&bytes, &Limits::default()).expect("op").id())
-        );
+        assert_ne!(message_id(&bytes), MessageId::new(op.id().as_bytes()));
+        assert_eq!(message_id(&bytes), message_id(&bytes));
+        assert_ne!(message_id(&bytes), MessageId::new(blake3::hash(&bytes).as_bytes()));
     }
 
     #[test]

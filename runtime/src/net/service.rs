@@ -771,7 +771,7 @@ impl Task {
                 if self.subscribed.contains_key(&topic) {
                     self.retry_publications();
                 }
-                if let Some(partnership) = gossip::partnership_of(&topic) {
+                if let Some(&partnership) = self.subscribed.get(&topic) {
                     self.emit(NetEvent::PeerSubscribed { peer: peer_id, partnership });
                 }
             }

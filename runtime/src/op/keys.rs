@@ -62,6 +62,13 @@ impl MemberKey {
     pub fn sign_op(&self, id: &OpId) -> [u8; 64] {
         self.signing.sign(&op_signing_message(id)).to_bytes()
     }
+
+    /// The member's X25519 secret: its ed25519 secret scalar, as RFC 8032
+    /// derives it (the Montgomery twin of [`crate::seal::recipient_key`]).
+    /// What is sealed to the member opens with it.
+    pub fn x25519_secret(&self) -> [u8; 32] {
+        self.signing.to_scalar_bytes()
+    }
 }
 
 impl std::fmt::Debug for MemberKey {

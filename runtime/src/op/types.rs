@@ -83,16 +83,32 @@ pub enum Payload {
         /// The certificate's canonical encoding.
         certificate: Vec<u8>,
     },
+    /// A new partnership key (see [`crate::seal`]), sealed to `recipients`:
+    /// the active participants as the author saw them, each in the slot of
+    /// its place in the list. Gossip about the partnership travels under the
+    /// newest key none of whose recipients has left; a participant set that
+    /// loses a member (removal, suspension) or gains one is given a new key
+    /// this way. Like an ack, a rekey op changes no state and is never
+    /// acked; it counts as the author's countersignature of its past.
+    Rekey {
+        /// Who can open the key, strictly ascending, 1 to [`MAX_REKEY_RECIPIENTS`].
+        recipients: Vec<MemberId>,
+        /// The 32 key bytes, one slot per recipient.
+        sealed: crate::seal::SealedBox,
+    },
 }
 
 /// The most statements one attest op carries.
 pub const MAX_ATTESTED_PER_OP: usize = 256;
 
+/// The most recipients one rekey op seals its key to.
+pub const MAX_REKEY_RECIPIENTS: usize = 1024;
+
 impl Payload {
     /// Whether this payload asks for countersignature (everything but
-    /// `Ack` and `Attest`, which change no state).
+    /// `Ack`, `Attest` and `Rekey`, which change no state).
     pub fn is_payload_bearing(&self) -> bool {
-        !matches!(self, Payload::Ack | Payload::Attest { .. })
+        !matches!(self, Payload::Ack | Payload::Attest { .. } | Payload::Rekey { .. })
     }
 
     /// A short name for logs, metrics and errors.
@@ -109,6 +125,7 @@ impl Payload {
             Payload::PublishCode(_) => "publish_code",
             Payload::Attest { .. } => "attest",
             Payload::Deliver { .. } => "deliver",
+            Payload::Rekey { .. } => "rekey",
         }
     }
 }
@@ -220,6 +237,20 @@ impl UnsignedOp {
             && certificate.is_empty()
         {
             return fail("a deliver op carries a certificate".into());
+        }
+        if let Payload::Rekey { recipients, sealed } = &self.payload {
+            if recipients.is_empty()
+                || recipients.len() > MAX_REKEY_RECIPIENTS
+                || !recipients.windows(2).all(|w| w[0] < w[1])
+            {
+                return fail(format!(
+                    "a rekey op names 1 to {MAX_REKEY_RECIPIENTS} recipients, strictly ascending"
+                ));
+            }
+            sealed.check_shape(recipients.len()).map_err(|e| OpError::Structure(e.to_string()))?;
+            if sealed.slots.len() != recipients.len() || sealed.ciphertext.len() != crate::seal::SLOT_LEN {
+                return fail("a rekey op seals one 32-byte key in one slot per recipient".into());
+            }
         }
         if let Payload::Readmit { member } = &self.payload
             && *member == self.author

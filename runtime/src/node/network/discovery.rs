@@ -1,5 +1,6 @@
 //! Discovery and joining. The genesis of every partnership the member takes
-//! part in is announced to connected peers; a node whose member the charter
+//! part in is announced to connected peers, sealed to its founding
+//! participants (a stranger learns nothing from it); a node whose member the charter
 //! names as a founder joins it, fetching the module code it lacks from the
 //! announcing peer, if the creator is a known partner (its own member, or
 //! an active participant of a partnership it holds); from anyone else the
@@ -20,7 +21,8 @@ use crate::net::{NetHandle, PeerId, SyncRequest, SyncResponse, sync};
 use crate::node::clock::now_ms;
 use crate::node::core::NodeCore;
 use crate::node::error::NodeError;
-use crate::op::{CodeHash, MemberId, OpId, PartnershipId, Payload, SignedOp, decode_signed_op};
+use crate::op::{CodeHash, MAX_REKEY_RECIPIENTS, MemberId, OpId, PartnershipId, Payload, SignedOp, decode_signed_op};
+use crate::seal::{self, SealError, SealedBox};
 
 /// How long a join by id keeps asking while no connected peer could be
 /// asked (a partner's node being redialled, say).
@@ -28,6 +30,23 @@ pub const JOIN_BY_ID_PATIENCE: Duration = Duration::from_secs(10);
 
 /// The pause between two rounds of a join by id.
 const JOIN_BY_ID_RETRY: Duration = Duration::from_millis(250);
+
+/// What an announcement's sealed box is bound to.
+const ANNOUNCE_CONTEXT: &[u8] = b"polypact/announce/v1";
+
+/// A genesis as announced: sealed to the charter's founding participants,
+/// so that a stranger who receives it learns neither the partnership nor
+/// who is in it (its slots name no one; each founder's node tries its own
+/// key on each).
+pub(super) fn sealed_genesis(genesis: &SignedOp) -> Result<Vec<u8>, SealError> {
+    let Payload::Genesis(charter) = &genesis.op().payload else {
+        return Err(SealError::Malformed { what: "genesis", why: "not a genesis op".into() });
+    };
+    let recipients: Vec<[u8; 32]> =
+        charter.participants.iter().map(seal::recipient_key).collect::<Result<_, _>>()?;
+    let sealed = SealedBox::seal(&recipients, ANNOUNCE_CONTEXT, &genesis.encode())?;
+    postcard::to_allocvec(&sealed).map_err(|e| SealError::Malformed { what: "sealed box", why: e.to_string() })
+}
 
 /// Whether `member` is this node's member or an active participant of a
 /// partnership the node holds: whose announced partnerships the node joins
@@ -45,21 +64,35 @@ impl NetworkHalf {
     /// Announces every partnership the member takes part in to `peers`,
     /// many geneses per request.
     pub(super) fn announce_all(&mut self, core: &NodeCore, peers: &[PeerId]) {
-        let geneses: Vec<Vec<u8>> = self
+        let member = core.member();
+        let partnerships: Vec<PartnershipId> = self
             .subscribed
             .iter()
-            .filter_map(|p| core.ledger(p))
-            .filter(|ledger| ledger.optimistic_state().participant(&core.member()).is_some())
-            .map(|ledger| ledger.genesis().encode())
+            .filter(|p| core.ledger(p).is_some_and(|l| l.optimistic_state().participant(&member).is_some()))
+            .copied()
             .collect();
-        self.send_announcements(geneses, peers);
+        self.announce(core, &partnerships, peers);
     }
 
     /// Sends the geneses of `partnerships` to `peers`, so that nodes of
-    /// their participants join them.
+    /// their participants join them, each sealed to its founding
+    /// participants ([`sealed_genesis`]; sealed once per partnership).
     pub(super) fn announce(&mut self, core: &NodeCore, partnerships: &[PartnershipId], peers: &[PeerId]) {
-        let geneses =
-            partnerships.iter().filter_map(|p| core.ledger(p)).map(|l| l.genesis().encode()).collect();
+        let mut geneses = Vec::new();
+        for partnership in partnerships {
+            if let Some(sealed) = self.sealed_geneses.get(partnership) {
+                geneses.push(sealed.clone());
+                continue;
+            }
+            let Some(ledger) = core.ledger(partnership) else { continue };
+            match sealed_genesis(ledger.genesis()) {
+                Ok(sealed) => {
+                    self.sealed_geneses.insert(*partnership, sealed.clone());
+                    geneses.push(sealed);
+                }
+                Err(error) => tracing::warn!(%partnership, %error, "cannot seal a genesis to announce"),
+            }
+        }
         self.send_announcements(geneses, peers);
     }
 
@@ -108,7 +141,16 @@ impl NetworkHalf {
     /// member as a founding participant. `None` (counted when ignored) for
     /// anything else.
     pub(super) fn screen_announced(&mut self, core: &NodeCore, bytes: &[u8]) -> Option<SignedOp> {
-        let Ok(genesis) = decode_signed_op(bytes, &self.limits) else {
+        // Sealed to the founders: one this member cannot open is not for it.
+        let opened = postcard::from_bytes::<SealedBox>(bytes)
+            .ok()
+            .filter(|sealed| sealed.check_shape(MAX_REKEY_RECIPIENTS).is_ok())
+            .and_then(|sealed| sealed.open_any(&self.key.x25519_secret(), ANNOUNCE_CONTEXT).ok());
+        let Some(bytes) = opened else {
+            self.stats.announces_ignored += 1;
+            return None;
+        };
+        let Ok(genesis) = decode_signed_op(&bytes, &self.limits) else {
             self.stats.announces_ignored += 1;
             return None;
         };

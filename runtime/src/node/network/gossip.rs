@@ -1,4 +1,7 @@
-//! Gossip in. A message is decoded (size, canonical encoding) and must
+//! Gossip in. A message is an envelope ([`crate::seal`]) opened under one
+//! of the partnership's keys this node holds (one it does not hold yet is
+//! ignored and the sender's history compared soon; one that does not open
+//! is rejected); the op inside is decoded (size, canonical encoding) and must
 //! belong to the topic's partnership; then it is inserted through the
 //! [`NodeCore`] (the ledger's front door: structure, signature,
 //! participation policy), which persists what it accepts *before* the
@@ -27,6 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tokio::time::Instant;
 
 use super::NetworkHalf;
+use super::keyring::Opened;
 use super::serve::peer_may_sync;
 use crate::ledger::Refusal;
 use crate::net::{MessageId, NetEvent, PeerId, Verdict};
@@ -90,10 +94,27 @@ impl NetworkHalf {
         let mut by_partnership: BTreeMap<PartnershipId, Vec<GossipOp>> = BTreeMap::new();
         let mut in_batch: BTreeSet<OpId> = BTreeSet::new();
         for GossipMessage { partnership, data, msg_id, source } in messages {
-            let Some(ledger) = core.ledger(&partnership) else {
+            if core.ledger(&partnership).is_none() {
                 self.report(msg_id, source, Verdict::Ignore).await;
                 continue;
             };
+            // The envelope first: under a key this node holds, or it waits
+            // for the rekey op that brings the key (by sync, soon).
+            let data = match self.open_gossip(core, &partnership, &data) {
+                Opened::Op(bytes) => bytes,
+                Opened::UnknownKey => {
+                    self.stats.gossip_unknown_key += 1;
+                    self.report(msg_id, source, Verdict::Ignore).await;
+                    self.sync_soon(core, source, partnership);
+                    continue;
+                }
+                Opened::Bad(error) => {
+                    tracing::debug!(peer = %source, %error, "rejecting a gossip envelope");
+                    self.report(msg_id, source, Verdict::Reject).await;
+                    continue;
+                }
+            };
+            let Some(ledger) = core.ledger(&partnership) else { continue };
             // Size and encoding here; structure and signature are checked
             // once, by the ledger, before anything is stored (a refusal maps
             // to Reject).

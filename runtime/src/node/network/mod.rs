@@ -33,6 +33,7 @@ mod discovery;
 mod fetch;
 mod gossip;
 mod invitations;
+mod keyring;
 mod serve;
 mod topics;
 
@@ -48,7 +49,7 @@ use self::serve::Authorised;
 use super::core::NodeCore;
 use super::error::NodeError;
 use crate::net::{MessageId, NetEvent, NetHandle, PeerId, PeerStats, SyncRequest, Verdict, sync};
-use crate::op::{Limits, MemberId, MemberKey, OpId, PartnershipId, SignedOp};
+use crate::op::{Limits, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp};
 
 pub use self::anti_entropy::RoundDone;
 pub use self::discovery::JOIN_BY_ID_PATIENCE;
@@ -134,6 +135,14 @@ pub struct NetworkStats {
     pub sync_denied: u64,
     /// Sync requests refused by the per-peer rate limit.
     pub sync_busy: u64,
+    /// Gossip sealed under a key this node does not hold (yet): ignored,
+    /// and the sender's history compared soon.
+    pub gossip_unknown_key: u64,
+    /// Own ops not gossiped because no partnership key could carry them
+    /// (left to anti-entropy), as just after a removal.
+    pub gossip_unsealed: u64,
+    /// Rekey ops this node authored.
+    pub rekeys_authored: u64,
 }
 
 /// What the network half waits on, for the node loop to hand back to
@@ -235,6 +244,10 @@ pub struct NetworkHalf {
     known_peers: BTreeSet<PeerId>,
     /// Members whose announced partnerships are joined without asking.
     join_from: BTreeSet<MemberId>,
+    /// The partnership keys this node opened ([`keyring`]).
+    keyring: keyring::KeyRing,
+    /// Announcements of partnerships, sealed once each ([`discovery`]).
+    sealed_geneses: BTreeMap<PartnershipId, Vec<u8>>,
 }
 
 type JoinReply = oneshot::Sender<Result<PartnershipId, NodeError>>;
@@ -278,6 +291,8 @@ impl NetworkHalf {
             announcing: BTreeMap::new(),
             known_peers: BTreeSet::new(),
             join_from: BTreeSet::new(),
+            keyring: keyring::KeyRing::default(),
+            sealed_geneses: BTreeMap::new(),
         }
     }
 
@@ -378,6 +393,10 @@ impl NetworkHalf {
             }
             NetInput::Tick => {
                 self.expire_verdicts().await;
+                let waiting = self.waiting_for_keys();
+                if !waiting.is_empty() {
+                    self.tend_keys(core, waiting)?;
+                }
                 if std::mem::take(&mut self.known_dirty) {
                     self.tell_known_peers(core).await;
                 }
@@ -401,13 +420,21 @@ impl NetworkHalf {
         if !touched.is_empty() {
             self.known_dirty = true;
             self.to_follow.extend(touched.iter().copied());
+            self.tend_keys(core, touched.iter().copied())?;
             self.anti_entropy.changed(touched);
         }
         let outbox = core.take_outbox();
         let sending: BTreeSet<PartnershipId> = outbox.iter().map(|(p, _)| *p).collect();
         self.follow_partnerships(core, &sending).await?;
         for (partnership, op) in outbox {
-            if let Err(error) = self.net.publish(partnership, op.encode()).await {
+            // A rekey op goes under the key before it: peers cannot open its own yet.
+            let exclude = matches!(op.op().payload, Payload::Rekey { .. }).then(|| op.id());
+            let Some(envelope) = self.seal_gossip(core, &partnership, &op.encode(), exclude) else {
+                tracing::debug!(%partnership, op = %op.id(), "no partnership key may carry this op: left to anti-entropy");
+                self.stats.gossip_unsealed += 1;
+                continue;
+            };
+            if let Err(error) = self.net.publish(partnership, envelope).await {
                 // The op is durable; anti-entropy delivers it.
                 tracing::warn!(%partnership, op = %op.id(), %error, "could not publish an op");
             }
