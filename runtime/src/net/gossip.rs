@@ -170,8 +170,8 @@ mod tests {
     fn topics_and_message_ids_name_no_partnership_and_no_op() {
         let p = PartnershipId([0xab; 32]);
         let t = topic(&p);
-        assert_eq!(t, topic(&p));
-        assert_ne!(t, topic(&PartnershipId([0xac; 32])));
+        assert_eq!(t.hash(), topic(&p).hash());
+        assert_ne!(t.hash(), topic(&PartnershipId([0xac; 32])).hash());
         assert!(t.to_string().starts_with("polypact/t/"));
         assert!(!t.to_string().contains(&p.to_hex()));
         let key = MemberKey::from_seed(4);

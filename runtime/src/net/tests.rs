@@ -120,7 +120,8 @@ async fn gossip_is_forwarded_only_after_validation() {
     })
     .await;
     assert_eq!(data, bytes);
-    assert_eq!(msg_id, MessageId::new(id.as_bytes()), "message id is the op id");
+    assert_eq!(msg_id, crate::net::gossip::message_id(&bytes), "message id is the hash of the bytes");
+    assert_ne!(msg_id, MessageId::new(id.as_bytes()), "the message id is not the op id");
     assert_eq!(source, a.local_peer_id());
 
     // c has nothing yet: b has not reported. A second op, published after b's

@@ -22,7 +22,7 @@
 //!   and, for a rekey, the partnership), age-style.
 //!
 //! Does not own which key a node uses, when it rotates, or who receives it
-//! (the node's key ring, `node::keyring`), nor where a rekey op sits in the
+//! (the node's key ring, `node::network::keyring`), nor where a rekey op sits in the
 //! ledger (`ledger`).
 
 #[cfg(test)]
@@ -34,7 +34,7 @@ use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::op::MemberId;
+use crate::op::{MAX_REKEY_RECIPIENTS, MemberId, MemberKey, Payload, SignedOp};
 
 /// The version byte that opens every envelope.
 pub const ENVELOPE_VERSION: u8 = 1;
@@ -286,4 +286,37 @@ impl SealedBox {
         }
         Ok(())
     }
+}
+
+/// What an announcement's sealed box is bound to.
+const ANNOUNCE_CONTEXT: &[u8] = b"polypact/announce/v1";
+
+/// A genesis as announced to peers: sealed to the charter's founding
+/// participants, so that a stranger who receives it learns neither the
+/// partnership nor who is in it (the slots name no one; each founder's
+/// node tries its key on each).
+pub fn seal_announcement(genesis: &SignedOp) -> Result<Vec<u8>, SealError> {
+    let Payload::Genesis(charter) = &genesis.op().payload else {
+        return Err(SealError::Malformed { what: "genesis", why: "not a genesis op".into() });
+    };
+    let recipients: Vec<[u8; 32]> = charter.participants.iter().map(recipient_key).collect::<Result<_, _>>()?;
+    let sealed = SealedBox::seal(&recipients, ANNOUNCE_CONTEXT, &genesis.encode())?;
+    postcard::to_allocvec(&sealed).map_err(|e| SealError::Malformed { what: "announcement", why: e.to_string() })
+}
+
+/// The genesis bytes of an announcement sealed to `key`'s member; an error
+/// for anything else (malformed, or sealed to others).
+pub fn open_announcement(bytes: &[u8], key: &MemberKey) -> Result<Vec<u8>, SealError> {
+    let sealed: SealedBox = postcard::from_bytes(bytes)
+        .map_err(|e| SealError::Malformed { what: "announcement", why: e.to_string() })?;
+    sealed.check_shape(MAX_REKEY_RECIPIENTS)?;
+    sealed.open_any(&key.x25519_secret(), ANNOUNCE_CONTEXT)
+}
+
+/// What trying to open an announcement costs a node, in sync tokens (one
+/// token is about one signature check): one per two slots it would try,
+/// at least one. Bytes that are no sealed box cost one (they are refused
+/// once decoded).
+pub fn announcement_cost(bytes: &[u8]) -> usize {
+    postcard::from_bytes::<SealedBox>(bytes).map_or(1, |sealed| sealed.slots.len().div_ceil(2).max(1))
 }

@@ -10,6 +10,7 @@
 
 use polypact::net::{Keypair, Network, SyncRequest, SyncResponse, sync};
 use polypact::node::{NodeError, SyncConfig, WaitFor, now_ms};
+use polypact::seal::seal_announcement;
 use polypact_tests::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,7 +134,7 @@ async fn a_stranger_announcing_many_partnerships_makes_the_node_join_none() {
         let genesis = genesis(charter, 77, now_ms() + i);
         announced.push(genesis.partnership());
         let answer = attacker
-            .request(target, SyncRequest::Announce { geneses: vec![genesis.encode()] })
+            .request(target, SyncRequest::Announce { geneses: vec![seal_announcement(&genesis).expect("sealed")] })
             .await
             .expect("answered");
         assert_eq!(answer, SyncResponse::Noted);
@@ -156,7 +157,7 @@ async fn a_stranger_announcing_many_partnerships_makes_the_node_join_none() {
     let lure = |i: u64| {
         let mut charter = guestbook_charter(&[77, 2], code);
         charter.name = format!("batched lure {i}");
-        genesis(charter, 77, now_ms() + i).encode()
+        seal_announcement(&genesis(charter, 77, now_ms() + i)).expect("sealed")
     };
     // As many as one request carries: several seconds' worth of tokens.
     let count = (sync::MAX_ANNOUNCE_BYTES / lure(0).len()).min(sync::MAX_GENESES_PER_ANNOUNCE) as u64;

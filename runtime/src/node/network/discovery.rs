@@ -21,8 +21,8 @@ use crate::net::{NetHandle, PeerId, SyncRequest, SyncResponse, sync};
 use crate::node::clock::now_ms;
 use crate::node::core::NodeCore;
 use crate::node::error::NodeError;
-use crate::op::{CodeHash, MAX_REKEY_RECIPIENTS, MemberId, OpId, PartnershipId, Payload, SignedOp, decode_signed_op};
-use crate::seal::{self, SealError, SealedBox};
+use crate::op::{CodeHash, MemberId, OpId, PartnershipId, Payload, SignedOp, decode_signed_op};
+use crate::seal;
 
 /// How long a join by id keeps asking while no connected peer could be
 /// asked (a partner's node being redialled, say).
@@ -31,21 +31,15 @@ pub const JOIN_BY_ID_PATIENCE: Duration = Duration::from_secs(10);
 /// The pause between two rounds of a join by id.
 const JOIN_BY_ID_RETRY: Duration = Duration::from_millis(250);
 
-/// What an announcement's sealed box is bound to.
-const ANNOUNCE_CONTEXT: &[u8] = b"polypact/announce/v1";
-
-/// A genesis as announced: sealed to the charter's founding participants,
-/// so that a stranger who receives it learns neither the partnership nor
-/// who is in it (its slots name no one; each founder's node tries its own
-/// key on each).
-pub(super) fn sealed_genesis(genesis: &SignedOp) -> Result<Vec<u8>, SealError> {
-    let Payload::Genesis(charter) = &genesis.op().payload else {
-        return Err(SealError::Malformed { what: "genesis", why: "not a genesis op".into() });
-    };
-    let recipients: Vec<[u8; 32]> =
-        charter.participants.iter().map(seal::recipient_key).collect::<Result<_, _>>()?;
-    let sealed = SealedBox::seal(&recipients, ANNOUNCE_CONTEXT, &genesis.encode())?;
-    postcard::to_allocvec(&sealed).map_err(|e| SealError::Malformed { what: "sealed box", why: e.to_string() })
+/// What screening an announcement came to.
+pub(super) enum Screened {
+    /// A genesis naming this node's member that it does not hold: its
+    /// signature is checked next.
+    Genesis(SignedOp),
+    /// Sealed to others (or not a sealed box at all): never worth opening again.
+    NotForUs,
+    /// Opened, and held already, malformed or not naming this member.
+    Ignored,
 }
 
 /// Whether `member` is this node's member or an active participant of a
@@ -76,7 +70,7 @@ impl NetworkHalf {
 
     /// Sends the geneses of `partnerships` to `peers`, so that nodes of
     /// their participants join them, each sealed to its founding
-    /// participants ([`sealed_genesis`]; sealed once per partnership).
+    /// participants ([`seal::seal_announcement`]; sealed once per partnership).
     pub(super) fn announce(&mut self, core: &NodeCore, partnerships: &[PartnershipId], peers: &[PeerId]) {
         let mut geneses = Vec::new();
         for partnership in partnerships {
@@ -85,7 +79,7 @@ impl NetworkHalf {
                 continue;
             }
             let Some(ledger) = core.ledger(partnership) else { continue };
-            match sealed_genesis(ledger.genesis()) {
+            match seal::seal_announcement(ledger.genesis()) {
                 Ok(sealed) => {
                     self.sealed_geneses.insert(*partnership, sealed.clone());
                     geneses.push(sealed);
@@ -136,26 +130,21 @@ impl NetworkHalf {
         }
     }
 
-    /// The cheap checks of an announced genesis, before its signature: it
-    /// decodes, this node does not hold it yet, and it names this node's
-    /// member as a founding participant. `None` (counted when ignored) for
-    /// anything else.
-    pub(super) fn screen_announced(&mut self, core: &NodeCore, bytes: &[u8]) -> Option<SignedOp> {
-        // Sealed to the founders: one this member cannot open is not for it.
-        let opened = postcard::from_bytes::<SealedBox>(bytes)
-            .ok()
-            .filter(|sealed| sealed.check_shape(MAX_REKEY_RECIPIENTS).is_ok())
-            .and_then(|sealed| sealed.open_any(&self.key.x25519_secret(), ANNOUNCE_CONTEXT).ok());
-        let Some(bytes) = opened else {
+    /// The checks of an announcement before the genesis signature: it
+    /// opens with this member's key (it is sealed to the founders), decodes,
+    /// this node does not hold it yet, and it names this node's member as a
+    /// founding participant. Counted when ignored.
+    pub(super) fn screen_announced(&mut self, core: &NodeCore, bytes: &[u8]) -> Screened {
+        let Ok(bytes) = seal::open_announcement(bytes, &self.key) else {
             self.stats.announces_ignored += 1;
-            return None;
+            return Screened::NotForUs;
         };
         let Ok(genesis) = decode_signed_op(&bytes, &self.limits) else {
             self.stats.announces_ignored += 1;
-            return None;
+            return Screened::Ignored;
         };
         if core.ledger(&genesis.partnership()).is_some() {
-            return None;
+            return Screened::Ignored;
         }
         let named = match &genesis.op().payload {
             Payload::Genesis(charter) => charter.participants.contains(&core.member()),
@@ -163,9 +152,9 @@ impl NetworkHalf {
         };
         if !named {
             self.stats.announces_ignored += 1;
-            return None;
+            return Screened::Ignored;
         }
-        Some(genesis)
+        Screened::Genesis(genesis)
     }
 
     /// A peer announced a partnership that passed

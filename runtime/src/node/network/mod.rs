@@ -248,6 +248,10 @@ pub struct NetworkHalf {
     keyring: keyring::KeyRing,
     /// Announcements of partnerships, sealed once each ([`discovery`]).
     sealed_geneses: BTreeMap<PartnershipId, Vec<u8>>,
+    /// Digests of announcements that opened for no one here, oldest first
+    /// in `unopened_order` (`serve.rs`).
+    unopened_announcements: BTreeSet<[u8; 32]>,
+    unopened_order: VecDeque<[u8; 32]>,
 }
 
 type JoinReply = oneshot::Sender<Result<PartnershipId, NodeError>>;
@@ -293,6 +297,8 @@ impl NetworkHalf {
             join_from: BTreeSet::new(),
             keyring: keyring::KeyRing::default(),
             sealed_geneses: BTreeMap::new(),
+            unopened_announcements: BTreeSet::new(),
+            unopened_order: VecDeque::new(),
         }
     }
 

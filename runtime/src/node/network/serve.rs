@@ -17,10 +17,15 @@ use std::collections::BTreeMap;
 use tokio::time::Instant;
 
 use super::NetworkHalf;
+use super::discovery::Screened;
 use crate::net::sync::{HeadsDigest, HeadsEntry, PartnershipSeqs, Proof};
 use crate::net::{PeerId, SyncRequest, SyncResponder, SyncResponse, sync};
 use crate::node::core::NodeCore;
 use crate::op::{MemberId, PartnershipId, SignedOp};
+use crate::seal;
+
+/// How many announcements that opened for no one here a node remembers.
+const UNOPENED_REMEMBERED: usize = 4096;
 
 impl NetworkHalf {
     /// Answers a sync request from the store, to bound peers only.
@@ -51,22 +56,32 @@ impl NetworkHalf {
                 }
             }
             SyncRequest::Announce { geneses } if geneses.len() <= sync::MAX_GENESES_PER_ANNOUNCE => {
-                // The request's token pays for one signature check; each
-                // further one takes a token of its own, so a batch costs
-                // what as many requests of one genesis did. Past the
-                // bucket, the rest is refused as busy (and asked again:
-                // what was taken in is then screened out cheaply).
-                let mut checks = 0usize;
+                // Each announcement is sealed to its founders: opening it
+                // costs an X25519 per slot tried, paid in tokens before it
+                // is tried ([`seal::announcement_cost`]; the request's own
+                // token pays the first), so a batch costs what as many
+                // requests did. Past the bucket, the rest is refused as busy
+                // (and asked again). One that opened for no one here is
+                // remembered and not tried again.
+                let mut paid = 1usize;
                 let mut response = SyncResponse::Noted;
                 for bytes in &geneses {
-                    let Some(genesis) = self.screen_announced(core, bytes) else { continue };
-                    if checks > 0 && !self.take_token(peer) {
+                    let digest = *blake3::hash(bytes).as_bytes();
+                    if self.unopened_announcements.contains(&digest) {
+                        continue;
+                    }
+                    let cost = seal::announcement_cost(bytes);
+                    let owed = cost.saturating_sub(std::mem::take(&mut paid));
+                    if owed > 0 && !self.take_tokens(peer, owed) {
                         self.stats.sync_busy += 1;
                         response = SyncResponse::Busy;
                         break;
                     }
-                    checks += 1;
-                    self.announced(core, peer, genesis);
+                    match self.screen_announced(core, bytes) {
+                        Screened::Genesis(genesis) => self.announced(core, peer, genesis),
+                        Screened::NotForUs => self.remember_unopened(digest),
+                        Screened::Ignored => {}
+                    }
                 }
                 response
             }
@@ -157,6 +172,11 @@ impl NetworkHalf {
     /// Takes one request's token from `peer`'s bucket (refilled at
     /// `sync_requests_per_sec`, holding at most one second's worth).
     fn take_token(&mut self, peer: PeerId) -> bool {
+        self.take_tokens(peer, 1)
+    }
+
+    /// Takes `count` tokens from `peer`'s bucket, or none if it has fewer.
+    fn take_tokens(&mut self, peer: PeerId, count: usize) -> bool {
         let rate = u64::from(self.config.sync_requests_per_sec.max(1));
         let full = rate * 1000;
         let now = Instant::now();
@@ -164,11 +184,26 @@ impl NetworkHalf {
         let elapsed_ms = u64::try_from(now.duration_since(*last).as_millis()).unwrap_or(u64::MAX);
         *tokens = tokens.saturating_add(elapsed_ms.saturating_mul(rate)).min(full);
         *last = now;
-        if *tokens >= 1000 {
-            *tokens -= 1000;
+        let cost = u64::try_from(count).unwrap_or(u64::MAX).saturating_mul(1000);
+        if *tokens >= cost {
+            *tokens -= cost;
             true
         } else {
             false
+        }
+    }
+
+    /// Remembers an announcement that opened for no one here (bounded:
+    /// past [`UNOPENED_REMEMBERED`] the oldest half is forgotten).
+    fn remember_unopened(&mut self, digest: [u8; 32]) {
+        if self.unopened_announcements.len() >= UNOPENED_REMEMBERED {
+            let keep: Vec<[u8; 32]> =
+                self.unopened_order.drain(..).skip(UNOPENED_REMEMBERED / 2).collect();
+            self.unopened_announcements = keep.iter().copied().collect();
+            self.unopened_order = keep.into();
+        }
+        if self.unopened_announcements.insert(digest) {
+            self.unopened_order.push_back(digest);
         }
     }
 }
