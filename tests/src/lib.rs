@@ -421,3 +421,46 @@ pub async fn wait_all_final(nodes: &[&TestNode], ops: &[(PartnershipId, OpId)], 
     })
     .await;
 }
+
+/// The newest partnership key of `p` sealed to `key`'s member, fetched as
+/// that member's node would: a hello to `node`, then the ops of `authors`
+/// by sync, opening the member's slot of each rekey op. Waits until one is
+/// there (a partnership gets its first key once its nodes have met).
+///
+/// # Panics
+/// If no key sealed to the member arrives in time.
+pub async fn partnership_key_as(
+    net: &NetHandle,
+    node: PeerId,
+    p: PartnershipId,
+    key: &MemberKey,
+    authors: &[MemberId],
+) -> polypact::seal::PartnershipKey {
+    use polypact::net::sync::{self, SeqRange};
+    use polypact::net::{SyncRequest, SyncResponse};
+    let me = key.member_id();
+    let context = polypact::seal::rekey_context(&p);
+    wait_for("a partnership key sealed to the member", || async {
+        let hello = sync::hello(key, p, &net.local_peer_id());
+        net.request(node, hello).await.map_err(|e| e.to_string())?;
+        let ranges =
+            authors.iter().map(|author| SeqRange { partnership: p, author: *author, from_seq: 1, limit: 256 }).collect();
+        let ops = match net.request(node, SyncRequest::Ops { ranges }).await.map_err(|e| e.to_string())? {
+            SyncResponse::Ops { ops, .. } => ops,
+            other => return Err(format!("{other:?}")),
+        };
+        let mut newest = None;
+        for bytes in ops {
+            let op = polypact::op::decode_signed_op(&bytes, &polypact::op::Limits::default()).map_err(|e| e.to_string())?;
+            if let Payload::Rekey { recipients, sealed } = &op.op().payload
+                && let Ok(slot) = recipients.binary_search(&me)
+            {
+                let opened = sealed.open_slot(slot, &key.x25519_secret(), &context).map_err(|e| e.to_string())?;
+                let bytes: [u8; 32] = opened.try_into().map_err(|_| "not a 32-byte key".to_owned())?;
+                newest = Some(polypact::seal::PartnershipKey::from_bytes(bytes));
+            }
+        }
+        newest.ok_or_else(|| "no rekey op sealed to the member yet".to_owned())
+    })
+    .await
+}

@@ -31,7 +31,7 @@ pub use builder::NodeBuilder;
 pub use clock::now_ms;
 pub use error::NodeError;
 pub use event::{NodeEvent, OpEventKind, outcome_json};
-pub use network::{Invitation, NetworkHalf, NetworkStats, SyncConfig};
+pub use network::{Invitation, KeysHeld, NetworkHalf, NetworkStats, SyncConfig};
 pub use service::{
     CallReceipt, NodeConfig, NodeHandle, NodeInfo, ParticipantStatus, ParticipantView, PartnershipInfo,
     PartnershipSummary, PublishReceipt, RunningNode, WaitFor, Waiting,

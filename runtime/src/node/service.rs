@@ -25,7 +25,7 @@ use super::clock::now_ms;
 use super::core::{CoreConfig, NodeCore};
 use super::error::NodeError;
 use super::event::{NodeEvent, OpEventKind};
-use super::network::{Invitation, NetInput, NetworkHalf, NetworkStats};
+use super::network::{Invitation, KeysHeld, NetInput, NetworkHalf, NetworkStats};
 
 /// How a node runs.
 #[derive(Clone, Debug)]
@@ -244,6 +244,7 @@ pub(crate) enum Command {
     AcceptInvitation(PartnershipId, Reply<PartnershipId>),
     DeclineInvitation(PartnershipId, Reply<()>),
     NetworkStats(Reply<Option<NetworkStats>>),
+    PartnershipKeys(PartnershipId, Reply<Option<KeysHeld>>),
     List(Reply<Vec<PartnershipSummary>>),
     Show(PartnershipId, Reply<PartnershipInfo>),
     Submit {
@@ -282,6 +283,7 @@ impl Command {
                 | Command::AcceptInvitation(..)
                 | Command::DeclineInvitation(..)
                 | Command::NetworkStats(_)
+                | Command::PartnershipKeys(..)
         )
     }
 }
@@ -496,6 +498,9 @@ impl NodeTask {
             Command::NetworkStats(reply) => {
                 let _ = reply.send(Err(NodeError::Stopped));
             }
+            Command::PartnershipKeys(_, reply) => {
+                let _ = reply.send(Err(NodeError::Stopped));
+            }
             Command::List(reply) => {
                 let list = self
                     .core
@@ -587,6 +592,9 @@ impl NodeTask {
                 Command::NetworkStats(reply) => {
                     let _ = reply.send(Ok(None));
                 }
+                Command::PartnershipKeys(_, reply) => {
+                    let _ = reply.send(Ok(None));
+                }
                 other => return self.handle(other),
             }
             return Ok(());
@@ -606,6 +614,9 @@ impl NodeTask {
             }
             Command::NetworkStats(reply) => {
                 let _ = reply.send(Ok(Some(half.full_stats().await)));
+            }
+            Command::PartnershipKeys(partnership, reply) => {
+                let _ = reply.send(self.core.ledger_or_err(&partnership).map(|_| Some(half.keys_held(&self.core, &partnership))));
             }
             other => return self.handle(other),
         }
@@ -739,6 +750,13 @@ impl NodeHandle {
     /// What the node's network half has counted (`None` without a network).
     pub async fn network_stats(&self) -> Result<Option<NetworkStats>, NodeError> {
         self.request(Command::NetworkStats).await
+    }
+
+    /// The ids of the partnership keys this node holds for `partnership`,
+    /// and the one it seals gossip under now (never the keys themselves;
+    /// `None` without a network).
+    pub async fn partnership_keys(&self, partnership: PartnershipId) -> Result<Option<KeysHeld>, NodeError> {
+        self.request(|r| Command::PartnershipKeys(partnership, r)).await
     }
 
     /// Every partnership on the node.

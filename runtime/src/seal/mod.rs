@@ -34,7 +34,7 @@ use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::op::{MAX_REKEY_RECIPIENTS, MemberId, MemberKey, Payload, SignedOp};
+use crate::op::{MAX_REKEY_RECIPIENTS, MemberId, MemberKey, PartnershipId, Payload, SignedOp};
 
 /// The version byte that opens every envelope.
 pub const ENVELOPE_VERSION: u8 = 1;
@@ -286,6 +286,12 @@ impl SealedBox {
         }
         Ok(())
     }
+}
+
+/// What a rekey op's slots are bound to: its purpose and the partnership
+/// (a slot copied into another partnership's rekey op opens for no one).
+pub fn rekey_context(partnership: &PartnershipId) -> Vec<u8> {
+    [&b"polypact/rekey/v1:"[..], &partnership.0[..]].concat()
 }
 
 /// What an announcement's sealed box is bound to.

@@ -17,6 +17,7 @@ mod net_bench;
 mod net_catchup;
 mod net_cluster;
 mod net_code;
+mod net_confidentiality;
 mod net_crossing;
 mod net_edges;
 mod net_gossip;

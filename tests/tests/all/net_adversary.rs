@@ -92,15 +92,24 @@ async fn a_hostile_peer_is_refused_and_scored_down_and_nothing_is_lost() {
         authored.push(receipt.op);
     }
 
-    // Gossip attacks.
+    // Gossip attacks, by the worst attacker: one that holds the
+    // partnership's key (leaked by a partner; fetched here as member 1's
+    // node would). Without it, all it sends is refused as garbage.
+    let (leak, leak_events) =
+        Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![target.addr.clone()])).expect("starts");
+    let authors: Vec<_> = (1..=3).map(|s| MemberKey::from_seed(s).member_id()).collect();
+    let key = partnership_key_as(&leak, target.peer(), p, &MemberKey::from_seed(1), &authors).await;
+    leak.shutdown().await.expect("shuts down");
+    drop(leak_events);
+    let sealed = |bytes: Vec<u8>| key.seal(&bytes).expect("sealed");
     let genesis_id = OpId(p.0);
     let mut bad_sig = op(&MemberKey::from_seed(1), p, genesis_id, 50).encode();
     let last = bad_sig.len() - 1;
     bad_sig[last] ^= 1;
-    publish(&attacker, p, bad_sig).await;
-    publish(&attacker, p, op(&outsider, PartnershipId([7; 32]), genesis_id, 1).encode()).await;
+    publish(&attacker, p, sealed(bad_sig)).await;
+    publish(&attacker, p, sealed(op(&outsider, PartnershipId([7; 32]), genesis_id, 1).encode())).await;
     let stranger_op = op(&outsider, p, genesis_id, 1);
-    publish(&attacker, p, stranger_op.encode()).await;
+    publish(&attacker, p, sealed(stranger_op.encode())).await;
     for i in 0..200 {
         publish(&attacker, p, format!("garbage {i}").into_bytes()).await;
     }

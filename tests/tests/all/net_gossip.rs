@@ -48,7 +48,11 @@ async fn an_op_ahead_of_its_parent_waits_fetches_it_by_id_and_then_spreads() {
     // nodes take gossip only from peers that act for a participant.
     let hello = sync::hello(&third, p, &bare.local_peer_id());
     assert_eq!(bare.request(nodes[0].peer(), hello).await.expect("answer"), SyncResponse::Welcome);
-    bare.publish(p, second.encode()).await.expect("publishes the second op first");
+    // Gossip is sealed under the partnership's key, which member 3 opens
+    // from the rekey op sealed to it.
+    let authors = [MemberKey::from_seed(1).member_id(), MemberKey::from_seed(2).member_id()];
+    let key = partnership_key_as(&bare, nodes[0].peer(), p, &third, &authors).await;
+    bare.publish(p, key.seal(&second.encode()).expect("sealed")).await.expect("publishes the second op first");
 
     // Node 1 asks the sender for the missing parent by id; answer it.
     let first_bytes = first.encode();
@@ -144,7 +148,10 @@ async fn a_good_op_from_a_peer_that_acts_for_no_participant_is_not_taken() {
         if peers.contains(&nodes[0].peer()) { Ok(()) } else { Err(format!("{peers:?}")) }
     })
     .await;
-    relay.publish(p, good.encode()).await.expect("publishes");
+    // The relay holds no key of the partnership: whatever it seals its op
+    // under, the node cannot open it and does not take it.
+    let made_up = polypact::seal::PartnershipKey::from_bytes([42; 32]);
+    relay.publish(p, made_up.seal(&good.encode()).expect("sealed")).await.expect("publishes");
     // Messages of one peer are handled in order: once the garbage after the
     // good op has been scored, the good op has been decided too.
     for i in 0..10 {
@@ -159,6 +166,8 @@ async fn a_good_op_from_a_peer_that_acts_for_no_participant_is_not_taken() {
     .await;
     let (outcome, _) = nodes[0].node.op_status(p, good.id()).await.expect("status");
     assert!(outcome.is_none(), "a good op relayed by a peer acting for no participant was taken");
+    let stats = nodes[0].node.network_stats().await.expect("stats").expect("network");
+    assert!(stats.gossip_unknown_key >= 1, "{stats:?}");
 
     relay.shutdown().await.expect("shuts down");
     drain.abort();

@@ -39,16 +39,11 @@ use crate::node::clock::now_ms;
 use crate::node::core::NodeCore;
 use crate::node::error::NodeError;
 use crate::op::{MemberId, MemberKey, OpId, PartnershipId, Payload};
-use crate::seal::{self, KeyId, PartnershipKey, SealError, SealedBox};
+use crate::seal::{self, KeyId, PartnershipKey, SealError, SealedBox, rekey_context};
 
 /// How long each participant after the first waits, per rank, before it
 /// gives the partnership a new key the first has not.
 pub const REKEY_STAGGER: Duration = Duration::from_secs(2);
-
-/// What a rekey op's slots are bound to: its purpose and the partnership.
-pub fn rekey_context(partnership: &PartnershipId) -> Vec<u8> {
-    [&b"polypact/rekey/v1:"[..], &partnership.0[..]].concat()
-}
 
 /// The keys of one partnership this node has opened.
 #[derive(Default)]
@@ -180,6 +175,18 @@ pub fn rekey_payload(partnership: &PartnershipId, recipients: Vec<MemberId>) -> 
     Ok(Payload::Rekey { recipients, sealed })
 }
 
+/// The partnership keys a node holds, by id (never the keys themselves).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeysHeld {
+    /// Every key this node opened, by id, oldest first.
+    pub held: Vec<KeyId>,
+    /// The key it seals gossip under now, if any may carry it.
+    pub sealing: Option<KeyId>,
+    /// Whether the partnership waits for a new key (its active participants
+    /// changed since the newest valid one).
+    pub wants_rekey: bool,
+}
+
 /// What opening a gossip envelope came to.
 pub(super) enum Opened {
     /// The op's bytes.
@@ -272,6 +279,16 @@ impl NetworkHalf {
             }
         }
         Ok(())
+    }
+
+    /// The keys this node holds for `partnership` (see [`KeysHeld`]).
+    pub fn keys_held(&mut self, core: &NodeCore, partnership: &PartnershipId) -> KeysHeld {
+        let Some(ledger) = core.ledger(partnership) else { return KeysHeld::default() };
+        let sealing = self.keyring.sealing_key(ledger, &self.key, None).map(|k| k.id());
+        let held = self.keyring.partnerships.get(partnership).map_or_else(Vec::new, |h| {
+            ledger.rekeys().iter().filter_map(|op| h.by_op.get(&op.id()).map(PartnershipKey::id)).collect()
+        });
+        KeysHeld { held, sealing, wants_rekey: wants_rekey(ledger) }
     }
 
     /// Partnerships still waiting for a new key (for the tick).

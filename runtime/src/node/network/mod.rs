@@ -34,6 +34,7 @@ mod fetch;
 mod gossip;
 mod invitations;
 mod keyring;
+pub use keyring::KeysHeld;
 mod serve;
 mod topics;
 

@@ -217,18 +217,36 @@ pub(super) fn peer_may_sync(
     partnership: &PartnershipId,
     peer: &PeerId,
 ) -> bool {
-    let Some(ledger) = core.ledger(partnership) else { return false };
+    served_up_to(core, authorised, partnership, peer).is_some()
+}
+
+/// The highest op height `peer` is served of `partnership`: `None` if it
+/// may not sync it (see [`peer_may_sync`]); everything for an active
+/// participant's node; for a removed participant's node that still owes
+/// its removal ack, only up to the height of the op that removed it, all
+/// it needs to ack its removal. Nothing written after a partner's removal
+/// reaches it, by sync or by gossip (whose keys it no longer holds).
+pub(super) fn served_up_to(
+    core: &NodeCore,
+    authorised: &Authorised,
+    partnership: &PartnershipId,
+    peer: &PeerId,
+) -> Option<u64> {
+    let ledger = core.ledger(partnership)?;
     let state = ledger.optimistic_state();
+    let limit = |member: &MemberId| {
+        if !ledger.awaits(member) {
+            return None;
+        }
+        Some(state.participant(member).and_then(|r| r.removed_at).unwrap_or(u64::MAX))
+    };
     if let Some(member) = authorised.get(&(*partnership, *peer))
-        && ledger.awaits(member)
+        && let Some(up_to) = limit(member)
     {
-        return true;
+        return Some(up_to);
     }
     let bytes = peer.to_bytes();
-    state
-        .participants()
-        .iter()
-        .any(|(member, _)| state.bound_peer(member) == Some(&bytes) && ledger.awaits(member))
+    state.participants().iter().filter(|(member, _)| state.bound_peer(member) == Some(&bytes)).find_map(|(m, _)| limit(m))
 }
 
 pub(super) type Authorised = BTreeMap<(PartnershipId, PeerId), MemberId>;
@@ -239,18 +257,30 @@ fn answer(core: &NodeCore, authorised: &Authorised, peer: &PeerId, request: &Syn
     }
     let store = core.store();
     let may_sync = |partnership: &PartnershipId| peer_may_sync(core, authorised, partnership, peer);
+    // Whether an op is at or below the height the peer is served
+    // (`up_to`, from [`served_up_to`]).
+    let servable = |partnership: &PartnershipId, up_to: u64, op: &SignedOp| {
+        up_to == u64::MAX
+            || core
+                .ledger(partnership)
+                .and_then(|l| l.dag().get(&op.id()).map(|node| node.key().height))
+                .is_some_and(|height| height <= up_to)
+    };
     let result = match request {
         SyncRequest::Ops { ranges } => {
             // Each range is judged on its own: one the peer may not see (or
             // of a partnership this node does not hold) is served as empty.
             let mut failed = None;
             let page = sync::page_of_ranges(ranges, |range, at_most| {
-                if failed.is_some() || !may_sync(&range.partnership) {
-                    return Vec::new();
-                }
+                let up_to = served_up_to(core, authorised, &range.partnership, peer);
+                let (None, Some(up_to)) = (&failed, up_to) else { return Vec::new() };
                 match store.ops_by_author(&range.partnership, &range.author, range.from_seq, at_most as usize)
                 {
-                    Ok(ops) => ops.iter().map(SignedOp::encode).collect(),
+                    Ok(ops) => ops
+                        .iter()
+                        .take_while(|op| servable(&range.partnership, up_to, op))
+                        .map(SignedOp::encode)
+                        .collect(),
                     Err(error) => {
                         failed = Some(error);
                         Vec::new()
@@ -266,10 +296,12 @@ fn answer(core: &NodeCore, authorised: &Authorised, peer: &PeerId, request: &Syn
         // stranger cannot probe which partnerships a node holds.
         SyncRequest::OpsById { partnership, .. } if !may_sync(partnership) => Ok(SyncResponse::Denied),
         SyncRequest::OpsById { partnership, ids } => {
+            let up_to = served_up_to(core, authorised, partnership, peer).unwrap_or(0);
             let mut found = Vec::new();
             for id in ids {
                 match store.get_op(partnership, id) {
-                    Ok(Some((_, op))) => found.push(op.encode()),
+                    Ok(Some((_, op))) if servable(partnership, up_to, &op) => found.push(op.encode()),
+                    Ok(Some(_)) => {}
                     Ok(None) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "store read failed while serving sync");
