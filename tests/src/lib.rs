@@ -446,7 +446,7 @@ pub async fn partnership_key_as(
         let ranges =
             authors.iter().map(|author| SeqRange { partnership: p, author: *author, from_seq: 1, limit: 256 }).collect();
         let ops = match net.request(node, SyncRequest::Ops { ranges }).await.map_err(|e| e.to_string())? {
-            SyncResponse::Ops { ops, .. } => ops,
+            SyncResponse::Page { ops, .. } | SyncResponse::Ops { ops, .. } => ops,
             other => return Err(format!("{other:?}")),
         };
         let mut newest = None;

@@ -130,7 +130,7 @@ async fn a_stranger_reads_nothing_and_a_removed_partner_nothing_written_after_it
         &nodes[0],
         p,
         "voting",
-        json!({"propose": {"title": "Expel partner 3", "kind": "expel_member", "period_ms": 500,
+        json!({"propose": {"title": "Expel partner 3", "period_ms": 500,
                "messages": [{"call": {"module": "membership", "msg": {"expel": {"member": member(3)}}}}]}}),
     )
     .await
