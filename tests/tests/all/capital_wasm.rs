@@ -185,7 +185,11 @@ impl Jv {
 fn an_overrun_opens_capital_calls_pro_rata_that_each_member_pays_itself() {
     let mut jv = start(dilution());
     let (studio, telco, bank) = (jv.studio.clone(), jv.telco.clone(), jv.bank.clone());
-    jv.record_and_confirm(0, 1, json!({"record_revenue": {"asset": "EUR", "amount": 1000, "reference": "INV-1"}}));
+    jv.record_and_confirm(
+        0,
+        1,
+        json!({"record_revenue": {"asset": "EUR", "amount": 1000, "reference": "INV-1"}}),
+    );
 
     // A cost of 2001 against a pool of 1000: once confirmed, the pool pays its
     // 1000 and the other 1001 is called 50:30:20, the odd unit to the largest
@@ -199,10 +203,8 @@ fn an_overrun_opens_capital_calls_pro_rata_that_each_member_pays_itself() {
     let call = jv.call(0);
     assert_eq!(call["status"], json!("open"));
     assert_eq!((call["carried"].clone(), call["amount"].clone()), (json!(1000), json!(1001)));
-    let called: BTreeMap<String, u64> = [(&studio, 501), (&telco, 300), (&bank, 200)]
-        .into_iter()
-        .map(|(m, v)| (m.clone(), v))
-        .collect();
+    let called: BTreeMap<String, u64> =
+        [(&studio, 501), (&telco, 300), (&bank, 200)].into_iter().map(|(m, v)| (m.clone(), v)).collect();
     for (member, amount) in &called {
         assert_eq!(call["shares"][member], json!({"called": amount, "paid": 0, "pending": 0}), "{member}");
     }
@@ -239,13 +241,18 @@ fn an_overrun_opens_capital_calls_pro_rata_that_each_member_pays_itself() {
     let paid = jv.ok(0, "treasury", json!({"pay_call": {"call": 0, "reference": "WIRE-S"}})).unwrap();
     assert_eq!(paid, json!({"id": 2, "status": "pending"}));
     let err = jv.err(0, "treasury", json!({"confirm_entry": {"id": 2}}));
-    assert_eq!(err, format!("not allowed: {studio} recorded entry 2 and may not confirm it; another member must"));
+    assert_eq!(
+        err,
+        format!("not allowed: {studio} recorded entry 2 and may not confirm it; another member must")
+    );
     assert_eq!(jv.call(0)["shares"][&studio], json!({"called": 501, "paid": 0, "pending": 501}));
     // Nor pay again what it already has on the way.
     let err = jv.err(0, "treasury", json!({"pay_call": {"call": 0, "reference": "WIRE-S2"}}));
     assert_eq!(
         err,
-        format!("{studio} has nothing left to pay on capital call 0 (called 501, paid 0, awaiting confirmation 501)")
+        format!(
+            "{studio} has nothing left to pay on capital call 0 (called 501, paid 0, awaiting confirmation 501)"
+        )
     );
     jv.ok(1, "treasury", json!({"confirm_entry": {"id": 2}}));
     assert_eq!(jv.call(0)["shares"][&studio], json!({"called": 501, "paid": 501, "pending": 0}));
@@ -281,7 +288,11 @@ fn a_missed_call_dilutes_the_defaulter_only_after_its_period_and_the_rest_is_cal
     let mut jv = start(dilution());
     let (studio, telco, bank) = (jv.studio.clone(), jv.telco.clone(), jv.bank.clone());
     // An empty pool: the whole cost of 1000 is called, 500/300/200.
-    jv.record_and_confirm(0, 1, json!({"record_cost": {"asset": "EUR", "amount": 1000, "reference": "INV-9"}}));
+    jv.record_and_confirm(
+        0,
+        1,
+        json!({"record_cost": {"asset": "EUR", "amount": 1000, "reference": "INV-9"}}),
+    );
     let due = jv.call(0)["due_ms"].as_u64().unwrap();
     jv.record_and_confirm(0, 1, json!({"pay_call": {"call": 0, "reference": "WIRE-S"}}));
     jv.record_and_confirm(1, 0, json!({"pay_call": {"call": 0, "amount": 100, "reference": "WIRE-T1"}}));
@@ -299,7 +310,9 @@ fn a_missed_call_dilutes_the_defaulter_only_after_its_period_and_the_rest_is_cal
     let err = jv.err(0, "treasury", json!({"apply_default": {"call": 0}}));
     assert_eq!(
         err,
-        format!("{telco}'s payment of 50 EUR to capital call 0 awaits confirmation; confirm or reject it first")
+        format!(
+            "{telco}'s payment of 50 EUR to capital call 0 awaits confirmation; confirm or reject it first"
+        )
     );
     jv.ok(2, "treasury", json!({"reject_entry": {"id": 3, "reason": "never arrived"}}));
     // After the period no payment is taken.
@@ -312,7 +325,10 @@ fn a_missed_call_dilutes_the_defaulter_only_after_its_period_and_the_rest_is_cal
     // the studio, the only member that paid in full.
     let data = jv.ok(2, "treasury", json!({"apply_default": {"call": 0}})).unwrap();
     assert_eq!(data["status"], json!("defaulted"));
-    assert_eq!(data["defaulters"], json!([bank.clone(), telco.clone()].into_iter().collect::<std::collections::BTreeSet<_>>()));
+    assert_eq!(
+        data["defaulters"],
+        json!([bank.clone(), telco.clone()].into_iter().collect::<std::collections::BTreeSet<_>>())
+    );
     assert_eq!((jv.units(&studio), jv.units(&telco), jv.units(&bank)), (70, 20, 10));
     // What they missed (200 + 200) is called from the studio, for a new period.
     let next = jv.call(1);
@@ -326,7 +342,10 @@ fn a_missed_call_dilutes_the_defaulter_only_after_its_period_and_the_rest_is_cal
     assert_eq!(err, "capital call 0 is defaulted, not open");
     // The bank has no share in the new round.
     let err = jv.err(2, "treasury", json!({"pay_call": {"call": 1, "reference": "WIRE-B"}}));
-    assert_eq!(err, format!("not allowed: {bank} has no share in capital call 1; only the members called pay it"));
+    assert_eq!(
+        err,
+        format!("not allowed: {bank} has no share in capital call 1; only the members called pay it")
+    );
 
     jv.record_and_confirm(0, 2, json!({"pay_call": {"call": 1, "reference": "WIRE-S2"}}));
     assert_eq!(jv.call(1)["status"], json!("funded"));
@@ -342,8 +361,16 @@ fn a_missed_call_dilutes_the_defaulter_only_after_its_period_and_the_rest_is_cal
 fn under_bad_leaver_terms_a_defaulter_is_removed_by_the_exit_module() {
     let mut jv = start(json!({"capital_call": {"period_ms": CALL_MS, "on_default": {"bad_leaver": {}}}}));
     let (studio, telco, bank) = (jv.studio.clone(), jv.telco.clone(), jv.bank.clone());
-    jv.record_and_confirm(0, 1, json!({"record_revenue": {"asset": "EUR", "amount": 1000, "reference": "INV-1"}}));
-    jv.record_and_confirm(0, 1, json!({"record_cost": {"asset": "EUR", "amount": 1500, "reference": "INV-2"}}));
+    jv.record_and_confirm(
+        0,
+        1,
+        json!({"record_revenue": {"asset": "EUR", "amount": 1000, "reference": "INV-1"}}),
+    );
+    jv.record_and_confirm(
+        0,
+        1,
+        json!({"record_cost": {"asset": "EUR", "amount": 1500, "reference": "INV-2"}}),
+    );
     // 500 called: 250/150/100. The studio and the telco pay; the bank does not.
     jv.record_and_confirm(0, 1, json!({"pay_call": {"call": 0, "reference": "W-S"}}));
     jv.record_and_confirm(1, 0, json!({"pay_call": {"call": 0, "reference": "W-T"}}));
@@ -358,7 +385,10 @@ fn under_bad_leaver_terms_a_defaulter_is_removed_by_the_exit_module() {
     let departure = &status["departure"];
     assert_eq!(departure["how"], json!("kick"), "{status}");
     assert_eq!(departure["bad_leaver"], json!("defaulted: missed capital call 0 (100 of 100 EUR unpaid)"));
-    assert_eq!((departure["kept_units"].clone(), departure["forfeited_units"].clone()), (json!(10), json!(10)));
+    assert_eq!(
+        (departure["kept_units"].clone(), departure["forfeited_units"].clone()),
+        (json!(10), json!(10))
+    );
     let record = jv.query("membership", json!({"member": {"member": bank}}));
     assert_eq!(record["active"], json!(false));
     // Its 100 is called from the studio and the telco, 50:30.
@@ -376,9 +406,19 @@ fn under_bad_leaver_terms_a_defaulter_is_removed_by_the_exit_module() {
 
 #[test]
 fn under_cap_and_vote_the_rest_of_a_cost_waits_on_governance() {
-    let mut jv = start(json!({"cap_and_vote": {"period_ms": CALL_MS, "on_default": {"dilution": {"penalty_bps": 10000}}}}));
-    jv.record_and_confirm(0, 1, json!({"record_revenue": {"asset": "EUR", "amount": 800, "reference": "INV-1"}}));
-    jv.record_and_confirm(0, 1, json!({"record_cost": {"asset": "EUR", "amount": 1000, "reference": "INV-2"}}));
+    let mut jv = start(
+        json!({"cap_and_vote": {"period_ms": CALL_MS, "on_default": {"dilution": {"penalty_bps": 10000}}}}),
+    );
+    jv.record_and_confirm(
+        0,
+        1,
+        json!({"record_revenue": {"asset": "EUR", "amount": 800, "reference": "INV-1"}}),
+    );
+    jv.record_and_confirm(
+        0,
+        1,
+        json!({"record_cost": {"asset": "EUR", "amount": 1000, "reference": "INV-2"}}),
+    );
     // The pool pays what it holds; the other 200 waits on a vote.
     let call = jv.call(0);
     assert_eq!(
@@ -388,24 +428,41 @@ fn under_cap_and_vote_the_rest_of_a_cost_waits_on_governance() {
     assert_eq!(jv.totals()["pool"], json!(0));
     // No member opens the calls itself, and nothing can be paid before.
     let err = jv.err(0, "treasury", json!({"approve_overrun": {"call": 0}}));
-    assert_eq!(err, "not allowed: only the governance module \"voting\" may approve an overrun; propose it there");
+    assert_eq!(
+        err,
+        "not allowed: only the governance module \"voting\" may approve an overrun; propose it there"
+    );
     let err = jv.err(0, "treasury", json!({"pay_call": {"call": 0, "reference": "W"}}));
     assert_eq!(err, "capital call 0 is awaiting_vote, not open");
 
-    jv.pass("Fund the overrun", json!([{"call": {"module": "treasury", "msg": {"approve_overrun": {"call": 0}}}}]));
+    jv.pass(
+        "Fund the overrun",
+        json!([{"call": {"module": "treasury", "msg": {"approve_overrun": {"call": 0}}}}]),
+    );
     let call = jv.call(0);
     assert_eq!(call["status"], json!("open"));
     let sum: u64 = call["shares"].as_object().unwrap().values().map(|s| s["called"].as_u64().unwrap()).sum();
     assert_eq!(sum, 200);
 
     // A second overrun the partners decline: the cost is capped at the pool.
-    jv.record_and_confirm(1, 0, json!({"record_revenue": {"asset": "EUR", "amount": 300, "reference": "INV-3"}}));
-    jv.record_and_confirm(1, 0, json!({"record_cost": {"asset": "EUR", "amount": 500, "reference": "INV-4"}}));
+    jv.record_and_confirm(
+        1,
+        0,
+        json!({"record_revenue": {"asset": "EUR", "amount": 300, "reference": "INV-3"}}),
+    );
+    jv.record_and_confirm(
+        1,
+        0,
+        json!({"record_cost": {"asset": "EUR", "amount": 500, "reference": "INV-4"}}),
+    );
     jv.pass("Decline", json!([{"call": {"module": "treasury", "msg": {"decline_overrun": {"call": 1}}}}]));
     assert_eq!(jv.call(1)["status"], json!("declined"));
     let cost = jv.query("treasury", json!({"entry": {"id": 3}}));
     assert_eq!((cost["status"].clone(), cost["amount"].clone()), (json!("counted"), json!(300)));
-    assert_eq!(cost["reason"], json!("capped at the pool: 300 of 500 EUR paid; governance declined the other 200"));
+    assert_eq!(
+        cost["reason"],
+        json!("capped at the pool: 300 of 500 EUR paid; governance declined the other 200")
+    );
 }
 
 #[test]
@@ -433,9 +490,15 @@ fn a_milestone_gated_grant_releases_only_after_the_vote_approves_the_milestone()
     assert_eq!(err, format!("{telco} has nothing vested to release now"));
     // Nor may a member approve it by its own op.
     let err = jv.err(1, "term", json!({"approve_milestone": {"id": "pilot"}}));
-    assert_eq!(err, "not allowed: only the governance module \"voting\" may approve milestones; propose it there");
+    assert_eq!(
+        err,
+        "not allowed: only the governance module \"voting\" may approve milestones; propose it there"
+    );
 
-    jv.pass("Pilot accepted", json!([{"call": {"module": "term", "msg": {"approve_milestone": {"id": "pilot"}}}}]));
+    jv.pass(
+        "Pilot accepted",
+        json!([{"call": {"module": "term", "msg": {"approve_milestone": {"id": "pilot"}}}}]),
+    );
     let m = jv.query("term", json!({"milestone": {"id": "pilot"}}));
     assert_eq!(m["approved"]["by"], json!("module:voting"));
     let data = jv.ok(1, "vesting", json!({"claim": {}})).unwrap();

@@ -180,7 +180,12 @@ pub fn execute_kick(ctx: &mut Ctx, config: &Config, member: String) -> Result<Re
 /// `default_exit`: the treasury removes a member that missed a capital
 /// call, under the charter's bad-leaver default terms: a kick on
 /// bad-leaver terms, whatever else the member's standing.
-pub fn execute_default_exit(ctx: &mut Ctx, config: &Config, member: String, reason: String) -> Result<Response> {
+pub fn execute_default_exit(
+    ctx: &mut Ctx,
+    config: &Config,
+    member: String,
+    reason: String,
+) -> Result<Response> {
     if ctx.sender_module() != Some(config.treasury.as_str()) {
         return Err(ExitError::NotAllowed(format!(
             "only the treasury module \"{}\" removes a member that defaulted on a capital call",
@@ -396,7 +401,13 @@ pub(crate) fn forget(ctx: &mut Ctx, member: &str) {
 }
 
 /// Ragequit and kick: fair share of every asset, then removal.
-fn pay_out(ctx: &mut Ctx, config: &Config, m: &MemberInfo, how: How, defaulted: Option<&str>) -> Result<Response> {
+fn pay_out(
+    ctx: &mut Ctx,
+    config: &Config,
+    m: &MemberInfo,
+    how: How,
+    defaulted: Option<&str>,
+) -> Result<Response> {
     if let Some(o) = OFFERS.may_load(ctx, &m.member)? {
         return Err(ExitError::Offer(match o.leaving {
             true => {

@@ -26,9 +26,10 @@ use voting_api::{
 
 use crate::error::{Result, TermError};
 use crate::msg::{
-    Approval, Config, ConfigResponse, Done, Ended, HandleMsg, InitConfig, KpiRecord, KpiResponse, KpisResponse,
-    Milestone, MilestoneSpec, MilestoneStatus, MilestoneView, MilestonesResponse, NextReview, QueryMsg,
-    Renewal, Review, ReviewView, ReviewsResponse, SplitPreview, SplitRule, StatusResponse, TickResponse,
+    Approval, Config, ConfigResponse, Done, Ended, HandleMsg, InitConfig, KpiRecord, KpiResponse,
+    KpisResponse, Milestone, MilestoneSpec, MilestoneStatus, MilestoneView, MilestonesResponse, NextReview,
+    QueryMsg, Renewal, Review, ReviewView, ReviewsResponse, SplitPreview, SplitRule, StatusResponse,
+    TickResponse,
 };
 use crate::split::{compute_split, describe_split, set_split_msg};
 use crate::state::{CONFIG, KPIS, MILESTONES, REVIEW_BY_PERIOD, REVIEWS, SPLIT_RULE, TERM, TermState};
@@ -329,7 +330,10 @@ pub fn execute_approve_milestone(ctx: &mut Ctx, config: &Config, id: String) -> 
         )));
     }
     if let Some(a) = &m.approved {
-        return Err(TermError::BadMilestone(format!("{id:?} was already approved at {} (height {})", a.at_ms, a.height)));
+        return Err(TermError::BadMilestone(format!(
+            "{id:?} was already approved at {} (height {})",
+            a.at_ms, a.height
+        )));
     }
     let by = format!("module:{}", config.governance);
     m.approved = Some(Approval { at_ms: ctx.time_ms(), height: ctx.height(), by: by.clone() });

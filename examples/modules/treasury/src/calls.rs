@@ -28,8 +28,8 @@ use polypact_sdk::{Ctx, Event, QueryCtx, Response};
 use crate::contract::{NewEntry, entry_event, is_governance, record_entry, require_member_op, who};
 use crate::error::{Result, TreasuryError};
 use crate::msg::{
-    Amount, CallShare, CallStatus, CallTerms, CapitalCall, Config, Confirmation, DefaultTerms, Entry, EntryKind,
-    Overrun, Status,
+    Amount, CallShare, CallStatus, CallTerms, CapitalCall, Config, Confirmation, DefaultTerms, Entry,
+    EntryKind, Overrun, Status,
 };
 use crate::split::{SplitError, largest_remainder, mul_div};
 use crate::state::{ACCOUNTS, CALL_COUNT, CALLS, ENTRIES, REFS, TOTALS, account, totals};
@@ -51,7 +51,11 @@ pub(crate) fn open_overrun(ctx: &mut Ctx, config: &Config, entry: &mut Entry) ->
     let now = ctx.time_ms();
     let (status, shares, due_ms) = match &config.overrun {
         Overrun::CapAndVote(_) => (CallStatus::AwaitingVote, BTreeMap::new(), 0),
-        _ => (CallStatus::Open, shares_of(&entry.asset, rest, current_weights(ctx, config)?)?, due(now, terms)?),
+        _ => (
+            CallStatus::Open,
+            shares_of(&entry.asset, rest, current_weights(ctx, config)?)?,
+            due(now, terms)?,
+        ),
     };
     let call = CapitalCall {
         id: next_call_id(ctx)?,
@@ -114,7 +118,8 @@ pub fn execute_decline_overrun(ctx: &mut Ctx, config: &Config, id: u64) -> Resul
     ENTRIES.save(ctx, entry.id, &entry)?;
     call.status = CallStatus::Declined;
     CALLS.save(ctx, id, &call)?;
-    Ok(Response::new().add_event(call_event("overrun_declined", &call).attr("entry_status", entry.status.to_string())))
+    Ok(Response::new()
+        .add_event(call_event("overrun_declined", &call).attr("entry_status", entry.status.to_string())))
 }
 
 // ----- paying -----
@@ -147,7 +152,9 @@ pub fn execute_pay_call(
         )));
     }
     let share = call.shares.get(&payer).ok_or_else(|| {
-        TreasuryError::NotAllowed(format!("{payer} has no share in capital call {id}; only the members called pay it"))
+        TreasuryError::NotAllowed(format!(
+            "{payer} has no share in capital call {id}; only the members called pay it"
+        ))
     })?;
     let left = sub(sub(share.called, share.paid, "the share left")?, share.pending, "the share left")?;
     let amount = amount.unwrap_or(left);
@@ -182,7 +189,8 @@ pub fn execute_pay_call(
 /// much of the member's share.
 pub(crate) fn note_pending(ctx: &mut Ctx, payment: &Entry) -> Result<()> {
     let (mut call, share) = payment_share(ctx, payment)?;
-    share_mut(&mut call, &payment.recorded_by)?.pending = add(share.pending, payment.amount, "pending payments")?;
+    share_mut(&mut call, &payment.recorded_by)?.pending =
+        add(share.pending, payment.amount, "pending payments")?;
     CALLS.save(ctx, call.id, &call)?;
     Ok(())
 }
@@ -191,7 +199,8 @@ pub(crate) fn note_pending(ctx: &mut Ctx, payment: &Entry) -> Result<()> {
 /// share is open again.
 pub(crate) fn drop_pending(ctx: &mut Ctx, payment: &Entry) -> Result<()> {
     let (mut call, share) = payment_share(ctx, payment)?;
-    share_mut(&mut call, &payment.recorded_by)?.pending = sub(share.pending, payment.amount, "pending payments")?;
+    share_mut(&mut call, &payment.recorded_by)?.pending =
+        sub(share.pending, payment.amount, "pending payments")?;
     CALLS.save(ctx, call.id, &call)?;
     Ok(())
 }
@@ -313,7 +322,8 @@ pub fn execute_apply_default(ctx: &mut Ctx, config: &Config, id: u64) -> Result<
                     BTreeMap::new()
                 };
                 for (to_member, n) in &to {
-                    let n = u64::try_from(*n).map_err(|_| TreasuryError::Overflow("the diluted units".into()))?;
+                    let n =
+                        u64::try_from(*n).map_err(|_| TreasuryError::Overflow("the diluted units".into()))?;
                     let transfer = MembershipMsg::TransferUnits {
                         from: member.clone(),
                         to: to_member.clone(),
@@ -322,7 +332,9 @@ pub fn execute_apply_default(ctx: &mut Ctx, config: &Config, id: u64) -> Result<
                     };
                     response = response.add_message(&config.membership, &transfer)?;
                     if let Some(w) = weights.get_mut(to_member) {
-                        *w = w.checked_add(u128::from(n)).ok_or_else(|| TreasuryError::Overflow("units".into()))?;
+                        *w = w
+                            .checked_add(u128::from(n))
+                            .ok_or_else(|| TreasuryError::Overflow("units".into()))?;
                     }
                 }
                 let moved: u128 = to.values().sum();
@@ -338,9 +350,10 @@ pub fn execute_apply_default(ctx: &mut Ctx, config: &Config, id: u64) -> Result<
                 );
             }
             DefaultTerms::BadLeaver {} => {
-                let exit = config.exit_module.as_deref().ok_or_else(|| {
-                    TreasuryError::Config("on_default bad_leaver needs exit_module".into())
-                })?;
+                let exit = config
+                    .exit_module
+                    .as_deref()
+                    .ok_or_else(|| TreasuryError::Config("on_default bad_leaver needs exit_module".into()))?;
                 if active {
                     let msg = ExitMsg::DefaultExit { member: member.clone(), reason: reason.clone() };
                     response = response.add_message(exit, &msg)?;
@@ -426,7 +439,9 @@ pub fn diluted_units(units: u64, penalty_bps: u32, unpaid: Amount, called: Amoun
 
 fn overrun_terms(config: &Config) -> Result<&CallTerms> {
     config.overrun.terms().ok_or_else(|| {
-        TreasuryError::Config("this treasury refuses costs above the pool (overrun \"refuse\"); it has no capital calls".into())
+        TreasuryError::Config(
+            "this treasury refuses costs above the pool (overrun \"refuse\"); it has no capital calls".into(),
+        )
     })
 }
 
@@ -469,7 +484,8 @@ fn share_mut<'a>(call: &'a mut CapitalCall, member: &str) -> Result<&'a mut Call
 
 fn next_call_id(ctx: &mut Ctx) -> Result<u64> {
     let id = CALL_COUNT.may_load(ctx)?.unwrap_or(0);
-    CALL_COUNT.save(ctx, &id.checked_add(1).ok_or_else(|| TreasuryError::Overflow("the call counter".into()))?)?;
+    CALL_COUNT
+        .save(ctx, &id.checked_add(1).ok_or_else(|| TreasuryError::Overflow("the call counter".into()))?)?;
     Ok(id)
 }
 
@@ -496,7 +512,11 @@ fn current_weights(ctx: &QueryCtx, config: &Config) -> Result<BTreeMap<String, u
 
 /// Splits `amount` into shares by `weights` (largest remainder; a member
 /// whose share rounds to 0 is not called).
-fn shares_of(asset: &str, amount: Amount, weights: BTreeMap<String, u128>) -> Result<BTreeMap<String, CallShare>> {
+fn shares_of(
+    asset: &str,
+    amount: Amount,
+    weights: BTreeMap<String, u128>,
+) -> Result<BTreeMap<String, CallShare>> {
     if weights.is_empty() {
         return Err(TreasuryError::NoOneToCall { asset: asset.into(), amount });
     }

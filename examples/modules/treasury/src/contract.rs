@@ -64,16 +64,33 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
     let config = CONFIG.load(ctx)?;
     match msg {
         HandleMsg::RecordRevenue { asset, amount, reference, counterparty, note } => {
-            let new = NewEntry { kind: EntryKind::Revenue, asset, amount, reference, counterparty, note, call: None };
+            let new = NewEntry {
+                kind: EntryKind::Revenue,
+                asset,
+                amount,
+                reference,
+                counterparty,
+                note,
+                call: None,
+            };
             execute_record_entry(ctx, &config, new, None)
         }
         HandleMsg::RecordCost { asset, amount, reference, counterparty, note, paid_from } => {
-            let new = NewEntry { kind: EntryKind::Cost, asset, amount, reference, counterparty, note, call: None };
+            let new =
+                NewEntry { kind: EntryKind::Cost, asset, amount, reference, counterparty, note, call: None };
             execute_record_entry(ctx, &config, new, Some(paid_from))
         }
         HandleMsg::ContributeCapital { asset, amount, reference, note } => {
             let counterparty = String::new();
-            let new = NewEntry { kind: EntryKind::Capital, asset, amount, reference, counterparty, note, call: None };
+            let new = NewEntry {
+                kind: EntryKind::Capital,
+                asset,
+                amount,
+                reference,
+                counterparty,
+                note,
+                call: None,
+            };
             execute_record_entry(ctx, &config, new, None)
         }
         HandleMsg::ConfirmEntry { id } => execute_confirm_entry(ctx, &config, id),
@@ -149,7 +166,9 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
                 DISTRIBUTIONS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, d)| d).collect();
             to_json(&items)?
         }
-        QueryMsg::CapitalCall { id } => to_json(&CALLS.may_load(ctx, id)?.ok_or(TreasuryError::NoSuchCall(id))?)?,
+        QueryMsg::CapitalCall { id } => {
+            to_json(&CALLS.may_load(ctx, id)?.ok_or(TreasuryError::NoSuchCall(id))?)?
+        }
         QueryMsg::CapitalCalls { start_after, limit } => {
             let items: Vec<crate::msg::CapitalCall> =
                 CALLS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, c)| c).collect();
@@ -280,8 +299,8 @@ pub(crate) fn record_entry(
     REFS.save(ctx, (entry.kind.name(), entry.reference.as_str()), &id)?;
     ENTRIES.save(ctx, id, &entry)?;
     let call = if entry.status == Status::Called { entry.call } else { None };
-    let mut response =
-        Response::new().add_event(entry_event("entry_recorded", &entry).attr("status", entry.status.to_string()));
+    let mut response = Response::new()
+        .add_event(entry_event("entry_recorded", &entry).attr("status", entry.status.to_string()));
     for event in events {
         response = response.add_event(event);
     }
@@ -346,8 +365,9 @@ pub fn execute_confirm_entry(ctx: &mut Ctx, config: &Config, id: u64) -> Result<
     let events = count_entry(ctx, config, &mut entry, true)?;
     entry.decided_by = Some(by.clone());
     ENTRIES.save(ctx, id, &entry)?;
-    let mut response = Response::new()
-        .add_event(entry_event("entry_confirmed", &entry).attr("by", by).attr("status", entry.status.to_string()));
+    let mut response = Response::new().add_event(
+        entry_event("entry_confirmed", &entry).attr("by", by).attr("status", entry.status.to_string()),
+    );
     for event in events {
         response = response.add_event(event);
     }

@@ -30,7 +30,9 @@ use std::collections::BTreeMap;
 use polypact_sdk::{Error, Item, Map, QueryCtx};
 use serde::{Deserialize, Serialize};
 
-use crate::msg::{Amount, AssetTotals, CapitalCall, Config, Contribution, DistributionRecord, Entry, Payout, Split};
+use crate::msg::{
+    Amount, AssetTotals, CapitalCall, Config, Contribution, DistributionRecord, Entry, Payout, Split,
+};
 
 /// The validated config.
 pub const CONFIG: Item<Config> = Item::new("config");

@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Result, TreasuryError};
-use crate::msg::{Amount, AssetSpec, BaseSplit, Config, Confirmation, DefaultTerms, InitConfig, Shares, Split};
+use crate::msg::{
+    Amount, AssetSpec, BaseSplit, Config, Confirmation, DefaultTerms, InitConfig, Shares, Split,
+};
 
 /// Basis points in a whole.
 pub const BPS: u32 = 10_000;
@@ -164,7 +166,8 @@ fn check_overrun(config: &Config) -> Result<()> {
             "overrun: on_default.dilution.penalty_bps must be 0 to {BPS}, got {penalty_bps}"
         ))),
         DefaultTerms::BadLeaver {} if config.exit_module.is_none() => Err(TreasuryError::Config(
-            "overrun: on_default bad_leaver needs exit_module, the exit module that removes a defaulter".into(),
+            "overrun: on_default bad_leaver needs exit_module, the exit module that removes a defaulter"
+                .into(),
         )),
         _ => Ok(()),
     }

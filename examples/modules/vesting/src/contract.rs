@@ -59,7 +59,16 @@ pub fn init(ctx: &mut Ctx, config: Config) -> Result<Response> {
 pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
     let config = CONFIG.load(ctx)?;
     match msg {
-        HandleMsg::CreateGrant { member, units, unit_kind, start_ms, cliff_ms, duration_ms, steps, milestone } => {
+        HandleMsg::CreateGrant {
+            member,
+            units,
+            unit_kind,
+            start_ms,
+            cliff_ms,
+            duration_ms,
+            steps,
+            milestone,
+        } => {
             let schedule = Schedule { start_ms, cliff_ms, duration_ms, steps };
             execute_create_grant(ctx, &config, member, units, unit_kind, schedule, milestone)
         }
@@ -401,6 +410,7 @@ fn milestone_approved(ctx: &QueryCtx, config: &Config, id: &str) -> Result<bool>
             "a grant gated on milestone {id:?} needs the config's term_module, the term instance that holds it"
         )));
     };
-    let view: term_api::MilestoneView = ctx.query(term, &term_api::QueryMsg::Milestone { id: id.to_owned() })?;
+    let view: term_api::MilestoneView =
+        ctx.query(term, &term_api::QueryMsg::Milestone { id: id.to_owned() })?;
     Ok(view.milestone.is_approved())
 }
