@@ -430,8 +430,10 @@ pub fn diluted_units(units: u64, penalty_bps: u32, unpaid: Amount, called: Amoun
         return Ok(0);
     }
     let weighted = u128::from(units) * u128::from(penalty_bps);
-    let whole = u128::from(BPS).checked_mul(called.0).ok_or_else(overflow)?;
-    let (lost, _) = mul_div(weighted, unpaid.0, whole).ok_or_else(overflow)?;
+    // floor(floor(x / called) / 10000) = floor(x / (called × 10000)), and
+    // this way nothing overflows: the quotient is at most `weighted`.
+    let (per_call, _) = mul_div(weighted, unpaid.0, called.0).ok_or_else(overflow)?;
+    let lost = per_call / u128::from(BPS);
     u64::try_from(lost).map_err(|_| overflow())
 }
 
