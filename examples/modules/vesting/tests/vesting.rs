@@ -292,8 +292,8 @@ fn setup_gated() -> (MockHost, std::rc::Rc<std::cell::Cell<bool>>) {
         if id != "pilot" && id != "launch" {
             return Err(format!("there is no milestone {id:?}"));
         }
-        let approved = (id == "pilot" && flag.get())
-            .then(|| json!({"at_ms": T0, "height": 3, "by": "module:voting"}));
+        let approved =
+            (id == "pilot" && flag.get()).then(|| json!({"at_ms": T0, "height": 3, "by": "module:voting"}));
         // The term module's answer, checked against its published type.
         let view: term_api::MilestoneView = serde_json::from_value(json!({
             "id": id, "title": "t", "due_ms": T0, "owners": [BOB], "done": null,
@@ -345,7 +345,11 @@ fn a_gated_grant_cancelled_before_approval_forfeits_everything() {
     let (mut host, _) = setup_gated();
     create(&mut host, &gated(BOB, "launch"));
     host.set_time_ms(T0 + YEAR);
-    let r = host.handle_from_module("exit", ALICE, &json!({"cancel_on_exit": {"member": BOB, "keep_vested": true}}));
+    let r = host.handle_from_module(
+        "exit",
+        ALICE,
+        &json!({"cancel_on_exit": {"member": BOB, "keep_vested": true}}),
+    );
     let out: ReleasedResponse = r.unwrap().data_as().unwrap().unwrap();
     assert_eq!((out.economic, out.forfeited), (0, 100));
 }
