@@ -441,7 +441,7 @@ pub fn diluted_units(units: u64, penalty_bps: u32, unpaid: Amount, called: Amoun
 
 fn overrun_terms(config: &Config) -> Result<&CallTerms> {
     config.overrun.terms().ok_or_else(|| {
-        TreasuryError::Config(
+        TreasuryError::NotAllowed(
             "this treasury refuses costs above the pool (overrun \"refuse\"); it has no capital calls".into(),
         )
     })
