@@ -2,9 +2,10 @@
 //! and query.
 //!
 //! This file owns what each message does, except distribution
-//! (`distribute.rs`): recording, confirming and rejecting ledger entries,
-//! in-kind contributions, payouts of claims, spending, replacing the split,
-//! and the queries; who may send each (a current member's own op, a
+//! (`distribute.rs`) and capital calls (`calls.rs`, called from here when a
+//! cost above the pool or a payment of a call counts): recording,
+//! confirming and rejecting ledger entries, in-kind contributions, payouts
+//! of claims, spending, replacing the split, and the queries; who may send each (a current member's own op, a
 //! confirmer, a treasurer, governance, the exit module), asking membership
 //! with the types of `membership-api` and reading a spend's proposal with
 //! those of `voting-api`. `handle` and `query` only dispatch. It does not
