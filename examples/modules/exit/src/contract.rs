@@ -19,7 +19,7 @@ use voting_api::{OpenYesVotesResponse, QueryMsg as GovernanceQuery};
 
 use crate::buyout::{
     execute_accept_offer, execute_close_offer, execute_confirm_payment, execute_offer_units,
-    execute_sell_to_outsider, execute_set_price, load_offer, open_offer, other_holders,
+    execute_sell_to_outsider, execute_set_price, load_offer, open_offer, other_holders, withdraw_for_default,
 };
 use crate::error::{ExitError, Result};
 use crate::msg::{
@@ -179,7 +179,8 @@ pub fn execute_kick(ctx: &mut Ctx, config: &Config, member: String) -> Result<Re
 
 /// `default_exit`: the treasury removes a member that missed a capital
 /// call, under the charter's bad-leaver default terms: a kick on
-/// bad-leaver terms, whatever else the member's standing.
+/// bad-leaver terms, whatever else the member's standing (an open buyout
+/// offer of its units is withdrawn first).
 pub fn execute_default_exit(
     ctx: &mut Ctx,
     config: &Config,
@@ -196,7 +197,16 @@ pub fn execute_default_exit(
         return Err(ExitError::Invalid(format!("a reason of 1 to {MAX_REASON_LEN} bytes is needed")));
     }
     let m = active_member(ctx, config, &member)?;
-    pay_out(ctx, config, &m, How::Kick, Some(&reason))
+    // An open offer must not shelter a defaulter from its terms.
+    let withdrawn = match OFFERS.may_load(ctx, &member)? {
+        Some(offer) => Some(withdraw_for_default(ctx, &offer)?),
+        None => None,
+    };
+    let response = pay_out(ctx, config, &m, How::Kick, Some(&reason))?;
+    Ok(match withdrawn {
+        Some(event) => response.add_event(event),
+        None => response,
+    })
 }
 
 /// `leave`: the caller leaves keeping its units as a claim, offered to the

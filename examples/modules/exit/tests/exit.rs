@@ -604,3 +604,17 @@ fn only_the_treasury_removes_a_defaulter_and_it_leaves_as_a_bad_leaver() {
         (exit::How::Kick, Some("defaulted: missed capital call 0 (100 of 100 EUR unpaid)"))
     );
 }
+
+#[test]
+fn an_open_offer_does_not_shelter_a_defaulter() {
+    let (mut host, _) = setup_with(buyout_config(json!({"vote": {"asset": "USD"}})));
+    host.handle(ALICE, &json!({"offer_units": {"economic_units": 50}})).unwrap();
+    let msg =
+        json!({"default_exit": {"member": ALICE, "reason": "missed capital call 3 (5 of 5 EUR unpaid)"}});
+    let r = host.handle_from_module("treasury", BOB, &msg).unwrap();
+    assert!(r.events.iter().any(|e| e.kind == "offer_closed" && e.get("withdrawn") == Some("default")));
+    let err = fails(&mut host, BOB, None, json!({"accept_offer": {"seller": ALICE, "economic_units": 1}}));
+    assert!(err.contains("has no open offer"), "{err}");
+    let d = status(&mut host, ALICE).departure.unwrap();
+    assert_eq!(d.how, exit::How::Kick);
+}
