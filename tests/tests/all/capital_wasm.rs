@@ -443,6 +443,17 @@ fn under_cap_and_vote_the_rest_of_a_cost_waits_on_governance() {
     assert_eq!(call["status"], json!("open"));
     let sum: u64 = call["shares"].as_object().unwrap().values().map(|s| s["called"].as_u64().unwrap()).sum();
     assert_eq!(sum, 200);
+    assert_eq!(
+        call["due_ms"].as_u64().unwrap(),
+        call["opened_ms"].as_u64().unwrap() + CALL_MS,
+        "from the vote"
+    );
+    // Paid (100/60/40) and confirmed: the whole cost counts.
+    jv.record_and_confirm(0, 1, json!({"pay_call": {"call": 0, "reference": "W-S"}}));
+    jv.record_and_confirm(1, 2, json!({"pay_call": {"call": 0, "reference": "W-T"}}));
+    jv.record_and_confirm(2, 0, json!({"pay_call": {"call": 0, "reference": "W-B"}}));
+    assert_eq!(jv.call(0)["status"], json!("funded"));
+    assert_eq!(jv.totals()["costs"], json!(1000));
 
     // A second overrun the partners decline: the cost is capped at the pool.
     jv.record_and_confirm(
@@ -457,7 +468,7 @@ fn under_cap_and_vote_the_rest_of_a_cost_waits_on_governance() {
     );
     jv.pass("Decline", json!([{"call": {"module": "treasury", "msg": {"decline_overrun": {"call": 1}}}}]));
     assert_eq!(jv.call(1)["status"], json!("declined"));
-    let cost = jv.query("treasury", json!({"entry": {"id": 3}}));
+    let cost = jv.query("treasury", json!({"entry": {"id": 6}}));
     assert_eq!((cost["status"].clone(), cost["amount"].clone()), (json!("counted"), json!(300)));
     assert_eq!(
         cost["reason"],
