@@ -8,6 +8,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod capital_wasm;
 mod charters;
 mod disputes_wasm;
 mod exit_wasm;

@@ -6,7 +6,8 @@
 //! leaving member's units go on (from `leave` in `contract.rs`): pricing
 //! (fixed, from the treasury pool read with `treasury-api`, or by vote),
 //! pro-rata allotments, moving units with membership's `transfer_units` and
-//! removing a leaving seller when its offer closes.
+//! removing a leaving seller when its offer closes (or withdrawing the
+//! offer of a seller removed for a capital-call default).
 
 use membership_api::{HandleMsg as MembershipMsg, MemberInfo, QueryMsg as MembershipQuery, Totals};
 use polypact_sdk::{Ctx, Event, QueryCtx, Response};
@@ -351,6 +352,29 @@ fn sell(ctx: &mut Ctx, config: &Config, mut offer: Offer, buyer: &str, units: u6
 }
 
 /// Closes `offer`; a leaving seller is removed, keeping `left_units` as its claim.
+/// Withdraws `offer` without a sale or a departure of its own: its seller
+/// is removed another way (a capital-call default, `default_exit`), so the
+/// offer cannot shelter it. Units already sold stay sold; a leaving
+/// seller's pending departure is replaced by the removal.
+pub(crate) fn withdraw_for_default(ctx: &mut Ctx, offer: &Offer) -> Result<Event> {
+    let seller = offer.seller.as_str();
+    OFFERS.remove(ctx, seller);
+    let allotted: Vec<String> = ALLOTMENTS
+        .prefix(seller)
+        .iter(ctx)
+        .map(|r| r.map(|(member, _)| member))
+        .collect::<core::result::Result<_, _>>()?;
+    for member in allotted {
+        ALLOTMENTS.remove(ctx, (seller, &member));
+    }
+    PENDING_DEPARTURES.remove(ctx, seller);
+    Ok(Event::new("offer_closed")
+        .attr("seller", seller)
+        .attr("sold", offer.units - offer.remaining)
+        .attr("unsold", offer.remaining)
+        .attr("withdrawn", "default"))
+}
+
 fn close(
     ctx: &mut Ctx,
     config: &Config,

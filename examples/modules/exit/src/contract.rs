@@ -19,7 +19,7 @@ use voting_api::{OpenYesVotesResponse, QueryMsg as GovernanceQuery};
 
 use crate::buyout::{
     execute_accept_offer, execute_close_offer, execute_confirm_payment, execute_offer_units,
-    execute_sell_to_outsider, execute_set_price, load_offer, open_offer, other_holders,
+    execute_sell_to_outsider, execute_set_price, load_offer, open_offer, other_holders, withdraw_for_default,
 };
 use crate::error::{ExitError, Result};
 use crate::msg::{
@@ -81,6 +81,7 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
         HandleMsg::WithdrawNotice {} => execute_withdraw_notice(ctx, &config),
         HandleMsg::Ragequit {} => execute_ragequit(ctx, &config),
         HandleMsg::Kick { member } => execute_kick(ctx, &config, member),
+        HandleMsg::DefaultExit { member, reason } => execute_default_exit(ctx, &config, member, reason),
         HandleMsg::Leave {} => execute_leave(ctx, &config),
         HandleMsg::OfferUnits { economic_units } => execute_offer_units(ctx, &config, economic_units),
         HandleMsg::AcceptOffer { seller, economic_units } => {
@@ -166,14 +167,46 @@ pub fn execute_ragequit(ctx: &mut Ctx, config: &Config) -> Result<Response> {
         let list: Vec<String> = open.proposals.iter().map(u64::to_string).collect();
         return Err(ExitError::Blocked { member, list: list.join(", ") });
     }
-    pay_out(ctx, config, &m, How::Ragequit)
+    pay_out(ctx, config, &m, How::Ragequit, None)
 }
 
 /// `kick`: governance expels a member with its fair share (ragekick).
 pub fn execute_kick(ctx: &mut Ctx, config: &Config, member: String) -> Result<Response> {
     require_governance(ctx, config, "kick a member")?;
     let m = active_member(ctx, config, &member)?;
-    pay_out(ctx, config, &m, How::Kick)
+    pay_out(ctx, config, &m, How::Kick, None)
+}
+
+/// `default_exit`: the treasury removes a member that missed a capital
+/// call, under the charter's bad-leaver default terms: a kick on
+/// bad-leaver terms, whatever else the member's standing (an open buyout
+/// offer of its units is withdrawn first).
+pub fn execute_default_exit(
+    ctx: &mut Ctx,
+    config: &Config,
+    member: String,
+    reason: String,
+) -> Result<Response> {
+    if ctx.sender_module() != Some(config.treasury.as_str()) {
+        return Err(ExitError::NotAllowed(format!(
+            "only the treasury module \"{}\" removes a member that defaulted on a capital call",
+            config.treasury
+        )));
+    }
+    if reason.trim().is_empty() || reason.len() > MAX_REASON_LEN {
+        return Err(ExitError::Invalid(format!("a reason of 1 to {MAX_REASON_LEN} bytes is needed")));
+    }
+    let m = active_member(ctx, config, &member)?;
+    // An open offer must not shelter a defaulter from its terms.
+    let withdrawn = match OFFERS.may_load(ctx, &member)? {
+        Some(offer) => Some(withdraw_for_default(ctx, &offer)?),
+        None => None,
+    };
+    let response = pay_out(ctx, config, &m, How::Kick, Some(&reason))?;
+    Ok(match withdrawn {
+        Some(event) => response.add_event(event),
+        None => response,
+    })
 }
 
 /// `leave`: the caller leaves keeping its units as a claim, offered to the
@@ -189,7 +222,7 @@ pub fn execute_leave(ctx: &mut Ctx, config: &Config) -> Result<Response> {
         }));
     }
     check_may_exit(ctx, config, &m, true)?;
-    let terms = leaver_terms(ctx, config, &m)?;
+    let terms = leaver_terms(ctx, config, &m, None)?;
     let mut response = cancel_vesting(Response::new(), config, &member, &terms)?;
     let departure = Departure {
         how: How::Leave,
@@ -324,13 +357,18 @@ struct Terms {
     forfeited: u64,
 }
 
-fn leaver_terms(ctx: &QueryCtx, config: &Config, m: &MemberInfo) -> Result<Terms> {
+/// The terms `m` leaves on now; `defaulted` (the treasury's reason) makes
+/// it a bad leaver whatever else holds.
+fn leaver_terms(ctx: &QueryCtx, config: &Config, m: &MemberInfo, defaulted: Option<&str>) -> Result<Terms> {
     let now = ctx.time_ms();
     let vested: Option<VestedResponse> = match &config.vesting {
         Some(v) => Some(ctx.query(v, &VestingQuery::Vested { member: m.member.clone(), at_ms: Some(now) })?),
         None => None,
     };
     let mut bad = BAD_LEAVERS.may_load(ctx, &m.member)?.map(|r| format!("declared by governance: {r}"));
+    if let Some(reason) = defaulted {
+        bad = Some(format!("defaulted: {reason}"));
+    }
     if bad.is_none() && config.bad_leaver.inside_cliff && vested.as_ref().is_some_and(|v| v.in_cliff) {
         bad = Some("left inside a vesting cliff".into());
     }
@@ -373,7 +411,13 @@ pub(crate) fn forget(ctx: &mut Ctx, member: &str) {
 }
 
 /// Ragequit and kick: fair share of every asset, then removal.
-fn pay_out(ctx: &mut Ctx, config: &Config, m: &MemberInfo, how: How) -> Result<Response> {
+fn pay_out(
+    ctx: &mut Ctx,
+    config: &Config,
+    m: &MemberInfo,
+    how: How,
+    defaulted: Option<&str>,
+) -> Result<Response> {
     if let Some(o) = OFFERS.may_load(ctx, &m.member)? {
         return Err(ExitError::Offer(match o.leaving {
             true => {
@@ -382,7 +426,7 @@ fn pay_out(ctx: &mut Ctx, config: &Config, m: &MemberInfo, how: How) -> Result<R
             false => format!("{} has an open buyout offer; close it first (close_offer)", m.member),
         }));
     }
-    let terms = leaver_terms(ctx, config, m)?;
+    let terms = leaver_terms(ctx, config, m, defaulted)?;
     let totals: Totals = ctx.query(&config.membership, &MembershipQuery::Totals {})?;
     let total = totals
         .economic_units

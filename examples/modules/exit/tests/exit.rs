@@ -573,3 +573,48 @@ fn pool_prices_read_large_treasury_amounts() {
         "{err}"
     );
 }
+
+#[test]
+fn only_the_treasury_removes_a_defaulter_and_it_leaves_as_a_bad_leaver() {
+    let (mut host, world) = setup_with(json!({"bad_leaver": {"forfeit_percent": 50, "keep_vested": false}}));
+    world.borrow_mut().vesting.insert(BOB.into(), (40, false));
+    let msg =
+        json!({"default_exit": {"member": BOB, "reason": "missed capital call 0 (100 of 100 EUR unpaid)"}});
+    // Not the member's partners, not governance: only the treasury's default terms.
+    let err = fails(&mut host, ALICE, None, msg.clone());
+    assert_eq!(
+        err,
+        "not allowed: only the treasury module \"treasury\" removes a member that defaulted on a capital call"
+    );
+    let err = fails(&mut host, ALICE, Some(GOV), msg.clone());
+    assert!(err.starts_with("not allowed: only the treasury module"), "{err}");
+    let err =
+        fails(&mut host, ALICE, Some("treasury"), json!({"default_exit": {"member": BOB, "reason": " "}}));
+    assert_eq!(err, "invalid request: a reason of 1 to 256 bytes is needed");
+
+    let r = host.handle_from_module("treasury", ALICE, &msg).unwrap();
+    let m = messages(&r.messages);
+    // A bad leaver whatever else holds: vesting forfeited, half its 60 units kept.
+    assert_eq!(m[0].1, json!({"cancel_on_exit": {"member": BOB, "keep_vested": false}}));
+    assert_eq!(m[1].1, json!({"payout_fair_share": {"member": BOB, "units": 30, "total_units": 200}}));
+    assert_eq!(m[2].1, json!({"remove_member": {"member": BOB, "economic_units": 0}}));
+    let d = status(&mut host, BOB).departure.unwrap();
+    assert_eq!(
+        (d.how, d.bad_leaver.as_deref()),
+        (exit::How::Kick, Some("defaulted: missed capital call 0 (100 of 100 EUR unpaid)"))
+    );
+}
+
+#[test]
+fn an_open_offer_does_not_shelter_a_defaulter() {
+    let (mut host, _) = setup_with(buyout_config(json!({"vote": {"asset": "USD"}})));
+    host.handle(ALICE, &json!({"offer_units": {"economic_units": 50}})).unwrap();
+    let msg =
+        json!({"default_exit": {"member": ALICE, "reason": "missed capital call 3 (5 of 5 EUR unpaid)"}});
+    let r = host.handle_from_module("treasury", BOB, &msg).unwrap();
+    assert!(r.events.iter().any(|e| e.kind == "offer_closed" && e.get("withdrawn") == Some("default")));
+    let err = fails(&mut host, BOB, None, json!({"accept_offer": {"seller": ALICE, "economic_units": 1}}));
+    assert!(err.contains("has no open offer"), "{err}");
+    let d = status(&mut host, ALICE).departure.unwrap();
+    assert_eq!(d.how, exit::How::Kick);
+}

@@ -26,9 +26,10 @@ use voting_api::{
 
 use crate::error::{Result, TermError};
 use crate::msg::{
-    Config, ConfigResponse, Done, Ended, HandleMsg, InitConfig, KpiRecord, KpiResponse, KpisResponse,
-    Milestone, MilestoneSpec, MilestoneStatus, MilestoneView, MilestonesResponse, NextReview, QueryMsg,
-    Renewal, Review, ReviewView, ReviewsResponse, SplitPreview, SplitRule, StatusResponse, TickResponse,
+    Approval, Config, ConfigResponse, Done, Ended, HandleMsg, InitConfig, KpiRecord, KpiResponse,
+    KpisResponse, Milestone, MilestoneSpec, MilestoneStatus, MilestoneView, MilestonesResponse, NextReview,
+    QueryMsg, Renewal, Review, ReviewView, ReviewsResponse, SplitPreview, SplitRule, StatusResponse,
+    TickResponse,
 };
 use crate::split::{compute_split, describe_split, set_split_msg};
 use crate::state::{CONFIG, KPIS, MILESTONES, REVIEW_BY_PERIOD, REVIEWS, SPLIT_RULE, TERM, TermState};
@@ -158,6 +159,7 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
         }
         HandleMsg::CompleteMilestone { id, note } => execute_complete_milestone(ctx, id, note),
         HandleMsg::AddMilestone(spec) => execute_add_milestone(ctx, &config, spec),
+        HandleMsg::ApproveMilestone { id } => execute_approve_milestone(ctx, &config, id),
         HandleMsg::SetSplitRule { split_rule } => execute_set_split_rule(ctx, &config, split_rule),
         HandleMsg::ApplyReview { review } => execute_apply_review(ctx, &config, term, review),
     }
@@ -314,6 +316,29 @@ pub fn execute_complete_milestone(ctx: &mut Ctx, id: String, note: String) -> Re
             .attr("due_ms", m.due_ms)
             .attr("late", late),
     ))
+}
+
+/// `approve_milestone`: governance approves a milestone its owners marked
+/// done (once); what is gated on it may then be released.
+pub fn execute_approve_milestone(ctx: &mut Ctx, config: &Config, id: String) -> Result<Response> {
+    require_governance(ctx, config, "approve milestones")?;
+    let mut m = MILESTONES.may_load(ctx, &id)?.ok_or_else(|| TermError::UnknownMilestone(id.clone()))?;
+    if m.done.is_none() {
+        return Err(TermError::BadMilestone(format!(
+            "{id:?} is not marked done yet; its owners ({}) complete it first, then governance approves it",
+            m.owners.join(", ")
+        )));
+    }
+    if let Some(a) = &m.approved {
+        return Err(TermError::BadMilestone(format!(
+            "{id:?} was already approved at {} (height {})",
+            a.at_ms, a.height
+        )));
+    }
+    let by = format!("module:{}", config.governance);
+    m.approved = Some(Approval { at_ms: ctx.time_ms(), height: ctx.height(), by: by.clone() });
+    MILESTONES.save(ctx, &id, &m)?;
+    Ok(Response::new().add_event(Event::new("milestone_approved").attr("milestone", id).attr("by", by)))
 }
 
 /// `add_milestone`: governance adds a milestone.
@@ -493,6 +518,7 @@ fn add_milestone(ctx: &mut Ctx, config: &Config, spec: &MilestoneSpec) -> Result
         due_ms: spec.due_ms,
         owners: spec.owners.clone(),
         done: None,
+        approved: None,
     };
     MILESTONES.save(ctx, &spec.id, &m)?;
     Ok(())

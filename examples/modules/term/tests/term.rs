@@ -13,7 +13,7 @@ use polypact_sdk::Message;
 use polypact_sdk::testing::MockHost;
 use serde_json::{Value, json};
 use term::{
-    KpiTarget, MilestonesResponse, ReviewsResponse, SplitPreview, SplitRule, StatusResponse,
+    KpiTarget, MilestoneView, MilestonesResponse, ReviewsResponse, SplitPreview, SplitRule, StatusResponse,
     polypact_dispatch, set_split_msg, split_from_values,
 };
 
@@ -837,4 +837,31 @@ fn the_treasury_message_leaves_zero_shares_out() {
     let split = BTreeMap::from([("a".to_string(), 0), ("b".to_string(), 10000)]);
     let msg = serde_json::to_value(set_split_msg(None, &split)).unwrap();
     assert_eq!(msg, json!({"set_split": {"fixed": {"shares": {"b": 10000}}}}));
+}
+
+#[test]
+fn only_governance_approves_a_milestone_and_only_once_it_is_done() {
+    let mut host = setup();
+    // An owner cannot approve its own milestone, done or not.
+    let before = host.state().clone();
+    let err = host.handle(TELCO, &json!({"approve_milestone": {"id": "pilot"}})).unwrap_err();
+    assert_eq!(
+        err,
+        "not allowed: only the governance module \"voting\" may approve milestones; propose it there"
+    );
+    // Governance approves nothing not yet marked done, nor an unknown milestone.
+    let err = gov(&mut host, json!({"approve_milestone": {"id": "pilot"}})).unwrap_err();
+    assert!(err.starts_with("invalid milestone: \"pilot\" is not marked done yet; its owners"), "{err}");
+    let err = gov(&mut host, json!({"approve_milestone": {"id": "nope"}})).unwrap_err();
+    assert_eq!(err, "there is no milestone \"nope\"");
+    assert_eq!(host.state(), &before);
+
+    host.handle(TELCO, &json!({"complete_milestone": {"id": "pilot"}})).unwrap();
+    let m: MilestoneView = host.query(&json!({"milestone": {"id": "pilot"}})).unwrap();
+    assert!(!m.milestone.is_approved(), "done is not approved");
+    gov(&mut host, json!({"approve_milestone": {"id": "pilot"}})).unwrap();
+    let m: MilestoneView = host.query(&json!({"milestone": {"id": "pilot"}})).unwrap();
+    assert_eq!(m.milestone.approved.as_ref().map(|a| a.by.as_str()), Some("module:voting"));
+    let err = gov(&mut host, json!({"approve_milestone": {"id": "pilot"}})).unwrap_err();
+    assert!(err.contains("was already approved"), "{err}");
 }

@@ -2,9 +2,10 @@
 //! and query.
 //!
 //! This file owns what each message does, except distribution
-//! (`distribute.rs`): recording, confirming and rejecting ledger entries,
-//! in-kind contributions, payouts of claims, spending, replacing the split,
-//! and the queries; who may send each (a current member's own op, a
+//! (`distribute.rs`) and capital calls (`calls.rs`, called from here when a
+//! cost above the pool or a payment of a call counts): recording,
+//! confirming and rejecting ledger entries, in-kind contributions, payouts
+//! of claims, spending, replacing the split, and the queries; who may send each (a current member's own op, a
 //! confirmer, a treasurer, governance, the exit module), asking membership
 //! with the types of `membership-api` and reading a spend's proposal with
 //! those of `voting-api`. `handle` and `query` only dispatch. It does not
@@ -17,6 +18,10 @@ use std::collections::BTreeMap;
 use polypact_sdk::{Ctx, Event, Json, QueryCtx, Response, to_json};
 use voting_api::{ProposalMsg, ProposalView, QueryMsg as GovernanceQuery, Status as ProposalStatus};
 
+use crate::calls::{
+    count_payment, drop_pending, execute_apply_default, execute_approve_overrun, execute_decline_overrun,
+    execute_pay_call, note_pending, open_overrun,
+};
 use crate::distribute::{execute_distribute, execute_distribute_all, execute_payout_fair_share, plan};
 use crate::error::{Result, TreasuryError};
 use crate::msg::{
@@ -25,7 +30,7 @@ use crate::msg::{
     StatementResponse, StatementRow, Status, TrancheProgress, WaterfallResponse,
 };
 use crate::state::{
-    ACCOUNTS, CONFIG, CONTRIBUTIONS, COUNTERS, Counters, DISTRIBUTIONS, ENTRIES, FROZEN, PAYOUT_REFS,
+    ACCOUNTS, CALLS, CONFIG, CONTRIBUTIONS, COUNTERS, Counters, DISTRIBUTIONS, ENTRIES, FROZEN, PAYOUT_REFS,
     PAYOUTS, REFS, SPLIT, TOTALS, TRANCHE_PAID, USED_PROPOSALS, account, outstanding_capital, totals,
     tranche_paid,
 };
@@ -60,16 +65,33 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
     let config = CONFIG.load(ctx)?;
     match msg {
         HandleMsg::RecordRevenue { asset, amount, reference, counterparty, note } => {
-            let new = NewEntry { kind: EntryKind::Revenue, asset, amount, reference, counterparty, note };
+            let new = NewEntry {
+                kind: EntryKind::Revenue,
+                asset,
+                amount,
+                reference,
+                counterparty,
+                note,
+                call: None,
+            };
             execute_record_entry(ctx, &config, new, None)
         }
         HandleMsg::RecordCost { asset, amount, reference, counterparty, note, paid_from } => {
-            let new = NewEntry { kind: EntryKind::Cost, asset, amount, reference, counterparty, note };
+            let new =
+                NewEntry { kind: EntryKind::Cost, asset, amount, reference, counterparty, note, call: None };
             execute_record_entry(ctx, &config, new, Some(paid_from))
         }
         HandleMsg::ContributeCapital { asset, amount, reference, note } => {
             let counterparty = String::new();
-            let new = NewEntry { kind: EntryKind::Capital, asset, amount, reference, counterparty, note };
+            let new = NewEntry {
+                kind: EntryKind::Capital,
+                asset,
+                amount,
+                reference,
+                counterparty,
+                note,
+                call: None,
+            };
             execute_record_entry(ctx, &config, new, None)
         }
         HandleMsg::ConfirmEntry { id } => execute_confirm_entry(ctx, &config, id),
@@ -98,6 +120,12 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
         HandleMsg::Spend { asset, amount, to, reference, proposal } => {
             execute_spend(ctx, &config, asset, amount, to, reference, proposal)
         }
+        HandleMsg::PayCall { call, amount, reference, member } => {
+            execute_pay_call(ctx, &config, call, amount, reference, member)
+        }
+        HandleMsg::ApplyDefault { call } => execute_apply_default(ctx, &config, call),
+        HandleMsg::ApproveOverrun { call } => execute_approve_overrun(ctx, &config, call),
+        HandleMsg::DeclineOverrun { call } => execute_decline_overrun(ctx, &config, call),
         HandleMsg::SetSplit(split) => execute_set_split(ctx, &config, split),
         HandleMsg::EndProgramFee {} => execute_end_program_fee(ctx, config),
     }
@@ -139,6 +167,14 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
                 DISTRIBUTIONS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, d)| d).collect();
             to_json(&items)?
         }
+        QueryMsg::CapitalCall { id } => {
+            to_json(&CALLS.may_load(ctx, id)?.ok_or(TreasuryError::NoSuchCall(id))?)?
+        }
+        QueryMsg::CapitalCalls { start_after, limit } => {
+            let items: Vec<crate::msg::CapitalCall> =
+                CALLS.range(ctx, start_after, page(limit))?.into_iter().map(|(_, c)| c).collect();
+            to_json(&items)?
+        }
         QueryMsg::Contribution { id } => to_json(
             &CONTRIBUTIONS.may_load(ctx, id)?.ok_or(TreasuryError::NotFound { what: "contribution", id })?,
         )?,
@@ -153,15 +189,17 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
 
 // ----- entries -----
 
-/// What a member records with `record_revenue`, `record_cost` or
-/// `contribute_capital`: the fields of the [`Entry`] it becomes.
-struct NewEntry {
-    kind: EntryKind,
-    asset: String,
-    amount: Amount,
-    reference: String,
-    counterparty: String,
-    note: String,
+/// What a member records with `record_revenue`, `record_cost`,
+/// `contribute_capital` or `pay_call`: the fields of the [`Entry`] it becomes.
+pub(crate) struct NewEntry {
+    pub(crate) kind: EntryKind,
+    pub(crate) asset: String,
+    pub(crate) amount: Amount,
+    pub(crate) reference: String,
+    pub(crate) counterparty: String,
+    pub(crate) note: String,
+    /// The capital call a payment pays.
+    pub(crate) call: Option<u64>,
 }
 
 /// `record_revenue`, `record_cost` and `contribute_capital`: a member's own
@@ -205,13 +243,14 @@ pub fn execute_receive_payment(
         reference: format!("{from}/{reference}"),
         counterparty: from.clone(),
         note: "payment from a partnership this one is a member of".into(),
+        call: None,
     };
     record_entry(ctx, config, new, None, from, false)
 }
 
 /// Records an entry by `recorder`; it counts now if `counted`, else once
 /// confirmed.
-fn record_entry(
+pub(crate) fn record_entry(
     ctx: &mut Ctx,
     config: &Config,
     new: NewEntry,
@@ -248,18 +287,47 @@ fn record_entry(
         reason: None,
         height: ctx.height(),
         time_ms: ctx.time_ms(),
+        call: new.call,
     };
-    if counted {
-        apply_entry(ctx, &entry)?;
-        entry.status = Status::Counted;
-    }
+    let events = if counted {
+        count_entry(ctx, config, &mut entry, false)?
+    } else {
+        if entry.call.is_some() {
+            note_pending(ctx, &entry)?;
+        }
+        Vec::new()
+    };
     REFS.save(ctx, (entry.kind.name(), entry.reference.as_str()), &id)?;
     ENTRIES.save(ctx, id, &entry)?;
-    Ok(Response::new()
-        .add_event(
-            entry_event("entry_recorded", &entry).attr("status", if counted { "counted" } else { "pending" }),
-        )
-        .set_data(&RecordedResponse { id, status: entry.status })?)
+    let call = if entry.status == Status::Called { entry.call } else { None };
+    let mut response = Response::new()
+        .add_event(entry_event("entry_recorded", &entry).attr("status", entry.status.to_string()));
+    for event in events {
+        response = response.add_event(event);
+    }
+    Ok(response.set_data(&RecordedResponse { id, status: entry.status, call })?)
+}
+
+/// Makes an entry count: a pool cost the pool cannot cover opens its
+/// capital call (or waits on the vote) under the config's `overrun`; a
+/// payment of a call counts toward it; anything else takes effect now.
+/// Returns the events of what it set off.
+fn count_entry(ctx: &mut Ctx, config: &Config, entry: &mut Entry, was_pending: bool) -> Result<Vec<Event>> {
+    if entry.kind == EntryKind::Cost
+        && entry.paid_from.unwrap_or_default() == PaidFrom::Pool
+        && config.overrun.terms().is_some()
+    {
+        let t = totals(ctx, &entry.asset)?;
+        if sub(t.pool, t.frozen, "the pool not in dispute")? < entry.amount {
+            return open_overrun(ctx, config, entry);
+        }
+    }
+    if entry.kind == EntryKind::Capital && entry.call.is_some() {
+        return count_payment(ctx, entry, was_pending);
+    }
+    apply_entry(ctx, entry)?;
+    entry.status = Status::Counted;
+    Ok(Vec::new())
 }
 
 fn pending_entry(ctx: &QueryCtx, id: u64) -> Result<Entry> {
@@ -295,11 +363,17 @@ fn require_confirmer(ctx: &Ctx, config: &Config, entry: &Entry, what: &str) -> R
 pub fn execute_confirm_entry(ctx: &mut Ctx, config: &Config, id: u64) -> Result<Response> {
     let mut entry = pending_entry(ctx, id)?;
     let by = require_confirmer(ctx, config, &entry, "confirm")?;
-    apply_entry(ctx, &entry)?;
-    entry.status = Status::Counted;
+    let events = count_entry(ctx, config, &mut entry, true)?;
     entry.decided_by = Some(by.clone());
     ENTRIES.save(ctx, id, &entry)?;
-    Ok(Response::new().add_event(entry_event("entry_confirmed", &entry).attr("by", by)))
+    let mut response = Response::new().add_event(
+        entry_event("entry_confirmed", &entry).attr("by", by).attr("status", entry.status.to_string()),
+    );
+    for event in events {
+        response = response.add_event(event);
+    }
+    let call = if entry.status == Status::Called { entry.call } else { None };
+    Ok(response.set_data(&RecordedResponse { id, status: entry.status, call })?)
 }
 
 /// `reject_entry`: a confirmer rejects a pending entry, or its recorder withdraws it.
@@ -311,6 +385,9 @@ pub fn execute_reject_entry(ctx: &mut Ctx, config: &Config, id: u64, reason: Str
     } else {
         require_confirmer(ctx, config, &entry, "reject")?
     };
+    if entry.call.is_some() {
+        drop_pending(ctx, &entry)?;
+    }
     REFS.remove(ctx, (entry.kind.name(), entry.reference.as_str()));
     entry.status = Status::Rejected;
     entry.decided_by = Some(by.clone());
@@ -358,7 +435,7 @@ pub fn execute_declare_contribution(
                 .attr("declared", c.declared)
                 .attr("category", &c.category),
         )
-        .set_data(&RecordedResponse { id, status: Status::Pending })?)
+        .set_data(&RecordedResponse { id, status: Status::Pending, call: None })?)
 }
 
 /// `value_contribution`: governance values a contribution (as declared if
@@ -478,7 +555,7 @@ pub fn execute_record_payout(
     PAYOUTS.save(ctx, id, &p)?;
     Ok(Response::new()
         .add_event(payout_event("payout_recorded", &p).attr("payer", &p.payer))
-        .set_data(&RecordedResponse { id, status: Status::Pending })?)
+        .set_data(&RecordedResponse { id, status: Status::Pending, call: None })?)
 }
 
 pub(crate) fn payout_event(kind: &str, p: &Payout) -> Event {
@@ -684,9 +761,10 @@ fn frozen_key(subject: Frozen) -> (&'static str, u64) {
     }
 }
 
-/// Whether a counted entry put its amount into the pool.
+/// Whether a counted entry put its amount into the pool (a payment of a
+/// capital call went to its cost, not into the pool).
 fn adds_to_pool(entry: &Entry) -> bool {
-    matches!(entry.kind, EntryKind::Revenue | EntryKind::Capital)
+    matches!(entry.kind, EntryKind::Revenue | EntryKind::Capital) && entry.call.is_none()
 }
 
 // ----- spending -----
@@ -798,6 +876,7 @@ pub fn execute_spend(
         reason: None,
         height: ctx.height(),
         time_ms: ctx.time_ms(),
+        call: None,
     };
     apply_entry(ctx, &entry)?;
     if let Some(p) = used {
@@ -807,7 +886,7 @@ pub fn execute_spend(
     ENTRIES.save(ctx, id, &entry)?;
     Ok(Response::new()
         .add_event(entry_event("spent", &entry).attr("to", &entry.counterparty).attr("limit", limit))
-        .set_data(&RecordedResponse { id, status: Status::Counted })?)
+        .set_data(&RecordedResponse { id, status: Status::Counted, call: None })?)
 }
 
 /// `end_program_fee`: governance (this partnership's own decision) ends the
@@ -862,6 +941,7 @@ pub(crate) fn take_program_fee(
         reason: None,
         height: ctx.height(),
         time_ms: ctx.time_ms(),
+        call: None,
     };
     apply_entry(ctx, &entry)?;
     REFS.save(ctx, (EntryKind::Spend.name(), entry.reference.as_str()), &id)?;
@@ -974,7 +1054,7 @@ fn apply_entry(ctx: &mut Ctx, entry: &Entry) -> Result<()> {
     Ok(())
 }
 
-fn entry_event(kind: &str, e: &Entry) -> Event {
+pub(crate) fn entry_event(kind: &str, e: &Entry) -> Event {
     Event::new(kind)
         .attr("id", e.id)
         .attr("kind", e.kind.name())

@@ -4,7 +4,7 @@
 //! fails, in the words the caller sees (tests match on them). It does not
 //! own when each is raised (`contract.rs`, `distribute.rs`, `validate.rs`).
 
-use crate::msg::{Amount, Status};
+use crate::msg::{Amount, CallStatus, Status};
 
 /// Why a treasury call failed; the caller sees the text.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +107,33 @@ pub enum TreasuryError {
     /// Nothing to distribute.
     #[error("the {0} pool is empty; nothing to distribute")]
     EmptyPool(String),
+    /// No such capital call.
+    #[error("there is no capital call {0}")]
+    NoSuchCall(u64),
+    /// A capital call not in the state the message needs.
+    #[error("capital call {id} is {status}, not {needed}")]
+    CallNotOpen {
+        /// The call.
+        id: u64,
+        /// Where it stands.
+        status: CallStatus,
+        /// What the message needs (`open`, `awaiting_vote`).
+        needed: &'static str,
+    },
+    /// Too early or too late for this in a call's period.
+    #[error("{0}")]
+    CallPeriod(String),
+    /// A payment above what is left of a member's share.
+    #[error("{0}")]
+    ExceedsCall(String),
+    /// No current member holds economic units to call.
+    #[error("cannot call {amount} {asset}: no current member holds economic units; nothing was changed")]
+    NoOneToCall {
+        /// Asset.
+        asset: String,
+        /// The amount to call.
+        amount: Amount,
+    },
     /// Distribution with no one to pay.
     #[error("cannot distribute {amount} {asset}: {why}")]
     NoOneToPay {

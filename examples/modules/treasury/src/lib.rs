@@ -8,14 +8,18 @@
 //! by membership economic units, fixed basis points, capital-weighted, or
 //! a waterfall: recoup, capped tranches, then the rest), distribution of
 //! the pool into claims with exact largest-remainder rounding
-//! ([`split`]), and payouts of claims confirmed by the payee.
+//! ([`split`]), payouts of claims confirmed by the payee, and capital calls
+//! for a cost above the pool under the charter's `overrun` terms
+//! ([`calls`]: pro rata by economic units, paid by each member itself,
+//! with dilution or bad-leaver terms for a member that misses its call).
 //!
 //! It does not own who the members are, their units or roles (it asks the
 //! membership module: `members`, `member`, `has_role`, with the types of
 //! `membership-api`), decisions (the governance module, usually `voting`,
 //! sends `value_contribution`, `set_split`, `spend` above the limit; the
 //! proposal behind a spend is read with `voting-api`), or exits (the exit
-//! module sends `payout_fair_share` and `distribute_all`). Money itself
+//! module sends `payout_fair_share` and `distribute_all`, and removes a
+//! defaulter on bad-leaver terms when told `default_exit`). Money itself
 //! moves off the ledger; this module records it. The message formats are in
 //! `README.md`.
 //!
@@ -28,10 +32,12 @@
 //! | `state.rs` | the storage layout and plain reads of it |
 //! | `error.rs` | [`TreasuryError`]: why a call fails, in the words the caller sees |
 //! | `contract.rs` | `init`, and `handle` and `query` dispatching to one function per message |
+//! | `calls.rs` | capital calls for costs above the pool: opening, paying, funding, the default terms |
 //! | `distribute.rs` | `distribute`, `distribute_all`, `payout_fair_share` and the `preview` plan |
 //! | `split.rs` | the arithmetic of splitting an amount by weights |
 //! | `validate.rs` | the limits and the checks of config, splits, texts and amounts |
 
+pub mod calls;
 pub mod contract;
 pub mod distribute;
 pub mod error;

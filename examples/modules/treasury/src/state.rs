@@ -22,13 +22,17 @@
 //! | `used_proposals` | `Map<u64, ()>` | governance proposals that already paid a spend |
 //! | `distributions` | `Map<u64, DistributionRecord>` | every move of pool money into claims, for history |
 //! | `distribution_count` | `Item<u64>` | next distribution record id (apart from `counters`, so state stored before it reads unchanged) |
+//! | `calls` | `Map<u64, CapitalCall>` | capital calls (one per round) for costs above the pool |
+//! | `call_count` | `Item<u64>` | next capital call id (apart from `counters`, as above) |
 
 use std::collections::BTreeMap;
 
 use polypact_sdk::{Error, Item, Map, QueryCtx};
 use serde::{Deserialize, Serialize};
 
-use crate::msg::{Amount, AssetTotals, Config, Contribution, DistributionRecord, Entry, Payout, Split};
+use crate::msg::{
+    Amount, AssetTotals, CapitalCall, Config, Contribution, DistributionRecord, Entry, Payout, Split,
+};
 
 /// The validated config.
 pub const CONFIG: Item<Config> = Item::new("config");
@@ -56,6 +60,11 @@ pub const TRANCHE_PAID: Map<(u64, &str), Amount> = Map::new("tranche_paid");
 pub const USED_PROPOSALS: Map<u64, ()> = Map::new("used_proposals");
 /// Entries (`"entry"`) and payouts (`"payout"`) frozen by a dispute → the dispute.
 pub const FROZEN: Map<(&str, u64), u64> = Map::new("frozen");
+
+/// Capital calls by id, one per round.
+pub const CALLS: Map<u64, CapitalCall> = Map::new("calls");
+/// The next capital call id.
+pub const CALL_COUNT: Item<u64> = Item::new("call_count");
 
 /// Next ids.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

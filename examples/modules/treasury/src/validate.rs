@@ -1,5 +1,5 @@
 //! The checks every treasury call makes on what it is given: config,
-//! splits, assets, texts, member ids and amounts, and checked arithmetic
+//! splits, overrun terms, assets, texts, member ids and amounts, and checked arithmetic
 //! on amounts.
 //!
 //! This file owns the limits ([`MAX_ASSETS`], [`MAX_TEXT_LEN`]…) and the
@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Result, TreasuryError};
-use crate::msg::{Amount, AssetSpec, BaseSplit, Config, Confirmation, InitConfig, Shares, Split};
+use crate::msg::{
+    Amount, AssetSpec, BaseSplit, Config, Confirmation, DefaultTerms, InitConfig, Shares, Split,
+};
 
 /// Basis points in a whole.
 pub const BPS: u32 = 10_000;
@@ -152,6 +154,25 @@ fn check_asset_code(code: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks the overrun terms: a period above 0, a penalty of at most 10000
+/// basis points, and an exit module to apply bad-leaver terms.
+fn check_overrun(config: &Config) -> Result<()> {
+    let Some(terms) = config.overrun.terms() else { return Ok(()) };
+    if terms.period_ms == 0 {
+        return Err(TreasuryError::Config("overrun: period_ms must be above 0".into()));
+    }
+    match &terms.on_default {
+        DefaultTerms::Dilution { penalty_bps } if *penalty_bps > BPS => Err(TreasuryError::Config(format!(
+            "overrun: on_default.dilution.penalty_bps must be 0 to {BPS}, got {penalty_bps}"
+        ))),
+        DefaultTerms::BadLeaver {} if config.exit_module.is_none() => Err(TreasuryError::Config(
+            "overrun: on_default bad_leaver needs exit_module, the exit module that removes a defaulter"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Checks an init config: the stored config and the initial split.
 pub fn validate(config: InitConfig) -> Result<(Config, Split)> {
     if config.membership.trim().is_empty() || config.governance.trim().is_empty() {
@@ -200,7 +221,9 @@ pub fn validate(config: InitConfig) -> Result<(Config, Split)> {
         spend_vote_above: config.spend_vote_above,
         spend_vote_kind: config.spend_vote_kind,
         program_fee: config.program_fee,
+        overrun: config.overrun,
     };
+    check_overrun(&stored)?;
     if let Some(fee) = &stored.program_fee {
         if !polypact_sdk::is_partnership_member(&fee.partnership) || fee.partnership.len() > MAX_REFERENCE_LEN
         {

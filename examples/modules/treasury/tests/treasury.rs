@@ -994,3 +994,150 @@ fn a_partnership_member_confirms_by_its_own_decision() {
     ok(&mut host, JV, json!({"confirm_entry": {"id": recorded.id}}));
     assert_eq!(pool(&mut host, "EUR"), 300);
 }
+
+// ----- capital calls -----
+
+fn calls_config(overrun: Value) -> Value {
+    let mut config = config_with(json!({"pro_rata": {}}), json!("none"));
+    config["overrun"] = overrun;
+    config
+}
+
+fn dilution(penalty_bps: u32) -> Value {
+    json!({"capital_call": {"period_ms": 1_000, "on_default": {"dilution": {"penalty_bps": penalty_bps}}}})
+}
+
+/// The membership messages of a response, as JSON.
+fn calls_sent(r: &polypact_sdk::Response) -> Vec<(String, Value)> {
+    r.messages
+        .iter()
+        .filter_map(|m| match m {
+            polypact_sdk::Message::Call { module, msg } => {
+                Some((module.clone(), serde_json::from_slice(msg).unwrap()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn overrun_terms_are_checked_at_init() {
+    for (overrun, expected) in [
+        (
+            json!({"capital_call": {"period_ms": 0, "on_default": {"bad_leaver": {}}}}),
+            "invalid treasury config: overrun: period_ms must be above 0",
+        ),
+        (
+            dilution(10_001),
+            "invalid treasury config: overrun: on_default.dilution.penalty_bps must be 0 to 10000, got 10001",
+        ),
+    ] {
+        let mut host = MockHost::new(polypact_dispatch);
+        fake_membership(&mut host);
+        let err = host.init(ALICE, &calls_config(overrun)).expect_err("bad terms");
+        assert!(err.contains(expected), "{err}");
+    }
+    let mut config =
+        calls_config(json!({"cap_and_vote": {"period_ms": 5, "on_default": {"bad_leaver": {}}}}));
+    config.as_object_mut().unwrap().remove("exit_module");
+    let mut host = MockHost::new(polypact_dispatch);
+    let err = host.init(ALICE, &config).expect_err("bad_leaver without exit");
+    assert!(err.contains("on_default bad_leaver needs exit_module"), "{err}");
+    let mut host = MockHost::new(polypact_dispatch);
+    let err =
+        host.init(ALICE, &calls_config(json!({"capital_call": {"period_ms": 5}}))).expect_err("no terms");
+    assert!(err.contains("missing field `on_default`"), "{err}");
+}
+
+#[test]
+fn without_overrun_terms_a_cost_above_the_pool_is_still_refused() {
+    let mut host = setup(json!({"pro_rata": {}}));
+    revenue(&mut host, ALICE, "EUR", json!(100), "INV-1");
+    let err =
+        fails(&mut host, ALICE, json!({"record_cost": {"asset": "EUR", "amount": 101, "reference": "C-1"}}));
+    assert_eq!(err, "the EUR pool holds 100, less than the 101 needed for cost 1");
+    let err = fails(&mut host, ALICE, json!({"apply_default": {"call": 0}}));
+    assert!(err.contains("refuses costs above the pool"), "{err}");
+}
+
+#[test]
+fn a_call_is_shared_by_units_and_a_defaulter_is_diluted_toward_the_payer() {
+    let (mut host, _, _) = setup_with(calls_config(dilution(5_000)));
+    revenue(&mut host, ALICE, "EUR", json!(100), "INV-1");
+    let r =
+        ok(&mut host, ALICE, json!({"record_cost": {"asset": "EUR", "amount": 1001, "reference": "C-1"}}));
+    let recorded: RecordedResponse = r.data_as().unwrap().unwrap();
+    assert_eq!((recorded.status, recorded.call), (Status::Called, Some(0)));
+    // 901 by 60:40 is 540.6 / 360.4: the odd unit to the larger remainder (Alice's).
+    let call: Value = host.query(&json!({"capital_call": {"id": 0}})).unwrap();
+    assert_eq!(
+        call["shares"],
+        json!({ALICE: {"called": 541, "paid": 0, "pending": 0},
+                                       BOB: {"called": 360, "paid": 0, "pending": 0}})
+    );
+    // Carol holds no units and is not called; Mallory is no member.
+    let err = fails(&mut host, CAROL, json!({"pay_call": {"call": 0, "reference": "W-C"}}));
+    assert_eq!(
+        err,
+        format!("not allowed: {CAROL} has no share in capital call 0; only the members called pay it")
+    );
+    let err = fails(&mut host, MALLORY, json!({"pay_call": {"call": 0, "reference": "W-M"}}));
+    assert!(err.starts_with("not allowed: only a current member may pay a capital call"), "{err}");
+    // A module cannot pay for a member either.
+    let err = fails_from(&mut host, "voting", json!({"pay_call": {"call": 0, "reference": "W-V"}}));
+    assert!(err.contains("is done by a member's own op"), "{err}");
+    // With no confirmation configured, a payment counts when recorded.
+    ok(&mut host, ALICE, json!({"pay_call": {"call": 0, "reference": "W-A"}}));
+    ok(&mut host, BOB, json!({"pay_call": {"call": 0, "amount": 90, "reference": "W-B"}}));
+    let t = balances(&mut host).totals["EUR"].clone();
+    assert_eq!((t.pool.0, t.costs.0, t.capital_cash.0), (0, 100 + 541 + 90, 541 + 90));
+
+    host.advance(1, 1_000); // the last moment of the period
+    let err = fails(&mut host, BOB, json!({"apply_default": {"call": 0}}));
+    assert!(err.starts_with("capital call 0 is open until"), "{err}");
+    host.advance(1, 1);
+    // Bob missed 270 of 360: floor(40 × 5000 × 270 / (10000 × 360)) = 15 units to Alice.
+    let r = ok(&mut host, BOB, json!({"apply_default": {"call": 0}}));
+    assert_eq!(
+        calls_sent(&r),
+        vec![(
+            "membership".to_owned(),
+            json!({"transfer_units": {"from": BOB, "to": ALICE, "voting_units": 0, "economic_units": 15}})
+        )]
+    );
+    let next: Value = host.query(&json!({"capital_call": {"id": 1}})).unwrap();
+    assert_eq!((next["amount"].clone(), next["carried"].clone()), (json!(270), json!(731)));
+    assert_eq!(next["shares"], json!({ALICE: {"called": 270, "paid": 0, "pending": 0}}));
+}
+
+#[test]
+fn when_no_one_pays_the_cost_is_rejected_and_its_money_returns_to_the_pool() {
+    let (mut host, _, _) = setup_with(calls_config(dilution(10_000)));
+    revenue(&mut host, ALICE, "EUR", json!(100), "INV-1");
+    ok(&mut host, ALICE, json!({"record_cost": {"asset": "EUR", "amount": 300, "reference": "C-1"}}));
+    ok(&mut host, ALICE, json!({"pay_call": {"call": 0, "amount": 20, "reference": "W-A"}}));
+    host.advance(1, 1_001);
+    let r = ok(&mut host, BOB, json!({"apply_default": {"call": 0}}));
+    // No one paid in full: no one to dilute toward, and nothing more to call.
+    assert!(calls_sent(&r).is_empty());
+    let call: Value = host.query(&json!({"capital_call": {"id": 0}})).unwrap();
+    assert_eq!(call["status"], json!("cancelled"));
+    let cost: Value = host.query(&json!({"entry": {"id": 1}})).unwrap();
+    assert_eq!(cost["status"], json!("rejected"));
+    let t = balances(&mut host).totals["EUR"].clone();
+    assert_eq!((t.pool.0, t.costs.0, t.capital_cash.0), (120, 0, 20));
+    assert_eq!(statement(&mut host, ALICE)["EUR"].capital.0, 20);
+    // The reference is free again: the cost can be recorded anew.
+    ok(&mut host, ALICE, json!({"record_cost": {"asset": "EUR", "amount": 120, "reference": "C-1"}}));
+    assert_eq!(pool(&mut host, "EUR"), 0);
+}
+
+#[test]
+fn diluted_units_are_exact_and_floored() {
+    use treasury::calls::diluted_units;
+    assert_eq!(diluted_units(30, 5_000, Amount(200), Amount(300)).unwrap(), 10);
+    assert_eq!(diluted_units(20, 5_000, Amount(200), Amount(200)).unwrap(), 10);
+    assert_eq!(diluted_units(7, 10_000, Amount(1), Amount(3)).unwrap(), 2);
+    assert_eq!(diluted_units(100, 0, Amount(5), Amount(5)).unwrap(), 0);
+    assert_eq!(diluted_units(u64::MAX, 10_000, Amount(u128::MAX), Amount(u128::MAX)).unwrap(), u64::MAX);
+}

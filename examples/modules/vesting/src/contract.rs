@@ -3,7 +3,9 @@
 //!
 //! This file owns what each message does: who may create and cancel
 //! grants, what vests and is released when, and the membership `set_units`
-//! message (built with `membership-api`) that moves released units.
+//! message (built with `membership-api`) that moves released units, and
+//! the milestone gate of a grant (asking the term module whether governance
+//! approved the milestone, with the types of `term-api`).
 //! `handle` and `query` only dispatch. It does not own the message formats
 //! or the schedule arithmetic (`msg.rs`, from `vesting-api`), the storage
 //! layout (`state.rs`) or the error texts (`error.rs`).
@@ -37,6 +39,9 @@ pub fn init(ctx: &mut Ctx, config: Config) -> Result<Response> {
             return Err(VestingError::Config(format!("{what} must name a module instance")));
         }
     }
+    if config.term_module.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(VestingError::Config("term_module, if given, must name a module instance".into()));
+    }
     if config.admin_role.as_deref().is_some_and(|r| r.trim().is_empty()) {
         return Err(VestingError::Config("admin_role, if given, must not be empty".into()));
     }
@@ -54,9 +59,18 @@ pub fn init(ctx: &mut Ctx, config: Config) -> Result<Response> {
 pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
     let config = CONFIG.load(ctx)?;
     match msg {
-        HandleMsg::CreateGrant { member, units, unit_kind, start_ms, cliff_ms, duration_ms, steps } => {
+        HandleMsg::CreateGrant {
+            member,
+            units,
+            unit_kind,
+            start_ms,
+            cliff_ms,
+            duration_ms,
+            steps,
+            milestone,
+        } => {
             let schedule = Schedule { start_ms, cliff_ms, duration_ms, steps };
-            execute_create_grant(ctx, &config, member, units, unit_kind, schedule)
+            execute_create_grant(ctx, &config, member, units, unit_kind, schedule, milestone)
         }
         HandleMsg::Claim {} => execute_claim(ctx, &config),
         HandleMsg::Release { member } => execute_release(ctx, &config, &member),
@@ -73,7 +87,7 @@ pub fn handle(ctx: &mut Ctx, msg: HandleMsg) -> Result<Response> {
 pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
     Ok(match msg {
         QueryMsg::Vested { member, at_ms } => {
-            to_json(&vested(ctx, &member, at_ms.unwrap_or(ctx.time_ms()))?)?
+            to_json(&vested(ctx, &CONFIG.load(ctx)?, &member, at_ms.unwrap_or(ctx.time_ms()))?)?
         }
         QueryMsg::Grant { id } => to_json(&GRANTS.may_load(ctx, id)?.ok_or(VestingError::UnknownGrant(id))?)?,
         QueryMsg::Grants { member } => to_json(&GrantsResponse { grants: grants_of(ctx, &member)? })?,
@@ -84,7 +98,8 @@ pub fn query(ctx: &QueryCtx, msg: QueryMsg) -> Result<Json> {
 // ----- calls -----
 
 /// `create_grant`: governance, or an op of a member with the admin role,
-/// grants units to a current member on a schedule.
+/// grants units to a current member on a schedule, gated on a milestone of
+/// the term module if it names one.
 pub fn execute_create_grant(
     ctx: &mut Ctx,
     config: &Config,
@@ -92,12 +107,17 @@ pub fn execute_create_grant(
     units: u64,
     unit_kind: UnitKind,
     schedule: Schedule,
+    milestone: Option<String>,
 ) -> Result<Response> {
     let by = creator(ctx, config)?;
     if units == 0 {
         return Err(VestingError::BadGrant("units must be above 0".into()));
     }
     check_schedule(&schedule)?;
+    if let Some(id) = &milestone {
+        // The milestone must exist now: a typo would gate the grant for ever.
+        milestone_approved(ctx, config, id)?;
+    }
     if member_view(ctx, config, &member)?.is_none() {
         return Err(VestingError::NotMember(member));
     }
@@ -115,6 +135,7 @@ pub fn execute_create_grant(
         released: 0,
         created_by: by.clone(),
         cancelled: None,
+        milestone: milestone.clone(),
     };
     GRANTS.save(ctx, id, &grant)?;
     BY_MEMBER.save(ctx, (&member, id), &())?;
@@ -127,6 +148,7 @@ pub fn execute_create_grant(
         .attr("cliff_ms", schedule.cliff_ms)
         .attr("duration_ms", schedule.duration_ms)
         .attr("steps", schedule.steps.map_or_else(|| "linear".to_string(), |s| s.to_string()))
+        .attr("milestone", milestone.unwrap_or_default())
         .attr("by", by);
     Ok(Response::new().add_event(event).set_data(&CreatedResponse { id })?)
 }
@@ -215,7 +237,7 @@ fn settle(
         }
         let due = match cancel {
             Some((_, false)) => 0,
-            _ => g.releasable_at(now),
+            _ => g.releasable_at(now, gate_open(ctx, config, &g)?),
         };
         if let Some((by, keep_vested)) = cancel {
             let kept = g.released.checked_add(due).ok_or(VestingError::Overflow)?;
@@ -340,13 +362,15 @@ fn grants_of(ctx: &QueryCtx, member: &str) -> Result<Vec<Grant>> {
 
 // ----- queries -----
 
-/// `vested`: a member's sums at `at_ms`, over all its grants.
-pub fn vested(ctx: &QueryCtx, member: &str, at_ms: u64) -> Result<VestedResponse> {
+/// `vested`: a member's sums at `at_ms`, over all its grants (a grant
+/// gated on a milestone not approved yet has vested nothing).
+pub fn vested(ctx: &QueryCtx, config: &Config, member: &str, at_ms: u64) -> Result<VestedResponse> {
     let mut answer = VestedResponse { at_ms, ..VestedResponse::default() };
     for g in grants_of(ctx, member)? {
+        let open = gate_open(ctx, config, &g)?;
         match g.unit_kind {
-            UnitKind::Economic => add_grant(&mut answer.economic, &g, at_ms)?,
-            UnitKind::Voting => add_grant(&mut answer.voting, &g, at_ms)?,
+            UnitKind::Economic => add_grant(&mut answer.economic, &g, at_ms, open)?,
+            UnitKind::Voting => add_grant(&mut answer.voting, &g, at_ms, open)?,
         }
         if g.cancelled.is_none() && g.schedule.in_cliff(at_ms) {
             answer.in_cliff = true;
@@ -359,11 +383,34 @@ pub fn vested(ctx: &QueryCtx, member: &str, at_ms: u64) -> Result<VestedResponse
 }
 
 /// Adds a grant's sums at `at_ms` to `sums`.
-fn add_grant(sums: &mut Amounts, g: &Grant, at_ms: u64) -> Result<()> {
+fn add_grant(sums: &mut Amounts, g: &Grant, at_ms: u64, open: bool) -> Result<()> {
     let sum = |a: u64, b: u64| a.checked_add(b).ok_or(VestingError::Overflow);
-    sums.vested = sum(sums.vested, g.vested_at(at_ms))?;
-    sums.unvested = sum(sums.unvested, g.unvested_at(at_ms))?;
+    sums.vested = sum(sums.vested, g.vested_at(at_ms, open))?;
+    sums.unvested = sum(sums.unvested, g.unvested_at(at_ms, open))?;
     sums.released = sum(sums.released, g.released)?;
-    sums.releasable = sum(sums.releasable, g.releasable_at(at_ms))?;
+    sums.releasable = sum(sums.releasable, g.releasable_at(at_ms, open))?;
     Ok(())
+}
+
+/// Whether a grant's milestone gate is open: it names none, or governance
+/// approved it in the term module.
+fn gate_open(ctx: &QueryCtx, config: &Config, g: &Grant) -> Result<bool> {
+    match &g.milestone {
+        None => Ok(true),
+        Some(id) => milestone_approved(ctx, config, id),
+    }
+}
+
+/// Whether the term module's milestone `id` is approved, asking the term
+/// module with the types of `term-api`. Fails if there is no term module
+/// or no such milestone.
+fn milestone_approved(ctx: &QueryCtx, config: &Config, id: &str) -> Result<bool> {
+    let Some(term) = &config.term_module else {
+        return Err(VestingError::BadGrant(format!(
+            "a grant gated on milestone {id:?} needs the config's term_module, the term instance that holds it"
+        )));
+    };
+    let view: term_api::MilestoneView =
+        ctx.query(term, &term_api::QueryMsg::Milestone { id: id.to_owned() })?;
+    Ok(view.milestone.is_approved())
 }

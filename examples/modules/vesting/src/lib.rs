@@ -11,7 +11,9 @@
 //! membership record with membership `set_units`, which needs this instance
 //! among membership's `managers`), and cancellation (by governance, or by
 //! the exit module when a member leaves, keeping or forfeiting what had
-//! vested per the leaver terms). It does not own the units themselves
+//! vested per the leaver terms), and milestone gates (a grant naming a
+//! milestone of the term module vests nothing until governance approved
+//! it there). It does not own the units themselves
 //! (membership does, asked and told with the types of `membership-api`) nor
 //! who is a good or bad leaver (the exit module decides and says
 //! `keep_vested`). Message formats are in `README.md`.
@@ -37,4 +39,4 @@ pub use msg::*;
 
 polypact_sdk::export!(init: contract::init, handle: contract::handle, query: contract::query);
 // The config fields that name other module instances (checked in charters).
-polypact_sdk::references!("membership", "governance", "exit_module");
+polypact_sdk::references!("membership", "governance", "exit_module", "term_module");

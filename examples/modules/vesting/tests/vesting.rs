@@ -280,3 +280,91 @@ fn bad_config_is_refused() {
     let err = host.init(ALICE, &json!({"membership": "m", "governance": GOV, "extra": 1})).unwrap_err();
     assert!(err.starts_with("invalid init config: unknown field `extra`"), "{err}");
 }
+
+/// A vesting instance with a term module whose milestone `pilot` is
+/// approved once `approved` is set; `launch` is never approved.
+fn setup_gated() -> (MockHost, std::rc::Rc<std::cell::Cell<bool>>) {
+    let mut host = setup();
+    let approved = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = approved.clone();
+    host.on_query("term", move |q: Value| {
+        let id = q["milestone"]["id"].as_str().ok_or_else(|| format!("unexpected query {q}"))?.to_owned();
+        if id != "pilot" && id != "launch" {
+            return Err(format!("there is no milestone {id:?}"));
+        }
+        let approved =
+            (id == "pilot" && flag.get()).then(|| json!({"at_ms": T0, "height": 3, "by": "module:voting"}));
+        // The term module's answer, checked against its published type.
+        let view: term_api::MilestoneView = serde_json::from_value(json!({
+            "id": id, "title": "t", "due_ms": T0, "owners": [BOB], "done": null,
+            "approved": approved, "status": "pending", "late": false
+        }))
+        .unwrap();
+        Ok(serde_json::to_value(view).unwrap())
+    });
+    host.env_mut().module = "vesting".into();
+    // Re-initialise with the term module named.
+    host.init(
+        ALICE,
+        &json!({"membership": "membership", "governance": GOV, "exit_module": "exit", "admin_role": "admin",
+                "term_module": "term"}),
+    )
+    .unwrap();
+    (host, approved)
+}
+
+fn gated(member: &str, milestone: &str) -> Value {
+    json!({"create_grant": {"member": member, "units": 100, "start_ms": T0, "duration_ms": YEAR,
+                            "milestone": milestone}})
+}
+
+#[test]
+fn a_gated_grant_vests_nothing_until_its_milestone_is_approved() {
+    let (mut host, approved) = setup_gated();
+    let id = create(&mut host, &gated(BOB, "pilot"));
+    let grant: Grant = host.query(&json!({"grant": {"id": id}})).unwrap();
+    assert_eq!(grant.milestone.as_deref(), Some("pilot"));
+    host.set_time_ms(T0 + YEAR / 2);
+    let v = vested(&mut host, BOB, T0 + YEAR / 2);
+    assert_eq!((v.vested, v.unvested, v.economic.releasable), (0, 100, 0));
+    let before = host.state().clone();
+    let err = host.handle(BOB, &json!({"claim": {}})).unwrap_err();
+    assert_eq!(err, format!("{BOB} has nothing vested to release now"));
+    assert_eq!(host.state(), &before);
+
+    // Approved: the schedule applies as if there had been no gate.
+    approved.set(true);
+    let v = vested(&mut host, BOB, T0 + YEAR / 2);
+    assert_eq!((v.vested, v.unvested, v.economic.releasable), (50, 50, 50));
+    let r = host.handle(BOB, &json!({"claim": {}})).unwrap();
+    assert_eq!(set_units(&r.messages[0]), json!({"member": BOB, "voting_units": 5, "economic_units": 100}));
+}
+
+#[test]
+fn a_gated_grant_cancelled_before_approval_forfeits_everything() {
+    let (mut host, _) = setup_gated();
+    create(&mut host, &gated(BOB, "launch"));
+    host.set_time_ms(T0 + YEAR);
+    let r = host.handle_from_module(
+        "exit",
+        ALICE,
+        &json!({"cancel_on_exit": {"member": BOB, "keep_vested": true}}),
+    );
+    let out: ReleasedResponse = r.unwrap().data_as().unwrap().unwrap();
+    assert_eq!((out.economic, out.forfeited), (0, 100));
+}
+
+#[test]
+fn a_milestone_must_exist_and_needs_a_term_module() {
+    let (mut host, _) = setup_gated();
+    let before = host.state().clone();
+    let err = host.handle_from_module(GOV, ALICE, &gated(BOB, "pilott")).unwrap_err();
+    assert!(err.contains("there is no milestone \"pilott\""), "{err}");
+    assert_eq!(host.state(), &before);
+    let mut plain = setup();
+    let err = plain.handle_from_module(GOV, ALICE, &gated(BOB, "pilot")).unwrap_err();
+    assert_eq!(
+        err,
+        "invalid grant: a grant gated on milestone \"pilot\" needs the config's term_module, the term instance that holds it"
+    );
+}

@@ -280,6 +280,17 @@ pub enum HandleMsg {
         /// The member.
         member: String,
     },
+    /// The treasury (this module's `treasury`) removes a member that missed
+    /// a capital call, under the charter's `bad_leaver` default terms: the
+    /// member is a bad leaver for `reason` and is kicked on those terms
+    /// (fair share of the units the terms leave it, vesting per
+    /// `bad_leaver.keep_vested`).
+    DefaultExit {
+        /// The defaulter.
+        member: String,
+        /// Why (the call it missed; 1 to 256 bytes).
+        reason: String,
+    },
     /// Governance or the term module dissolves the partnership.
     Dissolve {
         /// Why (1 to 256 bytes).

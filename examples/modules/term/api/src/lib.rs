@@ -247,6 +247,28 @@ pub struct Milestone {
     pub owners: Vec<String>,
     /// Set when an owner marked it done.
     pub done: Option<Done>,
+    /// Set when governance approved it (after it was marked done): what a
+    /// milestone-gated release (a vesting grant's `milestone`) waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved: Option<Approval>,
+}
+
+impl Milestone {
+    /// Whether governance approved it.
+    pub fn is_approved(&self) -> bool {
+        self.approved.is_some()
+    }
+}
+
+/// A milestone's approval by governance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// When (op time).
+    pub at_ms: u64,
+    /// Height of the op.
+    pub height: u64,
+    /// Who sent it (`module:<governance>`).
+    pub by: String,
 }
 
 /// A milestone's completion.
@@ -332,6 +354,12 @@ pub enum HandleMsg {
     },
     /// Governance: adds a milestone.
     AddMilestone(MilestoneSpec),
+    /// Governance: approves a milestone its owners marked done; releases
+    /// gated on it (vesting grants naming it) may then go ahead.
+    ApproveMilestone {
+        /// The milestone.
+        id: String,
+    },
     /// Governance: replaces the split rule (`null` removes it).
     SetSplitRule {
         /// The new rule.

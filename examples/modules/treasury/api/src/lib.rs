@@ -233,6 +233,71 @@ pub struct InitConfig {
     /// first (a program's fee on its projects), paid into its treasury.
     #[serde(default)]
     pub program_fee: Option<ProgramFee>,
+    /// What a pool cost the pool cannot cover does: `"refuse"` (default),
+    /// `{"capital_call":{…}}` or `{"cap_and_vote":{…}}`.
+    #[serde(default)]
+    pub overrun: Overrun,
+}
+
+/// What happens to a cost paid from the pool that the pool cannot cover.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overrun {
+    /// `"refuse"`: the cost fails (`the EUR pool holds …`); nothing changes.
+    #[default]
+    Refuse,
+    /// `{"capital_call":{"period_ms":…,"on_default":…}}`: the pool pays what
+    /// it holds and the rest is called at once from the current members pro
+    /// rata by economic units.
+    CapitalCall(CallTerms),
+    /// `{"cap_and_vote":{"period_ms":…,"on_default":…}}`: the pool pays what
+    /// it holds; the rest waits on governance, which approves it (calls are
+    /// opened, as with `capital_call`) or declines it (the cost is capped at
+    /// what the pool paid).
+    CapAndVote(CallTerms),
+}
+
+impl Overrun {
+    /// Whether costs above the pool are refused (the default).
+    pub fn is_refuse(&self) -> bool {
+        *self == Overrun::Refuse
+    }
+
+    /// The call terms, unless overruns are refused.
+    pub fn terms(&self) -> Option<&CallTerms> {
+        match self {
+            Overrun::Refuse => None,
+            Overrun::CapitalCall(terms) | Overrun::CapAndVote(terms) => Some(terms),
+        }
+    }
+}
+
+/// How capital calls run: how long members have to pay, and what a member
+/// that misses its call falls under.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallTerms {
+    /// How long (ms, op time) a call stays open from the op that opened it (> 0).
+    pub period_ms: u64,
+    /// The charter's default terms for a member that misses its call.
+    pub on_default: DefaultTerms,
+}
+
+/// What a member that misses a capital call within its period falls under.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultTerms {
+    /// `{"dilution":{"penalty_bps":5000}}`: the defaulter loses
+    /// `floor(units × penalty_bps × unpaid / (10000 × called))` economic
+    /// units, moved to the members who paid their calls in full, pro rata
+    /// to their economic units (largest remainder, ties by member id).
+    Dilution {
+        /// 0 to 10000: the share of its units a member loses for missing its whole call.
+        penalty_bps: u32,
+    },
+    /// `{"bad_leaver":{}}`: the exit module removes the defaulter on its
+    /// bad-leaver terms (exit `default_exit`), paying what those terms leave it.
+    BadLeaver {},
 }
 
 /// A program fee: of every distribution, `bps` basis points (rounded
@@ -274,6 +339,9 @@ pub struct Config {
     /// The program fee in force, if any.
     #[serde(default)]
     pub program_fee: Option<ProgramFee>,
+    /// What a pool cost the pool cannot cover does.
+    #[serde(default, skip_serializing_if = "Overrun::is_refuse")]
+    pub overrun: Overrun,
 }
 
 // ----- records -----
@@ -361,6 +429,9 @@ pub enum Status {
     Cancelled,
     /// Undone by a ruling after it counted (entries).
     Reversed,
+    /// A pool cost above the pool, waiting on its capital call (or on the
+    /// vote about it); it counts once the call is funded.
+    Called,
 }
 
 impl core::fmt::Display for Status {
@@ -373,6 +444,7 @@ impl core::fmt::Display for Status {
             Status::Confirmed => "confirmed",
             Status::Cancelled => "cancelled",
             Status::Reversed => "reversed",
+            Status::Called => "called",
         })
     }
 }
@@ -410,6 +482,89 @@ pub struct Entry {
     pub height: u64,
     /// Time recorded.
     pub time_ms: u64,
+    /// For a cost above the pool, its capital call; for a member's payment
+    /// of a call (a capital entry), the call it pays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<u64>,
+}
+
+/// Where a capital call stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// Under `cap_and_vote`: the rest of the cost waits on governance.
+    AwaitingVote,
+    /// Members pay their shares until `due_ms`.
+    Open,
+    /// Every share paid: the cost counts.
+    Funded,
+    /// A member missed its share: the default terms applied, and what was
+    /// missed was called again from those who paid (`followed_by`).
+    Defaulted,
+    /// Governance declined the rest: the cost is capped at what the pool paid.
+    Declined,
+    /// Every member called missed its share: the cost is rejected and the
+    /// money paid for it returns to the pool.
+    Cancelled,
+}
+
+impl core::fmt::Display for CallStatus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            CallStatus::AwaitingVote => "awaiting_vote",
+            CallStatus::Open => "open",
+            CallStatus::Funded => "funded",
+            CallStatus::Defaulted => "defaulted",
+            CallStatus::Declined => "declined",
+            CallStatus::Cancelled => "cancelled",
+        })
+    }
+}
+
+/// One member's share of a capital call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallShare {
+    /// What it is called to pay.
+    pub called: Amount,
+    /// What it paid (payments that count).
+    pub paid: Amount,
+    /// Payments recorded and awaiting confirmation.
+    pub pending: Amount,
+}
+
+/// A capital call: one round of calls for the part of a pool cost the pool
+/// could not cover.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapitalCall {
+    /// Id (0, 1, 2…).
+    pub id: u64,
+    /// The cost entry it funds.
+    pub entry: u64,
+    /// Asset.
+    pub asset: String,
+    /// The whole cost.
+    pub cost: Amount,
+    /// What the cost already had when this round opened: the pool's part
+    /// and every earlier round's payments.
+    pub carried: Amount,
+    /// What this round calls (the cost minus `carried`).
+    pub amount: Amount,
+    /// Per member, its share (empty while awaiting a vote).
+    pub shares: BTreeMap<String, CallShare>,
+    /// Where it stands.
+    pub status: CallStatus,
+    /// Op time it opened (or started waiting on the vote).
+    pub opened_ms: u64,
+    /// Height it opened.
+    pub height: u64,
+    /// Shares must be paid by this op time (0 while awaiting a vote).
+    pub due_ms: u64,
+    /// The round before this one, if this calls what others missed.
+    pub follows: Option<u64>,
+    /// The round that called what this one's defaulters missed.
+    pub followed_by: Option<u64>,
+    /// The members that missed their shares, once defaulted.
+    pub defaulters: Vec<String>,
 }
 
 /// An in-kind contribution (IP, staff time, infrastructure).
@@ -683,6 +838,39 @@ pub enum HandleMsg {
         /// Why.
         reason: String,
     },
+    /// A member pays its own share of an open capital call (a capital
+    /// entry; it counts as the config's `confirmation` says).
+    PayCall {
+        /// The call.
+        call: u64,
+        /// How much; what is left of its share if absent.
+        #[serde(default)]
+        amount: Option<Amount>,
+        /// Bank reference (unique among capital entries).
+        reference: String,
+        /// Whose share; if given it must be the caller (each member pays its own).
+        #[serde(default)]
+        member: Option<String>,
+    },
+    /// A current member (or governance), once a call's period is over,
+    /// applies the default terms to every member that missed its share and
+    /// calls what they missed from those who paid.
+    ApplyDefault {
+        /// The call.
+        call: u64,
+    },
+    /// Governance approves the rest of a cost above the pool
+    /// (`cap_and_vote`): the calls open.
+    ApproveOverrun {
+        /// The call awaiting the vote.
+        call: u64,
+    },
+    /// Governance declines the rest of a cost above the pool
+    /// (`cap_and_vote`): the cost is capped at what the pool paid.
+    DeclineOverrun {
+        /// The call awaiting the vote.
+        call: u64,
+    },
     /// Governance or a split manager replaces the split (tranche progress restarts).
     SetSplit(Split),
     /// Governance ends the program fee: the partnership has outgrown its
@@ -746,6 +934,20 @@ pub enum QueryMsg {
     /// Distributions and fair shares in id order (oldest first):
     /// a list of [`DistributionRecord`].
     Distributions {
+        /// Start after this id.
+        #[serde(default)]
+        start_after: Option<u64>,
+        /// Page size.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// One capital call: [`CapitalCall`].
+    CapitalCall {
+        /// Id.
+        id: u64,
+    },
+    /// Capital calls in id order: a list of [`CapitalCall`].
+    CapitalCalls {
         /// Start after this id.
         #[serde(default)]
         start_after: Option<u64>,
@@ -863,13 +1065,16 @@ pub struct DistributionView {
     pub rest: Amount,
 }
 
-/// Answer data of `record_*`, `declare_contribution`.
+/// Answer data of `record_*`, `declare_contribution`, `pay_call`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedResponse {
     /// The new id.
     pub id: u64,
     /// Its status.
     pub status: Status,
+    /// The capital call a cost above the pool opened (status `called`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<u64>,
 }
 
 /// Answer data of `payout_fair_share`.

@@ -45,6 +45,10 @@ pub struct Config {
     /// Members with this membership role may also create grants (none if absent).
     #[serde(default)]
     pub admin_role: Option<String>,
+    /// The term instance whose milestones may gate grants (`milestone`);
+    /// without it no grant may name a milestone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_module: Option<String>,
 }
 
 fn default_exit() -> String {
@@ -140,28 +144,36 @@ pub struct Grant {
     pub created_by: String,
     /// Set once cancelled.
     pub cancelled: Option<Cancellation>,
+    /// The term module's milestone this grant is gated on: nothing vests
+    /// until governance has approved it (term `approve_milestone`); from
+    /// then on the schedule applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub milestone: Option<String>,
 }
 
 impl Grant {
-    /// Units vested at `at_ms` (a cancelled grant: what it released, for good).
-    pub fn vested_at(&self, at_ms: u64) -> u64 {
+    /// Units vested at `at_ms` (a cancelled grant: what it released, for
+    /// good). `gate_open` says whether its milestone, if it names one, is
+    /// approved; while it is not, nothing has vested.
+    pub fn vested_at(&self, at_ms: u64, gate_open: bool) -> u64 {
         match self.cancelled {
             Some(_) => self.released,
+            None if !gate_open => 0,
             None => self.schedule.vested(self.units, at_ms),
         }
     }
 
     /// Units not vested at `at_ms` (0 once cancelled).
-    pub fn unvested_at(&self, at_ms: u64) -> u64 {
+    pub fn unvested_at(&self, at_ms: u64, gate_open: bool) -> u64 {
         match self.cancelled {
             Some(_) => 0,
-            None => self.units.saturating_sub(self.vested_at(at_ms)),
+            None => self.units.saturating_sub(self.vested_at(at_ms, gate_open)),
         }
     }
 
     /// Vested, not yet released.
-    pub fn releasable_at(&self, at_ms: u64) -> u64 {
-        self.vested_at(at_ms).saturating_sub(self.released)
+    pub fn releasable_at(&self, at_ms: u64, gate_open: bool) -> u64 {
+        self.vested_at(at_ms, gate_open).saturating_sub(self.released)
     }
 }
 
@@ -188,6 +200,10 @@ pub enum HandleMsg {
         /// Equal steps instead of linear vesting.
         #[serde(default)]
         steps: Option<u32>,
+        /// A milestone of the config's `term_module`: nothing vests until
+        /// governance approves it.
+        #[serde(default)]
+        milestone: Option<String>,
     },
     /// Releases the caller's vested units (an op of the member).
     Claim {},
