@@ -91,6 +91,15 @@ fn network_families(f: &mut Family, net: &NetworkStats) {
     );
     f.line(strangers, &[("verdict", "rejected")], net.gossip_rejected_from_strangers);
     f.line(strangers, &[("verdict", "ignored")], net.gossip_ignored_from_strangers);
+    let sealed = "polypact_gossip_sealing_total";
+    f.head(
+        sealed,
+        "counter",
+        "Partnership keys at work: gossip under a key this node does not hold yet (ignored, history compared), own ops no key could carry (left to anti-entropy), rekey ops authored.",
+    );
+    f.line(sealed, &[("event", "unknown_key")], net.gossip_unknown_key);
+    f.line(sealed, &[("event", "unsealed")], net.gossip_unsealed);
+    f.line(sealed, &[("event", "rekey_authored")], net.rekeys_authored);
     let sync = "polypact_sync_requests_total";
     f.head(
         sync,
