@@ -68,7 +68,7 @@ mod tests {
             ("treasury", &["membership", "governance", "exit_module", "split_managers"]),
             ("exit", &["membership", "governance", "treasury", "vesting", "term_module"]),
             ("term", &["membership", "governance", "exit", "treasury"]),
-            ("vesting", &["membership", "governance", "exit_module"]),
+            ("vesting", &["membership", "governance", "exit_module", "term_module"]),
             ("guestbook", &[]),
         ];
         for (module, fields) in expected {

@@ -449,3 +449,48 @@ fn split_prefixed(bytes: &[u8]) -> Result<(&[u8], &[u8]), OpError> {
     let body = bytes.get(4..4 + len).ok_or_else(truncated)?;
     Ok((body, &bytes[4 + len..]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::{PartnershipKey, SLOT_LEN, SealedBox, recipient_key, rekey_context};
+
+    fn rekey(recipients: Vec<MemberId>, sealed: SealedBox) -> UnsignedOp {
+        UnsignedOp {
+            partnership: PartnershipId([5; 32]),
+            author: MemberKey::from_seed(1).member_id(),
+            seq: 2,
+            parents: vec![OpId([1; 32])],
+            time_ms: 1,
+            payload: Payload::Rekey { recipients, sealed },
+        }
+    }
+
+    #[test]
+    fn a_rekey_op_seals_one_key_in_one_slot_per_recipient() {
+        let mut members: Vec<MemberId> = (1..=3).map(|s| MemberKey::from_seed(s).member_id()).collect();
+        members.sort();
+        let public: Vec<[u8; 32]> = members.iter().map(|m| recipient_key(m).expect("key")).collect();
+        let key = PartnershipKey::from_bytes([8; 32]).to_bytes();
+        let sealed = SealedBox::seal(&public, &rekey_context(&PartnershipId([5; 32])), &key).expect("seal");
+        let limits = Limits::default();
+        assert_eq!(rekey(members.clone(), sealed.clone()).check_structure(&limits), Ok(()));
+        assert!(!Payload::Rekey { recipients: members.clone(), sealed: sealed.clone() }.is_payload_bearing());
+
+        let refused = |op: UnsignedOp| assert!(matches!(op.check_structure(&limits), Err(OpError::Structure(_))));
+        // Recipients out of order, repeated, or none.
+        let mut reversed = members.clone();
+        reversed.reverse();
+        refused(rekey(reversed, sealed.clone()));
+        refused(rekey(vec![members[0], members[0], members[1]], sealed.clone()));
+        refused(rekey(vec![], SealedBox { slots: vec![], ..sealed.clone() }));
+        // A slot missing, a slot of the wrong size, a key of the wrong size.
+        refused(rekey(members[..2].to_vec(), sealed.clone()));
+        let mut bent = sealed.clone();
+        bent.slots[0].push(0);
+        refused(rekey(members.clone(), bent));
+        let mut bent = sealed.clone();
+        bent.ciphertext = vec![0; SLOT_LEN + 1];
+        refused(rekey(members, bent));
+    }
+}

@@ -539,8 +539,9 @@ async fn refused_traffic_is_counted_in_metrics() {
         assert!(tokio::time::Instant::now() < deadline, "the stranger never saw the node on the topic");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // Gossip: an op of a non-participant (rejected) and a copy of a
-    // participant's own op relayed by the stranger (ignored, left to sync).
+    // Gossip: an op of a non-participant in clear (not an envelope:
+    // rejected) and a copy of a participant's own op sealed under a key the
+    // stranger made up (the node cannot open it: ignored, counted).
     let genesis_id = OpId(p.0);
     let op = |key: &MemberKey, seq: u64| {
         UnsignedOp {
@@ -557,7 +558,8 @@ async fn refused_traffic_is_counted_in_metrics() {
         .sign(key)
     };
     stranger.publish(p, op(&MemberKey::from_seed(66), 1).encode()).await.unwrap();
-    stranger.publish(p, op(&key, 2).encode()).await.unwrap();
+    let made_up = polypact::seal::PartnershipKey::from_bytes([42; 32]);
+    stranger.publish(p, made_up.seal(&op(&key, 2).encode()).unwrap()).await.unwrap();
     // Sync: denied, then busy past two requests a second.
     let mut answers = Vec::new();
     let entries = vec![polypact::net::sync::HeadsEntry {
@@ -599,9 +601,9 @@ async fn refused_traffic_is_counted_in_metrics() {
     assert_eq!(noted, SyncResponse::Noted);
 
     let wanted = [
-        "polypact_gossip_from_non_participants_total{verdict=\"rejected\"} 1",
-        "polypact_gossip_from_non_participants_total{verdict=\"ignored\"} 1",
+        "polypact_gossip_sealing_total{event=\"unknown_key\"} 1",
         "polypact_gossip_messages_total{verdict=\"rejected\"} 1",
+        "polypact_gossip_messages_total{verdict=\"ignored\"} 1",
         "polypact_sync_requests_total{result=\"denied\"}",
         "polypact_sync_requests_total{result=\"busy\"}",
         "polypact_announces_total{outcome=\"invited\"} 1",

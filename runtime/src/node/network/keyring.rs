@@ -9,9 +9,13 @@
 //! - **Sealing.** An active participant's node seals gossip under the
 //!   newest *valid* key it holds: authored by a participant active now, and
 //!   sealed to no one who is not an active participant now (removed or
-//!   suspended). When none is valid (just after a removal), nothing is
+//!   suspended); for an op, those removed by it or after it in the graph's
+//!   order still count (the op that removes a partner is not written after
+//!   it left). When none is valid (just after a removal), nothing is
 //!   gossiped: anti-entropy, point to point to proven participants' nodes,
-//!   carries the ops until the new key is in. A node whose member is no
+//!   carries the ops until the new key is in. A rekey op itself goes under
+//!   the newest key held before it, whoever holds that: it carries only
+//!   sealed keys and whom they are for. A node whose member is no
 //!   longer active (it owes its removal ack, or returns from a suspension)
 //!   seals its own ops under the newest key it holds: they tell it nothing
 //!   it does not know.
@@ -38,7 +42,7 @@ use crate::node::core::NodeLedger as Ledger;
 use crate::node::clock::now_ms;
 use crate::node::core::NodeCore;
 use crate::node::error::NodeError;
-use crate::op::{MemberId, MemberKey, OpId, PartnershipId, Payload};
+use crate::op::{MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp};
 use crate::seal::{self, KeyId, PartnershipKey, SealError, SealedBox, rekey_context};
 
 /// How long each participant after the first waits, per rank, before it
@@ -76,7 +80,7 @@ fn active_participants(ledger: &Ledger) -> BTreeSet<MemberId> {
 }
 
 /// A rekey op's author and recipients, if it is one.
-fn rekey_parts(op: &crate::op::SignedOp) -> Option<(&Vec<MemberId>, &SealedBox)> {
+fn rekey_parts(op: &SignedOp) -> Option<(&Vec<MemberId>, &SealedBox)> {
     match &op.op().payload {
         Payload::Rekey { recipients, sealed } => Some((recipients, sealed)),
         _ => None,
@@ -111,24 +115,50 @@ impl KeyRing {
         }
     }
 
-    /// The key gossip about `ledger`'s partnership is sealed under now (see
-    /// the module doc), after opening what is new. `exclude`: a rekey op
-    /// not to use (the one being published, which peers cannot open yet).
-    fn sealing_key(&mut self, ledger: &Ledger, key: &MemberKey, exclude: Option<OpId>) -> Option<PartnershipKey> {
+    /// The key an op is sealed under for gossip (see the module doc), after
+    /// opening what is new; `None` for the key gossip uses now.
+    fn sealing_key(&mut self, ledger: &Ledger, key: &MemberKey, op: Option<&SignedOp>) -> Option<PartnershipKey> {
         self.refresh(ledger, key);
         let held = self.partnerships.get(&ledger.partnership())?;
-        let active = active_participants(ledger);
-        if !active.contains(&key.member_id()) {
+        let newest_held = |exclude: Option<OpId>| {
+            ledger
+                .rekeys()
+                .iter()
+                .rev()
+                .filter(|r| Some(r.id()) != exclude)
+                .find_map(|r| held.by_op.get(&r.id()).cloned())
+        };
+        let mut present = active_participants(ledger);
+        if !present.contains(&key.member_id()) {
             // Only this node's own ops, under the newest key it holds.
-            return ledger.rekeys().iter().rev().find_map(|op| held.by_op.get(&op.id()).cloned());
+            return newest_held(None);
+        }
+        if let Some(op) = op {
+            if let Payload::Rekey { .. } = op.op().payload {
+                // Sealed keys and whom they are for: nothing a former partner
+                // may not see. Under the newest key before it (peers cannot
+                // open its own yet).
+                return newest_held(Some(op.id()));
+            }
+            // Those removed by this op or after it still count for it: the
+            // op that removes a partner is not written after it left.
+            if let Some(height) = ledger.dag().get(&op.id()).map(|node| node.key().height) {
+                let state = ledger.optimistic_state();
+                present.extend(
+                    state
+                        .participants()
+                        .into_iter()
+                        .filter(|(_, record)| record.removed_at.is_some_and(|at| at >= height))
+                        .map(|(member, _)| member),
+                );
+            }
         }
         ledger
             .rekeys()
             .iter()
             .rev()
-            .filter(|op| Some(op.id()) != exclude)
-            .filter(|op| rekey_valid(op, &active))
-            .find_map(|op| held.by_op.get(&op.id()).cloned())
+            .filter(|r| rekey_valid(r, &present))
+            .find_map(|r| held.by_op.get(&r.id()).cloned())
     }
 
     /// The key with `id` of `partnership`, if this node opened it.
@@ -148,7 +178,7 @@ impl KeyRing {
 
 /// Whether a rekey op's key may carry gossip among `active`: its author is
 /// one of them and it was sealed to none but them.
-fn rekey_valid(op: &crate::op::SignedOp, active: &BTreeSet<MemberId>) -> bool {
+fn rekey_valid(op: &SignedOp, active: &BTreeSet<MemberId>) -> bool {
     rekey_parts(op).is_some_and(|(recipients, _)| {
         active.contains(&op.author()) && recipients.iter().all(|r| active.contains(r))
     })
@@ -198,19 +228,12 @@ pub(super) enum Opened {
 }
 
 impl NetworkHalf {
-    /// `bytes` (an op of `partnership`) sealed for gossip, or `None` when
-    /// no key may carry it now (anti-entropy will). `exclude`: see
-    /// [`KeyRing::sealing_key`].
-    pub(super) fn seal_gossip(
-        &mut self,
-        core: &NodeCore,
-        partnership: &PartnershipId,
-        bytes: &[u8],
-        exclude: Option<OpId>,
-    ) -> Option<Vec<u8>> {
+    /// `op` (of `partnership`) sealed for gossip, or `None` when no key may
+    /// carry it now (anti-entropy will). See [`KeyRing::sealing_key`].
+    pub(super) fn seal_gossip(&mut self, core: &NodeCore, partnership: &PartnershipId, op: &SignedOp) -> Option<Vec<u8>> {
         let ledger = core.ledger(partnership)?;
-        let key = self.keyring.sealing_key(ledger, &self.key, exclude)?;
-        match key.seal(bytes) {
+        let key = self.keyring.sealing_key(ledger, &self.key, Some(op))?;
+        match key.seal(&op.encode()) {
             Ok(envelope) => Some(envelope),
             Err(error) => {
                 tracing::warn!(%partnership, %error, "cannot seal an op for gossip");

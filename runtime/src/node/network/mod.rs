@@ -50,7 +50,7 @@ use self::serve::Authorised;
 use super::core::NodeCore;
 use super::error::NodeError;
 use crate::net::{MessageId, NetEvent, NetHandle, PeerId, PeerStats, SyncRequest, Verdict, sync};
-use crate::op::{Limits, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp};
+use crate::op::{Limits, MemberId, MemberKey, OpId, PartnershipId, SignedOp};
 
 pub use self::anti_entropy::RoundDone;
 pub use self::discovery::JOIN_BY_ID_PATIENCE;
@@ -434,9 +434,7 @@ impl NetworkHalf {
         let sending: BTreeSet<PartnershipId> = outbox.iter().map(|(p, _)| *p).collect();
         self.follow_partnerships(core, &sending).await?;
         for (partnership, op) in outbox {
-            // A rekey op goes under the key before it: peers cannot open its own yet.
-            let exclude = matches!(op.op().payload, Payload::Rekey { .. }).then(|| op.id());
-            let Some(envelope) = self.seal_gossip(core, &partnership, &op.encode(), exclude) else {
+            let Some(envelope) = self.seal_gossip(core, &partnership, &op) else {
                 tracing::debug!(%partnership, op = %op.id(), "no partnership key may carry this op: left to anti-entropy");
                 self.stats.gossip_unsealed += 1;
                 continue;
