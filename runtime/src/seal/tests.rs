@@ -84,3 +84,46 @@ fn malformed_boxes_and_keys_are_named() {
     identity[0] = 1;
     assert!(recipient_key(&crate::op::MemberId(identity)).is_err());
 }
+
+#[test]
+fn an_announcement_opens_for_its_founders_only_and_names_no_one() {
+    use crate::op::{Charter, CodeHash, ModuleSpec, Params, PartnershipId, Payload, UnsignedOp};
+    let founders: Vec<MemberKey> = (1..=3).map(MemberKey::from_seed).collect();
+    let mut participants: Vec<_> = founders.iter().map(MemberKey::member_id).collect();
+    participants.sort();
+    let genesis = UnsignedOp {
+        partnership: PartnershipId::default(),
+        author: founders[0].member_id(),
+        seq: 1,
+        parents: vec![],
+        time_ms: 1,
+        payload: Payload::Genesis(Charter {
+            name: "Confidential venture".into(),
+            participants: participants.clone(),
+            modules: vec![ModuleSpec {
+                name: "guestbook".into(),
+                code: CodeHash::of(b"code"),
+                config: "{}".into(),
+                permissions: vec![],
+            }],
+            params: Params::default(),
+            parent: None,
+        }),
+    }
+    .sign(&founders[0]);
+    let sealed = seal_announcement(&genesis).expect("sealed");
+    for founder in &founders {
+        assert_eq!(open_announcement(&sealed, founder).expect("opens"), genesis.encode());
+    }
+    assert!(open_announcement(&sealed, &MemberKey::from_seed(9)).is_err());
+    assert!(matches!(open_announcement(b"garbage", &founders[0]), Err(SealError::Malformed { .. })));
+    // Neither the partnership, nor who is in it, nor its name shows.
+    assert!(!sealed.windows(32).any(|w| w == genesis.partnership().0));
+    for member in &participants {
+        assert!(!sealed.windows(32).any(|w| w == member.0));
+    }
+    assert!(!sealed.windows(12).any(|w| w == b"Confidential"));
+    // Opening costs tokens by its slots; the same bytes always cost the same.
+    assert_eq!(announcement_cost(&sealed), 3);
+    assert_eq!(announcement_cost(b"garbage"), 1);
+}

@@ -38,6 +38,8 @@ pub(super) enum Screened {
     Genesis(SignedOp),
     /// Sealed to others (or not a sealed box at all): never worth opening again.
     NotForUs,
+    /// A partnership this node holds already.
+    Held(PartnershipId),
     /// Opened, and held already, malformed or not naming this member.
     Ignored,
 }
@@ -144,7 +146,7 @@ impl NetworkHalf {
             return Screened::Ignored;
         };
         if core.ledger(&genesis.partnership()).is_some() {
-            return Screened::Ignored;
+            return Screened::Held(genesis.partnership());
         }
         let named = match &genesis.op().payload {
             Payload::Genesis(charter) => charter.participants.contains(&core.member()),

@@ -249,10 +249,11 @@ pub struct NetworkHalf {
     keyring: keyring::KeyRing,
     /// Announcements of partnerships, sealed once each ([`discovery`]).
     sealed_geneses: BTreeMap<PartnershipId, Vec<u8>>,
-    /// Digests of announcements that opened for no one here, oldest first
-    /// in `unopened_order` (`serve.rs`).
-    unopened_announcements: BTreeSet<[u8; 32]>,
-    unopened_order: VecDeque<[u8; 32]>,
+    /// Announcements screened, by digest: not for this member (`None`) or
+    /// the partnership they announce; oldest first in `screened_order`
+    /// (`serve.rs`).
+    screened_announcements: BTreeMap<[u8; 32], Option<PartnershipId>>,
+    screened_order: VecDeque<[u8; 32]>,
 }
 
 type JoinReply = oneshot::Sender<Result<PartnershipId, NodeError>>;
@@ -298,8 +299,8 @@ impl NetworkHalf {
             join_from: BTreeSet::new(),
             keyring: keyring::KeyRing::default(),
             sealed_geneses: BTreeMap::new(),
-            unopened_announcements: BTreeSet::new(),
-            unopened_order: VecDeque::new(),
+            screened_announcements: BTreeMap::new(),
+            screened_order: VecDeque::new(),
         }
     }
 

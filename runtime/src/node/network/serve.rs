@@ -24,8 +24,8 @@ use crate::node::core::NodeCore;
 use crate::op::{MemberId, PartnershipId, SignedOp};
 use crate::seal;
 
-/// How many announcements that opened for no one here a node remembers.
-const UNOPENED_REMEMBERED: usize = 4096;
+/// How many screened announcements a node remembers.
+const SCREENED_REMEMBERED: usize = 4096;
 
 impl NetworkHalf {
     /// Answers a sync request from the store, to bound peers only.
@@ -57,18 +57,21 @@ impl NetworkHalf {
             }
             SyncRequest::Announce { geneses } if geneses.len() <= sync::MAX_GENESES_PER_ANNOUNCE => {
                 // Each announcement is sealed to its founders: opening it
-                // costs an X25519 per slot tried, paid in tokens before it
-                // is tried ([`seal::announcement_cost`]; the request's own
-                // token pays the first), so a batch costs what as many
-                // requests did. Past the bucket, the rest is refused as busy
+                // costs a Diffie-Hellman and a tag check per slot, paid in
+                // tokens before it is tried ([`seal::announcement_cost`];
+                // the request's own token pays one), so a batch costs what
+                // as many requests did. Past the bucket, the rest is refused as busy
                 // (and asked again). One that opened for no one here is
                 // remembered and not tried again.
                 let mut paid = 1usize;
                 let mut response = SyncResponse::Noted;
                 for bytes in &geneses {
                     let digest = *blake3::hash(bytes).as_bytes();
-                    if self.unopened_announcements.contains(&digest) {
-                        continue;
+                    match self.screened_announcements.get(&digest) {
+                        // Not for this member, or for a partnership it holds.
+                        Some(None) => continue,
+                        Some(Some(partnership)) if core.ledger(partnership).is_some() => continue,
+                        _ => {}
                     }
                     let cost = seal::announcement_cost(bytes);
                     let owed = cost.saturating_sub(std::mem::take(&mut paid));
@@ -78,8 +81,12 @@ impl NetworkHalf {
                         break;
                     }
                     match self.screen_announced(core, bytes) {
-                        Screened::Genesis(genesis) => self.announced(core, peer, genesis),
-                        Screened::NotForUs => self.remember_unopened(digest),
+                        Screened::Genesis(genesis) => {
+                            self.remember_screened(digest, Some(genesis.partnership()));
+                            self.announced(core, peer, genesis);
+                        }
+                        Screened::Held(partnership) => self.remember_screened(digest, Some(partnership)),
+                        Screened::NotForUs => self.remember_screened(digest, None),
                         Screened::Ignored => {}
                     }
                 }
@@ -193,17 +200,19 @@ impl NetworkHalf {
         }
     }
 
-    /// Remembers an announcement that opened for no one here (bounded:
-    /// past [`UNOPENED_REMEMBERED`] the oldest half is forgotten).
-    fn remember_unopened(&mut self, digest: [u8; 32]) {
-        if self.unopened_announcements.len() >= UNOPENED_REMEMBERED {
-            let keep: Vec<[u8; 32]> =
-                self.unopened_order.drain(..).skip(UNOPENED_REMEMBERED / 2).collect();
-            self.unopened_announcements = keep.iter().copied().collect();
-            self.unopened_order = keep.into();
+    /// Remembers what an announcement was (`None`: not for this member;
+    /// else its partnership), so that the same bytes announced again cost
+    /// nothing. Bounded: past [`SCREENED_REMEMBERED`] the oldest half is
+    /// forgotten.
+    fn remember_screened(&mut self, digest: [u8; 32], partnership: Option<PartnershipId>) {
+        if self.screened_announcements.len() >= SCREENED_REMEMBERED {
+            let keep: Vec<[u8; 32]> = self.screened_order.drain(..).skip(SCREENED_REMEMBERED / 2).collect();
+            let kept: std::collections::BTreeSet<&[u8; 32]> = keep.iter().collect();
+            self.screened_announcements.retain(|d, _| kept.contains(d));
+            self.screened_order = keep.into();
         }
-        if self.unopened_announcements.insert(digest) {
-            self.unopened_order.push_back(digest);
+        if self.screened_announcements.insert(digest, partnership).is_none() {
+            self.screened_order.push_back(digest);
         }
     }
 }
