@@ -477,7 +477,8 @@ mod tests {
         assert_eq!(rekey(members.clone(), sealed.clone()).check_structure(&limits), Ok(()));
         assert!(!Payload::Rekey { recipients: members.clone(), sealed: sealed.clone() }.is_payload_bearing());
 
-        let refused = |op: UnsignedOp| assert!(matches!(op.check_structure(&limits), Err(OpError::Structure(_))));
+        let refused =
+            |op: UnsignedOp| assert!(matches!(op.check_structure(&limits), Err(OpError::Structure(_))));
         // Recipients out of order, repeated, or none.
         let mut reversed = members.clone();
         reversed.reverse();

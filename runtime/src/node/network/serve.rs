@@ -83,7 +83,7 @@ impl NetworkHalf {
                     match self.screen_announced(core, bytes) {
                         Screened::Genesis(genesis) => {
                             self.remember_screened(digest, Some(genesis.partnership()));
-                            self.announced(core, peer, genesis);
+                            self.announced(core, peer, *genesis);
                         }
                         Screened::Held(partnership) => self.remember_screened(digest, Some(partnership)),
                         Screened::NotForUs => self.remember_screened(digest, None),
@@ -255,7 +255,11 @@ pub(super) fn served_up_to(
         return Some(up_to);
     }
     let bytes = peer.to_bytes();
-    state.participants().iter().filter(|(member, _)| state.bound_peer(member) == Some(&bytes)).find_map(|(m, _)| limit(m))
+    state
+        .participants()
+        .iter()
+        .filter(|(member, _)| state.bound_peer(member) == Some(&bytes))
+        .find_map(|(m, _)| limit(m))
 }
 
 pub(super) type Authorised = BTreeMap<(PartnershipId, PeerId), MemberId>;
