@@ -341,9 +341,9 @@ pub fn open_announcement(bytes: &[u8], key: &MemberKey) -> Result<Vec<u8>, SealE
 }
 
 /// What trying to open an announcement costs a node, in sync tokens (one
-/// token is about one signature check): two for the Diffie-Hellman and one
+/// token is about one signature check): one for the Diffie-Hellman and one
 /// per 16 slots tried (a key derivation and a tag check each). Bytes that
 /// are no sealed box cost one (they are refused once decoded).
 pub fn announcement_cost(bytes: &[u8]) -> usize {
-    postcard::from_bytes::<SealedBox>(bytes).map_or(1, |sealed| 2 + sealed.slots.len().div_ceil(16))
+    postcard::from_bytes::<SealedBox>(bytes).map_or(1, |sealed| 1 + sealed.slots.len().div_ceil(16))
 }

@@ -124,6 +124,6 @@ fn an_announcement_opens_for_its_founders_only_and_names_no_one() {
     }
     assert!(!sealed.windows(12).any(|w| w == b"Confidential"));
     // Opening costs tokens by its slots; the same bytes always cost the same.
-    assert_eq!(announcement_cost(&sealed), 3);
+    assert_eq!(announcement_cost(&sealed), 2);
     assert_eq!(announcement_cost(b"garbage"), 1);
 }

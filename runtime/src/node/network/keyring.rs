@@ -26,7 +26,9 @@
 //!   the first is silent, and so on; two at once cost one key more and
 //!   nothing else. Only after the node has heard a peer's heads (as for
 //!   binding), so that a member key moved to a fresh node never signs a seq
-//!   its old node used.
+//!   its old node used; but the node that creates a partnership makes its
+//!   first key at once, right after the genesis, so that its first ops
+//!   already travel by gossip.
 //!
 //! The bytes themselves, and the rules of a rekey op's shape, are
 //! [`crate::seal`]'s and [`crate::op`]'s; the gossip path that calls this
@@ -66,6 +68,9 @@ struct HeldKeys {
 #[derive(Default)]
 pub(super) struct KeyRing {
     partnerships: BTreeMap<PartnershipId, HeldKeys>,
+    /// Partnerships this node created just now, whose first key it makes
+    /// at once (it knows its own chain: the genesis is all of it).
+    created: BTreeSet<PartnershipId>,
 }
 
 /// Members that are active participants now (admitted, not removed, not suspended).
@@ -173,6 +178,11 @@ impl KeyRing {
         }
         self.refresh(ledger, key);
         self.partnerships.get(&ledger.partnership()).and_then(|h| h.by_id.get(id)).cloned()
+    }
+
+    /// `partnership` was created here just now (see [`KeyRing::created`]).
+    pub(super) fn created_here(&mut self, partnership: PartnershipId) {
+        self.created.insert(partnership);
     }
 
     /// Forgets a partnership the node no longer holds.
@@ -295,7 +305,10 @@ impl NetworkHalf {
             let since = *held.wanted_since.get_or_insert_with(Instant::now);
             let active = active_participants(ledger);
             let Some(rank) = active.iter().position(|m| *m == me) else { continue };
-            if since.elapsed() < REKEY_STAGGER * rank as u32 || !self.caught_up.contains(&partnership) {
+            let creator = self.keyring.created.remove(&partnership);
+            if !creator
+                && (since.elapsed() < REKEY_STAGGER * rank as u32 || !self.caught_up.contains(&partnership))
+            {
                 continue;
             }
             let payload = match rekey_payload(&partnership, active.into_iter().collect()) {

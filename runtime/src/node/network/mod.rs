@@ -50,7 +50,7 @@ use self::serve::Authorised;
 use super::core::NodeCore;
 use super::error::NodeError;
 use crate::net::{MessageId, NetEvent, NetHandle, PeerId, PeerStats, SyncRequest, Verdict, sync};
-use crate::op::{Limits, MemberId, MemberKey, OpId, PartnershipId, SignedOp};
+use crate::op::{Limits, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp};
 
 pub use self::anti_entropy::RoundDone;
 pub use self::discovery::JOIN_BY_ID_PATIENCE;
@@ -425,13 +425,21 @@ impl NetworkHalf {
         let released = core.take_released();
         self.close_verdicts(&released).await;
         let touched = core.take_touched();
+        let mut outbox = core.take_outbox();
+        // Partnerships created here just now get their first key at once.
+        let me = core.member();
+        for (partnership, op) in &outbox {
+            if matches!(op.op().payload, Payload::Genesis(_)) && op.author() == me {
+                self.keyring.created_here(*partnership);
+            }
+        }
         if !touched.is_empty() {
             self.known_dirty = true;
             self.to_follow.extend(touched.iter().copied());
             self.tend_keys(core, touched.iter().copied())?;
             self.anti_entropy.changed(touched);
         }
-        let outbox = core.take_outbox();
+        outbox.extend(core.take_outbox());
         let sending: BTreeSet<PartnershipId> = outbox.iter().map(|(p, _)| *p).collect();
         self.follow_partnerships(core, &sending).await?;
         for (partnership, op) in outbox {

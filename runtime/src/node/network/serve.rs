@@ -191,7 +191,9 @@ impl NetworkHalf {
         let elapsed_ms = u64::try_from(now.duration_since(*last).as_millis()).unwrap_or(u64::MAX);
         *tokens = tokens.saturating_add(elapsed_ms.saturating_mul(rate)).min(full);
         *last = now;
-        let cost = u64::try_from(count).unwrap_or(u64::MAX).saturating_mul(1000);
+        // Never more than a full bucket: what costs more is still affordable
+        // once the bucket is full.
+        let cost = u64::try_from(count).unwrap_or(u64::MAX).saturating_mul(1000).min(full);
         if *tokens >= cost {
             *tokens -= cost;
             true
