@@ -413,6 +413,35 @@ async fn treasury(ctx: &Ctx<'_>, module: &str, row: &mut Row) -> Result<(), Read
             );
         }
     }
+    // The member's unpaid shares of open capital calls: owed, to act on, and due.
+    for call in ctx.reader.capital_calls(module).await? {
+        if call.status != treasury_api::CallStatus::Open {
+            continue;
+        }
+        let Some(share) = call.shares.get(ctx.me) else { continue };
+        let unpaid = share.called.0.saturating_sub(share.paid.0).saturating_sub(share.pending.0);
+        if unpaid == 0 {
+            continue;
+        }
+        row.add_money(
+            &call.asset,
+            MoneyItem {
+                flow: Flow::OwedByMe,
+                kind: MoneyKind::CapitalCall,
+                module: module.to_owned(),
+                counterparty: None,
+                amount: Amount(unpaid),
+            },
+        );
+        let what = format!(
+            "Pay capital call {}: {} toward cost entry {}",
+            call.id,
+            row.money_words(unpaid, &call.asset),
+            call.entry
+        );
+        row.wait(WaitingKind::PayCall, module, Some(call.id), what.clone(), (None, Some(call.due_ms)));
+        row.deadline(call.due_ms, DeadlineKind::CallDue, module, what, call.due_ms <= ctx.now);
+    }
     let statement: treasury_api::StatementResponse =
         ctx.reader.query(module, &treasury_api::QueryMsg::Statement { member: ctx.me.to_owned() }).await?;
     for (asset, line) in statement {

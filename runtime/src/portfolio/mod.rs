@@ -265,6 +265,8 @@ pub enum MoneyKind {
     Buyout,
     /// A payout the member made, waiting for the payee's confirmation.
     Payout,
+    /// The member's share of an open capital call, not yet paid (treasury).
+    CapitalCall,
 }
 
 /// Something that waits for the member.
@@ -302,6 +304,8 @@ pub enum WaitingKind {
     ConfirmEntry,
     /// Confirm a payout to the member arrived.
     ConfirmPayout,
+    /// Pay the member's share of an open capital call (treasury `pay_call`).
+    PayCall,
 }
 
 /// A date that matters to the member.
@@ -354,6 +358,9 @@ pub enum DeadlineKind {
     NegotiationEnds,
     /// A ruling's appeal window ends (disputes).
     AppealEnds,
+    /// The member's share of a capital call is due; past it, the charter's
+    /// default terms may be applied (treasury).
+    CallDue,
 }
 
 /// Something of a partnership that could not be read.

@@ -301,6 +301,21 @@ impl<'a> Reader<'a> {
         .await
     }
 
+    /// Every capital call, oldest first.
+    pub(crate) async fn capital_calls(
+        &self,
+        treasury: &str,
+    ) -> Result<Vec<treasury_api::CapitalCall>, ReadError> {
+        self.query_all(
+            treasury,
+            |after| serde_json::json!({"capital_calls": {"start_after": after, "limit": TREASURY_PAGE}}),
+            serde_json::from_value::<Vec<treasury_api::CapitalCall>>,
+            |c: &treasury_api::CapitalCall| c.id,
+            TREASURY_PAGE as usize,
+        )
+        .await
+    }
+
     /// Every distribution and fair share, oldest first.
     pub(crate) async fn distributions(
         &self,

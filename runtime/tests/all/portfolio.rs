@@ -85,8 +85,16 @@ fn a_partner_in_three_partnerships_sees_what_it_is_owed_and_owes_what_waits_and_
     let units = jv.units.as_ref().expect("a member");
     assert_eq!((units.voting, units.economic, units.active), (50, 60, true));
     assert_eq!(units.roles, ["treasurer"]);
-    assert_eq!(money(jv), [("EUR", Some(2), 720_000, 0, 0)], "60% of 12,000.00 EUR");
-    assert_eq!(jv.money[0].items[0].kind, MoneyKind::Claim);
+    assert_eq!(
+        money(jv),
+        [("EUR", Some(2), 720_000, 60_000, 0)],
+        "60% of 12,000.00 EUR owed to it; 60% of a 1,000.00 EUR capital call owed by it"
+    );
+    let items: Vec<(Flow, MoneyKind, Amount)> =
+        jv.money[0].items.iter().map(|i| (i.flow, i.kind, i.amount)).collect();
+    assert!(items.contains(&(Flow::OwedToMe, MoneyKind::Claim, Amount(720_000))), "{items:?}");
+    assert!(items.contains(&(Flow::OwedByMe, MoneyKind::CapitalCall, Amount(60_000))), "{items:?}");
+    let call_due = world.times["jv_call_opened"] + 30 * DAY;
     let jv_vote_closes = world.times["jv_3_closes"];
     // Proposal 2 passed: its day of voting, then two days of grace (it
     // becomes executable about when the history ends), then 30 days to
@@ -97,13 +105,15 @@ fn a_partner_in_three_partnerships_sees_what_it_is_owed_and_owes_what_waits_and_
         waiting(jv),
         [
             (WaitingKind::Vote, Some(3), Some(jv_vote_closes)),
+            (WaitingKind::PayCall, Some(0), Some(call_due)),
             (WaitingKind::Execute, Some(2), Some(expires)),
-            (WaitingKind::ConfirmEntry, Some(1), None),
+            (WaitingKind::ConfirmEntry, Some(2), None),
         ]
     );
-    assert_eq!(jv.waiting[1].from_ms, Some(executable_from), "in its grace period");
+    assert!(jv.waiting[1].what.contains("600.00 EUR toward cost entry 1"), "{}", jv.waiting[1].what);
+    assert_eq!(jv.waiting[2].from_ms, Some(executable_from), "in its grace period");
     assert!(jv.waiting[0].what.contains("Renew the term"), "{}", jv.waiting[0].what);
-    assert!(jv.waiting[2].what.contains("500.00 EUR (INV-2)"), "{}", jv.waiting[2].what);
+    assert!(jv.waiting[3].what.contains("500.00 EUR (INV-2)"), "{}", jv.waiting[3].what);
     let mut expected = vec![
         (DeadlineKind::ExecutableFrom, executable_from, false),
         (DeadlineKind::VoteCloses, jv_vote_closes, false),
@@ -114,13 +124,14 @@ fn a_partner_in_three_partnerships_sees_what_it_is_owed_and_owes_what_waits_and_
         (DeadlineKind::LockupEnds, world.jv_genesis_ms + 365 * DAY, false),
         (DeadlineKind::FullyVested, world.times["grant_start"] + 365 * DAY, false),
         (DeadlineKind::TermEnds, world.jv_date(JV_TERM_END), false),
+        (DeadlineKind::CallDue, call_due, false),
     ];
     for (_, due) in JV_MILESTONES {
         expected.push((DeadlineKind::Milestone, world.jv_date(due), false));
     }
     expected.sort_by_key(|(kind, at, _)| (*at, *kind));
     assert_eq!(deadlines(jv), expected);
-    assert_eq!(jv.counterparties, ["Broadcaster", "Streaming Co"]);
+    assert_eq!(jv.counterparties, ["Broadcaster", "Render farm", "Streaming Co"]);
 
     // ---- the consortium ----
     let consortium = holding(&view, &world.consortium);
@@ -193,7 +204,7 @@ fn a_partner_in_three_partnerships_sees_what_it_is_owed_and_owes_what_waits_and_
             )
         })
         .collect();
-    assert_eq!(totals, [("EUR", Some(2), 860_000, 10_000, 40_000, 3)]);
+    assert_eq!(totals, [("EUR", Some(2), 860_000, 70_000, 40_000, 3)]);
     let mut three = [world.jv.to_hex(), world.consortium.to_hex(), world.trio.to_hex()];
     three.sort();
     let pair = |a: &polypact::op::PartnershipId, b: &polypact::op::PartnershipId| {

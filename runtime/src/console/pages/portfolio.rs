@@ -168,6 +168,7 @@ fn row(h: &Holding, now: u64) -> Row {
                 (WaitingKind::Vote | WaitingKind::Execute, Some(n)) => format!("{base}/proposals/{n}"),
                 (WaitingKind::ConfirmEntry, Some(n)) => format!("{base}/treasury#entry-{n}"),
                 (WaitingKind::ConfirmPayout, Some(n)) => format!("{base}/treasury#payout-{n}"),
+                (WaitingKind::PayCall, _) => format!("{base}/treasury"),
                 _ => base.clone(),
             },
             deadline: match (w.from_ms, w.until_ms) {
