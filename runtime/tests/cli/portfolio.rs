@@ -137,7 +137,7 @@ async fn the_portfolio_route_and_command_show_one_view_across_three_partnerships
     assert_eq!(body["partnerships"].as_array().unwrap().len(), 4);
     assert_eq!(
         body["totals"],
-        json!([{"asset": "EUR", "exponent": 2, "owed_to_me": "860000", "owed_by_me": "10000",
+        json!([{"asset": "EUR", "exponent": 2, "owed_to_me": "860000", "owed_by_me": "70000",
             "paid_unconfirmed": "40000", "partnerships": body["totals"][0]["partnerships"].clone()}])
     );
     let trio = body["partnerships"]
@@ -195,10 +195,11 @@ async fn the_portfolio_route_and_command_show_one_view_across_three_partnerships
     assert!(out.status.success(), "{printed}\n{}", text(&out.stderr));
     for expected in [
         format!("portfolio of {}", world.members[world::ME]),
-        "4 partnerships · 6 things wait for you (2 votes)".to_owned(),
-        "owed      EUR   owed to you 8,600.00 · owed by you 100.00 · paid out, unconfirmed 400.00".to_owned(),
+        "4 partnerships · 7 things wait for you (2 votes)".to_owned(),
+        "owed      EUR   owed to you 8,600.00 · owed by you 700.00 · paid out, unconfirmed 400.00".to_owned(),
         format!("Studio and Telco joint venture  {}  (active)", world.jv.to_hex()),
-        "owed      EUR   owed to you 7,200.00 · owed by you 0.00".to_owned(),
+        "owed      EUR   owed to you 7,200.00 · owed by you 600.00".to_owned(),
+        "waiting   Pay capital call 0: 600.00 EUR toward cost entry 1 [until ".to_owned(),
         "waiting   Vote on proposal 3: Renew the term [until ".to_owned(),
         "waiting   Confirm payout 0 of 600.00 EUR arrived".to_owned(),
         "Your notice period ends".to_owned(),
