@@ -27,6 +27,7 @@ mod net_member_partnership;
 mod net_program;
 mod net_scale;
 mod net_suspension;
+mod participants_bench;
 mod scale_bench;
 mod term_wasm;
 mod treasury_wasm;
