@@ -11,7 +11,8 @@
 //! its ticks) runs on one thread and is timed with that thread's CPU clock,
 //! so the figure is the design's cost per node, not the machine's
 //! contention. `POLYPACT_PARTICIPANTS_CALLS` (default 64) calls, one per
-//! node in turn, a few per step, until every call is final on every core.
+//! node in turn, `POLYPACT_PARTICIPANTS_PER_STEP` (default 4) per 10 ms
+//! step, until every call is final on every core.
 //!
 //! Prints, per size: CPU per node per final call (mean over nodes), bytes
 //! received per node per final call, acks authored per node per call, and
@@ -76,7 +77,8 @@ fn run(n: u8, calls: usize, dirs: &[tempfile::TempDir]) -> Figures {
     for node in &mut nodes {
         node.cpu = Duration::ZERO;
     }
-    let per_step = usize::from(n).min(4);
+    let per_step: usize =
+        std::env::var("POLYPACT_PARTICIPANTS_PER_STEP").ok().and_then(|v| v.parse().ok()).unwrap_or(4).max(1);
     let mut submitted: Vec<OpId> = Vec::new();
     let mut next_author = 0usize;
     for _step in 0..100_000 {
