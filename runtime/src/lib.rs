@@ -24,6 +24,7 @@
 //! | [`cert`] | certificates between partnerships: statements, attestations, and their pure verification |
 //! | [`ledger`] | one partnership's pure, synchronous state machine: the front door, application in order with undo, the finality rule, suspension of absent partners, system messages, the state root |
 //! | [`store`] | redb persistence: ops, final-state snapshots, module code |
+//! | [`seal`] | confidentiality: partnership keys, gossip envelopes, boxes sealed to members' X25519 keys |
 //! | [`host`] | wasmtime: runs modules with fuel and limits (the ledger's [`ledger::Executor`]) |
 //! | [`net`] | libp2p: gossip, the sync protocol, discovery |
 //! | [`node`] | one member's node: ledgers, store-before-report, acks, absences, the network half |

@@ -6,8 +6,10 @@
 //! and returns a [`NetHandle`] to command it and a bounded channel of
 //! [`NetEvent`]s.
 //!
-//! - Gossip: one topic per partnership ([`gossip::topic`]); a message is one
-//!   signed op, its message id the op id. Messages are validated by the node
+//! - Gossip: one topic per partnership ([`gossip::topic`], a keyed hash of
+//!   its id); a message is one op sealed by the node under the
+//!   partnership's key ([`crate::seal`]), its message id a hash of the
+//!   bytes. Messages are validated by the node
 //!   ([`NetEvent::Gossip`] then [`NetHandle::report`] with a [`Verdict`])
 //!   before gossipsub forwards them; rejected messages lower the sender's
 //!   score. Publishing with no peer on the topic queues and retries.
@@ -33,10 +35,9 @@
 //! What the bytes mean, who may ask for what, and what to fetch is the
 //! node's business (`node::network`).
 //!
-//! Known limit: gossipsub forwards a topic's messages to any connected peer
-//! subscribed to it, so a connected peer that learns a partnership id can
-//! read its gossip; sync, by contrast, serves only peers that act for a
-//! participant.
+//! Gossipsub forwards a topic's messages to any connected peer subscribed
+//! to it: what keeps them unread is the node's sealing, not this layer.
+//! Sync serves only peers that act for a participant.
 
 mod behaviour;
 mod config;
