@@ -56,10 +56,13 @@ fn main() {
     let key = MemberKey::from_seed(1);
     let partnership_key = PartnershipKey::generate().expect("key");
     let limits = Limits::default();
-    println!("| op | bytes | seal µs | open µs | decode + verify_strict µs (reference) | (seal + open) / reference |");
+    println!(
+        "| op | bytes | seal µs | open µs | decode + verify_strict µs (reference) | (seal + open) / reference |"
+    );
     println!("|---|---|---|---|---|---|");
     for (name, message_bytes) in [("guestbook call", 24), ("call with 4 KiB", 4096)] {
-        let ops: Vec<Vec<u8>> = (1..=OPS as u64).map(|seq| call_op(&key, seq, message_bytes).encode()).collect();
+        let ops: Vec<Vec<u8>> =
+            (1..=OPS as u64).map(|seq| call_op(&key, seq, message_bytes).encode()).collect();
         let sealed: Vec<Vec<u8>> = ops.iter().map(|op| partnership_key.seal(op).expect("seal")).collect();
         let seal_time = per_item(&ops, |op| {
             std::hint::black_box(partnership_key.seal(op).expect("seal"));
@@ -82,7 +85,9 @@ fn main() {
         );
     }
     println!();
-    println!("| rekey recipients | seal the key to all µs | open one slot µs | one verify_strict µs (reference) |");
+    println!(
+        "| rekey recipients | seal the key to all µs | open one slot µs | one verify_strict µs (reference) |"
+    );
     println!("|---|---|---|---|");
     let one_op = call_op(&key, 1, 24).encode();
     let verify_one = per_item(&[one_op], |bytes| {

@@ -443,19 +443,23 @@ pub async fn partnership_key_as(
     wait_for("a partnership key sealed to the member", || async {
         let hello = sync::hello(key, p, &net.local_peer_id());
         net.request(node, hello).await.map_err(|e| e.to_string())?;
-        let ranges =
-            authors.iter().map(|author| SeqRange { partnership: p, author: *author, from_seq: 1, limit: 256 }).collect();
+        let ranges = authors
+            .iter()
+            .map(|author| SeqRange { partnership: p, author: *author, from_seq: 1, limit: 256 })
+            .collect();
         let ops = match net.request(node, SyncRequest::Ops { ranges }).await.map_err(|e| e.to_string())? {
             SyncResponse::Page { ops, .. } | SyncResponse::Ops { ops, .. } => ops,
             other => return Err(format!("{other:?}")),
         };
         let mut newest = None;
         for bytes in ops {
-            let op = polypact::op::decode_signed_op(&bytes, &polypact::op::Limits::default()).map_err(|e| e.to_string())?;
+            let op = polypact::op::decode_signed_op(&bytes, &polypact::op::Limits::default())
+                .map_err(|e| e.to_string())?;
             if let Payload::Rekey { recipients, sealed } = &op.op().payload
                 && let Ok(slot) = recipients.binary_search(&me)
             {
-                let opened = sealed.open_slot(slot, &key.x25519_secret(), &context).map_err(|e| e.to_string())?;
+                let opened =
+                    sealed.open_slot(slot, &key.x25519_secret(), &context).map_err(|e| e.to_string())?;
                 let bytes: [u8; 32] = opened.try_into().map_err(|_| "not a 32-byte key".to_owned())?;
                 newest = Some(polypact::seal::PartnershipKey::from_bytes(bytes));
             }

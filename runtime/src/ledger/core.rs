@@ -626,7 +626,13 @@ impl<E: Executor> Ledger<E> {
             })
             .collect();
         let check = |(op, wanted): (&SignedOp, &bool)| wanted.then(|| op.verify(&limits));
-        if ops.len() < PARALLEL_CHECK_MIN_OPS {
+        // Ops whose signatures were checked ahead of time (a sync page is
+        // checked while the page before it is inserted) only look their
+        // verdicts up, here: the other cores may be busy checking the next
+        // batch, and this one must not wait behind it.
+        let unchecked =
+            ops.iter().zip(&wanted).filter(|(op, wanted)| **wanted && !op.signature_checked()).count();
+        if unchecked < PARALLEL_CHECK_MIN_OPS {
             ops.iter().zip(&wanted).map(check).collect()
         } else {
             ops.par_iter().zip(&wanted).with_min_len(PARALLEL_CHECK_CHUNK).map(check).collect()

@@ -616,7 +616,11 @@ impl NodeTask {
                 let _ = reply.send(Ok(Some(half.full_stats().await)));
             }
             Command::PartnershipKeys(partnership, reply) => {
-                let _ = reply.send(self.core.ledger_or_err(&partnership).map(|_| Some(half.keys_held(&self.core, &partnership))));
+                let _ = reply.send(
+                    self.core
+                        .ledger_or_err(&partnership)
+                        .map(|_| Some(half.keys_held(&self.core, &partnership))),
+                );
             }
             other => return self.handle(other),
         }

@@ -29,4 +29,7 @@ pub use codec::{ENCODING_VERSION, Limits, decode_signed_op, encode_signed_op, op
 pub use error::{IdParseError, OpError};
 pub use ids::{CodeHash, MEMBER_HRP, MemberId, OpId, PARTNERSHIP_HRP, PartnershipId};
 pub use keys::MemberKey;
-pub use types::{EquivocationProof, MAX_ATTESTED_PER_OP, MAX_REKEY_RECIPIENTS, Payload, SignedOp, UnsignedOp};
+pub use types::{
+    EquivocationProof, MAX_ATTESTED_PER_OP, MAX_REKEY_RECIPIENTS, Payload, SignedOp, UnsignedOp,
+    check_signatures,
+};

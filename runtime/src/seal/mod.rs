@@ -184,7 +184,8 @@ pub fn envelope_key_id(envelope: &[u8]) -> Result<KeyId, SealError> {
 
 /// A member's X25519 public key: its ed25519 key on the Montgomery curve.
 pub fn recipient_key(member: &MemberId) -> Result<[u8; 32], SealError> {
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&member.0).map_err(|_| SealError::BadRecipient(*member))?;
+    let key =
+        ed25519_dalek::VerifyingKey::from_bytes(&member.0).map_err(|_| SealError::BadRecipient(*member))?;
     if key.is_weak() {
         return Err(SealError::BadRecipient(*member));
     }
@@ -268,7 +269,9 @@ impl SealedBox {
     /// Opens the box with `secret` through whichever slot is its own (for a
     /// box whose recipients are not named, an announcement).
     pub fn open_any(&self, secret: &[u8; 32], context: &[u8]) -> Result<Vec<u8>, SealError> {
-        (0..self.slots.len()).find_map(|slot| self.open_slot(slot, secret, context).ok()).ok_or(SealError::Open)
+        (0..self.slots.len())
+            .find_map(|slot| self.open_slot(slot, secret, context).ok())
+            .ok_or(SealError::Open)
     }
 
     /// The shape checks anyone can make: 1 to `max_slots` slots of
@@ -305,9 +308,11 @@ pub fn seal_announcement(genesis: &SignedOp) -> Result<Vec<u8>, SealError> {
     let Payload::Genesis(charter) = &genesis.op().payload else {
         return Err(SealError::Malformed { what: "genesis", why: "not a genesis op".into() });
     };
-    let recipients: Vec<[u8; 32]> = charter.participants.iter().map(recipient_key).collect::<Result<_, _>>()?;
+    let recipients: Vec<[u8; 32]> =
+        charter.participants.iter().map(recipient_key).collect::<Result<_, _>>()?;
     let sealed = SealedBox::seal(&recipients, ANNOUNCE_CONTEXT, &genesis.encode())?;
-    postcard::to_allocvec(&sealed).map_err(|e| SealError::Malformed { what: "announcement", why: e.to_string() })
+    postcard::to_allocvec(&sealed)
+        .map_err(|e| SealError::Malformed { what: "announcement", why: e.to_string() })
 }
 
 /// The genesis bytes of an announcement sealed to `key`'s member; an error

@@ -596,8 +596,13 @@ async fn refused_traffic_is_counted_in_metrics() {
         }),
     }
     .sign(&MemberKey::from_seed(77));
-    let noted =
-        stranger.request(target, SyncRequest::Announce { geneses: vec![polypact::seal::seal_announcement(&lure).unwrap()] }).await.unwrap();
+    let noted = stranger
+        .request(
+            target,
+            SyncRequest::Announce { geneses: vec![polypact::seal::seal_announcement(&lure).unwrap()] },
+        )
+        .await
+        .unwrap();
     assert_eq!(noted, SyncResponse::Noted);
 
     let wanted = [

@@ -96,7 +96,8 @@ async fn a_hostile_peer_is_refused_and_scored_down_and_nothing_is_lost() {
     // partnership's key (leaked by a partner; fetched here as member 1's
     // node would). Without it, all it sends is refused as garbage.
     let (leak, leak_events) =
-        Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![target.addr.clone()])).expect("starts");
+        Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![target.addr.clone()]))
+            .expect("starts");
     let authors: Vec<_> = (1..=3).map(|s| MemberKey::from_seed(s).member_id()).collect();
     let key = partnership_key_as(&leak, target.peer(), p, &MemberKey::from_seed(1), &authors).await;
     leak.shutdown().await.expect("shuts down");

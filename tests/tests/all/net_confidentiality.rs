@@ -16,7 +16,9 @@ use polypact::net::{Keypair, NetEvent, Network, TransportConfig};
 use polypact::node::{WaitFor, now_ms};
 use polypact::op::{Charter, Limits, MemberKey, ModuleSpec, Params, SystemPermission, decode_signed_op};
 use polypact::seal::{self, KeyId};
-use polypact_tests::governance::{add_governance_code, call, fast_voting_config, member, query, wait_for_proposal};
+use polypact_tests::governance::{
+    add_governance_code, call, fast_voting_config, member, query, wait_for_proposal,
+};
 use polypact_tests::*;
 use serde_json::json;
 
@@ -27,7 +29,11 @@ fn tapped_net(keypair: Keypair, bootstrap: Vec<polypact::net::Multiaddr>) -> Tra
     config
 }
 
-fn charter(seeds: &[u8], codes: &polypact_tests::governance::Codes, guestbook: polypact::op::CodeHash) -> Charter {
+fn charter(
+    seeds: &[u8],
+    codes: &polypact_tests::governance::Codes,
+    guestbook: polypact::op::CodeHash,
+) -> Charter {
     let mut participants: Vec<_> = seeds.iter().map(|s| MemberKey::from_seed(*s).member_id()).collect();
     participants.sort();
     let members: Vec<_> =
@@ -48,7 +54,12 @@ fn charter(seeds: &[u8], codes: &polypact_tests::governance::Codes, guestbook: p
                 config: fast_voting_config().to_string(),
                 permissions: vec![],
             },
-            ModuleSpec { name: "guestbook".into(), code: guestbook, config: "{}".into(), permissions: vec![] },
+            ModuleSpec {
+                name: "guestbook".into(),
+                code: guestbook,
+                config: "{}".into(),
+                permissions: vec![],
+            },
         ],
         params: Params::default(),
         parent: None,
@@ -63,7 +74,10 @@ async fn sign_final(node: &TestNode, p: polypact::op::PartnershipId, text: &str)
 }
 
 async fn guestbook_text(node: &TestNode, p: polypact::op::PartnershipId, final_state: bool) -> String {
-    query(node, p, "guestbook", json!({"entries": {"limit": 100}}), final_state).await.expect("entries").to_string()
+    query(node, p, "guestbook", json!({"entries": {"limit": 100}}), final_state)
+        .await
+        .expect("entries")
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,7 +158,13 @@ async fn a_stranger_reads_nothing_and_a_removed_partner_nothing_written_after_it
         tokio::time::sleep(Duration::from_millis(200)).await;
         let receipt = nodes[0]
             .node
-            .call(p, "voting", json!({"execute": {"proposal": proposal}}).to_string().into_bytes(), WaitFor::Applied, WAIT)
+            .call(
+                p,
+                "voting",
+                json!({"execute": {"proposal": proposal}}).to_string().into_bytes(),
+                WaitFor::Applied,
+                WAIT,
+            )
             .await
             .map_err(|e| e.to_string())?;
         match receipt.outcome {
@@ -186,7 +206,8 @@ async fn a_stranger_reads_nothing_and_a_removed_partner_nothing_written_after_it
     let messages = captured.lock().expect("lock").clone();
     check_opaque(&messages);
     let keys_of_3: Vec<KeyId> = nodes[2].node.partnership_keys(p).await.expect("keys").expect("network").held;
-    let sealing_now = nodes[0].node.partnership_keys(p).await.expect("keys").expect("network").sealing.expect("a key");
+    let sealing_now =
+        nodes[0].node.partnership_keys(p).await.expect("keys").expect("network").sealing.expect("a key");
     assert!(!keys_of_3.contains(&sealing_now), "the removed partner holds the new key");
     let after_removal: Vec<KeyId> =
         messages[removed_at..].iter().map(|m| seal::envelope_key_id(m).expect("envelope")).collect();

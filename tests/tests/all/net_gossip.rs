@@ -52,7 +52,9 @@ async fn an_op_ahead_of_its_parent_waits_fetches_it_by_id_and_then_spreads() {
     // from the rekey op sealed to it.
     let authors = [MemberKey::from_seed(1).member_id(), MemberKey::from_seed(2).member_id()];
     let key = partnership_key_as(&bare, nodes[0].peer(), p, &third, &authors).await;
-    bare.publish(p, key.seal(&second.encode()).expect("sealed")).await.expect("publishes the second op first");
+    bare.publish(p, key.seal(&second.encode()).expect("sealed"))
+        .await
+        .expect("publishes the second op first");
 
     // Node 1 asks the sender for the missing parent by id; answer it.
     let first_bytes = first.encode();

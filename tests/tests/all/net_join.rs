@@ -134,7 +134,10 @@ async fn a_stranger_announcing_many_partnerships_makes_the_node_join_none() {
         let genesis = genesis(charter, 77, now_ms() + i);
         announced.push(genesis.partnership());
         let answer = attacker
-            .request(target, SyncRequest::Announce { geneses: vec![seal_announcement(&genesis).expect("sealed")] })
+            .request(
+                target,
+                SyncRequest::Announce { geneses: vec![seal_announcement(&genesis).expect("sealed")] },
+            )
             .await
             .expect("answered");
         assert_eq!(answer, SyncResponse::Noted);

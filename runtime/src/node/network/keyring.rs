@@ -38,9 +38,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::NetworkHalf;
-use crate::node::core::NodeLedger as Ledger;
 use crate::node::clock::now_ms;
 use crate::node::core::NodeCore;
+use crate::node::core::NodeLedger as Ledger;
 use crate::node::error::NodeError;
 use crate::op::{MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp};
 use crate::seal::{self, KeyId, PartnershipKey, SealError, SealedBox, rekey_context};
@@ -117,7 +117,12 @@ impl KeyRing {
 
     /// The key an op is sealed under for gossip (see the module doc), after
     /// opening what is new; `None` for the key gossip uses now.
-    fn sealing_key(&mut self, ledger: &Ledger, key: &MemberKey, op: Option<&SignedOp>) -> Option<PartnershipKey> {
+    fn sealing_key(
+        &mut self,
+        ledger: &Ledger,
+        key: &MemberKey,
+        op: Option<&SignedOp>,
+    ) -> Option<PartnershipKey> {
         self.refresh(ledger, key);
         let held = self.partnerships.get(&ledger.partnership())?;
         let newest_held = |exclude: Option<OpId>| {
@@ -192,7 +197,8 @@ pub fn wants_rekey(ledger: &Ledger) -> bool {
         return false;
     }
     match ledger.rekeys().iter().rev().find(|op| rekey_valid(op, &active)) {
-        Some(op) => rekey_parts(op).is_some_and(|(recipients, _)| recipients.iter().copied().collect::<BTreeSet<_>>() != active),
+        Some(op) => rekey_parts(op)
+            .is_some_and(|(recipients, _)| recipients.iter().copied().collect::<BTreeSet<_>>() != active),
         None => true,
     }
 }
@@ -230,7 +236,12 @@ pub(super) enum Opened {
 impl NetworkHalf {
     /// `op` (of `partnership`) sealed for gossip, or `None` when no key may
     /// carry it now (anti-entropy will). See [`KeyRing::sealing_key`].
-    pub(super) fn seal_gossip(&mut self, core: &NodeCore, partnership: &PartnershipId, op: &SignedOp) -> Option<Vec<u8>> {
+    pub(super) fn seal_gossip(
+        &mut self,
+        core: &NodeCore,
+        partnership: &PartnershipId,
+        op: &SignedOp,
+    ) -> Option<Vec<u8>> {
         let ledger = core.ledger(partnership)?;
         let key = self.keyring.sealing_key(ledger, &self.key, Some(op))?;
         match key.seal(&op.encode()) {
@@ -243,7 +254,12 @@ impl NetworkHalf {
     }
 
     /// Opens a gossip envelope that came on `partnership`'s topic.
-    pub(super) fn open_gossip(&mut self, core: &NodeCore, partnership: &PartnershipId, data: &[u8]) -> Opened {
+    pub(super) fn open_gossip(
+        &mut self,
+        core: &NodeCore,
+        partnership: &PartnershipId,
+        data: &[u8],
+    ) -> Opened {
         let Some(ledger) = core.ledger(partnership) else { return Opened::UnknownKey };
         let id = match seal::envelope_key_id(data) {
             Ok(id) => id,

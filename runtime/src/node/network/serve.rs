@@ -197,8 +197,7 @@ impl NetworkHalf {
     /// past [`UNOPENED_REMEMBERED`] the oldest half is forgotten).
     fn remember_unopened(&mut self, digest: [u8; 32]) {
         if self.unopened_announcements.len() >= UNOPENED_REMEMBERED {
-            let keep: Vec<[u8; 32]> =
-                self.unopened_order.drain(..).skip(UNOPENED_REMEMBERED / 2).collect();
+            let keep: Vec<[u8; 32]> = self.unopened_order.drain(..).skip(UNOPENED_REMEMBERED / 2).collect();
             self.unopened_announcements = keep.iter().copied().collect();
             self.unopened_order = keep.into();
         }
@@ -246,7 +245,11 @@ pub(super) fn served_up_to(
         return Some(up_to);
     }
     let bytes = peer.to_bytes();
-    state.participants().iter().filter(|(member, _)| state.bound_peer(member) == Some(&bytes)).find_map(|(m, _)| limit(m))
+    state
+        .participants()
+        .iter()
+        .filter(|(member, _)| state.bound_peer(member) == Some(&bytes))
+        .find_map(|(m, _)| limit(m))
 }
 
 pub(super) type Authorised = BTreeMap<(PartnershipId, PeerId), MemberId>;
