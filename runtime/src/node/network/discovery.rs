@@ -35,7 +35,7 @@ const JOIN_BY_ID_RETRY: Duration = Duration::from_millis(250);
 pub(super) enum Screened {
     /// A genesis naming this node's member that it does not hold: its
     /// signature is checked next.
-    Genesis(SignedOp),
+    Genesis(Box<SignedOp>),
     /// Sealed to others (or not a sealed box at all): never worth opening again.
     NotForUs,
     /// Opened, and held already, malformed or not naming this member.
@@ -154,7 +154,7 @@ impl NetworkHalf {
             self.stats.announces_ignored += 1;
             return Screened::Ignored;
         }
-        Screened::Genesis(genesis)
+        Screened::Genesis(Box::new(genesis))
     }
 
     /// A peer announced a partnership that passed

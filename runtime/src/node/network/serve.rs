@@ -78,7 +78,7 @@ impl NetworkHalf {
                         break;
                     }
                     match self.screen_announced(core, bytes) {
-                        Screened::Genesis(genesis) => self.announced(core, peer, genesis),
+                        Screened::Genesis(genesis) => self.announced(core, peer, *genesis),
                         Screened::NotForUs => self.remember_unopened(digest),
                         Screened::Ignored => {}
                     }
