@@ -25,6 +25,11 @@ use polypact::op::{
 };
 use polypact::store::Store;
 
+/// The node binary's allocator (`src/main.rs`), so the serial part costs
+/// what it costs in a node.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const T0: u64 = 1_700_000_000_000;
 const AUTHORS: usize = 4;
 const BATCH: usize = 1_000;

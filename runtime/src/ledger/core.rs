@@ -28,7 +28,7 @@
 //! it accepts ([`Insertion::accepted`]) and drains [`Notification`]s; tests
 //! drive it directly.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -192,7 +192,9 @@ pub struct Ledger<E: Executor> {
     final_ops: u64,
     excluded: BTreeMap<MemberId, u64>,
     final_delta: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    recent_final: BTreeMap<OpId, OpOutcome>,
+    /// Outcomes of recent final ops, looked up by id and never iterated
+    /// (a hash map: its order decides nothing; one insert per final op).
+    recent_final: HashMap<OpId, OpOutcome>,
     recent_order: VecDeque<OpId>,
     recent_bytes: usize,
     notifications: VecDeque<Notification>,
@@ -261,7 +263,7 @@ impl<E: Executor> Ledger<E> {
             final_ops: 1,
             excluded: BTreeMap::new(),
             final_delta,
-            recent_final: BTreeMap::new(),
+            recent_final: HashMap::new(),
             recent_order: VecDeque::new(),
             recent_bytes: 0,
             notifications: VecDeque::new(),
