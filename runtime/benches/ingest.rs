@@ -1,6 +1,10 @@
 //! Ingest throughput of the core: decode, verify, insert, order, execute a
 //! trivial native module, persist in batches — beside raw `verify_strict` on
-//! the same machine in the same run.
+//! one core, on the same machine in the same run. Two ways: *pipelined*, as
+//! a node's sync takes pages (the next batch is decoded and its signatures
+//! checked on all cores while this one is inserted, executed and stored),
+//! and *batched* (each batch's signatures checked on all cores, then its
+//! graph work, in turn).
 //!
 //! Run: `cargo bench -p polypact --bench ingest` (set `POLYPACT_BENCH_FULL=1`
 //! to include the 1,000,000-op scaling point). Prints ops/s, the ratio to
@@ -17,9 +21,14 @@ use polypact::ledger::testing::KvModule;
 use polypact::ledger::{Ledger, LedgerConfig, NativeExecutor, Origin};
 use polypact::op::{
     Charter, CodeHash, Limits, MemberKey, ModuleSpec, OpId, Params, Payload, SignedOp, UnsignedOp,
-    decode_signed_op,
+    check_signatures, decode_signed_op,
 };
 use polypact::store::Store;
+
+/// The node binary's allocator (`src/main.rs`), so the serial part costs
+/// what it costs in a node.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const T0: u64 = 1_700_000_000_000;
 const AUTHORS: usize = 4;
@@ -109,42 +118,78 @@ fn generate(f: &Fixture, n: usize, silent_after: Option<usize>) -> Vec<Vec<u8>> 
     out
 }
 
-/// Time spent per phase of [`ingest`]: decode and graph work, store append,
-/// final snapshot.
-type Phases = [Duration; 3];
+/// Time spent per phase of [`ingest`]: waiting for the next batch (decode
+/// and signature checks, when they are not pipelined), graph and ledger
+/// work, store append, final snapshot.
+type Phases = [Duration; 4];
+
+/// How [`ingest`] gets a batch's signatures checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Decode a batch, then [`Ledger::insert_batch`] checks its signatures
+    /// on all cores before its graph work: the cores take turns.
+    Batched,
+    /// As a node's sync does: a second thread decodes batch N+1 and checks
+    /// its signatures on all cores ([`check_signatures`]) while batch N is
+    /// inserted, executed and stored; `insert_batch` only looks the
+    /// verdicts up.
+    Pipelined,
+}
+
+fn decode_batch(chunk: &[Vec<u8>]) -> Vec<SignedOp> {
+    let limits = Limits::default();
+    chunk.iter().map(|bytes| decode_signed_op(bytes, &limits).expect("decodes")).collect()
+}
 
 /// The whole pipeline over `ops`, a batch at a time as a node takes a sync
-/// page (decode, then [`Ledger::insert_batch`], which verifies the batch's
-/// signatures on all cores and inserts in order, then one store commit);
-/// returns elapsed time and the time per phase.
-fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Store) -> (Duration, Phases) {
-    let limits = Limits::default();
+/// page (decode, [`Ledger::insert_batch`], then one store commit and the
+/// final snapshot); returns elapsed time and the time per phase.
+fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Store, mode: Mode) -> (Duration, Phases) {
     let start = Instant::now();
     let mut ledger = Ledger::new(f.genesis.clone(), executor(), LedgerConfig::default()).expect("genesis");
     let partnership = ledger.partnership();
     let now = u64::MAX / 2;
-    let mut phases: Phases = [Duration::ZERO; 3];
-    for chunk in ops.chunks(BATCH) {
-        let t0 = Instant::now();
-        let decoded: Vec<SignedOp> =
-            chunk.iter().map(|bytes| decode_signed_op(bytes, &limits).expect("decodes")).collect();
-        let accepted: Vec<(u64, Arc<SignedOp>)> = ledger
-            .insert_batch(decoded, Origin::Fresh, now)
-            .into_iter()
-            .flat_map(|result| result.expect("accepted").accepted)
-            .map(|(id, height)| (height, Arc::clone(&ledger.dag().get(&id).expect("in the graph").op)))
-            .collect();
-        let t1 = Instant::now();
-        let refs: Vec<(u64, &SignedOp)> = accepted.iter().map(|(h, op)| (*h, op.as_ref())).collect();
-        store.append_ops(&partnership, &refs).expect("persist");
-        let t2 = Instant::now();
-        ledger.save_final(store).expect("snapshot");
-        ledger.drain_notifications();
-        let t3 = Instant::now();
-        for (phase, took) in phases.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2]) {
-            *phase += took;
+    let mut phases: Phases = [Duration::ZERO; 4];
+    std::thread::scope(|scope| {
+        let mut batches: Box<dyn Iterator<Item = Vec<SignedOp>>> = match mode {
+            Mode::Batched => Box::new(ops.chunks(BATCH).map(decode_batch)),
+            Mode::Pipelined => {
+                // One batch checked ahead, one waiting: bounded, as sync is.
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<SignedOp>>(1);
+                scope.spawn(move || {
+                    for chunk in ops.chunks(BATCH) {
+                        let batch = decode_batch(chunk);
+                        check_signatures(&batch);
+                        if tx.send(batch).is_err() {
+                            break;
+                        }
+                    }
+                });
+                Box::new(rx.into_iter())
+            }
+        };
+        loop {
+            let t0 = Instant::now();
+            let Some(decoded) = batches.next() else { break };
+            let t1 = Instant::now();
+            let accepted: Vec<(u64, Arc<SignedOp>)> = ledger
+                .insert_batch(decoded, Origin::Fresh, now)
+                .into_iter()
+                .flat_map(|result| result.expect("accepted").accepted)
+                .map(|(id, height)| (height, Arc::clone(&ledger.dag().get(&id).expect("in the graph").op)))
+                .collect();
+            let t2 = Instant::now();
+            let refs: Vec<(u64, &SignedOp)> = accepted.iter().map(|(h, op)| (*h, op.as_ref())).collect();
+            store.append_ops(&partnership, &refs).expect("persist");
+            let t3 = Instant::now();
+            ledger.save_final(store).expect("snapshot");
+            ledger.drain_notifications();
+            let t4 = Instant::now();
+            for (phase, took) in phases.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3]) {
+                *phase += took;
+            }
         }
-    }
+    });
     (start.elapsed(), phases)
 }
 
@@ -173,13 +218,18 @@ fn criterion_benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(ops.len() as u64));
     group.sample_size(10);
     group.bench_function("verify_strict (reference)", |b| b.iter(|| verify_only(&decoded)));
-    group.bench_function("end to end (decode, verify, insert, execute, persist)", |b| {
-        b.iter_batched(
-            || Store::open_in_memory().expect("store"),
-            |store| ingest(&f, &ops, &store).0,
-            BatchSize::PerIteration,
-        )
-    });
+    for (name, mode) in [
+        ("end to end, batched (decode, verify, insert, execute, persist)", Mode::Batched),
+        ("end to end, pipelined (verify N+1 while N is inserted)", Mode::Pipelined),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || Store::open_in_memory().expect("store"),
+                |store| ingest(&f, &ops, &store, mode).0,
+                BatchSize::PerIteration,
+            )
+        });
+    }
     group.finish();
 }
 
@@ -196,37 +246,50 @@ fn scaling_report() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     println!("\n== ingest scaling (file-backed redb, fsync per batch of {BATCH}) ==");
-    println!("{:>10} {:>14} {:>14} {:>12} {:>8}", "ops", "ingest ops/s", "verify ops/s", "µs/op", "ratio");
-    println!("           (graph = decode + verify on all cores + graph and ledger work)");
+    println!("reference: verify_strict alone over the same ops, on one core, in the same run");
+    println!(
+        "{:>10} {:>10} {:>14} {:>14} {:>10} {:>8}",
+        "ops", "mode", "ingest ops/s", "verify ops/s", "µs/op", "ratio"
+    );
+    println!(
+        "           (µs/op by phase on the inserting thread: wait = decode + verify when not pipelined)"
+    );
     for (i, &n) in sizes.iter().enumerate() {
         let ops = generate(&f, n, None);
-        let decoded: Vec<SignedOp> =
-            ops.iter().map(|b| decode_signed_op(b, &Limits::default()).expect("decodes")).collect();
-        let verify = verify_only(&decoded);
-        let path = dir.path().join(format!("ingest-{i}.redb"));
-        let store = Store::open(&path).expect("store");
-        let (took, phases) = ingest(&f, &ops, &store);
-        drop(store);
-        // A restart: the store's in-memory index of the ops is built on first
-        // use, from one read of the partnership's op records.
-        let store = Store::open(&path).expect("store");
-        let started = Instant::now();
-        let count = store.op_count(&f.genesis.partnership()).expect("op count");
-        let reindex = started.elapsed();
-        assert!(count >= n as u64, "every op is stored: {count} of {n}");
-        let per_op = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
-        println!(
-            "{:>10} {:>14.0} {:>14.0} {:>12.2} {:>8.2}   (µs/op: graph {:.1}, store {:.1}, snapshot {:.1}; index at restart {:.2})",
-            n,
-            rate(n, took),
-            rate(n, verify),
-            per_op(took),
-            rate(n, took) / rate(n, verify),
-            per_op(phases[0]),
-            per_op(phases[1]),
-            per_op(phases[2]),
-            per_op(reindex)
-        );
+        for (m, (label, mode)) in
+            [("pipelined", Mode::Pipelined), ("batched", Mode::Batched)].into_iter().enumerate()
+        {
+            // The reference just before each figure: this machine's speed drifts.
+            let decoded = decode_batch(&ops);
+            let verify = verify_only(&decoded);
+            drop(decoded);
+            let path = dir.path().join(format!("ingest-{i}-{m}.redb"));
+            let store = Store::open(&path).expect("store");
+            let (took, phases) = ingest(&f, &ops, &store, mode);
+            drop(store);
+            // A restart: the store's in-memory index of the ops is built on first
+            // use, from one read of the partnership's op records.
+            let store = Store::open(&path).expect("store");
+            let started = Instant::now();
+            let count = store.op_count(&f.genesis.partnership()).expect("op count");
+            let reindex = started.elapsed();
+            assert!(count >= n as u64, "every op is stored: {count} of {n}");
+            let per_op = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+            println!(
+                "{:>10} {:>10} {:>14.0} {:>14.0} {:>10.2} {:>8.2}   (µs/op: wait {:.1}, graph {:.1}, store {:.1}, snapshot {:.1}; index at restart {:.2})",
+                n,
+                label,
+                rate(n, took),
+                rate(n, verify),
+                per_op(took),
+                rate(n, took) / rate(n, verify),
+                per_op(phases[0]),
+                per_op(phases[1]),
+                per_op(phases[2]),
+                per_op(phases[3]),
+                per_op(reindex)
+            );
+        }
     }
 
     println!("\n== a late op that reorders the non-final tail ==");

@@ -28,7 +28,7 @@
 //! it accepts ([`Insertion::accepted`]) and drains [`Notification`]s; tests
 //! drive it directly.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -192,7 +192,9 @@ pub struct Ledger<E: Executor> {
     final_ops: u64,
     excluded: BTreeMap<MemberId, u64>,
     final_delta: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    recent_final: BTreeMap<OpId, OpOutcome>,
+    /// Outcomes of recent final ops, looked up by id and never iterated
+    /// (a hash map: its order decides nothing; one insert per final op).
+    recent_final: HashMap<OpId, OpOutcome>,
     recent_order: VecDeque<OpId>,
     recent_bytes: usize,
     notifications: VecDeque<Notification>,
@@ -261,7 +263,7 @@ impl<E: Executor> Ledger<E> {
             final_ops: 1,
             excluded: BTreeMap::new(),
             final_delta,
-            recent_final: BTreeMap::new(),
+            recent_final: HashMap::new(),
             recent_order: VecDeque::new(),
             recent_bytes: 0,
             notifications: VecDeque::new(),
@@ -626,7 +628,13 @@ impl<E: Executor> Ledger<E> {
             })
             .collect();
         let check = |(op, wanted): (&SignedOp, &bool)| wanted.then(|| op.verify(&limits));
-        if ops.len() < PARALLEL_CHECK_MIN_OPS {
+        // Ops whose signatures were checked ahead of time (a sync page is
+        // checked while the page before it is inserted) only look their
+        // verdicts up, here: the other cores may be busy checking the next
+        // batch, and this one must not wait behind it.
+        let unchecked =
+            ops.iter().zip(&wanted).filter(|(op, wanted)| **wanted && !op.signature_checked()).count();
+        if unchecked < PARALLEL_CHECK_MIN_OPS {
             ops.iter().zip(&wanted).map(check).collect()
         } else {
             ops.par_iter().zip(&wanted).with_min_len(PARALLEL_CHECK_CHUNK).map(check).collect()

@@ -31,4 +31,5 @@ pub use ids::{CodeHash, MEMBER_HRP, MemberId, OpId, PARTNERSHIP_HRP, Partnership
 pub use keys::MemberKey;
 pub use types::{
     EquivocationProof, MAX_ATTESTED_PER_OP, MAX_REKEY_RECIPIENTS, Payload, SignedOp, UnsignedOp,
+    check_signatures,
 };

@@ -362,7 +362,28 @@ impl SignedOp {
             VerifyFailure::BadSignature => OpError::BadSignature { op: self.id, author: self.op.author },
         })
     }
+
+    /// Whether the strict signature check has run on this op (or a copy it
+    /// was cloned from), so [`SignedOp::check_signature`] only looks its
+    /// verdict up. Says nothing about what the verdict is.
+    pub fn signature_checked(&self) -> bool {
+        self.signature_verdict.0.get().is_some()
+    }
 }
+
+/// Runs the strict signature check ([`SignedOp::check_signature`]) of every
+/// op on all cores, keeping each verdict with its op, and returns how many
+/// failed. A caller runs it ahead of time, off the thread that inserts (a
+/// sync page while the page before it is inserted): the ledger then only
+/// looks the verdicts up, and refusing an op is still the ledger's call.
+pub fn check_signatures(ops: &[SignedOp]) -> usize {
+    use rayon::prelude::*;
+    ops.par_iter().with_min_len(CHECK_SIGNATURES_CHUNK).filter(|op| op.check_signature().is_err()).count()
+}
+
+/// Ops per parallel task in [`check_signatures`]: enough to pay for handing
+/// work to another core, few enough to share a page between two.
+const CHECK_SIGNATURES_CHUNK: usize = 8;
 
 /// Proof that a member signed two different ops with the same
 /// `(partnership, author, seq)`. Anyone can check it from the two signed ops.

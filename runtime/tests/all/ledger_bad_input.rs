@@ -272,12 +272,11 @@ fn pending_buffer_is_bounded_and_refuses_past_its_bound() {
     assert_eq!(target.optimistic_root(), source.optimistic_root());
 }
 
-/// A batch (whose signatures are checked on all cores before anything is
-/// inserted) gives every op the result it would get alone, bad ones among
-/// good ones included, and leaves the ledger as one op at a time would.
-#[test]
-fn a_batch_gives_each_op_the_result_it_would_get_alone() {
-    // `setup` is deterministic: three identical ledgers.
+/// Good ops in order, with a duplicate, a forged one, an outsider's, one of
+/// another partnership and a child whose parent comes later mixed in, none
+/// of them checked yet; and how many ops the source ledger holds.
+fn mixed_batch() -> (Vec<SignedOp>, usize) {
+    // `setup` is deterministic: every call builds the same ledger.
     let s = setup();
     let mut source = setup().ledger;
     let mut good = Vec::new();
@@ -317,19 +316,64 @@ fn a_batch_gives_each_op_the_result_it_would_get_alone() {
     batch.push(good[11].clone());
     batch.push(good[10].clone());
     batch.extend(good[12..].iter().cloned());
+    // As they come off the wire: no signature verdicts yet (an op keeps the
+    // verdict of its check, and `source` checked these when it took them).
+    let batch =
+        batch.iter().map(|op| decode_signed_op(&op.encode(), &Limits::default()).expect("decodes")).collect();
+    (batch, fingerprint(&source).ops)
+}
 
-    let mut one_by_one = s.ledger;
+/// Inserts `batch` one op at a time into one fresh ledger and as a batch
+/// into another; both must end alike, with the same result for every op.
+fn batch_matches_one_by_one(batch: Vec<SignedOp>, source_ops: usize) {
+    // Fresh copies for the one-at-a-time ledger: no signature verdicts carried.
+    let fresh: Vec<SignedOp> =
+        batch.iter().map(|op| decode_signed_op(&op.encode(), &Limits::default()).expect("decodes")).collect();
+    let mut one_by_one = setup().ledger;
     let alone: Vec<Result<_, Refusal>> =
-        batch.iter().map(|op| one_by_one.insert(op.clone(), T0 + 100)).collect();
+        fresh.into_iter().map(|op| one_by_one.insert(op, T0 + 100)).collect();
     let mut batched = setup().ledger;
     let together = batched.insert_batch(batch, polypact::ledger::Origin::Fresh, T0 + 100);
 
     assert_eq!(together, alone);
     assert_eq!(fingerprint(&batched), fingerprint(&one_by_one));
-    assert_eq!(fingerprint(&batched).ops, fingerprint(&source).ops);
+    assert_eq!(fingerprint(&batched).ops, source_ops);
     assert_eq!(batched.refusal_counts(), one_by_one.refusal_counts());
     let reasons: Vec<&str> = together.iter().filter_map(|r| r.as_ref().err()).map(Refusal::reason).collect();
     assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        together.iter().any(|r| matches!(r, Err(Refusal::Invalid(OpError::BadSignature { .. })))),
+        "the forged op is refused for its signature: {together:?}"
+    );
+}
+
+/// A batch (whose signatures are checked on all cores before anything is
+/// inserted) gives every op the result it would get alone, bad ones among
+/// good ones included, and leaves the ledger as one op at a time would.
+#[test]
+fn a_batch_gives_each_op_the_result_it_would_get_alone() {
+    let (batch, source_ops) = mixed_batch();
+    batch_matches_one_by_one(batch, source_ops);
+}
+
+/// The same when the batch's signatures were checked ahead of time, as a
+/// node's sync checks a page while the page before it is inserted: wholly,
+/// or for some of its ops only. The forged op's verdict, reached ahead,
+/// refuses it exactly as a check at insertion would.
+#[test]
+fn a_batch_checked_ahead_gives_each_op_the_result_it_would_get_alone() {
+    let (batch, source_ops) = mixed_batch();
+    assert!(batch.iter().all(|op| !op.signature_checked()));
+    let failed = polypact::op::check_signatures(&batch);
+    assert_eq!(failed, 1, "the forged signature");
+    assert!(batch.iter().all(SignedOp::signature_checked));
+    batch_matches_one_by_one(batch, source_ops);
+
+    let (batch, source_ops) = mixed_batch();
+    let half = batch.len() / 2;
+    polypact::op::check_signatures(&batch[..half]);
+    assert!(batch[half..].iter().all(|op| !op.signature_checked()));
+    batch_matches_one_by_one(batch, source_ops);
 }
 
 #[test]

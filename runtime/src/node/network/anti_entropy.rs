@@ -44,7 +44,7 @@ use crate::net::sync::{
 };
 use crate::net::{NetHandle, PeerId, SyncRequest, SyncResponse, sync};
 use crate::node::core::NodeCore;
-use crate::op::{Limits, MemberId, PartnershipId, SignedOp, decode_signed_op};
+use crate::op::{Limits, MemberId, PartnershipId, SignedOp, check_signatures, decode_signed_op};
 
 /// How long a round asked for "soon" waits, so that what asks for it in a
 /// burst (the subscriptions of a new connection) shares one round.
@@ -532,11 +532,8 @@ impl Round {
 /// only looks the verdicts up ([`SignedOp::check_signature`] keeps them).
 /// Refusing is still the ledger's call; this decides nothing.
 fn check_signatures_ahead(ops: Vec<SignedOp>) -> JoinHandle<Vec<SignedOp>> {
-    use rayon::prelude::*;
     tokio::task::spawn_blocking(move || {
-        ops.par_iter().for_each(|op| {
-            let _ = op.check_signature();
-        });
+        check_signatures(&ops);
         ops
     })
 }
