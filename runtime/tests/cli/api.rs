@@ -541,7 +541,7 @@ async fn refused_traffic_is_counted_in_metrics() {
     }
     // Gossip: an op of a non-participant in clear (not an envelope:
     // rejected) and a copy of a participant's own op sealed under a key the
-    // stranger made up (the node cannot open it: ignored, counted).
+    // stranger made up (no key is sealed to a stranger: rejected, counted).
     let genesis_id = OpId(p.0);
     let op = |key: &MemberKey, seq: u64| {
         UnsignedOp {
@@ -607,8 +607,8 @@ async fn refused_traffic_is_counted_in_metrics() {
 
     let wanted = [
         "polypact_gossip_sealing_total{event=\"unknown_key\"} 1",
-        "polypact_gossip_messages_total{verdict=\"rejected\"} 1",
-        "polypact_gossip_messages_total{verdict=\"ignored\"} 1",
+        "polypact_gossip_messages_total{verdict=\"rejected\"} 2",
+        "polypact_gossip_from_non_participants_total{verdict=\"rejected\"} 1",
         "polypact_sync_requests_total{result=\"denied\"}",
         "polypact_sync_requests_total{result=\"busy\"}",
         "polypact_announces_total{outcome=\"invited\"} 1",

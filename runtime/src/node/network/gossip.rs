@@ -1,7 +1,8 @@
 //! Gossip in. A message is an envelope ([`crate::seal`]) opened under one
-//! of the partnership's keys this node holds (one it does not hold yet is
-//! ignored and the sender's history compared soon; one that does not open
-//! is rejected); the op inside is decoded (size, canonical encoding) and must
+//! of the partnership's keys this node holds (one under a key it does not
+//! hold yet is ignored from a partner's node, whose history is compared
+//! soon, and rejected from any other peer; one that does not open is
+//! rejected); the op inside is decoded (size, canonical encoding) and must
 //! belong to the topic's partnership; then it is inserted through the
 //! [`NodeCore`] (the ledger's front door: structure, signature,
 //! participation policy), which persists what it accepts *before* the
@@ -104,8 +105,17 @@ impl NetworkHalf {
                 Opened::Op(bytes) => bytes,
                 Opened::UnknownKey => {
                     self.stats.gossip_unknown_key += 1;
-                    self.report(msg_id, source, Verdict::Ignore).await;
-                    self.sync_soon(core, source, partnership);
+                    if peer_may_sync(core, &self.authorised, &partnership, &source) {
+                        // A partner's node with a key this one lacks yet:
+                        // its history brings the rekey op.
+                        self.report(msg_id, source, Verdict::Ignore).await;
+                        self.sync_soon(core, source, partnership);
+                    } else {
+                        // No key was ever sealed to a peer that acts for no
+                        // participant: what it sends is made up.
+                        self.stats.gossip_rejected_from_strangers += 1;
+                        self.report(msg_id, source, Verdict::Reject).await;
+                    }
                     continue;
                 }
                 Opened::Bad(error) => {
