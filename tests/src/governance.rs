@@ -96,3 +96,22 @@ pub async fn wait_for_proposal(node: &TestNode, p: PartnershipId, id: u64) {
     })
     .await;
 }
+
+/// Executes proposal `id` of `p` on `node` once its period (and any grace)
+/// is over by the node's clock, asking again every 200 ms until it applies.
+///
+/// # Panics
+/// If it does not apply within the wait.
+pub async fn execute_when_due(node: &TestNode, p: PartnershipId, id: u64) {
+    wait_for("the proposal to execute", || async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let msg = json!({"execute": {"proposal": id}}).to_string().into_bytes();
+        let receipt =
+            node.node.call(p, "voting", msg, WaitFor::Applied, WAIT).await.map_err(|e| e.to_string())?;
+        match receipt.outcome {
+            Some(OpOutcome::Applied { .. }) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+}

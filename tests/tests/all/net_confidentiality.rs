@@ -17,7 +17,7 @@ use polypact::node::{WaitFor, now_ms};
 use polypact::op::{Charter, Limits, MemberKey, ModuleSpec, Params, SystemPermission, decode_signed_op};
 use polypact::seal::{self, KeyId};
 use polypact_tests::governance::{
-    add_governance_code, call, fast_voting_config, member, query, wait_for_proposal,
+    add_governance_code, call, execute_when_due, fast_voting_config, member, query, wait_for_proposal,
 };
 use polypact_tests::*;
 use serde_json::json;
@@ -154,25 +154,7 @@ async fn a_stranger_reads_nothing_and_a_removed_partner_nothing_written_after_it
         wait_for_proposal(node, p, proposal).await;
         call(node, p, "voting", json!({"vote": {"proposal": proposal, "choice": "yes"}})).await;
     }
-    wait_for("the expulsion to execute", || async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let receipt = nodes[0]
-            .node
-            .call(
-                p,
-                "voting",
-                json!({"execute": {"proposal": proposal}}).to_string().into_bytes(),
-                WaitFor::Applied,
-                WAIT,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        match receipt.outcome {
-            Some(OpOutcome::Applied { .. }) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    execute_when_due(&nodes[0], p, proposal).await;
     // The remaining two rotate to a key sealed to them alone.
     for node in &nodes[..2] {
         wait_for("a key the removed partner does not hold", || async {

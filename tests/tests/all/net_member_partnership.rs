@@ -8,11 +8,10 @@
 
 use std::time::Duration;
 
-use polypact::ledger::OpOutcome;
-use polypact::node::{WaitFor, now_ms};
+use polypact::node::now_ms;
 use polypact::op::{Charter, MemberKey, ModuleSpec, Params, SystemPermission};
 use polypact_tests::governance::{
-    Codes, add_governance_code, call, fast_voting_config, member, query, wait_for_proposal,
+    Codes, add_governance_code, call, execute_when_due, fast_voting_config, member, query, wait_for_proposal,
 };
 use polypact_tests::*;
 use serde_json::{Value, json};
@@ -108,25 +107,7 @@ async fn a_joint_venture_votes_in_its_consortium_and_is_paid_into_its_treasury()
         wait_for_proposal(node, jv, decision).await;
         call(node, jv, "voting", json!({"vote": {"proposal": decision, "choice": "yes"}})).await;
     }
-    wait_for("the joint venture's decision to execute", || async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let receipt = nodes[0]
-            .node
-            .call(
-                jv,
-                "voting",
-                json!({"execute": {"proposal": decision}}).to_string().into_bytes(),
-                WaitFor::Applied,
-                WAIT,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        match receipt.outcome {
-            Some(OpOutcome::Applied { .. }) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    execute_when_due(&nodes[0], jv, decision).await;
     let jv_member = jv.to_member_text();
     for node in &nodes {
         wait_for("the joint venture's vote to be final in the consortium on every node", || async {

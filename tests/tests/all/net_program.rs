@@ -10,11 +10,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use polypact::ledger::OpOutcome;
-use polypact::node::{WaitFor, now_ms};
+use polypact::node::now_ms;
 use polypact::op::{Charter, MemberKey, ModuleSpec, Params, PartnershipId, SystemPermission};
 use polypact_tests::governance::{
-    Codes, add_governance_code, call, fast_voting_config, member, query, wait_for_proposal,
+    Codes, add_governance_code, call, execute_when_due, fast_voting_config, member, query, wait_for_proposal,
 };
 use polypact_tests::*;
 use serde_json::{Value, json};
@@ -140,20 +139,7 @@ async fn a_program_spawns_a_project_with_an_outsider_and_collects_its_fee_exactl
         wait_for_proposal(node, program, proposal).await;
         call(node, program, "voting", json!({"vote": {"proposal": proposal, "choice": "yes"}})).await;
     }
-    wait_for("the spawn proposal to execute", || async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let msg = json!({"execute": {"proposal": proposal}}).to_string().into_bytes();
-        let receipt = nodes[3]
-            .node
-            .call(program, "voting", msg, WaitFor::Applied, WAIT)
-            .await
-            .map_err(|e| e.to_string())?;
-        match receipt.outcome {
-            Some(OpOutcome::Applied { .. }) => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    execute_when_due(&nodes[3], program, proposal).await;
 
     // The founder's node signs the genesis; the other program member joins
     // on its own, having checked the provenance; the outsider is invited.

@@ -358,6 +358,17 @@ fn sell(ctx: &mut Ctx, config: &Config, mut offer: Offer, buyer: &str, units: u6
 /// seller's pending departure is replaced by the removal.
 pub(crate) fn withdraw_for_default(ctx: &mut Ctx, offer: &Offer) -> Result<Event> {
     let seller = offer.seller.as_str();
+    remove_offer(ctx, seller)?;
+    PENDING_DEPARTURES.remove(ctx, seller);
+    Ok(Event::new("offer_closed")
+        .attr("seller", seller)
+        .attr("sold", offer.units - offer.remaining)
+        .attr("unsold", offer.remaining)
+        .attr("withdrawn", "default"))
+}
+
+/// Removes `seller`'s offer and its allotments.
+fn remove_offer(ctx: &mut Ctx, seller: &str) -> Result<()> {
     OFFERS.remove(ctx, seller);
     let allotted: Vec<String> = ALLOTMENTS
         .prefix(seller)
@@ -367,12 +378,7 @@ pub(crate) fn withdraw_for_default(ctx: &mut Ctx, offer: &Offer) -> Result<Event
     for member in allotted {
         ALLOTMENTS.remove(ctx, (seller, &member));
     }
-    PENDING_DEPARTURES.remove(ctx, seller);
-    Ok(Event::new("offer_closed")
-        .attr("seller", seller)
-        .attr("sold", offer.units - offer.remaining)
-        .attr("unsold", offer.remaining)
-        .attr("withdrawn", "default"))
+    Ok(())
 }
 
 fn close(
@@ -383,15 +389,7 @@ fn close(
     left_units: u64,
 ) -> Result<Response> {
     let seller = offer.seller.as_str();
-    OFFERS.remove(ctx, seller);
-    let allotted: Vec<String> = ALLOTMENTS
-        .prefix(seller)
-        .iter(ctx)
-        .map(|r| r.map(|(member, _)| member))
-        .collect::<core::result::Result<_, _>>()?;
-    for member in allotted {
-        ALLOTMENTS.remove(ctx, (seller, &member));
-    }
+    remove_offer(ctx, seller)?;
     let mut response = response.add_event(
         Event::new("offer_closed")
             .attr("seller", seller)

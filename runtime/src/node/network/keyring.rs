@@ -130,9 +130,9 @@ impl KeyRing {
     ) -> Option<PartnershipKey> {
         self.refresh(ledger, key);
         let held = self.partnerships.get(&ledger.partnership())?;
+        let rekeys = ledger.rekeys();
         let newest_held = |exclude: Option<OpId>| {
-            ledger
-                .rekeys()
+            rekeys
                 .iter()
                 .rev()
                 .filter(|r| Some(r.id()) != exclude)
@@ -163,8 +163,7 @@ impl KeyRing {
                 );
             }
         }
-        ledger
-            .rekeys()
+        rekeys
             .iter()
             .rev()
             .filter(|r| rekey_valid(r, &present))
