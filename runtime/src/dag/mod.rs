@@ -9,13 +9,24 @@
 //! with one `(author, seq)` are an equivocation, kept as structure with an
 //! [`EquivocationProof`].
 //!
+//! **Memory.** Ops that the ledger calls final can be *forgotten*
+//! ([`Dag::forget_up_to`]): their bodies, ids and chain entries leave
+//! memory, and every lookup that reaches one reads it back from an
+//! [`OpArchive`] (the node's store, where every op was persisted before it
+//! was forgotten). Heads and each author's latest op always stay. Every
+//! answer of the graph is the same whether an op is held or forgotten, so
+//! forgetting changes what a node costs, never what it decides; only the
+//! cost of the rare lookups that reach far into the past (a late op naming
+//! an old parent, a walk down to an old admission) grows, by a store read
+//! per forgotten op visited.
+//!
 //! This module does not know who may author ops, what ops do, or what is
 //! final: that is the `ledger`'s, which consults the graph through
-//! [`Dag::place`] before it [`Dag::insert`]s.
+//! [`Dag::place`] before it [`Dag::insert`]s, and decides what to forget.
 
 mod pending;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::op::{EquivocationProof, MemberId, OpId, SignedOp};
@@ -24,6 +35,27 @@ pub use pending::{PendingBuffer, PendingLimits};
 
 /// Most ops [`Dag::reaches`] visits before it gives up.
 pub const REACH_VISIT_LIMIT: usize = 100_000;
+
+/// Where forgotten ops are read back from: the node's store, which holds
+/// every op the graph ever took in (each was persisted before the ledger
+/// could forget it).
+///
+/// The graph asks only about ops it has forgotten, and checks the height it
+/// gets back against what it forgot, so an archive that holds more (ops
+/// persisted but not yet replayed into the graph at start-up) answers
+/// nothing wrong. A lookup that fails (a store read error) answers `None`;
+/// the archive remembers the failure for [`OpArchive::failure`], and the
+/// ledger halts on it rather than decide with a piece of its past missing.
+pub trait OpArchive: Send + Sync + std::fmt::Debug {
+    /// The height of the stored op `id`, if stored.
+    fn height_of(&self, id: &OpId) -> Option<u64>;
+    /// The stored op `id` with its height.
+    fn op(&self, id: &OpId) -> Option<(u64, Arc<SignedOp>)>;
+    /// Every stored op of `author` with `seq`, as `(height, id)`.
+    fn ops_at(&self, author: &MemberId, seq: u64) -> Vec<(u64, OpId)>;
+    /// The first lookup that failed, if one did.
+    fn failure(&self) -> Option<&str>;
+}
 
 /// Position of an op in the order: ascending `(height, id)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,12 +82,17 @@ impl Node {
     }
 }
 
-/// An author's ops, by seq.
+/// An author's ops, by seq. Only the seqs after the forgotten ones are
+/// listed (see [`Dag::forget_up_to`]); [`Dag::op_at`] and [`Dag::ops_at`]
+/// answer for every seq.
 #[derive(Clone, Debug, Default)]
 pub struct Chain {
-    /// `by_seq[s - 1]` = the first op seen with seq `s`.
-    by_seq: Vec<OpId>,
-    /// Further ops seen with an already-used seq (equivocations), by seq.
+    /// Seqs `1..=forgotten` are no longer listed: their ops were forgotten.
+    forgotten: u64,
+    /// `by_seq[s - forgotten - 1]` = the first op seen with seq `s`.
+    by_seq: VecDeque<OpId>,
+    /// Further ops seen with an already-used seq (equivocations), by seq;
+    /// every one, forgotten or not (they are rare).
     conflicts: BTreeMap<u64, Vec<OpId>>,
     /// The highest height of any of the author's ops.
     tip_height: Option<u64>,
@@ -64,7 +101,7 @@ pub struct Chain {
 impl Chain {
     /// The highest seq seen.
     pub fn max_seq(&self) -> u64 {
-        self.by_seq.len() as u64
+        self.forgotten + self.by_seq.len() as u64
     }
 
     /// The height of the author's highest op, if any.
@@ -72,18 +109,29 @@ impl Chain {
         self.tip_height
     }
 
-    /// The op with this seq (the first seen, if it equivocated).
-    pub fn op_at(&self, seq: u64) -> Option<OpId> {
-        seq.checked_sub(1).and_then(|i| self.by_seq.get(i as usize)).copied()
+    /// The id of the author's op with the highest seq (the first seen, if
+    /// it equivocated): never forgotten.
+    pub fn latest(&self) -> Option<OpId> {
+        self.by_seq.back().copied()
     }
 
-    /// All ops with this seq (more than one if the author equivocated).
-    pub fn ops_at(&self, seq: u64) -> Vec<OpId> {
-        let mut ids: Vec<OpId> = self.op_at(seq).into_iter().collect();
-        if let Some(more) = self.conflicts.get(&seq) {
-            ids.extend(more.iter().copied());
-        }
-        ids
+    /// Whether the author has more than one op with `seq`.
+    pub fn equivocated_at(&self, seq: u64) -> bool {
+        self.conflicts.contains_key(&seq)
+    }
+
+    /// The listed op with this seq (`None` for a forgotten seq).
+    fn listed_at(&self, seq: u64) -> Option<OpId> {
+        let index = seq.checked_sub(self.forgotten + 1)?;
+        self.by_seq.get(usize::try_from(index).ok()?).copied()
+    }
+
+    /// The ids of every op with seq ≥ `from` that is listed: the listed
+    /// seqs and the equivocations (every op not forgotten is among them).
+    fn listed_from(&self, from: u64) -> impl Iterator<Item = OpId> + '_ {
+        let skip = from.saturating_sub(self.forgotten + 1);
+        let listed = self.by_seq.iter().skip(usize::try_from(skip).unwrap_or(usize::MAX)).copied();
+        listed.chain(self.conflicts.range(from..).flat_map(|(_, ids)| ids.iter().copied()))
     }
 }
 
@@ -121,12 +169,20 @@ pub enum PlaceError {
 /// The op graph of one partnership.
 #[derive(Debug, Default)]
 pub struct Dag {
-    nodes: Vec<Node>,
-    index: HashMap<OpId, u32>,
+    /// The ops held in memory (looked up by id, never iterated to decide
+    /// anything: a hash map's order is no one's business).
+    held: HashMap<OpId, Node>,
+    /// How many ops the graph has, held or forgotten.
+    count: u64,
     heads: BTreeSet<OpId>,
     chains: BTreeMap<MemberId, Chain>,
     equivocations: Vec<EquivocationProof>,
     max_height: u64,
+    /// Every op at or below this height that is not held was forgotten
+    /// (`None`: nothing was).
+    horizon: Option<u64>,
+    /// Where forgotten ops are read back from (none: nothing is forgotten).
+    archive: Option<Arc<dyn OpArchive>>,
 }
 
 impl Dag {
@@ -135,24 +191,88 @@ impl Dag {
         Dag::default()
     }
 
-    /// Number of ops.
+    /// Gives the graph an archive: from now on final ops may be forgotten.
+    pub fn set_archive(&mut self, archive: Arc<dyn OpArchive>) {
+        self.archive = Some(archive);
+    }
+
+    /// The first archive lookup that failed, if one did.
+    pub fn archive_failure(&self) -> Option<&str> {
+        self.archive.as_deref().and_then(|archive| archive.failure())
+    }
+
+    /// Number of ops, held or forgotten.
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        usize::try_from(self.count).unwrap_or(usize::MAX)
+    }
+
+    /// Number of ops held in memory.
+    pub fn held_len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// The height at or below which ops may have been forgotten.
+    pub fn horizon(&self) -> Option<u64> {
+        self.horizon
     }
 
     /// Whether the graph is empty.
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.count == 0
     }
 
-    /// Whether `id` is in the graph.
+    /// Whether `id` is in the graph (a store read if it is not held).
     pub fn contains(&self, id: &OpId) -> bool {
-        self.index.contains_key(id)
+        self.held.contains_key(id) || self.forgotten_height(id).is_some()
     }
 
-    /// The node with this id.
-    pub fn get(&self, id: &OpId) -> Option<&Node> {
-        self.index.get(id).map(|&i| &self.nodes[i as usize])
+    /// Whether `op` is in the graph. Unlike [`Dag::contains`] this reads the
+    /// store only for an op whose seq its author's chain has forgotten, so
+    /// a new op costs no store read.
+    pub fn contains_op(&self, op: &SignedOp) -> bool {
+        let id = op.id();
+        if self.held.contains_key(&id) {
+            return true;
+        }
+        let Some(chain) = self.chains.get(&op.author()) else { return false };
+        let seq = op.seq();
+        if chain.listed_at(seq) == Some(id) || chain.conflicts.get(&seq).is_some_and(|ids| ids.contains(&id))
+        {
+            return true;
+        }
+        seq <= chain.forgotten && self.forgotten_ops_at(&op.author(), seq).any(|other| other == id)
+    }
+
+    /// The node with this id if it is held in memory: the tail's ops, the
+    /// heads, each author's latest op and recent final ones always are.
+    pub fn held(&self, id: &OpId) -> Option<&Node> {
+        self.held.get(id)
+    }
+
+    /// The node with this id (read back from the store if forgotten).
+    pub fn get(&self, id: &OpId) -> Option<Node> {
+        if let Some(node) = self.held.get(id) {
+            return Some(node.clone());
+        }
+        let horizon = self.horizon?;
+        let (height, op) = self.archive.as_ref()?.op(id)?;
+        (height <= horizon && op.id() == *id).then_some(Node { op, height })
+    }
+
+    /// The height of `id`, if it is a forgotten op of the graph.
+    fn forgotten_height(&self, id: &OpId) -> Option<u64> {
+        let horizon = self.horizon?;
+        self.archive.as_ref()?.height_of(id).filter(|height| *height <= horizon)
+    }
+
+    /// The forgotten ops of `author` with `seq`.
+    fn forgotten_ops_at(&self, author: &MemberId, seq: u64) -> impl Iterator<Item = OpId> {
+        let horizon = self.horizon.unwrap_or(0);
+        let found = match (&self.archive, self.horizon) {
+            (Some(archive), Some(_)) => archive.ops_at(author, seq),
+            _ => Vec::new(),
+        };
+        found.into_iter().filter(move |(height, _)| *height <= horizon).map(|(_, id)| id)
     }
 
     /// The current heads (ops with no children), ascending.
@@ -175,21 +295,59 @@ impl Dag {
         &self.chains
     }
 
+    /// The op of `author` with `seq` (the first seen, if it equivocated and
+    /// is held; the first in the order, if its seq was forgotten).
+    pub fn op_at(&self, author: &MemberId, seq: u64) -> Option<OpId> {
+        let chain = self.chains.get(author)?;
+        if seq > chain.forgotten {
+            return chain.listed_at(seq);
+        }
+        self.ops_at(author, seq).into_iter().next()
+    }
+
+    /// Every op of `author` with `seq` (more than one if it equivocated),
+    /// ascending by id.
+    pub fn ops_at(&self, author: &MemberId, seq: u64) -> Vec<OpId> {
+        let Some(chain) = self.chains.get(author) else { return Vec::new() };
+        let mut ids: BTreeSet<OpId> = chain.listed_at(seq).into_iter().collect();
+        ids.extend(chain.conflicts.get(&seq).into_iter().flatten().copied());
+        if seq <= chain.forgotten {
+            ids.extend(self.forgotten_ops_at(author, seq));
+        }
+        ids.into_iter().collect()
+    }
+
+    /// Every op of `author` with seq ≥ `from`, ascending by `(seq, id)`.
+    /// Forgotten seqs cost a store read each.
+    pub fn ops_from(&self, author: &MemberId, from: u64) -> Vec<OpId> {
+        let Some(chain) = self.chains.get(author) else { return Vec::new() };
+        (from.max(1)..=chain.max_seq()).flat_map(|seq| self.ops_at(author, seq)).collect()
+    }
+
+    /// The ids of `author`'s ops with seq ≥ `from` that are listed in
+    /// memory: every such op that is held is among them (some may be
+    /// forgotten). What the ledger walks to find tail ops.
+    pub fn held_ops_from<'a>(&'a self, author: &MemberId, from: u64) -> impl Iterator<Item = OpId> + 'a {
+        self.chains.get(author).into_iter().flat_map(move |chain| chain.listed_from(from))
+    }
+
     /// Equivocation proofs, in the order they were found.
     pub fn equivocations(&self) -> &[EquivocationProof] {
         &self.equivocations
     }
 
-    /// All nodes, in insertion order.
+    /// The held nodes, ascending `(height, id)`: every op while nothing was
+    /// forgotten. O(n log n): for tests and tools.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.iter()
+        let mut nodes: Vec<&Node> = self.held.values().collect();
+        nodes.sort_unstable_by_key(|node| node.key());
+        nodes.into_iter()
     }
 
-    /// The whole order, ascending `(height, id)`. O(n log n): for tests and tools.
+    /// The order of the held ops, ascending `(height, id)`. O(n log n): for
+    /// tests and tools.
     pub fn order(&self) -> Vec<OrderKey> {
-        let mut keys: Vec<OrderKey> = self.nodes.iter().map(Node::key).collect();
-        keys.sort_unstable();
-        keys
+        self.nodes().map(Node::key).collect()
     }
 
     /// Whether `target` is in the past of (or among) `from`. Walks down only
@@ -227,7 +385,7 @@ impl Dag {
     /// parents) and duplicates. Signature, size, author and time rules are
     /// checked by the caller.
     pub fn place(&self, op: &SignedOp) -> Result<Placement, PlaceError> {
-        if self.contains(&op.id()) {
+        if self.contains_op(op) {
             return Err(PlaceError::Duplicate);
         }
         let unsigned = op.op();
@@ -238,7 +396,14 @@ impl Dag {
                 Err(PlaceError::SecondGenesis)
             };
         }
-        let missing: Vec<OpId> = unsigned.parents.iter().filter(|p| !self.contains(p)).copied().collect();
+        let mut found = Vec::with_capacity(unsigned.parents.len());
+        let mut missing = Vec::new();
+        for parent in &unsigned.parents {
+            match self.get(parent) {
+                Some(node) => found.push(node),
+                None => missing.push(*parent),
+            }
+        }
         if !missing.is_empty() {
             return Err(PlaceError::MissingParents(missing));
         }
@@ -246,8 +411,7 @@ impl Dag {
         let mut max_time = 0;
         let mut has_previous = false;
         let mut has_own_parent = false;
-        for parent in &unsigned.parents {
-            let node = &self.nodes[self.index[parent] as usize];
+        for node in &found {
             height = height.max(node.height + 1);
             max_time = max_time.max(node.op.op().time_ms);
             if node.op.author() == unsigned.author {
@@ -264,7 +428,7 @@ impl Dag {
             let known = self.chains.get(&unsigned.author).map_or(0, Chain::max_seq);
             return Err(PlaceError::SeqGap { seq: unsigned.seq, known });
         }
-        let equivocates_with = self.chains.get(&unsigned.author).and_then(|chain| chain.op_at(unsigned.seq));
+        let equivocates_with = self.op_at(&unsigned.author, unsigned.seq);
         Ok(Placement { height, max_parent_time_ms: max_time, equivocates_with })
     }
 
@@ -279,27 +443,94 @@ impl Dag {
         }
         self.heads.insert(id);
         self.max_height = self.max_height.max(placement.height);
+        let first = placement.equivocates_with.and_then(|first| self.get(&first));
         let chain = self.chains.entry(author).or_default();
         chain.tip_height = Some(chain.tip_height.map_or(placement.height, |t| t.max(placement.height)));
-        let proof = match placement.equivocates_with {
-            Some(first) => {
+        let proof = match (placement.equivocates_with, first) {
+            (Some(_), first) => {
                 chain.conflicts.entry(seq).or_default().push(id);
-                let first_op = Arc::clone(&self.nodes[self.index[&first] as usize].op);
-                EquivocationProof::new((*first_op).clone(), (*op).clone())
+                first.and_then(|first| EquivocationProof::new((*first.op).clone(), (*op).clone()))
             }
-            None => {
+            (None, _) => {
                 // The chain rule guarantees seq = max_seq + 1 here: seq - 1 is
                 // a parent, and seq itself is not taken.
                 debug_assert_eq!(seq, chain.max_seq() + 1);
-                chain.by_seq.push(id);
+                chain.by_seq.push_back(id);
                 None
             }
         };
         if let Some(proof) = &proof {
             self.equivocations.push(proof.clone());
         }
-        self.index.insert(id, self.nodes.len() as u32);
-        self.nodes.push(Node { op, height: placement.height });
+        self.held.insert(id, Node { op, height: placement.height });
+        self.count += 1;
         proof
     }
+
+    /// Forgets every held op at or below `horizon` except the heads, each
+    /// author's latest op and those `keep` asks to keep, and stops listing
+    /// the seqs whose ops all lie at or below it. Only a graph with an
+    /// archive forgets (without one this does nothing); the caller must have
+    /// persisted every op it forgets, and must pass only final heights, so
+    /// nothing forgotten is ever needed by the tail. Returns how many ops
+    /// left memory.
+    pub fn forget_up_to(&mut self, horizon: u64, keep: impl Fn(&SignedOp) -> bool) -> usize {
+        if self.archive.is_none() {
+            return 0;
+        }
+        let latest: BTreeSet<OpId> = self
+            .chains
+            .values()
+            .flat_map(|chain| {
+                let max = chain.max_seq();
+                chain.latest().into_iter().chain(chain.conflicts.get(&max).into_iter().flatten().copied())
+            })
+            .collect();
+        let before = self.held.len();
+        self.held.retain(|id, node| {
+            node.height > horizon || self.heads.contains(id) || latest.contains(id) || keep(&node.op)
+        });
+        let horizon = self.horizon.map_or(horizon, |h| h.max(horizon));
+        self.horizon = Some(horizon);
+        for chain in self.chains.values_mut() {
+            while chain.by_seq.len() > 1 {
+                let Some(front) = chain.by_seq.front() else { break };
+                // An id no longer held was forgotten, so it lies at or below
+                // the horizon.
+                if self.held.get(front).is_some_and(|node| node.height > horizon) {
+                    break;
+                }
+                chain.by_seq.pop_front();
+                chain.forgotten += 1;
+            }
+        }
+        before - self.held.len()
+    }
+
+    /// Forgets the oldest held ops at or below `up_to`, down to about
+    /// `keep_recent` of them, by [`Dag::forget_up_to`] (with `keep`). Does
+    /// nothing while at most `forget_above` are held at or below `up_to`.
+    /// Returns the horizon it forgot up to, if it forgot.
+    pub fn forget_oldest(
+        &mut self,
+        up_to: u64,
+        forget_above: usize,
+        keep_recent: usize,
+        keep: impl Fn(&SignedOp) -> bool,
+    ) -> Option<u64> {
+        self.archive.as_ref()?;
+        let mut heights: Vec<u64> =
+            self.held.values().map(|node| node.height).filter(|height| *height <= up_to).collect();
+        if heights.len() <= forget_above.max(keep_recent) {
+            return None;
+        }
+        let cut = heights.len() - keep_recent - 1;
+        let (_, horizon, _) = heights.select_nth_unstable(cut);
+        let horizon = *horizon;
+        self.forget_up_to(horizon, keep);
+        Some(horizon)
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -45,7 +45,7 @@ use super::state::{
 };
 use super::{crossing, publish, suspension};
 use crate::cert::StatementDigest;
-use crate::dag::{Dag, OrderKey, PendingBuffer, PendingLimits, PlaceError, Placement};
+use crate::dag::{Dag, OpArchive, OrderKey, PendingBuffer, PendingLimits, PlaceError, Placement};
 use crate::op::{
     Charter, EquivocationProof, Limits, MemberId, MemberKey, OpError, OpId, PartnershipId, Payload, SignedOp,
     UnsignedOp,
@@ -77,6 +77,28 @@ pub struct LedgerConfig {
     pub limits: Limits,
     /// Bounds of the buffer of ops waiting for parents.
     pub pending: PendingLimits,
+    /// How many final ops a ledger with an archive keeps in memory.
+    pub final_in_memory: FinalInMemory,
+}
+
+/// How many final ops a ledger with an archive ([`Ledger::set_archive`])
+/// holds in memory. The heads, each author's latest op and rekey ops are
+/// held whatever these say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FinalInMemory {
+    /// Final ops held before the oldest are forgotten: a busy partnership
+    /// forgets in steps of about `forget_above - keep_recent` ops, so the
+    /// cost of finding them is spread over the ops that made them final.
+    pub forget_above: usize,
+    /// The most recent final ops kept when forgetting: late duplicates and
+    /// ops built on recent history find their parents in memory.
+    pub keep_recent: usize,
+}
+
+impl Default for FinalInMemory {
+    fn default() -> Self {
+        FinalInMemory { forget_above: 8192, keep_recent: 2048 }
+    }
 }
 
 /// What became of an applied op.
@@ -172,6 +194,15 @@ fn outcome_size(outcome: &OpOutcome) -> usize {
         OpOutcome::Skipped { reason } => reason.len(),
         OpOutcome::Structural => 0,
     }
+}
+
+/// Ops replayed at start-up between two checks for final ops to forget.
+const REPLAY_FORGET_EVERY: u64 = 4096;
+
+/// Ops kept in memory however old: rekey ops, which the keyring reads on
+/// every change of key.
+fn pinned(op: &SignedOp) -> bool {
+    matches!(op.op().payload, Payload::Rekey { .. })
 }
 
 /// One partnership's ledger.
@@ -299,7 +330,26 @@ impl<E: Executor> Ledger<E> {
         snapshot: Option<Snapshot>,
         ops: impl IntoIterator<Item = SignedOp>,
     ) -> Result<Self, LedgerError> {
+        Self::restore_with(genesis, executor, config, snapshot, ops, None)
+    }
+
+    /// [`restore`](Self::restore), with an archive of the ops being
+    /// replayed (they are all stored): final ops are forgotten as the
+    /// replay goes, so a restart holds no more in memory than the running
+    /// node did.
+    pub(crate) fn restore_with(
+        genesis: SignedOp,
+        executor: E,
+        config: LedgerConfig,
+        snapshot: Option<Snapshot>,
+        ops: impl IntoIterator<Item = SignedOp>,
+        archive: Option<Arc<dyn OpArchive>>,
+    ) -> Result<Self, LedgerError> {
         let mut ledger = Ledger::new(genesis, executor, config)?;
+        if let Some(archive) = archive {
+            ledger.dag.set_archive(archive);
+        }
+        let mut replayed: u64 = 0;
         let snapshot_height = match snapshot {
             Some((height, pairs)) if height > 0 => {
                 let state = StateMap::from_pairs(pairs);
@@ -316,12 +366,20 @@ impl<E: Executor> Ledger<E> {
             if id == ledger.genesis.id() {
                 continue;
             }
-            if ledger.dag.contains(&id) {
+            if ledger.dag.contains_op(&op) {
                 continue;
             }
             let placement = ledger.dag.place(&op).map_err(|e| {
                 LedgerError::Inconsistent(format!("stored op {id} does not fit the graph: {e:?}"))
             })?;
+            replayed += 1;
+            if replayed.is_multiple_of(REPLAY_FORGET_EVERY) {
+                // Ops at this op's height may not all be replayed yet: only
+                // what lies below it may be forgotten.
+                let up_to = ledger.final_height.min(placement.height.saturating_sub(1));
+                let FinalInMemory { forget_above, keep_recent } = config.final_in_memory;
+                ledger.dag.forget_oldest(up_to, forget_above, keep_recent, pinned);
+            }
             let op = Arc::new(op);
             if snapshot_height.is_some_and(|h| placement.height <= h) {
                 if let Some(proof) = ledger.dag.insert(Arc::clone(&op), placement) {
@@ -343,6 +401,10 @@ impl<E: Executor> Ledger<E> {
             }
         }
         ledger.advance_finality();
+        if let Some(failure) = ledger.dag.archive_failure() {
+            return Err(LedgerError::Inconsistent(format!("replay stopped: {failure}")));
+        }
+        ledger.forget_final();
         // Anything received before the restart may still need our ack.
         for entry in ledger.tail.values() {
             if entry.op.op().payload.is_payload_bearing() {
@@ -351,6 +413,25 @@ impl<E: Executor> Ledger<E> {
         }
         ledger.last_own_insert.clear();
         Ok(ledger)
+    }
+
+    /// Gives the ledger an archive of its ops (the node's store): from now
+    /// on it may forget final ops ([`Ledger::forget_final`]) and read them
+    /// back from there when asked. Every op the ledger accepts must be
+    /// persisted before the next [`Ledger::forget_final`].
+    pub fn set_archive(&mut self, archive: Arc<dyn OpArchive>) {
+        self.dag.set_archive(archive);
+    }
+
+    /// Forgets the oldest final ops once more than
+    /// [`FinalInMemory::forget_above`] are held (keeping the most recent
+    /// ones, the heads, each author's latest op and rekey ops), if the
+    /// ledger has an archive. Returns the height up to
+    /// which it forgot, for the store to move its own index of those ops to
+    /// disk. Call it only when every accepted op is persisted.
+    pub fn forget_final(&mut self) -> Option<u64> {
+        let FinalInMemory { forget_above, keep_recent } = self.config.final_in_memory;
+        self.dag.forget_oldest(self.final_height, forget_above, keep_recent, pinned)
     }
 
     /// The partnership's id.
@@ -423,7 +504,7 @@ impl<E: Executor> Ledger<E> {
     /// Why applying stopped, if this node could not decide an op (missing
     /// code, a node fault). Applying resumes on the next insert.
     pub fn halted(&self) -> Option<&str> {
-        self.halted.as_deref()
+        self.halted.as_deref().or_else(|| self.dag.archive_failure())
     }
 
     /// Refusal counts by reason.
@@ -445,7 +526,7 @@ impl<E: Executor> Ledger<E> {
     /// tail, and the most recent final ops). A failed final op's error is
     /// always available from [`StateMap::failure`].
     pub fn outcome(&self, id: &OpId) -> Option<OpOutcome> {
-        if let Some(node) = self.dag.get(id)
+        if let Some(node) = self.dag.held(id)
             && let Some(entry) = self.tail.get(&node.key())
         {
             return entry.applied.as_ref().map(|a| a.outcome.clone());
@@ -509,7 +590,7 @@ impl<E: Executor> Ledger<E> {
         let author = key.member_id();
         let chain = self.dag.chain(&author);
         let seq = chain.map_or(0, |c| c.max_seq()) + 1;
-        let own_previous = chain.and_then(|c| c.op_at(seq - 1));
+        let own_previous = chain.and_then(|c| c.latest());
         let max_parents = self.config.limits.max_parents.max(1);
         let mut heads: Vec<(u64, OpId)> =
             self.dag.heads().iter().filter_map(|id| self.dag.get(id).map(|n| (n.height, *id))).collect();
@@ -624,7 +705,9 @@ impl<E: Executor> Ledger<E> {
             .iter()
             .map(|op| {
                 let id = op.id();
-                op.partnership() == self.partnership && !self.dag.contains(&id) && !self.pending.contains(&id)
+                op.partnership() == self.partnership
+                    && !self.dag.contains_op(op)
+                    && !self.pending.contains(&id)
             })
             .collect();
         let check = |(op, wanted): (&SignedOp, &bool)| wanted.then(|| op.verify(&limits));
@@ -654,7 +737,7 @@ impl<E: Executor> Ledger<E> {
         if op.partnership() != self.partnership {
             return Err(Refusal::WrongPartnership { expected: self.partnership, found: op.partnership() });
         }
-        if self.dag.contains(&id) {
+        if self.dag.contains_op(&op) {
             return Err(Refusal::Duplicate(id));
         }
         if self.pending.contains(&id) {
@@ -837,14 +920,14 @@ impl<E: Executor> Ledger<E> {
     /// Every rekey op in the graph, oldest first in the graph's order (its
     /// total order; concurrent rekeys sort by height, then id).
     pub fn rekeys(&self) -> Vec<Arc<SignedOp>> {
-        self.rekeys.values().filter_map(|id| self.dag.get(id)).map(|node| Arc::clone(&node.op)).collect()
+        self.rekeys.values().filter_map(|id| self.dag.get(id)).map(|node| node.op).collect()
     }
 
     /// `member`'s attest op stating the statement with `digest`, if one is
     /// in the graph.
     pub fn attestation(&self, digest: &StatementDigest, member: &MemberId) -> Option<Arc<SignedOp>> {
         let id = self.attestations.get(digest)?.get(member)?;
-        self.dag.get(id).map(|node| Arc::clone(&node.op))
+        self.dag.get(id).map(|node| node.op)
     }
 
     /// Puts a checked op into the graph and applies what can be applied.
@@ -897,7 +980,8 @@ impl<E: Executor> Ledger<E> {
         let author = op.author();
         let mut stack = vec![op.id()];
         while let Some(id) = stack.pop() {
-            let Some(node) = self.dag.get(&id) else { continue };
+            // Tail ops are always held: one not held is final.
+            let Some(node) = self.dag.held(&id) else { continue };
             let key = node.key();
             let Some(entry) = self.tail.get_mut(&key) else { continue };
             if entry.seen_by.insert(author) {
@@ -987,10 +1071,9 @@ impl<E: Executor> Ledger<E> {
                     .copied()
                     .unwrap_or(u64::MAX)
                     .min(wanted.get(member).copied().unwrap_or(u64::MAX));
-                let chain = self.dag.chain(member)?;
-                (low.saturating_add(1)..=chain.max_seq())
-                    .flat_map(|s| chain.ops_at(s))
-                    .filter_map(|id| self.dag.get(&id).map(|n| n.key()))
+                self.dag
+                    .held_ops_from(member, low.saturating_add(1))
+                    .filter_map(|id| self.dag.held(&id).map(|n| n.key()))
                     .filter(|key| self.tail.contains_key(key))
                     .min()
             })
@@ -1005,10 +1088,10 @@ impl<E: Executor> Ledger<E> {
         let seq = proof.seq();
         let from = self.excluded.get(&author).map_or(seq, |&s| s.min(seq));
         self.excluded.insert(author, from);
-        let Some(chain) = self.dag.chain(&author) else { return };
-        let earliest = (from..=chain.max_seq())
-            .flat_map(|s| chain.ops_at(s))
-            .filter_map(|id| self.dag.get(&id).map(|n| n.key()))
+        let earliest = self
+            .dag
+            .held_ops_from(&author, from)
+            .filter_map(|id| self.dag.held(&id).map(|n| n.key()))
             .filter(|key| self.tail.contains_key(key))
             .min();
         if let Some(key) = earliest {
@@ -1106,10 +1189,10 @@ impl<E: Executor> Ledger<E> {
         let author = op.author();
         let seq = op.seq();
         let mut evidence: Option<Write> = None;
-        if let Some(chain) = self.dag.chain(&author) {
-            let twins = chain.ops_at(seq);
-            let sorts_after_a_twin = twins.len() > 1
-                && twins.iter().any(|t| *t != key.id && self.dag.get(t).is_some_and(|n| n.key() < key));
+        if self.dag.chain(&author).is_some_and(|chain| chain.equivocated_at(seq)) {
+            let twins = self.dag.ops_at(&author, seq);
+            let sorts_after_a_twin =
+                twins.iter().any(|t| *t != key.id && self.dag.get(t).is_some_and(|n| n.key() < key));
             if sorts_after_a_twin {
                 let from = self.optimistic.equivocation_from(&author).map_or(seq, |s| s.min(seq));
                 evidence = Some((evidence_key(&author), Some(from.to_be_bytes().to_vec())));
@@ -1344,9 +1427,12 @@ impl<E: Executor> Ledger<E> {
                 !self.vote_expired(member, *cut, *time_ms, (*height).max(self.final_height))
             })
             .filter_map(|((member, cut, _, height, recorded), ended_at)| {
-                let chain = self.dag.chain(&member)?;
-                let next_height =
-                    chain.ops_at(cut + 1).iter().filter_map(|id| self.dag.get(id).map(|n| n.height)).min()?;
+                let next_height = self
+                    .dag
+                    .ops_at(&member, cut + 1)
+                    .iter()
+                    .filter_map(|id| self.dag.get(id).map(|n| n.height))
+                    .min()?;
                 Some(VoteCap { next_height, ended_at, height, recorded })
             })
             .collect()
@@ -1387,8 +1473,8 @@ impl<E: Executor> Ledger<E> {
             .filter(|m| {
                 self.dag
                     .chain(m)
-                    .and_then(|c| c.op_at(c.max_seq()))
-                    .and_then(|id| self.dag.get(&id))
+                    .and_then(|c| c.latest())
+                    .and_then(|id| self.dag.held(&id))
                     .is_none_or(|n| n.op.op().time_ms <= high)
             })
             .count();

@@ -26,7 +26,8 @@ mod suspension;
 pub mod testing;
 
 pub use self::core::{
-    Insertion, Ledger, LedgerConfig, Notification, NotificationKind, OpOutcome, Origin, Snapshot,
+    FinalInMemory, Insertion, Ledger, LedgerConfig, Notification, NotificationKind, OpOutcome, Origin,
+    Snapshot,
 };
 pub use dispatch::{MAX_EVENT_BYTES_PER_OP, MAX_INVOCATIONS_PER_OP, ModuleEvent};
 pub use error::{LedgerError, Refusal};
@@ -34,6 +35,6 @@ pub use executor::{ExecError, Executor, HostEnv, Invocation, Invoked, Output};
 pub use lthash::LtHash;
 #[cfg(any(test, feature = "testing"))]
 pub use native::{NativeExecutor, NativeModule};
-pub use persist::OpenError;
+pub use persist::{OpenError, StoreArchive};
 pub use state::{CodeRecord, ModuleRecord, ParticipantRecord, StateMap, SuspensionRecord, VoteRecord, Write};
 pub use suspension::SYSTEM_EVENTS;

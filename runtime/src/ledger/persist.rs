@@ -5,13 +5,18 @@
 //! [`Ledger::save_final`] writes the final-state delta (incremental
 //! snapshot), and [`Ledger::open`] rebuilds a ledger from the stored ops and
 //! snapshot, replaying only the ops above the snapshot's final height.
+//! [`StoreArchive`] is the store seen as the graph's archive: where the
+//! final ops a ledger forgot are read back from.
+
+use std::sync::{Arc, OnceLock};
 
 use thiserror::Error;
 
 use super::core::{Ledger, LedgerConfig};
 use super::error::LedgerError;
 use super::executor::Executor;
-use crate::op::PartnershipId;
+use crate::dag::OpArchive;
+use crate::op::{MemberId, OpId, PartnershipId, SignedOp};
 use crate::store::{FinalDelta, Store, StoreError};
 
 /// Why a ledger could not be rebuilt from the store.
@@ -44,12 +49,37 @@ impl<E: Executor> Ledger<E> {
 
     /// Rebuilds partnership `p`'s ledger from `store`: the genesis, the final
     /// snapshot, and every stored op (those above the snapshot are applied
-    /// again; those at or below only rejoin the graph).
+    /// again; those at or below only rejoin the graph). The ledger holds
+    /// every op in memory; a node uses [`Ledger::open_with_archive`].
     pub fn open(
         store: &Store,
         p: &PartnershipId,
         executor: E,
         config: LedgerConfig,
+    ) -> Result<Self, OpenError> {
+        Self::open_inner(store, p, executor, config, None)
+    }
+
+    /// [`Ledger::open`], keeping `store` as the ledger's archive: final ops
+    /// leave memory as the replay goes and afterwards
+    /// ([`Ledger::forget_final`]), and are read back from the store when
+    /// asked.
+    pub fn open_with_archive(
+        store: &Arc<Store>,
+        p: &PartnershipId,
+        executor: E,
+        config: LedgerConfig,
+    ) -> Result<Self, OpenError> {
+        let archive: Arc<dyn OpArchive> = Arc::new(StoreArchive::new(Arc::clone(store), *p));
+        Self::open_inner(store, p, executor, config, Some(archive))
+    }
+
+    fn open_inner(
+        store: &Store,
+        p: &PartnershipId,
+        executor: E,
+        config: LedgerConfig,
+        archive: Option<Arc<dyn OpArchive>>,
     ) -> Result<Self, OpenError> {
         let mut ops = store.iter_ops(p, 0, REPLAY_PAGE);
         let genesis = match ops.next() {
@@ -71,10 +101,55 @@ impl<E: Executor> Ledger<E> {
                 None
             }
         });
-        let ledger = Ledger::restore(genesis, executor, config, snapshot, rest);
+        let ledger = Ledger::restore_with(genesis, executor, config, snapshot, rest, archive);
         if let Some(e) = failure {
             return Err(e.into());
         }
         Ok(ledger?)
+    }
+}
+
+/// One partnership's ops in the store, as the graph's [`OpArchive`].
+#[derive(Debug)]
+pub struct StoreArchive {
+    store: Arc<Store>,
+    partnership: PartnershipId,
+    failure: OnceLock<String>,
+}
+
+impl StoreArchive {
+    /// The archive of partnership `partnership`'s ops in `store`.
+    pub fn new(store: Arc<Store>, partnership: PartnershipId) -> Self {
+        StoreArchive { store, partnership, failure: OnceLock::new() }
+    }
+
+    /// The answer of a store read, or `None` (and the failure remembered).
+    fn answer<T>(&self, result: Result<Option<T>, StoreError>) -> Option<T> {
+        result.unwrap_or_else(|error| {
+            tracing::error!(partnership = %self.partnership, %error, "cannot read a forgotten op back from the store");
+            let _ = self.failure.set(format!("the store could not read an op back: {error}"));
+            None
+        })
+    }
+}
+
+impl OpArchive for StoreArchive {
+    fn height_of(&self, id: &OpId) -> Option<u64> {
+        self.answer(self.store.get_op(&self.partnership, id).map(|found| found.map(|(height, _)| height)))
+    }
+
+    fn op(&self, id: &OpId) -> Option<(u64, Arc<SignedOp>)> {
+        self.answer(
+            self.store.get_op(&self.partnership, id).map(|found| found.map(|(h, op)| (h, Arc::new(op)))),
+        )
+    }
+
+    fn ops_at(&self, author: &MemberId, seq: u64) -> Vec<(u64, OpId)> {
+        let ops = self.answer(self.store.ops_by_author(&self.partnership, author, seq, 1).map(Some));
+        ops.unwrap_or_default().iter().filter_map(|op| Some((self.height_of(&op.id())?, op.id()))).collect()
+    }
+
+    fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
     }
 }

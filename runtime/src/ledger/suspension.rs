@@ -79,7 +79,7 @@ pub(crate) fn past_contains(dag: &Dag, from: &[OpId], target: &OpId) -> bool {
 pub(crate) fn check_cut(dag: &Dag, op: &SignedOp) -> Result<(), String> {
     let Payload::Suspend { member, cut_seq } = &op.op().payload else { return Ok(()) };
     let parents = &op.op().parents;
-    let ops_at = |seq: u64| dag.chain(member).map(|chain| chain.ops_at(seq)).unwrap_or_default();
+    let ops_at = |seq: u64| dag.ops_at(member, seq);
     if *cut_seq > 0 && !ops_at(*cut_seq).iter().any(|id| past_contains(dag, parents, id)) {
         return Err(format!(
             "the vote names {member}'s op {cut_seq} as the cut, but that op is not in its past"
@@ -185,9 +185,7 @@ fn vote(
     let cut_height = if cut_seq == 0 {
         target.admitted_at
     } else {
-        dag.chain(&member)
-            .map(|chain| chain.ops_at(cut_seq))
-            .unwrap_or_default()
+        dag.ops_at(&member, cut_seq)
             .iter()
             .filter_map(|id| dag.get(id).map(|n| n.height))
             .min()
@@ -265,13 +263,11 @@ fn readmit(state: &StateMap, dag: &Dag, op: &SignedOp, member: MemberId, key: Or
     let Some(mut record) = state.suspension(&member).filter(SuspensionRecord::is_current) else {
         return Err(format!("{member} is not suspended; there is nothing to readmit"));
     };
-    let chain = dag.chain(&member);
-    let request = chain.and_then(|chain| {
-        (record.cut_seq + 1..=chain.max_seq()).find(|seq| {
-            chain.ops_at(*seq).iter().any(|id| {
-                dag.get(id).is_some_and(|n| n.op.op().payload == Payload::Resume)
-                    && past_contains(dag, &op.op().parents, id)
-            })
+    let max_seq = dag.chain(&member).map_or(0, |chain| chain.max_seq());
+    let request = (record.cut_seq + 1..=max_seq).find(|seq| {
+        dag.ops_at(&member, *seq).iter().any(|id| {
+            dag.get(id).is_some_and(|n| n.op.op().payload == Payload::Resume)
+                && past_contains(dag, &op.op().parents, id)
         })
     });
     let Some(resumed_seq) = request else {

@@ -42,10 +42,11 @@ pub(crate) fn next_action(
     let max_seq = |member: &MemberId| ledger.dag().chain(member).map_or(0, |c| c.max_seq());
     let asked_to_return = |member: &MemberId| {
         let Some(record) = state.suspension(member).filter(|r| r.is_current()) else { return false };
-        let Some(chain) = ledger.dag().chain(member) else { return false };
-        (record.cut_seq + 1..=chain.max_seq())
-            .flat_map(|seq| chain.ops_at(seq))
-            .any(|id| ledger.dag().get(&id).is_some_and(|n| n.op.op().payload == Payload::Resume))
+        ledger
+            .dag()
+            .ops_from(member, record.cut_seq + 1)
+            .iter()
+            .any(|id| ledger.dag().get(id).is_some_and(|n| n.op.op().payload == Payload::Resume))
     };
     if state.is_suspended(me) {
         return (!asked_to_return(me)).then_some(Payload::Resume);

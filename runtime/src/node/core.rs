@@ -18,6 +18,7 @@ use crate::host::WasmExecutor;
 pub use crate::ledger::Origin;
 use crate::ledger::{
     Executor, Insertion, Ledger, LedgerConfig, Notification, NotificationKind, OpOutcome, Refusal,
+    StoreArchive,
 };
 use crate::op::{Charter, CodeHash, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp, UnsignedOp};
 use crate::store::Store;
@@ -81,7 +82,8 @@ impl Default for CoreConfig {
 
 /// The synchronous heart of a node.
 pub struct NodeCore {
-    store: Store,
+    /// Shared with every ledger, as the archive of the final ops it forgot.
+    store: Arc<Store>,
     executor: Arc<WasmExecutor>,
     key: MemberKey,
     member: MemberId,
@@ -150,10 +152,12 @@ impl NodeCore {
                 tracing::warn!(code = %hash.short(), "stored code is no usable module: {error}");
             }
         }
+        let store = Arc::new(store);
         let mut ledgers = BTreeMap::new();
         for partnership in store.partnerships()? {
-            let mut ledger = Ledger::open(&store, &partnership, Arc::clone(&executor), config.ledger)
-                .map_err(|e| NodeError::Open { partnership, message: e.to_string() })?;
+            let mut ledger =
+                Ledger::open_with_archive(&store, &partnership, Arc::clone(&executor), config.ledger)
+                    .map_err(|e| NodeError::Open { partnership, message: e.to_string() })?;
             keep_published_code(&store, &mut ledger)?;
             ledgers.insert(partnership, ledger);
         }
@@ -281,12 +285,13 @@ impl NodeCore {
         if !missing.is_empty() {
             return Err(NodeError::MissingCode(missing));
         }
-        let ledger = Ledger::new(genesis.clone(), Arc::clone(&self.executor), self.config.ledger)
+        let mut ledger = Ledger::new(genesis.clone(), Arc::clone(&self.executor), self.config.ledger)
             .map_err(|e| NodeError::BadGenesis(e.to_string()))?;
         let partnership = ledger.partnership();
         if self.ledgers.contains_key(&partnership) {
             return Ok(partnership);
         }
+        ledger.set_archive(Arc::new(StoreArchive::new(Arc::clone(&self.store), partnership)));
         self.store.append_ops(&partnership, &[(0, &genesis)])?;
         self.ledgers.insert(partnership, ledger);
         self.touched.insert(partnership);
@@ -809,11 +814,18 @@ impl NodeCore {
     /// have advanced since its last one (the others have nothing to save).
     fn save_snapshots(&mut self) -> Result<(), NodeError> {
         for partnership in std::mem::take(&mut self.unsnapshotted) {
-            if let Some(ledger) = self.ledgers.get_mut(&partnership)
-                && let Err(e) = ledger.save_final(&self.store)
-            {
+            let Some(ledger) = self.ledgers.get_mut(&partnership) else { continue };
+            if let Err(e) = ledger.save_final(&self.store) {
                 self.unsnapshotted.insert(partnership);
                 return Err(e.into());
+            }
+            // Every accepted op is durable here (held acks are committed
+            // before a snapshot), so final ones may leave memory; the
+            // store's index of them follows them to disk.
+            if !self.held.contains_key(&partnership)
+                && let Some(horizon) = ledger.forget_final()
+            {
+                tracing::debug!(%partnership, horizon, held = ledger.dag().held_len(), "final ops left memory");
             }
         }
         Ok(())

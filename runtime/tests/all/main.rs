@@ -4,6 +4,7 @@ mod support;
 
 mod crossing;
 mod equivocation;
+mod forgetting;
 mod ledger_bad_input;
 mod ledger_order;
 mod node;

@@ -420,10 +420,10 @@ impl World {
     fn asked_to_return(&self, who: usize, member: MemberId) -> bool {
         let view = &self.views[who];
         let Some(record) = view.optimistic_state().suspension(&member) else { return false };
-        let Some(chain) = view.dag().chain(&member) else { return false };
-        (record.cut_seq + 1..=chain.max_seq())
-            .flat_map(|s| chain.ops_at(s))
-            .any(|id| view.dag().get(&id).is_some_and(|n| n.op.op().payload == Payload::Resume))
+        view.dag()
+            .ops_from(&member, record.cut_seq + 1)
+            .iter()
+            .any(|id| view.dag().get(id).is_some_and(|n| n.op.op().payload == Payload::Resume))
     }
 
     /// Prints every view's order and outcomes (`SUSPENSION_DEBUG=1`).

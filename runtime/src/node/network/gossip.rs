@@ -145,7 +145,7 @@ impl NetworkHalf {
                 node = %self.key.member_id(), peer = %source, op = %id, author = %op.author(), seq = op.seq(),
                 "gossip op in"
             );
-            if ledger.dag().contains(&id) || self.open_verdicts.contains_key(&id) || !in_batch.insert(id) {
+            if ledger.dag().contains_op(&op) || self.open_verdicts.contains_key(&id) || !in_batch.insert(id) {
                 self.report(msg_id, source, Verdict::Ignore).await;
                 continue;
             }

@@ -1,0 +1,248 @@
+//! Final ops leaving memory: a ledger that forgets its final ops (and reads
+//! them back from the store when asked) decides exactly as one that holds
+//! every op, also when ops reach into the forgotten past: a late op built
+//! on an old view, an equivocation of an old seq, an old op delivered again,
+//! and across a restart.
+
+use std::sync::Arc;
+
+use polypact::ledger::{FinalInMemory, Insertion, Ledger, LedgerConfig, NativeExecutor, Refusal};
+use polypact::op::{MemberKey, OpId, Payload, SignedOp, UnsignedOp};
+use polypact::store::Store;
+use serde_json::json;
+
+use crate::support::{T0, call, charter, executor, genesis, keys, ledger};
+
+/// Forget early and often, so a few hundred ops cross the horizon many times.
+fn forgetful_config() -> LedgerConfig {
+    LedgerConfig { final_in_memory: FinalInMemory { forget_above: 16, keep_recent: 4 }, ..Default::default() }
+}
+
+/// The same partnership twice: `plain` holds every op, `forgetful` forgets
+/// final ops into `store` after each persisted insert.
+struct Pair {
+    keys: Vec<MemberKey>,
+    plain: Ledger<NativeExecutor>,
+    forgetful: Ledger<NativeExecutor>,
+    store: Arc<Store>,
+    /// Every op either accepted, in order.
+    seen: Vec<SignedOp>,
+    now: u64,
+    forgot: usize,
+    /// Whether outcomes are compared (not after `forgetful` restarted).
+    outcomes: bool,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let keys = keys(3);
+        let members: Vec<_> = keys.iter().map(MemberKey::member_id).collect();
+        let genesis = genesis(&keys[0], charter(&members));
+        let store = Arc::new(Store::open_in_memory().expect("store"));
+        store.append_ops(&genesis.partnership(), &[(0, &genesis)]).expect("genesis stored");
+        let forgetful =
+            Ledger::open_with_archive(&store, &genesis.partnership(), executor(), forgetful_config())
+                .expect("opens");
+        Pair {
+            keys,
+            plain: ledger(&genesis),
+            forgetful,
+            store,
+            seen: vec![genesis],
+            now: T0,
+            forgot: 0,
+            outcomes: true,
+        }
+    }
+
+    /// Inserts `op` into both; persists what the forgetful one accepted,
+    /// lets it forget, and checks both answered and decided alike.
+    fn insert(&mut self, op: SignedOp) -> Result<Insertion, Refusal> {
+        self.now += 5;
+        let plain = self.plain.insert(op.clone(), self.now);
+        let forgetful = self.forgetful.insert(op.clone(), self.now);
+        assert_eq!(plain, forgetful, "the two ledgers answer op {} differently", op.id());
+        if let Ok(insertion) = &forgetful {
+            let ops: Vec<(u64, SignedOp)> = insertion
+                .accepted
+                .iter()
+                .map(|(id, height)| {
+                    (*height, (*self.forgetful.dag().get(id).expect("accepted op").op).clone())
+                })
+                .collect();
+            let refs: Vec<(u64, &SignedOp)> = ops.iter().map(|(h, op)| (*h, op)).collect();
+            self.store.append_ops(&op.partnership(), &refs).expect("persisted");
+            self.seen.extend(ops.into_iter().map(|(_, op)| op));
+            self.forgetful.save_final(&self.store).expect("snapshot saved");
+            if self.forgetful.forget_final().is_some() {
+                self.forgot += 1;
+            }
+        }
+        self.check_alike();
+        forgetful
+    }
+
+    /// `who` authors `payload` on the current heads.
+    fn author(&mut self, who: usize, payload: Payload) -> SignedOp {
+        let op = self.plain.create_op(&self.keys[who], payload, self.now + 5);
+        assert_eq!(op, self.forgetful.create_op(&self.keys[who], op.op().payload.clone(), self.now + 5));
+        self.insert(op.clone()).expect("accepted");
+        op
+    }
+
+    fn check_alike(&self) {
+        check_alike(&self.plain, &self.forgetful, &self.seen, self.outcomes);
+    }
+}
+
+/// Everything a caller can ask of the two ledgers is the same (the outcomes
+/// of recent final ops only if neither restarted: they are remembered in
+/// memory, not stored).
+fn check_alike(
+    plain: &Ledger<NativeExecutor>,
+    other: &Ledger<NativeExecutor>,
+    seen: &[SignedOp],
+    outcomes: bool,
+) {
+    assert_eq!(plain.final_height(), other.final_height());
+    assert_eq!(plain.optimistic_height(), other.optimistic_height());
+    assert_eq!(plain.final_root(), other.final_root());
+    assert_eq!(plain.optimistic_root(), other.optimistic_root());
+    assert_eq!(plain.final_op_count(), other.final_op_count());
+    assert_eq!(plain.dag().heads(), other.dag().heads());
+    assert_eq!(plain.dag().len(), other.dag().len());
+    assert_eq!(plain.excluded(), other.excluded());
+    assert_eq!(plain.waiting_for(), other.waiting_for());
+    for op in seen.iter().rev().take(40).chain(seen.iter().step_by(7)) {
+        let id = op.id();
+        assert_eq!(plain.is_final(&id), other.is_final(&id), "is_final of {id}");
+        if outcomes {
+            assert_eq!(plain.outcome(&id), other.outcome(&id), "outcome of {id}");
+        }
+        assert_eq!(
+            plain.dag().get(&id).map(|n| n.height),
+            other.dag().get(&id).map(|n| n.height),
+            "height of {id}"
+        );
+    }
+    for (member, chain) in plain.dag().chains() {
+        let theirs = other.dag().chain(member).expect("same authors");
+        assert_eq!(chain.max_seq(), theirs.max_seq());
+        assert_eq!(chain.tip_height(), theirs.tip_height());
+        for seq in [1, chain.max_seq() / 2, chain.max_seq()] {
+            assert_eq!(
+                plain.dag().ops_at(member, seq),
+                other.dag().ops_at(member, seq),
+                "{member} seq {seq}"
+            );
+        }
+    }
+}
+
+fn workload_step(pair: &mut Pair, i: u64) {
+    let who = (i % 3) as usize;
+    let payload = match i % 6 {
+        0 | 1 => call(json!({"add": {"key": "n", "by": i}})),
+        2 => call(json!({"set": {"key": format!("k{}", i % 5), "value": i.to_string()}})),
+        3 => call(json!({"fail": "deliberately"})),
+        _ => Payload::Ack,
+    };
+    pair.author(who, payload);
+}
+
+/// An op of `key` with `seq` on `parents`, signed.
+fn op_on(pair: &Pair, key: &MemberKey, seq: u64, mut parents: Vec<OpId>, payload: Payload) -> SignedOp {
+    parents.sort();
+    UnsignedOp {
+        partnership: pair.plain.partnership(),
+        author: key.member_id(),
+        seq,
+        parents,
+        time_ms: pair.now + 5,
+        payload,
+    }
+    .sign(key)
+}
+
+#[test]
+fn a_ledger_that_forgets_final_ops_decides_as_one_that_holds_them() {
+    let mut pair = Pair::new();
+    for i in 0..240 {
+        workload_step(&mut pair, i);
+    }
+    assert!(pair.forgot >= 5, "forgot {} times", pair.forgot);
+    let held = pair.forgetful.dag().held_len();
+    assert!(held < 60, "{held} of {} ops still held", pair.forgetful.dag().len());
+    assert_eq!(pair.plain.dag().held_len(), pair.plain.dag().len());
+
+    // An old op delivered again is a duplicate, though it left memory.
+    let old = pair.seen[20].clone();
+    assert!(pair.forgetful.dag().held(&old.id()).is_none());
+    assert!(matches!(pair.insert(old.clone()), Err(Refusal::Duplicate(id)) if id == old.id()));
+    assert!(matches!(pair.forgetful.insert_synced(old.clone(), pair.now), Err(Refusal::Duplicate(_))));
+
+    // A late op of C built on an old view: its own latest op and an op long
+    // forgotten. Both ledgers place it at the same height, alike.
+    let all = keys(3);
+    let c = &all[2];
+    let c_latest = pair.plain.dag().chain(&c.member_id()).and_then(|chain| chain.latest()).expect("C wrote");
+    let c_seq = pair.plain.dag().chain(&c.member_id()).expect("C wrote").max_seq() + 1;
+    let late = op_on(
+        &pair,
+        c,
+        c_seq,
+        vec![c_latest, pair.seen[30].id()],
+        call(json!({"add": {"key": "late", "by": 1}})),
+    );
+    pair.insert(late).expect("the late op is accepted");
+
+    // A names a parent that exists nowhere: both wait for it.
+    let a = &all[0];
+    let a_latest = pair.plain.dag().chain(&a.member_id()).and_then(|chain| chain.latest()).expect("A wrote");
+    let a_seq = pair.plain.dag().chain(&a.member_id()).expect("A wrote").max_seq() + 1;
+    let orphan = op_on(&pair, a, a_seq, vec![a_latest, OpId([7; 32])], Payload::Ack);
+    let waiting = pair.insert(orphan).expect("held back");
+    assert_eq!(waiting.waiting_for, vec![OpId([7; 32])]);
+
+    // B equivocates on a seq whose ops left memory long ago: the proof is
+    // found (the first op read back from the store) and B's payloads from
+    // that seq on are excluded, alike on both.
+    let b = &all[1];
+    let b_id = b.member_id();
+    let first = pair.plain.dag().op_at(&b_id, 5).expect("B's fifth op");
+    assert!(pair.forgetful.dag().held(&first).is_none(), "B's fifth op left memory");
+    let previous = pair.plain.dag().op_at(&b_id, 4).expect("B's fourth op");
+    let twin = op_on(&pair, b, 5, vec![previous], call(json!({"add": {"key": "twin", "by": 2}})));
+    let insertion = pair.insert(twin).expect("an equivocation is kept as structure");
+    let proof = insertion.equivocation.expect("the equivocation is proven");
+    assert_eq!(proof.seq(), 5);
+    assert_eq!(pair.forgetful.excluded().get(&b_id), Some(&5));
+
+    for i in 240..300 {
+        workload_step(&mut pair, i);
+    }
+}
+
+#[test]
+fn a_restart_with_the_archive_holds_only_the_recent_ops_and_decides_alike() {
+    let mut pair = Pair::new();
+    for i in 0..200 {
+        workload_step(&mut pair, i);
+    }
+    pair.forgetful.save_final(&pair.store).expect("saved");
+    let p = pair.plain.partnership();
+    let mut restarted =
+        Ledger::open_with_archive(&pair.store, &p, executor(), forgetful_config()).expect("reopens");
+    check_alike(&pair.plain, &restarted, &pair.seen, false);
+    let held = restarted.dag().held_len();
+    assert!(held < 60, "{held} of {} ops held after the restart", restarted.dag().len());
+
+    // It goes on as the one that never stopped.
+    pair.forgetful = restarted;
+    pair.outcomes = false;
+    for i in 200..260 {
+        workload_step(&mut pair, i);
+    }
+    restarted = Ledger::open(&pair.store, &p, executor(), LedgerConfig::default()).expect("reopens in full");
+    check_alike(&pair.plain, &restarted, &pair.seen, false);
+}
