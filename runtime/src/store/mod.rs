@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+mod archive;
 mod code;
 mod db;
 mod error;
