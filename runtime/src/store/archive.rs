@@ -145,7 +145,11 @@ impl Store {
             let mut archive = index.archive.clone();
             let txn = self.write_txn()?;
             for level in full {
-                self.merge_level(&snapshot, &txn, p, &mut archive, level)?;
+                // Runs of the committed state only: the snapshot cannot
+                // read a run merged in this transaction.
+                let sources: Vec<Run> =
+                    index.archive.runs.iter().filter(|run| run.level == level).copied().collect();
+                self.merge_runs(&snapshot, &txn, p, &mut archive, &sources)?;
             }
             self.write_run(&txn, p, &mut archive, &entries)?;
             self.write_authors(&txn, p, &mut archive, &entries)?;
@@ -277,25 +281,25 @@ impl Store {
         Ok(())
     }
 
-    /// Merges every run of `level` (all committed, read from `snapshot`)
-    /// into one new run of the next level, and deletes them. An id in two
-    /// runs (only a caller bug can archive an op twice) keeps the newest
-    /// run's height.
-    fn merge_level(
+    /// Merges `sources`, committed runs of one level (read from
+    /// `snapshot`), into one new run of the next level, and deletes them.
+    /// An id in two runs (only a caller bug can archive an op twice) keeps
+    /// the newest run's height. Reads stream, one entry per run at a time.
+    fn merge_runs(
         &self,
         snapshot: &ReadTransaction,
         txn: &WriteTransaction,
         p: &PartnershipId,
         archive: &mut Archive,
-        level: u64,
+        sources: &[Run],
     ) -> Result<(), StoreError> {
         let what = "merging archived runs";
-        let sources: Vec<Run> = archive.runs.iter().filter(|run| run.level == level).copied().collect();
+        let Some(level) = sources.first().map(|run| run.level) else { return Ok(()) };
         let merged = archive.next_run();
         let source_table = snapshot.open_table(ARCHIVED_IDS).map_err(self.ctx(what))?;
         let mut cursors = Vec::with_capacity(sources.len());
         let mut heads = Vec::with_capacity(sources.len());
-        for run in &sources {
+        for run in sources {
             let (first, last) = run_id_keys(p, run.number);
             let mut cursor = source_table.range::<&RunIdKey>(&first..=&last).map_err(self.ctx(what))?;
             heads.push(self.next_archived(&mut cursor)?);
@@ -303,12 +307,7 @@ impl Store {
         }
         let mut ids = txn.open_table(ARCHIVED_IDS).map_err(self.ctx(what))?;
         let mut written = 0u64;
-        // The smallest id at the head of any run; the newest run wins a tie.
-        while let Some((id, height)) =
-            heads.iter().flatten().fold(None, |smallest: Option<(OpId, u64)>, &(id, height)| {
-                if smallest.is_none_or(|(best, _)| id <= best) { Some((id, height)) } else { smallest }
-            })
-        {
+        while let Some((id, height)) = smallest_head(&heads) {
             for (head, cursor) in heads.iter_mut().zip(&mut cursors) {
                 if head.is_some_and(|(at, _)| at == id) {
                     *head = self.next_archived(cursor)?;
@@ -318,14 +317,14 @@ impl Store {
             written += 1;
         }
         let mut runs = txn.open_table(ARCHIVED_RUNS).map_err(self.ctx(what))?;
-        for run in &sources {
+        for run in sources {
             let (first, last) = run_id_keys(p, run.number);
             ids.retain_in::<&RunIdKey, _>(&first..=&last, |_, _| false).map_err(self.ctx(what))?;
             runs.remove(&run_key(p, run.number)).map_err(self.ctx(what))?;
         }
         let run = Run { number: merged, level: level + 1, len: written };
         runs.insert(&run_key(p, run.number), (run.level, run.len)).map_err(self.ctx(what))?;
-        archive.runs.retain(|kept| kept.level != level);
+        archive.runs.retain(|kept| !sources.contains(kept));
         archive.runs.push(run);
         archive.count = archive.count - sources.iter().map(|run| run.len).sum::<u64>() + written;
         Ok(())
@@ -450,5 +449,40 @@ impl Store {
             out.push((seq, height.value(), id));
         }
         Ok(out)
+    }
+}
+
+/// The smallest id at the head of the runs being merged (given oldest
+/// first), with the height of the newest run that holds it.
+fn smallest_head(heads: &[Option<(OpId, u64)>]) -> Option<(OpId, u64)> {
+    let mut smallest: Option<(OpId, u64)> = None;
+    for &(id, height) in heads.iter().flatten() {
+        if smallest.is_none_or(|(best, _)| id <= best) {
+            smallest = Some((id, height));
+        }
+    }
+    smallest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_run_wins_a_tie_when_merging() {
+        let (a, b) = (OpId([1; 32]), OpId([2; 32]));
+        assert_eq!(smallest_head(&[None, None]), None);
+        assert_eq!(smallest_head(&[Some((b, 1)), None, Some((a, 2))]), Some((a, 2)));
+        assert_eq!(smallest_head(&[Some((a, 1)), Some((b, 3)), Some((a, 2))]), Some((a, 2)));
+    }
+
+    #[test]
+    fn full_levels_are_those_with_fanout_runs() {
+        let run = |number, level| Run { number, level, len: 1 };
+        let mut archive = Archive::default();
+        assert_eq!(archive.next_run(), 0);
+        archive.runs = (0..FANOUT as u64).map(|n| run(n, 1)).chain([run(50, 0)]).collect();
+        assert_eq!(archive.full_levels(), vec![1]);
+        assert_eq!(archive.next_run(), 51);
     }
 }
