@@ -64,9 +64,10 @@ pub struct Store {
     db: Option<Database>,
     path: Option<PathBuf>,
     label: PathBuf,
-    /// Per partnership, op id → height and each author's highest seq, built
-    /// on first use (see `ops.rs`); the lock also serialises appends with
-    /// their index updates.
+    /// Per partnership, the in-memory op index (the ops above the archive
+    /// horizon) and the archive's summary, built on first use (see
+    /// `ops.rs`); the lock also serialises appends and archives with their
+    /// index updates.
     pub(crate) indexes: Mutex<BTreeMap<PartnershipId, OpIndex>>,
 }
 
@@ -146,7 +147,7 @@ impl Store {
         }
         match self.read_schema()? {
             Some(found) if found == SCHEMA_VERSION => Ok(self),
-            Some(found @ (1..=3)) => {
+            Some(found @ (1..=4)) => {
                 self.upgrade_from(found)?;
                 Ok(self)
             }
@@ -181,11 +182,12 @@ impl Store {
         }
     }
 
-    /// Schema 1, 2 or 3 → 4, in one durable commit. Each step dropped a
-    /// table whose content the store now keeps in memory, built from the
-    /// `ops` table: 1 → 2 the op id index, 2 → 3 the per-author seqs (and
-    /// the op counts in `partnerships`, which stay behind, unread), 3 → 4
-    /// the by-author index.
+    /// Schema 1, 2, 3 or 4 → 5, in one durable commit. Steps 1 to 4 each
+    /// dropped a table whose content the store now keeps in memory, built
+    /// from the `ops` table: 1 → 2 the op id index, 2 → 3 the per-author
+    /// seqs (and the op counts in `partnerships`, which stay behind,
+    /// unread), 3 → 4 the by-author index. 4 → 5 creates the empty tables
+    /// of the archived op index: an older file has nothing archived.
     fn upgrade_from(&self, found: u64) -> Result<(), StoreError> {
         let what = "upgrading the schema";
         let txn = self.write_txn()?;
@@ -194,6 +196,7 @@ impl Store {
             txn.delete_table(tables::LEGACY_OP_INDEX).map_err(|e| self.err(what, e))?;
             txn.delete_table(tables::LEGACY_AUTHOR_SEQS).map_err(|e| self.err(what, e))?;
             txn.delete_table(tables::LEGACY_AUTHOR_INDEX).map_err(|e| self.err(what, e))?;
+            self.create_archive_tables(&txn, what)?;
             let mut schema = txn.open_table(SCHEMA).map_err(|e| self.err(what, e))?;
             schema.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(|e| self.err(what, e))?;
         }
@@ -213,8 +216,20 @@ impl Store {
             txn.open_table(tables::FINAL_STATE).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::FINAL_META).map_err(self.ctx("creating tables"))?;
             txn.open_table(tables::CODE).map_err(self.ctx("creating tables"))?;
+            self.create_archive_tables(&txn, "creating tables")?;
         }
         self.commit(txn, "writing the schema")
+    }
+
+    /// Creates the (empty) tables of the archived op index, so reads can
+    /// open them in any file of the current schema.
+    fn create_archive_tables(&self, txn: &WriteTransaction, what: &str) -> Result<(), StoreError> {
+        txn.open_table(tables::ARCHIVE_META).map_err(self.ctx(what))?;
+        txn.open_table(tables::ARCHIVED_AUTHORS).map_err(self.ctx(what))?;
+        txn.open_table(tables::ARCHIVED_IDS).map_err(self.ctx(what))?;
+        txn.open_table(tables::ARCHIVED_RUNS).map_err(self.ctx(what))?;
+        txn.open_table(tables::LATE_OPS).map_err(self.ctx(what))?;
+        Ok(())
     }
 
     /// A durable write transaction: `Durability::Immediate` and two-phase

@@ -8,6 +8,11 @@
 //! ([`Store::load_final`]) and replays only the ops above its final height
 //! ([`Store::iter_ops`]), in the order `(height, op id)`.
 //!
+//! The index that finds ops by id and by author is kept in memory for the
+//! ops above a partnership's archive horizon and on disk below it: the
+//! caller moves final ops' entries out of memory with
+//! [`Store::archive_below`], so memory stays flat as history grows.
+//!
 //! Guarantees:
 //! - a write method that returned `Ok` survives a crash or a power loss; one
 //!   that returned `Err` (or never returned) left nothing partial: after a
@@ -35,6 +40,7 @@
 //! # }
 //! ```
 
+mod archive;
 mod code;
 mod db;
 mod error;

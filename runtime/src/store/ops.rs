@@ -8,13 +8,23 @@
 //! canonical bytes and checked against the id it is stored under; a record
 //! that fails is [`StoreError::Corrupt`], never skipped.
 //!
-//! Finding an op by id, and an author's ops by seq, uses an index kept in
-//! memory per partnership ([`OpIndex`]): op id → height, and each author's
-//! `(seq, height)` pairs in order. It is built from the `ops` table on first
-//! use (one read of the partnership's ops; author and seq are read off the
-//! first bytes of each record) and extended by every append after its
-//! commit. Neither is a table, so a commit writes only the `ops` table,
-//! whose keys grow with the height and land on the same few pages:
+//! Finding an op by id, and an author's ops by seq, uses an index in two
+//! parts, split at the partnership's *archive horizon* (a height):
+//!
+//! - in memory ([`OpIndex`]), the ops above the horizon (and the few
+//!   appended late at or below it and not archived yet): op id → height,
+//!   and each author's `(seq, height)` pairs in order, about 70 bytes per
+//!   op; plus a summary of the archive (the horizon, its runs, the archived
+//!   op count, each author's highest archived seq: O(authors));
+//! - on disk, the ops at or below the horizon, moved there by
+//!   [`Store::archive_below`] once they are final (`archive.rs`).
+//!
+//! The memory part is built on first use from the `ops` table above the
+//! horizon (one read of the non-archived tail; author and seq are read off
+//! the first bytes of each record) and extended by every append after its
+//! commit, so memory and start-up cost grow with the tail, not with
+//! history. Appending writes only the `ops` table, whose keys grow with the
+//! height and land on the same few pages:
 //!
 //! - a table keyed by random op ids is written at random places, and at a
 //!   million ops every batch rewrote about one 4 KiB page per op (the
@@ -22,21 +32,23 @@
 //! - a table keyed by author wrote one page per author in each commit, about
 //!   a third of a commit's page writes in a quiet partnership (schemas 1–3).
 //!
-//! The index costs about 70 bytes of memory per op (the id map and 16 bytes
-//! in the author's list), about what the ledger's own graph keeps. Each
-//! author's highest seq and the op count follow from it (schema 2 kept them
-//! in tables that every commit rewrote).
+//! The archive is written in bulk instead, once per [`Store::archive_below`],
+//! so it can keep its writes sequential: see `archive.rs`. Every read
+//! answers the same whether an op is archived or not.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::RangeInclusive;
 use std::sync::PoisonError;
 
-use redb::{ReadTransaction, ReadableTable};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
+use super::archive::{Archive, Run};
 use super::db::{STORED_OP_LIMITS, Store};
 use super::error::StoreError;
-use super::tables::{OPS, OpKey, PARTNERSHIPS, op_key, op_key_max, op_keys_at, split_op_key};
+use super::tables::{
+    ARCHIVED_IDS, LATE_OPS, OPS, OpKey, PARTNERSHIPS, op_key, op_key_max, op_keys_at, split_op_key,
+};
 use crate::op::{
     MemberId, OpId, PartnershipId, Payload, SignedOp, author_and_seq_of_encoding, decode_signed_op,
     encode_signed_op,
@@ -45,12 +57,16 @@ use crate::op::{
 /// What the store keeps in memory about one partnership's stored ops.
 #[derive(Default)]
 pub(crate) struct OpIndex {
-    /// Op id → height of every stored op.
-    ids: HashMap<OpId, u64>,
-    /// Each author's stored ops as `(seq, height)`, ascending. An author who
-    /// equivocated has several entries for one seq (one per op, so the same
-    /// pair twice for two ops at one height).
-    authors: BTreeMap<MemberId, Vec<(u64, u64)>>,
+    /// Op id → height of every stored op not archived: those above the
+    /// archive horizon, and those appended late at or below it since the
+    /// last archive.
+    pub(super) ids: HashMap<OpId, u64>,
+    /// Each author's stored ops not archived, as `(seq, height)`, ascending.
+    /// An author who equivocated has several entries for one seq (one per
+    /// op, so the same pair twice for two ops at one height).
+    pub(super) authors: BTreeMap<MemberId, Vec<(u64, u64)>>,
+    /// The summary of what is archived on disk.
+    pub(super) archive: Archive,
 }
 
 impl OpIndex {
@@ -63,19 +79,80 @@ impl OpIndex {
         ops.insert(at, (seq, height));
     }
 
-    /// Each author's highest stored seq.
-    fn highest_seqs(&self) -> BTreeMap<MemberId, u64> {
-        self.authors.iter().filter_map(|(author, ops)| Some((*author, ops.last()?.0))).collect()
+    /// Forgets the entries at or below `height` (just archived), and gives
+    /// back the memory they held.
+    pub(super) fn forget_up_to(&mut self, height: u64) {
+        self.ids.retain(|_, stored| *stored > height);
+        if self.ids.capacity() > 4 * self.ids.len() + 64 {
+            self.ids.shrink_to(2 * self.ids.len());
+        }
+        self.authors.retain(|_, ops| {
+            ops.retain(|&(_, stored)| stored > height);
+            if ops.capacity() > 4 * ops.len() + 16 {
+                ops.shrink_to(2 * ops.len());
+            }
+            !ops.is_empty()
+        });
     }
 
-    /// The `(seq, height)` entries of `author` with seq in `seqs`.
+    /// How many ops of the partnership are stored, archived or not.
+    fn op_count(&self) -> u64 {
+        self.ids.len() as u64 + self.archive.count
+    }
+
+    /// Nothing stored and nothing archived: not worth keeping in memory.
+    fn is_blank(&self) -> bool {
+        self.ids.is_empty() && self.archive.horizon.is_none()
+    }
+
+    /// Each author's highest stored seq, archived or not.
+    fn highest_seqs(&self) -> BTreeMap<MemberId, u64> {
+        let mut seqs = self.archive.seqs.clone();
+        for (author, ops) in &self.authors {
+            if let Some(&(seq, _)) = ops.last() {
+                let highest = seqs.entry(*author).or_insert(seq);
+                *highest = (*highest).max(seq);
+            }
+        }
+        seqs
+    }
+
+    /// The `(seq, height)` entries of `author` with seq in `seqs`, in memory.
     fn of_author(&self, author: &MemberId, seqs: &RangeInclusive<u64>) -> &[(u64, u64)] {
         let Some(ops) = self.authors.get(author) else { return &[] };
         let start = ops.partition_point(|&(seq, _)| seq < *seqs.start());
         let end = ops.partition_point(|&(seq, _)| seq <= *seqs.end());
         &ops[start..end]
     }
+
+    /// Whether `author` may have archived ops with a seq in `seqs`.
+    fn may_have_archived(&self, author: &MemberId, seqs: &RangeInclusive<u64>) -> bool {
+        self.archive.seqs.get(author).is_some_and(|&highest| highest >= *seqs.start())
+    }
 }
+
+/// Where [`Store::author_ops`] looks for an author's ops: the heights the
+/// memory index lists, and whether the archive may hold some.
+struct AuthorLookup {
+    /// How many ops the memory index lists.
+    in_memory: usize,
+    /// The heights they are at.
+    heights: BTreeSet<u64>,
+    /// Whether to read the archived author index too.
+    archived: bool,
+}
+
+/// Where [`Store::op_height`] finds an op.
+enum Located {
+    InMemory(u64),
+    Absent,
+    /// Not in memory: the archive's runs, and a read transaction that
+    /// agrees with the memory index.
+    MaybeArchived(Vec<Run>, ReadTransaction),
+}
+
+/// One op of an author found by [`Store::author_ops`]: seq, height, id.
+type AuthorOp = (u64, u64, OpId);
 
 /// A position in a partnership's order `(height, op id)`: where a page of
 /// [`Store::ops_in_order`] starts (inclusive).
@@ -113,6 +190,12 @@ impl Store {
     /// of another partnership ([`StoreError::WrongPartnership`]), a genesis op
     /// not at height 0 or another op at height 0 ([`StoreError::BadHeight`]),
     /// an op already stored at another height ([`StoreError::HeightConflict`]).
+    ///
+    /// One case of the last is not caught: an op archived (at or below the
+    /// archive horizon, see [`archive_below`](Self::archive_below)) given
+    /// again with a height above the horizon. Catching it would cost a
+    /// lookup in the archive for every fresh op; heights follow from the
+    /// parents, so only a caller bug gives an op two heights.
     pub fn append_ops(
         &self,
         partnership: &PartnershipId,
@@ -152,19 +235,23 @@ impl Store {
         for (partnership, _) in batches {
             self.index_of(&mut indexes, partnership)?;
         }
-        let added = self.guarded("appending ops", || {
+        let what = "appending ops";
+        let added = self.guarded(what, || {
             let txn = self.write_txn()?;
             // The ops of this commit, to find duplicates within it:
             // (partnership, id) → (height, author, seq).
             let mut added: HashMap<(PartnershipId, OpId), (u64, MemberId, u64)> = HashMap::new();
             {
-                let mut op_table = txn.open_table(OPS).map_err(self.ctx("appending ops"))?;
+                let mut op_table = txn.open_table(OPS).map_err(self.ctx(what))?;
+                // Opened only for ops at or below an archive horizon (rare).
+                let mut late_table = None;
+                let mut archived_ids = None;
                 for (partnership, ops) in batches {
                     let Some(known) = indexes.get(partnership) else { continue };
-                    if known.ids.is_empty() && !ops.is_empty() {
+                    if known.op_count() == 0 && !ops.is_empty() {
                         // A partnership's first ops: list it.
-                        let mut listed = txn.open_table(PARTNERSHIPS).map_err(self.ctx("appending ops"))?;
-                        listed.insert(&partnership.0, 0).map_err(self.ctx("appending ops"))?;
+                        let mut listed = txn.open_table(PARTNERSHIPS).map_err(self.ctx(what))?;
+                        listed.insert(&partnership.0, 0).map_err(self.ctx(what))?;
                     }
                     for &(height, op) in *ops {
                         let id = op.id();
@@ -177,10 +264,33 @@ impl Store {
                             }
                             None => {}
                         }
+                        let key = op_key(partnership, height, &id);
+                        if known.archive.horizon.is_some_and(|horizon| height <= horizon) {
+                            // A late op into the archived region: stored
+                            // there already, archived at another height, or
+                            // new (then listed, so a restart indexes it).
+                            if op_table.get(&key).map_err(self.ctx(what))?.is_some() {
+                                continue;
+                            }
+                            let ids = match &mut archived_ids {
+                                Some(table) => table,
+                                None => {
+                                    archived_ids.insert(txn.open_table(ARCHIVED_IDS).map_err(self.ctx(what))?)
+                                }
+                            };
+                            if let Some(stored) =
+                                self.archived_height(ids, partnership, &known.archive.runs, &id)?
+                            {
+                                return Err(StoreError::HeightConflict { op: id, stored, given: height });
+                            }
+                            let late = match &mut late_table {
+                                Some(table) => table,
+                                None => late_table.insert(txn.open_table(LATE_OPS).map_err(self.ctx(what))?),
+                            };
+                            late.insert(&key, ()).map_err(self.ctx(what))?;
+                        }
                         let bytes = encode_signed_op(op);
-                        op_table
-                            .insert(&op_key(partnership, height, &id), bytes.as_slice())
-                            .map_err(self.ctx("appending ops"))?;
+                        op_table.insert(&key, bytes.as_slice()).map_err(self.ctx(what))?;
                         added.insert((*partnership, id), (height, op.author(), op.seq()));
                     }
                 }
@@ -197,9 +307,9 @@ impl Store {
         Ok(())
     }
 
-    /// The index of `p` in `indexes`, built from the `ops` table the first
-    /// time (one read of that partnership's ops).
-    fn index_of<'a>(
+    /// The index of `p` in `indexes`, built the first time (one read of the
+    /// ops above the archive horizon of `p`).
+    pub(super) fn index_of<'a>(
         &self,
         indexes: &'a mut BTreeMap<PartnershipId, OpIndex>,
         p: &PartnershipId,
@@ -213,31 +323,67 @@ impl Store {
     /// `f` of the index of `p`, built on first use and kept once `p` has
     /// ops (a read about an unknown partnership leaves nothing behind).
     fn with_index<T>(&self, p: &PartnershipId, f: impl FnOnce(&OpIndex) -> T) -> Result<T, StoreError> {
+        self.with_index_locked(p, |index| Ok(f(index)))
+    }
+
+    /// `f` of the index of `p`, and a read transaction begun under the
+    /// same lock: the two agree, since an archive moves entries from memory
+    /// to disk under the lock and changes memory only after its commit.
+    fn with_index_and_txn<T>(
+        &self,
+        p: &PartnershipId,
+        f: impl FnOnce(&OpIndex) -> T,
+    ) -> Result<(T, ReadTransaction), StoreError> {
+        self.with_index_locked(p, |index| Ok((f(index), self.read_txn()?)))
+    }
+
+    fn with_index_locked<T>(
+        &self,
+        p: &PartnershipId,
+        f: impl FnOnce(&OpIndex) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut indexes = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(index) = indexes.get(p) {
-            return Ok(f(index));
+            return f(index);
         }
         let index = self.read_index(p)?;
         let answer = f(&index);
-        if !index.ids.is_empty() {
+        if !index.is_blank() {
             indexes.insert(*p, index);
         }
-        Ok(answer)
+        answer
     }
 
-    /// The index of every op of `p`, from the `ops` table: the height and
-    /// id from each key, the author and seq off the first bytes of each
-    /// record.
+    /// The index of `p` from disk: the archive's summary, then every op
+    /// above the archive horizon from the `ops` table (the height and id
+    /// from each key, the author and seq off the first bytes of each
+    /// record), then the late ops at or below it not archived yet.
     fn read_index(&self, p: &PartnershipId) -> Result<OpIndex, StoreError> {
-        self.guarded("indexing ops", || {
+        let what = "indexing ops";
+        self.guarded(what, || {
             let txn = self.read_txn()?;
-            let op_table = txn.open_table(OPS).map_err(self.ctx("indexing ops"))?;
-            let (first, last) = (op_key(p, 0, &OpId([0; 32])), op_key_max(p));
-            let mut index = OpIndex::default();
-            for entry in op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx("indexing ops"))? {
-                let (key, value) = entry.map_err(self.ctx("indexing ops"))?;
-                let (height, id) = split_op_key(key.value());
-                let (author, seq) = self.author_and_seq(value.value(), &id)?;
+            let archive = self.read_archive(&txn, p)?;
+            let tail_from = archive.horizon.map_or(Some(0), |horizon| horizon.checked_add(1));
+            let late = if archive.horizon.is_some() { self.late_ops(&txn, p)? } else { Vec::new() };
+            let mut index = OpIndex { archive, ..OpIndex::default() };
+            let op_table = txn.open_table(OPS).map_err(self.ctx(what))?;
+            if let Some(from) = tail_from {
+                let (first, last) = (op_key(p, from, &OpId([0; 32])), op_key_max(p));
+                for entry in op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx(what))? {
+                    let (key, value) = entry.map_err(self.ctx(what))?;
+                    let (height, id) = split_op_key(key.value());
+                    let (author, seq) = self.author_and_seq(value.value(), &id)?;
+                    index.add(id, height, author, seq);
+                }
+            }
+            for (height, id) in late {
+                let bytes =
+                    op_table.get(&op_key(p, height, &id)).map_err(self.ctx(what))?.ok_or_else(|| {
+                        self.corrupt(format!(
+                            "op {id} is listed as late at height {height} but not stored there"
+                        ))
+                    })?;
+                let (author, seq) = self.author_and_seq(bytes.value(), &id)?;
                 index.add(id, height, author, seq);
             }
             Ok(index)
@@ -271,16 +417,48 @@ impl Store {
 
     /// How many ops of `p` are stored (0 for an unknown partnership).
     pub fn op_count(&self, p: &PartnershipId) -> Result<u64, StoreError> {
-        self.with_index(p, |index| index.ids.len() as u64)
+        self.with_index(p, OpIndex::op_count)
+    }
+
+    /// How many ops of `p` the in-memory index holds: those above the
+    /// archive horizon and those appended late since the last archive (0
+    /// before the index of `p` is first used after opening). For tests and
+    /// memory measurements.
+    pub fn indexed_in_memory(&self, p: &PartnershipId) -> usize {
+        let indexes = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
+        indexes.get(p).map_or(0, |index| index.ids.len())
+    }
+
+    /// The height of the op `id` of partnership `p`, if stored: from memory,
+    /// else from the archive on disk. The archive is probed run by run,
+    /// newest first, so finding an archived op costs a few point reads and
+    /// an id that is not stored at all costs one read per run (up to
+    /// 8 per level of the archive; see `archive.rs`).
+    pub fn op_height(&self, p: &PartnershipId, id: &OpId) -> Result<Option<u64>, StoreError> {
+        let found = self.with_index_locked(p, |index| {
+            Ok(match index.ids.get(id) {
+                Some(&height) => Located::InMemory(height),
+                None if index.archive.runs.is_empty() => Located::Absent,
+                None => Located::MaybeArchived(index.archive.runs.clone(), self.read_txn()?),
+            })
+        })?;
+        match found {
+            Located::InMemory(height) => Ok(Some(height)),
+            Located::Absent => Ok(None),
+            Located::MaybeArchived(runs, txn) => self.guarded("looking up an op", || {
+                let table = txn.open_table(ARCHIVED_IDS).map_err(self.ctx("looking up an op"))?;
+                self.archived_height(&table, p, &runs, id)
+            }),
+        }
     }
 
     /// The op `id` of partnership `p` with its height, if stored.
     pub fn get_op(&self, p: &PartnershipId, id: &OpId) -> Result<Option<(u64, SignedOp)>, StoreError> {
-        let height = self.with_index(p, |index| index.ids.get(id).copied())?;
-        let Some(height) = height else { return Ok(None) };
+        let Some(height) = self.op_height(p, id)? else { return Ok(None) };
         self.guarded("reading an op", || {
             let txn = self.read_txn()?;
-            let op = self.read_op(&txn, p, height, id)?;
+            let op_table = txn.open_table(OPS).map_err(self.ctx("reading an op"))?;
+            let op = self.read_op(&op_table, p, height, id)?;
             Ok(Some((height, op)))
         })
     }
@@ -342,38 +520,82 @@ impl Store {
             return Ok(Vec::new());
         }
         let seqs = from_seq..=from_seq.saturating_add(limit as u64 - 1);
-        let (expected, heights) = self.with_index(p, |index| {
-            let entries = index.of_author(author, &seqs);
-            (entries.len(), entries.iter().map(|&(_, height)| height).collect::<BTreeSet<u64>>())
+        let what = "reading an author's ops";
+        let mut found = self.author_ops(p, author, &seqs)?;
+        found.sort_by_key(|&(seq, _, id)| (seq, id));
+        self.guarded(what, || {
+            let txn = self.read_txn()?;
+            let op_table = txn.open_table(OPS).map_err(self.ctx(what))?;
+            found.iter().map(|(_, height, id)| self.read_op(&op_table, p, *height, id)).collect()
+        })
+    }
+
+    /// Every stored op of `author` in `p` with seq `seq`, as `(height, id)`,
+    /// ascending: one for an honest author, several for one who equivocated
+    /// (archived or not).
+    pub fn op_ids_at(
+        &self,
+        p: &PartnershipId,
+        author: &MemberId,
+        seq: u64,
+    ) -> Result<Vec<(u64, OpId)>, StoreError> {
+        let mut found: Vec<(u64, OpId)> = self
+            .author_ops(p, author, &(seq..=seq))?
+            .into_iter()
+            .map(|(_, height, id)| (height, id))
+            .collect();
+        found.sort();
+        Ok(found)
+    }
+
+    /// The ops of `author` in `p` with seq in `seqs`, in no given order:
+    /// those the memory index lists (found by scanning the `ops` table at
+    /// their heights), and those archived.
+    fn author_ops(
+        &self,
+        p: &PartnershipId,
+        author: &MemberId,
+        seqs: &RangeInclusive<u64>,
+    ) -> Result<Vec<AuthorOp>, StoreError> {
+        let what = "reading an author's ops";
+        let (lookup, txn) = self.with_index_and_txn(p, |index| {
+            let entries = index.of_author(author, seqs);
+            AuthorLookup {
+                in_memory: entries.len(),
+                heights: entries.iter().map(|&(_, height)| height).collect(),
+                archived: index.may_have_archived(author, seqs),
+            }
         })?;
-        if expected == 0 {
+        if lookup.in_memory == 0 && !lookup.archived {
             return Ok(Vec::new());
         }
-        self.guarded("reading an author's ops", || {
-            let txn = self.read_txn()?;
-            let op_table = txn.open_table(OPS).map_err(self.ctx("reading an author's ops"))?;
-            let mut out = Vec::with_capacity(expected);
-            for height in heights {
+        self.guarded(what, || {
+            let mut found =
+                if lookup.archived { self.archived_of_author(&txn, p, author, seqs)? } else { Vec::new() };
+            // A height may hold archived ops of the author too (a late
+            // equivocation at or below the horizon): those count once.
+            let archived: BTreeSet<OpId> = found.iter().map(|&(_, _, id)| id).collect();
+            let op_table = txn.open_table(OPS).map_err(self.ctx(what))?;
+            let mut in_memory = 0;
+            for &height in &lookup.heights {
                 let (first, last) = op_keys_at(p, height);
-                for entry in
-                    op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx("reading an author's ops"))?
-                {
-                    let (key, value) = entry.map_err(self.ctx("reading an author's ops"))?;
+                for entry in op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx(what))? {
+                    let (key, value) = entry.map_err(self.ctx(what))?;
                     let (_, id) = split_op_key(key.value());
                     let (by, seq) = self.author_and_seq(value.value(), &id)?;
-                    if by == *author && seqs.contains(&seq) {
-                        out.push((seq, self.decode_op(value.value(), &id)?));
+                    if by == *author && seqs.contains(&seq) && !archived.contains(&id) {
+                        found.push((seq, height, id));
+                        in_memory += 1;
                     }
                 }
             }
-            if out.len() != expected {
+            if in_memory != lookup.in_memory {
                 return Err(self.corrupt(format!(
-                    "{expected} ops of {author} are indexed with seqs {seqs:?}, {} are stored",
-                    out.len()
+                    "{} ops of {author} are indexed with seqs {seqs:?}, {in_memory} are stored",
+                    lookup.in_memory
                 )));
             }
-            out.sort_by_key(|(seq, op)| (*seq, op.id()));
-            Ok(out.into_iter().map(|(_, op)| op).collect())
+            Ok(found)
         })
     }
 
@@ -384,14 +606,13 @@ impl Store {
 
     /// Reads and decodes the op stored at `(p, height, id)`; a missing row
     /// behind an index entry is corruption.
-    fn read_op(
+    pub(super) fn read_op(
         &self,
-        txn: &ReadTransaction,
+        op_table: &ReadOnlyTable<&'static OpKey, &'static [u8]>,
         p: &PartnershipId,
         height: u64,
         id: &OpId,
     ) -> Result<SignedOp, StoreError> {
-        let op_table = txn.open_table(OPS).map_err(self.ctx("reading an op"))?;
         let bytes =
             op_table.get(&op_key(p, height, id)).map_err(self.ctx("reading an op"))?.ok_or_else(|| {
                 self.corrupt(format!("op {id} is indexed at height {height} but not stored there"))
@@ -401,7 +622,7 @@ impl Store {
 
     /// The author and seq of the stored op `id`, read off its first bytes; a
     /// record too short for them is corruption.
-    fn author_and_seq(&self, bytes: &[u8], id: &OpId) -> Result<(MemberId, u64), StoreError> {
+    pub(super) fn author_and_seq(&self, bytes: &[u8], id: &OpId) -> Result<(MemberId, u64), StoreError> {
         author_and_seq_of_encoding(bytes)
             .ok_or_else(|| self.corrupt(format!("stored op {id} has no author and seq")))
     }

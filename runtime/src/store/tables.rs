@@ -10,20 +10,32 @@
 //! order is the numeric order, and every key starts with the partnership id so
 //! one partnership's records are one contiguous range.
 //!
-//! | table            | key                                             | value                          |
-//! |------------------|-------------------------------------------------|--------------------------------|
-//! | `schema`         | `"version"`                                     | schema version (u64)           |
-//! | `ops`            | partnership(32) ‖ height(8) ‖ op id(32)         | canonical signed op            |
-//! | `partnerships`   | partnership(32)                                 | unused (0; schema 2: op count) |
-//! | `final_state`    | partnership(32) ‖ state key                     | state value                    |
-//! | `final_meta`     | partnership(32)                                 | final height(8) ‖ ledger meta  |
-//! | `code`           | code hash(32)                                   | WASM bytes                     |
+//! | table              | key                                               | value                          |
+//! |--------------------|---------------------------------------------------|--------------------------------|
+//! | `schema`           | `"version"`                                       | schema version (u64)           |
+//! | `ops`              | partnership(32) ‖ height(8) ‖ op id(32)           | canonical signed op            |
+//! | `partnerships`     | partnership(32)                                   | unused (0; schema 2: op count) |
+//! | `final_state`      | partnership(32) ‖ state key                       | state value                    |
+//! | `final_meta`       | partnership(32)                                   | final height(8) ‖ ledger meta  |
+//! | `code`             | code hash(32)                                     | WASM bytes                     |
+//! | `archive_meta`     | partnership(32)                                   | archive horizon (u64)          |
+//! | `archived_authors` | partnership(32) ‖ author(32) ‖ seq(8) ‖ op id(32) | height (u64)                   |
+//! | `archived_ids`     | partnership(32) ‖ run(8) ‖ op id(32)              | height (u64)                   |
+//! | `archived_runs`    | partnership(32) ‖ run(8)                          | (level, entry count)           |
+//! | `late_ops`         | partnership(32) ‖ height(8) ‖ op id(32)           | unit                           |
+//!
+//! The last five hold the archived op index (schema 5, `archive.rs`): the
+//! index entries of ops at or below a partnership's archive horizon, moved
+//! out of memory by [`Store::archive_below`](super::Store::archive_below).
+//! `archived_ids` is a set of sorted runs, each written once in key order
+//! at the end of the partnership's range and merged size-tiered;
+//! `late_ops` lists ops appended at or below the horizon that are still
+//! indexed in memory, so a restart finds them (the tail read starts above
+//! the horizon).
 
 use redb::TableDefinition;
 
-#[cfg(test)]
-use crate::op::MemberId;
-use crate::op::{OpId, PartnershipId};
+use crate::op::{MemberId, OpId, PartnershipId};
 
 pub(crate) const SCHEMA: TableDefinition<&str, u64> = TableDefinition::new("schema");
 pub(crate) const SCHEMA_KEY: &str = "version";
@@ -52,12 +64,29 @@ pub(crate) const FINAL_STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::n
 pub(crate) const FINAL_META: TableDefinition<&'static [u8; 32], &'static [u8]> =
     TableDefinition::new("final_meta");
 pub(crate) const CODE: TableDefinition<&'static [u8; 32], &'static [u8]> = TableDefinition::new("code");
+/// Each partnership's archive horizon: every op at or below it that is not
+/// in `late_ops` is indexed in the `archived_*` tables, not in memory.
+pub(crate) const ARCHIVE_META: TableDefinition<&'static [u8; 32], u64> = TableDefinition::new("archive_meta");
+/// Archived ops by author and seq → height.
+pub(crate) const ARCHIVED_AUTHORS: TableDefinition<&'static AuthorKey, u64> =
+    TableDefinition::new("archived_authors");
+/// Archived ops by run and id → height: the runs of the archived id index.
+pub(crate) const ARCHIVED_IDS: TableDefinition<&'static RunIdKey, u64> = TableDefinition::new("archived_ids");
+/// The runs of `archived_ids`: `(level, entry count)` of each.
+pub(crate) const ARCHIVED_RUNS: TableDefinition<&'static RunKey, (u64, u64)> =
+    TableDefinition::new("archived_runs");
+/// Ops appended at or below the archive horizon and not archived yet.
+pub(crate) const LATE_OPS: TableDefinition<&'static OpKey, ()> = TableDefinition::new("late_ops");
 
 /// `partnership ‖ height ‖ op id`.
 pub(crate) type OpKey = [u8; 72];
-/// `partnership ‖ author ‖ seq ‖ op id`: the key of the legacy
-/// `author_index` table.
+/// `partnership ‖ author ‖ seq ‖ op id`: the key of `archived_authors` (and
+/// of the legacy `author_index` table).
 pub(crate) type AuthorKey = [u8; 104];
+/// `partnership ‖ run ‖ op id`: the key of `archived_ids`.
+pub(crate) type RunIdKey = [u8; 72];
+/// `partnership ‖ run`: the key of `archived_runs`.
+pub(crate) type RunKey = [u8; 40];
 
 pub(crate) fn op_key(p: &PartnershipId, height: u64, id: &OpId) -> OpKey {
     let mut key = [0u8; 72];
@@ -87,8 +116,7 @@ pub(crate) fn op_keys_at(p: &PartnershipId, height: u64) -> (OpKey, OpKey) {
     (op_key(p, height, &OpId([0; 32])), op_key(p, height, &OpId([0xff; 32])))
 }
 
-/// An `author_index` key, for tests that write files of the older schemas.
-#[cfg(test)]
+/// An [`AuthorKey`].
 pub(crate) fn author_key(p: &PartnershipId, author: &MemberId, seq: u64, id: &OpId) -> AuthorKey {
     let mut key = [0u8; 104];
     key[..32].copy_from_slice(&p.0);
@@ -96,6 +124,65 @@ pub(crate) fn author_key(p: &PartnershipId, author: &MemberId, seq: u64, id: &Op
     key[64..72].copy_from_slice(&seq.to_be_bytes());
     key[72..].copy_from_slice(&id.0);
     key
+}
+
+/// Splits an [`AuthorKey`] into its author, seq and op id.
+pub(crate) fn split_author_key(key: &AuthorKey) -> (MemberId, u64, OpId) {
+    let mut author = [0u8; 32];
+    author.copy_from_slice(&key[32..64]);
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&key[64..72]);
+    let mut id = [0u8; 32];
+    id.copy_from_slice(&key[72..]);
+    (MemberId(author), u64::from_be_bytes(seq), OpId(id))
+}
+
+/// The first and last possible [`AuthorKey`] of `author` in `p` with a seq
+/// in `seqs`.
+pub(crate) fn author_keys(
+    p: &PartnershipId,
+    author: &MemberId,
+    seqs: &std::ops::RangeInclusive<u64>,
+) -> (AuthorKey, AuthorKey) {
+    (
+        author_key(p, author, *seqs.start(), &OpId([0; 32])),
+        author_key(p, author, *seqs.end(), &OpId([0xff; 32])),
+    )
+}
+
+/// A [`RunIdKey`].
+pub(crate) fn run_id_key(p: &PartnershipId, run: u64, id: &OpId) -> RunIdKey {
+    let mut key = [0u8; 72];
+    key[..32].copy_from_slice(&p.0);
+    key[32..40].copy_from_slice(&run.to_be_bytes());
+    key[40..].copy_from_slice(&id.0);
+    key
+}
+
+/// The first and last possible [`RunIdKey`] of run `run` of `p`.
+pub(crate) fn run_id_keys(p: &PartnershipId, run: u64) -> (RunIdKey, RunIdKey) {
+    (run_id_key(p, run, &OpId([0; 32])), run_id_key(p, run, &OpId([0xff; 32])))
+}
+
+/// A [`RunKey`].
+pub(crate) fn run_key(p: &PartnershipId, run: u64) -> RunKey {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(&p.0);
+    key[32..].copy_from_slice(&run.to_be_bytes());
+    key
+}
+
+/// The run number of a [`RunKey`].
+pub(crate) fn split_run_key(key: &RunKey) -> u64 {
+    let mut run = [0u8; 8];
+    run.copy_from_slice(&key[32..]);
+    u64::from_be_bytes(run)
+}
+
+/// The id of a [`RunIdKey`] (an [`OpKey`] with the run in place of the
+/// height splits the same way).
+pub(crate) fn split_run_id_key(key: &RunIdKey) -> OpId {
+    split_op_key(key).1
 }
 
 /// `partnership ‖ state key`.
@@ -109,13 +196,17 @@ pub(crate) fn state_key(p: &PartnershipId, key: &[u8]) -> Vec<u8> {
 /// The first 32-byte prefix after `p`, or `None` if `p` is all `0xff`: the
 /// exclusive end of `p`'s range in a table keyed by `p ‖ …`.
 pub(crate) fn prefix_end(p: &PartnershipId) -> Option<[u8; 32]> {
-    let mut end = p.0;
-    for byte in end.iter_mut().rev() {
+    successor(p.0)
+}
+
+/// The next 32 bytes in byte order, or `None` after all `0xff`.
+pub(crate) fn successor(mut bytes: [u8; 32]) -> Option<[u8; 32]> {
+    for byte in bytes.iter_mut().rev() {
         if *byte == 0xff {
             *byte = 0;
         } else {
             *byte += 1;
-            return Some(end);
+            return Some(bytes);
         }
     }
     None
@@ -151,6 +242,26 @@ mod tests {
         assert!(op_key_max(&p) < op_key(&PartnershipId([2; 32]), 0, &OpId([0; 32])));
         let (first, last) = op_keys_at(&p, 2);
         assert!(a < first && first <= b && c <= last && last < op_key(&p, 3, &OpId([0; 32])));
+    }
+
+    #[test]
+    fn archive_keys_sort_by_partnership_then_run_or_author_then_seq() {
+        let (p, q) = (PartnershipId([1; 32]), PartnershipId([2; 32]));
+        let a = run_id_key(&p, 1, &OpId([0xff; 32]));
+        let b = run_id_key(&p, 2, &OpId([0; 32]));
+        assert!(a < b && b < run_id_key(&q, 0, &OpId([0; 32])));
+        assert_eq!(split_run_id_key(&b), OpId([0; 32]));
+        let (first, last) = run_id_keys(&p, 2);
+        assert!(a < first && first <= b && last < run_id_key(&p, 3, &OpId([0; 32])));
+        assert!(run_key(&p, 1) < run_key(&p, 2) && run_key(&p, u64::MAX) < run_key(&q, 0));
+        assert_eq!(split_run_key(&run_key(&p, 7)), 7);
+        let (alice, bob) = (MemberId([1; 32]), MemberId([2; 32]));
+        let k = author_key(&p, &alice, 3, &OpId([9; 32]));
+        assert!(author_key(&p, &alice, 2, &OpId([0xff; 32])) < k);
+        assert!(k < author_key(&p, &bob, 0, &OpId([0; 32])));
+        assert_eq!(split_author_key(&k), (alice, 3, OpId([9; 32])));
+        let (first, last) = author_keys(&p, &alice, &(3..=4));
+        assert!(first <= k && k <= last && last < author_key(&p, &alice, 5, &OpId([0; 32])));
     }
 
     #[test]

@@ -8,8 +8,8 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{all_ops, genesis, op, refs};
 use crate::op::{CodeHash, MemberKey, OpId, PartnershipId, SignedOp};
 use crate::store::tables::{
-    CODE, LEGACY_AUTHOR_INDEX, LEGACY_AUTHOR_SEQS, LEGACY_OP_INDEX, OPS, PARTNERSHIPS, SCHEMA, SCHEMA_KEY,
-    author_key, op_key,
+    ARCHIVE_META, ARCHIVED_AUTHORS, ARCHIVED_IDS, ARCHIVED_RUNS, CODE, LATE_OPS, LEGACY_AUTHOR_INDEX,
+    LEGACY_AUTHOR_SEQS, LEGACY_OP_INDEX, OPS, PARTNERSHIPS, SCHEMA, SCHEMA_KEY, author_key, op_key,
 };
 use crate::store::{FinalDelta, FinalSnapshot, OpCursor, SCHEMA_VERSION, Store, StoreError};
 
@@ -398,13 +398,14 @@ fn store_is_send_and_sync_and_starts_empty() {
 }
 
 /// Files of schema 1 (with the on-disk op id index), schema 2 (with the
-/// per-author seq table and op counts) and schema 3 (with the by-author
-/// index) open as the current schema: the old tables are dropped, and ops
-/// are still found by id and by author, counted and their authors' seqs
-/// known, across restarts.
+/// per-author seq table and op counts), schema 3 (with the by-author
+/// index) and schema 4 (without the archive tables) open as the current
+/// schema: the old tables are dropped, the archive's created, and ops are
+/// still found by id and by author, counted and their authors' seqs known,
+/// across restarts.
 #[test]
 fn files_of_older_schemas_are_upgraded_on_open() {
-    for old_schema in [1u64, 2, 3] {
+    for old_schema in [1u64, 2, 3, 4] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.redb");
         let alice = MemberKey::from_seed(1);
@@ -420,6 +421,12 @@ fn files_of_older_schemas_are_upgraded_on_open() {
             let db = redb::Database::open(&path).unwrap();
             let txn = db.begin_write().unwrap();
             txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, old_schema).unwrap();
+            // No schema before 5 had the archive's tables.
+            assert!(txn.delete_table(ARCHIVE_META).unwrap());
+            assert!(txn.delete_table(ARCHIVED_AUTHORS).unwrap());
+            assert!(txn.delete_table(ARCHIVED_IDS).unwrap());
+            assert!(txn.delete_table(ARCHIVED_RUNS).unwrap());
+            assert!(txn.delete_table(LATE_OPS).unwrap());
             if old_schema == 1 {
                 let mut index = txn.open_table(LEGACY_OP_INDEX).unwrap();
                 for (h, o) in &ops {
@@ -438,11 +445,12 @@ fn files_of_older_schemas_are_upgraded_on_open() {
                 drop(seqs);
                 txn.open_table(PARTNERSHIPS).unwrap().insert(&p.0, 3).unwrap();
             }
-            let mut by_author = txn.open_table(LEGACY_AUTHOR_INDEX).unwrap();
-            for (h, o) in &ops {
-                by_author.insert(&author_key(&p, &o.author(), o.seq(), &o.id()), *h).unwrap();
+            if old_schema < 4 {
+                let mut by_author = txn.open_table(LEGACY_AUTHOR_INDEX).unwrap();
+                for (h, o) in &ops {
+                    by_author.insert(&author_key(&p, &o.author(), o.seq(), &o.id()), *h).unwrap();
+                }
             }
-            drop(by_author);
             txn.commit().unwrap();
         }
         for reopened in 0..2u64 {
@@ -471,6 +479,8 @@ fn files_of_older_schemas_are_upgraded_on_open() {
                 txn.open_table(LEGACY_AUTHOR_INDEX).is_err(),
                 "schema {old_schema}: the old by-author index is gone"
             );
+            assert!(txn.open_table(ARCHIVE_META).is_ok(), "schema {old_schema}: the archive tables exist");
+            assert!(txn.open_table(LATE_OPS).is_ok(), "schema {old_schema}: the archive tables exist");
             assert_eq!(
                 store.ops_by_author(&p, &alice.member_id(), 1, 10).unwrap(),
                 ops.iter()

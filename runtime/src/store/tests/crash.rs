@@ -7,9 +7,11 @@
 //! writes lost), every write (nothing lost), or the synced bytes plus every
 //! other unsynced write (the disk reordered and tore its write-back). In
 //! every case: each batch whose `append_ops` returned `Ok` is wholly present,
-//! no batch is partly present, and the snapshot is one that `save_final` was
-//! asked to write (the last acknowledged one, or the one in flight), never a
-//! mix.
+//! no batch is partly present, every stored op is found by id and by author
+//! whether its index entry was archived or not, and the snapshot is one that
+//! `save_final` was asked to write (the last acknowledged one, or the one in
+//! flight), never a mix. An archive that fails leaves the in-memory index as
+//! it was.
 
 use std::io;
 use std::path::Path;
@@ -17,8 +19,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use redb::StorageBackend;
 
+use std::collections::BTreeMap;
+
 use super::{genesis, op, refs};
-use crate::op::{MemberKey, PartnershipId, SignedOp};
+use crate::op::{MemberId, MemberKey, OpId, PartnershipId, SignedOp};
 use crate::store::{FinalDelta, FinalSnapshot, Store};
 
 /// One write the disk has not yet made durable.
@@ -147,10 +151,11 @@ impl StorageBackend for FaultyDisk {
     }
 }
 
-/// The workload: op batches, with snapshot deltas in between.
+/// The workload: op batches, with snapshot deltas and archives in between.
 enum Step {
     Append(Vec<(u64, SignedOp)>),
     Save(FinalDelta),
+    Archive(u64),
 }
 
 struct Workload {
@@ -161,6 +166,7 @@ struct Workload {
 fn workload() -> Workload {
     let alice = MemberKey::from_seed(1);
     let bob = MemberKey::from_seed(2);
+    let carol = MemberKey::from_seed(3);
     let g = genesis(&alice);
     let p = g.partnership();
     let set = |k: &str, v: &[u8]| (k.as_bytes().to_vec(), Some(v.to_vec()));
@@ -174,6 +180,13 @@ fn workload() -> Workload {
             seq += 1;
         }
         steps.push(Step::Append(ops));
+        if batch >= 1 {
+            steps.push(Step::Archive(batch * 18));
+        }
+        if batch == 2 {
+            // A late op, below the horizon: archived by the next step.
+            steps.push(Step::Append(vec![(5, op(&p, &carol, 1, 0))]));
+        }
         if batch % 2 == 1 {
             let writes = match batch {
                 1 => vec![set("a", b"1"), set("b", &[2; 3000]), set("c", b"3")],
@@ -230,6 +243,7 @@ fn run_until_crash(work: &Workload, fail_after: Option<u64>) -> (usize, FaultyDi
         let result = match step {
             Step::Append(ops) => store.append_ops(p, &refs(ops)),
             Step::Save(delta) => store.save_final(p, delta),
+            Step::Archive(height) => store.archive_below(p, *height).map(drop),
         };
         if result.is_err() {
             break;
@@ -261,6 +275,7 @@ fn check_recovered(work: &Workload, acked: usize, store: &Store, case: &str) {
     }
     assert_eq!(stored.len() as u64, expected_count, "{case}: unexpected ops");
     assert_eq!(store.op_count(p).expect(case), expected_count, "{case}: op count");
+    check_reads(store, p, case);
 
     let saves: Vec<&FinalDelta> = work.steps[..acked]
         .iter()
@@ -275,6 +290,72 @@ fn check_recovered(work: &Workload, acked: usize, store: &Store, case: &str) {
     }
     let got = store.load_final(p).expect(case);
     assert!(allowed.contains(&got), "{case}: the snapshot is a mix: {got:?}");
+}
+
+/// Every stored op is found by id and by author, archived or not.
+fn check_reads(store: &Store, p: &PartnershipId, case: &str) {
+    let ops: Vec<(u64, SignedOp)> = store.iter_ops(p, 0, 16).map(|r| r.expect(case)).collect();
+    let mut by_author: BTreeMap<MemberId, Vec<(u64, OpId)>> = BTreeMap::new();
+    for (h, op) in &ops {
+        assert_eq!(store.get_op(p, &op.id()).expect(case), Some((*h, op.clone())), "{case}: by id");
+        by_author.entry(op.author()).or_default().push((op.seq(), op.id()));
+    }
+    for (author, mut expected) in by_author {
+        expected.sort();
+        let got: Vec<(u64, OpId)> = store
+            .ops_by_author(p, &author, 0, usize::MAX)
+            .expect(case)
+            .iter()
+            .map(|op| (op.seq(), op.id()))
+            .collect();
+        assert_eq!(got, expected, "{case}: by author");
+    }
+}
+
+#[test]
+fn a_failed_archive_leaves_the_memory_index_as_it_was() {
+    let work = workload();
+    let p = &work.partnership;
+    let appends: Vec<&Vec<(u64, SignedOp)>> =
+        work.steps.iter().filter_map(|s| if let Step::Append(ops) = s { Some(ops) } else { None }).collect();
+    let mut failures = 0;
+    for n in 0.. {
+        let disk = FaultyDisk::default();
+        let store = Store::open_backend(disk.clone(), Path::new("<faulty>")).unwrap();
+        for ops in &appends {
+            store.append_ops(p, &refs(ops)).unwrap();
+        }
+        store.archive_below(p, 20).unwrap();
+        let memory = |store: &Store| {
+            let indexes = store.indexes.lock().unwrap();
+            let index = &indexes[p];
+            (index.ids.clone(), index.authors.clone(), index.archive.clone())
+        };
+        let before = memory(&store);
+        {
+            let mut d = disk.lock();
+            d.fail_after = Some(d.events + n);
+        }
+        if store.archive_below(p, 40).is_ok() {
+            assert!(store.indexed_in_memory(p) < before.0.len());
+            break;
+        }
+        failures += 1;
+        assert!(memory(&store) == before, "crash after {n} events: the memory index changed");
+        drop(store);
+        for kind in [Image::SyncedOnly, Image::Everything, Image::Torn] {
+            let case = format!("archive failed after {n} disk events, {kind:?} image");
+            let store = Store::open_backend(FaultyDisk::from_image(disk.image(kind)), Path::new("<faulty>"))
+                .unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_eq!(
+                store.op_count(p).unwrap(),
+                appends.iter().map(|ops| ops.len() as u64).sum::<u64>(),
+                "{case}"
+            );
+            check_reads(&store, p, &case);
+        }
+    }
+    assert!(failures > 3, "the archive must be cut at several points ({failures})");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod api;
+mod archive;
 mod corruption;
 mod crash;
 mod model;

@@ -1,6 +1,7 @@
 //! Property test against a `BTreeMap` model, in the manner of redb's own
 //! fuzzer: random sequences of appends (with re-appends and equivocations),
-//! snapshot deltas, reads and reopenings agree with the model.
+//! snapshot deltas, archives of the op index, reads and reopenings agree
+//! with the model.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -25,6 +26,8 @@ enum Action {
     Save { p: usize, height_step: u64, back: bool, writes: Vec<(u8, Option<u8>)>, meta: u8 },
     /// Pages through the order from a height with a page size.
     Page(usize, u64, usize),
+    /// Archives the op index of a partnership up to a height.
+    Archive(usize, u64),
     /// Closes and reopens the store from its bytes.
     Reopen,
 }
@@ -36,6 +39,7 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (0..2usize, 0..3u64, prop::bool::weighted(0.15), prop::collection::vec((0..6u8, prop::option::of(0..4u8)), 0..6), any::<u8>())
             .prop_map(|(p, height_step, back, writes, meta)| Action::Save { p, height_step, back, writes, meta }),
         1 => (0..2usize, 0..8u64, 1..5usize).prop_map(|(p, h, n)| Action::Page(p, h, n)),
+        2 => (0..2usize, 0..9u64).prop_map(|(p, h)| Action::Archive(p, h)),
         1 => Just(Action::Reopen),
     ]
 }
@@ -81,6 +85,10 @@ struct Model {
     ops: BTreeMap<(PartnershipId, u64, OpId), SignedOp>,
     heights: BTreeMap<(PartnershipId, OpId), u64>,
     snapshots: BTreeMap<PartnershipId, ModelSnapshot>,
+    /// Each partnership's archive horizon.
+    horizons: BTreeMap<PartnershipId, u64>,
+    /// The ops whose index entry is still in memory.
+    in_memory: BTreeSet<(PartnershipId, OpId)>,
 }
 
 impl Model {
@@ -122,7 +130,16 @@ fn check_all(store: &Store, model: &Model) -> Result<(), TestCaseError> {
         }
         for (h, op) in &expected {
             prop_assert_eq!(store.get_op(p, &op.id()).map_err(fail)?, Some((*h, op.clone())));
+            let twins: Vec<(u64, OpId)> = expected
+                .iter()
+                .filter(|(_, o)| o.author() == op.author() && o.seq() == op.seq())
+                .map(|(h, o)| (*h, o.id()))
+                .collect();
+            prop_assert_eq!(store.op_ids_at(p, &op.author(), op.seq()).map_err(fail)?, twins);
         }
+        prop_assert_eq!(store.op_height(p, &OpId([0x5a; 32])).map_err(fail)?, None);
+        let in_memory = model.in_memory.iter().filter(|(q, _)| q == p).count();
+        prop_assert_eq!(store.indexed_in_memory(p), in_memory);
         prop_assert_eq!(store.load_final(p).map_err(fail)?, model.snapshot(p));
     }
     Ok(())
@@ -142,9 +159,26 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
         match action {
             Action::Append(pi, entries) => {
                 let p = PARTNERSHIPS[pi];
+                let horizon = model.horizons.get(&p).copied();
                 let ops: Vec<(u64, SignedOp)> = entries
                     .iter()
-                    .map(|&(a, seq, nonce, height)| (height, op(&p, &keys[a as usize], seq, nonce)))
+                    .map(|&(a, seq, nonce, height)| {
+                        let op = op(&p, &keys[a as usize], seq, nonce);
+                        // The store does not catch an archived op given a
+                        // height above the horizon (see `append_ops`): give
+                        // such an op its stored height instead.
+                        let stored = model.heights.get(&(p, op.id())).copied();
+                        match (stored, horizon) {
+                            (Some(stored), Some(horizon))
+                                if stored <= horizon
+                                    && height > horizon
+                                    && !model.in_memory.contains(&(p, op.id())) =>
+                            {
+                                (stored, op)
+                            }
+                            _ => (height, op),
+                        }
+                    })
                     .collect();
                 // The model: refused as a whole if any op is stored (or
                 // earlier in the batch) at another height.
@@ -159,6 +193,9 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                     Ok(()) => {
                         prop_assert!(!conflict, "a conflicting batch was accepted");
                         for (h, op) in ops {
+                            if !model.heights.contains_key(&(p, op.id())) {
+                                model.in_memory.insert((p, op.id()));
+                            }
                             model.heights.insert((p, op.id()), h);
                             model.ops.insert((p, h, op.id()), op);
                         }
@@ -209,6 +246,21 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                 prop_assert_eq!(&page.ops[..], &tail[..n]);
                 let next = tail.get(n).map(|(h, op)| OpCursor { height: *h, id: op.id() });
                 prop_assert_eq!(page.next, next);
+            }
+            Action::Archive(pi, height) => {
+                let p = PARTNERSHIPS[pi];
+                let moving: Vec<(PartnershipId, OpId)> = model
+                    .in_memory
+                    .iter()
+                    .filter(|(q, id)| *q == p && model.heights[&(*q, *id)] <= height)
+                    .copied()
+                    .collect();
+                prop_assert_eq!(store.archive_below(&p, height).map_err(fail)?, moving.len() as u64);
+                for entry in &moving {
+                    model.in_memory.remove(entry);
+                }
+                let horizon = model.horizons.entry(p).or_insert(height);
+                *horizon = (*horizon).max(height);
             }
             Action::Reopen => {
                 drop(store);

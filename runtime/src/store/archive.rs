@@ -1,0 +1,488 @@
+//! The archived op index: index entries of final ops, moved out of memory.
+//!
+//! [`Store::archive_below`] moves every in-memory index entry of a
+//! partnership at or below a height (the *archive horizon*, which only
+//! rises) to disk in one durable transaction, so a node's memory holds
+//! only the ops above the horizon plus a summary of O(authors) ([`Archive`]).
+//! This file owns the archive's tables (`archive_meta`, `archived_authors`,
+//! `archived_ids`, `archived_runs`, `late_ops`; see `tables.rs`) and the
+//! reads of them; `ops.rs` decides when to read them.
+//!
+//! Writes stay sequential, which is why the index left disk in schemas 2–4
+//! (a table keyed by random op ids costs a page write per op per commit):
+//!
+//! - by author: `partnership ‖ author ‖ seq ‖ op id` → height, written in
+//!   key order; an author's new entries have higher seqs than its archived
+//!   ones, so they land at the end of its range: about one page per author
+//!   per archive;
+//! - by id: a set of sorted *runs*, `partnership ‖ run ‖ op id` → height.
+//!   Each archive writes its entries as one new run, numbered above every
+//!   other run of the partnership, so the run is appended at the end of the
+//!   partnership's range in id order. When [`FANOUT`] runs of one level
+//!   exist, the next archive merges them into one run of the next level
+//!   (size-tiered, as in an LSM tree): each entry is rewritten once per
+//!   level, O(log n) times, and a level holds at most [`FANOUT`] runs, so a
+//!   lookup probes at most [`FANOUT`] runs per level (newest first: the ops
+//!   a graph looks up are mostly recent). A lookup of an id that is not
+//!   archived probes every run; that is rare (an op already final arriving
+//!   again, or a caller asking about an unknown id), so no filter is kept.
+//!
+//! The horizon is stored (`archive_meta`); the archived op count is the sum
+//! of the runs' entry counts, and each author's highest archived seq is the
+//! last key of its range in `archived_authors`, found with two seeks per
+//! author when the index is built. Deriving both keeps one copy of each
+//! fact on disk, and a stored list of seqs would grow with the membership
+//! and be rewritten by every archive.
+//!
+//! An op appended late at or below the horizon stays in memory until the
+//! next archive, like any other, and is listed in `late_ops` so that a
+//! restart, which reads the `ops` table only above the horizon, finds it.
+
+use std::collections::BTreeMap;
+use std::sync::PoisonError;
+
+use redb::{Range, ReadOnlyTable, ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::db::Store;
+use super::error::StoreError;
+use super::ops::OpIndex;
+use super::tables::{
+    ARCHIVE_META, ARCHIVED_AUTHORS, ARCHIVED_IDS, ARCHIVED_RUNS, AuthorKey, LATE_OPS, OPS, OpKey, RunIdKey,
+    RunKey, author_key, author_keys, op_key, op_key_max, run_id_key, run_id_keys, run_key, split_author_key,
+    split_op_key, split_run_id_key, split_run_key, successor,
+};
+use crate::op::{MemberId, OpId, PartnershipId};
+
+/// How many runs of one level are merged into one run of the next.
+pub(crate) const FANOUT: usize = 8;
+
+/// What the in-memory index knows of a partnership's archive: O(authors)
+/// plus the list of runs (at most [`FANOUT`] per level).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Archive {
+    /// The archive horizon, or `None` if nothing was ever archived.
+    pub(crate) horizon: Option<u64>,
+    /// The runs of the archived id index, by ascending number (oldest first).
+    pub(crate) runs: Vec<Run>,
+    /// How many ops are archived (the sum of the runs' entry counts).
+    pub(crate) count: u64,
+    /// Each author's highest archived seq.
+    pub(crate) seqs: BTreeMap<MemberId, u64>,
+}
+
+/// One sorted run of the archived id index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    /// Its number: runs written later have higher numbers.
+    pub(crate) number: u64,
+    /// 0 for a run written by an archive, `n + 1` for one merged from runs
+    /// of level `n`.
+    pub(crate) level: u64,
+    /// How many entries it holds.
+    pub(crate) len: u64,
+}
+
+impl Archive {
+    /// The number for a new run: above every existing one.
+    fn next_run(&self) -> u64 {
+        self.runs.last().map_or(0, |run| run.number + 1)
+    }
+
+    /// The levels holding [`FANOUT`] runs or more, ascending.
+    fn full_levels(&self) -> Vec<u64> {
+        let mut per_level: BTreeMap<u64, usize> = BTreeMap::new();
+        for run in &self.runs {
+            *per_level.entry(run.level).or_default() += 1;
+        }
+        per_level.into_iter().filter(|&(_, runs)| runs >= FANOUT).map(|(level, _)| level).collect()
+    }
+}
+
+/// One index entry being archived.
+struct Entry {
+    height: u64,
+    id: OpId,
+    author: MemberId,
+    seq: u64,
+}
+
+impl Store {
+    /// Moves every in-memory index entry of `p` at or below `height` to
+    /// disk, in one durable transaction, and raises the archive horizon of
+    /// `p` to `height`; returns how many entries it moved.
+    ///
+    /// Call it with heights that are final: afterwards the memory index of
+    /// `p` holds only the ops above the horizon, plus O(authors) of summary,
+    /// and every read answers as before. The horizon never goes down: a
+    /// height below it moves only the entries at or below `height` still in
+    /// memory (ops appended late into the archived region) and leaves the
+    /// horizon where it is. Such late ops go to memory when appended, like
+    /// any other, and the next call moves them.
+    ///
+    /// When this returns `Err`, nothing was archived and the memory index is
+    /// unchanged.
+    pub fn archive_below(&self, p: &PartnershipId, height: u64) -> Result<u64, StoreError> {
+        let mut indexes = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = self.index_of(&mut indexes, p)?;
+        let moving = index.ids.values().filter(|&&stored| stored <= height).count();
+        let horizon = index.archive.horizon.map_or(height, |old| old.max(height));
+        let full = index.archive.full_levels();
+        if moving == 0 && index.archive.horizon == Some(horizon) && full.is_empty() {
+            return Ok(0);
+        }
+        let what = "archiving ops";
+        let archive = self.guarded(what, || {
+            // The committed state, the same the write starts from: archives
+            // and appends write these tables only under the index lock.
+            let snapshot = self.read_txn()?;
+            let entries = self.entries_to_archive(&snapshot, p, index, height)?;
+            if entries.len() != moving {
+                return Err(self.corrupt(format!(
+                    "{moving} ops of {p} at or below height {height} are indexed, {} are stored",
+                    entries.len()
+                )));
+            }
+            let mut archive = index.archive.clone();
+            let txn = self.write_txn()?;
+            for level in full {
+                // Runs of the committed state only: the snapshot cannot
+                // read a run merged in this transaction.
+                let sources: Vec<Run> =
+                    index.archive.runs.iter().filter(|run| run.level == level).copied().collect();
+                self.merge_runs(&snapshot, &txn, p, &mut archive, &sources)?;
+            }
+            self.write_run(&txn, p, &mut archive, &entries)?;
+            self.write_authors(&txn, p, &mut archive, &entries)?;
+            if let Some(old) = index.archive.horizon
+                && entries.iter().any(|entry| entry.height <= old)
+            {
+                // The late ops just archived are no longer in memory.
+                let (first, last) = (op_key(p, 0, &OpId([0; 32])), op_key(p, height, &OpId([0xff; 32])));
+                let mut late = txn.open_table(LATE_OPS).map_err(self.ctx(what))?;
+                late.retain_in::<&OpKey, _>(&first..=&last, |_, _| false).map_err(self.ctx(what))?;
+            }
+            if archive.horizon != Some(horizon) {
+                let mut meta = txn.open_table(ARCHIVE_META).map_err(self.ctx(what))?;
+                meta.insert(&p.0, horizon).map_err(self.ctx(what))?;
+                archive.horizon = Some(horizon);
+            }
+            self.commit(txn, "committing an archive")?;
+            Ok((archive, entries.len() as u64))
+        });
+        // Only what is committed changes memory.
+        let (archive, moved) = archive?;
+        index.archive = archive;
+        index.forget_up_to(height);
+        Ok(moved)
+    }
+
+    /// The in-memory entries of `p` at or below `height`, with the author
+    /// and seq of each read off its record: the ops above the old horizon
+    /// in one range read, the late ones below it one by one.
+    fn entries_to_archive(
+        &self,
+        txn: &ReadTransaction,
+        p: &PartnershipId,
+        index: &OpIndex,
+        height: u64,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let what = "reading the ops to archive";
+        let op_table = txn.open_table(OPS).map_err(self.ctx(what))?;
+        let mut entries = Vec::new();
+        let mut push = |stored: u64, id: OpId, bytes: &[u8]| -> Result<(), StoreError> {
+            let (author, seq) = self.author_and_seq(bytes, &id)?;
+            entries.push(Entry { height: stored, id, author, seq });
+            Ok(())
+        };
+        let tail_from = index.archive.horizon.map_or(Some(0), |old| old.checked_add(1));
+        if let Some(from) = tail_from.filter(|&from| from <= height) {
+            let (first, last) = (op_key(p, from, &OpId([0; 32])), op_key(p, height, &OpId([0xff; 32])));
+            for entry in op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx(what))? {
+                let (key, value) = entry.map_err(self.ctx(what))?;
+                let (stored, id) = split_op_key(key.value());
+                if index.ids.get(&id) != Some(&stored) {
+                    return Err(self.corrupt(format!(
+                        "op {id} is stored at height {stored}, above the archive horizon, but not indexed there"
+                    )));
+                }
+                push(stored, id, value.value())?;
+            }
+        }
+        if let Some(old) = index.archive.horizon {
+            let below = old.min(height);
+            let mut late: Vec<(u64, OpId)> = index
+                .ids
+                .iter()
+                .filter(|&(_, &stored)| stored <= below)
+                .map(|(id, &stored)| (stored, *id))
+                .collect();
+            late.sort_unstable();
+            for (stored, id) in late {
+                let bytes =
+                    op_table.get(&op_key(p, stored, &id)).map_err(self.ctx(what))?.ok_or_else(|| {
+                        self.corrupt(format!("op {id} is indexed at height {stored} but not stored there"))
+                    })?;
+                push(stored, id, bytes.value())?;
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Writes `entries` as a new run of level 0, in id order, numbered above
+    /// every other run of `p`.
+    fn write_run(
+        &self,
+        txn: &WriteTransaction,
+        p: &PartnershipId,
+        archive: &mut Archive,
+        entries: &[Entry],
+    ) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let what = "archiving ops by id";
+        let mut by_id: Vec<(OpId, u64)> = entries.iter().map(|entry| (entry.id, entry.height)).collect();
+        by_id.sort_unstable();
+        let run = Run { number: archive.next_run(), level: 0, len: by_id.len() as u64 };
+        let mut ids = txn.open_table(ARCHIVED_IDS).map_err(self.ctx(what))?;
+        for (id, height) in by_id {
+            ids.insert(&run_id_key(p, run.number, &id), height).map_err(self.ctx(what))?;
+        }
+        let mut runs = txn.open_table(ARCHIVED_RUNS).map_err(self.ctx(what))?;
+        runs.insert(&run_key(p, run.number), (run.level, run.len)).map_err(self.ctx(what))?;
+        archive.runs.push(run);
+        archive.count += run.len;
+        Ok(())
+    }
+
+    /// Writes `entries` to the archived author index, in key order.
+    fn write_authors(
+        &self,
+        txn: &WriteTransaction,
+        p: &PartnershipId,
+        archive: &mut Archive,
+        entries: &[Entry],
+    ) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let what = "archiving ops by author";
+        let mut by_author: Vec<(AuthorKey, u64)> =
+            entries.iter().map(|e| (author_key(p, &e.author, e.seq, &e.id), e.height)).collect();
+        by_author.sort_unstable();
+        let mut table = txn.open_table(ARCHIVED_AUTHORS).map_err(self.ctx(what))?;
+        for (key, height) in by_author {
+            table.insert(&key, height).map_err(self.ctx(what))?;
+        }
+        for entry in entries {
+            let highest = archive.seqs.entry(entry.author).or_insert(entry.seq);
+            *highest = (*highest).max(entry.seq);
+        }
+        Ok(())
+    }
+
+    /// Merges `sources`, committed runs of one level (read from
+    /// `snapshot`), into one new run of the next level, and deletes them.
+    /// An id in two runs (only a caller bug can archive an op twice) keeps
+    /// the newest run's height. Reads stream, one entry per run at a time.
+    fn merge_runs(
+        &self,
+        snapshot: &ReadTransaction,
+        txn: &WriteTransaction,
+        p: &PartnershipId,
+        archive: &mut Archive,
+        sources: &[Run],
+    ) -> Result<(), StoreError> {
+        let what = "merging archived runs";
+        let Some(level) = sources.first().map(|run| run.level) else { return Ok(()) };
+        let merged = archive.next_run();
+        let source_table = snapshot.open_table(ARCHIVED_IDS).map_err(self.ctx(what))?;
+        let mut cursors = Vec::with_capacity(sources.len());
+        let mut heads = Vec::with_capacity(sources.len());
+        for run in sources {
+            let (first, last) = run_id_keys(p, run.number);
+            let mut cursor = source_table.range::<&RunIdKey>(&first..=&last).map_err(self.ctx(what))?;
+            heads.push(self.next_archived(&mut cursor)?);
+            cursors.push(cursor);
+        }
+        let mut ids = txn.open_table(ARCHIVED_IDS).map_err(self.ctx(what))?;
+        let mut written = 0u64;
+        while let Some((id, height)) = smallest_head(&heads) {
+            for (head, cursor) in heads.iter_mut().zip(&mut cursors) {
+                if head.is_some_and(|(at, _)| at == id) {
+                    *head = self.next_archived(cursor)?;
+                }
+            }
+            ids.insert(&run_id_key(p, merged, &id), height).map_err(self.ctx(what))?;
+            written += 1;
+        }
+        let mut runs = txn.open_table(ARCHIVED_RUNS).map_err(self.ctx(what))?;
+        for run in sources {
+            let (first, last) = run_id_keys(p, run.number);
+            ids.retain_in::<&RunIdKey, _>(&first..=&last, |_, _| false).map_err(self.ctx(what))?;
+            runs.remove(&run_key(p, run.number)).map_err(self.ctx(what))?;
+        }
+        let run = Run { number: merged, level: level + 1, len: written };
+        runs.insert(&run_key(p, run.number), (run.level, run.len)).map_err(self.ctx(what))?;
+        archive.runs.retain(|kept| !sources.contains(kept));
+        archive.runs.push(run);
+        archive.count = archive.count - sources.iter().map(|run| run.len).sum::<u64>() + written;
+        Ok(())
+    }
+
+    /// The next `(id, height)` of a run being merged.
+    fn next_archived(
+        &self,
+        cursor: &mut Range<'static, &'static RunIdKey, u64>,
+    ) -> Result<Option<(OpId, u64)>, StoreError> {
+        let entry = cursor.next().transpose().map_err(self.ctx("merging archived runs"))?;
+        Ok(entry.map(|(key, height)| (split_run_id_key(key.value()), height.value())))
+    }
+
+    /// The archive's summary for `p`: nothing if `p` has no horizon, else
+    /// the horizon, the runs, the archived count and each author's highest
+    /// archived seq.
+    pub(super) fn read_archive(
+        &self,
+        txn: &ReadTransaction,
+        p: &PartnershipId,
+    ) -> Result<Archive, StoreError> {
+        let what = "reading the archive";
+        let meta = txn.open_table(ARCHIVE_META).map_err(self.ctx(what))?;
+        let Some(horizon) = meta.get(&p.0).map_err(self.ctx(what))?.map(|v| v.value()) else {
+            return Ok(Archive::default());
+        };
+        let mut archive = Archive { horizon: Some(horizon), ..Archive::default() };
+        let runs = txn.open_table(ARCHIVED_RUNS).map_err(self.ctx(what))?;
+        let (first, last) = (run_key(p, 0), run_key(p, u64::MAX));
+        for entry in runs.range::<&RunKey>(&first..=&last).map_err(self.ctx(what))? {
+            let (key, value) = entry.map_err(self.ctx(what))?;
+            let (level, len) = value.value();
+            archive.runs.push(Run { number: split_run_key(key.value()), level, len });
+            archive.count += len;
+        }
+        let authors = txn.open_table(ARCHIVED_AUTHORS).map_err(self.ctx(what))?;
+        archive.seqs = self.archived_seqs(&authors, p)?;
+        Ok(archive)
+    }
+
+    /// Each author's highest archived seq in `p`: per author, one seek to
+    /// its first key and one to its last.
+    fn archived_seqs(
+        &self,
+        authors: &ReadOnlyTable<&'static AuthorKey, u64>,
+        p: &PartnershipId,
+    ) -> Result<BTreeMap<MemberId, u64>, StoreError> {
+        let what = "reading archived authors";
+        let end = author_key(p, &MemberId([0xff; 32]), u64::MAX, &OpId([0xff; 32]));
+        let mut seqs = BTreeMap::new();
+        let mut from = Some(MemberId([0; 32]));
+        while let Some(start) = from {
+            let first = author_key(p, &start, 0, &OpId([0; 32]));
+            let Some(entry) = authors.range::<&AuthorKey>(&first..=&end).map_err(self.ctx(what))?.next()
+            else {
+                break;
+            };
+            let (author, _, _) = split_author_key(entry.map_err(self.ctx(what))?.0.value());
+            let (lo, hi) = author_keys(p, &author, &(0..=u64::MAX));
+            let last = authors.range::<&AuthorKey>(&lo..=&hi).map_err(self.ctx(what))?.next_back();
+            if let Some(last) = last {
+                seqs.insert(author, split_author_key(last.map_err(self.ctx(what))?.0.value()).1);
+            }
+            from = successor(author.0).map(MemberId);
+        }
+        Ok(seqs)
+    }
+
+    /// The late ops of `p`: appended at or below the horizon, not archived
+    /// yet, as `(height, id)`.
+    pub(super) fn late_ops(
+        &self,
+        txn: &ReadTransaction,
+        p: &PartnershipId,
+    ) -> Result<Vec<(u64, OpId)>, StoreError> {
+        let what = "reading late ops";
+        let late = txn.open_table(LATE_OPS).map_err(self.ctx(what))?;
+        let (first, last) = (op_key(p, 0, &OpId([0; 32])), op_key_max(p));
+        let mut out = Vec::new();
+        for entry in late.range::<&OpKey>(&first..=&last).map_err(self.ctx(what))? {
+            out.push(split_op_key(entry.map_err(self.ctx(what))?.0.value()));
+        }
+        Ok(out)
+    }
+
+    /// The height of the archived op `id` of `p`, probing `runs` newest
+    /// first; an id not archived costs one point read per run.
+    pub(super) fn archived_height(
+        &self,
+        table: &impl ReadableTable<&'static RunIdKey, u64>,
+        p: &PartnershipId,
+        runs: &[Run],
+        id: &OpId,
+    ) -> Result<Option<u64>, StoreError> {
+        for run in runs.iter().rev() {
+            if let Some(height) =
+                table.get(&run_id_key(p, run.number, id)).map_err(self.ctx("looking up an op"))?
+            {
+                return Ok(Some(height.value()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The archived ops of `author` in `p` with seq in `seqs`, as
+    /// `(seq, height, id)` in `(seq, id)` order.
+    pub(super) fn archived_of_author(
+        &self,
+        txn: &ReadTransaction,
+        p: &PartnershipId,
+        author: &MemberId,
+        seqs: &std::ops::RangeInclusive<u64>,
+    ) -> Result<Vec<(u64, u64, OpId)>, StoreError> {
+        let what = "reading an author's archived ops";
+        let table = txn.open_table(ARCHIVED_AUTHORS).map_err(self.ctx(what))?;
+        let (first, last) = author_keys(p, author, seqs);
+        let mut out = Vec::new();
+        for entry in table.range::<&AuthorKey>(&first..=&last).map_err(self.ctx(what))? {
+            let (key, height) = entry.map_err(self.ctx(what))?;
+            let (_, seq, id) = split_author_key(key.value());
+            out.push((seq, height.value(), id));
+        }
+        Ok(out)
+    }
+}
+
+/// The smallest id at the head of the runs being merged (given oldest
+/// first), with the height of the newest run that holds it.
+fn smallest_head(heads: &[Option<(OpId, u64)>]) -> Option<(OpId, u64)> {
+    let mut smallest: Option<(OpId, u64)> = None;
+    for &(id, height) in heads.iter().flatten() {
+        if smallest.is_none_or(|(best, _)| id <= best) {
+            smallest = Some((id, height));
+        }
+    }
+    smallest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_run_wins_a_tie_when_merging() {
+        let (a, b) = (OpId([1; 32]), OpId([2; 32]));
+        assert_eq!(smallest_head(&[None, None]), None);
+        assert_eq!(smallest_head(&[Some((b, 1)), None, Some((a, 2))]), Some((a, 2)));
+        assert_eq!(smallest_head(&[Some((a, 1)), Some((b, 3)), Some((a, 2))]), Some((a, 2)));
+    }
+
+    #[test]
+    fn full_levels_are_those_with_fanout_runs() {
+        let run = |number, level| Run { number, level, len: 1 };
+        let mut archive = Archive::default();
+        assert_eq!(archive.next_run(), 0);
+        archive.runs = (0..FANOUT as u64).map(|n| run(n, 1)).chain([run(50, 0)]).collect();
+        assert_eq!(archive.full_levels(), vec![1]);
+        assert_eq!(archive.next_run(), 51);
+    }
+}
