@@ -9,7 +9,8 @@
 //! Run: `cargo bench -p polypact --bench memory` (100,000 and 1,000,000
 //! ops; `POLYPACT_MEMORY_SIZES=10000,100000` for others). Prints, per size:
 //! resident memory at the end and its peak, the ops the ledger still holds,
-//! the store's in-memory index entries, and the time taken; then the ratio
+//! the store's in-memory index entries (ops above its archive horizon), the
+//! final height, and the time taken; then the ratio
 //! of the largest size's memory to the smallest's. A last row holds every op
 //! in memory (no archive), as the ledger did before, for comparison.
 
@@ -154,15 +155,18 @@ fn child(n: usize, archive: bool, cache_mib: Option<usize>) {
         store.append_ops(&partnership, &refs).expect("persist");
         ledger.save_final(&store).expect("snapshot");
         ledger.drain_notifications();
-        ledger.forget_final();
+        if let Some(horizon) = ledger.forget_final() {
+            store.archive_below(&partnership, horizon).expect("archived");
+        }
     }
     let took = started.elapsed();
     println!(
-        "figures {} {} {} {} {} {:.1}",
+        "figures {} {} {} {} {} {} {:.1}",
         n,
         status_kib("VmRSS"),
         status_kib("VmHWM"),
         ledger.dag().held_len(),
+        store.indexed_in_memory(&partnership),
         ledger.final_height(),
         took.as_secs_f64()
     );
@@ -172,6 +176,7 @@ struct Figures {
     rss_kib: u64,
     peak_kib: u64,
     held: u64,
+    indexed: u64,
     final_height: u64,
     seconds: f64,
 }
@@ -191,8 +196,9 @@ fn measure(n: usize, archive: bool, cache_mib: Option<usize>) -> Figures {
         rss_kib: num(1),
         peak_kib: num(2),
         held: num(3),
-        final_height: num(4),
-        seconds: f[5].parse().expect("seconds"),
+        indexed: num(4),
+        final_height: num(5),
+        seconds: f[6].parse().expect("seconds"),
     }
 }
 
@@ -212,8 +218,8 @@ fn main() {
     };
     println!("\n== memory against history: one partnership, file-backed redb, batches of {BATCH} ==");
     println!(
-        "{:>10} {:>12} {:>10} {:>10} {:>10} {:>12} {:>10} {:>8}",
-        "ops", "graph", "cache", "RSS MiB", "peak MiB", "held ops", "final h", "s"
+        "{:>10} {:>12} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "ops", "graph", "cache", "RSS MiB", "peak MiB", "held ops", "indexed", "final h", "s"
     );
     let smallest = sizes.iter().copied().min().expect("a size");
     let largest = sizes.iter().copied().max().expect("a size");
@@ -238,13 +244,14 @@ fn main() {
 
 fn print_row(n: usize, graph: &str, cache: &str, f: &Figures) {
     println!(
-        "{:>10} {:>12} {:>10} {:>10.1} {:>10.1} {:>12} {:>10} {:>8.1}",
+        "{:>10} {:>12} {:>8} {:>9.1} {:>9.1} {:>9} {:>9} {:>9} {:>7.1}",
         n,
         graph,
         cache,
         f.rss_kib as f64 / 1024.0,
         f.peak_kib as f64 / 1024.0,
         f.held,
+        f.indexed,
         f.final_height,
         f.seconds
     );

@@ -135,7 +135,7 @@ impl StoreArchive {
 
 impl OpArchive for StoreArchive {
     fn height_of(&self, id: &OpId) -> Option<u64> {
-        self.answer(self.store.get_op(&self.partnership, id).map(|found| found.map(|(height, _)| height)))
+        self.answer(self.store.op_height(&self.partnership, id))
     }
 
     fn op(&self, id: &OpId) -> Option<(u64, Arc<SignedOp>)> {
@@ -145,8 +145,7 @@ impl OpArchive for StoreArchive {
     }
 
     fn ops_at(&self, author: &MemberId, seq: u64) -> Vec<(u64, OpId)> {
-        let ops = self.answer(self.store.ops_by_author(&self.partnership, author, seq, 1).map(Some));
-        ops.unwrap_or_default().iter().filter_map(|op| Some((self.height_of(&op.id())?, op.id()))).collect()
+        self.answer(self.store.op_ids_at(&self.partnership, author, seq).map(Some)).unwrap_or_default()
     }
 
     fn failure(&self) -> Option<&str> {

@@ -825,7 +825,14 @@ impl NodeCore {
             if !self.held.contains_key(&partnership)
                 && let Some(horizon) = ledger.forget_final()
             {
-                tracing::debug!(%partnership, horizon, held = ledger.dag().held_len(), "final ops left memory");
+                let archived = self.store.archive_below(&partnership, horizon)?;
+                tracing::debug!(
+                    %partnership,
+                    horizon,
+                    held = ledger.dag().held_len(),
+                    archived,
+                    "final ops left memory"
+                );
             }
         }
         Ok(())

@@ -74,7 +74,9 @@ impl Pair {
             self.store.append_ops(&op.partnership(), &refs).expect("persisted");
             self.seen.extend(ops.into_iter().map(|(_, op)| op));
             self.forgetful.save_final(&self.store).expect("snapshot saved");
-            if self.forgetful.forget_final().is_some() {
+            if let Some(horizon) = self.forgetful.forget_final() {
+                // As a node does: the store's index of them follows them to disk.
+                self.store.archive_below(&op.partnership(), horizon).expect("archived");
                 self.forgot += 1;
             }
         }
@@ -171,6 +173,9 @@ fn a_ledger_that_forgets_final_ops_decides_as_one_that_holds_them() {
         workload_step(&mut pair, i);
     }
     assert!(pair.forgot >= 5, "forgot {} times", pair.forgot);
+    let p = pair.plain.partnership();
+    let indexed = pair.store.indexed_in_memory(&p);
+    assert!(indexed < 60, "the store indexes {indexed} ops in memory");
     let held = pair.forgetful.dag().held_len();
     assert!(held < 60, "{held} of {} ops still held", pair.forgetful.dag().len());
     assert_eq!(pair.plain.dag().held_len(), pair.plain.dag().len());

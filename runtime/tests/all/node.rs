@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use polypact::ledger::FinalInMemory;
 use polypact::node::{self, NodeBuilder, NodeConfig, NodeError, OpEventKind, WaitFor};
 use polypact::op::{Charter, CodeHash, MemberKey, ModuleSpec, Params, PartnershipId, Payload};
 use polypact::testing::module_wasm;
@@ -360,4 +361,73 @@ fn published_code_that_is_no_module_does_not_stop_a_restart() {
         matches!(outcome, Some(polypact::ledger::OpOutcome::Applied { .. })),
         "and runs them: {outcome:?}"
     );
+}
+
+/// Final ops leave a node's memory at the snapshot tick (the graph forgets
+/// them, the store's index of them moves to disk), the node goes on, and a
+/// restart holds as little and ends in the same state as its partner.
+#[test]
+fn final_ops_leave_a_nodes_memory_and_a_restart_brings_back_only_the_recent_ones() {
+    let wasm = module_wasm("guestbook").unwrap_or_else(|e| panic!("{e}"));
+    let (alice_key, bob_key) = (MemberKey::from_seed(1), MemberKey::from_seed(2));
+    let dirs = [tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir")];
+    let open = |dir: &tempfile::TempDir, seed: u8| {
+        let mut config = NodeConfig::new(dir.path());
+        config.core.ledger.final_in_memory = FinalInMemory { forget_above: 16, keep_recent: 4 };
+        let mut core = NodeBuilder::new(config, MemberKey::from_seed(seed)).open().expect("open");
+        core.add_code(&wasm).expect("code");
+        core
+    };
+    let mut alice = open(&dirs[0], 1);
+    let mut bob = open(&dirs[1], 2);
+    let code = CodeHash::of(&wasm);
+    let p = alice
+        .create_partnership(charter(vec![alice_key.member_id(), bob_key.member_id()], code), 1_000)
+        .expect("create");
+    let genesis = alice.take_outbox().pop().expect("genesis").1;
+    bob.join(genesis).expect("join");
+    let pass = |from: &mut node::NodeCore, to: &mut node::NodeCore, now: u64| {
+        for (partnership, op) in from.take_outbox() {
+            to.insert(&partnership, op, node::Origin::Fresh, now).expect("accepted");
+        }
+    };
+    // One call a second, each acked and final; a snapshot every tick.
+    let mut now = 2_000;
+    let mut rounds = |alice: &mut node::NodeCore, bob: &mut node::NodeCore, from: u32, to: u32| {
+        for n in from..to {
+            now += 1_000;
+            let message = json!({"sign": {"message": format!("entry {n}")}}).to_string().into_bytes();
+            alice.submit_call(&p, "guestbook", message, now).expect("call");
+            pass(alice, bob, now);
+            pass(bob, alice, now);
+            alice.tick(now).expect("tick");
+            bob.tick(now).expect("tick");
+        }
+    };
+    rounds(&mut alice, &mut bob, 0, 150);
+    for core in [&alice, &bob] {
+        let ledger = core.ledger(&p).expect("ledger");
+        assert!(ledger.final_height() + 3 >= ledger.optimistic_height(), "calls become final");
+        let (held, all) = (ledger.dag().held_len(), ledger.dag().len());
+        assert!(all >= 300 && held < 60, "{held} of {all} ops held");
+        let indexed = core.store().indexed_in_memory(&p);
+        assert!(indexed < 60, "the store indexes {indexed} ops in memory");
+    }
+
+    // Bob restarts from his store.
+    drop(bob);
+    let mut bob = open(&dirs[1], 2);
+    let (restarted, running) = (bob.ledger(&p).expect("ledger"), alice.ledger(&p).expect("ledger"));
+    assert_eq!(restarted.final_root(), running.final_root());
+    assert_eq!(restarted.dag().heads(), running.dag().heads());
+    assert!(restarted.dag().held_len() < 60, "{} ops held after the restart", restarted.dag().held_len());
+
+    rounds(&mut alice, &mut bob, 150, 160);
+    let (restarted, running) = (bob.ledger(&p).expect("ledger"), alice.ledger(&p).expect("ledger"));
+    assert_eq!(restarted.final_height(), running.final_height());
+    assert_eq!(restarted.final_root(), running.final_root());
+    assert!(running.final_height() + 3 >= running.optimistic_height(), "the new calls become final");
+    let entries =
+        |ledger: &node::NodeLedger| ledger.query("guestbook", br#"{"entries":{}}"#, true).expect("query");
+    assert_eq!(entries(restarted), entries(running));
 }
