@@ -10,7 +10,8 @@
 //! ops; `POLYPACT_MEMORY_SIZES=10000,100000` for others). Prints, per size:
 //! resident memory at the end and its peak, the ops the ledger still holds,
 //! the store's in-memory index entries (ops above its archive horizon), the
-//! final height, and the time taken; then the ratio
+//! final height, the time taken, and the time a restart takes to reopen
+//! the store and rebuild the ledger; then the ratio
 //! of the largest size's memory to the smallest's. A last row holds every op
 //! in memory (no archive), as the ledger did before, for comparison.
 
@@ -160,15 +161,32 @@ fn child(n: usize, archive: bool, cache_mib: Option<usize>) {
         }
     }
     let took = started.elapsed();
+    let (rss, peak) = (status_kib("VmRSS"), status_kib("VmHWM"));
+    let (held, indexed, final_height) =
+        (ledger.dag().held_len(), store.indexed_in_memory(&partnership), ledger.final_height());
+    // A restart: the store reopened and the ledger rebuilt from it.
+    let path = dir.path().join("memory.redb");
+    drop(ledger);
+    drop(store);
+    let restarted = Instant::now();
+    let store = Arc::new(Store::open_with(&path, &options).expect("store"));
+    let executor = {
+        let mut executor = NativeExecutor::new();
+        executor.register(CodeHash::of(b"kv"), Arc::new(KvModule));
+        executor
+    };
+    let ledger = if archive {
+        Ledger::open_with_archive(&store, &partnership, executor, LedgerConfig::default())
+    } else {
+        Ledger::open(&store, &partnership, executor, LedgerConfig::default())
+    }
+    .expect("reopens");
+    let restart = restarted.elapsed();
+    assert_eq!(ledger.final_height(), final_height, "the restart rebuilt the same ledger");
     println!(
-        "figures {} {} {} {} {} {} {:.1}",
-        n,
-        status_kib("VmRSS"),
-        status_kib("VmHWM"),
-        ledger.dag().held_len(),
-        store.indexed_in_memory(&partnership),
-        ledger.final_height(),
-        took.as_secs_f64()
+        "figures {n} {rss} {peak} {held} {indexed} {final_height} {:.1} {:.2}",
+        took.as_secs_f64(),
+        restart.as_secs_f64()
     );
 }
 
@@ -179,6 +197,7 @@ struct Figures {
     indexed: u64,
     final_height: u64,
     seconds: f64,
+    restart_seconds: f64,
 }
 
 /// Runs the child for `n` ops and reads its line.
@@ -199,6 +218,7 @@ fn measure(n: usize, archive: bool, cache_mib: Option<usize>) -> Figures {
         indexed: num(4),
         final_height: num(5),
         seconds: f[6].parse().expect("seconds"),
+        restart_seconds: f[7].parse().expect("seconds"),
     }
 }
 
@@ -218,8 +238,8 @@ fn main() {
     };
     println!("\n== memory against history: one partnership, file-backed redb, batches of {BATCH} ==");
     println!(
-        "{:>10} {:>12} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
-        "ops", "graph", "cache", "RSS MiB", "peak MiB", "held ops", "indexed", "final h", "s"
+        "{:>10} {:>12} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}",
+        "ops", "graph", "cache", "RSS MiB", "peak MiB", "held ops", "indexed", "final h", "s", "restart s"
     );
     let smallest = sizes.iter().copied().min().expect("a size");
     let largest = sizes.iter().copied().max().expect("a size");
@@ -244,7 +264,7 @@ fn main() {
 
 fn print_row(n: usize, graph: &str, cache: &str, f: &Figures) {
     println!(
-        "{:>10} {:>12} {:>8} {:>9.1} {:>9.1} {:>9} {:>9} {:>9} {:>7.1}",
+        "{:>10} {:>12} {:>8} {:>9.1} {:>9.1} {:>9} {:>9} {:>9} {:>7.1} {:>9.2}",
         n,
         graph,
         cache,
@@ -253,6 +273,7 @@ fn print_row(n: usize, graph: &str, cache: &str, f: &Figures) {
         f.held,
         f.indexed,
         f.final_height,
-        f.seconds
+        f.seconds,
+        f.restart_seconds
     );
 }
