@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput};
 use polypact::ledger::testing::KvModule;
-use polypact::ledger::{Ledger, LedgerConfig, NativeExecutor, Origin};
+use polypact::ledger::{Ledger, LedgerConfig, NativeExecutor, Origin, StoreArchive};
 use polypact::op::{
     Charter, CodeHash, Limits, MemberKey, ModuleSpec, OpId, Params, Payload, SignedOp, UnsignedOp,
     check_signatures, decode_signed_op,
@@ -142,12 +142,15 @@ fn decode_batch(chunk: &[Vec<u8>]) -> Vec<SignedOp> {
 }
 
 /// The whole pipeline over `ops`, a batch at a time as a node takes a sync
-/// page (decode, [`Ledger::insert_batch`], then one store commit and the
-/// final snapshot); returns elapsed time and the time per phase.
-fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Store, mode: Mode) -> (Duration, Phases) {
+/// page (decode, [`Ledger::insert_batch`], then one store commit, the
+/// final snapshot, and final ops leaving memory with the store's index of
+/// them); returns elapsed time and the time per phase.
+fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Arc<Store>, mode: Mode) -> (Duration, Phases) {
     let start = Instant::now();
     let mut ledger = Ledger::new(f.genesis.clone(), executor(), LedgerConfig::default()).expect("genesis");
     let partnership = ledger.partnership();
+    store.append_ops(&partnership, &[(0, &f.genesis)]).expect("genesis stored");
+    ledger.set_archive(Arc::new(StoreArchive::new(Arc::clone(store), partnership)));
     let now = u64::MAX / 2;
     let mut phases: Phases = [Duration::ZERO; 4];
     std::thread::scope(|scope| {
@@ -184,6 +187,9 @@ fn ingest(f: &Fixture, ops: &[Vec<u8>], store: &Store, mode: Mode) -> (Duration,
             let t3 = Instant::now();
             ledger.save_final(store).expect("snapshot");
             ledger.drain_notifications();
+            if let Some(horizon) = ledger.forget_final() {
+                store.archive_below(&partnership, horizon).expect("archive");
+            }
             let t4 = Instant::now();
             for (phase, took) in phases.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3]) {
                 *phase += took;
@@ -224,7 +230,7 @@ fn criterion_benches(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| {
             b.iter_batched(
-                || Store::open_in_memory().expect("store"),
+                || Arc::new(Store::open_in_memory().expect("store")),
                 |store| ingest(&f, &ops, &store, mode).0,
                 BatchSize::PerIteration,
             )
@@ -264,7 +270,7 @@ fn scaling_report() {
             let verify = verify_only(&decoded);
             drop(decoded);
             let path = dir.path().join(format!("ingest-{i}-{m}.redb"));
-            let store = Store::open(&path).expect("store");
+            let store = Arc::new(Store::open(&path).expect("store"));
             let (took, phases) = ingest(&f, &ops, &store, mode);
             drop(store);
             // A restart: the store's in-memory index of the ops is built on first
