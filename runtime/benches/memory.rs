@@ -154,11 +154,8 @@ fn child(n: usize, archive: bool, cache_mib: Option<usize>) {
             .collect();
         let refs: Vec<(u64, &SignedOp)> = accepted.iter().map(|(h, op)| (*h, op.as_ref())).collect();
         store.append_ops(&partnership, &refs).expect("persist");
-        ledger.save_final(&store).expect("snapshot");
+        ledger.save_final_and_forget(&store).expect("snapshot");
         ledger.drain_notifications();
-        if let Some(horizon) = ledger.forget_final() {
-            store.archive_below(&partnership, horizon).expect("archived");
-        }
     }
     let took = started.elapsed();
     let (rss, peak) = (status_kib("VmRSS"), status_kib("VmHWM"));

@@ -29,6 +29,8 @@ mod pending;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::op::{EquivocationProof, MemberId, OpId, SignedOp};
 
 pub use pending::{PendingBuffer, PendingLimits};
@@ -529,6 +531,180 @@ impl Dag {
         let horizon = *horizon;
         self.forget_up_to(horizon, keep);
         Some(horizon)
+    }
+}
+
+/// The part of a graph at or below its horizon, in the form a restart
+/// rebuilds it from: with it, the ops above the horizon (and any stored
+/// later at or below it) are all a restart replays.
+///
+/// It describes the graph *restricted* to the ops at or below the horizon,
+/// so that replaying the ops above it, in any later state of the store,
+/// gives the graph a full replay would: heads include every op at or below
+/// the horizon that a replayed op names (replay removes them again), and
+/// chains list only what lies at or below it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DagSummary {
+    /// Every op at or below it that is not among `held` was forgotten.
+    pub horizon: u64,
+    /// How many ops lie at or below the horizon.
+    pub count: u64,
+    /// The highest height at or below the horizon.
+    pub max_height: u64,
+    /// The heads of the restricted graph (a superset: see above).
+    pub heads: Vec<OpId>,
+    /// The ops at or below the horizon held in memory (heads, authors'
+    /// latest ops, pinned ones), read back from the store at a restart.
+    pub held: Vec<OpId>,
+    /// Each author's chain at or below the horizon.
+    pub chains: Vec<ChainSummary>,
+    /// The equivocations whose two ops both lie at or below it, in the
+    /// order they were found: `(first, second)`.
+    pub equivocations: Vec<(OpId, OpId)>,
+}
+
+/// One author's chain at or below a horizon (see [`DagSummary`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainSummary {
+    /// The author.
+    pub author: MemberId,
+    /// Seqs `1..=forgotten` are no longer listed.
+    pub forgotten: u64,
+    /// The listed ops after them, by seq, all at or below the horizon.
+    pub listed: Vec<OpId>,
+    /// Equivocations at or below the horizon, by seq.
+    pub conflicts: Vec<(u64, Vec<OpId>)>,
+    /// The height of the author's highest op at or below the horizon.
+    pub tip_height: Option<u64>,
+}
+
+impl Dag {
+    /// Whether `id`, an op of the graph, lies at or below `horizon`: every
+    /// op above the horizon is held.
+    fn at_or_below(&self, id: &OpId, horizon: u64) -> bool {
+        self.held.get(id).is_none_or(|node| node.height <= horizon)
+    }
+
+    /// The graph at or below its horizon, for a restart (`None` if nothing
+    /// was forgotten, or in the one shape a summary cannot describe: an
+    /// author whose listed ops go above the horizon and come back below it,
+    /// which only an equivocation can make; a restart then replays every op).
+    pub fn summary(&self) -> Option<DagSummary> {
+        let horizon = self.horizon?;
+        let above: Vec<&Node> = self.held.values().filter(|node| node.height > horizon).collect();
+        let mut heads: BTreeSet<OpId> =
+            self.heads.iter().filter(|id| self.at_or_below(id, horizon)).copied().collect();
+        for node in &above {
+            heads.extend(node.op.op().parents.iter().filter(|p| self.at_or_below(p, horizon)).copied());
+        }
+        let mut held: Vec<OpId> =
+            self.held.values().filter(|node| node.height <= horizon).map(|node| node.op.id()).collect();
+        held.sort_unstable();
+        let mut chains = Vec::new();
+        for (author, chain) in &self.chains {
+            let mut listed = Vec::new();
+            let mut crossed = false;
+            for id in &chain.by_seq {
+                if self.at_or_below(id, horizon) {
+                    if crossed {
+                        return None;
+                    }
+                    listed.push(*id);
+                } else {
+                    crossed = true;
+                }
+            }
+            let conflicts: Vec<(u64, Vec<OpId>)> = chain
+                .conflicts
+                .iter()
+                .map(|(seq, ids)| {
+                    (*seq, ids.iter().filter(|id| self.at_or_below(id, horizon)).copied().collect())
+                })
+                .filter(|(_, ids): &(u64, Vec<OpId>)| !ids.is_empty())
+                .collect();
+            if chain.forgotten == 0 && listed.is_empty() && conflicts.is_empty() {
+                continue;
+            }
+            let mut tip: Vec<OpId> = listed.last().copied().into_iter().collect();
+            if listed.is_empty() {
+                tip.extend(self.ops_at(author, chain.forgotten));
+            }
+            tip.extend(conflicts.iter().flat_map(|(_, ids)| ids.iter().copied()));
+            let tip_height = tip.iter().filter_map(|id| self.get(id).map(|node| node.height)).max();
+            chains.push(ChainSummary {
+                author: *author,
+                forgotten: chain.forgotten,
+                listed,
+                conflicts,
+                tip_height,
+            });
+        }
+        let equivocations = self
+            .equivocations
+            .iter()
+            .map(|proof| (proof.ops().0.id(), proof.ops().1.id()))
+            .filter(|(a, b)| self.at_or_below(a, horizon) && self.at_or_below(b, horizon))
+            .collect();
+        Some(DagSummary {
+            horizon,
+            count: self.count - above.len() as u64,
+            max_height: self.max_height.min(horizon),
+            heads: heads.into_iter().collect(),
+            held,
+            chains,
+            equivocations,
+        })
+    }
+
+    /// The graph a [`Dag::summary`] describes, its held ops and
+    /// equivocations read back from `archive`; the ops above the horizon
+    /// are then inserted as usual. `Err` says what does not fit (a restart
+    /// then replays every op instead).
+    pub fn from_summary(summary: &DagSummary, archive: Arc<dyn OpArchive>) -> Result<Dag, String> {
+        let horizon = summary.horizon;
+        let read = |id: &OpId| -> Result<(u64, Arc<SignedOp>), String> {
+            match archive.op(id) {
+                Some((height, op)) if height <= horizon && op.id() == *id => Ok((height, op)),
+                Some((height, _)) => {
+                    Err(format!("op {id} is stored at height {height}, above the horizon {horizon}"))
+                }
+                None => Err(format!("op {id} is not in the store")),
+            }
+        };
+        let mut held = HashMap::with_capacity(summary.held.len());
+        for id in &summary.held {
+            let (height, op) = read(id)?;
+            held.insert(*id, Node { op, height });
+        }
+        let mut chains = BTreeMap::new();
+        for chain in &summary.chains {
+            chains.insert(
+                chain.author,
+                Chain {
+                    forgotten: chain.forgotten,
+                    by_seq: chain.listed.iter().copied().collect(),
+                    conflicts: chain.conflicts.iter().cloned().collect(),
+                    tip_height: chain.tip_height,
+                },
+            );
+        }
+        let mut equivocations = Vec::with_capacity(summary.equivocations.len());
+        for (first, second) in &summary.equivocations {
+            let ((_, a), (_, b)) = (read(first)?, read(second)?);
+            let proof = EquivocationProof::new((*a).clone(), (*b).clone())
+                .ok_or_else(|| format!("ops {first} and {second} are no equivocation"))?;
+            equivocations.push(proof);
+        }
+        Ok(Dag {
+            held,
+            count: summary.count,
+            heads: summary.heads.iter().copied().collect(),
+            chains,
+            equivocations,
+            max_height: summary.max_height,
+            horizon: Some(horizon),
+            archive: Some(archive),
+        })
     }
 }
 

@@ -252,6 +252,13 @@ pub struct Ledger<E: Executor> {
     /// Final deliveries from other partnerships refused, by reason (see
     /// [`crossing::refusal_reason`]); counted once, when final.
     delivery_refusals: BTreeMap<&'static str, u64>,
+    /// The latest encoded summary of the graph, saved with the final
+    /// snapshot (empty while nothing was forgotten).
+    summary: Vec<u8>,
+    /// Whether `summary` changed since it was last saved.
+    summary_unsaved: bool,
+    /// How many stored ops the ledger's opening replayed.
+    replayed_at_open: u64,
 }
 
 impl<E: Executor> Ledger<E> {
@@ -306,6 +313,9 @@ impl<E: Executor> Ledger<E> {
             attestations: BTreeMap::new(),
             rekeys: BTreeMap::new(),
             delivery_refusals: BTreeMap::new(),
+            summary: Vec::new(),
+            summary_unsaved: false,
+            replayed_at_open: 0,
             halted: None,
             published_code: std::sync::Mutex::default(),
             cuts: BTreeMap::new(),
@@ -349,70 +359,140 @@ impl<E: Executor> Ledger<E> {
         if let Some(archive) = archive {
             ledger.dag.set_archive(archive);
         }
-        let mut replayed: u64 = 0;
-        let snapshot_height = match snapshot {
+        let snapshot_height = ledger.install_snapshot(snapshot);
+        ledger.replay(snapshot_height, ops)?;
+        ledger.finish_replay()?;
+        Ok(ledger)
+    }
+
+    /// Rebuilds a ledger from a summary of its graph instead of every stored
+    /// op: the graph at or below the summary's horizon is `graph` (built by
+    /// [`Dag::from_summary`]), and `ops` are the stored ops the summary does
+    /// not cover (those above its horizon, and any stored later at or below
+    /// it), in `(height, id)` order. What a restart costs then grows with
+    /// the non-final tail and the recent final ops, not with history.
+    pub(crate) fn resume(
+        genesis: SignedOp,
+        executor: E,
+        config: LedgerConfig,
+        snapshot: Option<Snapshot>,
+        summary: &super::summary::LedgerSummary,
+        graph: Dag,
+        ops: impl IntoIterator<Item = SignedOp>,
+    ) -> Result<Self, LedgerError> {
+        let mut ledger = Ledger::new(genesis, executor, config)?;
+        let snapshot_height = ledger.install_snapshot(snapshot);
+        if snapshot_height.is_none_or(|height| height < summary.dag.horizon) {
+            return Err(LedgerError::Inconsistent(format!(
+                "the graph summary reaches height {}, above the final snapshot",
+                summary.dag.horizon
+            )));
+        }
+        ledger.dag = graph;
+        ledger.final_ops = summary.dag.count;
+        ledger.final_time_ms = ledger.final_time_ms.max(summary.final_time_ms);
+        let found: Vec<(MemberId, u64)> =
+            ledger.dag.equivocations().iter().map(|proof| (proof.author(), proof.seq())).collect();
+        for (author, seq) in found {
+            let from = ledger.excluded.get(&author).map_or(seq, |&s| s.min(seq));
+            ledger.excluded.insert(author, from);
+        }
+        for (digest, member, id) in &summary.attestations {
+            ledger.attestations.entry(*digest).or_default().entry(*member).or_insert(*id);
+        }
+        for (height, id) in &summary.rekeys {
+            ledger.rekeys.insert(OrderKey { height: *height, id: *id }, *id);
+        }
+        ledger.summary = summary.encode();
+        ledger.replay(snapshot_height, ops)?;
+        ledger.finish_replay()?;
+        Ok(ledger)
+    }
+
+    /// Installs a stored final snapshot; returns its height (`None` for no
+    /// snapshot or one at the genesis).
+    fn install_snapshot(&mut self, snapshot: Option<Snapshot>) -> Option<u64> {
+        match snapshot {
             Some((height, pairs)) if height > 0 => {
                 let state = StateMap::from_pairs(pairs);
-                ledger.optimistic = state.clone();
-                ledger.final_state = state;
-                ledger.final_delta.clear();
-                ledger.final_height = height;
+                self.optimistic = state.clone();
+                self.final_state = state;
+                self.final_delta.clear();
+                self.final_height = height;
                 Some(height)
             }
             _ => None,
-        };
+        }
+    }
+
+    /// Puts stored ops back into the graph in `(height, id)` order: those at
+    /// or below the snapshot's height without executing them again, the
+    /// rest as on first arrival. Stored ops were verified when accepted.
+    fn replay(
+        &mut self,
+        snapshot_height: Option<u64>,
+        ops: impl IntoIterator<Item = SignedOp>,
+    ) -> Result<(), LedgerError> {
+        let mut replayed: u64 = 0;
         for op in ops {
             let id = op.id();
-            if id == ledger.genesis.id() {
+            if id == self.genesis.id() {
                 continue;
             }
-            if ledger.dag.contains_op(&op) {
+            if self.dag.contains_op(&op) {
                 continue;
             }
-            let placement = ledger.dag.place(&op).map_err(|e| {
+            let placement = self.dag.place(&op).map_err(|e| {
                 LedgerError::Inconsistent(format!("stored op {id} does not fit the graph: {e:?}"))
             })?;
             replayed += 1;
+            self.replayed_at_open += 1;
             if replayed.is_multiple_of(REPLAY_FORGET_EVERY) {
                 // Ops at this op's height may not all be replayed yet: only
                 // what lies below it may be forgotten.
-                let up_to = ledger.final_height.min(placement.height.saturating_sub(1));
-                let FinalInMemory { forget_above, keep_recent } = config.final_in_memory;
-                ledger.dag.forget_oldest(up_to, forget_above, keep_recent, pinned);
+                let up_to = self.final_height.min(placement.height.saturating_sub(1));
+                let FinalInMemory { forget_above, keep_recent } = self.config.final_in_memory;
+                self.dag.forget_oldest(up_to, forget_above, keep_recent, pinned);
             }
             let op = Arc::new(op);
             if snapshot_height.is_some_and(|h| placement.height <= h) {
-                if let Some(proof) = ledger.dag.insert(Arc::clone(&op), placement) {
-                    ledger.note_equivocation(&proof);
+                if let Some(proof) = self.dag.insert(Arc::clone(&op), placement) {
+                    self.note_equivocation(&proof);
                 }
-                ledger.note_indexed(&op);
-                ledger.final_ops += 1;
+                self.note_indexed(&op);
+                self.final_ops += 1;
                 // Final-state queries see the time of the latest final op,
                 // as they did before the restart.
-                ledger.final_time_ms = ledger.final_time_ms.max(op.op().time_ms);
+                self.final_time_ms = self.final_time_ms.max(op.op().time_ms);
                 if let Payload::Genesis(_) = op.op().payload {
                     return Err(LedgerError::Inconsistent("a second genesis is stored".into()));
                 }
                 continue;
             }
-            ledger.admit(op, placement);
-            if let Some(halt) = &ledger.halted {
+            self.admit(op, placement);
+            if let Some(halt) = &self.halted {
                 return Err(LedgerError::Inconsistent(format!("replay stopped: {halt}")));
             }
         }
-        ledger.advance_finality();
-        if let Some(failure) = ledger.dag.archive_failure() {
+        Ok(())
+    }
+
+    /// What a rebuilt ledger does once its ops are back: finality, memory,
+    /// and the acks it may still owe.
+    fn finish_replay(&mut self) -> Result<(), LedgerError> {
+        self.advance_finality();
+        if let Some(failure) = self.dag.archive_failure() {
             return Err(LedgerError::Inconsistent(format!("replay stopped: {failure}")));
         }
-        ledger.forget_final();
+        self.forget_final();
         // Anything received before the restart may still need our ack.
-        for entry in ledger.tail.values() {
+        for entry in self.tail.values() {
             if entry.op.op().payload.is_payload_bearing() {
-                ledger.last_payload_insert.insert(entry.op.author(), 1);
+                self.last_payload_insert.insert(entry.op.author(), 1);
             }
         }
-        ledger.last_own_insert.clear();
-        Ok(ledger)
+        self.last_own_insert.clear();
+        Ok(())
     }
 
     /// Gives the ledger an archive of its ops (the node's store): from now
@@ -431,7 +511,53 @@ impl<E: Executor> Ledger<E> {
     /// disk. Call it only when every accepted op is persisted.
     pub fn forget_final(&mut self) -> Option<u64> {
         let FinalInMemory { forget_above, keep_recent } = self.config.final_in_memory;
-        self.dag.forget_oldest(self.final_height, forget_above, keep_recent, pinned)
+        let horizon = self.dag.forget_oldest(self.final_height, forget_above, keep_recent, pinned)?;
+        // What a restart starts from instead of every op: saved with the
+        // next final snapshot (`save_final`), before the store archives.
+        self.summary = self.summary().map(|summary| summary.encode()).unwrap_or_default();
+        self.summary_unsaved = true;
+        Some(horizon)
+    }
+
+    /// The graph at or below its horizon and what the ledger indexes there,
+    /// for a restart; `None` if nothing was forgotten.
+    fn summary(&self) -> Option<super::summary::LedgerSummary> {
+        let dag = self.dag.summary()?;
+        let horizon = dag.horizon;
+        let below = |id: &OpId| self.dag.held(id).is_none_or(|node| node.height <= horizon);
+        let attestations = self
+            .attestations
+            .iter()
+            .flat_map(|(digest, by)| by.iter().map(move |(member, id)| (*digest, *member, *id)))
+            .filter(|(_, _, id)| below(id))
+            .collect();
+        let rekeys =
+            self.rekeys.keys().filter(|key| key.height <= horizon).map(|key| (key.height, key.id)).collect();
+        Some(super::summary::LedgerSummary {
+            version: super::summary::VERSION,
+            dag,
+            final_time_ms: self.final_time_ms,
+            attestations,
+            rekeys,
+        })
+    }
+
+    /// The latest summary of the graph if it changed since it was last
+    /// taken (for the store, with the final snapshot).
+    pub(crate) fn take_summary(&mut self) -> Option<Vec<u8>> {
+        std::mem::take(&mut self.summary_unsaved).then(|| self.summary.clone())
+    }
+
+    /// The latest summary of the graph, encoded (empty if none).
+    pub(crate) fn summary_bytes(&self) -> &[u8] {
+        &self.summary
+    }
+
+    /// How many stored ops opening this ledger replayed into its graph:
+    /// every op after the genesis, or, from a summary of the graph, only
+    /// those it does not cover.
+    pub fn replayed_at_open(&self) -> u64 {
+        self.replayed_at_open
     }
 
     /// The partnership's id.

@@ -21,6 +21,7 @@ mod native;
 mod persist;
 mod publish;
 mod state;
+mod summary;
 mod suspension;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -15,9 +15,10 @@ use thiserror::Error;
 use super::core::{Ledger, LedgerConfig};
 use super::error::LedgerError;
 use super::executor::Executor;
-use crate::dag::OpArchive;
+use super::summary::LedgerSummary;
+use crate::dag::{Dag, OpArchive};
 use crate::op::{MemberId, OpId, PartnershipId, SignedOp};
-use crate::store::{FinalDelta, Store, StoreError};
+use crate::store::{FinalDelta, OpCursor, Store, StoreError};
 
 /// Why a ledger could not be rebuilt from the store.
 #[derive(Debug, Error)]
@@ -38,13 +39,33 @@ pub enum OpenError {
 const REPLAY_PAGE: usize = 4096;
 
 impl<E: Executor> Ledger<E> {
-    /// Writes what became final since the last call to the store's snapshot.
+    /// Writes what became final since the last call to the store's
+    /// snapshot, with the latest summary of the graph (what a restart starts
+    /// from, [`Ledger::open_with_archive`]).
     pub fn save_final(&mut self, store: &Store) -> Result<(), StoreError> {
+        let new_summary = self.take_summary().is_some();
         let (final_height, writes) = self.take_final_delta();
-        if writes.is_empty() {
+        if writes.is_empty() && !new_summary {
             return Ok(());
         }
-        store.save_final(&self.partnership(), &FinalDelta { final_height, writes, meta: Vec::new() })
+        let meta = self.summary_bytes().to_vec();
+        store.save_final(&self.partnership(), &FinalDelta { final_height, writes, meta })
+    }
+
+    /// What a node does at its snapshot tick, in the order a restart relies
+    /// on: final ops leave memory ([`Ledger::forget_final`]), the final
+    /// snapshot is saved with the graph's new summary, and only then the
+    /// store moves its index of the forgotten ops to disk (so every op
+    /// stored after the summary at or below its horizon is listed late).
+    /// Every accepted op must be persisted. Returns the horizon, if final
+    /// ops left memory.
+    pub fn save_final_and_forget(&mut self, store: &Store) -> Result<Option<u64>, StoreError> {
+        let horizon = self.forget_final();
+        self.save_final(store)?;
+        if let Some(horizon) = horizon {
+            store.archive_below(&self.partnership(), horizon)?;
+        }
+        Ok(horizon)
     }
 
     /// Rebuilds partnership `p`'s ledger from `store`: the genesis, the final
@@ -63,15 +84,72 @@ impl<E: Executor> Ledger<E> {
     /// [`Ledger::open`], keeping `store` as the ledger's archive: final ops
     /// leave memory as the replay goes and afterwards
     /// ([`Ledger::forget_final`]), and are read back from the store when
-    /// asked.
+    /// asked. With a summary of the graph saved beside the final snapshot
+    /// ([`Ledger::save_final_and_forget`]) only the ops it does not cover
+    /// are read: those above its horizon and the late ones below it. A
+    /// summary that does not fit is set aside (logged) and every op
+    /// replayed.
     pub fn open_with_archive(
         store: &Arc<Store>,
         p: &PartnershipId,
         executor: E,
         config: LedgerConfig,
-    ) -> Result<Self, OpenError> {
+    ) -> Result<Self, OpenError>
+    where
+        E: Clone,
+    {
         let archive: Arc<dyn OpArchive> = Arc::new(StoreArchive::new(Arc::clone(store), *p));
+        match Self::open_from_summary(store, p, executor.clone(), config, &archive) {
+            Ok(Some(ledger)) => return Ok(ledger),
+            Ok(None) => {}
+            Err(reason) => {
+                tracing::warn!(partnership = %p, %reason, "the graph summary does not fit the store; replaying every op");
+            }
+        }
         Self::open_inner(store, p, executor, config, Some(archive))
+    }
+
+    /// The ledger rebuilt from the graph summary saved with the final
+    /// snapshot; `Ok(None)` if there is none, `Err` if it does not fit.
+    fn open_from_summary(
+        store: &Store,
+        p: &PartnershipId,
+        executor: E,
+        config: LedgerConfig,
+        archive: &Arc<dyn OpArchive>,
+    ) -> Result<Option<Self>, String> {
+        let Some(snapshot) = store.load_final(p).map_err(|e| e.to_string())? else { return Ok(None) };
+        if snapshot.meta.is_empty() {
+            return Ok(None);
+        }
+        let summary = LedgerSummary::decode(&snapshot.meta)?;
+        let graph = Dag::from_summary(&summary.dag, Arc::clone(archive))?;
+        let genesis =
+            match store.ops_in_order(p, OpCursor::at_height(0), 1).map_err(|e| e.to_string())?.ops.pop() {
+                Some((0, genesis)) => genesis,
+                _ => return Err(format!("partnership {p} has no genesis in the store")),
+            };
+        let mut ops: Vec<SignedOp> =
+            store.late_ops_of(p).map_err(|e| e.to_string())?.into_iter().map(|(_, op)| op).collect();
+        let mut failure: Option<StoreError> = None;
+        let above =
+            store.iter_ops(p, summary.dag.horizon.saturating_add(1), REPLAY_PAGE).map_while(
+                |item| match item {
+                    Ok((_, op)) => Some(op),
+                    Err(e) => {
+                        failure = Some(e);
+                        None
+                    }
+                },
+            );
+        ops.extend(above);
+        if let Some(e) = failure {
+            return Err(e.to_string());
+        }
+        let state = Some((snapshot.final_height, snapshot.state));
+        Ledger::resume(genesis, executor, config, state, &summary, graph, ops)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     fn open_inner(

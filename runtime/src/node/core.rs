@@ -815,24 +815,23 @@ impl NodeCore {
     fn save_snapshots(&mut self) -> Result<(), NodeError> {
         for partnership in std::mem::take(&mut self.unsnapshotted) {
             let Some(ledger) = self.ledgers.get_mut(&partnership) else { continue };
-            if let Err(e) = ledger.save_final(&self.store) {
-                self.unsnapshotted.insert(partnership);
-                return Err(e.into());
-            }
             // Every accepted op is durable here (held acks are committed
-            // before a snapshot), so final ones may leave memory; the
-            // store's index of them follows them to disk.
-            if !self.held.contains_key(&partnership)
-                && let Some(horizon) = ledger.forget_final()
-            {
-                let archived = self.store.archive_below(&partnership, horizon)?;
-                tracing::debug!(
-                    %partnership,
-                    horizon,
-                    held = ledger.dag().held_len(),
-                    archived,
-                    "final ops left memory"
-                );
+            // before a snapshot), so final ones may leave memory, the
+            // store's index of them following them to disk.
+            let saved = if self.held.contains_key(&partnership) {
+                ledger.save_final(&self.store).map(|()| None)
+            } else {
+                ledger.save_final_and_forget(&self.store)
+            };
+            match saved {
+                Ok(Some(horizon)) => {
+                    tracing::debug!(%partnership, horizon, held = ledger.dag().held_len(), "final ops left memory");
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.unsnapshotted.insert(partnership);
+                    return Err(e.into());
+                }
             }
         }
         Ok(())

@@ -12,7 +12,7 @@ use redb::ReadableTable;
 use super::db::Store;
 use super::error::StoreError;
 use super::tables::{FINAL_META, FINAL_STATE, decode_meta, encode_meta, prefix_end, state_key};
-use crate::op::PartnershipId;
+use crate::op::{PartnershipId, SignedOp};
 
 /// The change of the final state since the last [`Store::save_final`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -105,5 +105,31 @@ impl Store {
             }
             Ok(Some(FinalSnapshot { final_height, state, meta: meta.to_vec() }))
         })
+    }
+}
+
+impl Store {
+    /// The ops of `p` stored late, at or below its archive horizon and not
+    /// archived since, with their heights, in `(height, id)` order: with the
+    /// ops above the horizon, what a restart from a ledger's graph summary
+    /// replays (the summary was saved before the store archived).
+    pub fn late_ops_of(&self, p: &PartnershipId) -> Result<Vec<(u64, SignedOp)>, StoreError> {
+        let late = self.guarded("reading late ops", || {
+            let txn = self.read_txn()?;
+            self.late_ops(&txn, p)
+        })?;
+        let mut out = Vec::with_capacity(late.len());
+        for (height, id) in late {
+            let (stored, op) = self
+                .get_op(p, &id)?
+                .ok_or_else(|| self.corrupt(format!("the late op {id} is listed but not stored")))?;
+            if stored != height {
+                return Err(
+                    self.corrupt(format!("the late op {id} is listed at {height}, stored at {stored}"))
+                );
+            }
+            out.push((height, op));
+        }
+        Ok(out)
     }
 }

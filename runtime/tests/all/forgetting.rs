@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use polypact::ledger::{FinalInMemory, Insertion, Ledger, LedgerConfig, NativeExecutor, Refusal};
 use polypact::op::{MemberKey, OpId, Payload, SignedOp, UnsignedOp};
-use polypact::store::Store;
+use polypact::store::{FinalDelta, Store};
 use serde_json::json;
 
 use crate::support::{T0, call, charter, executor, genesis, keys, ledger};
@@ -73,10 +73,9 @@ impl Pair {
             let refs: Vec<(u64, &SignedOp)> = ops.iter().map(|(h, op)| (*h, op)).collect();
             self.store.append_ops(&op.partnership(), &refs).expect("persisted");
             self.seen.extend(ops.into_iter().map(|(_, op)| op));
-            self.forgetful.save_final(&self.store).expect("snapshot saved");
-            if let Some(horizon) = self.forgetful.forget_final() {
-                // As a node does: the store's index of them follows them to disk.
-                self.store.archive_below(&op.partnership(), horizon).expect("archived");
+            // As a node does at its snapshot tick: final ops leave memory,
+            // the summary is saved, the store's index follows them to disk.
+            if self.forgetful.save_final_and_forget(&self.store).expect("saved").is_some() {
                 self.forgot += 1;
             }
         }
@@ -226,6 +225,14 @@ fn a_ledger_that_forgets_final_ops_decides_as_one_that_holds_them() {
     for i in 240..300 {
         workload_step(&mut pair, i);
     }
+
+    // A restart from the summary brings back the equivocation (stored late,
+    // below the horizon) and everything else alike.
+    let restarted =
+        Ledger::open_with_archive(&pair.store, &p, executor(), forgetful_config()).expect("reopens");
+    check_alike(&pair.plain, &restarted, &pair.seen, false);
+    assert_eq!(restarted.excluded().get(&b_id), Some(&5));
+    assert!(restarted.replayed_at_open() < 80, "replayed {} ops", restarted.replayed_at_open());
 }
 
 #[test]
@@ -241,6 +248,9 @@ fn a_restart_with_the_archive_holds_only_the_recent_ops_and_decides_alike() {
     check_alike(&pair.plain, &restarted, &pair.seen, false);
     let held = restarted.dag().held_len();
     assert!(held < 60, "{held} of {} ops held after the restart", restarted.dag().len());
+    // From the graph's summary: only the recent ops are read again.
+    let replayed = restarted.replayed_at_open();
+    assert!(replayed < 60, "replayed {replayed} of {} ops", restarted.dag().len());
 
     // It goes on as the one that never stopped.
     pair.forgetful = restarted;
@@ -250,4 +260,25 @@ fn a_restart_with_the_archive_holds_only_the_recent_ops_and_decides_alike() {
     }
     restarted = Ledger::open(&pair.store, &p, executor(), LedgerConfig::default()).expect("reopens in full");
     check_alike(&pair.plain, &restarted, &pair.seen, false);
+    assert_eq!(restarted.replayed_at_open() as usize, restarted.dag().len() - 1, "every op but the genesis");
+}
+
+#[test]
+fn a_summary_that_does_not_fit_is_set_aside_and_every_op_replayed() {
+    let mut pair = Pair::new();
+    for i in 0..120 {
+        workload_step(&mut pair, i);
+    }
+    let p = pair.plain.partnership();
+    // A damaged summary beside the final snapshot (same height, no writes).
+    let stored = pair.store.load_final(&p).expect("load").expect("a snapshot");
+    assert!(!stored.meta.is_empty(), "the node saved a summary");
+    for meta in [vec![1, 0xff, 0xff], vec![9, 1, 2], b"junk".to_vec()] {
+        let delta = FinalDelta { final_height: stored.final_height, writes: Vec::new(), meta };
+        pair.store.save_final(&p, &delta).expect("saved");
+        let restarted =
+            Ledger::open_with_archive(&pair.store, &p, executor(), forgetful_config()).expect("reopens");
+        check_alike(&pair.plain, &restarted, &pair.seen, false);
+        assert_eq!(restarted.replayed_at_open() as usize, restarted.dag().len() - 1, "every op replayed");
+    }
 }

@@ -1,0 +1,58 @@
+//! The summary of a ledger's graph that a restart starts from instead of
+//! every stored op: the graph at or below the horizon up to which final ops
+//! left memory ([`DagSummary`]), and what the ledger indexes there (attest
+//! and rekey ops, the time of the latest final op).
+//!
+//! It is saved with the final snapshot (as the snapshot's metadata, in the
+//! same commit) each time final ops leave memory, always before the store
+//! archives its index of them, so that every op stored after it at or below
+//! its horizon is one the store lists as late. A restart then reads the
+//! summary, the held ops it names, the late ops and the ops above the
+//! horizon: what it costs follows the non-final tail and the recent final
+//! ops, not history. A summary that does not decode or does not fit the
+//! store is set aside and every op replayed instead (logged).
+//!
+//! This module owns the encoding; building a summary is the graph's and the
+//! ledger's (`Dag::summary`, `Ledger::forget_final`), using it
+//! `Ledger::open_with_archive`'s.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cert::StatementDigest;
+use crate::dag::DagSummary;
+use crate::op::{MemberId, OpId};
+
+/// The encoding's version, its first byte.
+pub(crate) const VERSION: u8 = 1;
+
+/// A ledger's graph at or below its horizon, and the ledger's indexes there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LedgerSummary {
+    /// [`VERSION`].
+    pub version: u8,
+    /// The graph.
+    pub dag: DagSummary,
+    /// The time of the latest final op when the summary was made (a restart
+    /// takes the highest of it and the final ops it replays).
+    pub final_time_ms: u64,
+    /// Attest ops at or below the horizon: statement, author, op.
+    pub attestations: Vec<(StatementDigest, MemberId, OpId)>,
+    /// Rekey ops at or below the horizon: height, op.
+    pub rekeys: Vec<(u64, OpId)>,
+}
+
+impl LedgerSummary {
+    /// The summary's bytes.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).expect("plain data always serialises")
+    }
+
+    /// A summary from its bytes; `Err` says why they are none.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<LedgerSummary, String> {
+        match bytes.first() {
+            Some(&VERSION) => postcard::from_bytes(bytes).map_err(|e| format!("it does not decode: {e}")),
+            Some(other) => Err(format!("its version {other} is not {VERSION}")),
+            None => Err("it is empty".into()),
+        }
+    }
+}
