@@ -512,7 +512,7 @@ impl Dag {
     /// Forgets the oldest held ops at or below `up_to`, down to about
     /// `keep_recent` of them, by [`Dag::forget_up_to`] (with `keep`). Does
     /// nothing while at most `forget_above` are held at or below `up_to`.
-    /// Returns the horizon it forgot up to, if it forgot.
+    /// Returns the horizon it forgot up to, if it forgot any op.
     pub fn forget_oldest(
         &mut self,
         up_to: u64,
@@ -529,8 +529,7 @@ impl Dag {
         let cut = heights.len() - keep_recent - 1;
         let (_, horizon, _) = heights.select_nth_unstable(cut);
         let horizon = *horizon;
-        self.forget_up_to(horizon, keep);
-        Some(horizon)
+        (self.forget_up_to(horizon, keep) > 0).then_some(horizon)
     }
 }
 
