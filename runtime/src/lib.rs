@@ -20,9 +20,9 @@
 //! | module | owns |
 //! |---|---|
 //! | [`op`] | identities (member keys, ids), signed ops and their canonical encoding, charters |
-//! | [`dag`] | the op graph: heights, the order `(height, id)`, authors' chains |
+//! | [`dag`] | the op graph: heights, the order `(height, id)`, authors' chains; forgetting final ops and reading them back from an archive, and its summary for a restart |
 //! | [`cert`] | certificates between partnerships: statements, attestations, and their pure verification |
-//! | [`ledger`] | one partnership's pure, synchronous state machine: the front door, application in order with undo, the finality rule, suspension of absent partners, system messages, the state root |
+//! | [`ledger`] | one partnership's pure, synchronous state machine: the front door, application in order with undo, the finality rule, suspension of absent partners, system messages, the state root, what leaves memory and the summary a restart starts from |
 //! | [`store`] | redb persistence: ops, final-state snapshots, module code |
 //! | [`seal`] | confidentiality: partnership keys, gossip envelopes, boxes sealed to members' X25519 keys |
 //! | [`host`] | wasmtime: runs modules with fuel and limits (the ledger's [`ledger::Executor`]) |
