@@ -41,15 +41,17 @@
 use std::collections::BTreeMap;
 use std::sync::PoisonError;
 
-use redb::{Range, ReadOnlyTable, ReadTransaction, ReadableTable, WriteTransaction};
+use std::ops::Bound;
 
+use redb::{Range, ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransaction};
+
+use super::block::{AuthorBlock, AuthorEntry, BLOCK, IdBlock, encode_authors, encode_ids};
 use super::db::Store;
 use super::error::StoreError;
-use super::ops::OpIndex;
 use super::tables::{
-    ARCHIVE_META, ARCHIVED_AUTHORS, ARCHIVED_IDS, ARCHIVED_RUNS, AuthorKey, LATE_OPS, OPS, OpKey, RunIdKey,
-    RunKey, author_key, author_keys, op_key, op_key_max, run_id_key, run_id_keys, run_key, split_author_key,
-    split_op_key, split_run_id_key, split_run_key, successor,
+    ARCHIVE_META, ARCHIVED_AUTHOR_BLOCKS, ARCHIVED_ID_BLOCKS, ARCHIVED_RUNS, AuthorKey, LATE_OPS, OpKey,
+    RunIdKey, RunKey, author_key, author_keys, op_key, op_key_max, run_id_key, run_id_keys, run_key,
+    split_author_key, split_op_key, split_run_id_key, split_run_key, successor,
 };
 use crate::op::{MemberId, OpId, PartnershipId};
 
@@ -124,10 +126,15 @@ impl Store {
     pub fn archive_below(&self, p: &PartnershipId, height: u64) -> Result<u64, StoreError> {
         let mut indexes = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
         let index = self.index_of(&mut indexes, p)?;
-        let moving = index.ids.values().filter(|&&stored| stored <= height).count();
+        // What moves, from memory alone: the memory index carries each
+        // entry's author and seq, so no op record is read.
+        let entries: Vec<Entry> = index
+            .up_to(height)
+            .map(|(author, (seq, stored, id))| Entry { height: stored, id, author, seq })
+            .collect();
         let horizon = index.archive.horizon.map_or(height, |old| old.max(height));
         let full = index.archive.full_levels();
-        if moving == 0 && index.archive.horizon == Some(horizon) && full.is_empty() {
+        if entries.is_empty() && index.archive.horizon == Some(horizon) && full.is_empty() {
             return Ok(0);
         }
         let what = "archiving ops";
@@ -135,13 +142,6 @@ impl Store {
             // The committed state, the same the write starts from: archives
             // and appends write these tables only under the index lock.
             let snapshot = self.read_txn()?;
-            let entries = self.entries_to_archive(&snapshot, p, index, height)?;
-            if entries.len() != moving {
-                return Err(self.corrupt(format!(
-                    "{moving} ops of {p} at or below height {height} are indexed, {} are stored",
-                    entries.len()
-                )));
-            }
             let mut archive = index.archive.clone();
             let txn = self.write_txn()?;
             for level in full {
@@ -176,60 +176,9 @@ impl Store {
         Ok(moved)
     }
 
-    /// The in-memory entries of `p` at or below `height`, with the author
-    /// and seq of each read off its record: the ops above the old horizon
-    /// in one range read, the late ones below it one by one.
-    fn entries_to_archive(
-        &self,
-        txn: &ReadTransaction,
-        p: &PartnershipId,
-        index: &OpIndex,
-        height: u64,
-    ) -> Result<Vec<Entry>, StoreError> {
-        let what = "reading the ops to archive";
-        let op_table = txn.open_table(OPS).map_err(self.ctx(what))?;
-        let mut entries = Vec::new();
-        let mut push = |stored: u64, id: OpId, bytes: &[u8]| -> Result<(), StoreError> {
-            let (author, seq) = self.author_and_seq(bytes, &id)?;
-            entries.push(Entry { height: stored, id, author, seq });
-            Ok(())
-        };
-        let tail_from = index.archive.horizon.map_or(Some(0), |old| old.checked_add(1));
-        if let Some(from) = tail_from.filter(|&from| from <= height) {
-            let (first, last) = (op_key(p, from, &OpId([0; 32])), op_key(p, height, &OpId([0xff; 32])));
-            for entry in op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx(what))? {
-                let (key, value) = entry.map_err(self.ctx(what))?;
-                let (stored, id) = split_op_key(key.value());
-                if index.ids.get(&id) != Some(&stored) {
-                    return Err(self.corrupt(format!(
-                        "op {id} is stored at height {stored}, above the archive horizon, but not indexed there"
-                    )));
-                }
-                push(stored, id, value.value())?;
-            }
-        }
-        if let Some(old) = index.archive.horizon {
-            let below = old.min(height);
-            let mut late: Vec<(u64, OpId)> = index
-                .ids
-                .iter()
-                .filter(|&(_, &stored)| stored <= below)
-                .map(|(id, &stored)| (stored, *id))
-                .collect();
-            late.sort_unstable();
-            for (stored, id) in late {
-                let bytes =
-                    op_table.get(&op_key(p, stored, &id)).map_err(self.ctx(what))?.ok_or_else(|| {
-                        self.corrupt(format!("op {id} is indexed at height {stored} but not stored there"))
-                    })?;
-                push(stored, id, bytes.value())?;
-            }
-        }
-        Ok(entries)
-    }
-
     /// Writes `entries` as a new run of level 0, in id order, numbered above
-    /// every other run of `p`.
+    /// every other run of `p`: blocks of [`BLOCK`] entries (the last one
+    /// may hold fewer), each keyed by its first id.
     fn write_run(
         &self,
         txn: &WriteTransaction,
@@ -243,10 +192,12 @@ impl Store {
         let what = "archiving ops by id";
         let mut by_id: Vec<(OpId, u64)> = entries.iter().map(|entry| (entry.id, entry.height)).collect();
         by_id.sort_unstable();
+        by_id.dedup_by_key(|&mut (id, _)| id);
         let run = Run { number: archive.next_run(), level: 0, len: by_id.len() as u64 };
-        let mut ids = txn.open_table(ARCHIVED_IDS).map_err(self.ctx(what))?;
-        for (id, height) in by_id {
-            ids.insert(&run_id_key(p, run.number, &id), height).map_err(self.ctx(what))?;
+        let mut blocks = txn.open_table(ARCHIVED_ID_BLOCKS).map_err(self.ctx(what))?;
+        for block in by_id.chunks(BLOCK) {
+            let key = run_id_key(p, run.number, &block[0].0);
+            blocks.insert(&key, encode_ids(block).as_slice()).map_err(self.ctx(what))?;
         }
         let mut runs = txn.open_table(ARCHIVED_RUNS).map_err(self.ctx(what))?;
         runs.insert(&run_key(p, run.number), (run.level, run.len)).map_err(self.ctx(what))?;
@@ -255,7 +206,10 @@ impl Store {
         Ok(())
     }
 
-    /// Writes `entries` to the archived author index, in key order.
+    /// Writes `entries` to the archived author index: per author, into the
+    /// block each belongs in. New entries of an author normally follow its
+    /// archived ones, so they fill its last block (rewritten) and go on in
+    /// new blocks.
     fn write_authors(
         &self,
         txn: &WriteTransaction,
@@ -267,16 +221,91 @@ impl Store {
             return Ok(());
         }
         let what = "archiving ops by author";
-        let mut by_author: Vec<(AuthorKey, u64)> =
-            entries.iter().map(|e| (author_key(p, &e.author, e.seq, &e.id), e.height)).collect();
-        by_author.sort_unstable();
-        let mut table = txn.open_table(ARCHIVED_AUTHORS).map_err(self.ctx(what))?;
-        for (key, height) in by_author {
-            table.insert(&key, height).map_err(self.ctx(what))?;
+        let mut by_author: Vec<(MemberId, AuthorEntry)> =
+            entries.iter().map(|e| (e.author, (e.seq, e.id, e.height))).collect();
+        by_author.sort_unstable_by_key(|&(author, (seq, id, _))| (author, seq, id));
+        let mut table = txn.open_table(ARCHIVED_AUTHOR_BLOCKS).map_err(self.ctx(what))?;
+        let mut new = Vec::new();
+        for group in by_author.chunk_by(|a, b| a.0 == b.0) {
+            let author = group[0].0;
+            new.clear();
+            new.extend(group.iter().map(|&(_, entry)| entry));
+            self.write_author(&mut table, p, &author, &new)?;
+            let top = group.iter().map(|&(_, (seq, _, _))| seq).max().unwrap_or(0);
+            let highest = archive.seqs.entry(author).or_insert(top);
+            *highest = (*highest).max(top);
         }
-        for entry in entries {
-            let highest = archive.seqs.entry(entry.author).or_insert(entry.seq);
-            *highest = (*highest).max(entry.seq);
+        Ok(())
+    }
+
+    /// Adds `new` (sorted by `(seq, id)`) to the blocks of `author`: each
+    /// entry goes into the last block that starts at or before it (or the
+    /// author's first block, which it then starts), the block is rewritten
+    /// with its new entries and, past [`BLOCK`] entries, split in blocks of
+    /// [`BLOCK`]. An entry already archived keeps the new height.
+    fn write_author(
+        &self,
+        table: &mut Table<&'static AuthorKey, &'static [u8]>,
+        p: &PartnershipId,
+        author: &MemberId,
+        new: &[AuthorEntry],
+    ) -> Result<(), StoreError> {
+        let what = "archiving ops by author";
+        let (lo, hi) = author_keys(p, author, &(0..=u64::MAX));
+        let mut rest = new;
+        while let Some(&(seq, id, _)) = rest.first() {
+            let key = author_key(p, author, seq, &id);
+            let covering = {
+                let before = table.range::<&AuthorKey>(&lo..=&key).map_err(self.ctx(what))?.next_back();
+                let found = match before {
+                    Some(found) => Some(found),
+                    None => table.range::<&AuthorKey>(&lo..=&hi).map_err(self.ctx(what))?.next(),
+                };
+                match found {
+                    Some(found) => {
+                        let (key, value) = found.map_err(self.ctx(what))?;
+                        Some((*key.value(), value.value().to_vec()))
+                    }
+                    None => None,
+                }
+            };
+            let (old_key, old) = match covering {
+                Some((old_key, bytes)) => {
+                    let (_, first_seq, first_id) = split_author_key(&old_key);
+                    let old = AuthorBlock::parse(&bytes, (first_seq, &first_id))
+                        .and_then(|block| block.entries())
+                        .map_err(|e| self.bad_block(p, e))?;
+                    (Some(old_key), old)
+                }
+                None => (None, Vec::new()),
+            };
+            // The entries before the next block's first one go into this one.
+            let next = match &old_key {
+                Some(old_key) => table
+                    .range::<&AuthorKey>((Bound::Excluded(old_key), Bound::Included(&hi)))
+                    .map_err(self.ctx(what))?
+                    .next()
+                    .transpose()
+                    .map_err(self.ctx(what))?
+                    .map(|(key, _)| *key.value()),
+                None => None,
+            };
+            let take = next
+                .map_or(rest.len(), |next| {
+                    rest.partition_point(|&(seq, id, _)| author_key(p, author, seq, &id) < next)
+                })
+                .max(1);
+            let merged = merge_author_entries(old, &rest[..take]);
+            let first_key = |block: &[AuthorEntry]| author_key(p, author, block[0].0, &block[0].1);
+            if let Some(old_key) = old_key
+                && old_key != first_key(&merged)
+            {
+                table.remove(&old_key).map_err(self.ctx(what))?;
+            }
+            for block in merged.chunks(BLOCK) {
+                table.insert(&first_key(block), encode_authors(block).as_slice()).map_err(self.ctx(what))?;
+            }
+            rest = &rest[take..];
         }
         Ok(())
     }
@@ -284,7 +313,8 @@ impl Store {
     /// Merges `sources`, committed runs of one level (read from
     /// `snapshot`), into one new run of the next level, and deletes them.
     /// An id in two runs (only a caller bug can archive an op twice) keeps
-    /// the newest run's height. Reads stream, one entry per run at a time.
+    /// the newest run's height. Reads stream, one block per run at a time,
+    /// and the merged run is written a block at a time.
     fn merge_runs(
         &self,
         snapshot: &ReadTransaction,
@@ -296,30 +326,45 @@ impl Store {
         let what = "merging archived runs";
         let Some(level) = sources.first().map(|run| run.level) else { return Ok(()) };
         let merged = archive.next_run();
-        let source_table = snapshot.open_table(ARCHIVED_IDS).map_err(self.ctx(what))?;
+        let source_table = snapshot.open_table(ARCHIVED_ID_BLOCKS).map_err(self.ctx(what))?;
         let mut cursors = Vec::with_capacity(sources.len());
         let mut heads = Vec::with_capacity(sources.len());
         for run in sources {
             let (first, last) = run_id_keys(p, run.number);
-            let mut cursor = source_table.range::<&RunIdKey>(&first..=&last).map_err(self.ctx(what))?;
-            heads.push(self.next_archived(&mut cursor)?);
+            let range = source_table.range::<&RunIdKey>(&first..=&last).map_err(self.ctx(what))?;
+            let mut cursor = RunCursor { range, block: Vec::with_capacity(BLOCK), at: 0 };
+            heads.push(self.next_archived(p, &mut cursor)?);
             cursors.push(cursor);
         }
-        let mut ids = txn.open_table(ARCHIVED_IDS).map_err(self.ctx(what))?;
+        let mut blocks = txn.open_table(ARCHIVED_ID_BLOCKS).map_err(self.ctx(what))?;
+        let mut block: Vec<(OpId, u64)> = Vec::with_capacity(BLOCK);
         let mut written = 0u64;
+        let mut flush = |block: &mut Vec<(OpId, u64)>| -> Result<(), StoreError> {
+            if let Some(&(first, _)) = block.first() {
+                blocks
+                    .insert(&run_id_key(p, merged, &first), encode_ids(block).as_slice())
+                    .map_err(self.ctx(what))?;
+                block.clear();
+            }
+            Ok(())
+        };
         while let Some((id, height)) = smallest_head(&heads) {
             for (head, cursor) in heads.iter_mut().zip(&mut cursors) {
                 if head.is_some_and(|(at, _)| at == id) {
-                    *head = self.next_archived(cursor)?;
+                    *head = self.next_archived(p, cursor)?;
                 }
             }
-            ids.insert(&run_id_key(p, merged, &id), height).map_err(self.ctx(what))?;
+            block.push((id, height));
             written += 1;
+            if block.len() == BLOCK {
+                flush(&mut block)?;
+            }
         }
+        flush(&mut block)?;
         let mut runs = txn.open_table(ARCHIVED_RUNS).map_err(self.ctx(what))?;
         for run in sources {
             let (first, last) = run_id_keys(p, run.number);
-            ids.retain_in::<&RunIdKey, _>(&first..=&last, |_, _| false).map_err(self.ctx(what))?;
+            blocks.retain_in::<&RunIdKey, _>(&first..=&last, |_, _| false).map_err(self.ctx(what))?;
             runs.remove(&run_key(p, run.number)).map_err(self.ctx(what))?;
         }
         let run = Run { number: merged, level: level + 1, len: written };
@@ -330,13 +375,40 @@ impl Store {
         Ok(())
     }
 
-    /// The next `(id, height)` of a run being merged.
+    /// The next `(id, height)` of a run being merged, reading its next
+    /// block when the current one is done; a run whose ids do not ascend
+    /// from block to block is corrupt.
     fn next_archived(
         &self,
-        cursor: &mut Range<'static, &'static RunIdKey, u64>,
+        p: &PartnershipId,
+        cursor: &mut RunCursor,
     ) -> Result<Option<(OpId, u64)>, StoreError> {
-        let entry = cursor.next().transpose().map_err(self.ctx("merging archived runs"))?;
-        Ok(entry.map(|(key, height)| (split_run_id_key(key.value()), height.value())))
+        if cursor.at == cursor.block.len() {
+            let Some(entry) = cursor.range.next() else { return Ok(None) };
+            let (key, value) = entry.map_err(self.ctx("merging archived runs"))?;
+            let first = split_run_id_key(key.value());
+            let block = IdBlock::parse(value.value(), &first)
+                .and_then(|block| block.entries())
+                .map_err(|e| self.bad_block(p, e))?;
+            if let Some(&(last, _)) = cursor.block.last()
+                && last >= first
+            {
+                return Err(self.bad_block(
+                    p,
+                    format!("a run's block of op {first} follows one that ends with op {last}"),
+                ));
+            }
+            cursor.block = block;
+            cursor.at = 0;
+        }
+        let entry = cursor.block[cursor.at];
+        cursor.at += 1;
+        Ok(Some(entry))
+    }
+
+    /// A malformed block of the archived index of `p`.
+    fn bad_block(&self, p: &PartnershipId, detail: String) -> StoreError {
+        self.corrupt(format!("the archived op index of partnership {p} has a malformed block: {detail}"))
     }
 
     /// The archive's summary for `p`: nothing if `p` has no horizon, else
@@ -361,16 +433,16 @@ impl Store {
             archive.runs.push(Run { number: split_run_key(key.value()), level, len });
             archive.count += len;
         }
-        let authors = txn.open_table(ARCHIVED_AUTHORS).map_err(self.ctx(what))?;
+        let authors = txn.open_table(ARCHIVED_AUTHOR_BLOCKS).map_err(self.ctx(what))?;
         archive.seqs = self.archived_seqs(&authors, p)?;
         Ok(archive)
     }
 
     /// Each author's highest archived seq in `p`: per author, one seek to
-    /// its first key and one to its last.
+    /// its first block and one to its last, whose last entry has it.
     fn archived_seqs(
         &self,
-        authors: &ReadOnlyTable<&'static AuthorKey, u64>,
+        authors: &ReadOnlyTable<&'static AuthorKey, &'static [u8]>,
         p: &PartnershipId,
     ) -> Result<BTreeMap<MemberId, u64>, StoreError> {
         let what = "reading archived authors";
@@ -387,7 +459,12 @@ impl Store {
             let (lo, hi) = author_keys(p, &author, &(0..=u64::MAX));
             let last = authors.range::<&AuthorKey>(&lo..=&hi).map_err(self.ctx(what))?.next_back();
             if let Some(last) = last {
-                seqs.insert(author, split_author_key(last.map_err(self.ctx(what))?.0.value()).1);
+                let (key, value) = last.map_err(self.ctx(what))?;
+                let (_, seq, id) = split_author_key(key.value());
+                let highest = AuthorBlock::parse(value.value(), (seq, &id))
+                    .and_then(|block| block.last_seq())
+                    .map_err(|e| self.bad_block(p, e))?;
+                seqs.insert(author, highest);
             }
             from = successor(author.0).map(MemberId);
         }
@@ -412,26 +489,39 @@ impl Store {
     }
 
     /// The height of the archived op `id` of `p`, probing `runs` newest
-    /// first; an id not archived costs one point read per run.
+    /// first: in each, one range read for the block that would hold it
+    /// (the last that starts at or before it) and a binary search in it. An
+    /// id not archived costs one probe per run.
     pub(super) fn archived_height(
         &self,
-        table: &impl ReadableTable<&'static RunIdKey, u64>,
+        table: &impl ReadableTable<&'static RunIdKey, &'static [u8]>,
         p: &PartnershipId,
         runs: &[Run],
         id: &OpId,
     ) -> Result<Option<u64>, StoreError> {
+        let what = "looking up an op";
         for run in runs.iter().rev() {
-            if let Some(height) =
-                table.get(&run_id_key(p, run.number, id)).map_err(self.ctx("looking up an op"))?
-            {
-                return Ok(Some(height.value()));
+            let (first, _) = run_id_keys(p, run.number);
+            let key = run_id_key(p, run.number, id);
+            let Some(found) = table.range::<&RunIdKey>(&first..=&key).map_err(self.ctx(what))?.next_back()
+            else {
+                continue;
+            };
+            let (key, value) = found.map_err(self.ctx(what))?;
+            let height = IdBlock::parse(value.value(), &split_run_id_key(key.value()))
+                .and_then(|block| block.height_of(id))
+                .map_err(|e| self.bad_block(p, e))?;
+            if height.is_some() {
+                return Ok(height);
             }
         }
         Ok(None)
     }
 
     /// The archived ops of `author` in `p` with seq in `seqs`, as
-    /// `(seq, height, id)` in `(seq, id)` order.
+    /// `(seq, height, id)` in `(seq, id)` order: the blocks from the last
+    /// one that starts at or before the first seq wanted, forward while
+    /// they start at or before the last.
     pub(super) fn archived_of_author(
         &self,
         txn: &ReadTransaction,
@@ -440,15 +530,62 @@ impl Store {
         seqs: &std::ops::RangeInclusive<u64>,
     ) -> Result<Vec<(u64, u64, OpId)>, StoreError> {
         let what = "reading an author's archived ops";
-        let table = txn.open_table(ARCHIVED_AUTHORS).map_err(self.ctx(what))?;
-        let (first, last) = author_keys(p, author, seqs);
+        let table = txn.open_table(ARCHIVED_AUTHOR_BLOCKS).map_err(self.ctx(what))?;
+        let (lo, _) = author_keys(p, author, &(0..=u64::MAX));
+        let (start, end) = author_keys(p, author, seqs);
+        let from = match table.range::<&AuthorKey>(&lo..=&start).map_err(self.ctx(what))?.next_back() {
+            Some(found) => *found.map_err(self.ctx(what))?.0.value(),
+            None => lo,
+        };
         let mut out = Vec::new();
-        for entry in table.range::<&AuthorKey>(&first..=&last).map_err(self.ctx(what))? {
-            let (key, height) = entry.map_err(self.ctx(what))?;
+        for found in table.range::<&AuthorKey>(&from..=&end).map_err(self.ctx(what))? {
+            let (key, value) = found.map_err(self.ctx(what))?;
             let (_, seq, id) = split_author_key(key.value());
-            out.push((seq, height.value(), id));
+            let block = AuthorBlock::parse(value.value(), (seq, &id))
+                .and_then(|block| block.with_seqs(seqs))
+                .map_err(|e| self.bad_block(p, e))?;
+            out.extend(block.into_iter().map(|(seq, id, height)| (seq, height, id)));
         }
         Ok(out)
+    }
+}
+
+/// A run being merged: its blocks in id order, and the entries of the
+/// current one.
+struct RunCursor {
+    range: Range<'static, &'static RunIdKey, &'static [u8]>,
+    block: Vec<(OpId, u64)>,
+    at: usize,
+}
+
+/// `old` and `new` entries of an author, both sorted by `(seq, id)`, in
+/// one sorted list; an entry in both keeps the new height.
+fn merge_author_entries(mut old: Vec<AuthorEntry>, new: &[AuthorEntry]) -> Vec<AuthorEntry> {
+    let key = |&(seq, id, _): &AuthorEntry| (seq, id);
+    match (old.last(), new.first()) {
+        (Some(last), Some(first)) if key(last) < key(first) => {
+            old.extend_from_slice(new);
+            return old;
+        }
+        (None, _) => return new.to_vec(),
+        _ => {}
+    }
+    let mut out = Vec::with_capacity(old.len() + new.len());
+    let (mut a, mut b) = (old.into_iter().peekable(), new.iter().copied().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match key(x).cmp(&key(y)) {
+                std::cmp::Ordering::Less => out.extend(a.next()),
+                std::cmp::Ordering::Greater => out.extend(b.next()),
+                std::cmp::Ordering::Equal => {
+                    a.next();
+                    out.extend(b.next());
+                }
+            },
+            (Some(_), None) => out.extend(a.next()),
+            (None, Some(_)) => out.extend(b.next()),
+            (None, None) => return out,
+        }
     }
 }
 

@@ -225,8 +225,8 @@ impl Store {
     /// open them in any file of the current schema.
     fn create_archive_tables(&self, txn: &WriteTransaction, what: &str) -> Result<(), StoreError> {
         txn.open_table(tables::ARCHIVE_META).map_err(self.ctx(what))?;
-        txn.open_table(tables::ARCHIVED_AUTHORS).map_err(self.ctx(what))?;
-        txn.open_table(tables::ARCHIVED_IDS).map_err(self.ctx(what))?;
+        txn.open_table(tables::ARCHIVED_AUTHOR_BLOCKS).map_err(self.ctx(what))?;
+        txn.open_table(tables::ARCHIVED_ID_BLOCKS).map_err(self.ctx(what))?;
         txn.open_table(tables::ARCHIVED_RUNS).map_err(self.ctx(what))?;
         txn.open_table(tables::LATE_OPS).map_err(self.ctx(what))?;
         Ok(())

@@ -41,6 +41,7 @@
 //! ```
 
 mod archive;
+mod block;
 mod code;
 mod db;
 mod error;

@@ -13,7 +13,7 @@
 //!
 //! - in memory ([`OpIndex`]), the ops above the horizon (and the few
 //!   appended late at or below it and not archived yet): op id → height,
-//!   and each author's `(seq, height)` pairs in order, about 70 bytes per
+//!   and each author's `(seq, height, op id)` in order, about 110 bytes per
 //!   op; plus a summary of the archive (the horizon, its runs, the archived
 //!   op count, each author's highest archived seq: O(authors));
 //! - on disk, the ops at or below the horizon, moved there by
@@ -37,7 +37,7 @@
 //! answers the same whether an op is archived or not.
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
 use std::sync::PoisonError;
 
@@ -47,7 +47,7 @@ use super::archive::{Archive, Run};
 use super::db::{STORED_OP_LIMITS, Store};
 use super::error::StoreError;
 use super::tables::{
-    ARCHIVED_IDS, LATE_OPS, OPS, OpKey, PARTNERSHIPS, op_key, op_key_max, op_keys_at, split_op_key,
+    ARCHIVED_ID_BLOCKS, LATE_OPS, OPS, OpKey, PARTNERSHIPS, op_key, op_key_max, op_keys_at, split_op_key,
 };
 use crate::op::{
     MemberId, OpId, PartnershipId, Payload, SignedOp, author_and_seq_of_encoding, decode_signed_op,
@@ -61,10 +61,12 @@ pub(crate) struct OpIndex {
     /// archive horizon, and those appended late at or below it since the
     /// last archive.
     pub(super) ids: HashMap<OpId, u64>,
-    /// Each author's stored ops not archived, as `(seq, height)`, ascending.
-    /// An author who equivocated has several entries for one seq (one per
-    /// op, so the same pair twice for two ops at one height).
-    pub(super) authors: BTreeMap<MemberId, Vec<(u64, u64)>>,
+    /// Each author's stored ops not archived, as `(seq, height, op id)`,
+    /// ascending. An author who equivocated has several entries for one
+    /// seq. With the id here, an author's ops and an archive's entries are
+    /// found without reading op records (reading them to learn author and
+    /// seq was a fifth of an archive's cost).
+    pub(super) authors: BTreeMap<MemberId, Vec<AuthorOp>>,
     /// The summary of what is archived on disk.
     pub(super) archive: Archive,
 }
@@ -75,8 +77,8 @@ impl OpIndex {
         let ops = self.authors.entry(author).or_default();
         // Ops arrive in seq order (an op's parents include its author's
         // previous op), so this is almost always the end.
-        let at = ops.partition_point(|&entry| entry <= (seq, height));
-        ops.insert(at, (seq, height));
+        let at = ops.partition_point(|&entry| entry <= (seq, height, id));
+        ops.insert(at, (seq, height, id));
     }
 
     /// Forgets the entries at or below `height` (just archived), and gives
@@ -87,7 +89,7 @@ impl OpIndex {
             self.ids.shrink_to(2 * self.ids.len());
         }
         self.authors.retain(|_, ops| {
-            ops.retain(|&(_, stored)| stored > height);
+            ops.retain(|&(_, stored, _)| stored > height);
             if ops.capacity() > 4 * ops.len() + 16 {
                 ops.shrink_to(2 * ops.len());
             }
@@ -109,7 +111,7 @@ impl OpIndex {
     fn highest_seqs(&self) -> BTreeMap<MemberId, u64> {
         let mut seqs = self.archive.seqs.clone();
         for (author, ops) in &self.authors {
-            if let Some(&(seq, _)) = ops.last() {
+            if let Some(&(seq, _, _)) = ops.last() {
                 let highest = seqs.entry(*author).or_insert(seq);
                 *highest = (*highest).max(seq);
             }
@@ -117,29 +119,25 @@ impl OpIndex {
         seqs
     }
 
-    /// The `(seq, height)` entries of `author` with seq in `seqs`, in memory.
-    fn of_author(&self, author: &MemberId, seqs: &RangeInclusive<u64>) -> &[(u64, u64)] {
+    /// The entries of `author` with seq in `seqs`, in memory.
+    fn of_author(&self, author: &MemberId, seqs: &RangeInclusive<u64>) -> &[AuthorOp] {
         let Some(ops) = self.authors.get(author) else { return &[] };
-        let start = ops.partition_point(|&(seq, _)| seq < *seqs.start());
-        let end = ops.partition_point(|&(seq, _)| seq <= *seqs.end());
+        let start = ops.partition_point(|&(seq, _, _)| seq < *seqs.start());
+        let end = ops.partition_point(|&(seq, _, _)| seq <= *seqs.end());
         &ops[start..end]
+    }
+
+    /// Every entry in memory at or below `height`, with its author.
+    pub(super) fn up_to(&self, height: u64) -> impl Iterator<Item = (MemberId, AuthorOp)> + '_ {
+        self.authors.iter().flat_map(move |(author, ops)| {
+            ops.iter().filter(move |&&(_, stored, _)| stored <= height).map(move |&op| (*author, op))
+        })
     }
 
     /// Whether `author` may have archived ops with a seq in `seqs`.
     fn may_have_archived(&self, author: &MemberId, seqs: &RangeInclusive<u64>) -> bool {
         self.archive.seqs.get(author).is_some_and(|&highest| highest >= *seqs.start())
     }
-}
-
-/// Where [`Store::author_ops`] looks for an author's ops: the heights the
-/// memory index lists, and whether the archive may hold some.
-struct AuthorLookup {
-    /// How many ops the memory index lists.
-    in_memory: usize,
-    /// The heights they are at.
-    heights: BTreeSet<u64>,
-    /// Whether to read the archived author index too.
-    archived: bool,
 }
 
 /// Where [`Store::op_height`] finds an op.
@@ -151,8 +149,8 @@ enum Located {
     MaybeArchived(Vec<Run>, ReadTransaction),
 }
 
-/// One op of an author found by [`Store::author_ops`]: seq, height, id.
-type AuthorOp = (u64, u64, OpId);
+/// One op of an author: seq, height, id.
+pub(super) type AuthorOp = (u64, u64, OpId);
 
 /// A position in a partnership's order `(height, op id)`: where a page of
 /// [`Store::ops_in_order`] starts (inclusive).
@@ -274,9 +272,8 @@ impl Store {
                             }
                             let ids = match &mut archived_ids {
                                 Some(table) => table,
-                                None => {
-                                    archived_ids.insert(txn.open_table(ARCHIVED_IDS).map_err(self.ctx(what))?)
-                                }
+                                None => archived_ids
+                                    .insert(txn.open_table(ARCHIVED_ID_BLOCKS).map_err(self.ctx(what))?),
                             };
                             if let Some(stored) =
                                 self.archived_height(ids, partnership, &known.archive.runs, &id)?
@@ -446,7 +443,7 @@ impl Store {
             Located::InMemory(height) => Ok(Some(height)),
             Located::Absent => Ok(None),
             Located::MaybeArchived(runs, txn) => self.guarded("looking up an op", || {
-                let table = txn.open_table(ARCHIVED_IDS).map_err(self.ctx("looking up an op"))?;
+                let table = txn.open_table(ARCHIVED_ID_BLOCKS).map_err(self.ctx("looking up an op"))?;
                 self.archived_height(&table, p, &runs, id)
             }),
         }
@@ -549,54 +546,22 @@ impl Store {
     }
 
     /// The ops of `author` in `p` with seq in `seqs`, in no given order:
-    /// those the memory index lists (found by scanning the `ops` table at
-    /// their heights), and those archived.
+    /// those the memory index lists, and those archived.
     fn author_ops(
         &self,
         p: &PartnershipId,
         author: &MemberId,
         seqs: &RangeInclusive<u64>,
     ) -> Result<Vec<AuthorOp>, StoreError> {
-        let what = "reading an author's ops";
-        let (lookup, txn) = self.with_index_and_txn(p, |index| {
-            let entries = index.of_author(author, seqs);
-            AuthorLookup {
-                in_memory: entries.len(),
-                heights: entries.iter().map(|&(_, height)| height).collect(),
-                archived: index.may_have_archived(author, seqs),
-            }
+        let ((mut found, archived), txn) = self.with_index_and_txn(p, |index| {
+            (index.of_author(author, seqs).to_vec(), index.may_have_archived(author, seqs))
         })?;
-        if lookup.in_memory == 0 && !lookup.archived {
-            return Ok(Vec::new());
+        if archived {
+            found.extend(
+                self.guarded("reading an author's ops", || self.archived_of_author(&txn, p, author, seqs))?,
+            );
         }
-        self.guarded(what, || {
-            let mut found =
-                if lookup.archived { self.archived_of_author(&txn, p, author, seqs)? } else { Vec::new() };
-            // A height may hold archived ops of the author too (a late
-            // equivocation at or below the horizon): those count once.
-            let archived: BTreeSet<OpId> = found.iter().map(|&(_, _, id)| id).collect();
-            let op_table = txn.open_table(OPS).map_err(self.ctx(what))?;
-            let mut in_memory = 0;
-            for &height in &lookup.heights {
-                let (first, last) = op_keys_at(p, height);
-                for entry in op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx(what))? {
-                    let (key, value) = entry.map_err(self.ctx(what))?;
-                    let (_, id) = split_op_key(key.value());
-                    let (by, seq) = self.author_and_seq(value.value(), &id)?;
-                    if by == *author && seqs.contains(&seq) && !archived.contains(&id) {
-                        found.push((seq, height, id));
-                        in_memory += 1;
-                    }
-                }
-            }
-            if in_memory != lookup.in_memory {
-                return Err(self.corrupt(format!(
-                    "{} ops of {author} are indexed with seqs {seqs:?}, {in_memory} are stored",
-                    lookup.in_memory
-                )));
-            }
-            Ok(found)
-        })
+        Ok(found)
     }
 
     /// For sync: the highest seq stored for each author of `p`.

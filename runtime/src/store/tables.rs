@@ -10,28 +10,35 @@
 //! order is the numeric order, and every key starts with the partnership id so
 //! one partnership's records are one contiguous range.
 //!
-//! | table              | key                                               | value                          |
-//! |--------------------|---------------------------------------------------|--------------------------------|
-//! | `schema`           | `"version"`                                       | schema version (u64)           |
-//! | `ops`              | partnership(32) ‖ height(8) ‖ op id(32)           | canonical signed op            |
-//! | `partnerships`     | partnership(32)                                   | unused (0; schema 2: op count) |
-//! | `final_state`      | partnership(32) ‖ state key                       | state value                    |
-//! | `final_meta`       | partnership(32)                                   | final height(8) ‖ ledger meta  |
-//! | `code`             | code hash(32)                                     | WASM bytes                     |
-//! | `archive_meta`     | partnership(32)                                   | archive horizon (u64)          |
-//! | `archived_authors` | partnership(32) ‖ author(32) ‖ seq(8) ‖ op id(32) | height (u64)                   |
-//! | `archived_ids`     | partnership(32) ‖ run(8) ‖ op id(32)              | height (u64)                   |
-//! | `archived_runs`    | partnership(32) ‖ run(8)                          | (level, entry count)           |
-//! | `late_ops`         | partnership(32) ‖ height(8) ‖ op id(32)           | unit                           |
+//! | table                    | key                                               | value                          |
+//! |--------------------------|---------------------------------------------------|--------------------------------|
+//! | `schema`                 | `"version"`                                       | schema version (u64)           |
+//! | `ops`                    | partnership(32) ‖ height(8) ‖ op id(32)           | canonical signed op            |
+//! | `partnerships`           | partnership(32)                                   | unused (0; schema 2: op count) |
+//! | `final_state`            | partnership(32) ‖ state key                       | state value                    |
+//! | `final_meta`             | partnership(32)                                   | final height(8) ‖ ledger meta  |
+//! | `code`                   | code hash(32)                                     | WASM bytes                     |
+//! | `archive_meta`           | partnership(32)                                   | archive horizon (u64)          |
+//! | `archived_author_blocks` | partnership(32) ‖ author(32) ‖ seq(8) ‖ op id(32) | block of (seq, op id, height)  |
+//! | `archived_id_blocks`     | partnership(32) ‖ run(8) ‖ op id(32)              | block of (op id, height)       |
+//! | `archived_runs`          | partnership(32) ‖ run(8)                          | (level, entry count)           |
+//! | `late_ops`               | partnership(32) ‖ height(8) ‖ op id(32)           | unit                           |
 //!
 //! The last five hold the archived op index (schema 5, `archive.rs`): the
 //! index entries of ops at or below a partnership's archive horizon, moved
 //! out of memory by [`Store::archive_below`](super::Store::archive_below).
-//! `archived_ids` is a set of sorted runs, each written once in key order
-//! at the end of the partnership's range and merged size-tiered;
-//! `late_ops` lists ops appended at or below the horizon that are still
-//! indexed in memory, so a restart finds them (the tail read starts above
-//! the horizon).
+//! Its entries are packed into blocks of up to 128, one redb value each
+//! (layouts in `block.rs`), keyed by the block's first entry: an author's
+//! blocks by `(seq, op id)` of their first entry, in seq order; a run's
+//! blocks by the first op id, in id order. `archived_id_blocks` is a set
+//! of sorted runs, each written once in key order at the end of the
+//! partnership's range and merged size-tiered; `late_ops` lists ops
+//! appended at or below the horizon that are still indexed in memory, so a
+//! restart finds them (the tail read starts above the horizon).
+//!
+//! Schema 5 was never released with one key per entry (`archived_authors`,
+//! `archived_ids`, value a height): the blocks replaced them the day they
+//! were written, under the same schema number.
 
 use redb::TableDefinition;
 
@@ -67,11 +74,14 @@ pub(crate) const CODE: TableDefinition<&'static [u8; 32], &'static [u8]> = Table
 /// Each partnership's archive horizon: every op at or below it that is not
 /// in `late_ops` is indexed in the `archived_*` tables, not in memory.
 pub(crate) const ARCHIVE_META: TableDefinition<&'static [u8; 32], u64> = TableDefinition::new("archive_meta");
-/// Archived ops by author and seq → height.
-pub(crate) const ARCHIVED_AUTHORS: TableDefinition<&'static AuthorKey, u64> =
-    TableDefinition::new("archived_authors");
-/// Archived ops by run and id → height: the runs of the archived id index.
-pub(crate) const ARCHIVED_IDS: TableDefinition<&'static RunIdKey, u64> = TableDefinition::new("archived_ids");
+/// Archived ops by author: blocks of `(seq, op id, height)` keyed by the
+/// author and the `(seq, op id)` of their first entry (`block.rs`).
+pub(crate) const ARCHIVED_AUTHOR_BLOCKS: TableDefinition<&'static AuthorKey, &'static [u8]> =
+    TableDefinition::new("archived_author_blocks");
+/// Archived ops by id: the runs of the archived id index, each as blocks of
+/// `(op id, height)` keyed by the run and their first op id (`block.rs`).
+pub(crate) const ARCHIVED_ID_BLOCKS: TableDefinition<&'static RunIdKey, &'static [u8]> =
+    TableDefinition::new("archived_id_blocks");
 /// The runs of `archived_ids`: `(level, entry count)` of each.
 pub(crate) const ARCHIVED_RUNS: TableDefinition<&'static RunKey, (u64, u64)> =
     TableDefinition::new("archived_runs");
@@ -80,10 +90,11 @@ pub(crate) const LATE_OPS: TableDefinition<&'static OpKey, ()> = TableDefinition
 
 /// `partnership ‖ height ‖ op id`.
 pub(crate) type OpKey = [u8; 72];
-/// `partnership ‖ author ‖ seq ‖ op id`: the key of `archived_authors` (and
-/// of the legacy `author_index` table).
+/// `partnership ‖ author ‖ seq ‖ op id`: the key of `archived_author_blocks`
+/// (the first entry of a block) and of the legacy `author_index` table.
 pub(crate) type AuthorKey = [u8; 104];
-/// `partnership ‖ run ‖ op id`: the key of `archived_ids`.
+/// `partnership ‖ run ‖ op id`: the key of `archived_id_blocks` (the first
+/// id of a block).
 pub(crate) type RunIdKey = [u8; 72];
 /// `partnership ‖ run`: the key of `archived_runs`.
 pub(crate) type RunKey = [u8; 40];

@@ -8,8 +8,9 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use super::{all_ops, genesis, op, refs};
 use crate::op::{CodeHash, MemberKey, OpId, PartnershipId, SignedOp};
 use crate::store::tables::{
-    ARCHIVE_META, ARCHIVED_AUTHORS, ARCHIVED_IDS, ARCHIVED_RUNS, CODE, LATE_OPS, LEGACY_AUTHOR_INDEX,
-    LEGACY_AUTHOR_SEQS, LEGACY_OP_INDEX, OPS, PARTNERSHIPS, SCHEMA, SCHEMA_KEY, author_key, op_key,
+    ARCHIVE_META, ARCHIVED_AUTHOR_BLOCKS, ARCHIVED_ID_BLOCKS, ARCHIVED_RUNS, CODE, LATE_OPS,
+    LEGACY_AUTHOR_INDEX, LEGACY_AUTHOR_SEQS, LEGACY_OP_INDEX, OPS, PARTNERSHIPS, SCHEMA, SCHEMA_KEY,
+    author_key, op_key,
 };
 use crate::store::{FinalDelta, FinalSnapshot, OpCursor, SCHEMA_VERSION, Store, StoreError};
 
@@ -423,8 +424,8 @@ fn files_of_older_schemas_are_upgraded_on_open() {
             txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, old_schema).unwrap();
             // No schema before 5 had the archive's tables.
             assert!(txn.delete_table(ARCHIVE_META).unwrap());
-            assert!(txn.delete_table(ARCHIVED_AUTHORS).unwrap());
-            assert!(txn.delete_table(ARCHIVED_IDS).unwrap());
+            assert!(txn.delete_table(ARCHIVED_AUTHOR_BLOCKS).unwrap());
+            assert!(txn.delete_table(ARCHIVED_ID_BLOCKS).unwrap());
             assert!(txn.delete_table(ARCHIVED_RUNS).unwrap());
             assert!(txn.delete_table(LATE_OPS).unwrap());
             if old_schema == 1 {
