@@ -7,11 +7,14 @@
 //! smallest size, measured in the same run.
 //!
 //! Run: `cargo bench -p polypact --bench memory` (100,000 and 1,000,000
-//! ops; `POLYPACT_MEMORY_SIZES=10000,100000` for others). Prints, per size:
+//! ops; `POLYPACT_MEMORY_SIZES=10000,100000` for others; the store's page
+//! cache at its default, 128 MiB, and at 16 MiB, or at the MiB listed in
+//! `POLYPACT_MEMORY_CACHES=4,16`). Prints, per size:
 //! resident memory at the end and its peak, the ops the ledger still holds,
 //! the store's in-memory index entries (ops above its archive horizon), the
-//! final height, the time taken, and the time a restart takes to reopen
-//! the store and rebuild the ledger; then the ratio
+//! final height, the time taken, the time a restart takes to reopen the
+//! store (without its check of the whole file) and rebuild the ledger, and
+//! the time the store's open takes with that check; then the ratio
 //! of the largest size's memory to the smallest's. A last row holds every op
 //! in memory (no archive), as the ledger did before, for comparison.
 
@@ -161,12 +164,15 @@ fn child(n: usize, archive: bool, cache_mib: Option<usize>) {
     let (rss, peak) = (status_kib("VmRSS"), status_kib("VmHWM"));
     let (held, indexed, final_height) =
         (ledger.dag().held_len(), store.indexed_in_memory(&partnership), ledger.final_height());
-    // A restart: the store reopened and the ledger rebuilt from it.
+    // A restart: the store reopened and the ledger rebuilt from it, first
+    // without the store's check of the whole file, then the check alone.
     let path = dir.path().join("memory.redb");
     drop(ledger);
     drop(store);
+    let mut unchecked = options.clone();
+    unchecked.verify_on_open = false;
     let restarted = Instant::now();
-    let store = Arc::new(Store::open_with(&path, &options).expect("store"));
+    let store = Arc::new(Store::open_with(&path, &unchecked).expect("store"));
     let executor = {
         let mut executor = NativeExecutor::new();
         executor.register(CodeHash::of(b"kv"), Arc::new(KvModule));
@@ -180,10 +186,16 @@ fn child(n: usize, archive: bool, cache_mib: Option<usize>) {
     .expect("reopens");
     let restart = restarted.elapsed();
     assert_eq!(ledger.final_height(), final_height, "the restart rebuilt the same ledger");
+    drop(ledger);
+    drop(store);
+    let checking = Instant::now();
+    drop(Store::open_with(&path, &options).expect("the file checks"));
+    let check = checking.elapsed();
     println!(
-        "figures {n} {rss} {peak} {held} {indexed} {final_height} {:.1} {:.2}",
+        "figures {n} {rss} {peak} {held} {indexed} {final_height} {:.1} {:.3} {:.3}",
         took.as_secs_f64(),
-        restart.as_secs_f64()
+        restart.as_secs_f64(),
+        check.as_secs_f64()
     );
 }
 
@@ -194,7 +206,11 @@ struct Figures {
     indexed: u64,
     final_height: u64,
     seconds: f64,
+    /// Store reopened without the whole-file check, ledger rebuilt.
     restart_seconds: f64,
+    /// The store opened with its check of the whole file
+    /// (`StoreOptions::verify_on_open`, on by default).
+    check_seconds: f64,
 }
 
 /// Runs the child for `n` ops and reads its line.
@@ -216,6 +232,7 @@ fn measure(n: usize, archive: bool, cache_mib: Option<usize>) -> Figures {
         final_height: num(5),
         seconds: f[6].parse().expect("seconds"),
         restart_seconds: f[7].parse().expect("seconds"),
+        check_seconds: f[8].parse().expect("seconds"),
     }
 }
 
@@ -235,14 +252,32 @@ fn main() {
     };
     println!("\n== memory against history: one partnership, file-backed redb, batches of {BATCH} ==");
     println!(
-        "{:>10} {:>12} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9}",
-        "ops", "graph", "cache", "RSS MiB", "peak MiB", "held ops", "indexed", "final h", "s", "restart s"
+        "{:>10} {:>12} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>9} {:>8}",
+        "ops",
+        "graph",
+        "cache",
+        "RSS MiB",
+        "peak MiB",
+        "held ops",
+        "indexed",
+        "final h",
+        "s",
+        "restart s",
+        "check s"
     );
     let smallest = sizes.iter().copied().min().expect("a size");
     let largest = sizes.iter().copied().max().expect("a size");
     // The store's page cache is bounded (128 MiB by default) and fills as
     // the file grows; the smaller bound shows what the rest costs.
-    for cache_mib in [None, Some(16)] {
+    // `POLYPACT_MEMORY_CACHES=4,16`: other page caches, in MiB.
+    let caches: Vec<Option<usize>> = match std::env::var("POLYPACT_MEMORY_CACHES") {
+        Ok(list) => list
+            .split(',')
+            .map(|mib| Some(mib.trim().parse().expect("POLYPACT_MEMORY_CACHES: MiB numbers")))
+            .collect(),
+        Err(_) => vec![None, Some(16)],
+    };
+    for cache_mib in caches {
         let cache = cache_mib.map_or("128 MiB".to_owned(), |mib| format!("{mib} MiB"));
         let mut rss = Vec::new();
         for &n in &sizes {
@@ -261,7 +296,7 @@ fn main() {
 
 fn print_row(n: usize, graph: &str, cache: &str, f: &Figures) {
     println!(
-        "{:>10} {:>12} {:>8} {:>9.1} {:>9.1} {:>9} {:>9} {:>9} {:>7.1} {:>9.2}",
+        "{:>10} {:>12} {:>8} {:>9.1} {:>9.1} {:>9} {:>9} {:>9} {:>7.1} {:>9.3} {:>8.3}",
         n,
         graph,
         cache,
@@ -271,6 +306,7 @@ fn print_row(n: usize, graph: &str, cache: &str, f: &Figures) {
         f.indexed,
         f.final_height,
         f.seconds,
-        f.restart_seconds
+        f.restart_seconds,
+        f.check_seconds
     );
 }

@@ -178,6 +178,20 @@ pub struct NodeSettings {
     pub tick_ms: u64,
     /// Log filter (`RUST_LOG` syntax), overridden by `RUST_LOG`.
     pub log: String,
+    /// Memory the store may use to cache file pages, in MiB (at least 1).
+    pub store_cache_mib: u64,
+    /// Whether opening the store checks every page of its file: catches a
+    /// damaged disk at start, at a cost that grows with the file (about
+    /// 0.6 s per million ops here; see BENCHMARKS.md, Memory).
+    pub store_check_on_open: bool,
+}
+
+impl NodeSettings {
+    /// The store's options these settings ask for.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        let mib = usize::try_from(self.store_cache_mib).unwrap_or(usize::MAX >> 20).min(usize::MAX >> 20);
+        crate::store::StoreOptions { verify_on_open: self.store_check_on_open, cache_bytes: mib << 20 }
+    }
 }
 
 impl Default for NodeSettings {
@@ -187,6 +201,8 @@ impl Default for NodeSettings {
             ack_debounce_ms: 50,
             tick_ms: 100,
             log: "info".to_owned(),
+            store_cache_mib: 128,
+            store_check_on_open: true,
         }
     }
 }
@@ -281,6 +297,13 @@ ack_debounce_ms = {ack}
 tick_ms = {tick}
 # Log filter in RUST_LOG syntax; RUST_LOG overrides it (default {log_default}).
 log = {log}
+# Memory the store may use to cache its file's pages, in MiB (default
+# {cache_default}); the cache fills up to it as the file grows.
+store_cache_mib = {cache}
+# Check every page of the store's file when the node starts (default
+# {check_default}): a damaged disk is caught at once, at a cost that grows with
+# the file (about 0.6 s per million ops). Off, damage shows when it is read.
+store_check_on_open = {check}
 "#,
             version = self.home_version,
             api_listen = toml_str(DEFAULT_API_LISTEN),
@@ -303,6 +326,10 @@ log = {log}
             tick = self.node.tick_ms,
             log_default = toml_str(&d.node.log),
             log = toml_str(&self.node.log),
+            cache_default = d.node.store_cache_mib,
+            cache = self.node.store_cache_mib,
+            check_default = d.node.store_check_on_open,
+            check = self.node.store_check_on_open,
         )
     }
 
@@ -353,6 +380,9 @@ log = {log}
         }
         if self.node.tick_ms == 0 {
             return Err("[node] tick_ms must be above zero".into());
+        }
+        if self.node.store_cache_mib == 0 {
+            return Err("[node] store_cache_mib must be at least 1".into());
         }
         if self.api.call_timeout_ms == 0 {
             return Err("[api] call_timeout_ms must be above zero".into());
@@ -623,8 +653,24 @@ mod tests {
             vec!["/ip4/127.0.0.1/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN".into()];
         config.network.mdns = true;
         config.network.join_from = vec![MemberKey::from_seed(1).member_id().to_string()];
+        config.node.store_cache_mib = 16;
+        config.node.store_check_on_open = false;
         let text = config.to_documented_toml();
         assert_eq!(HomeConfig::parse(&text, Path::new("x")).unwrap(), config);
+    }
+
+    #[test]
+    fn store_settings_default_to_a_checked_128_mib_cache_and_refuse_no_cache() {
+        // A config written before the settings existed gets the defaults.
+        let config = HomeConfig::parse("home_version = 1\n[node]\ntick_ms = 100\n", Path::new("x")).unwrap();
+        assert_eq!(
+            config.node.store_options(),
+            crate::store::StoreOptions { verify_on_open: true, cache_bytes: 128 << 20 }
+        );
+        let err = HomeConfig::parse("home_version = 1\n[node]\nstore_cache_mib = 0\n", Path::new("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("store_cache_mib must be at least 1"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::host::HostConfig;
 use crate::ledger::{ExecError, OpOutcome};
 use crate::net::{NetHandle, PeerId};
 use crate::op::{Charter, CodeHash, MemberId, OpId, PartnershipId, SignedOp};
+use crate::store::StoreOptions;
 
 use super::clock::now_ms;
 use super::core::{CoreConfig, NodeCore};
@@ -36,6 +37,9 @@ pub struct NodeConfig {
     pub core: CoreConfig,
     /// The WASM host (its `cache_dir` defaults to `data_dir/module-cache`).
     pub host: HostConfig,
+    /// How the store opens `data_dir/store.redb`: its page cache, and
+    /// whether it checks the whole file first.
+    pub store: StoreOptions,
     /// How often the node does its periodic work: snapshots, and a backstop
     /// for acks and held-ack commits, which wake the node at the exact
     /// moment they fall due. Every tick wakes the node, so a short one
@@ -56,6 +60,7 @@ impl NodeConfig {
             data_dir,
             core: CoreConfig::default(),
             host,
+            store: StoreOptions::default(),
             tick: Duration::from_millis(100),
             command_queue: 1024,
             event_buffer: 8192,
