@@ -93,7 +93,7 @@ fn main() {
         store.append_ops(&p, &refs).expect("appended");
         appending += started.elapsed();
         let done = (i + 1) * BATCH;
-        if done % ARCHIVE_EVERY == 0 || done >= n {
+        if done.is_multiple_of(ARCHIVE_EVERY) || done >= n {
             let horizon = batch.last().expect("a batch").0.saturating_sub(TAIL);
             let started = Instant::now();
             archived += store.archive_below(&p, horizon).expect("archived");

@@ -235,7 +235,7 @@ fn lower_bound<K: Ord>(n: usize, key: impl Fn(usize) -> K, target: &K) -> Result
 /// How many entries of `size` bytes a block of `len` bytes holds, checked:
 /// a whole number from 1 to [`BLOCK`].
 fn entry_count(len: usize, size: usize, kind: &str) -> Result<usize, String> {
-    if len == 0 || len % size != 0 || len / size > BLOCK {
+    if len == 0 || !len.is_multiple_of(size) || len / size > BLOCK {
         return Err(format!(
             "an {kind} block of {len} bytes: it must hold 1 to {BLOCK} entries of {size} bytes"
         ));
@@ -251,6 +251,7 @@ fn be_u64(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)] // tests may unwrap
     use super::*;
 
     fn id(n: u8) -> OpId {

@@ -430,7 +430,7 @@ fn one_author(n: usize) -> (PartnershipId, MemberKey, Vec<(u64, SignedOp)>) {
 /// blocks, then the rest.
 fn packed(n: usize) -> Vec<usize> {
     let mut sizes = vec![BLOCK; n / BLOCK];
-    if n % BLOCK != 0 {
+    if !n.is_multiple_of(BLOCK) {
         sizes.push(n % BLOCK);
     }
     sizes
