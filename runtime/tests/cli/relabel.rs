@@ -22,6 +22,12 @@ fn a_relabelled_admission_is_held_to_the_charters_admission_rule_on_every_node()
     };
     let run = |proposal: u64, voters: &[(&str, &str)]| -> Result<serde_json::Value, String> {
         for (voter, choice) in voters {
+            // A call is applied on its own node first: each voter's node
+            // must have the proposal before it votes on it.
+            let proposal_query = json!({"proposal": {"id": proposal}}).to_string();
+            eventually(&format!("{voter} sees proposal {proposal}"), || {
+                net.succeeds(voter, &["query", &id, "voting", &proposal_query]).then_some(())
+            });
             net.call(
                 voter,
                 &id,
