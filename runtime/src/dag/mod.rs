@@ -232,17 +232,27 @@ impl Dag {
     /// store only for an op whose seq its author's chain has forgotten, so
     /// a new op costs no store read.
     pub fn contains_op(&self, op: &SignedOp) -> bool {
+        if self.contains_in_memory(op) {
+            return true;
+        }
+        let Some(chain) = self.chains.get(&op.author()) else { return false };
+        let (id, seq) = (op.id(), op.seq());
+        seq <= chain.forgotten && self.forgotten_ops_at(&op.author(), seq).any(|other| other == id)
+    }
+
+    /// Whether `op` is held, or listed by its author's chain, reading
+    /// nothing from the store. What a replay asks: the store gives each of
+    /// its ops once, and holds ops the graph does not have yet (those
+    /// stored after the graph's summary), so it cannot say which the graph
+    /// has.
+    pub fn contains_in_memory(&self, op: &SignedOp) -> bool {
         let id = op.id();
         if self.held.contains_key(&id) {
             return true;
         }
         let Some(chain) = self.chains.get(&op.author()) else { return false };
         let seq = op.seq();
-        if chain.listed_at(seq) == Some(id) || chain.conflicts.get(&seq).is_some_and(|ids| ids.contains(&id))
-        {
-            return true;
-        }
-        seq <= chain.forgotten && self.forgotten_ops_at(&op.author(), seq).any(|other| other == id)
+        chain.listed_at(seq) == Some(id) || chain.conflicts.get(&seq).is_some_and(|ids| ids.contains(&id))
     }
 
     /// The node with this id if it is held in memory: the tail's ops, the

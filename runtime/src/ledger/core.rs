@@ -439,7 +439,9 @@ impl<E: Executor> Ledger<E> {
             if id == self.genesis.id() {
                 continue;
             }
-            if self.dag.contains_op(&op) {
+            // Not `contains_op`: the store holds this very op, so asking it
+            // whether the graph has the op would always say yes.
+            if self.dag.contains_in_memory(&op) {
                 continue;
             }
             let placement = self.dag.place(&op).map_err(|e| {

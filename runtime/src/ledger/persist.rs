@@ -48,23 +48,25 @@ impl<E: Executor> Ledger<E> {
         if writes.is_empty() && !new_summary {
             return Ok(());
         }
-        let meta = self.summary_bytes().to_vec();
-        store.save_final(&self.partnership(), &FinalDelta { final_height, writes, meta })
+        let delta = FinalDelta { final_height, writes, meta: self.summary_bytes().to_vec() };
+        match self.dag().horizon().filter(|_| new_summary) {
+            // A new summary and the store's archive horizon move in one
+            // commit: every op stored at or below the horizon after it is
+            // listed late, and is exactly what the summary does not cover.
+            Some(horizon) => store.save_final_and_archive(&self.partnership(), &delta, horizon).map(drop),
+            None => store.save_final(&self.partnership(), &delta),
+        }
     }
 
-    /// What a node does at its snapshot tick, in the order a restart relies
-    /// on: final ops leave memory ([`Ledger::forget_final`]), the final
-    /// snapshot is saved with the graph's new summary, and only then the
-    /// store moves its index of the forgotten ops to disk (so every op
-    /// stored after the summary at or below its horizon is listed late).
+    /// What a node does at its snapshot tick: final ops leave memory
+    /// ([`Ledger::forget_final`]), then the final snapshot is saved with
+    /// the graph's new summary and the store moves its index of the
+    /// forgotten ops to disk, in one commit ([`Ledger::save_final`]).
     /// Every accepted op must be persisted. Returns the horizon, if final
     /// ops left memory.
     pub fn save_final_and_forget(&mut self, store: &Store) -> Result<Option<u64>, StoreError> {
         let horizon = self.forget_final();
         self.save_final(store)?;
-        if let Some(horizon) = horizon {
-            store.archive_below(&self.partnership(), horizon)?;
-        }
         Ok(horizon)
     }
 
@@ -131,17 +133,24 @@ impl<E: Executor> Ledger<E> {
             };
         let mut ops: Vec<SignedOp> =
             store.late_ops_of(p).map_err(|e| e.to_string())?.into_iter().map(|(_, op)| op).collect();
+        // The summary and the store's archive horizon are saved in one
+        // commit (`save_final_and_archive`): the summary covers every op at
+        // or below its horizon except those the store lists as late.
+        let covered = summary.dag.horizon;
+        let archived = store.archive_horizon(p).map_err(|e| e.to_string())?;
+        if archived != Some(covered) {
+            return Err(format!(
+                "the graph summary reaches height {covered}, the store archived up to {archived:?}"
+            ));
+        }
         let mut failure: Option<StoreError> = None;
-        let above =
-            store.iter_ops(p, summary.dag.horizon.saturating_add(1), REPLAY_PAGE).map_while(
-                |item| match item {
-                    Ok((_, op)) => Some(op),
-                    Err(e) => {
-                        failure = Some(e);
-                        None
-                    }
-                },
-            );
+        let above = store.iter_ops(p, covered.saturating_add(1), REPLAY_PAGE).map_while(|item| match item {
+            Ok((_, op)) => Some(op),
+            Err(e) => {
+                failure = Some(e);
+                None
+            }
+        });
         ops.extend(above);
         if let Some(e) = failure {
             return Err(e.to_string());

@@ -48,6 +48,7 @@ use redb::{Range, ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTra
 use super::block::{AuthorBlock, AuthorEntry, BLOCK, IdBlock, encode_authors, encode_ids};
 use super::db::Store;
 use super::error::StoreError;
+use super::snapshot::FinalDelta;
 use super::tables::{
     ARCHIVE_META, ARCHIVED_AUTHOR_BLOCKS, ARCHIVED_ID_BLOCKS, ARCHIVED_RUNS, AuthorKey, LATE_OPS, OpKey,
     RunIdKey, RunKey, author_key, author_keys, op_key, op_key_max, run_id_key, run_id_keys, run_key,
@@ -124,6 +125,28 @@ impl Store {
     /// When this returns `Err`, nothing was archived and the memory index is
     /// unchanged.
     pub fn archive_below(&self, p: &PartnershipId, height: u64) -> Result<u64, StoreError> {
+        self.archive_with(p, height, None)
+    }
+
+    /// [`Store::save_final`] and [`Store::archive_below`] in one durable
+    /// transaction: a ledger's graph summary (in `delta`'s meta) and the
+    /// store's archive horizon move together, so every op stored at or
+    /// below the horizon after it is listed late and none before it is.
+    pub fn save_final_and_archive(
+        &self,
+        p: &PartnershipId,
+        delta: &FinalDelta,
+        height: u64,
+    ) -> Result<u64, StoreError> {
+        self.archive_with(p, height, Some(delta))
+    }
+
+    fn archive_with(
+        &self,
+        p: &PartnershipId,
+        height: u64,
+        delta: Option<&FinalDelta>,
+    ) -> Result<u64, StoreError> {
         let mut indexes = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
         let index = self.index_of(&mut indexes, p)?;
         // What moves, from memory alone: the memory index carries each
@@ -135,7 +158,8 @@ impl Store {
         let horizon = index.archive.horizon.map_or(height, |old| old.max(height));
         let full = index.archive.full_levels();
         if entries.is_empty() && index.archive.horizon == Some(horizon) && full.is_empty() {
-            return Ok(0);
+            drop(indexes);
+            return delta.map_or(Ok(()), |delta| self.save_final(p, delta)).map(|()| 0);
         }
         let what = "archiving ops";
         let archive = self.guarded(what, || {
@@ -165,6 +189,9 @@ impl Store {
                 let mut meta = txn.open_table(ARCHIVE_META).map_err(self.ctx(what))?;
                 meta.insert(&p.0, horizon).map_err(self.ctx(what))?;
                 archive.horizon = Some(horizon);
+            }
+            if let Some(delta) = delta {
+                self.write_final(&txn, p, delta)?;
             }
             self.commit(txn, "committing an archive")?;
             Ok((archive, entries.len() as u64))

@@ -545,6 +545,13 @@ impl Store {
         Ok(found)
     }
 
+    /// The archive horizon of `p` ([`Store::archive_below`]): every op of
+    /// `p` at or below it is indexed on disk or listed late. `None` if
+    /// nothing of `p` was ever archived.
+    pub fn archive_horizon(&self, p: &PartnershipId) -> Result<Option<u64>, StoreError> {
+        self.with_index(p, |index| index.archive.horizon)
+    }
+
     /// The ops of `author` in `p` with seq in `seqs`, in no given order:
     /// those the memory index lists, and those archived.
     fn author_ops(

@@ -7,7 +7,7 @@
 //! a mix of two. What the state means, and what the metadata holds (state
 //! root, participant registry cursor…), is the ledger's business.
 
-use redb::ReadableTable;
+use redb::{ReadableTable, WriteTransaction};
 
 use super::db::Store;
 use super::error::StoreError;
@@ -44,41 +44,49 @@ impl Store {
     pub fn save_final(&self, p: &PartnershipId, delta: &FinalDelta) -> Result<(), StoreError> {
         self.guarded("saving the final state", || {
             let txn = self.write_txn()?;
-            {
-                let mut meta = txn.open_table(FINAL_META).map_err(self.ctx("saving the final state"))?;
-                if let Some(stored) = meta.get(&p.0).map_err(self.ctx("saving the final state"))? {
-                    let (stored, _) = decode_meta(stored.value())
-                        .ok_or_else(|| self.corrupt(format!("the snapshot record of {p} is too short")))?;
-                    if delta.final_height < stored {
-                        return Err(StoreError::FinalHeightBack {
-                            partnership: *p,
-                            stored,
-                            given: delta.final_height,
-                        });
-                    }
-                }
-                meta.insert(&p.0, encode_meta(delta.final_height, &delta.meta).as_slice())
-                    .map_err(self.ctx("saving the final state"))?;
-                let mut state = txn.open_table(FINAL_STATE).map_err(self.ctx("saving the final state"))?;
-                let mut key = Vec::new();
-                for (k, v) in &delta.writes {
-                    key.clear();
-                    key.extend_from_slice(&p.0);
-                    key.extend_from_slice(k);
-                    match v {
-                        Some(v) => {
-                            state
-                                .insert(key.as_slice(), v.as_slice())
-                                .map_err(self.ctx("saving the final state"))?;
-                        }
-                        None => {
-                            state.remove(key.as_slice()).map_err(self.ctx("saving the final state"))?;
-                        }
-                    }
-                }
-            }
+            self.write_final(&txn, p, delta)?;
             self.commit(txn, "committing the final state")
         })
+    }
+
+    /// Writes `delta` to the final state of `p` in `txn` (see
+    /// [`Store::save_final`]).
+    pub(super) fn write_final(
+        &self,
+        txn: &WriteTransaction,
+        p: &PartnershipId,
+        delta: &FinalDelta,
+    ) -> Result<(), StoreError> {
+        let mut meta = txn.open_table(FINAL_META).map_err(self.ctx("saving the final state"))?;
+        if let Some(stored) = meta.get(&p.0).map_err(self.ctx("saving the final state"))? {
+            let (stored, _) = decode_meta(stored.value())
+                .ok_or_else(|| self.corrupt(format!("the snapshot record of {p} is too short")))?;
+            if delta.final_height < stored {
+                return Err(StoreError::FinalHeightBack {
+                    partnership: *p,
+                    stored,
+                    given: delta.final_height,
+                });
+            }
+        }
+        meta.insert(&p.0, encode_meta(delta.final_height, &delta.meta).as_slice())
+            .map_err(self.ctx("saving the final state"))?;
+        let mut state = txn.open_table(FINAL_STATE).map_err(self.ctx("saving the final state"))?;
+        let mut key = Vec::new();
+        for (k, v) in &delta.writes {
+            key.clear();
+            key.extend_from_slice(&p.0);
+            key.extend_from_slice(k);
+            match v {
+                Some(v) => {
+                    state.insert(key.as_slice(), v.as_slice()).map_err(self.ctx("saving the final state"))?;
+                }
+                None => {
+                    state.remove(key.as_slice()).map_err(self.ctx("saving the final state"))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The saved final state of `p`, or `None` if none was ever saved.
