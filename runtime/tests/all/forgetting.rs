@@ -333,6 +333,17 @@ fn a_late_op_stored_after_the_summary_is_replayed_at_restart() {
     assert_eq!(pair.plain.excluded().get(&b.member_id()), Some(&seq));
     pair.restart();
     assert_eq!(pair.forgetful.excluded().get(&b.member_id()), Some(&seq));
+    // C equivocates on a forgotten seq too, on a recent op besides its own
+    // old one: the twin lands above the horizon, and is replayed as well.
+    let c = &all[2];
+    let c_old = pair.plain.dag().op_at(&c.member_id(), 2).expect("C wrote");
+    let recent = *pair.plain.dag().heads().iter().next().expect("a head");
+    let c_twin = op_on(&pair, c, 3, vec![c_old, recent], call(json!({"add": {"key": "twin", "by": 4}})));
+    let c_height = pair.insert(c_twin).expect("kept as structure").accepted[0].1;
+    assert!(c_height > horizon, "{c_height} > {horizon}");
+    assert_eq!(pair.plain.excluded().get(&c.member_id()), Some(&3));
+    pair.restart();
+    assert_eq!(pair.forgetful.excluded().get(&c.member_id()), Some(&3));
     pair.restart();
 
     // The next ticks cover it in a summary; restarts still agree.
