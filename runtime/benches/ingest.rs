@@ -17,11 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput};
-use polypact::ledger::testing::KvModule;
-use polypact::ledger::{Ledger, LedgerConfig, NativeExecutor, Origin, StoreArchive};
+use polypact::ledger::testing::{kv_executor as executor, kv_genesis};
+use polypact::ledger::{Ledger, LedgerConfig, Origin, StoreArchive};
 use polypact::op::{
-    Charter, CodeHash, Limits, MemberKey, ModuleSpec, OpId, Params, Payload, SignedOp, UnsignedOp,
-    check_signatures, decode_signed_op,
+    Limits, MemberKey, OpId, Payload, SignedOp, UnsignedOp, check_signatures, decode_signed_op,
 };
 use polypact::store::Store;
 
@@ -41,36 +40,8 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let keys: Vec<MemberKey> = (1..=AUTHORS as u8).map(MemberKey::from_seed).collect();
-    let mut participants: Vec<_> = keys.iter().map(MemberKey::member_id).collect();
-    participants.sort();
-    let charter = Charter {
-        name: "bench".into(),
-        participants,
-        modules: vec![ModuleSpec {
-            name: "kv".into(),
-            code: CodeHash::of(b"kv"),
-            config: "{}".into(),
-            permissions: vec![],
-        }],
-        params: Params::default(),
-        parent: None,
-    };
-    let genesis = UnsignedOp {
-        partnership: Default::default(),
-        author: keys[0].member_id(),
-        seq: 1,
-        parents: vec![],
-        time_ms: T0,
-        payload: Payload::Genesis(charter),
-    }
-    .sign(&keys[0]);
+    let genesis = kv_genesis("bench", &keys, T0);
     Fixture { keys, genesis }
-}
-
-fn executor() -> NativeExecutor {
-    let mut executor = NativeExecutor::new();
-    executor.register(CodeHash::of(b"kv"), Arc::new(KvModule));
-    executor
 }
 
 /// `n` ops after genesis: round-robin authors, each on the previous op and

@@ -22,9 +22,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use polypact::ledger::testing::KvModule;
-use polypact::ledger::{Ledger, LedgerConfig, NativeExecutor, Origin, StoreArchive};
-use polypact::op::{Charter, CodeHash, MemberKey, ModuleSpec, OpId, Params, Payload, SignedOp, UnsignedOp};
+use polypact::ledger::testing::{kv_executor, kv_genesis};
+use polypact::ledger::{Ledger, LedgerConfig, Origin, StoreArchive};
+use polypact::op::{MemberKey, OpId, Payload, SignedOp, UnsignedOp};
 use polypact::store::{Store, StoreOptions};
 
 /// The node binary's allocator (`src/main.rs`), so memory is what a node's is.
@@ -51,29 +51,7 @@ struct Generator {
 impl Generator {
     fn new() -> Generator {
         let keys: Vec<MemberKey> = (1..=AUTHORS as u8).map(MemberKey::from_seed).collect();
-        let mut participants: Vec<_> = keys.iter().map(MemberKey::member_id).collect();
-        participants.sort();
-        let charter = Charter {
-            name: "memory".into(),
-            participants,
-            modules: vec![ModuleSpec {
-                name: "kv".into(),
-                code: CodeHash::of(b"kv"),
-                config: "{}".into(),
-                permissions: vec![],
-            }],
-            params: Params::default(),
-            parent: None,
-        };
-        let genesis = UnsignedOp {
-            partnership: Default::default(),
-            author: keys[0].member_id(),
-            seq: 1,
-            parents: vec![],
-            time_ms: T0,
-            payload: Payload::Genesis(charter),
-        }
-        .sign(&keys[0]);
+        let genesis = kv_genesis("memory", &keys, T0);
         let mut own_last = [None; AUTHORS];
         own_last[0] = Some(genesis.id());
         let mut seqs = [0; AUTHORS];
@@ -132,11 +110,7 @@ fn child(n: usize, archive: bool, cache_mib: Option<usize>) {
     }
     let store = Arc::new(Store::open_with(&dir.path().join("memory.redb"), &options).expect("store"));
     let mut generator = Generator::new();
-    let executor = {
-        let mut executor = NativeExecutor::new();
-        executor.register(CodeHash::of(b"kv"), Arc::new(KvModule));
-        executor
-    };
+    let executor = kv_executor();
     let mut ledger =
         Ledger::new(generator.genesis.clone(), executor, LedgerConfig::default()).expect("genesis");
     let partnership = ledger.partnership();
@@ -173,11 +147,7 @@ fn child(n: usize, archive: bool, cache_mib: Option<usize>) {
     unchecked.verify_on_open = false;
     let restarted = Instant::now();
     let store = Arc::new(Store::open_with(&path, &unchecked).expect("store"));
-    let executor = {
-        let mut executor = NativeExecutor::new();
-        executor.register(CodeHash::of(b"kv"), Arc::new(KvModule));
-        executor
-    };
+    let executor = kv_executor();
     let ledger = if archive {
         Ledger::open_with_archive(&store, &partnership, executor, LedgerConfig::default())
     } else {

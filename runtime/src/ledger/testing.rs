@@ -14,11 +14,55 @@
 //! Queries: `{"get":"k"}` (the value or null), `{"all":{}}` (every key).
 //! Init config: `{"initial": {"k": "v"}}` (optional).
 
+use std::sync::Arc;
+
 use polypact_sdk::abi::{Entry, Event, Input, Message, Response, SystemMsg};
 use serde_json::{Value, json};
 
 use super::executor::{HostEnv, Output};
-use super::native::NativeModule;
+use super::native::{NativeExecutor, NativeModule};
+use crate::op::{Charter, CodeHash, MemberKey, ModuleSpec, Params, Payload, SignedOp, UnsignedOp};
+
+/// The code hash [`kv_executor`] registers [`KvModule`] under.
+pub fn kv_code() -> CodeHash {
+    CodeHash::of(b"kv")
+}
+
+/// A native executor holding [`KvModule`] as the code [`kv_code`].
+pub fn kv_executor() -> NativeExecutor {
+    let mut executor = NativeExecutor::new();
+    executor.register(kv_code(), Arc::new(KvModule));
+    executor
+}
+
+/// The genesis of partnership `name` whose participants are `keys` (at
+/// least one), with one module `kv` ([`KvModule`]), signed by the first
+/// key at `time_ms`.
+pub fn kv_genesis(name: &str, keys: &[MemberKey], time_ms: u64) -> SignedOp {
+    let mut participants: Vec<_> = keys.iter().map(MemberKey::member_id).collect();
+    participants.sort();
+    let charter = Charter {
+        name: name.into(),
+        participants,
+        modules: vec![ModuleSpec {
+            name: "kv".into(),
+            code: kv_code(),
+            config: "{}".into(),
+            permissions: vec![],
+        }],
+        params: Params::default(),
+        parent: None,
+    };
+    UnsignedOp {
+        partnership: Default::default(),
+        author: keys[0].member_id(),
+        seq: 1,
+        parents: vec![],
+        time_ms,
+        payload: Payload::Genesis(charter),
+    }
+    .sign(&keys[0])
+}
 
 /// A key-value test module (see the module doc).
 #[derive(Clone, Copy, Debug, Default)]
