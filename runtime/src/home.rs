@@ -184,6 +184,10 @@ pub struct NodeSettings {
     /// damaged disk at start, at a cost that grows with the file (about
     /// 0.6 s per million ops here; see BENCHMARKS.md, Memory).
     pub store_check_on_open: bool,
+    /// Whether the node deletes stored final ops behind each partnership's
+    /// latest checkpoint that every participant attested (off: they are
+    /// kept for audit).
+    pub compact_history: bool,
 }
 
 impl NodeSettings {
@@ -203,6 +207,7 @@ impl Default for NodeSettings {
             log: "info".to_owned(),
             store_cache_mib: 128,
             store_check_on_open: true,
+            compact_history: false,
         }
     }
 }
@@ -304,6 +309,11 @@ store_cache_mib = {cache}
 # {check_default}): a damaged disk is caught at once, at a cost that grows with
 # the file (about 0.6 s per million ops). Off, damage shows when it is read.
 store_check_on_open = {check}
+# Delete stored final ops behind each partnership's latest checkpoint that every
+# participant attested (default {compact_default}). The checkpoint's certificate
+# proves the state there; history below it is then served by nodes that keep
+# it, and this node no longer shows it. Off, every op is kept for audit.
+compact_history = {compact}
 "#,
             version = self.home_version,
             api_listen = toml_str(DEFAULT_API_LISTEN),
@@ -330,6 +340,8 @@ store_check_on_open = {check}
             cache = self.node.store_cache_mib,
             check_default = d.node.store_check_on_open,
             check = self.node.store_check_on_open,
+            compact_default = d.node.compact_history,
+            compact = self.node.compact_history,
         )
     }
 

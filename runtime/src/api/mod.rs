@@ -17,6 +17,7 @@
 //! | `GET /v1/partnerships/{id}` | heights, roots (hex), participants, modules, refusals |
 //! | `POST /v1/partnerships/{id}/calls` | `{"module", "msg", "wait": "accepted"\|"applied"\|"final", "timeout_ms"}` |
 //! | `GET /v1/partnerships/{id}/ops/{op}` | an op's status: applied (with its outcome), final |
+//! | `GET /v1/partnerships/{id}/checkpoints` | its latest checkpoints (height, state root, who attested), each certificate once every participant attested, and how far this node compacted its history |
 //! | `POST /v1/partnerships/{id}/query` | `{"module", "msg", "final": bool}` → `{"data"}` |
 //! | `GET /v1/partnerships/{id}/events?final=true` | server-sent events, one per op applied, undone or final |
 //! | `GET /v1/portfolio?final=true` | the member's view across its partnerships ([`crate::portfolio`]): owed to and by it per asset, waiting votes, deadlines, overlaps |

@@ -53,6 +53,7 @@ pub(super) fn table() -> Vec<(Route, Handler)> {
         (r("POST", "/v1/partnerships/{id}/code", true), post(publish_code)),
         (r("POST", "/v1/partnerships/{id}/query", true), post(query)),
         (r("GET", "/v1/partnerships/{id}/ops/{op}", true), get(op_status)),
+        (r("GET", "/v1/partnerships/{id}/checkpoints", true), get(checkpoints)),
         (r("GET", "/v1/partnerships/{id}/events", true), get(events)),
         (r("GET", "/v1/portfolio", true), get(portfolio)),
         (r("GET", "/v1/invitations", true), get(list_invitations)),
@@ -695,6 +696,38 @@ async fn op_status(
         "applied": outcome.is_some(),
         "final": is_final,
         "outcome": outcome.as_ref().map(outcome_json),
+    })))
+}
+
+async fn checkpoints(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_partnership(&id)?;
+    let view = state.node.checkpoints(id).await?;
+    let checkpoints: Vec<Value> = view
+        .checkpoints
+        .iter()
+        .map(|c| {
+            json!({
+                "height": c.statement.height,
+                "state_root": hex::encode(c.statement.state_root),
+                "generation": c.statement.generation,
+                "attesters": c.attesters.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "attested": c.attested.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "certificate": c.certificate.as_ref().map(hex::encode),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "checkpoint_every": view.checkpoint_every,
+        "checkpoints": checkpoints,
+        "compact_history": view.compact_history,
+        "compacted": view.compacted.map(|c| json!({
+            "checkpoint": c.checkpoint,
+            "done_upto": c.done_upto,
+            "certificate": hex::encode(c.certificate),
+        })),
     })))
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Partnerships never share a log. What crosses from partnership A to
 //! anyone else is a [`Certificate`]: a [`Statement`] about A (a message A
-//! sends, a new participant set of A, a child partnership A spawns) with
+//! sends, a new participant set of A, a child partnership A spawns, the
+//! root of its final state at a checkpoint height) with
 //! the signed [`Payload::Attest`](crate::op::Payload::Attest) ops in which
 //! **every** participant of A's set at that point states it, plus the chain
 //! of A's participant sets since a point the verifier trusts: A's genesis
@@ -126,6 +127,20 @@ pub struct SpawnStatement {
     pub generation: u64,
 }
 
+/// The root of a partnership's final state at a checkpoint height (every
+/// `checkpoint_every` heights of its charter): once every participant has
+/// attested it, a node may compact the ops at or below the height, and
+/// anyone can check what the state was there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointStatement {
+    /// The height: every op at or below it is in the state, none above.
+    pub height: u64,
+    /// The final state's root there (BLAKE3 of its lattice hash).
+    pub state_root: [u8; 32],
+    /// The participant-set generation there.
+    pub generation: u64,
+}
+
 /// Something a partnership states about its final state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Statement {
@@ -135,6 +150,8 @@ pub enum Statement {
     Message(OutboundMessage),
     /// A child partnership it spawns.
     Spawned(SpawnStatement),
+    /// Its final state's root at a checkpoint height.
+    Checkpoint(CheckpointStatement),
 }
 
 /// The digest a [`SpawnStatement`] names: the child's charter with the
@@ -159,6 +176,7 @@ impl Statement {
             Statement::Participants(set) => set.generation.saturating_sub(1),
             Statement::Message(message) => message.generation,
             Statement::Spawned(spawn) => spawn.generation,
+            Statement::Checkpoint(checkpoint) => checkpoint.generation,
         }
     }
 

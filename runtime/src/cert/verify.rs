@@ -146,7 +146,7 @@ pub fn verify(
         Statement::Participants(_) => {
             set = next_set(&source, &set, &cert.subject, limits)?;
         }
-        Statement::Message(_) | Statement::Spawned(_) => {
+        Statement::Message(_) | Statement::Spawned(_) | Statement::Checkpoint(_) => {
             let stated = cert.subject.statement.attesting_generation();
             if stated != set.generation {
                 return Err(CertError::GenerationMismatch { stated, proven: set.generation });

@@ -159,6 +159,7 @@ pub async fn run(target: &Target, net: &NetFlags) -> Result<()> {
     node_config.core.ack_debounce_ms = config.node.ack_debounce_ms;
     node_config.tick = Duration::from_millis(config.node.tick_ms);
     node_config.store = config.node.store_options();
+    node_config.core.compact_history = config.node.compact_history;
     let key = polypact::op::MemberKey::from_secret(home.member_key().secret());
     let net = net_config(&home, &config)?;
     let join_from = config

@@ -271,6 +271,16 @@ impl Dag {
         (height <= horizon && op.id() == *id).then_some(Node { op, height })
     }
 
+    /// The height of `id`, if it is an op of the graph: held, or forgotten
+    /// (read from the archive's index, which knows the heights of ops
+    /// compacted away, whose content [`Dag::get`] no longer has).
+    pub fn height_of(&self, id: &OpId) -> Option<u64> {
+        match self.held.get(id) {
+            Some(node) => Some(node.height),
+            None => self.forgotten_height(id),
+        }
+    }
+
     /// The height of `id`, if it is a forgotten op of the graph.
     fn forgotten_height(&self, id: &OpId) -> Option<u64> {
         let horizon = self.horizon?;
@@ -346,6 +356,11 @@ impl Dag {
     /// Equivocation proofs, in the order they were found.
     pub fn equivocations(&self) -> &[EquivocationProof] {
         &self.equivocations
+    }
+
+    /// The ids of the held ops, in no given order.
+    pub fn held_ids(&self) -> impl Iterator<Item = &OpId> {
+        self.held.keys()
     }
 
     /// The held nodes, ascending `(height, id)`: every op while nothing was

@@ -44,7 +44,8 @@ use super::state::{
     participant_key, peer_key,
 };
 use super::{crossing, publish, suspension};
-use crate::cert::StatementDigest;
+use super::summary::{LedgerMeta, LedgerSummary};
+use crate::cert::{CheckpointStatement, StatementDigest};
 use crate::dag::{Dag, OpArchive, OrderKey, PendingBuffer, PendingLimits, PlaceError, Placement};
 use crate::op::{
     Charter, EquivocationProof, Limits, MemberId, MemberKey, OpError, OpId, PartnershipId, Payload, SignedOp,
@@ -199,6 +200,11 @@ fn outcome_size(outcome: &OpOutcome) -> usize {
 /// Ops replayed at start-up between two checks for final ops to forget.
 const REPLAY_FORGET_EVERY: u64 = 4096;
 
+/// How many of the latest checkpoints a ledger keeps: a node attests each
+/// as it is taken and compacts behind the latest one every participant
+/// attested, so older ones are of no further use.
+pub const CHECKPOINTS_KEPT: usize = 4;
+
 /// Ops kept in memory however old: rekey ops, which the keyring reads on
 /// every change of key.
 fn pinned(op: &SignedOp) -> bool {
@@ -252,11 +258,19 @@ pub struct Ledger<E: Executor> {
     /// Final deliveries from other partnerships refused, by reason (see
     /// [`crossing::refusal_reason`]); counted once, when final.
     delivery_refusals: BTreeMap<&'static str, u64>,
-    /// The latest encoded summary of the graph, saved with the final
-    /// snapshot (empty while nothing was forgotten).
-    summary: Vec<u8>,
+    /// The latest summary of the graph (`None` while nothing was
+    /// forgotten).
+    summary: Option<LedgerSummary>,
     /// Whether `summary` changed since it was last saved.
     summary_unsaved: bool,
+    /// The latest checkpoints taken (at most [`CHECKPOINTS_KEPT`]),
+    /// ascending by height.
+    checkpoints: VecDeque<CheckpointStatement>,
+    /// `summary` and `checkpoints`, encoded ([`LedgerMeta`]): what is
+    /// saved with the final snapshot.
+    meta: Vec<u8>,
+    /// Whether `meta` changed since it was last saved.
+    meta_unsaved: bool,
     /// How many stored ops the ledger's opening replayed.
     replayed_at_open: u64,
 }
@@ -313,8 +327,11 @@ impl<E: Executor> Ledger<E> {
             attestations: BTreeMap::new(),
             rekeys: BTreeMap::new(),
             delivery_refusals: BTreeMap::new(),
-            summary: Vec::new(),
+            summary: None,
             summary_unsaved: false,
+            checkpoints: VecDeque::new(),
+            meta: Vec::new(),
+            meta_unsaved: false,
             replayed_at_open: 0,
             halted: None,
             published_code: std::sync::Mutex::default(),
@@ -376,10 +393,13 @@ impl<E: Executor> Ledger<E> {
         executor: E,
         config: LedgerConfig,
         snapshot: Option<Snapshot>,
-        summary: &super::summary::LedgerSummary,
+        meta: LedgerMeta,
         graph: Dag,
         ops: impl IntoIterator<Item = SignedOp>,
     ) -> Result<Self, LedgerError> {
+        let LedgerMeta { summary: Some(summary), checkpoints, .. } = meta else {
+            return Err(LedgerError::Inconsistent("resumed without a graph summary".into()));
+        };
         let mut ledger = Ledger::new(genesis, executor, config)?;
         let snapshot_height = ledger.install_snapshot(snapshot);
         if snapshot_height.is_none_or(|height| height < summary.dag.horizon) {
@@ -403,7 +423,8 @@ impl<E: Executor> Ledger<E> {
         for (height, id) in &summary.rekeys {
             ledger.rekeys.insert(OrderKey { height: *height, id: *id }, *id);
         }
-        ledger.summary = summary.encode();
+        ledger.summary = Some(summary);
+        ledger.restore_checkpoints(checkpoints);
         ledger.replay(snapshot_height, ops)?;
         ledger.finish_replay()?;
         Ok(ledger)
@@ -516,14 +537,90 @@ impl<E: Executor> Ledger<E> {
         let horizon = self.dag.forget_oldest(self.final_height, forget_above, keep_recent, pinned)?;
         // What a restart starts from instead of every op: saved with the
         // next final snapshot (`save_final`), before the store archives.
-        self.summary = self.summary().map(|summary| summary.encode()).unwrap_or_default();
+        self.summary = self.summary();
         self.summary_unsaved = true;
+        self.refresh_meta();
         Some(horizon)
+    }
+
+    /// Encodes the metadata saved with the final snapshot again.
+    fn refresh_meta(&mut self) {
+        let meta = LedgerMeta {
+            version: super::summary::VERSION,
+            summary: self.summary.clone(),
+            checkpoints: self.checkpoints.iter().copied().collect(),
+        };
+        self.meta = meta.encode();
+        self.meta_unsaved = true;
+    }
+
+    /// The latest checkpoints the ledger took (at most
+    /// [`CHECKPOINTS_KEPT`]), ascending by height: the root of the final
+    /// state at each multiple of the charter's `checkpoint_every`, for
+    /// every participant's node to attest.
+    pub fn checkpoints(&self) -> impl DoubleEndedIterator<Item = &CheckpointStatement> {
+        self.checkpoints.iter()
+    }
+
+    /// The ops a compaction of the store must keep: what a restart reads
+    /// back (the ops held in memory, which the saved summary names, and
+    /// both ops of every equivocation), what certificates are built from
+    /// (attest ops), what the keyring reads (rekey ops), and the genesis.
+    pub fn ops_kept_by_compaction(&self) -> BTreeSet<OpId> {
+        let mut keep: BTreeSet<OpId> = self.dag.held_ids().copied().collect();
+        keep.insert(self.genesis.id());
+        for proof in self.dag.equivocations() {
+            let (first, second) = proof.ops();
+            keep.extend([first.id(), second.id()]);
+        }
+        if let Some(summary) = &self.summary {
+            keep.extend(summary.dag.held.iter().copied());
+            keep.extend(summary.dag.equivocations.iter().flat_map(|(a, b)| [*a, *b]));
+        }
+        keep.extend(self.attestations.values().flat_map(|by| by.values().copied()));
+        keep.extend(self.rekeys.values().copied());
+        keep
+    }
+
+    /// Puts back checkpoints saved before a restart (the replay takes again
+    /// only those above the final snapshot).
+    pub(crate) fn restore_checkpoints(&mut self, saved: Vec<CheckpointStatement>) {
+        for checkpoint in saved {
+            self.note_checkpoint(checkpoint);
+        }
+    }
+
+    fn note_checkpoint(&mut self, checkpoint: CheckpointStatement) {
+        if self.checkpoints.iter().any(|c| c.height == checkpoint.height) {
+            return;
+        }
+        let at = self.checkpoints.partition_point(|c| c.height < checkpoint.height);
+        self.checkpoints.insert(at, checkpoint);
+        while self.checkpoints.len() > CHECKPOINTS_KEPT {
+            self.checkpoints.pop_front();
+        }
+        self.refresh_meta();
+    }
+
+    /// Takes the checkpoints at the charter's multiples of
+    /// `checkpoint_every` from `*next` up to `below` (exclusive): the final
+    /// state holds every op at or below them and none above.
+    fn take_checkpoints(&mut self, next: &mut u64, below: u64) {
+        let every = self.charter.params.checkpoint_every;
+        while every > 0 && *next < below {
+            let checkpoint = CheckpointStatement {
+                height: *next,
+                state_root: self.final_state.root(),
+                generation: crossing::generation(&self.final_state),
+            };
+            self.note_checkpoint(checkpoint);
+            *next = next.saturating_add(every);
+        }
     }
 
     /// The graph at or below its horizon and what the ledger indexes there,
     /// for a restart; `None` if nothing was forgotten.
-    fn summary(&self) -> Option<super::summary::LedgerSummary> {
+    fn summary(&self) -> Option<LedgerSummary> {
         let dag = self.dag.summary()?;
         let horizon = dag.horizon;
         let below = |id: &OpId| self.dag.held(id).is_none_or(|node| node.height <= horizon);
@@ -535,8 +632,7 @@ impl<E: Executor> Ledger<E> {
             .collect();
         let rekeys =
             self.rekeys.keys().filter(|key| key.height <= horizon).map(|key| (key.height, key.id)).collect();
-        Some(super::summary::LedgerSummary {
-            version: super::summary::VERSION,
+        Some(LedgerSummary {
             dag,
             final_time_ms: self.final_time_ms,
             attestations,
@@ -544,15 +640,22 @@ impl<E: Executor> Ledger<E> {
         })
     }
 
-    /// The latest summary of the graph if it changed since it was last
-    /// taken (for the store, with the final snapshot).
-    pub(crate) fn take_summary(&mut self) -> Option<Vec<u8>> {
-        std::mem::take(&mut self.summary_unsaved).then(|| self.summary.clone())
+    /// Whether the summary of the graph changed since this was last called
+    /// (for the store, which moves its archive horizon with it).
+    pub(crate) fn take_summary_changed(&mut self) -> bool {
+        std::mem::take(&mut self.summary_unsaved)
     }
 
-    /// The latest summary of the graph, encoded (empty if none).
-    pub(crate) fn summary_bytes(&self) -> &[u8] {
-        &self.summary
+    /// The metadata saved with the final snapshot ([`LedgerMeta`]: the
+    /// graph's summary and the latest checkpoints), encoded, if it changed
+    /// since this was last called.
+    pub(crate) fn take_meta(&mut self) -> Option<&[u8]> {
+        std::mem::take(&mut self.meta_unsaved).then_some(self.meta.as_slice())
+    }
+
+    /// The metadata saved with the final snapshot, encoded (empty if none).
+    pub(crate) fn meta_bytes(&self) -> &[u8] {
+        &self.meta
     }
 
     /// How many stored ops opening this ledger replayed into its graph:
@@ -674,7 +777,7 @@ impl<E: Executor> Ledger<E> {
 
     /// Whether `id` is final.
     pub fn is_final(&self, id: &OpId) -> bool {
-        self.dag.get(id).is_some_and(|n| n.height <= self.final_height)
+        self.dag.height_of(id).is_some_and(|height| height <= self.final_height)
     }
 
     /// The notifications gathered and not yet taken, oldest first.
@@ -1320,7 +1423,10 @@ impl<E: Executor> Ledger<E> {
         if self.dag.chain(&author).is_some_and(|chain| chain.equivocated_at(seq)) {
             let twins = self.dag.ops_at(&author, seq);
             let sorts_after_a_twin =
-                twins.iter().any(|t| *t != key.id && self.dag.get(t).is_some_and(|n| n.key() < key));
+                twins.iter().any(|t| {
+                    *t != key.id
+                        && self.dag.height_of(t).is_some_and(|height| OrderKey { height, id: *t } < key)
+                });
             if sorts_after_a_twin {
                 let from = self.optimistic.equivocation_from(&author).map_or(seq, |s| s.min(seq));
                 evidence = Some((evidence_key(&author), Some(from.to_be_bytes().to_vec())));
@@ -1559,7 +1665,7 @@ impl<E: Executor> Ledger<E> {
                     .dag
                     .ops_at(&member, cut + 1)
                     .iter()
-                    .filter_map(|id| self.dag.get(id).map(|n| n.height))
+                    .filter_map(|id| self.dag.height_of(id))
                     .min()?;
                 Some(VoteCap { next_height, ended_at, height, recorded })
             })
@@ -1625,6 +1731,10 @@ impl<E: Executor> Ledger<E> {
             return;
         }
         let mut reached = target;
+        let every = self.charter.params.checkpoint_every;
+        // The first checkpoint height above what is already final.
+        let mut next_checkpoint =
+            if every == 0 { u64::MAX } else { (self.final_height / every).saturating_add(1).saturating_mul(every) };
         while let Some(entry) = self.tail.first_entry() {
             let key = *entry.key();
             if key.height > target {
@@ -1634,6 +1744,12 @@ impl<E: Executor> Ledger<E> {
                 reached = key.height - 1;
                 break;
             }
+            if key.height > next_checkpoint {
+                // Every op at or below the checkpoint is in the final
+                // state, and none above.
+                self.take_checkpoints(&mut next_checkpoint, key.height);
+            }
+            let Some(entry) = self.tail.first_entry() else { break };
             let entry = entry.remove();
             self.tail_votes.remove(&key);
             let Some(applied) = entry.applied else { continue };
@@ -1653,6 +1769,7 @@ impl<E: Executor> Ledger<E> {
             self.notify(NotificationKind::Final, key.id, key.height, Some(applied.outcome));
         }
         self.final_height = self.final_height.max(reached);
+        self.take_checkpoints(&mut next_checkpoint, self.final_height.saturating_add(1));
     }
 
     fn remember_final(&mut self, id: OpId, outcome: OpOutcome) {

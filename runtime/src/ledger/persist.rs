@@ -15,7 +15,7 @@ use thiserror::Error;
 use super::core::{Ledger, LedgerConfig};
 use super::error::LedgerError;
 use super::executor::Executor;
-use super::summary::LedgerSummary;
+use super::summary::LedgerMeta;
 use crate::dag::{Dag, OpArchive};
 use crate::op::{MemberId, OpId, PartnershipId, SignedOp};
 use crate::store::{FinalDelta, OpCursor, Store, StoreError};
@@ -43,12 +43,13 @@ impl<E: Executor> Ledger<E> {
     /// snapshot, with the latest summary of the graph (what a restart starts
     /// from, [`Ledger::open_with_archive`]).
     pub fn save_final(&mut self, store: &Store) -> Result<(), StoreError> {
-        let new_summary = self.take_summary().is_some();
+        let new_summary = self.take_summary_changed();
+        let new_meta = self.take_meta().is_some();
         let (final_height, writes) = self.take_final_delta();
-        if writes.is_empty() && !new_summary {
+        if writes.is_empty() && !new_summary && !new_meta {
             return Ok(());
         }
-        let delta = FinalDelta { final_height, writes, meta: self.summary_bytes().to_vec() };
+        let delta = FinalDelta { final_height, writes, meta: self.meta_bytes().to_vec() };
         match self.dag().horizon().filter(|_| new_summary) {
             // A new summary and the store's archive horizon move in one
             // commit: every op stored at or below the horizon after it is
@@ -121,10 +122,8 @@ impl<E: Executor> Ledger<E> {
         archive: &Arc<dyn OpArchive>,
     ) -> Result<Option<Self>, String> {
         let Some(snapshot) = store.load_final(p).map_err(|e| e.to_string())? else { return Ok(None) };
-        if snapshot.meta.is_empty() {
-            return Ok(None);
-        }
-        let summary = LedgerSummary::decode(&snapshot.meta)?;
+        let meta = LedgerMeta::decode(&snapshot.meta)?;
+        let Some(summary) = &meta.summary else { return Ok(None) };
         let graph = Dag::from_summary(&summary.dag, Arc::clone(archive))?;
         let genesis =
             match store.ops_in_order(p, OpCursor::at_height(0), 1).map_err(|e| e.to_string())?.ops.pop() {
@@ -156,7 +155,7 @@ impl<E: Executor> Ledger<E> {
             return Err(e.to_string());
         }
         let state = Some((snapshot.final_height, snapshot.state));
-        Ledger::resume(genesis, executor, config, state, &summary, graph, ops)
+        Ledger::resume(genesis, executor, config, state, meta, graph, ops)
             .map(Some)
             .map_err(|e| e.to_string())
     }
@@ -179,7 +178,16 @@ impl<E: Executor> Ledger<E> {
             }
             None => return Err(OpenError::UnknownPartnership(*p)),
         };
-        let snapshot = store.load_final(p)?.map(|s| (s.final_height, s.state));
+        let saved = store.load_final(p)?;
+        // The checkpoints at or below the snapshot are not taken again (its
+        // ops are not run again): they come back from its metadata, if it
+        // is readable; a replay from the genesis takes them all again.
+        let checkpoints = saved
+            .as_ref()
+            .and_then(|s| LedgerMeta::decode(&s.meta).ok())
+            .map(|meta| meta.checkpoints)
+            .unwrap_or_default();
+        let snapshot = saved.map(|s| (s.final_height, s.state));
         let mut failure: Option<StoreError> = None;
         let rest = ops.map_while(|item| match item {
             Ok((_, op)) => Some(op),
@@ -192,7 +200,9 @@ impl<E: Executor> Ledger<E> {
         if let Some(e) = failure {
             return Err(e.into());
         }
-        Ok(ledger?)
+        let mut ledger = ledger?;
+        ledger.restore_checkpoints(checkpoints);
+        Ok(ledger)
     }
 }
 
@@ -226,9 +236,12 @@ impl OpArchive for StoreArchive {
     }
 
     fn op(&self, id: &OpId) -> Option<(u64, Arc<SignedOp>)> {
-        self.answer(
-            self.store.get_op(&self.partnership, id).map(|found| found.map(|(h, op)| (h, Arc::new(op)))),
-        )
+        match self.store.get_op(&self.partnership, id) {
+            // Deleted behind a certified checkpoint: the graph still knows
+            // its height (`height_of`), not its content.
+            Err(StoreError::Compacted { .. }) => None,
+            found => self.answer(found.map(|found| found.map(|(h, op)| (h, Arc::new(op))))),
+        }
     }
 
     fn ops_at(&self, author: &MemberId, seq: u64) -> Vec<(u64, OpId)> {

@@ -12,24 +12,39 @@
 //! ops, not history. A summary that does not decode or does not fit the
 //! store is set aside and every op replayed instead (logged).
 //!
+//! The summary travels inside [`LedgerMeta`], the ledger's metadata saved
+//! with every final snapshot, beside the latest checkpoints the ledger took
+//! (`Ledger::checkpoints`): a checkpoint at or below the snapshot's height
+//! is not taken again by a restart, which does not run those ops again.
+//!
 //! This module owns the encoding; building a summary is the graph's and the
 //! ledger's (`Dag::summary`, `Ledger::forget_final`), using it
 //! `Ledger::open_with_archive`'s.
 
 use serde::{Deserialize, Serialize};
 
-use crate::cert::StatementDigest;
+use crate::cert::{CheckpointStatement, StatementDigest};
 use crate::dag::DagSummary;
 use crate::op::{MemberId, OpId};
 
-/// The encoding's version, its first byte.
-pub(crate) const VERSION: u8 = 1;
+/// The encoding's version, its first byte. Version 1 was a bare
+/// [`LedgerSummary`]; a store holding one is replayed in full once.
+pub(crate) const VERSION: u8 = 2;
+
+/// What a ledger saves with its final snapshot.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LedgerMeta {
+    /// [`VERSION`].
+    pub version: u8,
+    /// The graph's summary, once final ops left memory.
+    pub summary: Option<LedgerSummary>,
+    /// The latest checkpoints taken, ascending by height.
+    pub checkpoints: Vec<CheckpointStatement>,
+}
 
 /// A ledger's graph at or below its horizon, and the ledger's indexes there.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LedgerSummary {
-    /// [`VERSION`].
-    pub version: u8,
     /// The graph.
     pub dag: DagSummary,
     /// The time of the latest final op when the summary was made (a restart
@@ -41,16 +56,28 @@ pub(crate) struct LedgerSummary {
     pub rekeys: Vec<(u64, OpId)>,
 }
 
-impl LedgerSummary {
-    /// The summary's bytes.
+impl LedgerMeta {
+    /// The metadata's bytes: empty when there is nothing to say.
     pub(crate) fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).expect("plain data always serialises")
+        if self.summary.is_none() && self.checkpoints.is_empty() {
+            return Vec::new();
+        }
+        // The fields in order, the version always this node's: postcard
+        // encodes a struct as the tuple of its fields.
+        #[allow(clippy::expect_used)]
+        postcard::to_allocvec(&(VERSION, &self.summary, &self.checkpoints)).expect("plain data always serialises")
     }
 
-    /// A summary from its bytes; `Err` says why they are none.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<LedgerSummary, String> {
+    /// The metadata from its bytes (none from none); `Err` says why they
+    /// are not metadata.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<LedgerMeta, String> {
+        if bytes.is_empty() {
+            return Ok(LedgerMeta::default());
+        }
         match bytes.first() {
-            Some(&VERSION) => postcard::from_bytes(bytes).map_err(|e| format!("it does not decode: {e}")),
+            Some(&VERSION) => {
+                postcard::from_bytes(bytes).map_err(|e| format!("it does not decode: {e}"))
+            }
             Some(other) => Err(format!("its version {other} is not {VERSION}")),
             None => Err("it is empty".into()),
         }

@@ -57,7 +57,7 @@ pub const SYSTEM_EVENTS: &str = "system";
 /// included). Walks only ops above the target's height, so the cost is the
 /// part of the graph between them.
 pub(crate) fn past_contains(dag: &Dag, from: &[OpId], target: &OpId) -> bool {
-    let Some(target_height) = dag.get(target).map(|n| n.height) else { return false };
+    let Some(target_height) = dag.height_of(target) else { return false };
     let mut stack: Vec<OpId> = from.to_vec();
     let mut visited = std::collections::BTreeSet::new();
     while let Some(id) = stack.pop() {
@@ -187,7 +187,7 @@ fn vote(
     } else {
         dag.ops_at(&member, cut_seq)
             .iter()
-            .filter_map(|id| dag.get(id).map(|n| n.height))
+            .filter_map(|id| dag.height_of(id))
             .min()
             .ok_or_else(|| format!("{member}'s op {cut_seq} is not in the graph"))?
     };

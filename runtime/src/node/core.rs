@@ -67,6 +67,10 @@ pub struct CoreConfig {
     pub ack_commit_delay_ms: u64,
     /// Ledger limits (op size, pending buffer).
     pub ledger: LedgerConfig,
+    /// Whether the node deletes stored final ops behind each partnership's
+    /// latest certified checkpoint (`node/compaction.rs`). Off by default:
+    /// the ops are kept for audit.
+    pub compact_history: bool,
 }
 
 impl Default for CoreConfig {
@@ -76,6 +80,7 @@ impl Default for CoreConfig {
             snapshot_interval_ms: 1_000,
             ack_commit_delay_ms: 20,
             ledger: LedgerConfig::default(),
+            compact_history: false,
         }
     }
 }
@@ -87,7 +92,7 @@ pub struct NodeCore {
     executor: Arc<WasmExecutor>,
     key: MemberKey,
     member: MemberId,
-    config: CoreConfig,
+    pub(crate) config: CoreConfig,
     ledgers: BTreeMap<PartnershipId, NodeLedger>,
     /// When (node clock) the ack each partnership is owed falls due.
     ack_due_at: BTreeMap<PartnershipId, u64>,
@@ -121,6 +126,9 @@ pub struct NodeCore {
     /// Partnerships whose final state may have advanced since their last
     /// snapshot.
     unsnapshotted: BTreeSet<PartnershipId>,
+    /// Compacting the store behind certified checkpoints
+    /// (`node/compaction.rs`).
+    pub(crate) compaction: super::compaction::CompactionState,
 }
 
 /// One partnership's acks waiting for a store commit.
@@ -185,6 +193,7 @@ impl NodeCore {
             touched: ids.iter().copied().collect(),
             attention: ids.iter().copied().collect(),
             unsnapshotted: ids.into_iter().collect(),
+            compaction: super::compaction::CompactionState::default(),
         })
     }
 
@@ -818,6 +827,10 @@ impl NodeCore {
             // Every accepted op is durable here (held acks are committed
             // before a snapshot), so final ones may leave memory, the
             // store's index of them following them to disk.
+            if self.config.compact_history {
+                // Its final state moved: a checkpoint may be certified now.
+                self.compaction.due.insert(partnership);
+            }
             let saved = if self.held.contains_key(&partnership) {
                 ledger.save_final(&self.store).map(|()| None)
             } else {
@@ -834,7 +847,7 @@ impl NodeCore {
                 }
             }
         }
-        Ok(())
+        self.compact_history()
     }
 
     /// Takes the partnerships whose stored ops changed (or that were

@@ -3,8 +3,9 @@
 //!
 //! - **Attest.** When a partnership's final state holds a statement the
 //!   member must attest (a message to another partnership sent under a set
-//!   it belongs to, a new participant set it belongs to before and after),
-//!   the node authors an attest op for it, once.
+//!   it belongs to, a new participant set it belongs to before and after,
+//!   a checkpoint taken under a set it belongs to), the node authors an
+//!   attest op for it, once.
 //! - **Relay.** For every message whose receiver this node also takes part
 //!   in, once every attestation its certificate needs is in the sender's
 //!   graph, the node builds the certificate, checks it as the receiver
@@ -50,6 +51,8 @@ pub(crate) struct CrossingState {
     sets_upto: BTreeMap<PartnershipId, u64>,
     /// Per parent, the last spawn looked at (to attest it).
     spawns_upto: BTreeMap<PartnershipId, u64>,
+    /// Per partnership, the height of the last checkpoint looked at.
+    checkpoints_upto: BTreeMap<PartnershipId, u64>,
     /// (parent, spawn seq) of children this node founded or found founded.
     founded: BTreeSet<(PartnershipId, u64)>,
     /// Per (sender, receiver): the seq waiting to be delivered, since when
@@ -192,6 +195,14 @@ impl NodeCore {
             let Some(set) = crossing::trusted_set(state, founders, generation) else { continue };
             want(&Statement::Spawned(record.statement), &set.members);
         }
+        let checkpoints_from = self.crossings.checkpoints_upto.get(partnership).copied().unwrap_or(0);
+        let mut checkpoints_upto = checkpoints_from;
+        for checkpoint in ledger.checkpoints().filter(|c| c.height > checkpoints_from) {
+            checkpoints_upto = checkpoints_upto.max(checkpoint.height);
+            let Some(set) = crossing::trusted_set(state, founders, checkpoint.generation) else { continue };
+            want(&Statement::Checkpoint(*checkpoint), &set.members);
+        }
+        self.crossings.checkpoints_upto.insert(*partnership, checkpoints_upto);
         self.crossings.spawns_upto.insert(*partnership, spawned_upto);
         self.crossings.sets_upto.insert(*partnership, generation);
         for (to, last) in upto {

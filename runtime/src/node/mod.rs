@@ -14,11 +14,14 @@
 //!   withdraws, asks to return or readmits one.
 //! - [`crossing`]: attesting what became final and relaying messages
 //!   between partnerships this node is in.
+//! - `compaction`: deleting stored final ops behind certified checkpoints,
+//!   when the operator turned it on.
 //! - [`error`]: what clients are told.
 
 mod absence;
 mod builder;
 mod clock;
+mod compaction;
 pub mod core;
 pub mod crossing;
 pub mod error;
@@ -29,6 +32,7 @@ pub mod service;
 pub use self::core::{CoreConfig, NodeCore, NodeLedger, Origin};
 pub use builder::NodeBuilder;
 pub use clock::now_ms;
+pub use compaction::{COMPACT_OPS_PER_STEP, CheckpointView, CheckpointsView};
 pub use error::NodeError;
 pub use event::{NodeEvent, OpEventKind, outcome_json};
 pub use network::{Invitation, KeysHeld, NetworkHalf, NetworkStats, SyncConfig};

@@ -268,6 +268,10 @@ pub(crate) enum Command {
         op: OpId,
         reply: Reply<(Option<OpOutcome>, bool)>,
     },
+    Checkpoints {
+        partnership: PartnershipId,
+        reply: Reply<super::CheckpointsView>,
+    },
     Query {
         partnership: PartnershipId,
         module: String,
@@ -543,6 +547,9 @@ impl NodeTask {
                 note_fatal(&mut fatal, &result);
                 let _ = reply.send(result);
             }
+            Command::Checkpoints { partnership, reply } => {
+                let _ = reply.send(self.core.checkpoints(&partnership));
+            }
             Command::Status { partnership, op, reply } => {
                 let result = self.core.ledger_or_err(&partnership).map(|l| (l.outcome(&op), l.is_final(&op)));
                 let _ = reply.send(result);
@@ -785,6 +792,12 @@ impl NodeHandle {
         op: OpId,
     ) -> Result<(Option<OpOutcome>, bool), NodeError> {
         self.request(|reply| Command::Status { partnership, op, reply }).await
+    }
+
+    /// The checkpoints of a partnership (with their certificates once every
+    /// participant attested them) and this node's compaction of it.
+    pub async fn checkpoints(&self, partnership: PartnershipId) -> Result<super::CheckpointsView, NodeError> {
+        self.request(|reply| Command::Checkpoints { partnership, reply }).await
     }
 
     /// Queries a module (`final_state` picks the final or the optimistic

@@ -90,7 +90,18 @@ pub struct Params {
     /// The largest module code that may be published in the partnership
     /// (at most [`MAX_CODE_BYTES`]).
     pub max_code_bytes: u32,
+    /// Every how many heights the partnership takes a *checkpoint*: the
+    /// root of its final state at that height, which every participant's
+    /// node attests, so that a node may compact the ops below it
+    /// (`docs/decisions.md`, "Compaction behind a certified checkpoint").
+    /// 0: never; otherwise at least [`MIN_CHECKPOINT_EVERY`].
+    pub checkpoint_every: u64,
 }
+
+/// The fewest heights between two checkpoints: each checkpoint costs an
+/// attest op (and the acks on it) from every participant, a few heights of
+/// its own, and checkpoints must never be what makes the next one come.
+pub const MIN_CHECKPOINT_EVERY: u64 = 256;
 
 impl Default for Params {
     fn default() -> Self {
@@ -100,6 +111,7 @@ impl Default for Params {
             max_message_depth: 8,
             suspend_after_ms: 3_600_000,
             max_code_bytes: 4 * 1024 * 1024,
+            checkpoint_every: 100_000,
         }
     }
 }
@@ -420,6 +432,12 @@ impl Charter {
             problems.push(format!(
                 "max_code_bytes is 1 to {MAX_CODE_BYTES} (a rule of the runtime: every node must hold and \
                  compile what a partnership publishes)"
+            ));
+        }
+        if self.params.checkpoint_every != 0 && self.params.checkpoint_every < MIN_CHECKPOINT_EVERY {
+            problems.push(format!(
+                "checkpoint_every is 0 (never) or at least {MIN_CHECKPOINT_EVERY} (every checkpoint costs \
+                 each participant an attest op, which must not itself bring on the next checkpoint)"
             ));
         }
         if self.params.max_message_depth > MAX_MESSAGE_DEPTH {

@@ -11,9 +11,10 @@ use super::ids::{MemberId, OpId, PartnershipId};
 use super::types::{SignedOp, UnsignedOp};
 
 /// The encoding version this node writes and reads.
-/// Version 2 added a charter's `parent` (spawned partnerships); ops of
-/// version 1 are refused with a clear error, not misread.
-pub const ENCODING_VERSION: u8 = 2;
+/// Version 2 added a charter's `parent` (spawned partnerships), version 3
+/// its `params.checkpoint_every`; ops of an older version are refused with
+/// a clear error, not misread.
+pub const ENCODING_VERSION: u8 = 3;
 
 /// Size limits an op must respect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use thiserror::Error;
 use crate::op::{CodeHash, OpId, PartnershipId};
 
 /// The schema version this node reads and writes (see [`StoreError::Schema`]).
-pub const SCHEMA_VERSION: u64 = 5;
+pub const SCHEMA_VERSION: u64 = 6;
 
 /// Why a store operation failed.
 #[derive(Debug, Error)]
@@ -127,6 +127,25 @@ pub enum StoreError {
         /// The code hash asked for.
         hash: CodeHash,
     },
+    /// The op was deleted by compaction behind a certified checkpoint
+    /// (`Store::compact_below`); the certificate proves the state there.
+    #[error(
+        "op {op} of partnership {partnership} is at height {height}, compacted behind the certified checkpoint at height {checkpoint}; ask a node that keeps history, or check the checkpoint's certificate"
+    )]
+    Compacted {
+        /// The partnership.
+        partnership: PartnershipId,
+        /// The op asked for.
+        op: OpId,
+        /// Its height.
+        height: u64,
+        /// The checkpoint it was compacted behind.
+        checkpoint: u64,
+    },
+    /// A compaction the store refuses (a checkpoint above what is archived,
+    /// or below one already compacted); nothing was changed.
+    #[error("{0}; nothing was changed")]
+    CompactionRefused(String),
 }
 
 /// Turns a redb error into a [`StoreError`] naming `path`.

@@ -43,6 +43,7 @@
 mod archive;
 mod block;
 mod code;
+mod compact;
 mod db;
 mod error;
 mod ops;
@@ -52,6 +53,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 
+pub use compact::{CompactStep, Compaction};
 pub use db::{Store, StoreOptions};
 pub use error::{SCHEMA_VERSION, StoreError};
 pub use ops::{OpCursor, OpPage, OpsIter};

@@ -319,7 +319,7 @@ impl Store {
 
     /// `f` of the index of `p`, built on first use and kept once `p` has
     /// ops (a read about an unknown partnership leaves nothing behind).
-    fn with_index<T>(&self, p: &PartnershipId, f: impl FnOnce(&OpIndex) -> T) -> Result<T, StoreError> {
+    pub(super) fn with_index<T>(&self, p: &PartnershipId, f: impl FnOnce(&OpIndex) -> T) -> Result<T, StoreError> {
         self.with_index_locked(p, |index| Ok(f(index)))
     }
 
@@ -455,7 +455,7 @@ impl Store {
         self.guarded("reading an op", || {
             let txn = self.read_txn()?;
             let op_table = txn.open_table(OPS).map_err(self.ctx("reading an op"))?;
-            let op = self.read_op(&op_table, p, height, id)?;
+            let op = self.read_op(&txn, &op_table, p, height, id)?;
             Ok(Some((height, op)))
         })
     }
@@ -523,7 +523,16 @@ impl Store {
         self.guarded(what, || {
             let txn = self.read_txn()?;
             let op_table = txn.open_table(OPS).map_err(self.ctx(what))?;
-            found.iter().map(|(_, height, id)| self.read_op(&op_table, p, *height, id)).collect()
+            let mut ops = Vec::with_capacity(found.len());
+            for (_, height, id) in &found {
+                match self.read_op(&txn, &op_table, p, *height, id) {
+                    Ok(op) => ops.push(op),
+                    // Compacted behind a certified checkpoint: not served.
+                    Err(StoreError::Compacted { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(ops)
         })
     }
 
@@ -577,18 +586,29 @@ impl Store {
     }
 
     /// Reads and decodes the op stored at `(p, height, id)`; a missing row
-    /// behind an index entry is corruption.
+    /// behind an index entry is [`StoreError::Compacted`] at or below the
+    /// compacted height, corruption anywhere else.
     pub(super) fn read_op(
         &self,
+        txn: &ReadTransaction,
         op_table: &ReadOnlyTable<&'static OpKey, &'static [u8]>,
         p: &PartnershipId,
         height: u64,
         id: &OpId,
     ) -> Result<SignedOp, StoreError> {
-        let bytes =
-            op_table.get(&op_key(p, height, id)).map_err(self.ctx("reading an op"))?.ok_or_else(|| {
-                self.corrupt(format!("op {id} is indexed at height {height} but not stored there"))
-            })?;
+        let Some(bytes) = op_table.get(&op_key(p, height, id)).map_err(self.ctx("reading an op"))? else {
+            if let Some(compaction) = self.compaction_in(txn, p)?
+                && height <= compaction.done_upto
+            {
+                return Err(StoreError::Compacted {
+                    partnership: *p,
+                    op: *id,
+                    height,
+                    checkpoint: compaction.checkpoint,
+                });
+            }
+            return Err(self.corrupt(format!("op {id} is indexed at height {height} but not stored there")));
+        };
         self.decode_op(bytes.value(), id)
     }
 

@@ -23,6 +23,7 @@
 //! | `archived_id_blocks`     | partnership(32) ‖ run(8) ‖ op id(32)              | block of (op id, height)       |
 //! | `archived_runs`          | partnership(32) ‖ run(8)                          | (level, entry count)           |
 //! | `late_ops`               | partnership(32) ‖ height(8) ‖ op id(32)           | unit                           |
+//! | `compacted`              | partnership(32)                                   | checkpoint(8) ‖ done upto(8) ‖ certificate |
 //!
 //! The last five hold the archived op index (schema 5, `archive.rs`): the
 //! index entries of ops at or below a partnership's archive horizon, moved
@@ -35,6 +36,9 @@
 //! partnership's range and merged size-tiered; `late_ops` lists ops
 //! appended at or below the horizon that are still indexed in memory, so a
 //! restart finds them (the tail read starts above the horizon).
+//!
+//! Schema 6 added `compacted` (`compact.rs`), with the op encoding
+//! version 3 (a charter's `checkpoint_every`).
 //!
 //! Schema 5 was never released with one key per entry (`archived_authors`,
 //! `archived_ids`, value a height): the blocks replaced them the day they
@@ -85,6 +89,9 @@ pub(crate) const ARCHIVED_ID_BLOCKS: TableDefinition<&'static RunIdKey, &'static
 /// The runs of `archived_ids`: `(level, entry count)` of each.
 pub(crate) const ARCHIVED_RUNS: TableDefinition<&'static RunKey, (u64, u64)> =
     TableDefinition::new("archived_runs");
+/// Each partnership's compaction (`compact.rs`): the checkpoint, how far
+/// deletion got, and the checkpoint's certificate.
+pub(crate) const COMPACTED: TableDefinition<&'static [u8; 32], &'static [u8]> = TableDefinition::new("compacted");
 /// Ops appended at or below the archive horizon and not archived yet.
 pub(crate) const LATE_OPS: TableDefinition<&'static OpKey, ()> = TableDefinition::new("late_ops");
 

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod compaction;
 mod crossing;
 mod equivocation;
 mod forgetting;

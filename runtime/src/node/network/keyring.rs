@@ -152,7 +152,7 @@ impl KeyRing {
             }
             // Those removed by this op or after it still count for it: the
             // op that removes a partner is not written after it left.
-            if let Some(height) = ledger.dag().get(&op.id()).map(|node| node.key().height) {
+            if let Some(height) = ledger.dag().height_of(&op.id()) {
                 let state = ledger.optimistic_state();
                 present.extend(
                     state

@@ -278,7 +278,7 @@ fn answer(core: &NodeCore, authorised: &Authorised, peer: &PeerId, request: &Syn
         up_to == u64::MAX
             || core
                 .ledger(partnership)
-                .and_then(|l| l.dag().get(&op.id()).map(|node| node.key().height))
+                .and_then(|l| l.dag().height_of(&op.id()))
                 .is_some_and(|height| height <= up_to)
     };
     let result = match request {

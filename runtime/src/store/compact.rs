@@ -1,0 +1,175 @@
+//! Compaction: deleting a partnership's old final ops behind a certified
+//! checkpoint.
+//!
+//! A partnership's participants attest the root of its final state at
+//! checkpoint heights (`cert::Statement::Checkpoint`). Once a node holds
+//! the certificate of one (every participant's attestation), it may delete
+//! the stored ops at or below that height with [`Store::compact_below`]:
+//! the certificate, kept in `compacted` with how far deletion got, proves
+//! to anyone what the state was there, and the archived index of the ops
+//! (ids, heights, authors' seqs) stays, so the graph still places ops that
+//! arrive late and still tells an equivocation. Ops the caller names
+//! (what a restart and certificates read back) and ops still indexed in
+//! memory (above the archive horizon, or stored late) are never deleted,
+//! nor is the genesis.
+//!
+//! A read of a deleted op answers [`StoreError::Compacted`]; reads of many
+//! ops (an author's for sync, history in order) leave deleted ones out.
+//! Deletion goes `max_ops` at a time, each step one durable commit that
+//! also records how far it got, so a crash between steps loses nothing
+//! and the next call goes on from there.
+//!
+//! This file owns the `compacted` table. Whether and when to compact is the
+//! node's choice (an operator's setting, off by default: ops are kept for
+//! audit); which ops a restart needs is the ledger's.
+
+use std::collections::BTreeSet;
+
+use redb::{ReadTransaction, ReadableTable};
+
+use super::db::Store;
+use super::error::StoreError;
+use super::tables::{COMPACTED, OPS, OpKey, op_key, split_op_key};
+use crate::op::{OpId, PartnershipId};
+
+/// How far a partnership's stored ops are compacted, from
+/// [`Store::compaction`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compaction {
+    /// The checkpoint height the certificate proves, and up to which ops
+    /// are being deleted.
+    pub checkpoint: u64,
+    /// Every op at or below this height is deleted, except those kept.
+    pub done_upto: u64,
+    /// The certificate of the checkpoint (`cert::Certificate`, canonical
+    /// bytes).
+    pub certificate: Vec<u8>,
+}
+
+/// What one [`Store::compact_below`] step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompactStep {
+    /// How many ops it deleted.
+    pub deleted: u64,
+    /// Whether every op up to the checkpoint is now deleted (but those
+    /// kept): the next call has nothing to do until a higher checkpoint.
+    pub done: bool,
+}
+
+fn encode(c: &Compaction) -> Vec<u8> {
+    let mut value = Vec::with_capacity(16 + c.certificate.len());
+    value.extend_from_slice(&c.checkpoint.to_be_bytes());
+    value.extend_from_slice(&c.done_upto.to_be_bytes());
+    value.extend_from_slice(&c.certificate);
+    value
+}
+
+fn decode(value: &[u8]) -> Option<Compaction> {
+    let checkpoint = u64::from_be_bytes(value.get(..8)?.try_into().ok()?);
+    let done_upto = u64::from_be_bytes(value.get(8..16)?.try_into().ok()?);
+    Some(Compaction { checkpoint, done_upto, certificate: value[16..].to_vec() })
+}
+
+impl Store {
+    /// How far the ops of `p` are compacted; `None` if never.
+    pub fn compaction(&self, p: &PartnershipId) -> Result<Option<Compaction>, StoreError> {
+        self.guarded("reading the compaction record", || {
+            let txn = self.read_txn()?;
+            self.compaction_in(&txn, p)
+        })
+    }
+
+    pub(super) fn compaction_in(
+        &self,
+        txn: &ReadTransaction,
+        p: &PartnershipId,
+    ) -> Result<Option<Compaction>, StoreError> {
+        let what = "reading the compaction record";
+        let table = txn.open_table(COMPACTED).map_err(self.ctx(what))?;
+        let Some(value) = table.get(&p.0).map_err(self.ctx(what))? else { return Ok(None) };
+        decode(value.value())
+            .map(Some)
+            .ok_or_else(|| self.corrupt(format!("the compaction record of partnership {p} is malformed")))
+    }
+
+    /// Deletes up to `max_ops` stored ops of `p` at heights `1..=checkpoint`
+    /// that are archived (not indexed in memory) and not in `keep`, in one
+    /// durable commit that also records `certificate` and how far deletion
+    /// got. Call it only with a checkpoint whose certificate verifies and
+    /// that is at or below the archive horizon; refused, with nothing
+    /// changed, for a checkpoint above the horizon or below one already
+    /// recorded ([`StoreError::CompactionRefused`]).
+    pub fn compact_below(
+        &self,
+        p: &PartnershipId,
+        checkpoint: u64,
+        certificate: &[u8],
+        keep: &BTreeSet<OpId>,
+        max_ops: usize,
+    ) -> Result<CompactStep, StoreError> {
+        let what = "compacting ops";
+        let horizon = self.archive_horizon(p)?.unwrap_or(0);
+        if checkpoint > horizon {
+            return Err(StoreError::CompactionRefused(format!(
+                "cannot compact partnership {p} up to height {checkpoint}: its ops are archived only up to \
+                 {horizon}"
+            )));
+        }
+        let previous = self.compaction(p)?;
+        if let Some(previous) = &previous
+            && checkpoint < previous.checkpoint
+        {
+            return Err(StoreError::CompactionRefused(format!(
+                "cannot compact partnership {p} up to height {checkpoint}: it is compacted up to {} already",
+                previous.checkpoint
+            )));
+        }
+        let from = previous.as_ref().map_or(1, |c| c.done_upto.saturating_add(1)).max(1);
+        let unchanged = previous.as_ref().is_some_and(|c| c.checkpoint == checkpoint);
+        if from > checkpoint && unchanged {
+            return Ok(CompactStep { deleted: 0, done: true });
+        }
+        let in_memory = self.with_index(p, |index| {
+            index.ids.iter().filter(|(_, height)| **height <= checkpoint).map(|(id, _)| *id).collect::<BTreeSet<_>>()
+        })?;
+        self.guarded(what, || {
+            let txn = self.write_txn()?;
+            let mut step = CompactStep::default();
+            {
+                let mut ops = txn.open_table(OPS).map_err(self.ctx(what))?;
+                let mut doomed: Vec<OpKey> = Vec::new();
+                // Whole heights at a time, so `done_upto` is exact.
+                let mut done_upto = checkpoint.max(from.saturating_sub(1));
+                if from <= checkpoint {
+                    let (start, end) = (op_key(p, from, &OpId([0; 32])), op_key(p, checkpoint, &OpId([0xff; 32])));
+                    let mut last_height = None;
+                    for entry in ops.range::<&OpKey>(&start..=&end).map_err(self.ctx(what))? {
+                        let (key, _) = entry.map_err(self.ctx(what))?;
+                        let key = *key.value();
+                        let (height, id) = split_op_key(&key);
+                        if last_height != Some(height) {
+                            if doomed.len() >= max_ops.max(1) {
+                                done_upto = height - 1;
+                                break;
+                            }
+                            last_height = Some(height);
+                        }
+                        if !keep.contains(&id) && !in_memory.contains(&id) {
+                            doomed.push(key);
+                        }
+                    }
+                }
+                for key in &doomed {
+                    ops.remove(key).map_err(self.ctx(what))?;
+                }
+                step.deleted = doomed.len() as u64;
+                step.done = done_upto == checkpoint;
+                let record = Compaction { checkpoint, done_upto, certificate: certificate.to_vec() };
+                let mut table = txn.open_table(COMPACTED).map_err(self.ctx(what))?;
+                table.insert(&p.0, encode(&record).as_slice()).map_err(self.ctx(what))?;
+            }
+            self.commit(txn, what)?;
+            Ok(step)
+        })
+    }
+}
