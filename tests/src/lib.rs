@@ -176,7 +176,18 @@ impl TestNode {
         net_config: TransportConfig,
         network: SyncConfig,
     ) -> TestNode {
-        let config = NodeConfig::new(dir);
+        Self::start_with_config(NodeConfig::new(dir), seed, net_config, network).await
+    }
+
+    /// [`TestNode::start_configured`] with the node's configuration given
+    /// too (its data directory is `config.data_dir`).
+    pub async fn start_with_config(
+        config: NodeConfig,
+        seed: u8,
+        net_config: TransportConfig,
+        network: SyncConfig,
+    ) -> TestNode {
+        let dir = config.data_dir.clone();
         let keypair = net_config.keypair.clone();
         let RunningNode { handle, task, network } = NodeBuilder::new(config, MemberKey::from_seed(seed))
             .network(net_config)
@@ -189,7 +200,7 @@ impl TestNode {
         TestNode {
             seed,
             member: MemberKey::from_seed(seed).member_id(),
-            dir: dir.to_path_buf(),
+            dir,
             keypair,
             node: handle,
             net,

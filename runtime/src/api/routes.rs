@@ -699,10 +699,7 @@ async fn op_status(
     })))
 }
 
-async fn checkpoints(
-    State(state): State<ApiState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+async fn checkpoints(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = parse_partnership(&id)?;
     let view = state.node.checkpoints(id).await?;
     let checkpoints: Vec<Value> = view

@@ -43,8 +43,8 @@ use super::state::{
     ModuleRecord, ParticipantRecord, StateMap, Write, encode_record, evidence_key, failed_key, module_key,
     participant_key, peer_key,
 };
-use super::{crossing, publish, suspension};
 use super::summary::{LedgerMeta, LedgerSummary};
+use super::{crossing, publish, suspension};
 use crate::cert::{CheckpointStatement, StatementDigest};
 use crate::dag::{Dag, OpArchive, OrderKey, PendingBuffer, PendingLimits, PlaceError, Placement};
 use crate::op::{
@@ -632,12 +632,7 @@ impl<E: Executor> Ledger<E> {
             .collect();
         let rekeys =
             self.rekeys.keys().filter(|key| key.height <= horizon).map(|key| (key.height, key.id)).collect();
-        Some(LedgerSummary {
-            dag,
-            final_time_ms: self.final_time_ms,
-            attestations,
-            rekeys,
-        })
+        Some(LedgerSummary { dag, final_time_ms: self.final_time_ms, attestations, rekeys })
     }
 
     /// Whether the summary of the graph changed since this was last called
@@ -1422,11 +1417,9 @@ impl<E: Executor> Ledger<E> {
         let mut evidence: Option<Write> = None;
         if self.dag.chain(&author).is_some_and(|chain| chain.equivocated_at(seq)) {
             let twins = self.dag.ops_at(&author, seq);
-            let sorts_after_a_twin =
-                twins.iter().any(|t| {
-                    *t != key.id
-                        && self.dag.height_of(t).is_some_and(|height| OrderKey { height, id: *t } < key)
-                });
+            let sorts_after_a_twin = twins.iter().any(|t| {
+                *t != key.id && self.dag.height_of(t).is_some_and(|height| OrderKey { height, id: *t } < key)
+            });
             if sorts_after_a_twin {
                 let from = self.optimistic.equivocation_from(&author).map_or(seq, |s| s.min(seq));
                 evidence = Some((evidence_key(&author), Some(from.to_be_bytes().to_vec())));
@@ -1661,12 +1654,8 @@ impl<E: Executor> Ledger<E> {
                 !self.vote_expired(member, *cut, *time_ms, (*height).max(self.final_height))
             })
             .filter_map(|((member, cut, _, height, recorded), ended_at)| {
-                let next_height = self
-                    .dag
-                    .ops_at(&member, cut + 1)
-                    .iter()
-                    .filter_map(|id| self.dag.height_of(id))
-                    .min()?;
+                let next_height =
+                    self.dag.ops_at(&member, cut + 1).iter().filter_map(|id| self.dag.height_of(id)).min()?;
                 Some(VoteCap { next_height, ended_at, height, recorded })
             })
             .collect()
@@ -1733,8 +1722,10 @@ impl<E: Executor> Ledger<E> {
         let mut reached = target;
         let every = self.charter.params.checkpoint_every;
         // The first checkpoint height above what is already final.
-        let mut next_checkpoint =
-            if every == 0 { u64::MAX } else { (self.final_height / every).saturating_add(1).saturating_mul(every) };
+        let mut next_checkpoint = self
+            .final_height
+            .checked_div(every)
+            .map_or(u64::MAX, |done| done.saturating_add(1).saturating_mul(every));
         while let Some(entry) = self.tail.first_entry() {
             let key = *entry.key();
             if key.height > target {

@@ -65,7 +65,8 @@ impl LedgerMeta {
         // The fields in order, the version always this node's: postcard
         // encodes a struct as the tuple of its fields.
         #[allow(clippy::expect_used)]
-        postcard::to_allocvec(&(VERSION, &self.summary, &self.checkpoints)).expect("plain data always serialises")
+        postcard::to_allocvec(&(VERSION, &self.summary, &self.checkpoints))
+            .expect("plain data always serialises")
     }
 
     /// The metadata from its bytes (none from none); `Err` says why they
@@ -75,9 +76,7 @@ impl LedgerMeta {
             return Ok(LedgerMeta::default());
         }
         match bytes.first() {
-            Some(&VERSION) => {
-                postcard::from_bytes(bytes).map_err(|e| format!("it does not decode: {e}"))
-            }
+            Some(&VERSION) => postcard::from_bytes(bytes).map_err(|e| format!("it does not decode: {e}")),
             Some(other) => Err(format!("its version {other} is not {VERSION}")),
             None => Err("it is empty".into()),
         }

@@ -75,16 +75,20 @@ impl NodeCore {
         let candidates: Vec<_> =
             ledger.checkpoints().rev().filter(|c| c.height > done && c.height <= horizon).copied().collect();
         for checkpoint in candidates {
-            let certificate =
-                match build_certificate(ledger, partnership, None, Statement::Checkpoint(checkpoint)) {
-                    Ok(Some(certificate)) => certificate,
-                    // Not every participant's attestation is here yet.
-                    Ok(None) => continue,
-                    Err(problem) => {
-                        tracing::debug!(partnership = %partnership.short(), height = checkpoint.height, "checkpoint not certifiable: {problem}");
-                        continue;
-                    }
-                };
+            let certificate = match build_certificate(
+                ledger,
+                partnership,
+                None,
+                Statement::Checkpoint(checkpoint),
+            ) {
+                Ok(Some(certificate)) => certificate,
+                // Not every participant's attestation is here yet.
+                Ok(None) => continue,
+                Err(problem) => {
+                    tracing::debug!(partnership = %partnership.short(), height = checkpoint.height, "checkpoint not certifiable: {problem}");
+                    continue;
+                }
+            };
             let keep = ledger.ops_kept_by_compaction();
             let step = self.store().compact_below(
                 partnership,
@@ -146,10 +150,11 @@ impl NodeCore {
                 let digest = Statement::Checkpoint(*checkpoint).digest(partnership);
                 let attested =
                     attesters.iter().filter(|m| ledger.attestation(&digest, m).is_some()).copied().collect();
-                let certificate = build_certificate(ledger, partnership, None, Statement::Checkpoint(*checkpoint))
-                    .ok()
-                    .flatten()
-                    .map(|c| c.encode());
+                let certificate =
+                    build_certificate(ledger, partnership, None, Statement::Checkpoint(*checkpoint))
+                        .ok()
+                        .flatten()
+                        .map(|c| c.encode());
                 CheckpointView { statement: *checkpoint, attesters, attested, certificate }
             })
             .collect();

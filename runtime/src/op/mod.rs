@@ -19,10 +19,9 @@ mod types;
 
 pub(crate) use charter::is_valid_module_name;
 pub use charter::{
-    Charter, CharterError, CodeSource, MAX_FUEL_PER_OP, MAX_MESSAGE_DEPTH, MIN_CHECKPOINT_EVERY, ModuleSpec, Params,
-    ParentLink,
-    SystemPermission, Unfilled, UnknownReference, did_you_mean, fill_placeholders, placeholders,
-    reference_problems, unfilled_placeholders,
+    Charter, CharterError, CodeSource, MAX_FUEL_PER_OP, MAX_MESSAGE_DEPTH, MIN_CHECKPOINT_EVERY, ModuleSpec,
+    Params, ParentLink, SystemPermission, Unfilled, UnknownReference, did_you_mean, fill_placeholders,
+    placeholders, reference_problems, unfilled_placeholders,
 };
 pub use chunk::{CODE_CHUNK_BYTES, CodeChunk, MAX_CODE_BYTES};
 pub(crate) use codec::author_and_seq_of_encoding;

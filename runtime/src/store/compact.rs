@@ -130,7 +130,12 @@ impl Store {
             return Ok(CompactStep { deleted: 0, done: true });
         }
         let in_memory = self.with_index(p, |index| {
-            index.ids.iter().filter(|(_, height)| **height <= checkpoint).map(|(id, _)| *id).collect::<BTreeSet<_>>()
+            index
+                .ids
+                .iter()
+                .filter(|(_, height)| **height <= checkpoint)
+                .map(|(id, _)| *id)
+                .collect::<BTreeSet<_>>()
         })?;
         self.guarded(what, || {
             let txn = self.write_txn()?;
@@ -141,7 +146,8 @@ impl Store {
                 // Whole heights at a time, so `done_upto` is exact.
                 let mut done_upto = checkpoint.max(from.saturating_sub(1));
                 if from <= checkpoint {
-                    let (start, end) = (op_key(p, from, &OpId([0; 32])), op_key(p, checkpoint, &OpId([0xff; 32])));
+                    let (start, end) =
+                        (op_key(p, from, &OpId([0; 32])), op_key(p, checkpoint, &OpId([0xff; 32])));
                     let mut last_height = None;
                     for entry in ops.range::<&OpKey>(&start..=&end).map_err(self.ctx(what))? {
                         let (key, _) = entry.map_err(self.ctx(what))?;

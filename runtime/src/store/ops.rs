@@ -319,7 +319,11 @@ impl Store {
 
     /// `f` of the index of `p`, built on first use and kept once `p` has
     /// ops (a read about an unknown partnership leaves nothing behind).
-    pub(super) fn with_index<T>(&self, p: &PartnershipId, f: impl FnOnce(&OpIndex) -> T) -> Result<T, StoreError> {
+    pub(super) fn with_index<T>(
+        &self,
+        p: &PartnershipId,
+        f: impl FnOnce(&OpIndex) -> T,
+    ) -> Result<T, StoreError> {
         self.with_index_locked(p, |index| Ok(f(index)))
     }
 

@@ -91,7 +91,8 @@ pub(crate) const ARCHIVED_RUNS: TableDefinition<&'static RunKey, (u64, u64)> =
     TableDefinition::new("archived_runs");
 /// Each partnership's compaction (`compact.rs`): the checkpoint, how far
 /// deletion got, and the checkpoint's certificate.
-pub(crate) const COMPACTED: TableDefinition<&'static [u8; 32], &'static [u8]> = TableDefinition::new("compacted");
+pub(crate) const COMPACTED: TableDefinition<&'static [u8; 32], &'static [u8]> =
+    TableDefinition::new("compacted");
 /// Ops appended at or below the archive horizon and not archived yet.
 pub(crate) const LATE_OPS: TableDefinition<&'static OpKey, ()> = TableDefinition::new("late_ops");
 

@@ -11,7 +11,9 @@
 use polypact::cert::{self, Certificate, CheckpointStatement, Statement};
 use polypact::ledger::FinalInMemory;
 use polypact::node::{self, NodeBuilder, NodeConfig, NodeCore, NodeError};
-use polypact::op::{Charter, CodeHash, MemberId, MemberKey, ModuleSpec, Params, PartnershipId, Payload, SignedOp};
+use polypact::op::{
+    Charter, CodeHash, MemberId, MemberKey, ModuleSpec, Params, PartnershipId, Payload, SignedOp,
+};
 use polypact::store::StoreError;
 use polypact::testing::module_wasm;
 use serde_json::json;
@@ -24,7 +26,12 @@ fn charter(participants: Vec<MemberId>, code: CodeHash, checkpoint_every: u64) -
     Charter {
         name: "compaction test".into(),
         participants,
-        modules: vec![ModuleSpec { name: "guestbook".into(), code, config: "{}".into(), permissions: vec![] }],
+        modules: vec![ModuleSpec {
+            name: "guestbook".into(),
+            code,
+            config: "{}".into(),
+            permissions: vec![],
+        }],
         params: Params { checkpoint_every, ..Params::default() },
         parent: None,
     }
@@ -68,7 +75,8 @@ impl Two {
         let mut alice = open(&dirs[0], 1, &wasm, compacts[0]);
         let mut bob = open(&dirs[1], 2, &wasm, compacts[1]);
         let members = vec![MemberKey::from_seed(1).member_id(), MemberKey::from_seed(2).member_id()];
-        let p = alice.create_partnership(charter(members, CodeHash::of(&wasm), EVERY), 1_000).expect("create");
+        let p =
+            alice.create_partnership(charter(members, CodeHash::of(&wasm), EVERY), 1_000).expect("create");
         let genesis = alice.take_outbox().pop().expect("genesis").1;
         bob.join(genesis).expect("join");
         Two { dirs, wasm, alice, bob, p, now: 2_000, calls: 0, compacts, bob_attests }
@@ -89,7 +97,8 @@ impl Two {
         for _ in 0..n {
             self.now += 1_000;
             self.calls += 1;
-            let message = json!({"sign": {"message": format!("entry {}", self.calls)}}).to_string().into_bytes();
+            let message =
+                json!({"sign": {"message": format!("entry {}", self.calls)}}).to_string().into_bytes();
             self.alice.submit_call(&self.p, "guestbook", message, self.now).expect("call");
             for _ in 0..2 {
                 self.pass();
@@ -123,7 +132,11 @@ impl Two {
 }
 
 fn entries(core: &NodeCore, p: &PartnershipId) -> Vec<u8> {
-    core.ledger(p).expect("ledger").query("guestbook", br#"{"entries":{}}"#, true).expect("query").expect("answer")
+    core.ledger(p)
+        .expect("ledger")
+        .query("guestbook", br#"{"entries":{}}"#, true)
+        .expect("query")
+        .expect("answer")
 }
 
 fn checkpoints(core: &NodeCore, p: &PartnershipId) -> Vec<CheckpointStatement> {
@@ -138,7 +151,11 @@ fn a_compacting_node_deletes_history_behind_a_certified_checkpoint_and_restarts_
 
     // Both nodes took the same checkpoints, every EVERY heights.
     let taken = checkpoints(&two.alice, &p);
-    assert!(!taken.is_empty(), "no checkpoint taken at final height {}", two.alice.ledger(&p).unwrap().final_height());
+    assert!(
+        !taken.is_empty(),
+        "no checkpoint taken at final height {}",
+        two.alice.ledger(&p).expect("ledger").final_height()
+    );
     assert_eq!(taken, checkpoints(&two.bob, &p), "the two nodes took different checkpoints");
     assert!(taken.iter().all(|c| c.height % EVERY == 0 && c.generation == 0));
 
@@ -205,10 +222,13 @@ fn a_compacting_node_deletes_history_behind_a_certified_checkpoint_and_restarts_
     // Alice restarts from her compacted store: same state, same checkpoints,
     // and the partnership goes on.
     two.restart_alice();
-    assert_eq!(two.alice.ledger(&p).unwrap().final_root(), two.bob.ledger(&p).unwrap().final_root());
+    assert_eq!(
+        two.alice.ledger(&p).expect("ledger").final_root(),
+        two.bob.ledger(&p).expect("ledger").final_root()
+    );
     assert_eq!(checkpoints(&two.alice, &p), checkpoints(&two.bob, &p));
     two.rounds(150);
-    let (a, b) = (two.alice.ledger(&p).unwrap(), two.bob.ledger(&p).unwrap());
+    let (a, b) = (two.alice.ledger(&p).expect("ledger"), two.bob.ledger(&p).expect("ledger"));
     assert_eq!(a.final_height(), b.final_height());
     assert_eq!(a.final_root(), b.final_root());
     assert!(a.final_height() + 3 >= a.optimistic_height(), "the new calls become final");
@@ -241,20 +261,33 @@ fn a_partner_that_withholds_or_falsifies_its_attestation_stops_compaction() {
     // Bob's key signs an attestation of a false root for the checkpoint.
     let lie = Statement::Checkpoint(CheckpointStatement { state_root: [7; 32], ..first });
     let bob_key = MemberKey::from_seed(2);
-    let op = two.bob.ledger(&p).unwrap().create_op(&bob_key, Payload::Attest { statements: vec![lie.digest(&p)] }, two.now + 1);
+    let op = two.bob.ledger(&p).expect("ledger").create_op(
+        &bob_key,
+        Payload::Attest { statements: vec![lie.digest(&p)] },
+        two.now + 1,
+    );
     for core in [&mut two.bob, &mut two.alice] {
-        core.insert(&p, op.clone(), node::Origin::Fresh, two.now + 1).expect("an attest op is accepted as structure");
+        core.insert(&p, op.clone(), node::Origin::Fresh, two.now + 1)
+            .expect("an attest op is accepted as structure");
     }
     two.rounds(100);
 
-    assert!(two.alice.store().compaction(&p).expect("read").is_none(), "alice compacted without bob's attestation");
+    assert!(
+        two.alice.store().compaction(&p).expect("read").is_none(),
+        "alice compacted without bob's attestation"
+    );
     let view = two.alice.checkpoints(&p).expect("view");
-    assert!(view.checkpoints.iter().all(|c| c.certificate.is_none() && c.attested == vec![two.alice.member()]));
+    assert!(
+        view.checkpoints.iter().all(|c| c.certificate.is_none() && c.attested == vec![two.alice.member()])
+    );
     assert!(two.bob.store().compaction(&p).expect("read").is_none());
     let count = |core: &NodeCore| core.store().iter_ops(&p, 0, 1024).count();
     let (alices, bobs) = (count(&two.alice), count(&two.bob));
     assert!(alices == bobs && bobs > 2 * EVERY as usize, "alice keeps {alices} ops, bob {bobs}");
-    assert_eq!(two.alice.ledger(&p).unwrap().final_root(), two.bob.ledger(&p).unwrap().final_root());
+    assert_eq!(
+        two.alice.ledger(&p).expect("ledger").final_root(),
+        two.bob.ledger(&p).expect("ledger").final_root()
+    );
 }
 
 #[test]
@@ -273,6 +306,7 @@ fn a_charter_with_checkpoints_too_close_together_is_refused() {
     }
     assert!(core.partnership_ids().is_empty(), "nothing was created");
     for every in [0, 256] {
-        core.create_partnership(charter(members.clone(), CodeHash::of(&wasm), every), 1_000).expect("accepted");
+        core.create_partnership(charter(members.clone(), CodeHash::of(&wasm), every), 1_000)
+            .expect("accepted");
     }
 }

@@ -18,6 +18,7 @@ mod net_bench;
 mod net_catchup;
 mod net_cluster;
 mod net_code;
+mod net_compaction;
 mod net_confidentiality;
 mod net_crossing;
 mod net_edges;
