@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::op::{EquivocationProof, MemberId, OpId, SignedOp};
+use crate::op::{EquivocationProof, MemberId, OpHeader, OpId, SignedOp};
 
 pub use pending::{PendingBuffer, PendingLimits};
 
@@ -51,8 +51,11 @@ pub const REACH_VISIT_LIMIT: usize = 100_000;
 pub trait OpArchive: Send + Sync + std::fmt::Debug {
     /// The height of the stored op `id`, if stored.
     fn height_of(&self, id: &OpId) -> Option<u64>;
-    /// The stored op `id` with its height.
+    /// The stored op `id` with its height (`None` also for one compacted
+    /// away, whose content is gone).
     fn op(&self, id: &OpId) -> Option<(u64, Arc<SignedOp>)>;
+    /// The height and header of the stored op `id`, compacted or not.
+    fn header(&self, id: &OpId) -> Option<(u64, OpHeader)>;
     /// Every stored op of `author` with `seq`, as `(height, id)`.
     fn ops_at(&self, author: &MemberId, seq: u64) -> Vec<(u64, OpId)>;
     /// The first lookup that failed, if one did.
@@ -179,6 +182,10 @@ pub struct Dag {
     heads: BTreeSet<OpId>,
     chains: BTreeMap<MemberId, Chain>,
     equivocations: Vec<EquivocationProof>,
+    /// Equivocations whose first op's content is gone (compacted behind a
+    /// certified checkpoint): no proof can be built, but the graph decides
+    /// exactly as one that has the proof.
+    unproven: Vec<Unproven>,
     max_height: u64,
     /// Every op at or below this height that is not held was forgotten
     /// (`None`: nothing was).
@@ -271,6 +278,16 @@ impl Dag {
         (height <= horizon && op.id() == *id).then_some(Node { op, height })
     }
 
+    /// The height and header of `id`, if it is an op of the graph: what
+    /// placing an op built on it needs, also of an op compacted away.
+    fn parent_header(&self, id: &OpId) -> Option<(u64, OpHeader)> {
+        if let Some(node) = self.held.get(id) {
+            return Some((node.height, node.op.header()));
+        }
+        let horizon = self.horizon?;
+        self.archive.as_ref()?.header(id).filter(|(height, _)| *height <= horizon)
+    }
+
     /// The height of `id`, if it is an op of the graph: held, or forgotten
     /// (read from the archive's index, which knows the heights of ops
     /// compacted away, whose content [`Dag::get`] no longer has).
@@ -358,6 +375,13 @@ impl Dag {
         &self.equivocations
     }
 
+    /// Every equivocation found, proven or not (see [`Unproven`]), as
+    /// `(author, seq)`, in the order found per kind.
+    pub fn equivocated_seqs(&self) -> Vec<(MemberId, u64)> {
+        let proven = self.equivocations.iter().map(|proof| (proof.author(), proof.seq()));
+        proven.chain(self.unproven.iter().map(|u| (u.author, u.seq))).collect()
+    }
+
     /// The ids of the held ops, in no given order.
     pub fn held_ids(&self) -> impl Iterator<Item = &OpId> {
         self.held.keys()
@@ -415,6 +439,20 @@ impl Dag {
         if self.contains_op(op) {
             return Err(PlaceError::Duplicate);
         }
+        self.place_new(op)
+    }
+
+    /// [`Dag::place`] for an op read back from the store at a restart,
+    /// which the store lists among the forgotten ops of its seq because it
+    /// is stored: only the graph in memory tells a duplicate.
+    pub fn place_stored(&self, op: &SignedOp) -> Result<Placement, PlaceError> {
+        if self.contains_in_memory(op) {
+            return Err(PlaceError::Duplicate);
+        }
+        self.place_new(op)
+    }
+
+    fn place_new(&self, op: &SignedOp) -> Result<Placement, PlaceError> {
         let unsigned = op.op();
         if unsigned.parents.is_empty() {
             return if self.is_empty() {
@@ -426,8 +464,8 @@ impl Dag {
         let mut found = Vec::with_capacity(unsigned.parents.len());
         let mut missing = Vec::new();
         for parent in &unsigned.parents {
-            match self.get(parent) {
-                Some(node) => found.push(node),
+            match self.parent_header(parent) {
+                Some(header) => found.push(header),
                 None => missing.push(*parent),
             }
         }
@@ -438,12 +476,12 @@ impl Dag {
         let mut max_time = 0;
         let mut has_previous = false;
         let mut has_own_parent = false;
-        for node in &found {
-            height = height.max(node.height + 1);
-            max_time = max_time.max(node.op.op().time_ms);
-            if node.op.author() == unsigned.author {
+        for (parent_height, header) in &found {
+            height = height.max(parent_height + 1);
+            max_time = max_time.max(header.time_ms);
+            if header.author == unsigned.author {
                 has_own_parent = true;
-                if node.op.seq() + 1 == unsigned.seq {
+                if header.seq + 1 == unsigned.seq {
                     has_previous = true;
                 }
             }
@@ -455,13 +493,19 @@ impl Dag {
             let known = self.chains.get(&unsigned.author).map_or(0, Chain::max_seq);
             return Err(PlaceError::SeqGap { seq: unsigned.seq, known });
         }
-        let equivocates_with = self.op_at(&unsigned.author, unsigned.seq);
+        let equivocates_with = match self.op_at(&unsigned.author, unsigned.seq) {
+            // A stored op being read back is listed among its seq's ops.
+            Some(first) if first == op.id() => {
+                self.ops_at(&unsigned.author, unsigned.seq).into_iter().find(|other| *other != first)
+            }
+            first => first,
+        };
         Ok(Placement { height, max_parent_time_ms: max_time, equivocates_with })
     }
 
     /// Inserts an op placed by [`Dag::place`]. Returns the equivocation proof
     /// if the op conflicts with one already present.
-    pub fn insert(&mut self, op: Arc<SignedOp>, placement: Placement) -> Option<EquivocationProof> {
+    pub fn insert(&mut self, op: Arc<SignedOp>, placement: Placement) -> Option<Equivocation> {
         let id = op.id();
         let author = op.author();
         let seq = op.seq();
@@ -473,12 +517,18 @@ impl Dag {
         let first = placement.equivocates_with.and_then(|first| self.get(&first));
         let chain = self.chains.entry(author).or_default();
         chain.tip_height = Some(chain.tip_height.map_or(placement.height, |t| t.max(placement.height)));
-        let proof = match (placement.equivocates_with, first) {
-            (Some(_), first) => {
+        let found = match placement.equivocates_with {
+            Some(first_id) => {
                 chain.conflicts.entry(seq).or_default().push(id);
-                first.and_then(|first| EquivocationProof::new((*first.op).clone(), (*op).clone()))
+                let proof =
+                    first.and_then(|first| EquivocationProof::new((*first.op).clone(), (*op).clone()));
+                match &proof {
+                    Some(proof) => self.equivocations.push(proof.clone()),
+                    None => self.unproven.push(Unproven { author, seq, first: first_id, second: id }),
+                }
+                Some(Equivocation { author, seq, proof })
             }
-            (None, _) => {
+            None => {
                 // The chain rule guarantees seq = max_seq + 1 here: seq - 1 is
                 // a parent, and seq itself is not taken.
                 debug_assert_eq!(seq, chain.max_seq() + 1);
@@ -486,12 +536,9 @@ impl Dag {
                 None
             }
         };
-        if let Some(proof) = &proof {
-            self.equivocations.push(proof.clone());
-        }
         self.held.insert(id, Node { op, height: placement.height });
         self.count += 1;
-        proof
+        found
     }
 
     /// Forgets every held op at or below `horizon` except the heads, each
@@ -585,6 +632,36 @@ pub struct DagSummary {
     /// The equivocations whose two ops both lie at or below it, in the
     /// order they were found: `(first, second)`.
     pub equivocations: Vec<(OpId, OpId)>,
+    /// The equivocations found without a proof (see [`Unproven`]) whose
+    /// second op lies at or below it.
+    pub unproven: Vec<Unproven>,
+}
+
+/// An equivocation found when the content of its first op was gone
+/// (compacted behind a certified checkpoint): the graph knows the two ops'
+/// ids, author and seq, and decides as it would with the proof.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unproven {
+    /// The author who equivocated.
+    pub author: MemberId,
+    /// The seq it used twice.
+    pub seq: u64,
+    /// The op listed first (its content compacted).
+    pub first: OpId,
+    /// The op that conflicts with it.
+    pub second: OpId,
+}
+
+/// What [`Dag::insert`] found when an op reuses its author's seq.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Equivocation {
+    /// The author who equivocated.
+    pub author: MemberId,
+    /// The seq it used twice.
+    pub seq: u64,
+    /// The proof (both signed ops), unless the first op's content was
+    /// compacted away.
+    pub proof: Option<EquivocationProof>,
 }
 
 /// One author's chain at or below a horizon (see [`DagSummary`]).
@@ -654,7 +731,7 @@ impl Dag {
                 tip.extend(self.ops_at(author, chain.forgotten));
             }
             tip.extend(conflicts.iter().flat_map(|(_, ids)| ids.iter().copied()));
-            let tip_height = tip.iter().filter_map(|id| self.get(id).map(|node| node.height)).max();
+            let tip_height = tip.iter().filter_map(|id| self.height_of(id)).max();
             chains.push(ChainSummary {
                 author: *author,
                 forgotten: chain.forgotten,
@@ -669,6 +746,8 @@ impl Dag {
             .map(|proof| (proof.ops().0.id(), proof.ops().1.id()))
             .filter(|(a, b)| self.at_or_below(a, horizon) && self.at_or_below(b, horizon))
             .collect();
+        let unproven =
+            self.unproven.iter().filter(|u| self.at_or_below(&u.second, horizon)).copied().collect();
         Some(DagSummary {
             horizon,
             count: self.count - above.len() as u64,
@@ -677,6 +756,7 @@ impl Dag {
             held,
             chains,
             equivocations,
+            unproven,
         })
     }
 
@@ -725,6 +805,7 @@ impl Dag {
             heads: summary.heads.iter().copied().collect(),
             chains,
             equivocations,
+            unproven: summary.unproven.clone(),
             max_height: summary.max_height,
             horizon: Some(horizon),
             archive: Some(archive),

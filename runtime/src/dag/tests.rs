@@ -7,10 +7,12 @@ use std::sync::Mutex;
 use super::*;
 use crate::op::{MemberKey, PartnershipId, Payload, UnsignedOp};
 
-/// Every op ever inserted, as a store would hold them.
+/// Every op ever inserted, as a store would hold them; those in
+/// `compacted` are known by height only, as a compacted store knows them.
 #[derive(Debug, Default)]
 struct Everything {
     ops: Mutex<BTreeMap<OpId, (u64, Arc<SignedOp>)>>,
+    compacted: Mutex<std::collections::BTreeSet<OpId>>,
 }
 
 impl OpArchive for Everything {
@@ -18,7 +20,13 @@ impl OpArchive for Everything {
         self.ops.lock().expect("lock").get(id).map(|(h, _)| *h)
     }
     fn op(&self, id: &OpId) -> Option<(u64, Arc<SignedOp>)> {
+        if self.compacted.lock().expect("lock").contains(id) {
+            return None;
+        }
         self.ops.lock().expect("lock").get(id).cloned()
+    }
+    fn header(&self, id: &OpId) -> Option<(u64, OpHeader)> {
+        self.ops.lock().expect("lock").get(id).map(|(h, op)| (*h, op.header()))
     }
     fn ops_at(&self, author: &MemberId, seq: u64) -> Vec<(u64, OpId)> {
         let ops = self.ops.lock().expect("lock");
@@ -118,8 +126,8 @@ fn an_op_on_a_forgotten_parent_is_placed_and_an_old_seq_is_an_equivocation() {
     let twin = op(&a, 3, vec![seq2, ops[1].id()], Payload::Resume);
     let placement = dag.place(&twin).expect("places");
     assert_eq!(placement.equivocates_with, Some(seq3));
-    let proof = dag.insert(Arc::new(twin.clone()), placement).expect("proven");
-    assert_eq!(proof.seq(), 3);
+    let found = dag.insert(Arc::new(twin.clone()), placement).expect("an equivocation");
+    assert_eq!(found.proof.expect("proven").seq(), 3);
     assert_eq!(dag.ops_at(&a.member_id(), 3), {
         let mut both = vec![seq3, twin.id()];
         both.sort();
@@ -141,4 +149,31 @@ fn without_an_archive_nothing_is_forgotten() {
     assert_eq!(dag.forget_up_to(10, |_| false), 0);
     assert_eq!(dag.forget_oldest(10, 0, 0, |_| false), None);
     assert_eq!(dag.held_len(), 2);
+}
+
+/// A twin of a seq whose op was compacted (its content gone, its height
+/// known) is the same equivocation, only without a proof, and a summary
+/// carries it across a restart without reading the op.
+#[test]
+fn a_twin_of_a_compacted_op_is_an_equivocation_without_a_proof() {
+    let (mut dag, archive, ops) = two_authors(40);
+    dag.forget_up_to(30, |_| false);
+    let a = MemberKey::from_seed(1);
+    let seq2 = dag.op_at(&a.member_id(), 2).expect("seq 2");
+    let seq3 = dag.op_at(&a.member_id(), 3).expect("seq 3");
+    archive.compacted.lock().expect("lock").insert(seq3);
+    assert!(dag.get(&seq3).is_none(), "its content is gone");
+    assert!(dag.height_of(&seq3).is_some(), "its height is known");
+    let twin = op(&a, 3, vec![seq2, ops[1].id()], Payload::Resume);
+    let placement = dag.place(&twin).expect("places");
+    assert_eq!(placement.equivocates_with, Some(seq3));
+    let found = dag.insert(Arc::new(twin.clone()), placement).expect("an equivocation");
+    assert_eq!((found.author, found.seq, found.proof), (a.member_id(), 3, None));
+    assert_eq!(dag.equivocated_seqs(), vec![(a.member_id(), 3)]);
+    archive.ops.lock().expect("lock").insert(twin.id(), (placement.height, Arc::new(twin.clone())));
+    dag.forget_up_to(dag.max_height(), |_| false);
+    let summary = dag.summary().expect("a summary");
+    assert_eq!(summary.unproven.len(), 1);
+    let back = Dag::from_summary(&summary, archive.clone()).expect("the summary fits");
+    assert_eq!(back.equivocated_seqs(), vec![(a.member_id(), 3)]);
 }

@@ -411,9 +411,7 @@ impl<E: Executor> Ledger<E> {
         ledger.dag = graph;
         ledger.final_ops = summary.dag.count;
         ledger.final_time_ms = ledger.final_time_ms.max(summary.final_time_ms);
-        let found: Vec<(MemberId, u64)> =
-            ledger.dag.equivocations().iter().map(|proof| (proof.author(), proof.seq())).collect();
-        for (author, seq) in found {
+        for (author, seq) in ledger.dag.equivocated_seqs() {
             let from = ledger.excluded.get(&author).map_or(seq, |&s| s.min(seq));
             ledger.excluded.insert(author, from);
         }
@@ -465,7 +463,7 @@ impl<E: Executor> Ledger<E> {
             if self.dag.contains_in_memory(&op) {
                 continue;
             }
-            let placement = self.dag.place(&op).map_err(|e| {
+            let placement = self.dag.place_stored(&op).map_err(|e| {
                 LedgerError::Inconsistent(format!("stored op {id} does not fit the graph: {e:?}"))
             })?;
             replayed += 1;
@@ -479,8 +477,8 @@ impl<E: Executor> Ledger<E> {
             }
             let op = Arc::new(op);
             if snapshot_height.is_some_and(|h| placement.height <= h) {
-                if let Some(proof) = self.dag.insert(Arc::clone(&op), placement) {
-                    self.note_equivocation(&proof);
+                if let Some(found) = self.dag.insert(Arc::clone(&op), placement) {
+                    self.note_equivocation(found.author, found.seq);
                 }
                 self.note_indexed(&op);
                 self.final_ops += 1;
@@ -1165,7 +1163,7 @@ impl<E: Executor> Ledger<E> {
         if op.op().payload.is_payload_bearing() {
             self.last_payload_insert.insert(author, self.insert_counter);
         }
-        let proof = self.dag.insert(Arc::clone(&op), placement);
+        let found = self.dag.insert(Arc::clone(&op), placement);
         self.note_indexed(&op);
         if key.height <= self.final_height {
             // Only an op with no effect can sort into the final region: an
@@ -1191,11 +1189,11 @@ impl<E: Executor> Ledger<E> {
             self.mark_seen(&op);
             self.rewind_to(key);
         }
-        if let Some(proof) = &proof {
-            self.note_equivocation(proof);
+        if let Some(found) = &found {
+            self.note_equivocation(found.author, found.seq);
         }
         self.settle();
-        proof
+        found.and_then(|found| found.proof)
     }
 
     /// Records that `op`'s author has built on `op` and its whole past (the
@@ -1309,9 +1307,7 @@ impl<E: Executor> Ledger<E> {
     /// Records an equivocation: the author's payloads from that seq on are
     /// not executed, on every node that holds both ops, whatever the order
     /// they arrived in.
-    fn note_equivocation(&mut self, proof: &EquivocationProof) {
-        let author = proof.author();
-        let seq = proof.seq();
+    fn note_equivocation(&mut self, author: MemberId, seq: u64) {
         let from = self.excluded.get(&author).map_or(seq, |&s| s.min(seq));
         self.excluded.insert(author, from);
         let earliest = self

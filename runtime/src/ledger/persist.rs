@@ -17,7 +17,7 @@ use super::error::LedgerError;
 use super::executor::Executor;
 use super::summary::LedgerMeta;
 use crate::dag::{Dag, OpArchive};
-use crate::op::{MemberId, OpId, PartnershipId, SignedOp};
+use crate::op::{MemberId, OpHeader, OpId, PartnershipId, SignedOp};
 use crate::store::{FinalDelta, OpCursor, Store, StoreError};
 
 /// Why a ledger could not be rebuilt from the store.
@@ -33,6 +33,19 @@ pub enum OpenError {
     /// The stored data does not rebuild a ledger.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The store compacted the partnership's history, so only the graph
+    /// summary saved with it can rebuild the ledger, and it cannot.
+    #[error(
+        "partnership {partnership}: its stored history is compacted up to height {checkpoint} and the graph summary saved with it cannot be used ({reason}); this store cannot rebuild it: restore the store from a backup, or move it away and join again from a partner's node that keeps history"
+    )]
+    Compacted {
+        /// The partnership.
+        partnership: PartnershipId,
+        /// The checkpoint the history is compacted behind.
+        checkpoint: u64,
+        /// Why the summary cannot be used.
+        reason: String,
+    },
 }
 
 /// Ops read from the store per page while rebuilding.
@@ -102,12 +115,19 @@ impl<E: Executor> Ledger<E> {
         E: Clone,
     {
         let archive: Arc<dyn OpArchive> = Arc::new(StoreArchive::new(Arc::clone(store), *p));
-        match Self::open_from_summary(store, p, executor.clone(), config, &archive) {
+        let unfit = match Self::open_from_summary(store, p, executor.clone(), config, &archive) {
             Ok(Some(ledger)) => return Ok(ledger),
-            Ok(None) => {}
-            Err(reason) => {
-                tracing::warn!(partnership = %p, %reason, "the graph summary does not fit the store; replaying every op");
-            }
+            Ok(None) => None,
+            Err(reason) => Some(reason),
+        };
+        // A replay of every op needs every op: compacted history has only
+        // the summary to start from.
+        if let Some(compaction) = store.compaction(p)? {
+            let reason = unfit.unwrap_or_else(|| "there is none".to_owned());
+            return Err(OpenError::Compacted { partnership: *p, checkpoint: compaction.checkpoint, reason });
+        }
+        if let Some(reason) = unfit {
+            tracing::warn!(partnership = %p, %reason, "the graph summary does not fit the store; replaying every op");
         }
         Self::open_inner(store, p, executor, config, Some(archive))
     }
@@ -242,6 +262,10 @@ impl OpArchive for StoreArchive {
             Err(StoreError::Compacted { .. }) => None,
             found => self.answer(found.map(|found| found.map(|(h, op)| (h, Arc::new(op))))),
         }
+    }
+
+    fn header(&self, id: &OpId) -> Option<(u64, OpHeader)> {
+        self.answer(self.store.op_header(&self.partnership, id))
     }
 
     fn ops_at(&self, author: &MemberId, seq: u64) -> Vec<(u64, OpId)> {

@@ -385,6 +385,26 @@ pub fn check_signatures(ops: &[SignedOp]) -> usize {
 /// work to another core, few enough to share a page between two.
 const CHECK_SIGNATURES_CHUNK: usize = 8;
 
+/// What the graph needs of an op to place the ops built on it: who signed
+/// it, its seq and its time. A store that compacted the op away keeps this
+/// much of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpHeader {
+    /// The author.
+    pub author: MemberId,
+    /// The author's seq.
+    pub seq: u64,
+    /// The op's `time_ms`.
+    pub time_ms: u64,
+}
+
+impl SignedOp {
+    /// The op's [`OpHeader`].
+    pub fn header(&self) -> OpHeader {
+        OpHeader { author: self.op.author, seq: self.op.seq, time_ms: self.op.time_ms }
+    }
+}
+
 /// Proof that a member signed two different ops with the same
 /// `(partnership, author, seq)`. Anyone can check it from the two signed ops.
 #[derive(Clone, Debug, PartialEq, Eq)]

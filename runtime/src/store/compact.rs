@@ -3,18 +3,22 @@
 //!
 //! A partnership's participants attest the root of its final state at
 //! checkpoint heights (`cert::Statement::Checkpoint`). Once a node holds
-//! the certificate of one (every participant's attestation), it may delete
-//! the stored ops at or below that height with [`Store::compact_below`]:
-//! the certificate, kept in `compacted` with how far deletion got, proves
-//! to anyone what the state was there, and the archived index of the ops
-//! (ids, heights, authors' seqs) stays, so the graph still places ops that
-//! arrive late and still tells an equivocation. Ops the caller names
-//! (what a restart and certificates read back) and ops still indexed in
-//! memory (above the archive horizon, or stored late) are never deleted,
-//! nor is the genesis.
+//! the certificate of one (every participant's attestation), it may
+//! compact the stored ops at or below that height with
+//! [`Store::compact_below`]: each op's record is replaced by a 49-byte
+//! tombstone of its header (author, seq, time), what the graph needs to
+//! place an op that arrives late built on it, and the archived index of
+//! the ops (ids, heights, authors' seqs) stays, so an old seq's twin is
+//! still an equivocation. The payload and signature go. The certificate,
+//! kept in `compacted` with how far compaction got, proves to anyone what
+//! the state was there. Ops the caller names (what a restart and
+//! certificates read back) and ops still indexed in memory (above the
+//! archive horizon, or stored late) are never compacted, nor is the
+//! genesis.
 //!
-//! A read of a deleted op answers [`StoreError::Compacted`]; reads of many
-//! ops (an author's for sync, history in order) leave deleted ones out.
+//! A read of a compacted op answers [`StoreError::Compacted`]
+//! ([`Store::op_header`] still answers); reads of many ops (an author's for
+//! sync, history in order) leave compacted ones out.
 //! Deletion goes `max_ops` at a time, each step one durable commit that
 //! also records how far it got, so a crash between steps loses nothing
 //! and the next call goes on from there.
@@ -30,7 +34,32 @@ use redb::{ReadTransaction, ReadableTable};
 use super::db::Store;
 use super::error::StoreError;
 use super::tables::{COMPACTED, OPS, OpKey, op_key, split_op_key};
-use crate::op::{OpId, PartnershipId};
+use crate::op::{MemberId, OpHeader, OpId, PartnershipId, header_of_encoding};
+
+/// The first byte of a compacted op's record, never an encoding version.
+const TOMBSTONE: u8 = 0xC0;
+
+/// A compacted op's record: [`TOMBSTONE`] ‖ author(32) ‖ seq(8) ‖
+/// time_ms(8), what the graph needs to place ops built on it.
+fn tombstone(header: &OpHeader) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(49);
+    bytes.push(TOMBSTONE);
+    bytes.extend_from_slice(&header.author.0);
+    bytes.extend_from_slice(&header.seq.to_be_bytes());
+    bytes.extend_from_slice(&header.time_ms.to_be_bytes());
+    bytes
+}
+
+/// The header a compacted op's record keeps; `None` for any other record.
+pub(super) fn tombstone_header(bytes: &[u8]) -> Option<OpHeader> {
+    if bytes.len() != 49 || bytes[0] != TOMBSTONE {
+        return None;
+    }
+    let author = MemberId(bytes[1..33].try_into().ok()?);
+    let seq = u64::from_be_bytes(bytes[33..41].try_into().ok()?);
+    let time_ms = u64::from_be_bytes(bytes[41..49].try_into().ok()?);
+    Some(OpHeader { author, seq, time_ms })
+}
 
 /// How far a partnership's stored ops are compacted, from
 /// [`Store::compaction`].
@@ -92,10 +121,11 @@ impl Store {
             .ok_or_else(|| self.corrupt(format!("the compaction record of partnership {p} is malformed")))
     }
 
-    /// Deletes up to `max_ops` stored ops of `p` at heights `1..=checkpoint`
-    /// that are archived (not indexed in memory) and not in `keep`, in one
-    /// durable commit that also records `certificate` and how far deletion
-    /// got. Call it only with a checkpoint whose certificate verifies and
+    /// Compacts up to `max_ops` stored ops of `p` at heights
+    /// `1..=checkpoint` that are archived (not indexed in memory) and not
+    /// in `keep` (each record becomes its header's tombstone), in one
+    /// durable commit that also records `certificate` and how far
+    /// compaction got. Call it only with a checkpoint whose certificate verifies and
     /// that is at or below the archive horizon; refused, with nothing
     /// changed, for a checkpoint above the horizon or below one already
     /// recorded ([`StoreError::CompactionRefused`]).
@@ -142,7 +172,7 @@ impl Store {
             let mut step = CompactStep::default();
             {
                 let mut ops = txn.open_table(OPS).map_err(self.ctx(what))?;
-                let mut doomed: Vec<OpKey> = Vec::new();
+                let mut doomed: Vec<(OpKey, Vec<u8>)> = Vec::new();
                 // Whole heights at a time, so `done_upto` is exact.
                 let mut done_upto = checkpoint.max(from.saturating_sub(1));
                 if from <= checkpoint {
@@ -150,7 +180,7 @@ impl Store {
                         (op_key(p, from, &OpId([0; 32])), op_key(p, checkpoint, &OpId([0xff; 32])));
                     let mut last_height = None;
                     for entry in ops.range::<&OpKey>(&start..=&end).map_err(self.ctx(what))? {
-                        let (key, _) = entry.map_err(self.ctx(what))?;
+                        let (key, value) = entry.map_err(self.ctx(what))?;
                         let key = *key.value();
                         let (height, id) = split_op_key(&key);
                         if last_height != Some(height) {
@@ -160,13 +190,18 @@ impl Store {
                             }
                             last_height = Some(height);
                         }
-                        if !keep.contains(&id) && !in_memory.contains(&id) {
-                            doomed.push(key);
+                        let bytes = value.value();
+                        if keep.contains(&id) || in_memory.contains(&id) || tombstone_header(bytes).is_some()
+                        {
+                            continue;
                         }
+                        let header = header_of_encoding(bytes)
+                            .ok_or_else(|| self.corrupt(format!("stored op {id} has no header")))?;
+                        doomed.push((key, tombstone(&header)));
                     }
                 }
-                for key in &doomed {
-                    ops.remove(key).map_err(self.ctx(what))?;
+                for (key, stone) in &doomed {
+                    ops.insert(key, stone.as_slice()).map_err(self.ctx(what))?;
                 }
                 step.deleted = doomed.len() as u64;
                 step.done = done_upto == checkpoint;

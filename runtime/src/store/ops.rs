@@ -44,14 +44,15 @@ use std::sync::PoisonError;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
 use super::archive::{Archive, Run};
+use super::compact::tombstone_header;
 use super::db::{STORED_OP_LIMITS, Store};
 use super::error::StoreError;
 use super::tables::{
     ARCHIVED_ID_BLOCKS, LATE_OPS, OPS, OpKey, PARTNERSHIPS, op_key, op_key_max, op_keys_at, split_op_key,
 };
 use crate::op::{
-    MemberId, OpId, PartnershipId, Payload, SignedOp, author_and_seq_of_encoding, decode_signed_op,
-    encode_signed_op,
+    MemberId, OpHeader, OpId, PartnershipId, Payload, SignedOp, author_and_seq_of_encoding, decode_signed_op,
+    encode_signed_op, header_of_encoding,
 };
 
 /// What the store keeps in memory about one partnership's stored ops.
@@ -488,6 +489,10 @@ impl Store {
                     next = Some(OpCursor { height, id });
                     break;
                 }
+                if tombstone_header(value.value()).is_some() {
+                    // Compacted behind a certified checkpoint.
+                    continue;
+                }
                 ops.push((height, self.decode_op(value.value(), &id)?));
             }
             Ok(OpPage { ops, next })
@@ -601,19 +606,33 @@ impl Store {
         id: &OpId,
     ) -> Result<SignedOp, StoreError> {
         let Some(bytes) = op_table.get(&op_key(p, height, id)).map_err(self.ctx("reading an op"))? else {
-            if let Some(compaction) = self.compaction_in(txn, p)?
-                && height <= compaction.done_upto
-            {
-                return Err(StoreError::Compacted {
-                    partnership: *p,
-                    op: *id,
-                    height,
-                    checkpoint: compaction.checkpoint,
-                });
-            }
             return Err(self.corrupt(format!("op {id} is indexed at height {height} but not stored there")));
         };
+        if tombstone_header(bytes.value()).is_some() {
+            let checkpoint = self.compaction_in(txn, p)?.map_or(height, |c| c.checkpoint);
+            return Err(StoreError::Compacted { partnership: *p, op: *id, height, checkpoint });
+        }
         self.decode_op(bytes.value(), id)
+    }
+
+    /// The height and header of the stored op `id` of `p`, compacted or
+    /// not: what the graph needs to place an op built on it.
+    pub fn op_header(&self, p: &PartnershipId, id: &OpId) -> Result<Option<(u64, OpHeader)>, StoreError> {
+        let Some(height) = self.op_height(p, id)? else { return Ok(None) };
+        self.guarded("reading an op's header", || {
+            let txn = self.read_txn()?;
+            let op_table = txn.open_table(OPS).map_err(self.ctx("reading an op's header"))?;
+            let bytes = op_table
+                .get(&op_key(p, height, id))
+                .map_err(self.ctx("reading an op's header"))?
+                .ok_or_else(|| {
+                    self.corrupt(format!("op {id} is indexed at height {height} but not stored there"))
+                })?;
+            let header = tombstone_header(bytes.value())
+                .or_else(|| header_of_encoding(bytes.value()))
+                .ok_or_else(|| self.corrupt(format!("stored op {id} has no header")))?;
+            Ok(Some((height, header)))
+        })
     }
 
     /// The author and seq of the stored op `id`, read off its first bytes; a

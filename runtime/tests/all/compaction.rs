@@ -12,7 +12,7 @@ use polypact::cert::{self, Certificate, CheckpointStatement, Statement};
 use polypact::ledger::FinalInMemory;
 use polypact::node::{self, NodeBuilder, NodeConfig, NodeCore, NodeError};
 use polypact::op::{
-    Charter, CodeHash, MemberId, MemberKey, ModuleSpec, Params, PartnershipId, Payload, SignedOp,
+    Charter, CodeHash, MemberId, MemberKey, ModuleSpec, Params, PartnershipId, Payload, SignedOp, UnsignedOp,
 };
 use polypact::store::StoreError;
 use polypact::testing::module_wasm;
@@ -246,6 +246,51 @@ fn a_compacting_node_deletes_history_behind_a_certified_checkpoint_and_restarts_
         assert!(last.certificate.is_some());
     }
     assert!(view.checkpoints.iter().any(|c| c.certificate.is_some()));
+
+    // Bob's key signs a twin of one of his old ops, compacted on Alice's
+    // node: her graph no longer has its content, yet both nodes must find
+    // the same equivocation and decide alike.
+    let bob_key = MemberKey::from_seed(2);
+    let bob = bob_key.member_id();
+    let seq = 5;
+    let (original, parent) = {
+        let dag = two.bob.ledger(&p).expect("ledger").dag();
+        (dag.op_at(&bob, seq).expect("bob's op"), dag.op_at(&bob, seq - 1).expect("bob's op"))
+    };
+    assert!(
+        matches!(two.alice.store().get_op(&p, &original), Err(StoreError::Compacted { .. })),
+        "the original is compacted on alice's node"
+    );
+    let twin = UnsignedOp {
+        partnership: p,
+        author: bob,
+        seq,
+        parents: vec![parent],
+        time_ms: two.now,
+        payload: Payload::Ack,
+    }
+    .sign(&bob_key);
+    for core in [&mut two.alice, &mut two.bob] {
+        let insertion =
+            core.insert(&p, twin.clone(), node::Origin::Fresh, two.now).expect("the twin is taken in");
+        assert_eq!(insertion.accepted.len(), 1, "the twin is placed: {insertion:?}");
+    }
+    two.rounds(3);
+    let (a, b) = (two.alice.ledger(&p).expect("ledger"), two.bob.ledger(&p).expect("ledger"));
+    assert_eq!(a.excluded(), b.excluded());
+    assert_eq!(a.excluded().get(&bob), Some(&seq), "bob is excluded from the equivocated seq on");
+    assert_eq!(a.dag().equivocated_seqs(), b.dag().equivocated_seqs());
+    assert!(
+        a.dag().equivocations().is_empty() && !b.dag().equivocations().is_empty(),
+        "only bob's has the proof"
+    );
+    assert_eq!((a.final_height(), a.final_root()), (b.final_height(), b.final_root()));
+    assert_eq!((a.optimistic_height(), a.optimistic_root()), (b.optimistic_height(), b.optimistic_root()));
+    // And across a restart of the compacted node.
+    two.restart_alice();
+    let (a, b) = (two.alice.ledger(&p).expect("ledger"), two.bob.ledger(&p).expect("ledger"));
+    assert_eq!(a.excluded(), b.excluded());
+    assert_eq!((a.final_height(), a.final_root()), (b.final_height(), b.final_root()));
 }
 
 /// A partner can keep every node from compacting, never make one compact
