@@ -9,7 +9,10 @@
 //! Prints µs per op appended and per op archived, the archive's ms per call,
 //! then the cost of reads that go to the archive: an archived op's height by
 //! id, an id that is not stored (it probes every run), and one author's ops
-//! at one seq.
+//! at one seq. Last, compaction behind a checkpoint at the archive horizon
+//! ([`Store::compact_below`], in steps of the node's size): µs per op
+//! compacted, beside appending, and the header read a late op's placement
+//! needs of a compacted parent ([`Store::op_header`]).
 //!
 //! Run: `cargo bench -p polypact --bench archive` (`POLYPACT_ARCHIVE_OPS`
 //! for another number of ops than 100,000).
@@ -144,4 +147,39 @@ fn main() {
     println!("op_height, archived id  {:>8.2} µs", micros_per(by_id, LOOKUPS));
     println!("op_height, unknown id   {:>8.2} µs", micros_per(unknown, LOOKUPS));
     println!("op_ids_at, archived seq {:>8.2} µs", micros_per(by_seq, LOOKUPS));
+
+    // Compaction behind a checkpoint at the archive horizon.
+    let checkpoint = store.archive_horizon(&p).expect("read").expect("archived");
+    let keep = std::collections::BTreeSet::new();
+    let started = Instant::now();
+    let (mut compacted, mut steps) = (0u64, 0usize);
+    loop {
+        let step = store
+            .compact_below(&p, checkpoint, b"certificate", &keep, polypact::node::COMPACT_OPS_PER_STEP)
+            .expect("compacted");
+        compacted += step.compacted;
+        steps += 1;
+        if step.done {
+            break;
+        }
+    }
+    let compacting = started.elapsed();
+    assert_eq!(compacted, checkpoint);
+    let started = Instant::now();
+    for i in picks(archived_ops.len(), LOOKUPS) {
+        let (height, op) = &archived_ops[i];
+        let (found, header) = store.op_header(&p, &op.id()).expect("read").expect("a header");
+        assert_eq!((found, header), (*height, op.header()));
+    }
+    let headers = started.elapsed();
+    println!(
+        "compact_below    {:>8.2} µs per op compacted ({compacted} ops in {steps} steps, {:.1} ms per step)",
+        micros_per(compacting, compacted as usize),
+        compacting.as_secs_f64() * 1e3 / steps.max(1) as f64,
+    );
+    println!(
+        "compact / append {:>8.2}",
+        compacting.as_secs_f64() / compacted as f64 * n as f64 / appending.as_secs_f64()
+    );
+    println!("op_header, compacted op {:>8.2} µs", micros_per(headers, LOOKUPS));
 }

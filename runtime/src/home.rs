@@ -184,7 +184,8 @@ pub struct NodeSettings {
     /// damaged disk at start, at a cost that grows with the file (about
     /// 0.6 s per million ops here; see BENCHMARKS.md, Memory).
     pub store_check_on_open: bool,
-    /// Whether the node deletes stored final ops behind each partnership's
+    /// Whether the node compacts stored final ops (keeps only their
+    /// headers) behind each partnership's
     /// latest checkpoint that every participant attested (off: they are
     /// kept for audit).
     pub compact_history: bool,
@@ -309,8 +310,9 @@ store_cache_mib = {cache}
 # {check_default}): a damaged disk is caught at once, at a cost that grows with
 # the file (about 0.6 s per million ops). Off, damage shows when it is read.
 store_check_on_open = {check}
-# Delete stored final ops behind each partnership's latest checkpoint that every
-# participant attested (default {compact_default}). The checkpoint's certificate
+# Compact stored final ops (keep only their author, seq and time) behind each
+# partnership's latest checkpoint that every participant attested (default
+# {compact_default}). The checkpoint's certificate
 # proves the state there; history below it is then served by nodes that keep
 # it, and this node no longer shows it. Off, every op is kept for audit.
 compact_history = {compact}

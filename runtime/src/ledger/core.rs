@@ -543,12 +543,7 @@ impl<E: Executor> Ledger<E> {
 
     /// Encodes the metadata saved with the final snapshot again.
     fn refresh_meta(&mut self) {
-        let meta = LedgerMeta {
-            version: super::summary::VERSION,
-            summary: self.summary.clone(),
-            checkpoints: self.checkpoints.iter().copied().collect(),
-        };
-        self.meta = meta.encode();
+        self.meta = super::summary::encode_meta(&self.summary, &self.checkpoints);
         self.meta_unsaved = true;
     }
 

@@ -56,19 +56,21 @@ pub(crate) struct LedgerSummary {
     pub rekeys: Vec<(u64, OpId)>,
 }
 
-impl LedgerMeta {
-    /// The metadata's bytes: empty when there is nothing to say.
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        if self.summary.is_none() && self.checkpoints.is_empty() {
-            return Vec::new();
-        }
-        // The fields in order, the version always this node's: postcard
-        // encodes a struct as the tuple of its fields.
-        #[allow(clippy::expect_used)]
-        postcard::to_allocvec(&(VERSION, &self.summary, &self.checkpoints))
-            .expect("plain data always serialises")
+/// The bytes of a [`LedgerMeta`] of `summary` and `checkpoints` (empty when
+/// there is nothing to say), without gathering them into one: postcard
+/// encodes a struct as the tuple of its fields, and a deque as a list.
+pub(crate) fn encode_meta(
+    summary: &Option<LedgerSummary>,
+    checkpoints: &std::collections::VecDeque<CheckpointStatement>,
+) -> Vec<u8> {
+    if summary.is_none() && checkpoints.is_empty() {
+        return Vec::new();
     }
+    #[allow(clippy::expect_used)]
+    postcard::to_allocvec(&(VERSION, summary, checkpoints)).expect("plain data always serialises")
+}
 
+impl LedgerMeta {
     /// The metadata from its bytes (none from none); `Err` says why they
     /// are not metadata.
     pub(crate) fn decode(bytes: &[u8]) -> Result<LedgerMeta, String> {

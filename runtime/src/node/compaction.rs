@@ -1,4 +1,4 @@
-//! This node's compaction of its store: deleting a partnership's stored
+//! This node's compaction of its store: dropping the content of a partnership's stored
 //! final ops behind the latest checkpoint every participant attested, when
 //! the operator turned it on (`[node] compact_history`, off by default).
 //!
@@ -7,7 +7,7 @@
 //! `checkpoint_every`; `node/crossing.rs`). Once this node's graph holds
 //! the attestation of every participant of the checkpoint's set, it builds
 //! the checkpoint's certificate, checks it as any verifier would, and the
-//! store deletes the ops at or below the checkpoint, a bounded step per
+//! store compacts the ops at or below the checkpoint, a bounded step per
 //! snapshot tick, keeping what a restart and certificates read back
 //! ([`Ledger::ops_kept_by_compaction`](crate::ledger::Ledger::ops_kept_by_compaction)).
 //! No participant alone, nor a majority, can make another node compact:
@@ -15,7 +15,7 @@
 //! only with its own operator's consent.
 //!
 //! It does not own the checkpoints (the ledger), the attestations
-//! (`node/crossing.rs`) or the deletion (`store/compact.rs`).
+//! (`node/crossing.rs`) or the records (`store/compact.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,7 +28,7 @@ use super::core::NodeCore;
 use super::crossing::build_certificate;
 use super::error::NodeError;
 
-/// The most ops one step deletes per partnership (one store commit).
+/// The most ops one step compacts per partnership (one store commit).
 pub const COMPACT_OPS_PER_STEP: usize = 16_384;
 
 /// What the node remembers between ticks about compaction.
@@ -97,7 +97,7 @@ impl NodeCore {
                 &keep,
                 COMPACT_OPS_PER_STEP,
             )?;
-            tracing::debug!(partnership = %partnership.short(), checkpoint = checkpoint.height, deleted = step.deleted, done = step.done, "compacted stored ops");
+            tracing::debug!(partnership = %partnership.short(), checkpoint = checkpoint.height, compacted = step.compacted, done = step.done, "compacted stored ops");
             if step.done {
                 tracing::info!(partnership = %partnership.short(), checkpoint = checkpoint.height, "history compacted behind a certified checkpoint");
                 self.compaction.done.insert(*partnership, checkpoint.height);

@@ -67,7 +67,8 @@ pub struct CoreConfig {
     pub ack_commit_delay_ms: u64,
     /// Ledger limits (op size, pending buffer).
     pub ledger: LedgerConfig,
-    /// Whether the node deletes stored final ops behind each partnership's
+    /// Whether the node compacts stored final ops (keeps only their
+    /// headers) behind each partnership's
     /// latest certified checkpoint (`node/compaction.rs`). Off by default:
     /// the ops are kept for audit.
     pub compact_history: bool,

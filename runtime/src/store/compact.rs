@@ -1,4 +1,4 @@
-//! Compaction: deleting a partnership's old final ops behind a certified
+//! Compaction: dropping the content of a partnership's old final ops behind a certified
 //! checkpoint.
 //!
 //! A partnership's participants attest the root of its final state at
@@ -66,9 +66,9 @@ pub(super) fn tombstone_header(bytes: &[u8]) -> Option<OpHeader> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Compaction {
     /// The checkpoint height the certificate proves, and up to which ops
-    /// are being deleted.
+    /// are being compacted.
     pub checkpoint: u64,
-    /// Every op at or below this height is deleted, except those kept.
+    /// Every op at or below this height is compacted, except those kept.
     pub done_upto: u64,
     /// The certificate of the checkpoint (`cert::Certificate`, canonical
     /// bytes).
@@ -78,9 +78,9 @@ pub struct Compaction {
 /// What one [`Store::compact_below`] step did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CompactStep {
-    /// How many ops it deleted.
-    pub deleted: u64,
-    /// Whether every op up to the checkpoint is now deleted (but those
+    /// How many ops it compacted.
+    pub compacted: u64,
+    /// Whether every op up to the checkpoint is now compacted (but those
     /// kept): the next call has nothing to do until a higher checkpoint.
     pub done: bool,
 }
@@ -157,7 +157,7 @@ impl Store {
         let from = previous.as_ref().map_or(1, |c| c.done_upto.saturating_add(1)).max(1);
         let unchanged = previous.as_ref().is_some_and(|c| c.checkpoint == checkpoint);
         if from > checkpoint && unchanged {
-            return Ok(CompactStep { deleted: 0, done: true });
+            return Ok(CompactStep { compacted: 0, done: true });
         }
         let in_memory = self.with_index(p, |index| {
             index
@@ -203,7 +203,7 @@ impl Store {
                 for (key, stone) in &doomed {
                     ops.insert(key, stone.as_slice()).map_err(self.ctx(what))?;
                 }
-                step.deleted = doomed.len() as u64;
+                step.compacted = doomed.len() as u64;
                 step.done = done_upto == checkpoint;
                 let record = Compaction { checkpoint, done_upto, certificate: certificate.to_vec() };
                 let mut table = txn.open_table(COMPACTED).map_err(self.ctx(what))?;
