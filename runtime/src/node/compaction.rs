@@ -12,7 +12,12 @@
 //! ([`Ledger::ops_kept_by_compaction`](crate::ledger::Ledger::ops_kept_by_compaction)).
 //! No participant alone, nor a majority, can make another node compact:
 //! a certificate needs every participant's signature, and a node compacts
-//! only with its own operator's consent.
+//! only with its own operator's consent. Nor can a majority compact away
+//! what a partner it suspended needs to come back: a node compacts behind
+//! a checkpoint only once every partner not removed, suspended ones
+//! included, has attested it, which a suspended partner's node does once
+//! it has caught up; until the partners remove it, it holds compaction
+//! back.
 //!
 //! It does not own the checkpoints (the ledger), the attestations
 //! (`node/crossing.rs`) or the records (`store/compact.rs`).
@@ -20,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cert::{CheckpointStatement, Statement};
-use crate::ledger::crossing;
+use crate::ledger::{Executor, Ledger, crossing};
 use crate::op::{MemberId, PartnershipId};
 use crate::store::{Compaction, StoreError};
 
@@ -89,6 +94,17 @@ impl NodeCore {
                     continue;
                 }
             };
+            let digest = Statement::Checkpoint(checkpoint).digest(partnership);
+            let absent: Vec<MemberId> = checkpoint_attesters(ledger, &checkpoint)
+                .into_iter()
+                .filter(|m| ledger.attestation(&digest, m).is_none())
+                .collect();
+            if !absent.is_empty() {
+                // A partner the certificate does without (suspended) may
+                // still come back for these ops.
+                tracing::debug!(partnership = %partnership.short(), height = checkpoint.height, waiting = absent.len(), "compaction waits for every partner not removed");
+                continue;
+            }
             let keep = ledger.ops_kept_by_compaction();
             let step = self.store().compact_below(
                 partnership,
@@ -109,12 +125,32 @@ impl NodeCore {
     }
 }
 
+/// Who attests `checkpoint` of `ledger`'s partnership: the participant set
+/// it was taken under (what its certificate needs) and every partner not
+/// removed in the final state, a suspended one included (what compaction
+/// waits for), ascending.
+pub(crate) fn checkpoint_attesters<E: Executor>(
+    ledger: &Ledger<E>,
+    checkpoint: &CheckpointStatement,
+) -> Vec<MemberId> {
+    let state = ledger.final_state();
+    let mut attesters = crossing::trusted_set(state, &ledger.charter().participants, checkpoint.generation)
+        .map(|set| set.members)
+        .unwrap_or_default();
+    attesters.extend(state.participants().into_iter().filter(|(_, r)| r.is_active()).map(|(m, _)| m));
+    attesters.sort();
+    attesters.dedup();
+    attesters
+}
+
 /// One checkpoint a partnership took, as this node sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckpointView {
     /// The checkpoint.
     pub statement: CheckpointStatement,
-    /// The participants who must attest it (its set), ascending.
+    /// The participants who attest it, ascending: its set (whom its
+    /// certificate needs) and every partner not removed, suspended ones
+    /// included (whom compaction waits for).
     pub attesters: Vec<MemberId>,
     /// Those of them whose attestation this node's graph holds.
     pub attested: Vec<MemberId>,
@@ -139,14 +175,10 @@ impl NodeCore {
     /// The checkpoints of `partnership` and this node's compaction of it.
     pub fn checkpoints(&self, partnership: &PartnershipId) -> Result<CheckpointsView, NodeError> {
         let ledger = self.ledger_or_err(partnership)?;
-        let state = ledger.final_state();
-        let founders = &ledger.charter().participants;
         let checkpoints = ledger
             .checkpoints()
             .map(|checkpoint| {
-                let attesters = crossing::trusted_set(state, founders, checkpoint.generation)
-                    .map(|set| set.members)
-                    .unwrap_or_default();
+                let attesters = checkpoint_attesters(ledger, checkpoint);
                 let digest = Statement::Checkpoint(*checkpoint).digest(partnership);
                 let attested =
                     attesters.iter().filter(|m| ledger.attestation(&digest, m).is_some()).copied().collect();

@@ -199,8 +199,12 @@ impl NodeCore {
         let mut checkpoints_upto = checkpoints_from;
         for checkpoint in ledger.checkpoints().filter(|c| c.height > checkpoints_from) {
             checkpoints_upto = checkpoints_upto.max(checkpoint.height);
-            let Some(set) = crossing::trusted_set(state, founders, checkpoint.generation) else { continue };
-            want(&Statement::Checkpoint(*checkpoint), &set.members);
+            // Its set, and every partner not removed (a suspended one
+            // too): compaction waits for all of them (`node/compaction.rs`).
+            want(
+                &Statement::Checkpoint(*checkpoint),
+                &super::compaction::checkpoint_attesters(ledger, checkpoint),
+            );
         }
         self.crossings.checkpoints_upto.insert(*partnership, checkpoints_upto);
         self.crossings.spawns_upto.insert(*partnership, spawned_upto);

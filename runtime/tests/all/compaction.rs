@@ -70,13 +70,23 @@ fn open(dir: &tempfile::TempDir, seed: u8, wasm: &[u8], compact: bool) -> NodeCo
 
 impl Two {
     fn new(compacts: [bool; 2], bob_attests: BobAttests) -> Two {
+        Two::with_absent(compacts, bob_attests, None)
+    }
+
+    /// [`Two::new`], with a third participant (seed 3) whose node never
+    /// runs, suspended by the other two after `suspend_after_ms`.
+    fn with_absent(compacts: [bool; 2], bob_attests: BobAttests, suspend_after_ms: Option<u64>) -> Two {
         let wasm = module_wasm("guestbook").unwrap_or_else(|e| panic!("{e}"));
         let dirs = [tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir")];
         let mut alice = open(&dirs[0], 1, &wasm, compacts[0]);
         let mut bob = open(&dirs[1], 2, &wasm, compacts[1]);
-        let members = vec![MemberKey::from_seed(1).member_id(), MemberKey::from_seed(2).member_id()];
-        let p =
-            alice.create_partnership(charter(members, CodeHash::of(&wasm), EVERY), 1_000).expect("create");
+        let seeds: &[u8] = if suspend_after_ms.is_some() { &[1, 2, 3] } else { &[1, 2] };
+        let members = seeds.iter().map(|s| MemberKey::from_seed(*s).member_id()).collect();
+        let mut charter = charter(members, CodeHash::of(&wasm), EVERY);
+        if let Some(ms) = suspend_after_ms {
+            charter.params.suspend_after_ms = ms;
+        }
+        let p = alice.create_partnership(charter, 1_000).expect("create");
         let genesis = alice.take_outbox().pop().expect("genesis").1;
         bob.join(genesis).expect("join");
         Two { dirs, wasm, alice, bob, p, now: 2_000, calls: 0, compacts, bob_attests }
@@ -105,6 +115,7 @@ impl Two {
                 let bob_attests = self.bob_attests == BobAttests::Honestly;
                 for (core, attests) in [(&mut self.alice, true), (&mut self.bob, bob_attests)] {
                     core.tick(self.now).expect("tick");
+                    core.tend_absences(self.now).expect("absences");
                     if attests {
                         core.tend_crossings(self.now).expect("crossings");
                     }
@@ -333,6 +344,30 @@ fn a_partner_that_withholds_or_falsifies_its_attestation_stops_compaction() {
         two.alice.ledger(&p).expect("ledger").final_root(),
         two.bob.ledger(&p).expect("ledger").final_root()
     );
+}
+
+/// A majority that suspended a partner cannot compact away the history
+/// that partner needs to come back: the certificate does without the
+/// suspended partner, compaction does not.
+#[test]
+fn a_suspended_partner_holds_compaction_back() {
+    let mut two = Two::with_absent([true, true], BobAttests::Honestly, Some(5_000));
+    let p = two.p;
+    two.rounds(450);
+    let carol = MemberKey::from_seed(3).member_id();
+    let ledger = two.alice.ledger(&p).expect("ledger");
+    assert!(
+        ledger.final_height() > 2 * EVERY,
+        "the two finalise without carol once she is suspended: final height {}",
+        ledger.final_height()
+    );
+    let view = two.alice.checkpoints(&p).expect("view");
+    let certified: Vec<_> = view.checkpoints.iter().filter(|c| c.certificate.is_some()).collect();
+    assert!(!certified.is_empty(), "checkpoints under the set without carol are certified: {view:?}");
+    assert!(certified.iter().all(|c| c.statement.generation > 0 && c.attesters.contains(&carol)));
+    for core in [&two.alice, &two.bob] {
+        assert_eq!(core.store().compaction(&p).expect("read"), None, "a node compacted what carol needs");
+    }
 }
 
 #[test]

@@ -162,6 +162,19 @@ async fn create_call_query_show_list() {
     assert_eq!(status, 200);
     assert_eq!(node["member"], json!(api.member));
     assert_eq!(node["partnerships"], json!(1));
+
+    // Checkpoints: none taken yet (every 100,000 heights by default), this
+    // node keeps history; a bad or unknown id is refused clearly.
+    let (status, checkpoints) = api.get(&format!("/v1/partnerships/{id}/checkpoints")).await;
+    assert_eq!(status, 200, "{checkpoints}");
+    assert_eq!(
+        checkpoints,
+        json!({"checkpoint_every": 100_000, "checkpoints": [], "compact_history": false, "compacted": null})
+    );
+    let (status, bad) = api.get("/v1/partnerships/xyz/checkpoints").await;
+    assert_eq!((status, bad["code"].clone()), (400, json!("bad_partnership_id")));
+    let (status, unknown) = api.get(&format!("/v1/partnerships/{}/checkpoints", "ab".repeat(32))).await;
+    assert_eq!((status, unknown["code"].clone()), (404, json!("unknown_partnership")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

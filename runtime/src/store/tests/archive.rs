@@ -58,7 +58,7 @@ fn answers(store: &Store, p: &PartnershipId, ops: &[(u64, SignedOp)]) -> Answers
 /// A partnership of three authors: several ops per height, an equivocation
 /// at one height (below every horizon used), one straddling height 20 and
 /// one above it.
-fn history() -> (PartnershipId, Vec<(u64, SignedOp)>) {
+pub(super) fn history() -> (PartnershipId, Vec<(u64, SignedOp)>) {
     let (alice, bob, carol) = (MemberKey::from_seed(1), MemberKey::from_seed(2), MemberKey::from_seed(3));
     let g = genesis(&alice);
     let p = g.partnership();

@@ -5,6 +5,7 @@
 
 mod api;
 mod archive;
+mod compact;
 mod corruption;
 mod crash;
 mod model;
