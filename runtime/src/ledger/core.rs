@@ -811,8 +811,13 @@ impl<E: Executor> Ledger<E> {
         let seq = chain.map_or(0, |c| c.max_seq()) + 1;
         let own_previous = chain.and_then(|c| c.latest());
         let max_parents = self.config.limits.max_parents.max(1);
-        let mut heads: Vec<(u64, OpId)> =
-            self.dag.heads().iter().filter_map(|id| self.dag.get(id).map(|n| (n.height, *id))).collect();
+        let mut heads = match payload {
+            Payload::Ack => self.ack_targets(&author),
+            _ => None,
+        }
+        .unwrap_or_else(|| {
+            self.dag.heads().iter().filter_map(|id| self.dag.held(id).map(|n| (n.height, *id))).collect()
+        });
         // Highest heads first: they carry the most of the past.
         heads.sort_unstable_by(|a, b| b.cmp(a));
         let mut parents: BTreeSet<OpId> = own_previous.into_iter().collect();
@@ -833,6 +838,28 @@ impl<E: Executor> Ledger<E> {
             payload,
         }
         .sign(key)
+    }
+
+    /// What an ack by `author` names besides its own previous op: the
+    /// payload-bearing ops of the tail it has not built on, when they are
+    /// few (`None`: name every head instead). Acks are never acked, so
+    /// naming the other partners' acks, which are most of the heads when
+    /// every partner acks each window, only made every ack O(partners)
+    /// bytes; finality needs an ack to have the payloads in its past, and
+    /// nothing else (`finality.rs`, rule 2). Many unseen payloads (a
+    /// catch-up, a burst) are covered by the heads in fewer parents.
+    fn ack_targets(&self, author: &MemberId) -> Option<Vec<(u64, OpId)>> {
+        const MAX_ACK_TARGETS: usize = 8;
+        let mut targets = Vec::new();
+        for (key, entry) in &self.tail {
+            if entry.op.op().payload.is_payload_bearing() && !entry.seen_by.contains(author) {
+                if targets.len() == MAX_ACK_TARGETS {
+                    return None;
+                }
+                targets.push((key.height, key.id));
+            }
+        }
+        (!targets.is_empty()).then_some(targets)
     }
 
     /// Inserts a fresh op: one submitted by a client or gossiped by a peer.
