@@ -803,8 +803,9 @@ impl<E: Executor> Ledger<E> {
         self.last_payload_insert.iter().any(|(author, &at)| author != member && at > mine)
     }
 
-    /// Builds and signs `key`'s next op on the current heads (it is not
-    /// inserted: call [`Ledger::insert`] with it).
+    /// Builds and signs `key`'s next op on the current heads, or, for an
+    /// ack, on the few payload ops it acks (it is not inserted: call
+    /// [`Ledger::insert`] with it).
     pub fn create_op(&self, key: &MemberKey, payload: Payload, now_ms: u64) -> SignedOp {
         let author = key.member_id();
         let chain = self.dag.chain(&author);
