@@ -641,6 +641,12 @@ impl<E: Executor> Ledger<E> {
         std::mem::take(&mut self.meta_unsaved).then_some(self.meta.as_slice())
     }
 
+    /// Whether the graph summary and checkpoints are saved as they are
+    /// (nothing for [`Ledger::save_final`] to write of them).
+    pub(crate) fn meta_saved(&self) -> bool {
+        !self.meta_unsaved && !self.summary_unsaved
+    }
+
     /// The metadata saved with the final snapshot, encoded (empty if none).
     pub(crate) fn meta_bytes(&self) -> &[u8] {
         &self.meta
