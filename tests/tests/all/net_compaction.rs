@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use polypact::cert::{self, Certificate, Statement};
 use polypact::ledger::FinalInMemory;
-use polypact::net::Keypair;
+use polypact::net::{Keypair, Network, SyncRequest, SyncResponse, sync};
 use polypact::node::{NodeConfig, WaitFor};
-use polypact::op::Params;
+use polypact::op::{MemberKey, Params};
 use polypact_tests::*;
 
 const EVERY: u64 = 256;
@@ -50,6 +50,7 @@ async fn a_node_compacts_behind_a_checkpoint_both_partners_attested_over_the_net
 
     // Calls from both partners until a few checkpoints have passed.
     let mut last = None;
+    let mut first = None;
     for i in 0..600 {
         let node = if i % 2 == 0 { &alice } else { &bob };
         let wait = if i % 50 == 49 { WaitFor::Final } else { WaitFor::Accepted };
@@ -59,6 +60,7 @@ async fn a_node_compacts_behind_a_checkpoint_both_partners_attested_over_the_net
             .await
             .expect("call");
         last = Some(receipt.op);
+        first = first.or(Some(receipt.op));
     }
     let info = wait_converged(&[&alice, &bob], p, &[last.expect("a call")]).await;
     assert!(info.final_height > EVERY + 64, "final height {}", info.final_height);
@@ -85,6 +87,43 @@ async fn a_node_compacts_behind_a_checkpoint_both_partners_attested_over_the_net
     let bobs = bob.node.checkpoints(p).await.expect("view");
     assert!(bobs.compacted.is_none(), "bob keeps history");
     assert!(bobs.checkpoints.iter().any(|c| c.statement == checkpoint && c.certificate.is_some()));
+
+    // A partner's peer asking Alice's node for ops by id gets those she
+    // still holds, and nothing of a compacted one, without an error; an
+    // author's range is served without the compacted ops.
+    let (peer, mut peer_events) =
+        Network::spawn(test_net_config(Keypair::generate_ed25519(), vec![alice.addr.clone()]))
+            .expect("starts");
+    let drain = tokio::spawn(async move { while peer_events.recv().await.is_some() {} });
+    let hello = sync::hello(&MemberKey::from_seed(2), p, &peer.local_peer_id());
+    let welcome = wait_for("alice's node to welcome bob's member", || async {
+        match peer.request(alice.peer(), hello.clone()).await {
+            Ok(SyncResponse::Welcome) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    welcome.await;
+    let (compacted, live) = (first.expect("a call"), last.expect("a call"));
+    let request = SyncRequest::OpsById { partnership: p, ids: vec![compacted, live] };
+    match peer.request(alice.peer(), request).await.expect("answer") {
+        SyncResponse::Ops { ops, .. } => {
+            let ids: Vec<_> = ops
+                .iter()
+                .map(|bytes| {
+                    polypact::op::decode_signed_op(bytes, &polypact::op::Limits::default()).expect("op").id()
+                })
+                .collect();
+            assert_eq!(ids, vec![live], "only the op alice's node still holds");
+        }
+        other => panic!("asking for a compacted op answered {other:?}"),
+    }
+    let ranges = vec![sync::SeqRange { partnership: p, author: alice.member, from_seq: 1, limit: 10 }];
+    match peer.request(alice.peer(), SyncRequest::Ops { ranges }).await.expect("answer") {
+        SyncResponse::Page { done: 1, .. } => {}
+        other => panic!("asking for a compacted range answered {other:?}"),
+    }
+    peer.shutdown().await.expect("shuts down");
+    drain.abort();
 
     // Alice comes back from her compacted store and goes on with Bob.
     alice.stop().await;

@@ -23,6 +23,7 @@ use crate::net::{PeerId, SyncRequest, SyncResponder, SyncResponse, sync};
 use crate::node::core::NodeCore;
 use crate::op::{MemberId, PartnershipId, SignedOp};
 use crate::seal;
+use crate::store::StoreError;
 
 /// How many screened announcements a node remembers.
 const SCREENED_REMEMBERED: usize = 4096;
@@ -317,7 +318,9 @@ fn answer(core: &NodeCore, authorised: &Authorised, peer: &PeerId, request: &Syn
                 match store.get_op(partnership, id) {
                     Ok(Some((_, op))) if servable(partnership, up_to, &op) => found.push(op.encode()),
                     Ok(Some(_)) => {}
-                    Ok(None) => {}
+                    // Unknown here, or compacted behind a certified
+                    // checkpoint: what is not stored is not served.
+                    Ok(None) | Err(StoreError::Compacted { .. }) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "store read failed while serving sync");
                         return SyncResponse::Unknown;
