@@ -341,6 +341,51 @@ pub async fn show(target: &Target, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `polypact partnership checkpoints`.
+pub async fn checkpoints(target: &Target, id: &str, json: bool) -> Result<()> {
+    let client = Client::connect(target)?;
+    let id = client.partnership_id(id).await?;
+    let view = client.get(&format!("/v1/partnerships/{id}/checkpoints")).await?;
+    if json {
+        print_json(&view);
+        return Ok(());
+    }
+    match view["checkpoint_every"].as_u64() {
+        Some(0) | None => {
+            outln!("this partnership takes no checkpoints (its charter's checkpoint_every is 0)")
+        }
+        Some(every) => outln!("a checkpoint every {every} heights"),
+    }
+    let checkpoints = view["checkpoints"].as_array().cloned().unwrap_or_default();
+    if checkpoints.is_empty() {
+        outln!("none taken yet");
+    }
+    for c in &checkpoints {
+        let count = |field: &str| c[field].as_array().map_or(0, Vec::len);
+        let root = c["state_root"].as_str().unwrap_or("?");
+        outln!(
+            "height {:>9}  state root {}…  attested by {} of {}  {}",
+            c["height"],
+            &root[..root.len().min(16)],
+            count("attested"),
+            count("attesters"),
+            if c["certificate"].is_string() { "certified" } else { "waiting for attestations" }
+        );
+    }
+    match (&view["compacted"], view["compact_history"].as_bool()) {
+        (serde_json::Value::Object(c), _) => outln!(
+            "this node compacted its history up to height {} behind the certified checkpoint at {}",
+            c["done_upto"],
+            c["checkpoint"]
+        ),
+        (_, Some(true)) => {
+            outln!("this node compacts history behind certified checkpoints; nothing compacted yet")
+        }
+        _ => outln!("this node keeps every op (set [node] compact_history = true to compact)"),
+    }
+    Ok(())
+}
+
 /// `polypact partnership list`.
 pub async fn list(target: &Target, json: bool) -> Result<()> {
     let client = Client::connect(target)?;

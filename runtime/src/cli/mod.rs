@@ -382,6 +382,16 @@ enum PartnershipCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Shows a partnership's checkpoints (the root of its final state every
+    /// `checkpoint_every` heights, who attested each, whether it is
+    /// certified) and how far this node compacted its history.
+    Checkpoints {
+        /// Partnership id, a unique prefix of 8 or more hex digits, or an alias.
+        id: String,
+        /// Print JSON (with each certificate, hex).
+        #[arg(long)]
+        json: bool,
+    },
     /// Lists the node's partnerships.
     List {
         /// Print JSON.
@@ -633,6 +643,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 PartnershipCmd::Genesis { id, json } => commands::genesis(&target, &id, json).await,
                 PartnershipCmd::Show { id, json } => commands::show(&target, &id, json).await,
+                PartnershipCmd::Checkpoints { id, json } => commands::checkpoints(&target, &id, json).await,
                 PartnershipCmd::List { json } => commands::list(&target, json).await,
                 PartnershipCmd::Alias { id, name } => commands::alias(&target, &id, &name).await,
                 PartnershipCmd::Unalias { name } => commands::unalias(&target, &name),

@@ -101,6 +101,16 @@ fn a_partnership_from_create_to_events() {
     assert_eq!(show["modules"][0]["name"], "guestbook");
     let human = home.ok(&["partnership", "show", &id[..8]]);
     assert!(human.contains("final root") && human.contains("guestbook"), "{human}");
+    let checkpoints = json(&home.ok(&["partnership", "checkpoints", &id, "--json"]));
+    assert_eq!(checkpoints["checkpoint_every"], 100_000);
+    assert_eq!(checkpoints["compacted"], serde_json::Value::Null);
+    let human = home.ok(&["partnership", "checkpoints", &id[..8]]);
+    assert!(
+        human.contains("every 100000 heights")
+            && human.contains("none taken yet")
+            && human.contains("keeps every op"),
+        "{human}"
+    );
 
     let info = json(&home.ok(&["info", "--json"]));
     assert_eq!(info["member"], home.member.as_str());
