@@ -1,6 +1,7 @@
-//! This node's compaction of its store: dropping the content of a partnership's stored
-//! final ops behind the latest checkpoint every participant attested, when
-//! the operator turned it on (`[node] compact_history`, off by default).
+//! This node's compaction of its store: dropping the content of a
+//! partnership's stored final ops behind the latest checkpoint every
+//! participant attested, when the operator turned it on
+//! (`[node] compact_history`, off by default).
 //!
 //! Every participant's node attests each checkpoint the ledger takes (the
 //! root of the final state at a multiple of the charter's

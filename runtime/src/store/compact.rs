@@ -1,5 +1,5 @@
-//! Compaction: dropping the content of a partnership's old final ops behind a certified
-//! checkpoint.
+//! Compaction: dropping the content of a partnership's old final ops
+//! behind a certified checkpoint.
 //!
 //! A partnership's participants attest the root of its final state at
 //! checkpoint heights (`cert::Statement::Checkpoint`). Once a node holds
