@@ -108,6 +108,7 @@ impl Store {
         })
     }
 
+    /// [`Store::compaction`] within `txn`.
     pub(super) fn compaction_in(
         &self,
         txn: &ReadTransaction,
@@ -125,10 +126,10 @@ impl Store {
     /// `1..=checkpoint` that are archived (not indexed in memory) and not
     /// in `keep` (each record becomes its header's tombstone), in one
     /// durable commit that also records `certificate` and how far
-    /// compaction got. Call it only with a checkpoint whose certificate verifies and
-    /// that is at or below the archive horizon; refused, with nothing
-    /// changed, for a checkpoint above the horizon or below one already
-    /// recorded ([`StoreError::CompactionRefused`]).
+    /// compaction got. Call it only with a checkpoint whose certificate
+    /// verifies and that is at or below the archive horizon; refused, with
+    /// nothing changed, for a checkpoint above the horizon or below one
+    /// already recorded ([`StoreError::CompactionRefused`]).
     pub fn compact_below(
         &self,
         p: &PartnershipId,
