@@ -42,7 +42,9 @@ pub fn charter(participants: &[MemberId]) -> Charter {
             config: "{}".into(),
             permissions: vec![SystemPermission::AddParticipant, SystemPermission::RemoveParticipant],
         }],
-        params: Params::default(),
+        // Checkpoints as often as the runtime allows, so longer tests take
+        // some and compare them.
+        params: Params { checkpoint_every: polypact::op::MIN_CHECKPOINT_EVERY, ..Params::default() },
         parent: None,
     }
 }
