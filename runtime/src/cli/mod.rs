@@ -71,6 +71,7 @@ macro_rules! errout {
 }
 
 mod aliases;
+mod certificate;
 mod charter;
 mod client;
 mod commands;
@@ -244,6 +245,11 @@ enum Cmd {
         #[command(subcommand)]
         command: CharterCmd,
     },
+    /// Certificates: check one offline against its partnership's id.
+    Certificate {
+        #[command(subcommand)]
+        command: CertificateCmd,
+    },
     /// Module tooling: new, build, hash; publish code in a partnership and
     /// propose installing or upgrading it.
     Module {
@@ -289,6 +295,24 @@ enum CharterCmd {
         /// A placeholder value, name=value (repeatable).
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertificateCmd {
+    /// Verifies a certificate without a node (a checkpoint's, from
+    /// `partnership checkpoints --json`, or a message's between
+    /// partnerships) and says what it proves: it carries the partnership's
+    /// genesis, so its id is all the trust it needs. Exits 0 if it is valid.
+    Verify {
+        /// The certificate, hex, or a file holding it.
+        certificate: String,
+        /// The partnership it must be about (64 hex digits).
+        #[arg(long, value_name = "ID")]
+        partnership: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -673,6 +697,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Events { id, final_only, count, json } => {
             runtime()?.block_on(commands::events(&target, &id, final_only, count, json))
         }
+        Cmd::Certificate { command } => match command {
+            CertificateCmd::Verify { certificate: input, partnership, json } => {
+                certificate::verify(&input, partnership.as_deref(), json)
+            }
+        },
         Cmd::Charter { command } => match command {
             CharterCmd::Check { charter, set } => charter::check(&target, &charter, &set),
         },

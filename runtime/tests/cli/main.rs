@@ -13,6 +13,7 @@
 
 mod absence;
 mod api;
+mod certificate;
 mod commands;
 mod edge;
 mod errors;
