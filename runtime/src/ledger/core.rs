@@ -642,9 +642,10 @@ impl<E: Executor> Ledger<E> {
     }
 
     /// Whether the graph summary and checkpoints are saved as they are
-    /// (nothing for [`Ledger::save_final`] to write of them).
+    /// (nothing for [`Ledger::save_final`] to write of them): a new summary
+    /// always renews the metadata too.
     pub(crate) fn meta_saved(&self) -> bool {
-        !self.meta_unsaved && !self.summary_unsaved
+        !self.meta_unsaved
     }
 
     /// The metadata saved with the final snapshot, encoded (empty if none).

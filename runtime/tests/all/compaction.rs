@@ -11,30 +11,19 @@
 use polypact::cert::{self, Certificate, CheckpointStatement, Statement};
 use polypact::ledger::FinalInMemory;
 use polypact::node::{self, NodeBuilder, NodeConfig, NodeCore, NodeError};
-use polypact::op::{
-    Charter, CodeHash, MemberId, MemberKey, ModuleSpec, Params, PartnershipId, Payload, SignedOp, UnsignedOp,
-};
+use polypact::op::{Charter, CodeHash, MemberId, MemberKey, PartnershipId, Payload, SignedOp, UnsignedOp};
 use polypact::store::StoreError;
 use polypact::testing::module_wasm;
 use serde_json::json;
 
+use crate::support::guestbook_charter;
+
 const EVERY: u64 = 256;
 
 fn charter(participants: Vec<MemberId>, code: CodeHash, checkpoint_every: u64) -> Charter {
-    let mut participants = participants;
-    participants.sort();
-    Charter {
-        name: "compaction test".into(),
-        participants,
-        modules: vec![ModuleSpec {
-            name: "guestbook".into(),
-            code,
-            config: "{}".into(),
-            permissions: vec![],
-        }],
-        params: Params { checkpoint_every, ..Params::default() },
-        parent: None,
-    }
+    let mut charter = guestbook_charter(participants, code);
+    charter.params.checkpoint_every = checkpoint_every;
+    charter
 }
 
 /// Alice and Bob's nodes in one partnership; `compacts` says whose

@@ -7,28 +7,13 @@ use std::time::Duration;
 
 use polypact::ledger::FinalInMemory;
 use polypact::node::{self, NodeBuilder, NodeConfig, NodeError, OpEventKind, WaitFor};
-use polypact::op::{Charter, CodeHash, MemberKey, ModuleSpec, Params, PartnershipId, Payload};
+use polypact::op::{CodeHash, MemberKey, PartnershipId, Payload};
 use polypact::testing::module_wasm;
 use serde_json::json;
 
-const WAIT: Duration = Duration::from_secs(30);
+use crate::support::guestbook_charter;
 
-fn charter(participants: Vec<polypact::op::MemberId>, code: CodeHash) -> Charter {
-    let mut participants = participants;
-    participants.sort();
-    Charter {
-        name: "node test".into(),
-        participants,
-        modules: vec![ModuleSpec {
-            name: "guestbook".into(),
-            code,
-            config: "{}".into(),
-            permissions: vec![],
-        }],
-        params: Params::default(),
-        parent: None,
-    }
-}
+const WAIT: Duration = Duration::from_secs(30);
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
@@ -45,7 +30,8 @@ fn a_node_runs_calls_through_wasm_and_survives_a_restart() {
             NodeBuilder::new(NodeConfig::new(dir.path()), MemberKey::from_seed(7)).start().expect("start");
         let node = running.handle.clone();
         let code = node.add_code(wasm.clone()).await.expect("code");
-        let p = node.create_partnership(charter(vec![key.member_id()], code)).await.expect("create");
+        let p =
+            node.create_partnership(guestbook_charter(vec![key.member_id()], code)).await.expect("create");
         let mut events = node.subscribe();
 
         let receipt = node
@@ -99,9 +85,10 @@ fn a_node_runs_calls_through_wasm_and_survives_a_restart() {
         let bad_query = node.query(p, "guestbook", b"{not json".to_vec(), false).await.expect_err("refused");
         assert!(matches!(bad_query, NodeError::ModuleRejected { .. }), "{bad_query}");
         let outsider =
-            node.create_partnership(charter(vec![MemberKey::from_seed(8).member_id()], code)).await;
+            node.create_partnership(guestbook_charter(vec![MemberKey::from_seed(8).member_id()], code)).await;
         assert!(matches!(outsider, Err(NodeError::NotAParticipant(_))), "{outsider:?}");
-        let missing = node.create_partnership(charter(vec![key.member_id()], CodeHash::of(b"absent"))).await;
+        let missing =
+            node.create_partnership(guestbook_charter(vec![key.member_id()], CodeHash::of(b"absent"))).await;
         assert!(matches!(missing, Err(NodeError::MissingCode(_))), "{missing:?}");
         let garbage_code = node.add_code(b"not wasm".to_vec()).await;
         assert!(matches!(garbage_code, Err(NodeError::Code(_))), "{garbage_code:?}");
@@ -166,7 +153,7 @@ fn acks_go_out_at_once_after_a_quiet_window_and_once_per_window_under_load() {
     let mut bob = open(&dirs[1], 2);
     let code = CodeHash::of(&wasm);
     let p = alice
-        .create_partnership(charter(vec![alice_key.member_id(), bob_key.member_id()], code), 1_000)
+        .create_partnership(guestbook_charter(vec![alice_key.member_id(), bob_key.member_id()], code), 1_000)
         .expect("create");
     let genesis = alice.take_outbox().pop().expect("genesis").1;
     bob.join(genesis).expect("join");
@@ -247,7 +234,7 @@ fn acks_that_finalise_no_call_share_the_next_commit() {
     let mut carol = open(&dirs[2], 3);
     let code = CodeHash::of(&wasm);
     let p = alice
-        .create_partnership(charter(keys.iter().map(MemberKey::member_id).collect(), code), 1_000)
+        .create_partnership(guestbook_charter(keys.iter().map(MemberKey::member_id).collect(), code), 1_000)
         .expect("create");
     let genesis = alice.take_outbox().pop().expect("genesis").1;
     bob.join(genesis.clone()).expect("join");
@@ -342,7 +329,7 @@ fn published_code_that_is_no_module_does_not_stop_a_restart() {
     let mut core =
         NodeBuilder::new(NodeConfig::new(dir.path()), MemberKey::from_seed(1)).open().expect("open");
     let code = core.add_code(&wasm).expect("code");
-    let p = core.create_partnership(charter(vec![key.member_id()], code), 1_000).expect("create");
+    let p = core.create_partnership(guestbook_charter(vec![key.member_id()], code), 1_000).expect("create");
     let junk = polypact::testing::raw_module("", "");
     for (i, chunk) in polypact::op::CodeChunk::split(&junk).into_iter().enumerate() {
         core.author(&p, Payload::PublishCode(chunk), 2_000 + i as u64).expect("publish op accepted");
@@ -382,7 +369,7 @@ fn final_ops_leave_a_nodes_memory_and_a_restart_brings_back_only_the_recent_ones
     let mut bob = open(&dirs[1], 2);
     let code = CodeHash::of(&wasm);
     let p = alice
-        .create_partnership(charter(vec![alice_key.member_id(), bob_key.member_id()], code), 1_000)
+        .create_partnership(guestbook_charter(vec![alice_key.member_id(), bob_key.member_id()], code), 1_000)
         .expect("create");
     let genesis = alice.take_outbox().pop().expect("genesis").1;
     bob.join(genesis).expect("join");

@@ -49,6 +49,25 @@ pub fn charter(participants: &[MemberId]) -> Charter {
     }
 }
 
+/// A charter with `participants` and the guestbook `.wasm` of hash `code`,
+/// under the default parameters.
+pub fn guestbook_charter(participants: Vec<MemberId>, code: CodeHash) -> Charter {
+    let mut participants = participants;
+    participants.sort();
+    Charter {
+        name: "node test".into(),
+        participants,
+        modules: vec![ModuleSpec {
+            name: "guestbook".into(),
+            code,
+            config: "{}".into(),
+            permissions: vec![],
+        }],
+        params: Params::default(),
+        parent: None,
+    }
+}
+
 /// The genesis op of `charter`, authored by `key`.
 pub fn genesis(key: &MemberKey, charter: Charter) -> SignedOp {
     UnsignedOp {
