@@ -185,9 +185,8 @@ pub struct NodeSettings {
     /// 0.6 s per million ops here; see BENCHMARKS.md, Memory).
     pub store_check_on_open: bool,
     /// Whether the node compacts stored final ops (keeps only their
-    /// headers) behind each partnership's
-    /// latest checkpoint that every participant attested (off: they are
-    /// kept for audit).
+    /// headers) behind each partnership's latest checkpoint that every
+    /// participant attested (off: they are kept for audit).
     pub compact_history: bool,
 }
 

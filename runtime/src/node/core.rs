@@ -68,9 +68,8 @@ pub struct CoreConfig {
     /// Ledger limits (op size, pending buffer).
     pub ledger: LedgerConfig,
     /// Whether the node compacts stored final ops (keeps only their
-    /// headers) behind each partnership's
-    /// latest certified checkpoint (`node/compaction.rs`). Off by default:
-    /// the ops are kept for audit.
+    /// headers) behind each partnership's latest certified checkpoint
+    /// (`node/compaction.rs`). Off by default: the ops are kept for audit.
     pub compact_history: bool,
 }
 
