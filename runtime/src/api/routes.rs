@@ -105,6 +105,7 @@ async fn node_info(State(state): State<ApiState>) -> Result<Json<Value>, ApiErro
         "member": info.member.to_string(),
         "version": info.version,
         "partnerships": info.partnerships,
+        "partnerships_loaded": info.partnerships_loaded,
         "modules_compiling": info.modules_compiling,
         "peer_id": state.config.peer_id,
         "p2p_listen": state.p2p_listen().await,

@@ -1835,6 +1835,14 @@ impl<E: Executor> Ledger<E> {
         OpRun::new(&self.executor, state, &self.charter.params, ctx).external_query(module, msg)
     }
 
+    /// Whether nothing above the final height carries a payload: the ops
+    /// not final yet, if any, are structural (acks, attestations, rekeys),
+    /// which change no state and wait only for the partners to author
+    /// again (an idle partnership's last acks stay so until its next op).
+    pub fn tail_is_structural(&self) -> bool {
+        self.tail.iter().all(|(_, entry)| !entry.op.op().payload.is_payload_bearing())
+    }
+
     /// The participants finality is waiting for now: those counted (active
     /// and not suspended, or removed and owing their removal ack) that have
     /// not built on the first payload-bearing op that is not final and that

@@ -21,10 +21,11 @@ use crate::ledger::{
     StoreArchive,
 };
 use crate::op::{Charter, CodeHash, MemberId, MemberKey, OpId, PartnershipId, Payload, SignedOp, UnsignedOp};
-use crate::store::Store;
+use crate::store::{OpCursor, Store};
 
 use super::error::NodeError;
 use super::event::{NodeEvent, OpEventKind};
+use super::ledgers::{Ledgers, Roster};
 use super::service::{ParticipantStatus, ParticipantView, Waiting};
 
 /// A partnership's ledger as the node runs it.
@@ -93,7 +94,9 @@ pub struct NodeCore {
     key: MemberKey,
     member: MemberId,
     pub(crate) config: CoreConfig,
-    ledgers: BTreeMap<PartnershipId, NodeLedger>,
+    /// Every held partnership, its ledger loaded on first use
+    /// (`node/ledgers.rs`).
+    pub(crate) ledgers: Ledgers,
     /// When (node clock) the ack each partnership is owed falls due.
     ack_due_at: BTreeMap<PartnershipId, u64>,
     /// When (node clock) the member last acked in each partnership.
@@ -118,14 +121,21 @@ pub struct NodeCore {
     pub(crate) crossings: super::crossing::CrossingState,
     /// Partnerships whose stored ops changed since the network half last
     /// asked ([`NodeCore::take_touched`]): what it must look at again.
-    touched: BTreeSet<PartnershipId>,
+    pub(crate) touched: BTreeSet<PartnershipId>,
     /// Partnerships the absence rules must look at on the next tick: ops
     /// arrived, or finality waits for someone. An idle partnership is not
     /// in it, so a tick costs nothing per idle partnership.
     attention: BTreeSet<PartnershipId>,
     /// Partnerships whose final state may have advanced since their last
     /// snapshot.
-    unsnapshotted: BTreeSet<PartnershipId>,
+    pub(crate) unsnapshotted: BTreeSet<PartnershipId>,
+    /// Partnerships whose stored ops changed since they were last marked
+    /// resting, to look at on the snapshot tick (`node/resting.rs`).
+    pub(crate) rest_due: BTreeSet<PartnershipId>,
+    /// Whether a network half runs beside the core: it binds the member's
+    /// peer id and follows what changed, so a partnership rests only once
+    /// it has (`node/resting.rs`).
+    pub(crate) networked: bool,
     /// Compacting the store behind certified checkpoints
     /// (`node/compaction.rs`).
     pub(crate) compaction: super::compaction::CompactionState,
@@ -140,9 +150,10 @@ struct HeldAcks {
 
 impl NodeCore {
     /// Opens a node over `store`: hands every stored module code to the
-    /// executor's background compiler and rebuilds every stored
-    /// partnership's ledger (replaying only the ops above its final
-    /// snapshot).
+    /// executor's background compiler and rebuilds the ledger of every
+    /// stored partnership that is not resting (replaying only the ops
+    /// above its final snapshot); a resting one is loaded on first use
+    /// (`node/resting.rs`).
     ///
     /// Stored code includes whatever partners published, valid or not: code
     /// that is no usable module is remembered as such (an install of it
@@ -161,18 +172,26 @@ impl NodeCore {
             }
         }
         let store = Arc::new(store);
-        let mut ledgers = BTreeMap::new();
+        let mut ledgers = Ledgers::new(Arc::clone(&store), Arc::clone(&executor), config.ledger);
+        let mut loaded = Vec::new();
         for partnership in store.partnerships()? {
-            let mut ledger =
-                Ledger::open_with_archive(&store, &partnership, Arc::clone(&executor), config.ledger)
-                    .map_err(|e| NodeError::Open { partnership, message: e.to_string() })?;
-            keep_published_code(&store, &mut ledger)?;
-            ledgers.insert(partnership, ledger);
+            match super::resting::resting_standing(&store, &partnership)? {
+                Some(standing) => ledgers.insert_resting(partnership, standing),
+                None => {
+                    let ledger = ledgers
+                        .load(&partnership)
+                        .map_err(|message| NodeError::Open { partnership, message })?;
+                    ledgers.insert_loaded(partnership, ledger);
+                    loaded.push(partnership);
+                }
+            }
         }
         let member = key.member_id();
         let mut crossings = super::crossing::CrossingState::default();
-        crossings.dirty.extend(ledgers.keys().copied());
-        let ids: Vec<PartnershipId> = ledgers.keys().copied().collect();
+        crossings.dirty.extend(loaded.iter().copied());
+        // The network half follows and compares every partnership after a
+        // start, resting or not (from their rosters, without loading them).
+        let touched = ledgers.ids().collect();
         Ok(NodeCore {
             store,
             executor,
@@ -190,9 +209,11 @@ impl NodeCore {
             last_heard: BTreeMap::new(),
             waiting_since: BTreeMap::new(),
             crossings,
-            touched: ids.iter().copied().collect(),
-            attention: ids.iter().copied().collect(),
-            unsnapshotted: ids.into_iter().collect(),
+            touched,
+            attention: loaded.iter().copied().collect(),
+            unsnapshotted: loaded.iter().copied().collect(),
+            rest_due: loaded.into_iter().collect(),
+            networked: false,
             compaction: super::compaction::CompactionState::default(),
         })
     }
@@ -214,7 +235,53 @@ impl NodeCore {
 
     /// Every partnership this node holds, ascending.
     pub fn partnership_ids(&self) -> Vec<PartnershipId> {
-        self.ledgers.keys().copied().collect()
+        self.ledgers.ids().collect()
+    }
+
+    /// How many partnerships the node holds.
+    pub fn partnership_count(&self) -> usize {
+        self.ledgers.len()
+    }
+
+    /// Whether the node holds `partnership` (never loads its ledger).
+    pub fn holds(&self, partnership: &PartnershipId) -> bool {
+        self.ledgers.contains(partnership)
+    }
+
+    /// How many held partnerships have their ledger loaded (the others
+    /// rest until first used, `node/resting.rs`).
+    pub fn loaded_count(&self) -> usize {
+        self.ledgers.loaded_count()
+    }
+
+    /// Whether `partnership`'s ledger is loaded (never loads it).
+    pub fn is_loaded(&self, partnership: &PartnershipId) -> bool {
+        self.ledgers.loaded(partnership).is_some()
+    }
+
+    /// `partnership`'s ledger if it is loaded; never loads it.
+    pub fn loaded_ledger(&self, partnership: &PartnershipId) -> Option<&NodeLedger> {
+        self.ledgers.loaded(partnership)
+    }
+
+    /// `partnership` as the network half sees it (who takes part and is
+    /// awaited, who is bound where), from its ledger if loaded and from
+    /// its resting standing otherwise: never loads it.
+    pub fn roster(&self, partnership: &PartnershipId) -> Option<Roster<'_>> {
+        self.ledgers.roster(partnership)
+    }
+
+    /// `partnership`'s genesis op: from its ledger if loaded, otherwise
+    /// read from the store (never loads the ledger).
+    pub fn genesis(&self, partnership: &PartnershipId) -> Result<Option<SignedOp>, NodeError> {
+        if let Some(ledger) = self.ledgers.loaded(partnership) {
+            return Ok(Some(ledger.genesis().clone()));
+        }
+        if !self.holds(partnership) {
+            return Ok(None);
+        }
+        let mut page = self.store.ops_in_order(partnership, OpCursor::at_height(0), 1)?;
+        Ok(page.ops.pop().filter(|(height, _)| *height == 0).map(|(_, genesis)| genesis))
     }
 
     /// One partnership's ledger.
@@ -224,7 +291,13 @@ impl NodeCore {
 
     /// One partnership's ledger, or the error clients see.
     pub fn ledger_or_err(&self, partnership: &PartnershipId) -> Result<&NodeLedger, NodeError> {
-        self.ledgers.get(partnership).ok_or(NodeError::UnknownPartnership(*partnership))
+        if let Some(ledger) = self.ledgers.get(partnership) {
+            return Ok(ledger);
+        }
+        Err(match self.ledgers.load_error(partnership) {
+            Some(message) => NodeError::Open { partnership: *partnership, message: message.to_owned() },
+            None => NodeError::UnknownPartnership(*partnership),
+        })
     }
 
     /// Adds module code: checks it compiles as a polypact module, then stores
@@ -297,13 +370,14 @@ impl NodeCore {
         let mut ledger = Ledger::new(genesis.clone(), Arc::clone(&self.executor), self.config.ledger)
             .map_err(|e| NodeError::BadGenesis(e.to_string()))?;
         let partnership = ledger.partnership();
-        if self.ledgers.contains_key(&partnership) {
+        if self.ledgers.contains(&partnership) {
             return Ok(partnership);
         }
         ledger.set_archive(Arc::new(StoreArchive::new(Arc::clone(&self.store), partnership)));
         self.store.append_ops(&partnership, &[(0, &genesis)])?;
-        self.ledgers.insert(partnership, ledger);
+        self.ledgers.insert_loaded(partnership, ledger);
         self.touched.insert(partnership);
+        self.rest_due.insert(partnership);
         self.attention.insert(partnership);
         self.unsnapshotted.insert(partnership);
         Ok(partnership)
@@ -317,7 +391,7 @@ impl NodeCore {
         payload: Payload,
         now_ms: u64,
     ) -> Result<SignedOp, NodeError> {
-        let ledger = self.ledgers.get(partnership).ok_or(NodeError::UnknownPartnership(*partnership))?;
+        let ledger = self.ledger_or_err(partnership)?;
         if let Some(reason) = ledger.halted() {
             return Err(NodeError::Halted { partnership: *partnership, reason: reason.to_owned() });
         }
@@ -450,7 +524,7 @@ impl NodeCore {
         origin: Origin,
         now_ms: u64,
     ) -> Result<BatchResults, NodeError> {
-        if let Some((unknown, _)) = batches.iter().find(|(p, _)| !self.ledgers.contains_key(p)) {
+        if let Some((unknown, _)) = batches.iter().find(|(p, _)| !self.ledgers.contains(p)) {
             return Err(NodeError::UnknownPartnership(*unknown));
         }
         let mut results = Vec::with_capacity(batches.len());
@@ -563,6 +637,14 @@ impl NodeCore {
             }
         }
         Ok((results, Some((batch, ack))))
+    }
+
+    /// Whether the member owes `partnership` an ack, has one scheduled, or
+    /// holds others' acks there not yet committed.
+    pub(crate) fn owes_or_holds_acks(&self, partnership: &PartnershipId) -> bool {
+        self.held.contains_key(partnership)
+            || self.ack_due_at.contains_key(partnership)
+            || self.ledgers.loaded(partnership).is_some_and(|l| owes_ack(l, &self.member))
     }
 
     /// Notes that the member acked in `partnership` at `now_ms`: nothing is
@@ -767,6 +849,7 @@ impl NodeCore {
             return Ok(());
         }
         self.touched.extend(refs.iter().map(|(p, _)| *p));
+        self.rest_due.extend(refs.iter().map(|(p, _)| *p));
         let slices: Vec<(PartnershipId, &[(u64, &SignedOp)])> =
             refs.iter().map(|(p, ops)| (*p, ops.as_slice())).collect();
         self.store.append_ops_of_many(&slices).map_err(|e| {
@@ -847,7 +930,8 @@ impl NodeCore {
                 }
             }
         }
-        self.compact_history()
+        self.compact_history()?;
+        self.mark_quiet_partnerships()
     }
 
     /// Takes the partnerships whose stored ops changed (or that were

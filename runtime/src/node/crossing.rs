@@ -95,6 +95,14 @@ impl NodeCore {
         Ok(authored)
     }
 
+    /// Whether [`NodeCore::tend_crossings`] still has work in `partnership`:
+    /// its final state moved since the last look, or a delivery from or
+    /// to it waits.
+    pub(crate) fn crossing_work_in(&self, partnership: &PartnershipId) -> bool {
+        self.crossings.dirty.contains(partnership)
+            || self.crossings.relay.keys().any(|(from, to)| from == partnership || to == partnership)
+    }
+
     /// Whether [`NodeCore::tend_crossings`] has work that should not wait
     /// for the next tick: a final state moved.
     pub fn crossings_due(&self) -> bool {
@@ -110,8 +118,8 @@ impl NodeCore {
         if self.crossings.founded.is_empty() {
             // After a start: what is already held was founded before.
             for id in self.partnership_ids() {
-                if let Some(link) = self.ledger(&id).and_then(|l| l.charter().parent.clone()) {
-                    self.crossings.founded.insert((link.partnership, link.seq));
+                if let Some(parent) = self.roster(&id).and_then(|r| r.parent()) {
+                    self.crossings.founded.insert(parent);
                 }
             }
         }
@@ -224,7 +232,7 @@ impl NodeCore {
         for from in senders.iter().copied() {
             let Some(ledger) = self.ledger(&from) else { continue };
             for (to, _) in crossing::outbox_heads(ledger.final_state()) {
-                if self.ledger(&to).is_some() {
+                if self.holds(&to) {
                     pairs.push((from, to));
                 }
             }

@@ -16,6 +16,8 @@
 //!   between partnerships this node is in.
 //! - `compaction`: deleting stored final ops behind certified checkpoints,
 //!   when the operator turned it on.
+//! - [`ledgers`]: the partnerships held, each ledger loaded on first use;
+//!   `resting`: when an idle partnership may be left unloaded at start.
 //! - [`error`]: what clients are told.
 
 mod absence;
@@ -26,7 +28,9 @@ pub mod core;
 pub mod crossing;
 pub mod error;
 pub mod event;
+pub mod ledgers;
 pub mod network;
+mod resting;
 pub mod service;
 
 pub use self::core::{CoreConfig, NodeCore, NodeLedger, Origin};
@@ -35,6 +39,7 @@ pub use clock::now_ms;
 pub use compaction::{COMPACT_OPS_PER_STEP, CheckpointView, CheckpointsView};
 pub use error::NodeError;
 pub use event::{NodeEvent, OpEventKind, outcome_json};
+pub use ledgers::{Roster, Standing, StandingParticipant};
 pub use network::{Invitation, KeysHeld, NetworkHalf, NetworkStats, SyncConfig};
 pub use service::{
     CallReceipt, NodeConfig, NodeHandle, NodeInfo, ParticipantStatus, ParticipantView, PartnershipInfo,

@@ -231,6 +231,9 @@ pub struct NodeInfo {
     pub version: &'static str,
     /// Partnerships held.
     pub partnerships: usize,
+    /// Held partnerships whose ledger is loaded; the others rest until
+    /// first used.
+    pub partnerships_loaded: usize,
     /// Published modules still compiling in the background.
     pub modules_compiling: usize,
 }
@@ -317,7 +320,8 @@ pub struct RunningNode {
     pub network: Option<NetHandle>,
 }
 
-pub(super) fn spawn_task(core: NodeCore, config: &NodeConfig, net: Option<NetworkHalf>) -> RunningNode {
+pub(super) fn spawn_task(mut core: NodeCore, config: &NodeConfig, net: Option<NetworkHalf>) -> RunningNode {
+    core.networked = net.is_some();
     let (commands, receiver) = mpsc::channel(config.command_queue.max(1));
     let (events, _) = broadcast::channel(config.event_buffer.max(16));
     let handle = NodeHandle { commands, events: events.clone(), member: core.member() };
@@ -412,6 +416,9 @@ impl NodeTask {
                 if let Err(fatal) = half.flush(&mut self.core).await {
                     break Err(fatal);
                 }
+            } else {
+                // No network half follows what changed.
+                self.core.take_touched();
             }
             self.publish();
         };
@@ -472,7 +479,8 @@ impl NodeTask {
                 let _ = reply.send(Ok(NodeInfo {
                     member: self.core.member(),
                     version: env!("CARGO_PKG_VERSION"),
-                    partnerships: self.core.partnership_ids().len(),
+                    partnerships: self.core.partnership_count(),
+                    partnerships_loaded: self.core.loaded_count(),
                     modules_compiling: self.core.executor().compiling(),
                 }));
             }
@@ -516,13 +524,14 @@ impl NodeTask {
                     .partnership_ids()
                     .into_iter()
                     .filter_map(|id| {
-                        let ledger = self.core.ledger(&id)?;
+                        // Listed from the roster: a resting partnership stays unloaded.
+                        let roster = self.core.roster(&id)?;
                         Some(PartnershipSummary {
                             id,
-                            name: ledger.charter().name.clone(),
-                            final_height: ledger.final_height(),
-                            optimistic_height: ledger.optimistic_height(),
-                            participants: ledger.participants().iter().filter(|(_, r)| r.is_active()).count(),
+                            name: roster.name().to_owned(),
+                            final_height: roster.final_height(),
+                            optimistic_height: roster.optimistic_height(),
+                            participants: roster.participants().iter().filter(|(_, r)| r.is_active()).count(),
                         })
                     })
                     .collect();

@@ -147,7 +147,7 @@ impl Store {
         }
         match self.read_schema()? {
             Some(found) if found == SCHEMA_VERSION => Ok(self),
-            Some(found @ (1..=5)) => {
+            Some(found @ (1..=6)) => {
                 self.upgrade_from(found)?;
                 Ok(self)
             }
@@ -182,13 +182,15 @@ impl Store {
         }
     }
 
-    /// Schema 1 to 5 → 6, in one durable commit. Steps 1 to 4 each
+    /// Schema 1 to 6 → 7, in one durable commit. Steps 1 to 4 each
     /// dropped a table whose content the store now keeps in memory, built
     /// from the `ops` table: 1 → 2 the op id index, 2 → 3 the per-author
     /// seqs (and the op counts in `partnerships`, which stay behind,
     /// unread), 3 → 4 the by-author index. 4 → 5 creates the empty tables
     /// of the archived op index: an older file has nothing archived; 5 → 6
-    /// the empty `compacted` table.
+    /// the empty `compacted` table; 6 → 7 the empty `resting` table (no
+    /// partnership of an older file is resting: each loads at the first
+    /// start and may rest from then on).
     fn upgrade_from(&self, found: u64) -> Result<(), StoreError> {
         let what = "upgrading the schema";
         let txn = self.write_txn()?;
@@ -231,6 +233,7 @@ impl Store {
         txn.open_table(tables::ARCHIVED_RUNS).map_err(self.ctx(what))?;
         txn.open_table(tables::LATE_OPS).map_err(self.ctx(what))?;
         txn.open_table(tables::COMPACTED).map_err(self.ctx(what))?;
+        txn.open_table(tables::RESTING).map_err(self.ctx(what))?;
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use thiserror::Error;
 use crate::op::{CodeHash, OpId, PartnershipId};
 
 /// The schema version this node reads and writes (see [`StoreError::Schema`]).
-pub const SCHEMA_VERSION: u64 = 6;
+pub const SCHEMA_VERSION: u64 = 7;
 
 /// Why a store operation failed.
 #[derive(Debug, Error)]
@@ -146,6 +146,10 @@ pub enum StoreError {
     /// or below one already compacted); nothing was changed.
     #[error("{0}; nothing was changed")]
     CompactionRefused(String),
+    /// A resting mark was refused: its height is not the partnership's
+    /// saved final height ([`Store::mark_resting`](super::Store::mark_resting)).
+    #[error("resting mark refused: {0}")]
+    RestingRefused(String),
 }
 
 /// Turns a redb error into a [`StoreError`] naming `path`.

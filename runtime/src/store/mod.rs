@@ -47,6 +47,7 @@ mod compact;
 mod db;
 mod error;
 mod ops;
+mod resting;
 mod snapshot;
 mod tables;
 
@@ -57,4 +58,5 @@ pub use compact::{CompactStep, Compaction};
 pub use db::{Store, StoreOptions};
 pub use error::{SCHEMA_VERSION, StoreError};
 pub use ops::{OpCursor, OpPage, OpsIter};
+pub use resting::RestingMark;
 pub use snapshot::{FinalDelta, FinalSnapshot};

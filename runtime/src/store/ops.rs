@@ -37,7 +37,7 @@
 //! answers the same whether an op is archived or not.
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::RangeInclusive;
 use std::sync::PoisonError;
 
@@ -293,6 +293,10 @@ impl Store {
                     }
                 }
             }
+            // A partnership's ops changed: it is no longer resting.
+            let appended: BTreeSet<&PartnershipId> =
+                added.keys().map(|(partnership, _)| partnership).collect();
+            self.unmark_resting_in(&txn, appended)?;
             self.commit(txn, "committing ops")?;
             Ok(added)
         })?;

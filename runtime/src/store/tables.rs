@@ -24,6 +24,7 @@
 //! | `archived_runs`          | partnership(32) ‖ run(8)                          | (level, entry count)           |
 //! | `late_ops`               | partnership(32) ‖ height(8) ‖ op id(32)           | unit                           |
 //! | `compacted`              | partnership(32)                                   | checkpoint(8) ‖ done upto(8) ‖ certificate |
+//! | `resting`                | partnership(32)                                   | final height(8) ‖ node's record |
 //!
 //! The last five hold the archived op index (schema 5, `archive.rs`): the
 //! index entries of ops at or below a partnership's archive horizon, moved
@@ -38,7 +39,9 @@
 //! restart finds them (the tail read starts above the horizon).
 //!
 //! Schema 6 added `compacted` (`compact.rs`), with the op encoding
-//! version 3 (a charter's `checkpoint_every`).
+//! version 3 (a charter's `checkpoint_every`). Schema 7 added `resting`
+//! (`resting.rs`): an older node would append ops without clearing a
+//! partnership's mark, so it must not open a file that has them.
 //!
 //! Schema 5 was never released with one key per entry (`archived_authors`,
 //! `archived_ids`, value a height): the blocks replaced them the day they
@@ -93,6 +96,9 @@ pub(crate) const ARCHIVED_RUNS: TableDefinition<&'static RunKey, (u64, u64)> =
 /// deletion got, and the checkpoint's certificate.
 pub(crate) const COMPACTED: TableDefinition<&'static [u8; 32], &'static [u8]> =
     TableDefinition::new("compacted");
+/// Each resting partnership's mark (`resting.rs`): the final height it
+/// was taken at and the node's record of the partnership there.
+pub(crate) const RESTING: TableDefinition<&'static [u8; 32], &'static [u8]> = TableDefinition::new("resting");
 /// Ops appended at or below the archive horizon and not archived yet.
 pub(crate) const LATE_OPS: TableDefinition<&'static OpKey, ()> = TableDefinition::new("late_ops");
 

@@ -11,6 +11,7 @@ mod ledger_order;
 mod node;
 mod portfolio;
 mod restart;
+mod resting;
 mod suspension;
 mod system_messages;
 mod wasm_ledger;

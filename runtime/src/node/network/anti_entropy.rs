@@ -222,7 +222,7 @@ impl NetworkHalf {
     /// A peer subscribed to `partnership`'s topic, or a fetch needs its
     /// history: compare the partnership with it soon.
     pub(super) fn sync_soon(&mut self, core: &NodeCore, peer: PeerId, partnership: PartnershipId) {
-        if core.ledger(&partnership).is_none() || !self.subscribed.contains(&partnership) {
+        if !core.holds(&partnership) || !self.subscribed.contains(&partnership) {
             return;
         }
         self.anti_entropy.want(peer, partnership, Duration::ZERO);
@@ -253,7 +253,7 @@ impl NetworkHalf {
         let mut ours = BTreeMap::new();
         let mut entries = Vec::new();
         for partnership in due {
-            if core.ledger(&partnership).is_none() || !self.subscribed.contains(&partnership) {
+            if !core.holds(&partnership) || !self.subscribed.contains(&partnership) {
                 continue;
             }
             match core.store().author_seqs(&partnership) {

@@ -50,8 +50,8 @@ pub(super) enum Screened {
 fn is_known_partner(core: &NodeCore, member: &MemberId) -> bool {
     *member == core.member()
         || core.partnership_ids().iter().any(|p| {
-            core.ledger(p)
-                .and_then(|ledger| ledger.optimistic_state().participant(member))
+            core.roster(p)
+                .and_then(|roster| roster.participant(member))
                 .is_some_and(|record| record.is_active())
         })
 }
@@ -64,7 +64,7 @@ impl NetworkHalf {
         let partnerships: Vec<PartnershipId> = self
             .subscribed
             .iter()
-            .filter(|p| core.ledger(p).is_some_and(|l| l.optimistic_state().participant(&member).is_some()))
+            .filter(|p| core.roster(p).is_some_and(|r| r.participant(&member).is_some()))
             .copied()
             .collect();
         self.announce(core, &partnerships, peers);
@@ -80,8 +80,17 @@ impl NetworkHalf {
                 geneses.push(sealed.clone());
                 continue;
             }
-            let Some(ledger) = core.ledger(partnership) else { continue };
-            match seal::seal_announcement(ledger.genesis()) {
+            // Read from the store for a resting partnership: announcing
+            // does not load its ledger.
+            let genesis = match core.genesis(partnership) {
+                Ok(Some(genesis)) => genesis,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::warn!(%partnership, %error, "cannot read a genesis to announce");
+                    continue;
+                }
+            };
+            match seal::seal_announcement(&genesis) {
                 Ok(sealed) => {
                     self.sealed_geneses.insert(*partnership, sealed.clone());
                     geneses.push(sealed);
@@ -145,7 +154,7 @@ impl NetworkHalf {
             self.stats.announces_ignored += 1;
             return Screened::Ignored;
         };
-        if core.ledger(&genesis.partnership()).is_some() {
+        if core.holds(&genesis.partnership()) {
             return Screened::Held(genesis.partnership());
         }
         let named = match &genesis.op().payload {
@@ -210,7 +219,7 @@ impl NetworkHalf {
     /// for up to [`JOIN_BY_ID_PATIENCE`]; once every connected peer has
     /// answered and none gave the genesis, it fails at once.
     pub fn join_by_id(&mut self, core: &NodeCore, partnership: PartnershipId, reply: JoinReply) {
-        if core.ledger(&partnership).is_some() {
+        if core.holds(&partnership) {
             let _ = reply.send(Ok(partnership));
             return;
         }

@@ -72,7 +72,7 @@ impl NetworkHalf {
     ) -> Result<(), NodeError> {
         let mut by_partnership: BTreeMap<PartnershipId, Vec<SignedOp>> = BTreeMap::new();
         for op in ops {
-            if core.ledger(&op.partnership()).is_some() {
+            if core.holds(&op.partnership()) {
                 by_partnership.entry(op.partnership()).or_default().push(op);
             }
         }

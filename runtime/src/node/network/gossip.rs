@@ -95,7 +95,7 @@ impl NetworkHalf {
         let mut by_partnership: BTreeMap<PartnershipId, Vec<GossipOp>> = BTreeMap::new();
         let mut in_batch: BTreeSet<OpId> = BTreeSet::new();
         for GossipMessage { partnership, data, msg_id, source } in messages {
-            if core.ledger(&partnership).is_none() {
+            if !core.holds(&partnership) {
                 self.report(msg_id, source, Verdict::Ignore).await;
                 continue;
             };

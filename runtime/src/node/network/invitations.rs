@@ -167,7 +167,7 @@ impl NetworkHalf {
     /// stays if the join fails (missing code: connect to a partner's node,
     /// or upload the code, and accept again).
     pub fn accept_invitation(&mut self, core: &mut NodeCore, partnership: PartnershipId, reply: JoinReply) {
-        if core.ledger(&partnership).is_some() {
+        if core.holds(&partnership) {
             self.invitations.remove(&partnership);
             let _ = reply.send(Ok(partnership));
             return;

@@ -291,10 +291,13 @@ impl NetworkHalf {
     ) -> Result<(), NodeError> {
         let me = core.member();
         for partnership in partnerships {
-            let Some(ledger) = core.ledger(&partnership) else {
+            if !core.holds(&partnership) {
                 self.keyring.forget(&partnership);
                 continue;
-            };
+            }
+            // A resting partnership wants no rekey (it rests only then):
+            // it is not loaded to ask.
+            let Some(ledger) = core.loaded_ledger(&partnership) else { continue };
             let wants = ledger.halted().is_none() && wants_rekey(ledger);
             let held = self.keyring.partnerships.entry(partnership).or_default();
             if !wants {

@@ -35,6 +35,7 @@ mod gossip;
 mod invitations;
 mod keyring;
 pub use keyring::KeysHeld;
+pub(crate) use keyring::wants_rekey;
 mod serve;
 mod topics;
 

@@ -44,7 +44,7 @@ impl NetworkHalf {
         }
         let response = match request {
             SyncRequest::Hello { partnership, member, signature } => {
-                let active = core.ledger(&partnership).is_some_and(|l| l.awaits(&member));
+                let active = core.roster(&partnership).is_some_and(|r| r.awaits(&member));
                 if active && sync::verify_hello(&partnership, &member, &signature, &peer) {
                     self.authorised.insert((partnership, peer), member);
                     if !self.known_peers.contains(&peer) {
@@ -71,7 +71,7 @@ impl NetworkHalf {
                     match self.screened_announcements.get(&digest) {
                         // Not for this member, or for a partnership it holds.
                         Some(None) => continue,
-                        Some(Some(partnership)) if core.ledger(partnership).is_some() => continue,
+                        Some(Some(partnership)) if core.holds(partnership) => continue,
                         _ => {}
                     }
                     let cost = seal::announcement_cost(bytes);
@@ -131,7 +131,7 @@ impl NetworkHalf {
             let named: Vec<PartnershipId> = entries.iter().map(|e| e.partnership).collect();
             if sync::verify_proof(&proof, &named, &peer) {
                 for partnership in named {
-                    if core.ledger(&partnership).is_some_and(|l| l.awaits(&proof.member)) {
+                    if core.roster(&partnership).is_some_and(|r| r.awaits(&proof.member)) {
                         self.authorised.insert((partnership, peer), proof.member);
                     }
                 }
@@ -244,13 +244,13 @@ pub(super) fn served_up_to(
     partnership: &PartnershipId,
     peer: &PeerId,
 ) -> Option<u64> {
-    let ledger = core.ledger(partnership)?;
-    let state = ledger.optimistic_state();
+    // From the roster: serving a resting partnership does not load it.
+    let roster = core.roster(partnership)?;
     let limit = |member: &MemberId| {
-        if !ledger.awaits(member) {
+        if !roster.awaits(member) {
             return None;
         }
-        Some(state.participant(member).and_then(|r| r.removed_at).unwrap_or(u64::MAX))
+        Some(roster.participant(member).and_then(|r| r.removed_at).unwrap_or(u64::MAX))
     };
     if let Some(member) = authorised.get(&(*partnership, *peer))
         && let Some(up_to) = limit(member)
@@ -258,10 +258,10 @@ pub(super) fn served_up_to(
         return Some(up_to);
     }
     let bytes = peer.to_bytes();
-    state
+    roster
         .participants()
         .iter()
-        .filter(|(member, _)| state.bound_peer(member) == Some(&bytes))
+        .filter(|(member, _)| roster.bound_peer(member) == Some(bytes.as_slice()))
         .find_map(|(m, _)| limit(m))
 }
 

@@ -34,10 +34,12 @@ impl NetworkHalf {
         // Newly followed partnerships of the member, announced together.
         let mut announce = Vec::new();
         for partnership in std::mem::take(&mut self.to_follow) {
-            let Some(ledger) = core.ledger(&partnership) else { continue };
-            let record = ledger.optimistic_state().participant(&member);
+            // A resting partnership is followed from its roster; binding
+            // (below) is what loads its ledger.
+            let Some(roster) = core.roster(&partnership) else { continue };
+            let record = roster.participant(&member);
             if record.as_ref().is_some_and(|r| !r.is_active()) {
-                if ledger.awaits(&member) || sending.contains(&partnership) {
+                if roster.awaits(&member) || sending.contains(&partnership) {
                     // Removed by others, with its removal ack still to send.
                     self.to_follow.insert(partnership);
                     continue;
@@ -50,7 +52,7 @@ impl NetworkHalf {
             }
             // Not admitted yet (joined ahead of its admission): follow, do not bind.
             let active = record.is_some();
-            let bound = ledger.optimistic_state().bound_peer(&member) == Some(&me);
+            let bound = roster.bound_peer(&member) == Some(me.as_slice());
             if !self.subscribed.contains(&partnership) {
                 // Held now, however it was joined: an invitation to it is moot.
                 self.invitations.remove(&partnership);
@@ -74,7 +76,7 @@ impl NetworkHalf {
                 && may_author
                 && !bound
                 && !self.bind_authored.contains(&partnership)
-                && ledger.halted().is_none()
+                && !roster.halted()
             {
                 match core.author(&partnership, Payload::BindPeer { peer_id: me.clone() }, now_ms()) {
                     Ok(_) => {
@@ -104,15 +106,14 @@ impl NetworkHalf {
         let mut known: BTreeSet<PeerId> = self
             .authorised
             .iter()
-            .filter(|((partnership, _), member)| core.ledger(partnership).is_some_and(|l| l.awaits(member)))
+            .filter(|((partnership, _), member)| core.roster(partnership).is_some_and(|r| r.awaits(member)))
             .map(|((_, peer), _)| *peer)
             .collect();
         for partnership in core.partnership_ids() {
-            let Some(ledger) = core.ledger(&partnership) else { continue };
-            let state = ledger.optimistic_state();
-            for (member, record) in state.participants() {
+            let Some(roster) = core.roster(&partnership) else { continue };
+            for (member, record) in roster.participants() {
                 if record.is_active()
-                    && let Some(bytes) = state.bound_peer(&member)
+                    && let Some(bytes) = roster.bound_peer(&member)
                     && let Ok(peer) = PeerId::from_bytes(bytes)
                 {
                     known.insert(peer);

@@ -9,6 +9,7 @@ mod compact;
 mod corruption;
 mod crash;
 mod model;
+mod resting;
 
 use crate::op::{Charter, MemberKey, OpId, Params, PartnershipId, Payload, SignedOp, UnsignedOp};
 
