@@ -39,8 +39,11 @@ const STANDING_VERSION: u8 = 1;
 pub struct Standing {
     /// The charter's name.
     pub name: String,
-    /// The final height (every op is final there).
+    /// The final height.
     pub final_height: u64,
+    /// The highest height in the graph: above the final height only
+    /// structural ops (the last acks).
+    pub optimistic_height: u64,
     /// Every participant, ascending by member.
     pub participants: Vec<StandingParticipant>,
     /// Whether the partnership halted (a module cannot run).
@@ -79,6 +82,7 @@ impl Standing {
         Standing {
             name: ledger.charter().name.clone(),
             final_height: ledger.final_height(),
+            optimistic_height: ledger.optimistic_height(),
             participants,
             halted: ledger.halted().is_some(),
             parent: ledger.charter().parent.as_ref().map(|link| (link.partnership, link.seq)),
@@ -171,11 +175,11 @@ impl Roster<'_> {
         }
     }
 
-    /// The highest height in the graph (the final height, resting).
+    /// The highest height in the graph.
     pub fn optimistic_height(&self) -> u64 {
         match self {
             Roster::Loaded(ledger) => ledger.optimistic_height(),
-            Roster::Resting(standing) => standing.final_height,
+            Roster::Resting(standing) => standing.optimistic_height,
         }
     }
 

@@ -7,8 +7,9 @@
 //! is quiet. A partnership with a payload not final is never marked, and a
 //! mark a start cannot trust is ignored: the ledger is loaded instead.
 
-use polypact::node::{self, NodeBuilder, NodeConfig, NodeCore, NodeError};
-use polypact::op::{CodeHash, MemberId, MemberKey, PartnershipId, SignedOp};
+use polypact::net::Keypair;
+use polypact::node::{self, NodeBuilder, NodeConfig, NodeCore, NodeError, Roster, Standing};
+use polypact::op::{CodeHash, MemberId, MemberKey, PartnershipId, Payload, SignedOp};
 use polypact::store::{RestingMark, Store};
 use polypact::testing::module_wasm;
 use serde_json::json;
@@ -122,6 +123,9 @@ fn an_idle_partnership_rests_and_its_first_use_loads_the_same_state() {
     for p in [idle, unfinal, used] {
         sign(&mut t.alice, &p, "hello", t.now);
     }
+    // Alice's node binds a peer id in one: its standing carries it.
+    let peer_id = Keypair::generate_ed25519().public().to_peer_id().to_bytes();
+    t.alice.author(&idle, Payload::BindPeer { peer_id: peer_id.clone() }, t.now).expect("bind");
     t.settle();
     for p in [idle, unfinal, used] {
         assert_eq!(entries(&t.alice, &p), entries(&t.bob, &p));
@@ -130,6 +134,30 @@ fn an_idle_partnership_rests_and_its_first_use_loads_the_same_state() {
         assert_eq!(Some(mark.final_height), t.alice.store().saved_final_height(&p).expect("read"));
     }
     let used_marked_at = t.alice.store().resting_mark(&used).expect("read").expect("marked").final_height;
+    // A standing answers every question of the network half as its
+    // loaded ledger does, for a participant and a stranger alike.
+    let ledger = t.alice.ledger(&idle).expect("ledger");
+    let standing = Standing::of(ledger);
+    assert_eq!(Standing::decode(&standing.encode()), Ok(standing.clone()));
+    let (loaded, resting) = (Roster::Loaded(ledger), Roster::Resting(&standing));
+    for who in [member(1), member(2), member(3)] {
+        assert_eq!(loaded.awaits(&who), resting.awaits(&who));
+        assert_eq!(loaded.participant(&who), resting.participant(&who));
+        assert_eq!(loaded.bound_peer(&who), resting.bound_peer(&who));
+    }
+    assert_eq!(loaded.participants(), resting.participants());
+    assert_eq!(
+        (loaded.name(), loaded.final_height(), loaded.optimistic_height(), loaded.halted(), loaded.parent()),
+        (
+            resting.name(),
+            resting.final_height(),
+            resting.optimistic_height(),
+            resting.halted(),
+            resting.parent()
+        )
+    );
+    assert!(loaded.optimistic_height() > loaded.final_height(), "the last ack waits for the next op");
+    assert_eq!(resting.bound_peer(&member(1)), Some(peer_id.as_slice()));
     // A call Bob never sees: a payload not final, so that one cannot rest.
     sign(&mut t.alice, &unfinal, "unseen", t.now);
     t.alice.take_outbox();
