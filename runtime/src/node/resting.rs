@@ -60,8 +60,17 @@ impl NodeCore {
                 _ => {}
             }
         }
-        self.store().mark_resting(&marks)?;
-        Ok(())
+        match self.store().mark_resting(&marks) {
+            Ok(()) => Ok(()),
+            Err(StoreError::RestingRefused(reason)) => {
+                // Not expected (the heights were read just now); never
+                // worth stopping the node for: looked at again next tick.
+                tracing::warn!(%reason, "partnerships could not be marked resting");
+                self.rest_due.extend(marks.into_iter().map(|(p, _)| p));
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// The standing `partnership` rests with, if it is quiet now.
