@@ -140,14 +140,9 @@ fn network_families(f: &mut Family, net: &NetworkStats) {
 }
 
 pub(super) async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    let list = state.node.partnerships().await?;
-    let mut infos = Vec::with_capacity(list.len());
-    for summary in &list {
-        // A partnership may not be there any more between the two requests.
-        if let Ok(info) = state.node.partnership(summary.id).await {
-            infos.push(info);
-        }
-    }
+    // The listing only: it answers a resting partnership without loading
+    // its ledger, so a scrape keeps idle partnerships at rest.
+    let infos = state.node.partnerships().await?;
     let peers = state.peers().await.len() as u64;
     let mut f = Family { out: String::new() };
     f.head("polypact_up", "gauge", "1 while the node serves requests.");

@@ -44,6 +44,8 @@ pub struct Standing {
     /// The highest height in the graph: above the final height only
     /// structural ops (the last acks).
     pub optimistic_height: u64,
+    /// Ops in the graph (as the ledger counts them).
+    pub op_count: u64,
     /// Every participant, ascending by member.
     pub participants: Vec<StandingParticipant>,
     /// Whether the partnership halted (a module cannot run).
@@ -83,6 +85,7 @@ impl Standing {
             name: ledger.charter().name.clone(),
             final_height: ledger.final_height(),
             optimistic_height: ledger.optimistic_height(),
+            op_count: ledger.dag().len() as u64,
             participants,
             halted: ledger.halted().is_some(),
             parent: ledger.charter().parent.as_ref().map(|link| (link.partnership, link.seq)),
@@ -180,6 +183,44 @@ impl Roster<'_> {
         match self {
             Roster::Loaded(ledger) => ledger.optimistic_height(),
             Roster::Resting(standing) => standing.optimistic_height,
+        }
+    }
+
+    /// Ops in the graph.
+    pub fn op_count(&self) -> u64 {
+        match self {
+            Roster::Loaded(ledger) => ledger.dag().len() as u64,
+            Roster::Resting(standing) => standing.op_count,
+        }
+    }
+
+    /// Ops waiting for missing parents (none while resting).
+    pub fn pending(&self) -> usize {
+        match self {
+            Roster::Loaded(ledger) => ledger.pending().len(),
+            Roster::Resting(_) => 0,
+        }
+    }
+
+    /// Ops refused since the ledger was loaded, by reason (none while
+    /// resting: nothing reached it).
+    pub fn refusals(&self) -> BTreeMap<String, u64> {
+        match self {
+            Roster::Loaded(ledger) => {
+                ledger.refusal_counts().iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+            }
+            Roster::Resting(_) => BTreeMap::new(),
+        }
+    }
+
+    /// Messages from other partnerships refused since the ledger was
+    /// loaded, by reason (none while resting).
+    pub fn delivery_refusals(&self) -> BTreeMap<String, u64> {
+        match self {
+            Roster::Loaded(ledger) => {
+                ledger.delivery_refusals().iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+            }
+            Roster::Resting(_) => BTreeMap::new(),
         }
     }
 

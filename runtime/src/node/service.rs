@@ -118,6 +118,15 @@ pub struct PartnershipSummary {
     pub optimistic_height: u64,
     /// Active participants.
     pub participants: usize,
+    /// Ops in the graph.
+    pub op_count: u64,
+    /// Ops waiting for missing parents.
+    pub pending: usize,
+    /// Ops refused since the ledger was loaded, by reason.
+    pub refusals: BTreeMap<String, u64>,
+    /// Messages from other partnerships refused since the ledger was
+    /// loaded, by reason.
+    pub delivery_refusals: BTreeMap<String, u64>,
 }
 
 /// A participant's status, as a client sees it.
@@ -532,6 +541,10 @@ impl NodeTask {
                             final_height: roster.final_height(),
                             optimistic_height: roster.optimistic_height(),
                             participants: roster.participants().iter().filter(|(_, r)| r.is_active()).count(),
+                            op_count: roster.op_count(),
+                            pending: roster.pending(),
+                            refusals: roster.refusals(),
+                            delivery_refusals: roster.delivery_refusals(),
                         })
                     })
                     .collect();

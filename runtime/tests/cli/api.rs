@@ -20,7 +20,10 @@ pub struct Api {
     pub url: String,
     pub http: reqwest::Client,
     pub member: String,
-    _dir: tempfile::TempDir,
+    /// The node behind the API.
+    pub node: polypact::node::NodeHandle,
+    task: Option<tokio::task::JoinHandle<Result<(), polypact::node::NodeError>>>,
+    _dir: Option<tempfile::TempDir>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -32,21 +35,48 @@ impl Api {
     /// A node of member `seed`; with `signer`, the API signs geneses.
     pub async fn start_as(seed: u8, signer: bool) -> Api {
         let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let geneses = signer.then(|| dir.path().join("geneses"));
+        let mut api = Api::start_in(&data, seed, geneses).await;
+        api._dir = Some(dir);
+        api
+    }
+
+    /// A node of member `seed` over the data directory `data`; with
+    /// `geneses`, the API signs geneses and keeps them there.
+    pub async fn start_in(data: &std::path::Path, seed: u8, geneses: Option<std::path::PathBuf>) -> Api {
         let key = MemberKey::from_seed(seed);
         let member = key.member_id().to_string();
-        let node = NodeBuilder::new(NodeConfig::new(dir.path().join("data")), key).start().unwrap();
+        let node = NodeBuilder::new(NodeConfig::new(data), key).start().unwrap();
         let mut config = ApiConfig::new(TOKEN);
-        if signer {
+        if let Some(geneses) = geneses {
             config.genesis_signer = Some(std::sync::Arc::new(MemberKey::from_seed(seed)));
-            config.genesis_dir = Some(dir.path().join("geneses"));
+            config.genesis_dir = Some(geneses);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(api::serve(listener, node.handle, config, async move {
+        tokio::spawn(api::serve(listener, node.handle.clone(), config, async move {
             let _ = stopped.await;
         }));
-        Api { url, http: reqwest::Client::new(), member, _dir: dir, _stop: stop }
+        Api {
+            url,
+            http: reqwest::Client::new(),
+            member,
+            node: node.handle,
+            task: Some(node.task),
+            _dir: None,
+            _stop: stop,
+        }
+    }
+
+    /// Stops the node cleanly and waits until its task ended (its store
+    /// closed).
+    pub async fn stop(mut self) {
+        self.node.shutdown().await.unwrap();
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -536,7 +566,15 @@ async fn refused_traffic_is_counted_in_metrics() {
     tokio::spawn(api::serve(listener, node.handle.clone(), config, async move {
         let _ = stopped.await;
     }));
-    let api = Api { url, http: reqwest::Client::new(), member: member.to_string(), _dir: dir, _stop };
+    let api = Api {
+        url,
+        http: reqwest::Client::new(),
+        member: member.to_string(),
+        node: node.handle.clone(),
+        task: None,
+        _dir: Some(dir),
+        _stop,
+    };
     let id = api.solo().await;
     let p: polypact::op::PartnershipId = id.parse().unwrap();
 
@@ -650,4 +688,43 @@ async fn refused_traffic_is_counted_in_metrics() {
     stranger.shutdown().await.unwrap();
     drain.abort();
     node.handle.shutdown().await.unwrap();
+}
+
+/// A scrape of `/metrics` reads a resting partnership from the listing,
+/// never loading its ledger: a node whose partnerships are idle keeps them
+/// at rest however often it is scraped, and reports their heights.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_scrape_leaves_resting_partnerships_unloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = {
+        let api = Api::start_in(&data, 7, None).await;
+        let id = api.solo().await;
+        let call = json!({"module": "guestbook", "msg": {"sign": {"message": "m"}}, "wait": "final"});
+        let (status, _) = api.post(&format!("/v1/partnerships/{id}/calls"), &call).await;
+        assert_eq!(status, 200);
+        // A few node ticks: what became final is looked at between
+        // partnerships (nothing to do in this one), then it may rest.
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+        api.stop().await;
+        id
+    };
+    let api = Api::start_in(&data, 7, None).await;
+    let (_, node) = api.get("/v1/node").await;
+    assert_eq!((node["partnerships"].as_u64(), node["partnerships_loaded"].as_u64()), (Some(1), Some(0)));
+    let text = metrics(&api.http, &api.url).await;
+    for needle in [
+        "polypact_partnerships 1".to_owned(),
+        format!("polypact_final_height{{partnership=\"{id}\"}} 1"),
+        format!("polypact_ops_accepted{{partnership=\"{id}\"}} 2"),
+    ] {
+        assert!(text.contains(&needle), "{needle} missing from:\n{text}");
+    }
+    let (_, node) = api.get("/v1/node").await;
+    assert_eq!(node["partnerships_loaded"].as_u64(), Some(0), "the scrape loaded nothing");
+    let (status, shown) = api.get(&format!("/v1/partnerships/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["final_height"].as_u64(), Some(1));
+    let (_, node) = api.get("/v1/node").await;
+    assert_eq!(node["partnerships_loaded"].as_u64(), Some(1), "showing it loaded it");
 }
