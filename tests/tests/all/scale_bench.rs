@@ -23,8 +23,7 @@
 //!   with work left rebuilt, network listening); reference: a node with an
 //!   empty store; and how many ledgers it loaded, at start and once it has
 //!   reconnected and compared heads with its partner (idle partnerships
-//!   rest until first used), and the RSS a read of each then adds (what
-//!   resting saves per partnership).
+//!   rest until first used).
 //!
 //! It prints figures and asserts only correctness, never timing.
 
@@ -116,14 +115,7 @@ async fn bench_many_partnerships_between_two_nodes() {
     // Reconnected and compared with the partner: idle ones stay unloaded.
     tokio::time::sleep(settle).await;
     let loaded_after_settle = second.node.info().await.expect("info").partnerships_loaded;
-    // What resting saves: the memory each ledger takes once loaded (a
-    // client reads every partnership of the restarted node).
-    let rss_resting = process_rss_bytes();
-    for p in &ids {
-        second.node.partnership(*p).await.expect("show");
-    }
-    let rss_loaded = process_rss_bytes();
-    let loaded_all = second.node.info().await.expect("info").partnerships_loaded;
+
     let (empty, startup_empty) =
         timed_start(dirs[2].path(), 3, polypact::net::Keypair::generate_ed25519(), vec![]).await;
     empty.stop().await;
@@ -176,18 +168,6 @@ async fn bench_many_partnerships_between_two_nodes() {
         "  ledgers loaded by the restarted node: {loaded_at_start} of {count} at start, \
          {loaded_after_settle} once reconnected and compared with its partner ({} s)",
         settle.as_secs(),
-    );
-    let per_loaded = match (rss_loaded, rss_resting) {
-        (Some(loaded), Some(resting)) => {
-            format!("{:.1} KB", loaded.saturating_sub(resting) as f64 / count as f64 / 1024.0)
-        }
-        _ => "unknown".into(),
-    };
-    eprintln!(
-        "  then a read of each ({loaded_all} loaded): RSS +{per_loaded} per partnership \
-         (process: {:.1} MB resting, {:.1} MB loaded)",
-        rss_resting.map_or(0.0, mb),
-        rss_loaded.map_or(0.0, mb),
     );
     for node in nodes {
         node.stop().await;
