@@ -155,11 +155,21 @@ async fn a_restarted_node_loads_idle_partnerships_only_on_first_use() {
     .await;
     let answer = stranger.request(second.peer(), heads_request(ids[0])).await.expect("answer");
     assert_eq!(answer, heads_denied(ids[0]));
+    // Its gossip on the topic is ignored unopened: opening it would load.
+    stranger.publish(ids[0], b"not an envelope".to_vec()).await.expect("published");
+    wait_for("the stranger's gossip ignored", || async {
+        let stats = second.node.network_stats().await.map_err(|e| e.to_string())?.ok_or("no network")?;
+        if stats.gossip_ignored_from_strangers > 0 { Ok(()) } else { Err("not yet".to_owned()) }
+    })
+    .await;
     let listed = second.node.partnerships().await.expect("list");
     assert_eq!(listed.len(), COUNT);
     assert!(listed.iter().all(|s| s.participants == 2 && s.final_height > 0));
     let info = second.node.info().await.expect("info");
-    assert_eq!(info.partnerships_loaded, 0, "following, syncing, serving and listing load nothing");
+    assert_eq!(
+        info.partnerships_loaded, 0,
+        "following, syncing, serving, a stranger and listing load nothing"
+    );
 
     // The partner's op loads its partnership, and it becomes final on both.
     let used = ids[3];

@@ -18,7 +18,9 @@
 //! Gossip is taken only from peers that act for an active participant
 //! (bound, or proven by a sync `Hello`), as sync is served only to them;
 //! from any other peer a bad op is still refused and penalised, and a good
-//! one is ignored (sync brings it from a participant's node).
+//! one is ignored (sync brings it from a participant's node). On a resting
+//! partnership's topic (`node/resting.rs`) another peer's message is
+//! ignored unopened: opening it would load the ledger.
 //!
 //! Messages that have already arrived when the node turns to gossip are
 //! taken together (up to [`GOSSIP_BATCH`]): their signatures are checked at
@@ -99,6 +101,16 @@ impl NetworkHalf {
                 self.report(msg_id, source, Verdict::Ignore).await;
                 continue;
             };
+            // A resting partnership is loaded for its partners' nodes only:
+            // what another peer sends on its topic is ignored unopened (and
+            // unpenalised; sync from a partner brings whatever is real), so
+            // a stranger cannot make the node load what it holds.
+            if !core.is_loaded(&partnership) && !peer_may_sync(core, &self.authorised, &partnership, &source)
+            {
+                self.stats.gossip_ignored_from_strangers += 1;
+                self.report(msg_id, source, Verdict::Ignore).await;
+                continue;
+            }
             // The envelope first: under a key this node holds, or it waits
             // for the rekey op that brings the key (by sync, soon).
             let data = match self.open_gossip(core, &partnership, &data) {
