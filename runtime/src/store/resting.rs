@@ -48,16 +48,7 @@ impl Store {
                 let meta = txn.open_table(FINAL_META).map_err(self.ctx(what))?;
                 let mut table = txn.open_table(RESTING).map_err(self.ctx(what))?;
                 for (p, mark) in marks {
-                    let saved = match meta.get(&p.0).map_err(self.ctx(what))? {
-                        Some(record) => Some(
-                            decode_meta(record.value())
-                                .ok_or_else(|| {
-                                    self.corrupt(format!("the snapshot record of {p} is too short"))
-                                })?
-                                .0,
-                        ),
-                        None => None,
-                    };
+                    let saved = self.saved_final_height_in(&meta, p, what)?;
                     if saved != Some(mark.final_height) {
                         return Err(StoreError::RestingRefused(format!(
                             "partnership {p}: a mark at final height {} over a saved final height of {}",
@@ -99,11 +90,21 @@ impl Store {
         self.guarded(what, || {
             let txn = self.read_txn()?;
             let meta = txn.open_table(FINAL_META).map_err(self.ctx(what))?;
-            let Some(record) = meta.get(&p.0).map_err(self.ctx(what))? else { return Ok(None) };
-            decode_meta(record.value())
-                .map(|(height, _)| Some(height))
-                .ok_or_else(|| self.corrupt(format!("the snapshot record of {p} is too short")))
+            self.saved_final_height_in(&meta, p, what)
         })
+    }
+
+    /// [`Store::saved_final_height`] from an open `final_meta` table.
+    fn saved_final_height_in(
+        &self,
+        meta: &impl ReadableTable<&'static [u8; 32], &'static [u8]>,
+        p: &PartnershipId,
+        what: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let Some(record) = meta.get(&p.0).map_err(self.ctx(what))? else { return Ok(None) };
+        decode_meta(record.value())
+            .map(|(height, _)| Some(height))
+            .ok_or_else(|| self.corrupt(format!("the snapshot record of {p} is too short")))
     }
 
     /// Deletes the resting marks of `partnerships` within `txn` (a commit

@@ -16,7 +16,7 @@ use polypact::store::StoreError;
 use polypact::testing::module_wasm;
 use serde_json::json;
 
-use crate::support::guestbook_charter;
+use crate::support::{guestbook_charter, guestbook_entries as entries};
 
 const EVERY: u64 = 256;
 
@@ -129,14 +129,6 @@ impl Two {
             .take_while(|(h, _)| *h <= height)
             .collect()
     }
-}
-
-fn entries(core: &NodeCore, p: &PartnershipId) -> Vec<u8> {
-    core.ledger(p)
-        .expect("ledger")
-        .query("guestbook", br#"{"entries":{}}"#, true)
-        .expect("query")
-        .expect("answer")
 }
 
 fn checkpoints(core: &NodeCore, p: &PartnershipId) -> Vec<CheckpointStatement> {

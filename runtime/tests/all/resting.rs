@@ -14,7 +14,7 @@ use polypact::store::{RestingMark, Store};
 use polypact::testing::module_wasm;
 use serde_json::json;
 
-use crate::support::guestbook_charter;
+use crate::support::{guestbook_charter, guestbook_entries as entries};
 
 /// Alice's and Bob's nodes, without a network: what one node's core
 /// authors is handed to the other's.
@@ -98,14 +98,6 @@ impl Pair {
 fn sign(core: &mut NodeCore, p: &PartnershipId, text: &str, now: u64) {
     let message = json!({"sign": {"message": text}}).to_string().into_bytes();
     core.submit_call(p, "guestbook", message, now).expect("call");
-}
-
-fn entries(core: &NodeCore, p: &PartnershipId) -> Vec<u8> {
-    core.ledger(p)
-        .expect("ledger")
-        .query("guestbook", br#"{"entries":{}}"#, true)
-        .expect("query")
-        .expect("answer")
 }
 
 /// Final and optimistic roots of `p` on `core` (loads it).

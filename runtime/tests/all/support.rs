@@ -111,3 +111,12 @@ pub fn sync(from: &Ledger<NativeExecutor>, to: &mut Ledger<NativeExecutor>, now:
         let _ = to.insert_synced(op, now);
     }
 }
+
+/// The guestbook's entries in `p`'s final state on `core` (loads it).
+pub fn guestbook_entries(core: &polypact::node::NodeCore, p: &polypact::op::PartnershipId) -> Vec<u8> {
+    core.ledger(p)
+        .expect("ledger")
+        .query("guestbook", br#"{"entries":{}}"#, true)
+        .expect("query")
+        .expect("answer")
+}
