@@ -9,27 +9,31 @@
 
 use polypact::net::Keypair;
 use polypact::node::{self, NodeBuilder, NodeConfig, NodeCore, NodeError, Roster, Standing};
-use polypact::op::{CodeHash, MemberId, MemberKey, PartnershipId, Payload, SignedOp};
+use polypact::op::{
+    Charter, CodeHash, MemberId, MemberKey, ModuleSpec, Params, PartnershipId, Payload, SignedOp,
+    SystemPermission,
+};
 use polypact::store::{RestingMark, Store};
 use polypact::testing::module_wasm;
 use serde_json::json;
 
 use crate::support::{guestbook_charter, guestbook_entries as entries};
 
-/// Alice's and Bob's nodes, without a network: what one node's core
-/// authors is handed to the other's.
-struct Pair {
-    dirs: [tempfile::TempDir; 2],
-    wasm: Vec<u8>,
-    alice: NodeCore,
-    bob: NodeCore,
+/// Partners' nodes (Alice's first, Bob's second), without a network: what
+/// one node's core authors is handed to every other's.
+struct Nodes {
+    dirs: Vec<tempfile::TempDir>,
+    codes: Vec<Vec<u8>>,
+    cores: Vec<NodeCore>,
     now: u64,
 }
 
-fn open(dir: &tempfile::TempDir, seed: u8, wasm: &[u8]) -> NodeCore {
+fn open(dir: &tempfile::TempDir, seed: u8, codes: &[Vec<u8>]) -> NodeCore {
     let mut core =
         NodeBuilder::new(NodeConfig::new(dir.path()), MemberKey::from_seed(seed)).open().expect("open");
-    core.add_code(wasm).expect("code");
+    for code in codes {
+        core.add_code(code).expect("code");
+    }
     core
 }
 
@@ -37,47 +41,66 @@ fn member(seed: u8) -> MemberId {
     MemberKey::from_seed(seed).member_id()
 }
 
-impl Pair {
-    fn new() -> Pair {
-        let wasm = module_wasm("guestbook").unwrap_or_else(|e| panic!("{e}"));
-        let dirs = [tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir")];
-        let alice = open(&dirs[0], 1, &wasm);
-        let bob = open(&dirs[1], 2, &wasm);
-        Pair { dirs, wasm, alice, bob, now: 1_000 }
+fn wasm(name: &str) -> Vec<u8> {
+    module_wasm(name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+impl Nodes {
+    /// Alice's and Bob's nodes, holding the guestbook.
+    fn pair() -> Nodes {
+        Nodes::new(2, vec![wasm("guestbook")])
     }
 
-    /// A partnership of the two, created by Alice; its genesis.
+    /// The nodes of members 1..=`n`, each holding `codes`.
+    fn new(n: u8, codes: Vec<Vec<u8>>) -> Nodes {
+        let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().expect("tempdir")).collect();
+        let cores = dirs.iter().zip(1..).map(|(dir, seed)| open(dir, seed, &codes)).collect();
+        Nodes { dirs, codes, cores, now: 1_000 }
+    }
+
+    /// A guestbook partnership of Alice and Bob, created by Alice; its genesis.
     fn create(&mut self) -> (PartnershipId, SignedOp) {
+        let charter = guestbook_charter(vec![member(1), member(2)], CodeHash::of(&self.codes[0]));
+        self.create_with(charter)
+    }
+
+    /// A partnership of `charter`, created by Alice and joined by every
+    /// other node; its genesis.
+    fn create_with(&mut self, charter: Charter) -> (PartnershipId, SignedOp) {
         self.now += 1;
-        let charter = guestbook_charter(vec![member(1), member(2)], CodeHash::of(&self.wasm));
-        let p = self.alice.create_partnership(charter, self.now).expect("create");
-        let genesis = self.alice.take_outbox().pop().expect("genesis").1;
-        self.bob.join(genesis.clone()).expect("join");
+        let p = self.cores[0].create_partnership(charter, self.now).expect("create");
+        let genesis = self.cores[0].take_outbox().pop().expect("genesis").1;
+        for core in &mut self.cores[1..] {
+            core.join(genesis.clone()).expect("join");
+        }
         (p, genesis)
     }
 
     fn pass(&mut self) {
         loop {
-            let (from_alice, from_bob) = (self.alice.take_outbox(), self.bob.take_outbox());
-            if from_alice.is_empty() && from_bob.is_empty() {
+            let outboxes: Vec<_> = self.cores.iter_mut().map(NodeCore::take_outbox).collect();
+            if outboxes.iter().all(Vec::is_empty) {
                 return;
             }
-            for (p, op) in from_alice {
-                self.bob.insert(&p, op, node::Origin::Fresh, self.now).expect("accepted");
-            }
-            for (p, op) in from_bob {
-                self.alice.insert(&p, op, node::Origin::Fresh, self.now).expect("accepted");
+            for (from, outbox) in outboxes.into_iter().enumerate() {
+                for (p, op) in outbox {
+                    for (to, core) in self.cores.iter_mut().enumerate() {
+                        if to != from {
+                            core.insert(&p, op.clone(), node::Origin::Fresh, self.now).expect("accepted");
+                        }
+                    }
+                }
             }
         }
     }
 
-    /// A few seconds of both nodes exchanging and ticking (acks,
+    /// A few seconds of the nodes exchanging and ticking (acks,
     /// snapshots, resting marks).
     fn settle(&mut self) {
         for _ in 0..4 {
             self.now += 1_000;
             self.pass();
-            for core in [&mut self.alice, &mut self.bob] {
+            for core in &mut self.cores {
                 core.tick(self.now).expect("tick");
                 core.tend_absences(self.now).expect("absences");
                 core.tend_crossings(self.now).expect("crossings");
@@ -88,10 +111,21 @@ impl Pair {
 
     /// Alice's node stopped cleanly and started again from its store.
     fn restart_alice(&mut self) {
-        self.alice.flush().expect("flush");
-        let placeholder = open(&tempfile::tempdir().expect("tempdir"), 9, &self.wasm);
-        drop(std::mem::replace(&mut self.alice, placeholder));
-        self.alice = open(&self.dirs[0], 1, &self.wasm);
+        self.cores[0].flush().expect("flush");
+        self.reopen_alice();
+    }
+
+    /// Alice's node stopped without a flush (a crash after its last
+    /// commit) and started again from its store.
+    fn reopen_alice(&mut self) {
+        self.stop_alice();
+        self.cores[0] = open(&self.dirs[0], 1, &self.codes);
+    }
+
+    /// Alice's node stopped, without a flush (a crash after its last commit).
+    fn stop_alice(&mut self) {
+        let placeholder = open(&tempfile::tempdir().expect("tempdir"), 9, &self.codes);
+        drop(std::mem::replace(&mut self.cores[0], placeholder));
     }
 }
 
@@ -108,27 +142,27 @@ fn roots(core: &NodeCore, p: &PartnershipId) -> ([u8; 32], [u8; 32]) {
 
 #[test]
 fn an_idle_partnership_rests_and_its_first_use_loads_the_same_state() {
-    let mut t = Pair::new();
+    let mut t = Nodes::pair();
     let (idle, idle_genesis) = t.create();
     let (unfinal, _) = t.create();
     let (used, _) = t.create();
     for p in [idle, unfinal, used] {
-        sign(&mut t.alice, &p, "hello", t.now);
+        sign(&mut t.cores[0], &p, "hello", t.now);
     }
     // Alice's node binds a peer id in one: its standing carries it.
     let peer_id = Keypair::generate_ed25519().public().to_peer_id().to_bytes();
-    t.alice.author(&idle, Payload::BindPeer { peer_id: peer_id.clone() }, t.now).expect("bind");
+    t.cores[0].author(&idle, Payload::BindPeer { peer_id: peer_id.clone() }, t.now).expect("bind");
     t.settle();
     for p in [idle, unfinal, used] {
-        assert_eq!(entries(&t.alice, &p), entries(&t.bob, &p));
-        assert!(t.alice.ledger(&p).expect("ledger").tail_is_structural(), "every call final");
-        let mark = t.alice.store().resting_mark(&p).expect("read").expect("marked on the snapshot tick");
-        assert_eq!(Some(mark.final_height), t.alice.store().saved_final_height(&p).expect("read"));
+        assert_eq!(entries(&t.cores[0], &p), entries(&t.cores[1], &p));
+        assert!(t.cores[0].ledger(&p).expect("ledger").tail_is_structural(), "every call final");
+        let mark = t.cores[0].store().resting_mark(&p).expect("read").expect("marked on the snapshot tick");
+        assert_eq!(Some(mark.final_height), t.cores[0].store().saved_final_height(&p).expect("read"));
     }
-    let used_marked_at = t.alice.store().resting_mark(&used).expect("read").expect("marked").final_height;
+    let used_marked_at = t.cores[0].store().resting_mark(&used).expect("read").expect("marked").final_height;
     // A standing answers every question of the network half as its
     // loaded ledger does, for a participant and a stranger alike.
-    let ledger = t.alice.ledger(&idle).expect("ledger");
+    let ledger = t.cores[0].ledger(&idle).expect("ledger");
     let standing = Standing::of(ledger);
     assert_eq!(Standing::decode(&standing.encode()), Ok(standing.clone()));
     let (loaded, resting) = (Roster::Loaded(ledger), Roster::Resting(&standing));
@@ -151,63 +185,61 @@ fn an_idle_partnership_rests_and_its_first_use_loads_the_same_state() {
     assert!(loaded.optimistic_height() > loaded.final_height(), "the last ack waits for the next op");
     assert_eq!(resting.bound_peer(&member(1)), Some(peer_id.as_slice()));
     // A call Bob never sees: a payload not final, so that one cannot rest.
-    sign(&mut t.alice, &unfinal, "unseen", t.now);
-    t.alice.take_outbox();
-    let before: Vec<_> = [idle, unfinal, used].iter().map(|p| roots(&t.alice, p)).collect();
-    let idle_entries = entries(&t.alice, &idle);
+    sign(&mut t.cores[0], &unfinal, "unseen", t.now);
+    t.cores[0].take_outbox();
+    let before: Vec<_> = [idle, unfinal, used].iter().map(|p| roots(&t.cores[0], p)).collect();
+    let idle_entries = entries(&t.cores[0], &idle);
     t.restart_alice();
-    assert_eq!(t.alice.store().resting_mark(&unfinal).expect("read"), None, "its new op cleared the mark");
+    assert_eq!(t.cores[0].store().resting_mark(&unfinal).expect("read"), None, "its new op cleared the mark");
 
-    assert_eq!(t.alice.partnership_count(), 3);
-    assert_eq!(t.alice.loaded_count(), 1, "only the partnership with work left is loaded");
-    assert!(t.alice.is_loaded(&unfinal));
+    assert_eq!(t.cores[0].partnership_count(), 3);
+    assert_eq!(t.cores[0].loaded_count(), 1, "only the partnership with work left is loaded");
+    assert!(t.cores[0].is_loaded(&unfinal));
     // Its roster answers from the mark, without loading it.
-    let roster = t.alice.roster(&idle).expect("held");
+    let roster = t.cores[0].roster(&idle).expect("held");
     assert!(roster.awaits(&member(2)) && roster.awaits(&member(1)));
     assert!(!roster.awaits(&member(3)), "a stranger is no participant");
     assert_eq!(roster.participants().len(), 2);
     assert!(!roster.halted());
-    assert_eq!(t.alice.genesis(&idle).expect("read").map(|g| g.id()), Some(idle_genesis.id()));
-    assert!(!t.alice.is_loaded(&idle), "reading the roster and the genesis loads nothing");
+    assert_eq!(t.cores[0].genesis(&idle).expect("read").map(|g| g.id()), Some(idle_genesis.id()));
+    assert!(!t.cores[0].is_loaded(&idle), "reading the roster and the genesis loads nothing");
 
     // The first read loads it, with exactly the state it had.
-    assert_eq!(entries(&t.alice, &idle), idle_entries);
-    assert!(t.alice.is_loaded(&idle));
+    assert_eq!(entries(&t.cores[0], &idle), idle_entries);
+    assert!(t.cores[0].is_loaded(&idle));
     for (p, roots_before) in [idle, unfinal, used].iter().zip(&before) {
-        assert_eq!(roots(&t.alice, p), *roots_before);
+        assert_eq!(roots(&t.cores[0], p), *roots_before);
     }
 
     // A partner's op loads the other and finality goes on.
-    let fresh = open(&tempfile::tempdir().expect("tempdir"), 9, &t.wasm);
-    drop(std::mem::replace(&mut t.alice, fresh));
-    t.alice = open(&t.dirs[0], 1, &t.wasm);
-    assert!(!t.alice.is_loaded(&used));
-    sign(&mut t.bob, &used, "again", t.now);
+    t.reopen_alice();
+    assert!(!t.cores[0].is_loaded(&used));
+    sign(&mut t.cores[1], &used, "again", t.now);
     t.pass();
-    assert!(t.alice.is_loaded(&used), "the op loaded it");
-    assert_eq!(t.alice.store().resting_mark(&used).expect("read"), None, "the op cleared its mark");
+    assert!(t.cores[0].is_loaded(&used), "the op loaded it");
+    assert_eq!(t.cores[0].store().resting_mark(&used).expect("read"), None, "the op cleared its mark");
     t.settle();
-    assert_eq!(roots(&t.alice, &used), roots(&t.bob, &used));
-    assert_eq!(entries(&t.alice, &used), entries(&t.bob, &used));
-    let ledger = t.alice.ledger(&used).expect("ledger");
+    assert_eq!(roots(&t.cores[0], &used), roots(&t.cores[1], &used));
+    assert_eq!(entries(&t.cores[0], &used), entries(&t.cores[1], &used));
+    let ledger = t.cores[0].ledger(&used).expect("ledger");
     assert!(ledger.tail_is_structural(), "Bob's second call is final");
-    let mark = t.alice.store().resting_mark(&used).expect("read").expect("quiet again: marked again");
+    let mark = t.cores[0].store().resting_mark(&used).expect("read").expect("quiet again: marked again");
     assert!(mark.final_height > used_marked_at, "at the new height");
     assert!(mark.final_height <= ledger.final_height());
 }
 
 #[test]
 fn a_mark_a_start_cannot_trust_is_ignored_and_the_ledger_loaded() {
-    let mut t = Pair::new();
+    let mut t = Nodes::pair();
     let (garbled, _) = t.create();
     let (versioned, _) = t.create();
     for p in [garbled, versioned] {
-        sign(&mut t.alice, &p, "hello", t.now);
+        sign(&mut t.cores[0], &p, "hello", t.now);
     }
     t.settle();
-    t.alice.flush().expect("flush");
-    let expected: Vec<_> = [garbled, versioned].iter().map(|p| entries(&t.alice, p)).collect();
-    drop(std::mem::replace(&mut t.alice, open(&tempfile::tempdir().expect("tempdir"), 9, &t.wasm)));
+    t.cores[0].flush().expect("flush");
+    let expected: Vec<_> = [garbled, versioned].iter().map(|p| entries(&t.cores[0], p)).collect();
+    t.stop_alice();
     {
         let store = Store::open(&t.dirs[0].path().join("store.redb")).expect("store");
         let height = |p| store.saved_final_height(p).expect("read").expect("saved");
@@ -219,27 +251,111 @@ fn a_mark_a_start_cannot_trust_is_ignored_and_the_ledger_loaded() {
         let refused = store.mark_resting(&[(garbled, RestingMark { final_height: 1_000, record: vec![] })]);
         assert!(refused.is_err(), "a mark off the saved final height is refused");
     }
-    t.alice = open(&t.dirs[0], 1, &t.wasm);
-    assert_eq!(t.alice.loaded_count(), 2, "both loaded at start");
+    t.cores[0] = open(&t.dirs[0], 1, &t.codes);
+    assert_eq!(t.cores[0].loaded_count(), 2, "both loaded at start");
     for (p, expected) in [garbled, versioned].iter().zip(&expected) {
-        assert_eq!(&entries(&t.alice, p), expected);
+        assert_eq!(&entries(&t.cores[0], p), expected);
     }
     // And they go on as usual.
-    sign(&mut t.bob, &garbled, "after", t.now);
+    sign(&mut t.cores[1], &garbled, "after", t.now);
     t.settle();
-    assert_eq!(entries(&t.alice, &garbled), entries(&t.bob, &garbled));
+    assert_eq!(entries(&t.cores[0], &garbled), entries(&t.cores[1], &garbled));
 }
 
 #[test]
 fn an_unknown_partnership_is_unknown_whether_or_not_others_rest() {
-    let mut t = Pair::new();
+    let mut t = Nodes::pair();
     let (p, _) = t.create();
     t.settle();
     t.restart_alice();
     let stranger = PartnershipId([7; 32]);
-    assert!(!t.alice.holds(&stranger));
-    assert!(t.alice.roster(&stranger).is_none());
-    assert!(t.alice.genesis(&stranger).expect("read").is_none());
-    assert!(matches!(t.alice.ledger_or_err(&stranger), Err(NodeError::UnknownPartnership(_))));
-    assert!(t.alice.holds(&p));
+    assert!(!t.cores[0].holds(&stranger));
+    assert!(t.cores[0].roster(&stranger).is_none());
+    assert!(t.cores[0].genesis(&stranger).expect("read").is_none());
+    assert!(matches!(t.cores[0].ledger_or_err(&stranger), Err(NodeError::UnknownPartnership(_))));
+    assert!(t.cores[0].holds(&p));
+}
+
+/// Members 1..=3 under the membership module (a member may resign) and
+/// the guestbook.
+fn membership_charter(t: &Nodes) -> Charter {
+    let members: Vec<_> = (1..=3)
+        .map(|s| json!({"member": member(s).to_string(), "voting_units": 1, "economic_units": 1}))
+        .collect();
+    let mut participants: Vec<_> = (1..=3).map(member).collect();
+    participants.sort();
+    Charter {
+        name: "three partners".into(),
+        participants,
+        modules: vec![
+            ModuleSpec {
+                name: "membership".into(),
+                code: CodeHash::of(&t.codes[1]),
+                config: json!({"members": members, "governance": "voting"}).to_string(),
+                permissions: vec![SystemPermission::AddParticipant, SystemPermission::RemoveParticipant],
+            },
+            ModuleSpec {
+                name: "guestbook".into(),
+                code: CodeHash::of(&t.codes[0]),
+                config: "{}".into(),
+                permissions: vec![],
+            },
+        ],
+        params: Params::default(),
+        parent: None,
+    }
+}
+
+#[test]
+fn a_partner_who_left_stands_in_a_resting_partnership_as_in_its_ledger_and_cannot_wake_it() {
+    let mut t = Nodes::new(3, vec![wasm("guestbook"), wasm("membership")]);
+    let charter = membership_charter(&t);
+    let (p, _) = t.create_with(charter);
+    sign(&mut t.cores[2], &p, "before leaving", t.now);
+    t.settle();
+    let message = json!({"resign": {}}).to_string().into_bytes();
+    t.cores[2].submit_call(&p, "membership", message, t.now).expect("resign");
+    t.settle();
+    // Carol's node is gone; Alice and Bob go on without it.
+    let carol = t.cores.pop().expect("carol's node");
+    let carol_key = MemberKey::from_seed(3);
+    sign(&mut t.cores[0], &p, "after", t.now);
+    t.settle();
+    let ledger = t.cores[0].ledger(&p).expect("ledger");
+    let record = ledger.optimistic_state().participant(&member(3)).expect("a record is kept");
+    assert!(record.removed_at.is_some(), "Carol left");
+    assert!(!ledger.awaits(&member(3)) && !ledger.owes_removal_ack(&member(3)), "her removal ack came");
+    assert!(ledger.tail_is_structural(), "every call final without her");
+    assert!(t.cores[0].store().resting_mark(&p).expect("read").is_some(), "it rests");
+    // The standing answers for her as the ledger does.
+    let standing = Standing::of(ledger);
+    let (loaded, resting) = (Roster::Loaded(ledger), Roster::Resting(&standing));
+    for who in [member(1), member(2), member(3)] {
+        assert_eq!(loaded.awaits(&who), resting.awaits(&who));
+        assert_eq!(loaded.participant(&who), resting.participant(&who));
+    }
+    assert_eq!(loaded.participants(), resting.participants());
+    let entries_before = entries(&t.cores[0], &p);
+
+    t.restart_alice();
+    assert!(!t.cores[0].is_loaded(&p));
+    let roster = t.cores[0].roster(&p).expect("held");
+    assert!(!roster.awaits(&member(3)), "finality waits for her no more");
+    assert_eq!(roster.participant(&member(3)), Some(record));
+    assert!(roster.awaits(&member(1)) && roster.awaits(&member(2)));
+    // Her node, built on everything it saw, signs again: refused, stored
+    // nowhere, and the partnership stays marked resting.
+    let forged = carol.ledger(&p).expect("her ledger").create_op(
+        &carol_key,
+        Payload::Call { module: "guestbook".into(), msg: br#"{"sign":{"message":"still here"}}"#.to_vec() },
+        t.now,
+    );
+    let refused = t.cores[0].insert(&p, forged, node::Origin::Fresh, t.now);
+    assert!(matches!(refused, Err(NodeError::Refused(_))), "{refused:?}");
+    assert!(t.cores[0].store().resting_mark(&p).expect("read").is_some(), "nothing was appended");
+    t.settle();
+    assert_eq!(entries(&t.cores[0], &p), entries_before);
+    t.restart_alice();
+    assert!(!t.cores[0].is_loaded(&p), "her op leaves it resting across a restart");
+    assert_eq!(entries(&t.cores[0], &p), entries_before);
 }
