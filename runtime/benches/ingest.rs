@@ -11,7 +11,8 @@
 //! `verify_strict`, per-op cost from 10k ops up (split into graph, store and
 //! snapshot work), and the cost of a late op against the length of the
 //! non-final tail it reorders. `POLYPACT_BENCH_SIZES=30000,300000` measures
-//! other sizes.
+//! other sizes, `POLYPACT_BENCH_CACHES=8,128` other store page caches (MiB),
+//! one run of every size each.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use polypact::ledger::{Ledger, LedgerConfig, Origin, StoreArchive};
 use polypact::op::{
     Limits, MemberKey, OpId, Payload, SignedOp, UnsignedOp, check_signatures, decode_signed_op,
 };
-use polypact::store::Store;
+use polypact::store::{Store, StoreOptions};
 
 /// The node binary's allocator (`src/main.rs`), so the serial part costs
 /// what it costs in a node.
@@ -218,8 +219,32 @@ fn scaling_report() {
     if let Ok(list) = std::env::var("POLYPACT_BENCH_SIZES") {
         sizes = list.split(',').map(|n| n.trim().parse().expect("POLYPACT_BENCH_SIZES: numbers")).collect();
     }
+    // `POLYPACT_BENCH_CACHES=8,128`: the store's page cache, in MiB, one
+    // run of every size per cache (default: the store's default).
+    let caches: Vec<StoreOptions> = match std::env::var("POLYPACT_BENCH_CACHES") {
+        Ok(list) => list
+            .split(',')
+            .map(|mib| {
+                let mib: usize = mib.trim().parse().expect("POLYPACT_BENCH_CACHES: MiB numbers");
+                let mut options = StoreOptions::default();
+                options.cache_bytes = mib << 20;
+                options
+            })
+            .collect(),
+        Err(_) => vec![StoreOptions::default()],
+    };
+    for options in &caches {
+        scaling_report_with(&f, &sizes, options);
+    }
+    late_op_report(&f);
+}
+
+fn scaling_report_with(f: &Fixture, sizes: &[usize], options: &StoreOptions) {
     let dir = tempfile::tempdir().expect("temp dir");
-    println!("\n== ingest scaling (file-backed redb, fsync per batch of {BATCH}) ==");
+    println!(
+        "\n== ingest scaling (file-backed redb, fsync per batch of {BATCH}, page cache {} MiB) ==",
+        options.cache_bytes >> 20
+    );
     println!("reference: verify_strict alone over the same ops, on one core, in the same run");
     println!(
         "{:>10} {:>10} {:>14} {:>14} {:>10} {:>8}",
@@ -229,7 +254,7 @@ fn scaling_report() {
         "           (µs/op by phase on the inserting thread: wait = decode + verify when not pipelined)"
     );
     for (i, &n) in sizes.iter().enumerate() {
-        let ops = generate(&f, n, None);
+        let ops = generate(f, n, None);
         for (m, (label, mode)) in
             [("pipelined", Mode::Pipelined), ("batched", Mode::Batched)].into_iter().enumerate()
         {
@@ -238,12 +263,12 @@ fn scaling_report() {
             let verify = verify_only(&decoded);
             drop(decoded);
             let path = dir.path().join(format!("ingest-{i}-{m}.redb"));
-            let store = Arc::new(Store::open(&path).expect("store"));
-            let (took, phases) = ingest(&f, &ops, &store, mode);
+            let store = Arc::new(Store::open_with(&path, options).expect("store"));
+            let (took, phases) = ingest(f, &ops, &store, mode);
             drop(store);
             // A restart: the store's in-memory index of the ops is built on first
             // use, from one read of the partnership's op records.
-            let store = Store::open(&path).expect("store");
+            let store = Store::open_with(&path, options).expect("store");
             let started = Instant::now();
             let count = store.op_count(&f.genesis.partnership()).expect("op count");
             let reindex = started.elapsed();
@@ -265,11 +290,13 @@ fn scaling_report() {
             );
         }
     }
+}
 
+fn late_op_report(f: &Fixture) {
     println!("\n== a late op that reorders the non-final tail ==");
     println!("{:>10} {:>10} {:>14}", "history", "tail", "insert µs");
     for &(history, tail) in &[(10_000, 100), (10_000, 1_000), (10_000, 10_000), (100_000, 1_000)] {
-        let ops = generate(&f, history + tail, Some(history));
+        let ops = generate(f, history + tail, Some(history));
         let mut ledger =
             Ledger::new(f.genesis.clone(), executor(), LedgerConfig::default()).expect("genesis");
         let limits = Limits::default();

@@ -205,7 +205,7 @@ impl Default for NodeSettings {
             ack_debounce_ms: 50,
             tick_ms: 100,
             log: "info".to_owned(),
-            store_cache_mib: 128,
+            store_cache_mib: crate::store::DEFAULT_CACHE_MIB as u64,
             store_check_on_open: true,
             compact_history: false,
         }
@@ -303,7 +303,8 @@ tick_ms = {tick}
 # Log filter in RUST_LOG syntax; RUST_LOG overrides it (default {log_default}).
 log = {log}
 # Memory the store may use to cache its file's pages, in MiB (default
-# {cache_default}); the cache fills up to it as the file grows.
+# {cache_default}); the cache fills up to it as the file grows, and reads it
+# misses come from the operating system's file cache.
 store_cache_mib = {cache}
 # Check every page of the store's file when the node starts (default
 # {check_default}): a damaged disk is caught at once, at a cost that grows with
@@ -673,12 +674,12 @@ mod tests {
     }
 
     #[test]
-    fn store_settings_default_to_a_checked_128_mib_cache_and_refuse_no_cache() {
+    fn store_settings_default_to_a_checked_8_mib_cache_and_refuse_no_cache() {
         // A config written before the settings existed gets the defaults.
         let config = HomeConfig::parse("home_version = 1\n[node]\ntick_ms = 100\n", Path::new("x")).unwrap();
         assert_eq!(
             config.node.store_options(),
-            crate::store::StoreOptions { verify_on_open: true, cache_bytes: 128 << 20 }
+            crate::store::StoreOptions { verify_on_open: true, cache_bytes: 8 << 20 }
         );
         let err = HomeConfig::parse("home_version = 1\n[node]\nstore_cache_mib = 0\n", Path::new("x"))
             .unwrap_err()

@@ -43,13 +43,22 @@ pub struct StoreOptions {
     /// may go unnoticed: turn it off only for very large stores on trusted
     /// disks.
     pub verify_on_open: bool,
-    /// Bytes of memory redb may use to cache pages.
+    /// Bytes of memory redb may use to cache pages
+    /// ([`DEFAULT_CACHE_MIB`] MiB by default).
     pub cache_bytes: usize,
 }
 
+/// The store's page cache by default, in MiB: small, because redb keeps
+/// every page it writes in the cache until the cache is full, so a larger
+/// bound fills with history and the node's memory grows with the file up
+/// to it. Reads it misses come from the operating system's file cache,
+/// which does not count against the node; ingest and sync measure the
+/// same at 8 MiB as at 128 (BENCHMARKS.md, "Memory").
+pub const DEFAULT_CACHE_MIB: usize = 8;
+
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { verify_on_open: true, cache_bytes: 128 * 1024 * 1024 }
+        StoreOptions { verify_on_open: true, cache_bytes: DEFAULT_CACHE_MIB << 20 }
     }
 }
 

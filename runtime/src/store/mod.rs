@@ -55,7 +55,7 @@ mod tables;
 mod tests;
 
 pub use compact::{CompactStep, Compaction};
-pub use db::{Store, StoreOptions};
+pub use db::{DEFAULT_CACHE_MIB, Store, StoreOptions};
 pub use error::{SCHEMA_VERSION, StoreError};
 pub use ops::{OpCursor, OpPage, OpsIter};
 pub use resting::RestingMark;
