@@ -5,7 +5,10 @@
 //! use loads it with exactly the state it had; a partner's op loads it and
 //! finality goes on, the mark cleared by the op and taken again once it
 //! is quiet. A partnership with a payload not final is never marked, and a
-//! mark a start cannot trust is ignored: the ledger is loaded instead.
+//! mark a start cannot trust is ignored: the ledger is loaded instead. A
+//! partner who left stands in a resting partnership as in its ledger, and
+//! its later ops neither wake nor unmark it (three nodes, the membership
+//! `.wasm` beside the guestbook).
 
 use polypact::net::Keypair;
 use polypact::node::{self, NodeBuilder, NodeConfig, NodeCore, NodeError, Roster, Standing};
@@ -19,8 +22,9 @@ use serde_json::json;
 
 use crate::support::{guestbook_charter, guestbook_entries as entries};
 
-/// Partners' nodes (Alice's first, Bob's second), without a network: what
-/// one node's core authors is handed to every other's.
+/// Partners' nodes (Alice's first, Bob's second, Carol's third if any),
+/// without a network: what one node's core authors is handed to every
+/// other's.
 struct Nodes {
     dirs: Vec<tempfile::TempDir>,
     codes: Vec<Vec<u8>>,
