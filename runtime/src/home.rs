@@ -308,7 +308,8 @@ log = {log}
 store_cache_mib = {cache}
 # Check every page of the store's file when the node starts (default
 # {check_default}): a damaged disk is caught at once, at a cost that grows with
-# the file (about 0.6 s per million ops). Off, damage shows when it is read.
+# the file (about 1 s per million ops). Off, damaged ops, code and final states
+# are still refused when read; other damage may go unnoticed.
 store_check_on_open = {check}
 # Compact stored final ops (keep only their author, seq and time) behind each
 # partnership's latest checkpoint that every participant attested (default

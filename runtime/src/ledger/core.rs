@@ -357,18 +357,20 @@ impl<E: Executor> Ledger<E> {
         snapshot: Option<Snapshot>,
         ops: impl IntoIterator<Item = SignedOp>,
     ) -> Result<Self, LedgerError> {
-        Self::restore_with(genesis, executor, config, snapshot, ops, None)
+        Self::restore_with(genesis, executor, config, (snapshot, None), ops, None)
     }
 
     /// [`restore`](Self::restore), with an archive of the ops being
     /// replayed (they are all stored): final ops are forgotten as the
     /// replay goes, so a restart holds no more in memory than the running
-    /// node did.
+    /// node did. `snapshot` comes with the root saved with it, if any: a
+    /// state whose root differs is refused
+    /// ([`LedgerError::DamagedSnapshot`]).
     pub(crate) fn restore_with(
         genesis: SignedOp,
         executor: E,
         config: LedgerConfig,
-        snapshot: Option<Snapshot>,
+        snapshot: (Option<Snapshot>, Option<[u8; 32]>),
         ops: impl IntoIterator<Item = SignedOp>,
         archive: Option<Arc<dyn OpArchive>>,
     ) -> Result<Self, LedgerError> {
@@ -376,7 +378,7 @@ impl<E: Executor> Ledger<E> {
         if let Some(archive) = archive {
             ledger.dag.set_archive(archive);
         }
-        let snapshot_height = ledger.install_snapshot(snapshot);
+        let snapshot_height = ledger.install_snapshot(snapshot)?;
         ledger.replay(snapshot_height, ops)?;
         ledger.finish_replay()?;
         Ok(ledger)
@@ -388,11 +390,12 @@ impl<E: Executor> Ledger<E> {
     /// not cover (those above its horizon, and any stored later at or below
     /// it), in `(height, id)` order. What a restart costs then grows with
     /// the non-final tail and the recent final ops, not with history.
+    /// `snapshot` as in [`restore_with`](Self::restore_with).
     pub(crate) fn resume(
         genesis: SignedOp,
         executor: E,
         config: LedgerConfig,
-        snapshot: Option<Snapshot>,
+        snapshot: (Option<Snapshot>, Option<[u8; 32]>),
         meta: LedgerMeta,
         graph: Dag,
         ops: impl IntoIterator<Item = SignedOp>,
@@ -401,7 +404,7 @@ impl<E: Executor> Ledger<E> {
             return Err(LedgerError::Inconsistent("resumed without a graph summary".into()));
         };
         let mut ledger = Ledger::new(genesis, executor, config)?;
-        let snapshot_height = ledger.install_snapshot(snapshot);
+        let snapshot_height = ledger.install_snapshot(snapshot)?;
         if snapshot_height.is_none_or(|height| height < summary.dag.horizon) {
             return Err(LedgerError::Inconsistent(format!(
                 "the graph summary reaches height {}, above the final snapshot",
@@ -430,17 +433,30 @@ impl<E: Executor> Ledger<E> {
 
     /// Installs a stored final snapshot; returns its height (`None` for no
     /// snapshot or one at the genesis).
-    fn install_snapshot(&mut self, snapshot: Option<Snapshot>) -> Option<u64> {
+    /// Refused if its root is not `saved_root`, when one was saved.
+    fn install_snapshot(
+        &mut self,
+        (snapshot, saved_root): (Option<Snapshot>, Option<[u8; 32]>),
+    ) -> Result<Option<u64>, LedgerError> {
         match snapshot {
             Some((height, pairs)) if height > 0 => {
                 let state = StateMap::from_pairs(pairs);
+                if let Some(saved) = saved_root
+                    && state.root() != saved
+                {
+                    return Err(LedgerError::DamagedSnapshot {
+                        height,
+                        saved: hex::encode(saved),
+                        found: hex::encode(state.root()),
+                    });
+                }
                 self.optimistic = state.clone();
                 self.final_state = state;
                 self.final_delta.clear();
                 self.final_height = height;
-                Some(height)
+                Ok(Some(height))
             }
-            _ => None,
+            _ => Ok(None),
         }
     }
 

@@ -140,4 +140,17 @@ pub enum LedgerError {
     /// Stored data does not fit together (a snapshot that does not match the ops).
     #[error("stored ledger data is inconsistent: {0}")]
     Inconsistent(String),
+    /// The stored final state is not the one the ledger saved: its root
+    /// differs from the root saved with it, so the store is damaged.
+    #[error(
+        "the stored final state at height {height} is damaged: its root is {found}, the root saved with it {saved}; restore the store from a backup, or move it away and join again from a partner's node"
+    )]
+    DamagedSnapshot {
+        /// The snapshot's final height.
+        height: u64,
+        /// The root saved with it, hex.
+        saved: String,
+        /// The root of what was read, hex.
+        found: String,
+    },
 }

@@ -48,6 +48,20 @@ pub enum OpenError {
     },
 }
 
+/// Why a graph summary cannot rebuild a ledger.
+enum Unfit {
+    /// It does not fit the store: a replay of every op may still.
+    Reason(String),
+    /// The final snapshot is damaged: nothing built on it can be trusted.
+    Damaged(LedgerError),
+}
+
+impl From<String> for Unfit {
+    fn from(reason: String) -> Self {
+        Unfit::Reason(reason)
+    }
+}
+
 /// Ops read from the store per page while rebuilding.
 const REPLAY_PAGE: usize = 4096;
 
@@ -62,7 +76,12 @@ impl<E: Executor> Ledger<E> {
         if writes.is_empty() && !new_summary && !new_meta {
             return Ok(());
         }
-        let delta = FinalDelta { final_height, writes, meta: self.meta_bytes().to_vec() };
+        let delta = FinalDelta {
+            final_height,
+            writes,
+            meta: self.meta_bytes().to_vec(),
+            state_root: Some(self.final_root()),
+        };
         match self.dag().horizon().filter(|_| new_summary) {
             // A new summary and the store's archive horizon move in one
             // commit: every op stored at or below the horizon after it is
@@ -118,7 +137,9 @@ impl<E: Executor> Ledger<E> {
         let unfit = match Self::open_from_summary(store, p, executor.clone(), config, &archive) {
             Ok(Some(ledger)) => return Ok(ledger),
             Ok(None) => None,
-            Err(reason) => Some(reason),
+            Err(Unfit::Reason(reason)) => Some(reason),
+            // Replaying would install the same state: say what is wrong.
+            Err(Unfit::Damaged(error)) => return Err(error.into()),
         };
         // A replay of every op needs every op: compacted history has only
         // the summary to start from.
@@ -133,14 +154,15 @@ impl<E: Executor> Ledger<E> {
     }
 
     /// The ledger rebuilt from the graph summary saved with the final
-    /// snapshot; `Ok(None)` if there is none, `Err` if it does not fit.
+    /// snapshot; `Ok(None)` if there is none, `Err` if it does not fit or
+    /// the snapshot is damaged.
     fn open_from_summary(
         store: &Store,
         p: &PartnershipId,
         executor: E,
         config: LedgerConfig,
         archive: &Arc<dyn OpArchive>,
-    ) -> Result<Option<Self>, String> {
+    ) -> Result<Option<Self>, Unfit> {
         let Some(snapshot) = store.load_final(p).map_err(|e| e.to_string())? else { return Ok(None) };
         let meta = LedgerMeta::decode(&snapshot.meta)?;
         let Some(summary) = &meta.summary else { return Ok(None) };
@@ -148,7 +170,7 @@ impl<E: Executor> Ledger<E> {
         let genesis =
             match store.ops_in_order(p, OpCursor::at_height(0), 1).map_err(|e| e.to_string())?.ops.pop() {
                 Some((0, genesis)) => genesis,
-                _ => return Err(format!("partnership {p} has no genesis in the store")),
+                _ => return Err(format!("partnership {p} has no genesis in the store").into()),
             };
         let mut ops: Vec<SignedOp> =
             store.late_ops_of(p).map_err(|e| e.to_string())?.into_iter().map(|(_, op)| op).collect();
@@ -160,7 +182,8 @@ impl<E: Executor> Ledger<E> {
         if archived != Some(covered) {
             return Err(format!(
                 "the graph summary reaches height {covered}, the store archived up to {archived:?}"
-            ));
+            )
+            .into());
         }
         let mut failure: Option<StoreError> = None;
         let above = store.iter_ops(p, covered.saturating_add(1), REPLAY_PAGE).map_while(|item| match item {
@@ -172,12 +195,14 @@ impl<E: Executor> Ledger<E> {
         });
         ops.extend(above);
         if let Some(e) = failure {
-            return Err(e.to_string());
+            return Err(e.to_string().into());
         }
-        let state = Some((snapshot.final_height, snapshot.state));
-        Ledger::resume(genesis, executor, config, state, meta, graph, ops)
-            .map(Some)
-            .map_err(|e| e.to_string())
+        let state = (Some((snapshot.final_height, snapshot.state)), snapshot.state_root);
+        match Ledger::resume(genesis, executor, config, state, meta, graph, ops) {
+            Ok(ledger) => Ok(Some(ledger)),
+            Err(error @ LedgerError::DamagedSnapshot { .. }) => Err(Unfit::Damaged(error)),
+            Err(error) => Err(error.to_string().into()),
+        }
     }
 
     fn open_inner(
@@ -207,7 +232,8 @@ impl<E: Executor> Ledger<E> {
             .and_then(|s| LedgerMeta::decode(&s.meta).ok())
             .map(|meta| meta.checkpoints)
             .unwrap_or_default();
-        let snapshot = saved.map(|s| (s.final_height, s.state));
+        let root = saved.as_ref().and_then(|s| s.state_root);
+        let snapshot = (saved.map(|s| (s.final_height, s.state)), root);
         let mut failure: Option<StoreError> = None;
         let rest = ops.map_while(|item| match item {
             Ok((_, op)) => Some(op),

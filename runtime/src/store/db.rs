@@ -39,7 +39,9 @@ pub struct StoreOptions {
     /// Walk the whole file at open and check every page's checksum, so a
     /// damaged file is refused at open. It costs one full read of the file.
     /// Without it, damaged ops and code are still refused when read (they
-    /// are checked against their id and hash), but a damaged snapshot value
+    /// are checked against their id and hash), and so is a damaged final
+    /// state (against the root saved with it, when its ledger loads), but
+    /// damage to a ledger's saved graph summary or to the archived op index
     /// may go unnoticed: turn it off only for very large stores on trusted
     /// disks.
     pub verify_on_open: bool,
@@ -156,7 +158,7 @@ impl Store {
         }
         match self.read_schema()? {
             Some(found) if found == SCHEMA_VERSION => Ok(self),
-            Some(found @ (1..=6)) => {
+            Some(found @ (1..=7)) => {
                 self.upgrade_from(found)?;
                 Ok(self)
             }
@@ -191,7 +193,7 @@ impl Store {
         }
     }
 
-    /// Schema 1 to 6 → 7, in one durable commit. Steps 1 to 4 each
+    /// Schema 1 to 7 → 8, in one durable commit. Steps 1 to 4 each
     /// dropped a table whose content the store now keeps in memory, built
     /// from the `ops` table: 1 → 2 the op id index, 2 → 3 the per-author
     /// seqs (and the op counts in `partnerships`, which stay behind,
@@ -199,7 +201,9 @@ impl Store {
     /// of the archived op index: an older file has nothing archived; 5 → 6
     /// the empty `compacted` table; 6 → 7 the empty `resting` table (no
     /// partnership of an older file is resting: each loads at the first
-    /// start and may rest from then on).
+    /// start and may rest from then on); 7 → 8 the empty `final_roots`
+    /// table (an older file's snapshots have no saved root, so their first
+    /// load is not checked; the next save records one).
     fn upgrade_from(&self, found: u64) -> Result<(), StoreError> {
         let what = "upgrading the schema";
         let txn = self.write_txn()?;
@@ -243,6 +247,7 @@ impl Store {
         txn.open_table(tables::LATE_OPS).map_err(self.ctx(what))?;
         txn.open_table(tables::COMPACTED).map_err(self.ctx(what))?;
         txn.open_table(tables::RESTING).map_err(self.ctx(what))?;
+        txn.open_table(tables::FINAL_ROOTS).map_err(self.ctx(what))?;
         Ok(())
     }
 

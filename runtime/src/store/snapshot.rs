@@ -4,14 +4,16 @@
 //! final since the last call ([`FinalDelta`]); they are applied together with
 //! the new final height and the ledger's metadata blob in one durable
 //! transaction, so the snapshot on disk is always one the ledger saved, never
-//! a mix of two. What the state means, and what the metadata holds (state
-//! root, participant registry cursor…), is the ledger's business.
+//! a mix of two. The ledger's root of the state is saved beside it, so a
+//! load can tell a damaged state from the one saved (the store's check of
+//! the whole file at open is an operator's choice). What the state means,
+//! and what the metadata holds, is the ledger's business.
 
 use redb::{ReadableTable, WriteTransaction};
 
 use super::db::Store;
 use super::error::StoreError;
-use super::tables::{FINAL_META, FINAL_STATE, decode_meta, encode_meta, prefix_end, state_key};
+use super::tables::{FINAL_META, FINAL_ROOTS, FINAL_STATE, decode_meta, encode_meta, prefix_end, state_key};
 use crate::op::{PartnershipId, SignedOp};
 
 /// The change of the final state since the last [`Store::save_final`].
@@ -24,6 +26,10 @@ pub struct FinalDelta {
     pub writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// The ledger's metadata at this final height; replaces the stored one.
     pub meta: Vec<u8>,
+    /// The root of the final state once `writes` are applied, as the ledger
+    /// computes it; replaces the stored one (`None` removes it: the next
+    /// load checks nothing).
+    pub state_root: Option<[u8; 32]>,
 }
 
 /// The final state of a partnership as saved, from [`Store::load_final`].
@@ -35,6 +41,9 @@ pub struct FinalSnapshot {
     pub state: Vec<(Vec<u8>, Vec<u8>)>,
     /// The ledger's metadata saved with it.
     pub meta: Vec<u8>,
+    /// The state's root as the ledger saved it, if it did (a snapshot of
+    /// schema 7 or older has none).
+    pub state_root: Option<[u8; 32]>,
 }
 
 impl Store {
@@ -71,6 +80,12 @@ impl Store {
         }
         meta.insert(&p.0, encode_meta(delta.final_height, &delta.meta).as_slice())
             .map_err(self.ctx("saving the final state"))?;
+        let mut roots = txn.open_table(FINAL_ROOTS).map_err(self.ctx("saving the final state"))?;
+        match &delta.state_root {
+            Some(root) => roots.insert(&p.0, root).map(drop),
+            None => roots.remove(&p.0).map(drop),
+        }
+        .map_err(self.ctx("saving the final state"))?;
         let mut state = txn.open_table(FINAL_STATE).map_err(self.ctx("saving the final state"))?;
         let mut key = Vec::new();
         for (k, v) in &delta.writes {
@@ -111,7 +126,10 @@ impl Store {
                 let (key, value) = entry.map_err(self.ctx("loading the final state"))?;
                 state.push((key.value()[32..].to_vec(), value.value().to_vec()));
             }
-            Ok(Some(FinalSnapshot { final_height, state, meta: meta.to_vec() }))
+            let roots = txn.open_table(FINAL_ROOTS).map_err(self.ctx("loading the final state"))?;
+            let state_root =
+                roots.get(&p.0).map_err(self.ctx("loading the final state"))?.map(|r| *r.value());
+            Ok(Some(FinalSnapshot { final_height, state, meta: meta.to_vec(), state_root }))
         })
     }
 }

@@ -25,6 +25,7 @@
 //! | `late_ops`               | partnership(32) ‖ height(8) ‖ op id(32)           | unit                           |
 //! | `compacted`              | partnership(32)                                   | checkpoint(8) ‖ done upto(8) ‖ certificate |
 //! | `resting`                | partnership(32)                                   | final height(8) ‖ node's record |
+//! | `final_roots`            | partnership(32)                                   | final state's root(32)         |
 //!
 //! The last five hold the archived op index (schema 5, `archive.rs`): the
 //! index entries of ops at or below a partnership's archive horizon, moved
@@ -41,7 +42,10 @@
 //! Schema 6 added `compacted` (`compact.rs`), with the op encoding
 //! version 3 (a charter's `checkpoint_every`). Schema 7 added `resting`
 //! (`resting.rs`): an older node would append ops without clearing a
-//! partnership's mark, so it must not open a file that has them.
+//! partnership's mark, so it must not open a file that has them. Schema 8
+//! added `final_roots` (`snapshot.rs`): an older node would save a final
+//! state without its root, and the next load would take the stale root for
+//! damage.
 //!
 //! Schema 5 was never released with one key per entry (`archived_authors`,
 //! `archived_ids`, value a height): the blocks replaced them the day they
@@ -99,6 +103,10 @@ pub(crate) const COMPACTED: TableDefinition<&'static [u8; 32], &'static [u8]> =
 /// Each resting partnership's mark (`resting.rs`): the final height it
 /// was taken at and the node's record of the partnership there.
 pub(crate) const RESTING: TableDefinition<&'static [u8; 32], &'static [u8]> = TableDefinition::new("resting");
+/// Each partnership's final state root as its ledger saved it with the
+/// snapshot (`snapshot.rs`): what a load checks the stored state against.
+pub(crate) const FINAL_ROOTS: TableDefinition<&'static [u8; 32], &'static [u8; 32]> =
+    TableDefinition::new("final_roots");
 /// Ops appended at or below the archive horizon and not archived yet.
 pub(crate) const LATE_OPS: TableDefinition<&'static OpKey, ()> = TableDefinition::new("late_ops");
 

@@ -306,13 +306,63 @@ fn a_summary_that_does_not_fit_is_set_aside_and_every_op_replayed() {
     let stored = pair.store.load_final(&p).expect("load").expect("a snapshot");
     assert!(!stored.meta.is_empty(), "the node saved a summary");
     for meta in [vec![1, 0xff, 0xff], vec![9, 1, 2], b"junk".to_vec()] {
-        let delta = FinalDelta { final_height: stored.final_height, writes: Vec::new(), meta };
+        let delta = FinalDelta {
+            final_height: stored.final_height,
+            writes: Vec::new(),
+            meta,
+            state_root: stored.state_root,
+        };
         pair.store.save_final(&p, &delta).expect("saved");
         let restarted =
             Ledger::open_with_archive(&pair.store, &p, executor(), forgetful_config()).expect("reopens");
         check_alike(&pair.plain, &restarted, &pair.seen, false);
         assert_eq!(restarted.replayed_at_open() as usize, restarted.dag().len() - 1, "every op replayed");
     }
+}
+
+#[test]
+fn a_stored_state_that_is_not_the_one_saved_is_refused_by_either_way_of_opening() {
+    let mut pair = Pair::new();
+    for i in 0..120 {
+        workload_step(&mut pair, i);
+    }
+    let p = pair.plain.partnership();
+    let stored = pair.store.load_final(&p).expect("load").expect("a snapshot");
+    assert_eq!(stored.state_root, Some(pair.forgetful.final_root()), "the root is saved with the state");
+    let reopened =
+        Ledger::open_with_archive(&pair.store, &p, executor(), forgetful_config()).expect("reopens");
+    assert_eq!(reopened.final_root(), pair.forgetful.final_root());
+    // One value changed under the same root: what a damaged disk, or
+    // anyone writing to the file, leaves behind.
+    let (key, value) = stored.state.last().cloned().expect("a state value");
+    let mut damaged = value.clone();
+    damaged[0] ^= 1;
+    let delta = FinalDelta {
+        final_height: stored.final_height,
+        writes: vec![(key.clone(), Some(damaged))],
+        meta: stored.meta.clone(),
+        state_root: stored.state_root,
+    };
+    pair.store.save_final(&p, &delta).expect("saved");
+    for error in [
+        Ledger::open_with_archive(&pair.store, &p, executor(), forgetful_config()).err(),
+        Ledger::open(&pair.store, &p, executor(), LedgerConfig::default()).err(),
+    ] {
+        let error = error.expect("refused");
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("stored final state at height {} is damaged", stored.final_height)),
+            "{text}"
+        );
+        assert!(text.contains("restore the store from a backup"), "{text}");
+    }
+    // The value put back, both open again.
+    let delta = FinalDelta { writes: vec![(key, Some(value))], ..delta };
+    pair.store.save_final(&p, &delta).expect("saved");
+    let reopened =
+        Ledger::open_with_archive(&pair.store, &p, executor(), forgetful_config()).expect("reopens");
+    assert_eq!(reopened.final_root(), pair.forgetful.final_root());
+    Ledger::open(&pair.store, &p, executor(), LedgerConfig::default()).expect("reopens");
 }
 
 /// An op stored below the horizon after the graph's summary (here a late

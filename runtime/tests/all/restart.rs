@@ -49,7 +49,13 @@ fn workload() -> (SignedOp, Vec<Write>, Vec<Vec<SignedOp>>) {
         accepted_after.push(accepted.clone());
         if i % 4 == 3 {
             let (final_height, writes_delta) = node.take_final_delta();
-            writes.push(Write::Final(FinalDelta { final_height, writes: writes_delta, meta: vec![] }));
+            let state_root = Some(node.final_root());
+            writes.push(Write::Final(FinalDelta {
+                final_height,
+                writes: writes_delta,
+                meta: vec![],
+                state_root,
+            }));
             accepted_after.push(accepted.clone());
         }
     }

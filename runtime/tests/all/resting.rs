@@ -8,7 +8,8 @@
 //! mark a start cannot trust is ignored: the ledger is loaded instead. A
 //! partner who left stands in a resting partnership as in its ledger, and
 //! its later ops neither wake nor unmark it (three nodes, the membership
-//! `.wasm` beside the guestbook).
+//! `.wasm` beside the guestbook). A partnership whose stored state is
+//! damaged fails its first use alone: the node and the others go on.
 
 use polypact::net::Keypair;
 use polypact::node::{self, NodeBuilder, NodeConfig, NodeCore, NodeError, Roster, Standing};
@@ -16,7 +17,7 @@ use polypact::op::{
     Charter, CodeHash, MemberId, MemberKey, ModuleSpec, Params, PartnershipId, Payload, SignedOp,
     SystemPermission,
 };
-use polypact::store::{RestingMark, Store};
+use polypact::store::{FinalDelta, RestingMark, Store};
 use polypact::testing::module_wasm;
 use serde_json::json;
 
@@ -362,4 +363,46 @@ fn a_partner_who_left_stands_in_a_resting_partnership_as_in_its_ledger_and_canno
     t.restart_alice();
     assert!(!t.cores[0].is_loaded(&p), "her op leaves it resting across a restart");
     assert_eq!(entries(&t.cores[0], &p), entries_before);
+}
+
+#[test]
+fn a_partnership_whose_stored_state_is_damaged_fails_its_first_use_alone() {
+    let mut t = Nodes::pair();
+    let (damaged, _) = t.create();
+    let (sound, _) = t.create();
+    for p in [damaged, sound] {
+        sign(&mut t.cores[0], &p, "hello", t.now);
+    }
+    t.settle();
+    let sound_entries = entries(&t.cores[0], &sound);
+    t.cores[0].flush().expect("flush");
+    t.stop_alice();
+    {
+        // A value changed under the root saved with it, as a damaged disk
+        // would leave it (redb's own checksums hold: the whole-file check
+        // at open cannot see this).
+        let store = Store::open(&t.dirs[0].path().join("store.redb")).expect("store");
+        let stored = store.load_final(&damaged).expect("read").expect("a snapshot");
+        let (key, mut value) = stored.state.last().cloned().expect("a state value");
+        value[0] ^= 1;
+        let delta = FinalDelta {
+            final_height: stored.final_height,
+            writes: vec![(key, Some(value))],
+            meta: stored.meta,
+            state_root: stored.state_root,
+        };
+        store.save_final(&damaged, &delta).expect("saved");
+    }
+    t.cores[0] = open(&t.dirs[0], 1, &t.codes);
+    assert_eq!(t.cores[0].partnership_count(), 2, "the node starts");
+    let error = t.cores[0].ledger_or_err(&damaged).err().expect("refused").to_string();
+    assert!(error.contains("is damaged"), "{error}");
+    // Asking again gives the same answer, and nothing was loaded.
+    assert!(t.cores[0].ledger_or_err(&damaged).is_err());
+    assert!(!t.cores[0].is_loaded(&damaged));
+    // The other partnership and the partner go on.
+    assert_eq!(entries(&t.cores[0], &sound), sound_entries);
+    sign(&mut t.cores[1], &sound, "after", t.now);
+    t.settle();
+    assert_eq!(entries(&t.cores[0], &sound), entries(&t.cores[1], &sound));
 }

@@ -373,7 +373,12 @@ async fn bench_catch_up_throughput() {
         let refs: Vec<(u64, &polypact::op::SignedOp)> = all.iter().map(|(h, op)| (*h, op)).collect();
         store.append_ops(&p, &refs).expect("ops");
         let writes = harness.ledger.final_state().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
-        let delta = FinalDelta { final_height: harness.ledger.final_height(), writes, meta: Vec::new() };
+        let delta = FinalDelta {
+            final_height: harness.ledger.final_height(),
+            writes,
+            meta: Vec::new(),
+            state_root: Some(harness.ledger.final_root()),
+        };
         store.save_final(&p, &delta).expect("snapshot");
     }
     let server = TestNode::start(dirs[0].path(), 1, Keypair::generate_ed25519(), vec![]).await;

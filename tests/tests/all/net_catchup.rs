@@ -74,6 +74,7 @@ async fn a_member_admitted_after_ten_thousand_ops_catches_up_by_sync() {
         final_height: harness.ledger.final_height(),
         writes: harness.ledger.final_state().iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
         meta: Vec::new(),
+        state_root: Some(harness.ledger.final_root()),
     };
     let dirs = temp_dirs(4);
     for dir in &dirs[..3] {

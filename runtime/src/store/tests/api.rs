@@ -213,10 +213,16 @@ fn snapshot_deltas_accumulate_and_load_back_exactly() {
                 final_height: 2,
                 writes: vec![set("a", "1"), set("b", "2"), set("c", "3")],
                 meta: b"m1".to_vec(),
+                state_root: Some([1; 32]),
             },
         )
         .unwrap();
-    store.save_final(&q, &FinalDelta { final_height: 9, writes: vec![set("a", "q")], meta: vec![] }).unwrap();
+    store
+        .save_final(
+            &q,
+            &FinalDelta { final_height: 9, writes: vec![set("a", "q")], meta: vec![], state_root: None },
+        )
+        .unwrap();
     store
         .save_final(
             &p,
@@ -231,6 +237,7 @@ fn snapshot_deltas_accumulate_and_load_back_exactly() {
                     set("d", "4"),
                 ],
                 meta: b"m2".to_vec(),
+                state_root: Some([2; 32]),
             },
         )
         .unwrap();
@@ -239,21 +246,32 @@ fn snapshot_deltas_accumulate_and_load_back_exactly() {
         final_height: 5,
         state: vec![bytes("", "empty key"), bytes("b", "22"), bytes("c", "3"), bytes("d", "4")],
         meta: b"m2".to_vec(),
+        state_root: Some([2; 32]),
     };
     assert_eq!(store.load_final(&p).unwrap(), Some(expected.clone()));
     assert_eq!(
         store.load_final(&q).unwrap(),
-        Some(FinalSnapshot { final_height: 9, state: vec![bytes("a", "q")], meta: vec![] })
+        Some(FinalSnapshot { final_height: 9, state: vec![bytes("a", "q")], meta: vec![], state_root: None })
     );
 
     // Same height is allowed (meta refresh); going back is refused and changes nothing.
     let err = store
-        .save_final(&p, &FinalDelta { final_height: 4, writes: vec![del("b")], meta: vec![] })
+        .save_final(
+            &p,
+            &FinalDelta { final_height: 4, writes: vec![del("b")], meta: vec![], state_root: Some([9; 32]) },
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::FinalHeightBack { stored: 5, given: 4, .. }), "{err}");
     assert_eq!(store.load_final(&p).unwrap(), Some(expected));
-    store.save_final(&p, &FinalDelta { final_height: 5, writes: vec![], meta: b"m3".to_vec() }).unwrap();
-    assert_eq!(store.load_final(&p).unwrap().unwrap().meta, b"m3");
+    store
+        .save_final(
+            &p,
+            &FinalDelta { final_height: 5, writes: vec![], meta: b"m3".to_vec(), state_root: None },
+        )
+        .unwrap();
+    let refreshed = store.load_final(&p).unwrap().unwrap();
+    assert_eq!(refreshed.meta, b"m3");
+    assert_eq!(refreshed.state_root, None, "a save without a root removes the old one");
 }
 
 #[test]
@@ -314,6 +332,7 @@ fn file_store_survives_drop_and_reopen() {
         final_height: 10,
         writes: vec![(b"k".to_vec(), Some(b"v".to_vec()))],
         meta: b"meta".to_vec(),
+        state_root: None,
     };
     let hash;
     {

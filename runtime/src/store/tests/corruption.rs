@@ -30,7 +30,9 @@ fn healthy_file(dir: &Path, name: &str) -> (PathBuf, Contents) {
     for chunk in ops.chunks(50) {
         store.append_ops(&p, &refs(chunk)).unwrap();
     }
-    store.save_final(&p, &FinalDelta { final_height: 100, writes, meta: b"meta".to_vec() }).unwrap();
+    store
+        .save_final(&p, &FinalDelta { final_height: 100, writes, meta: b"meta".to_vec(), state_root: None })
+        .unwrap();
     store.put_code(&code).unwrap();
     let snapshot = store.load_final(&p).unwrap().unwrap();
     drop(store);

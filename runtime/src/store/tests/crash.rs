@@ -196,6 +196,7 @@ fn workload() -> Workload {
                 final_height: batch * 10,
                 writes,
                 meta: vec![batch as u8; 10],
+                state_root: Some([batch as u8; 32]),
             }));
         }
     }
@@ -218,6 +219,7 @@ fn snapshot_after(deltas: &[&FinalDelta]) -> Option<FinalSnapshot> {
         final_height: last.final_height,
         state: state.into_iter().collect(),
         meta: last.meta.clone(),
+        state_root: last.state_root,
     })
 }
 

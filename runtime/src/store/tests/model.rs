@@ -76,8 +76,8 @@ impl StorageBackend for SharedDisk {
     }
 }
 
-/// A saved snapshot in the model: final height, state, meta.
-type ModelSnapshot = (u64, BTreeMap<Vec<u8>, Vec<u8>>, Vec<u8>);
+/// A saved snapshot in the model: final height, state, meta, root.
+type ModelSnapshot = (u64, BTreeMap<Vec<u8>, Vec<u8>>, Vec<u8>, Option<[u8; 32]>);
 
 #[derive(Default)]
 struct Model {
@@ -97,10 +97,11 @@ impl Model {
     }
 
     fn snapshot(&self, p: &PartnershipId) -> Option<FinalSnapshot> {
-        self.snapshots.get(p).map(|(h, state, meta)| FinalSnapshot {
+        self.snapshots.get(p).map(|(h, state, meta, root)| FinalSnapshot {
             final_height: *h,
             state: state.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             meta: meta.clone(),
+            state_root: *root,
         })
     }
 }
@@ -219,6 +220,8 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                         .map(|&(k, v)| (vec![k; (k % 3) as usize], v.map(|v| vec![v; 2])))
                         .collect(),
                     meta: vec![meta],
+                    // Some saves carry a root, some do not (removing it).
+                    state_root: (meta % 2 == 0).then_some([meta; 32]),
                 };
                 let refused = model.snapshots.contains_key(&p) && height < stored;
                 match store.save_final(&p, &delta) {
@@ -227,6 +230,7 @@ fn run(actions: Vec<Action>) -> Result<(), TestCaseError> {
                         let entry = model.snapshots.entry(p).or_default();
                         entry.0 = height;
                         entry.2 = delta.meta.clone();
+                        entry.3 = delta.state_root;
                         for (k, v) in delta.writes {
                             match v {
                                 Some(v) => entry.1.insert(k, v),

@@ -1,13 +1,15 @@
 //! Resting marks ([`Store::mark_resting`]): taken only over a saved
 //! snapshot, cleared by every commit that appends an op of their
 //! partnership and no other, kept across reopening, and a file of schema 6
-//! (without the table) upgraded to one with no mark.
+//! (without the table) upgraded to one with no mark. (And a file of schema
+//! 7, without the table of saved state roots, upgraded to one whose
+//! snapshots have none until the next save.)
 
 use redb::ReadableDatabase;
 
 use super::{genesis, op, refs};
 use crate::op::MemberKey;
-use crate::store::tables::{RESTING, SCHEMA, SCHEMA_KEY};
+use crate::store::tables::{FINAL_ROOTS, RESTING, SCHEMA, SCHEMA_KEY};
 use crate::store::{FinalDelta, RestingMark, SCHEMA_VERSION, Store, StoreError};
 
 fn mark(final_height: u64) -> RestingMark {
@@ -15,7 +17,9 @@ fn mark(final_height: u64) -> RestingMark {
 }
 
 fn snapshot_at(store: &Store, p: &crate::op::PartnershipId, final_height: u64) {
-    store.save_final(p, &FinalDelta { final_height, writes: vec![], meta: vec![] }).unwrap();
+    store
+        .save_final(p, &FinalDelta { final_height, writes: vec![], meta: vec![], state_root: None })
+        .unwrap();
 }
 
 #[test]
@@ -100,12 +104,41 @@ fn a_file_of_schema_6_is_upgraded_with_no_partnership_resting() {
         let txn = db.begin_write().unwrap();
         txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, 6).unwrap();
         assert!(txn.delete_table(RESTING).unwrap());
+        assert!(txn.delete_table(FINAL_ROOTS).unwrap());
         txn.commit().unwrap();
     }
     let store = Store::open(&path).unwrap();
     assert_eq!(store.resting_mark(&p).unwrap(), None);
     store.mark_resting(&[(p, mark(0))]).unwrap();
     assert_eq!(store.resting_mark(&p).unwrap(), Some(mark(0)));
+    let txn = store.db().unwrap().begin_read().unwrap();
+    assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), SCHEMA_VERSION);
+}
+
+#[test]
+fn a_file_of_schema_7_is_upgraded_with_no_root_saved_until_the_next_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.redb");
+    let alice = MemberKey::from_seed(1);
+    let g = genesis(&alice);
+    let p = g.partnership();
+    {
+        let store = Store::open(&path).unwrap();
+        store.append_ops(&p, &[(0, &g)]).unwrap();
+        snapshot_at(&store, &p, 0);
+    }
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, 7).unwrap();
+        assert!(txn.delete_table(FINAL_ROOTS).unwrap());
+        txn.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.load_final(&p).unwrap().unwrap().state_root, None, "an older snapshot has no root");
+    let delta = FinalDelta { final_height: 1, writes: vec![], meta: vec![], state_root: Some([7; 32]) };
+    store.save_final(&p, &delta).unwrap();
+    assert_eq!(store.load_final(&p).unwrap().unwrap().state_root, Some([7; 32]));
     let txn = store.db().unwrap().begin_read().unwrap();
     assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), SCHEMA_VERSION);
 }
