@@ -33,9 +33,12 @@
 //!
 //! let store = Store::open_in_memory()?;
 //! let p = PartnershipId([7; 32]);
-//! store.save_final(&p, &FinalDelta { final_height: 3, writes: vec![(b"k".to_vec(), Some(b"v".to_vec()))], meta: vec![] })?;
+//! let writes = vec![(b"k".to_vec(), Some(b"v".to_vec()))];
+//! let root = Some([1; 32]); // the ledger's root of the state after `writes`
+//! store.save_final(&p, &FinalDelta { final_height: 3, writes, meta: vec![], state_root: root })?;
 //! let snapshot = store.load_final(&p)?.expect("saved");
 //! assert_eq!(snapshot.state, vec![(b"k".to_vec(), b"v".to_vec())]);
+//! assert_eq!(snapshot.state_root, root);
 //! # Ok(())
 //! # }
 //! ```
