@@ -182,7 +182,7 @@ pub struct NodeSettings {
     pub store_cache_mib: u64,
     /// Whether opening the store checks every page of its file: catches a
     /// damaged disk at start, at a cost that grows with the file (about
-    /// 0.6 s per million ops here; see BENCHMARKS.md, Memory).
+    /// 1 s per million ops here; see BENCHMARKS.md, Memory).
     pub store_check_on_open: bool,
     /// Whether the node compacts stored final ops (keeps only their
     /// headers) behind each partnership's latest checkpoint that every
