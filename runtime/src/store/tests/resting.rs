@@ -87,58 +87,55 @@ fn a_malformed_mark_is_reported_not_trusted() {
     assert!(matches!(error, StoreError::Corrupt { .. }), "{error}");
 }
 
-#[test]
-fn a_file_of_schema_6_is_upgraded_with_no_partnership_resting() {
+/// A store file of an older `schema` holding one partnership with a
+/// snapshot at the genesis, without the tables `drop_newer` deletes; the
+/// directory, the file and the partnership.
+fn older_file(
+    schema: u64,
+    drop_newer: impl FnOnce(&redb::WriteTransaction),
+) -> (tempfile::TempDir, std::path::PathBuf, crate::op::PartnershipId) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.redb");
-    let alice = MemberKey::from_seed(1);
-    let g = genesis(&alice);
+    let g = genesis(&MemberKey::from_seed(1));
     let p = g.partnership();
     {
         let store = Store::open(&path).unwrap();
         store.append_ops(&p, &[(0, &g)]).unwrap();
         snapshot_at(&store, &p, 0);
     }
-    {
-        let db = redb::Database::open(&path).unwrap();
-        let txn = db.begin_write().unwrap();
-        txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, 6).unwrap();
-        assert!(txn.delete_table(RESTING).unwrap());
-        assert!(txn.delete_table(FINAL_ROOTS).unwrap());
-        txn.commit().unwrap();
-    }
-    let store = Store::open(&path).unwrap();
-    assert_eq!(store.resting_mark(&p).unwrap(), None);
-    store.mark_resting(&[(p, mark(0))]).unwrap();
-    assert_eq!(store.resting_mark(&p).unwrap(), Some(mark(0)));
+    let db = redb::Database::open(&path).unwrap();
+    let txn = db.begin_write().unwrap();
+    txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, schema).unwrap();
+    drop_newer(&txn);
+    txn.commit().unwrap();
+    (dir, path, p)
+}
+
+fn assert_current_schema(store: &Store) {
     let txn = store.db().unwrap().begin_read().unwrap();
     assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), SCHEMA_VERSION);
 }
 
 #[test]
-fn a_file_of_schema_7_is_upgraded_with_no_root_saved_until_the_next_save() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.redb");
-    let alice = MemberKey::from_seed(1);
-    let g = genesis(&alice);
-    let p = g.partnership();
-    {
-        let store = Store::open(&path).unwrap();
-        store.append_ops(&p, &[(0, &g)]).unwrap();
-        snapshot_at(&store, &p, 0);
-    }
-    {
-        let db = redb::Database::open(&path).unwrap();
-        let txn = db.begin_write().unwrap();
-        txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, 7).unwrap();
+fn a_file_of_schema_6_is_upgraded_with_no_partnership_resting() {
+    let (_dir, path, p) = older_file(6, |txn| {
+        assert!(txn.delete_table(RESTING).unwrap());
         assert!(txn.delete_table(FINAL_ROOTS).unwrap());
-        txn.commit().unwrap();
-    }
+    });
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.resting_mark(&p).unwrap(), None);
+    store.mark_resting(&[(p, mark(0))]).unwrap();
+    assert_eq!(store.resting_mark(&p).unwrap(), Some(mark(0)));
+    assert_current_schema(&store);
+}
+
+#[test]
+fn a_file_of_schema_7_is_upgraded_with_no_root_saved_until_the_next_save() {
+    let (_dir, path, p) = older_file(7, |txn| assert!(txn.delete_table(FINAL_ROOTS).unwrap()));
     let store = Store::open(&path).unwrap();
     assert_eq!(store.load_final(&p).unwrap().unwrap().state_root, None, "an older snapshot has no root");
     let delta = FinalDelta { final_height: 1, writes: vec![], meta: vec![], state_root: Some([7; 32]) };
     store.save_final(&p, &delta).unwrap();
     assert_eq!(store.load_final(&p).unwrap().unwrap().state_root, Some([7; 32]));
-    let txn = store.db().unwrap().begin_read().unwrap();
-    assert_eq!(txn.open_table(SCHEMA).unwrap().get(SCHEMA_KEY).unwrap().unwrap().value(), SCHEMA_VERSION);
+    assert_current_schema(&store);
 }
