@@ -43,9 +43,10 @@ use std::sync::PoisonError;
 
 use std::ops::Bound;
 
-use redb::{Range, ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransaction};
+use redb::{Range, ReadOnlyTable, ReadTransaction, ReadableTable, Table, TableHandle, WriteTransaction};
 
-use super::block::{AuthorBlock, AuthorEntry, BLOCK, IdBlock, encode_authors, encode_ids};
+use super::block::{AuthorEntry, BLOCK, open_authors, open_ids, seal_authors, seal_ids};
+use super::checksum;
 use super::db::Store;
 use super::error::StoreError;
 use super::snapshot::FinalDelta;
@@ -187,7 +188,7 @@ impl Store {
             }
             if archive.horizon != Some(horizon) {
                 let mut meta = txn.open_table(ARCHIVE_META).map_err(self.ctx(what))?;
-                meta.insert(&p.0, horizon).map_err(self.ctx(what))?;
+                meta.insert(&p.0, seal_horizon(p, horizon).as_slice()).map_err(self.ctx(what))?;
                 archive.horizon = Some(horizon);
             }
             if let Some(delta) = delta {
@@ -224,10 +225,11 @@ impl Store {
         let mut blocks = txn.open_table(ARCHIVED_ID_BLOCKS).map_err(self.ctx(what))?;
         for block in by_id.chunks(BLOCK) {
             let key = run_id_key(p, run.number, &block[0].0);
-            blocks.insert(&key, encode_ids(block).as_slice()).map_err(self.ctx(what))?;
+            blocks.insert(&key, seal_ids(&key, block).as_slice()).map_err(self.ctx(what))?;
         }
         let mut runs = txn.open_table(ARCHIVED_RUNS).map_err(self.ctx(what))?;
-        runs.insert(&run_key(p, run.number), (run.level, run.len)).map_err(self.ctx(what))?;
+        let key = run_key(p, run.number);
+        runs.insert(&key, seal_run(&key, &run).as_slice()).map_err(self.ctx(what))?;
         archive.runs.push(run);
         archive.count += run.len;
         Ok(())
@@ -298,8 +300,7 @@ impl Store {
             };
             let (old_key, old) = match covering {
                 Some((old_key, bytes)) => {
-                    let (_, first_seq, first_id) = split_author_key(&old_key);
-                    let old = AuthorBlock::parse(&bytes, (first_seq, &first_id))
+                    let old = open_authors(&old_key, &bytes)
                         .and_then(|block| block.entries())
                         .map_err(|e| self.bad_block(p, e))?;
                     (Some(old_key), old)
@@ -330,7 +331,8 @@ impl Store {
                 table.remove(&old_key).map_err(self.ctx(what))?;
             }
             for block in merged.chunks(BLOCK) {
-                table.insert(&first_key(block), encode_authors(block).as_slice()).map_err(self.ctx(what))?;
+                let key = first_key(block);
+                table.insert(&key, seal_authors(&key, block).as_slice()).map_err(self.ctx(what))?;
             }
             rest = &rest[take..];
         }
@@ -368,9 +370,8 @@ impl Store {
         let mut written = 0u64;
         let mut flush = |block: &mut Vec<(OpId, u64)>| -> Result<(), StoreError> {
             if let Some(&(first, _)) = block.first() {
-                blocks
-                    .insert(&run_id_key(p, merged, &first), encode_ids(block).as_slice())
-                    .map_err(self.ctx(what))?;
+                let key = run_id_key(p, merged, &first);
+                blocks.insert(&key, seal_ids(&key, block).as_slice()).map_err(self.ctx(what))?;
                 block.clear();
             }
             Ok(())
@@ -395,7 +396,8 @@ impl Store {
             runs.remove(&run_key(p, run.number)).map_err(self.ctx(what))?;
         }
         let run = Run { number: merged, level: level + 1, len: written };
-        runs.insert(&run_key(p, run.number), (run.level, run.len)).map_err(self.ctx(what))?;
+        let key = run_key(p, run.number);
+        runs.insert(&key, seal_run(&key, &run).as_slice()).map_err(self.ctx(what))?;
         archive.runs.retain(|kept| !sources.contains(kept));
         archive.runs.push(run);
         archive.count = archive.count - sources.iter().map(|run| run.len).sum::<u64>() + written;
@@ -414,7 +416,7 @@ impl Store {
             let Some(entry) = cursor.range.next() else { return Ok(None) };
             let (key, value) = entry.map_err(self.ctx("merging archived runs"))?;
             let first = split_run_id_key(key.value());
-            let block = IdBlock::parse(value.value(), &first)
+            let block = open_ids(key.value(), value.value())
                 .and_then(|block| block.entries())
                 .map_err(|e| self.bad_block(p, e))?;
             if let Some(&(last, _)) = cursor.block.last()
@@ -435,7 +437,13 @@ impl Store {
 
     /// A malformed block of the archived index of `p`.
     fn bad_block(&self, p: &PartnershipId, detail: String) -> StoreError {
-        self.corrupt(format!("the archived op index of partnership {p} has a malformed block: {detail}"))
+        self.bad_archive(p, "block", detail)
+    }
+
+    /// A malformed record (`what`: block, run, horizon) of the archived
+    /// index of `p`.
+    fn bad_archive(&self, p: &PartnershipId, what: &str, detail: String) -> StoreError {
+        self.corrupt(format!("the archived op index of partnership {p} has a malformed {what}: {detail}"))
     }
 
     /// The archive's summary for `p`: nothing if `p` has no horizon, else
@@ -448,17 +456,18 @@ impl Store {
     ) -> Result<Archive, StoreError> {
         let what = "reading the archive";
         let meta = txn.open_table(ARCHIVE_META).map_err(self.ctx(what))?;
-        let Some(horizon) = meta.get(&p.0).map_err(self.ctx(what))?.map(|v| v.value()) else {
+        let Some(stored) = meta.get(&p.0).map_err(self.ctx(what))? else {
             return Ok(Archive::default());
         };
+        let horizon = open_horizon(p, stored.value()).map_err(|e| self.bad_archive(p, "horizon", e))?;
         let mut archive = Archive { horizon: Some(horizon), ..Archive::default() };
         let runs = txn.open_table(ARCHIVED_RUNS).map_err(self.ctx(what))?;
         let (first, last) = (run_key(p, 0), run_key(p, u64::MAX));
         for entry in runs.range::<&RunKey>(&first..=&last).map_err(self.ctx(what))? {
             let (key, value) = entry.map_err(self.ctx(what))?;
-            let (level, len) = value.value();
-            archive.runs.push(Run { number: split_run_key(key.value()), level, len });
-            archive.count += len;
+            let run = open_run(key.value(), value.value()).map_err(|e| self.bad_archive(p, "run", e))?;
+            archive.runs.push(run);
+            archive.count += run.len;
         }
         let authors = txn.open_table(ARCHIVED_AUTHOR_BLOCKS).map_err(self.ctx(what))?;
         archive.seqs = self.archived_seqs(&authors, p)?;
@@ -487,8 +496,7 @@ impl Store {
             let last = authors.range::<&AuthorKey>(&lo..=&hi).map_err(self.ctx(what))?.next_back();
             if let Some(last) = last {
                 let (key, value) = last.map_err(self.ctx(what))?;
-                let (_, seq, id) = split_author_key(key.value());
-                let highest = AuthorBlock::parse(value.value(), (seq, &id))
+                let highest = open_authors(key.value(), value.value())
                     .and_then(|block| block.last_seq())
                     .map_err(|e| self.bad_block(p, e))?;
                 seqs.insert(author, highest);
@@ -535,7 +543,7 @@ impl Store {
                 continue;
             };
             let (key, value) = found.map_err(self.ctx(what))?;
-            let height = IdBlock::parse(value.value(), &split_run_id_key(key.value()))
+            let height = open_ids(key.value(), value.value())
                 .and_then(|block| block.height_of(id))
                 .map_err(|e| self.bad_block(p, e))?;
             if height.is_some() {
@@ -567,14 +575,45 @@ impl Store {
         let mut out = Vec::new();
         for found in table.range::<&AuthorKey>(&from..=&end).map_err(self.ctx(what))? {
             let (key, value) = found.map_err(self.ctx(what))?;
-            let (_, seq, id) = split_author_key(key.value());
-            let block = AuthorBlock::parse(value.value(), (seq, &id))
+            let block = open_authors(key.value(), value.value())
                 .and_then(|block| block.with_seqs(seqs))
                 .map_err(|e| self.bad_block(p, e))?;
             out.extend(block.into_iter().map(|(seq, id, height)| (seq, height, id)));
         }
         Ok(out)
     }
+}
+
+/// The stored `archive_meta` value of `p`: its horizon, checked
+/// (`checksum.rs`).
+pub(super) fn seal_horizon(p: &PartnershipId, horizon: u64) -> Vec<u8> {
+    checksum::seal(ARCHIVE_META.name(), &p.0, &horizon.to_be_bytes())
+}
+
+/// The horizon stored for `p`, once it checks.
+fn open_horizon(p: &PartnershipId, stored: &[u8]) -> Result<u64, String> {
+    let value = checksum::open(ARCHIVE_META.name(), &p.0, stored)?;
+    let bytes: [u8; 8] = value.try_into().map_err(|_| format!("{} bytes, not 8", value.len()))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+/// The stored `archived_runs` value under `key`: level ‖ entry count,
+/// checked.
+pub(super) fn seal_run(key: &RunKey, run: &Run) -> Vec<u8> {
+    let mut value = [0u8; 16];
+    value[..8].copy_from_slice(&run.level.to_be_bytes());
+    value[8..].copy_from_slice(&run.len.to_be_bytes());
+    checksum::seal(ARCHIVED_RUNS.name(), key, &value)
+}
+
+/// The run stored under `key`, once it checks.
+fn open_run(key: &RunKey, stored: &[u8]) -> Result<Run, String> {
+    let value = checksum::open(ARCHIVED_RUNS.name(), key, stored)?;
+    let fields: [u8; 16] = value.try_into().map_err(|_| format!("{} bytes, not 16", value.len()))?;
+    let (level, len) = fields.split_at(8);
+    let word =
+        |bytes: &[u8]| bytes.try_into().map(u64::from_be_bytes).map_err(|_| "a short field".to_owned());
+    Ok(Run { number: split_run_key(key), level: word(level)?, len: word(len)? })
 }
 
 /// A run being merged: its blocks in id order, and the entries of the

@@ -11,12 +11,20 @@
 //!   equivocated has several entries for one seq).
 //!
 //! In both, `1 ≤ n ≤ BLOCK` and the first entry is the one the block's key
-//! names. Decoding checks all of that and says what is wrong; the caller
+//! names. The stored value is the block followed by its checksum
+//! (`checksum.rs`; [`seal_ids`], [`open_ids`] and the author pair).
+//! Decoding checks all of that and says what is wrong; the caller
 //! turns it into [`StoreError::Corrupt`](super::StoreError::Corrupt) naming
 //! the partnership, so a damaged block is refused, never a panic.
 
 use std::ops::RangeInclusive;
 
+use redb::TableHandle;
+
+use super::checksum;
+use super::tables::{
+    ARCHIVED_AUTHOR_BLOCKS, ARCHIVED_ID_BLOCKS, AuthorKey, RunIdKey, split_author_key, split_run_id_key,
+};
 use crate::op::OpId;
 
 /// The most entries a block holds. Measured with `cargo bench -p polypact
@@ -209,6 +217,35 @@ pub(crate) fn encode_authors(entries: &[AuthorEntry]) -> Vec<u8> {
     out
 }
 
+/// The stored value of the id block under `key`: its entries (in id order,
+/// at most [`BLOCK`], the first the one `key` names) and their checksum
+/// (`checksum.rs`).
+pub(crate) fn seal_ids(key: &RunIdKey, entries: &[(OpId, u64)]) -> Vec<u8> {
+    checksum::seal(ARCHIVED_ID_BLOCKS.name(), key, &encode_ids(entries))
+}
+
+/// The id block stored under `key`, once its checksum checks and its shape
+/// fits (see [`IdBlock::parse`]).
+pub(crate) fn open_ids<'a>(key: &RunIdKey, stored: &'a [u8]) -> Result<IdBlock<'a>, String> {
+    let bytes = checksum::open(ARCHIVED_ID_BLOCKS.name(), key, stored)?;
+    IdBlock::parse(bytes, &split_run_id_key(key))
+}
+
+/// The stored value of the author block under `key`: its entries (in
+/// `(seq, id)` order, at most [`BLOCK`], the first the one `key` names) and
+/// their checksum.
+pub(crate) fn seal_authors(key: &AuthorKey, entries: &[AuthorEntry]) -> Vec<u8> {
+    checksum::seal(ARCHIVED_AUTHOR_BLOCKS.name(), key, &encode_authors(entries))
+}
+
+/// The author block stored under `key`, once its checksum checks and its
+/// shape fits (see [`AuthorBlock::parse`]).
+pub(crate) fn open_authors<'a>(key: &AuthorKey, stored: &'a [u8]) -> Result<AuthorBlock<'a>, String> {
+    let bytes = checksum::open(ARCHIVED_AUTHOR_BLOCKS.name(), key, stored)?;
+    let (_, seq, id) = split_author_key(key);
+    AuthorBlock::parse(bytes, (seq, &id))
+}
+
 /// The first index of `0..n` whose key is not below `target`, by binary
 /// search over keys that ascend strictly; `Err(i)` if the keys met on the
 /// way do not (entry `i` is not between the keys met before it).
@@ -311,6 +348,30 @@ mod tests {
         let block = IdBlock::parse(&bytes, &nth(0)).unwrap();
         assert!(block.height_of(&nth(BLOCK / 4)).unwrap_err().contains("out of order"));
         assert!(block.entries().is_err());
+    }
+
+    #[test]
+    fn stored_blocks_open_only_under_their_own_key_and_undamaged() {
+        use crate::op::{MemberId, PartnershipId};
+        use crate::store::tables::{author_key, run_id_key};
+        let p = PartnershipId([5; 32]);
+        let ids = [(id(1), 10), (id(2), 20)];
+        let key = run_id_key(&p, 3, &id(1));
+        let stored = seal_ids(&key, &ids);
+        assert_eq!(open_ids(&key, &stored).unwrap().entries().unwrap(), ids);
+        assert!(open_ids(&run_id_key(&p, 4, &id(1)), &stored).unwrap_err().contains("checksum"));
+        let mut damaged = stored.clone();
+        damaged[39] ^= 1; // the first entry's height
+        assert!(open_ids(&key, &damaged).unwrap_err().contains("checksum"));
+        let author = MemberId([6; 32]);
+        let entries = [(4, id(1), 7), (5, id(2), 8)];
+        let key = author_key(&p, &author, 4, &id(1));
+        let stored = seal_authors(&key, &entries);
+        assert_eq!(open_authors(&key, &stored).unwrap().entries().unwrap(), entries);
+        assert!(open_authors(&author_key(&p, &author, 4, &id(3)), &stored).is_err());
+        let mut damaged = stored;
+        damaged[50] ^= 0x80;
+        assert!(open_authors(&key, &damaged).unwrap_err().contains("checksum"));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! checkpoint heights (`cert::Statement::Checkpoint`). Once a node holds
 //! the certificate of one (every participant's attestation), it may
 //! compact the stored ops at or below that height with
-//! [`Store::compact_below`]: each op's record is replaced by a 49-byte
-//! tombstone of its header (author, seq, time), what the graph needs to
+//! [`Store::compact_below`]: each op's record is replaced by a checked
+//! 49-byte tombstone of its header (author, seq, time), what the graph needs to
 //! place an op that arrives late built on it, and the archived index of
 //! the ops (ids, heights, authors' seqs) stays, so an old seq's twin is
 //! still an equivocation. The payload and signature go. The certificate,
@@ -29,36 +29,61 @@
 
 use std::collections::BTreeSet;
 
-use redb::{ReadTransaction, ReadableTable};
+use redb::{ReadTransaction, ReadableTable, TableHandle};
 
+use super::checksum;
 use super::db::Store;
 use super::error::StoreError;
 use super::tables::{COMPACTED, OPS, OpKey, op_key, split_op_key};
-use crate::op::{MemberId, OpHeader, OpId, PartnershipId, header_of_encoding};
+use crate::op::{MemberId, OpHeader, OpId, PartnershipId};
 
 /// The first byte of a compacted op's record, never an encoding version.
 const TOMBSTONE: u8 = 0xC0;
 
-/// A compacted op's record: [`TOMBSTONE`] ‖ author(32) ‖ seq(8) ‖
-/// time_ms(8), what the graph needs to place ops built on it.
-fn tombstone(header: &OpHeader) -> Vec<u8> {
+/// A compacted op's record under `key`: [`TOMBSTONE`] ‖ author(32) ‖
+/// seq(8) ‖ time_ms(8), what the graph needs to place ops built on it,
+/// checked (`checksum.rs`; the op's content, which checked the header
+/// against its id, is gone).
+fn tombstone(key: &OpKey, header: &OpHeader) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(49);
     bytes.push(TOMBSTONE);
     bytes.extend_from_slice(&header.author.0);
     bytes.extend_from_slice(&header.seq.to_be_bytes());
     bytes.extend_from_slice(&header.time_ms.to_be_bytes());
-    bytes
+    checksum::seal(OPS.name(), key, &bytes)
 }
 
-/// The header a compacted op's record keeps; `None` for any other record.
-pub(super) fn tombstone_header(bytes: &[u8]) -> Option<OpHeader> {
-    if bytes.len() != 49 || bytes[0] != TOMBSTONE {
+/// The checked tombstone for a record of schemas 6 to 8 under `key`, if
+/// it is a tombstone (49 bytes, no checksum): for the upgrade to schema 9.
+pub(super) fn reseal_tombstone(key: &OpKey, legacy: &[u8]) -> Option<Vec<u8>> {
+    (legacy.len() == 49 && is_tombstone(legacy)).then(|| checksum::seal(OPS.name(), key, legacy))
+}
+
+/// Whether `bytes` is a compacted op's record (an op's record starts with
+/// its encoding version, never [`TOMBSTONE`]).
+pub(super) fn is_tombstone(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&TOMBSTONE)
+}
+
+/// The header the compacted op's record under `key` keeps: `None` for an
+/// op's record, what is wrong for a tombstone that does not check.
+pub(super) fn tombstone_header(key: &OpKey, stored: &[u8]) -> Option<Result<OpHeader, String>> {
+    if !is_tombstone(stored) {
         return None;
     }
-    let author = MemberId(bytes[1..33].try_into().ok()?);
-    let seq = u64::from_be_bytes(bytes[33..41].try_into().ok()?);
-    let time_ms = u64::from_be_bytes(bytes[41..49].try_into().ok()?);
-    Some(OpHeader { author, seq, time_ms })
+    let header = checksum::open(OPS.name(), key, stored).and_then(|bytes| {
+        let malformed = || format!("a tombstone of {} bytes, not 49", bytes.len());
+        let fields: &[u8; 49] = bytes.try_into().map_err(|_| malformed())?;
+        let (author, rest) = fields[1..].split_first_chunk::<32>().ok_or_else(malformed)?;
+        let (seq, time_ms) = rest.split_first_chunk::<8>().ok_or_else(malformed)?;
+        let time_ms: [u8; 8] = time_ms.try_into().map_err(|_| malformed())?;
+        Ok(OpHeader {
+            author: MemberId(*author),
+            seq: u64::from_be_bytes(*seq),
+            time_ms: u64::from_be_bytes(time_ms),
+        })
+    });
+    Some(header)
 }
 
 /// How far a partnership's stored ops are compacted, from
@@ -85,18 +110,28 @@ pub struct CompactStep {
     pub done: bool,
 }
 
-fn encode(c: &Compaction) -> Vec<u8> {
+/// The `compacted` value of `p`: checkpoint ‖ done upto ‖ certificate,
+/// checked (`checksum.rs`).
+fn encode(p: &PartnershipId, c: &Compaction) -> Vec<u8> {
     let mut value = Vec::with_capacity(16 + c.certificate.len());
     value.extend_from_slice(&c.checkpoint.to_be_bytes());
     value.extend_from_slice(&c.done_upto.to_be_bytes());
     value.extend_from_slice(&c.certificate);
-    value
+    checksum::seal(COMPACTED.name(), &p.0, &value)
 }
 
-fn decode(value: &[u8]) -> Option<Compaction> {
-    let checkpoint = u64::from_be_bytes(value.get(..8)?.try_into().ok()?);
-    let done_upto = u64::from_be_bytes(value.get(8..16)?.try_into().ok()?);
-    Some(Compaction { checkpoint, done_upto, certificate: value[16..].to_vec() })
+/// The compaction record of `p` in `stored`; what is wrong if it does not
+/// check or decode.
+fn decode(p: &PartnershipId, stored: &[u8]) -> Result<Compaction, String> {
+    let value = checksum::open(COMPACTED.name(), &p.0, stored)?;
+    let too_short = || "it is too short".to_owned();
+    let (checkpoint, rest) = value.split_first_chunk::<8>().ok_or_else(too_short)?;
+    let (done_upto, certificate) = rest.split_first_chunk::<8>().ok_or_else(too_short)?;
+    Ok(Compaction {
+        checkpoint: u64::from_be_bytes(*checkpoint),
+        done_upto: u64::from_be_bytes(*done_upto),
+        certificate: certificate.to_vec(),
+    })
 }
 
 impl Store {
@@ -117,9 +152,9 @@ impl Store {
         let what = "reading the compaction record";
         let table = txn.open_table(COMPACTED).map_err(self.ctx(what))?;
         let Some(value) = table.get(&p.0).map_err(self.ctx(what))? else { return Ok(None) };
-        decode(value.value())
+        decode(p, value.value())
             .map(Some)
-            .ok_or_else(|| self.corrupt(format!("the compaction record of partnership {p} is malformed")))
+            .map_err(|e| self.corrupt(format!("the compaction record of partnership {p}: {e}")))
     }
 
     /// Compacts up to `max_ops` stored ops of `p` at heights
@@ -192,13 +227,13 @@ impl Store {
                             last_height = Some(height);
                         }
                         let bytes = value.value();
-                        if keep.contains(&id) || in_memory.contains(&id) || tombstone_header(bytes).is_some()
-                        {
+                        if keep.contains(&id) || in_memory.contains(&id) || is_tombstone(bytes) {
                             continue;
                         }
-                        let header = header_of_encoding(bytes)
-                            .ok_or_else(|| self.corrupt(format!("stored op {id} has no header")))?;
-                        doomed.push((key, tombstone(&header)));
+                        // Checked against its id: the tombstone keeps what
+                        // the op said, and nothing will check it again.
+                        let header = self.decode_op(bytes, &id)?.header();
+                        doomed.push((key, tombstone(&key, &header)));
                     }
                 }
                 for (key, stone) in &doomed {
@@ -208,7 +243,7 @@ impl Store {
                 step.done = done_upto == checkpoint;
                 let record = Compaction { checkpoint, done_upto, certificate: certificate.to_vec() };
                 let mut table = txn.open_table(COMPACTED).map_err(self.ctx(what))?;
-                table.insert(&p.0, encode(&record).as_slice()).map_err(self.ctx(what))?;
+                table.insert(&p.0, encode(p, &record).as_slice()).map_err(self.ctx(what))?;
             }
             self.commit(txn, what)?;
             Ok(step)

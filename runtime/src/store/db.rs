@@ -158,7 +158,7 @@ impl Store {
         }
         match self.read_schema()? {
             Some(found) if found == SCHEMA_VERSION => Ok(self),
-            Some(found @ (1..=7)) => {
+            Some(found @ (1..SCHEMA_VERSION)) => {
                 self.upgrade_from(found)?;
                 Ok(self)
             }
@@ -193,34 +193,6 @@ impl Store {
         }
     }
 
-    /// Schema 1 to 7 → 8, in one durable commit. Steps 1 to 4 each
-    /// dropped a table whose content the store now keeps in memory, built
-    /// from the `ops` table: 1 → 2 the op id index, 2 → 3 the per-author
-    /// seqs (and the op counts in `partnerships`, which stay behind,
-    /// unread), 3 → 4 the by-author index. 4 → 5 creates the empty tables
-    /// of the archived op index: an older file has nothing archived; 5 → 6
-    /// the empty `compacted` table; 6 → 7 the empty `resting` table (no
-    /// partnership of an older file is resting: each loads at the first
-    /// start and may rest from then on); 7 → 8 the empty `final_roots`
-    /// table (an older file's snapshots have no saved root, so their first
-    /// load is not checked; the next save records one).
-    fn upgrade_from(&self, found: u64) -> Result<(), StoreError> {
-        let what = "upgrading the schema";
-        let txn = self.write_txn()?;
-        {
-            // Deleting a table the file does not have is a no-op.
-            txn.delete_table(tables::LEGACY_OP_INDEX).map_err(|e| self.err(what, e))?;
-            txn.delete_table(tables::LEGACY_AUTHOR_SEQS).map_err(|e| self.err(what, e))?;
-            txn.delete_table(tables::LEGACY_AUTHOR_INDEX).map_err(|e| self.err(what, e))?;
-            self.create_archive_tables(&txn, what)?;
-            let mut schema = txn.open_table(SCHEMA).map_err(|e| self.err(what, e))?;
-            schema.insert(SCHEMA_KEY, SCHEMA_VERSION).map_err(|e| self.err(what, e))?;
-        }
-        self.commit(txn, what)?;
-        tracing::info!(path = %self.label.display(), "store upgraded from schema {found} to {SCHEMA_VERSION}");
-        Ok(())
-    }
-
     /// Writes the schema record and creates every table, in one durable commit.
     fn init_schema(&self) -> Result<(), StoreError> {
         let txn = self.write_txn()?;
@@ -239,7 +211,7 @@ impl Store {
 
     /// Creates the (empty) tables of the archived op index, so reads can
     /// open them in any file of the current schema.
-    fn create_archive_tables(&self, txn: &WriteTransaction, what: &str) -> Result<(), StoreError> {
+    pub(super) fn create_archive_tables(&self, txn: &WriteTransaction, what: &str) -> Result<(), StoreError> {
         txn.open_table(tables::ARCHIVE_META).map_err(self.ctx(what))?;
         txn.open_table(tables::ARCHIVED_AUTHOR_BLOCKS).map_err(self.ctx(what))?;
         txn.open_table(tables::ARCHIVED_ID_BLOCKS).map_err(self.ctx(what))?;

@@ -13,7 +13,7 @@ use thiserror::Error;
 use crate::op::{CodeHash, OpId, PartnershipId};
 
 /// The schema version this node reads and writes (see [`StoreError::Schema`]).
-pub const SCHEMA_VERSION: u64 = 8;
+pub const SCHEMA_VERSION: u64 = 9;
 
 /// Why a store operation failed.
 #[derive(Debug, Error)]

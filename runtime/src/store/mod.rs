@@ -45,6 +45,7 @@
 
 mod archive;
 mod block;
+mod checksum;
 mod code;
 mod compact;
 mod db;
@@ -53,6 +54,7 @@ mod ops;
 mod resting;
 mod snapshot;
 mod tables;
+mod upgrade;
 
 #[cfg(test)]
 mod tests;

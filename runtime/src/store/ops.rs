@@ -41,9 +41,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::RangeInclusive;
 use std::sync::PoisonError;
 
-use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, TableHandle};
 
 use super::archive::{Archive, Run};
+use super::checksum;
 use super::compact::tombstone_header;
 use super::db::{STORED_OP_LIMITS, Store};
 use super::error::StoreError;
@@ -52,7 +53,7 @@ use super::tables::{
 };
 use crate::op::{
     MemberId, OpHeader, OpId, PartnershipId, Payload, SignedOp, author_and_seq_of_encoding, decode_signed_op,
-    encode_signed_op, header_of_encoding,
+    encode_signed_op, op_id_of_encoding,
 };
 
 /// What the store keeps in memory about one partnership's stored ops.
@@ -250,7 +251,8 @@ impl Store {
                     if known.op_count() == 0 && !ops.is_empty() {
                         // A partnership's first ops: list it.
                         let mut listed = txn.open_table(PARTNERSHIPS).map_err(self.ctx(what))?;
-                        listed.insert(&partnership.0, 0).map_err(self.ctx(what))?;
+                        let check = checksum::of_key(PARTNERSHIPS.name(), &partnership.0);
+                        listed.insert(&partnership.0, check).map_err(self.ctx(what))?;
                     }
                     for &(height, op) in *ops {
                         let id = op.id();
@@ -363,7 +365,8 @@ impl Store {
     /// The index of `p` from disk: the archive's summary, then every op
     /// above the archive horizon from the `ops` table (the height and id
     /// from each key, the author and seq off the first bytes of each
-    /// record), then the late ops at or below it not archived yet.
+    /// record, once it hashes to its id), then the late ops at or below it
+    /// not archived yet.
     fn read_index(&self, p: &PartnershipId) -> Result<OpIndex, StoreError> {
         let what = "indexing ops";
         self.guarded(what, || {
@@ -400,11 +403,17 @@ impl Store {
     pub fn partnerships(&self) -> Result<Vec<PartnershipId>, StoreError> {
         self.guarded("listing partnerships", || {
             let txn = self.read_txn()?;
-            let counts = txn.open_table(PARTNERSHIPS).map_err(self.ctx("listing partnerships"))?;
+            let listed = txn.open_table(PARTNERSHIPS).map_err(self.ctx("listing partnerships"))?;
             let op_table = txn.open_table(OPS).map_err(self.ctx("listing partnerships"))?;
             let mut out = Vec::new();
-            for entry in counts.iter().map_err(self.ctx("listing partnerships"))? {
-                let p = PartnershipId(*entry.map_err(self.ctx("listing partnerships"))?.0.value());
+            for entry in listed.iter().map_err(self.ctx("listing partnerships"))? {
+                let (key, check) = entry.map_err(self.ctx("listing partnerships"))?;
+                let p = PartnershipId(*key.value());
+                if check.value() != checksum::of_key(PARTNERSHIPS.name(), &p.0) {
+                    return Err(self.corrupt(format!(
+                        "the list of partnerships holds {p} with a checksum that does not match: it was damaged"
+                    )));
+                }
                 let (first, last) = op_keys_at(&p, 0);
                 if op_table
                     .range::<&OpKey>(&first..=&last)
@@ -493,8 +502,9 @@ impl Store {
                     next = Some(OpCursor { height, id });
                     break;
                 }
-                if tombstone_header(value.value()).is_some() {
+                if let Some(tombstone) = tombstone_header(key.value(), value.value()) {
                     // Compacted behind a certified checkpoint.
+                    tombstone.map_err(|e| self.bad_tombstone(&id, e))?;
                     continue;
                 }
                 ops.push((height, self.decode_op(value.value(), &id)?));
@@ -612,7 +622,8 @@ impl Store {
         let Some(bytes) = op_table.get(&op_key(p, height, id)).map_err(self.ctx("reading an op"))? else {
             return Err(self.corrupt(format!("op {id} is indexed at height {height} but not stored there")));
         };
-        if tombstone_header(bytes.value()).is_some() {
+        if let Some(tombstone) = tombstone_header(&op_key(p, height, id), bytes.value()) {
+            tombstone.map_err(|e| self.bad_tombstone(id, e))?;
             let checkpoint = self.compaction_in(txn, p)?.map_or(height, |c| c.checkpoint);
             return Err(StoreError::Compacted { partnership: *p, op: *id, height, checkpoint });
         }
@@ -632,22 +643,32 @@ impl Store {
                 .ok_or_else(|| {
                     self.corrupt(format!("op {id} is indexed at height {height} but not stored there"))
                 })?;
-            let header = tombstone_header(bytes.value())
-                .or_else(|| header_of_encoding(bytes.value()))
-                .ok_or_else(|| self.corrupt(format!("stored op {id} has no header")))?;
+            let header = match tombstone_header(&op_key(p, height, id), bytes.value()) {
+                Some(tombstone) => tombstone.map_err(|e| self.bad_tombstone(id, e))?,
+                None => self.decode_op(bytes.value(), id)?.header(),
+            };
             Ok(Some((height, header)))
         })
     }
 
-    /// The author and seq of the stored op `id`, read off its first bytes; a
-    /// record too short for them is corruption.
+    /// The author and seq of the stored op `id`, read off its first bytes
+    /// once the bytes hash to `id` (no full decode): a record that does not
+    /// is corruption.
     pub(super) fn author_and_seq(&self, bytes: &[u8], id: &OpId) -> Result<(MemberId, u64), StoreError> {
+        if op_id_of_encoding(bytes) != Some(*id) {
+            return Err(self.corrupt(format!("the record stored as op {id} is not that op")));
+        }
         author_and_seq_of_encoding(bytes)
             .ok_or_else(|| self.corrupt(format!("stored op {id} has no author and seq")))
     }
 
+    /// A compacted op's record that does not check.
+    fn bad_tombstone(&self, id: &OpId, detail: String) -> StoreError {
+        self.corrupt(format!("the compacted record of op {id}: {detail}"))
+    }
+
     /// Decodes stored op bytes and checks they are the op `id`.
-    fn decode_op(&self, bytes: &[u8], id: &OpId) -> Result<SignedOp, StoreError> {
+    pub(super) fn decode_op(&self, bytes: &[u8], id: &OpId) -> Result<SignedOp, StoreError> {
         let op = decode_signed_op(bytes, &STORED_OP_LIMITS)
             .map_err(|e| self.corrupt(format!("stored op {id} does not decode: {e}")))?;
         if op.id() != *id {

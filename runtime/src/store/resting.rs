@@ -17,8 +17,9 @@
 //! This file owns the `resting` table. When a partnership may rest is the
 //! node's rule (`node/resting.rs`); what its record holds is the node's.
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, TableHandle, WriteTransaction};
 
+use super::checksum;
 use super::db::Store;
 use super::error::StoreError;
 use super::tables::{FINAL_META, RESTING, decode_meta};
@@ -59,27 +60,29 @@ impl Store {
                     let mut value = Vec::with_capacity(8 + mark.record.len());
                     value.extend_from_slice(&mark.final_height.to_be_bytes());
                     value.extend_from_slice(&mark.record);
-                    table.insert(&p.0, value.as_slice()).map_err(self.ctx(what))?;
+                    let sealed = checksum::seal(RESTING.name(), &p.0, &value);
+                    table.insert(&p.0, sealed.as_slice()).map_err(self.ctx(what))?;
                 }
             }
             self.commit(txn, what)
         })
     }
 
-    /// The resting mark of `p`, if it has one. A mark too short to hold its
-    /// height is malformed ([`StoreError::Corrupt`]).
+    /// The resting mark of `p`, if it has one. A mark that does not match
+    /// its checksum, or is too short to hold its height, is refused
+    /// ([`StoreError::Corrupt`]).
     pub fn resting_mark(&self, p: &PartnershipId) -> Result<Option<RestingMark>, StoreError> {
         let what = "reading a resting mark";
         self.guarded(what, || {
             let txn = self.read_txn()?;
             let table = txn.open_table(RESTING).map_err(self.ctx(what))?;
             let Some(value) = table.get(&p.0).map_err(self.ctx(what))? else { return Ok(None) };
-            let bytes = value.value();
-            let height: [u8; 8] = bytes
-                .get(..8)
-                .and_then(|h| h.try_into().ok())
-                .ok_or_else(|| self.corrupt(format!("the resting mark of partnership {p} is malformed")))?;
-            Ok(Some(RestingMark { final_height: u64::from_be_bytes(height), record: bytes[8..].to_vec() }))
+            let malformed =
+                |detail: String| self.corrupt(format!("the resting mark of partnership {p}: {detail}"));
+            let bytes = checksum::open(RESTING.name(), &p.0, value.value()).map_err(malformed)?;
+            let (height, record) =
+                bytes.split_first_chunk::<8>().ok_or_else(|| malformed("it is too short".into()))?;
+            Ok(Some(RestingMark { final_height: u64::from_be_bytes(*height), record: record.to_vec() }))
         })
     }
 
@@ -102,9 +105,7 @@ impl Store {
         what: &str,
     ) -> Result<Option<u64>, StoreError> {
         let Some(record) = meta.get(&p.0).map_err(self.ctx(what))? else { return Ok(None) };
-        decode_meta(record.value())
-            .map(|(height, _)| Some(height))
-            .ok_or_else(|| self.corrupt(format!("the snapshot record of {p} is too short")))
+        decode_meta(p, record.value()).map(|(height, _)| Some(height)).map_err(|e| self.bad_meta(p, e))
     }
 
     /// Deletes the resting marks of `partnerships` within `txn` (a commit

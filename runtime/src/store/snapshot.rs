@@ -68,8 +68,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut meta = txn.open_table(FINAL_META).map_err(self.ctx("saving the final state"))?;
         if let Some(stored) = meta.get(&p.0).map_err(self.ctx("saving the final state"))? {
-            let (stored, _) = decode_meta(stored.value())
-                .ok_or_else(|| self.corrupt(format!("the snapshot record of {p} is too short")))?;
+            let (stored, _) = decode_meta(p, stored.value()).map_err(|e| self.bad_meta(p, e))?;
             if delta.final_height < stored {
                 return Err(StoreError::FinalHeightBack {
                     partnership: *p,
@@ -78,7 +77,7 @@ impl Store {
                 });
             }
         }
-        meta.insert(&p.0, encode_meta(delta.final_height, &delta.meta).as_slice())
+        meta.insert(&p.0, encode_meta(p, delta.final_height, &delta.meta).as_slice())
             .map_err(self.ctx("saving the final state"))?;
         let mut roots = txn.open_table(FINAL_ROOTS).map_err(self.ctx("saving the final state"))?;
         match &delta.state_root {
@@ -112,8 +111,7 @@ impl Store {
             let Some(record) = meta.get(&p.0).map_err(self.ctx("loading the final state"))? else {
                 return Ok(None);
             };
-            let (final_height, meta) = decode_meta(record.value())
-                .ok_or_else(|| self.corrupt(format!("the snapshot record of {p} is too short")))?;
+            let (final_height, meta) = decode_meta(p, record.value()).map_err(|e| self.bad_meta(p, e))?;
             let table = txn.open_table(FINAL_STATE).map_err(self.ctx("loading the final state"))?;
             let start = state_key(p, &[]);
             let range = match prefix_end(p) {
@@ -135,6 +133,11 @@ impl Store {
 }
 
 impl Store {
+    /// A `final_meta` record of `p` that does not check or decode.
+    pub(super) fn bad_meta(&self, p: &PartnershipId, detail: String) -> StoreError {
+        self.corrupt(format!("the snapshot record of partnership {p}: {detail}"))
+    }
+
     /// The ops of `p` stored late, at or below its archive horizon and not
     /// archived since, with their heights, in `(height, id)` order: with the
     /// ops above the horizon, what a restart from a ledger's graph summary

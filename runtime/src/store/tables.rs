@@ -51,8 +51,9 @@
 //! `archived_ids`, value a height): the blocks replaced them the day they
 //! were written, under the same schema number.
 
-use redb::TableDefinition;
+use redb::{TableDefinition, TableHandle};
 
+use super::checksum;
 use crate::op::{MemberId, OpId, PartnershipId};
 
 pub(crate) const SCHEMA: TableDefinition<&str, u64> = TableDefinition::new("schema");
@@ -82,9 +83,15 @@ pub(crate) const FINAL_STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::n
 pub(crate) const FINAL_META: TableDefinition<&'static [u8; 32], &'static [u8]> =
     TableDefinition::new("final_meta");
 pub(crate) const CODE: TableDefinition<&'static [u8; 32], &'static [u8]> = TableDefinition::new("code");
-/// Each partnership's archive horizon: every op at or below it that is not
-/// in `late_ops` is indexed in the `archived_*` tables, not in memory.
-pub(crate) const ARCHIVE_META: TableDefinition<&'static [u8; 32], u64> = TableDefinition::new("archive_meta");
+/// Each partnership's archive horizon (a checked u64, `archive.rs`): every
+/// op at or below it that is not in `late_ops` is indexed in the
+/// `archived_*` tables, not in memory.
+pub(crate) const ARCHIVE_META: TableDefinition<&'static [u8; 32], &'static [u8]> =
+    TableDefinition::new("archive_meta");
+/// Schemas 5 to 8's `archive_meta`, the horizon without a checksum:
+/// rewritten checked by the upgrade to schema 9.
+pub(crate) const LEGACY_ARCHIVE_META: TableDefinition<&'static [u8; 32], u64> =
+    TableDefinition::new("archive_meta");
 /// Archived ops by author: blocks of `(seq, op id, height)` keyed by the
 /// author and the `(seq, op id)` of their first entry (`block.rs`).
 pub(crate) const ARCHIVED_AUTHOR_BLOCKS: TableDefinition<&'static AuthorKey, &'static [u8]> =
@@ -93,8 +100,13 @@ pub(crate) const ARCHIVED_AUTHOR_BLOCKS: TableDefinition<&'static AuthorKey, &'s
 /// `(op id, height)` keyed by the run and their first op id (`block.rs`).
 pub(crate) const ARCHIVED_ID_BLOCKS: TableDefinition<&'static RunIdKey, &'static [u8]> =
     TableDefinition::new("archived_id_blocks");
-/// The runs of `archived_ids`: `(level, entry count)` of each.
-pub(crate) const ARCHIVED_RUNS: TableDefinition<&'static RunKey, (u64, u64)> =
+/// The runs of `archived_ids`: `(level, entry count)` of each, checked
+/// (`archive.rs`).
+pub(crate) const ARCHIVED_RUNS: TableDefinition<&'static RunKey, &'static [u8]> =
+    TableDefinition::new("archived_runs");
+/// Schemas 5 to 8's `archived_runs`, without a checksum: rewritten
+/// checked by the upgrade to schema 9.
+pub(crate) const LEGACY_ARCHIVED_RUNS: TableDefinition<&'static RunKey, (u64, u64)> =
     TableDefinition::new("archived_runs");
 /// Each partnership's compaction (`compact.rs`): the checkpoint, how far
 /// deletion got, and the checkpoint's certificate.
@@ -245,22 +257,28 @@ pub(crate) fn successor(mut bytes: [u8; 32]) -> Option<[u8; 32]> {
     None
 }
 
-/// `final height ‖ meta`, the value of `final_meta`.
-pub(crate) fn encode_meta(final_height: u64, meta: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + meta.len());
-    out.extend_from_slice(&final_height.to_be_bytes());
-    out.extend_from_slice(meta);
-    out
+/// `final height ‖ meta`, checked (`checksum.rs`): the value of
+/// `final_meta` for `p`.
+pub(crate) fn encode_meta(p: &PartnershipId, final_height: u64, meta: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(8 + meta.len());
+    value.extend_from_slice(&final_height.to_be_bytes());
+    value.extend_from_slice(meta);
+    checksum::seal(FINAL_META.name(), &p.0, &value)
 }
 
-/// Splits a `final_meta` value; `None` if it is shorter than 8 bytes.
-pub(crate) fn decode_meta(value: &[u8]) -> Option<(u64, &[u8])> {
-    let (height, meta) = value.split_first_chunk::<8>()?;
-    Some((u64::from_be_bytes(*height), meta))
+/// Splits the `final_meta` value of `p` into the final height and the
+/// ledger's meta; what is wrong if its checksum does not check or it is
+/// shorter than a height.
+pub(crate) fn decode_meta<'v>(p: &PartnershipId, stored: &'v [u8]) -> Result<(u64, &'v [u8]), String> {
+    let value = checksum::open(FINAL_META.name(), &p.0, stored)?;
+    let (height, meta) =
+        value.split_first_chunk::<8>().ok_or_else(|| "the snapshot record is too short".to_owned())?;
+    Ok((u64::from_be_bytes(*height), meta))
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)] // tests may unwrap
     use super::*;
 
     #[test]
@@ -308,9 +326,16 @@ mod tests {
     }
 
     #[test]
-    fn meta_round_trips_and_short_values_are_refused() {
-        let value = encode_meta(42, b"ledger");
-        assert_eq!(decode_meta(&value), Some((42, &b"ledger"[..])));
-        assert_eq!(decode_meta(&[1, 2, 3]), None);
+    fn meta_round_trips_and_short_or_damaged_values_are_refused() {
+        let p = PartnershipId([3; 32]);
+        let value = encode_meta(&p, 42, b"ledger");
+        assert_eq!(decode_meta(&p, &value), Ok((42, &b"ledger"[..])));
+        assert!(decode_meta(&PartnershipId([4; 32]), &value).is_err(), "another partnership's record");
+        assert!(decode_meta(&p, &[1, 2, 3]).is_err());
+        let short = checksum::seal(FINAL_META.name(), &p.0, &[1, 2, 3]);
+        assert!(decode_meta(&p, &short).unwrap_err().contains("too short"));
+        let mut damaged = value;
+        damaged[3] ^= 1;
+        assert!(decode_meta(&p, &damaged).unwrap_err().contains("checksum"));
     }
 }

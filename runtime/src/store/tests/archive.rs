@@ -4,15 +4,17 @@
 
 use std::collections::BTreeMap;
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableHandle};
 
 use super::{all_ops, genesis, op, refs};
 use crate::op::{MemberId, MemberKey, OpId, PartnershipId, SignedOp};
 use crate::store::archive::{Archive, FANOUT};
-use crate::store::block::{AuthorBlock, BLOCK, IdBlock};
+use crate::store::archive::{seal_horizon, seal_run};
+use crate::store::block::{BLOCK, open_authors, open_ids};
+use crate::store::checksum;
 use crate::store::tables::{
     ARCHIVE_META, ARCHIVED_AUTHOR_BLOCKS, ARCHIVED_ID_BLOCKS, ARCHIVED_RUNS, LATE_OPS, SCHEMA, SCHEMA_KEY,
-    author_keys, op_key, op_key_max, run_id_key, run_id_keys, split_author_key, split_run_id_key,
+    author_keys, op_key, op_key_max, run_id_key, run_id_keys,
 };
 use crate::store::{SCHEMA_VERSION, Store, StoreError};
 
@@ -246,8 +248,7 @@ fn run_blocks(store: &Store, p: &PartnershipId, run: u64) -> Vec<Vec<(OpId, u64)
     let mut blocks: Vec<Vec<(OpId, u64)>> = Vec::new();
     for entry in table.range::<&[u8; 72]>(&first..=&last).unwrap() {
         let (key, value) = entry.unwrap();
-        let entries =
-            IdBlock::parse(value.value(), &split_run_id_key(key.value())).unwrap().entries().unwrap();
+        let entries = open_ids(key.value(), value.value()).unwrap().entries().unwrap();
         assert!(entries.len() <= BLOCK);
         if let Some(before) = blocks.last() {
             assert!(before.last().unwrap().0 < entries[0].0, "run {run}: blocks out of order");
@@ -266,8 +267,7 @@ fn author_blocks(store: &Store, p: &PartnershipId, author: &MemberId) -> Vec<Vec
     let mut blocks: Vec<Vec<(u64, OpId, u64)>> = Vec::new();
     for entry in table.range::<&[u8; 104]>(&first..=&last).unwrap() {
         let (key, value) = entry.unwrap();
-        let (_, seq, id) = split_author_key(key.value());
-        let entries = AuthorBlock::parse(value.value(), (seq, &id)).unwrap().entries().unwrap();
+        let entries = open_authors(key.value(), value.value()).unwrap().entries().unwrap();
         assert!(entries.len() <= BLOCK);
         if let Some(before) = blocks.last() {
             let (s, i, _) = before.last().unwrap();
@@ -282,7 +282,7 @@ fn author_blocks(store: &Store, p: &PartnershipId, author: &MemberId) -> Vec<Vec
 fn author_entries(store: &Store) -> u64 {
     let txn = store.db().unwrap().begin_read().unwrap();
     let table = txn.open_table(ARCHIVED_AUTHOR_BLOCKS).unwrap();
-    table.iter().unwrap().map(|entry| entry.unwrap().1.value().len() as u64 / 48).sum()
+    table.iter().unwrap().map(|entry| (entry.unwrap().1.value().len() - checksum::LEN) as u64 / 48).sum()
 }
 
 /// Counts runs per level and checks them against the table of runs and
@@ -294,9 +294,9 @@ fn check_runs(store: &Store, p: &PartnershipId) -> BTreeMap<u64, usize> {
     let mut per_level = BTreeMap::new();
     let mut total = 0;
     for run in &archive.runs {
-        let (level, len) =
-            runs_table.get(&crate::store::tables::run_key(p, run.number)).unwrap().unwrap().value();
-        assert_eq!((level, len), (run.level, run.len));
+        let key = crate::store::tables::run_key(p, run.number);
+        assert_eq!(runs_table.get(&key).unwrap().unwrap().value(), seal_run(&key, run), "run {}", run.number);
+        let (level, len) = (run.level, run.len);
         let blocks = run_blocks(store, p, run.number);
         assert_eq!(blocks.iter().map(Vec::len).sum::<usize>() as u64, len);
         // Every block but the last is full.
@@ -306,7 +306,11 @@ fn check_runs(store: &Store, p: &PartnershipId) -> BTreeMap<u64, usize> {
     }
     assert_eq!(runs_table.len().unwrap() as usize, archive.runs.len());
     let blocks = txn.open_table(ARCHIVED_ID_BLOCKS).unwrap();
-    let entries: u64 = blocks.iter().unwrap().map(|entry| entry.unwrap().1.value().len() as u64 / 40).sum();
+    let entries: u64 = blocks
+        .iter()
+        .unwrap()
+        .map(|entry| (entry.unwrap().1.value().len() - checksum::LEN) as u64 / 40)
+        .sum();
     assert_eq!(entries, total);
     assert_eq!(archive.count, total);
     assert!(archive.runs.windows(2).all(|w| w[0].number < w[1].number));
@@ -413,7 +417,10 @@ fn archiving_an_unknown_partnership_records_only_the_horizon() {
     assert_eq!(store.get_op(&p, &first.id()).unwrap(), Some((3, first)));
     assert_eq!(store.op_count(&PartnershipId([4; 32])).unwrap(), 0);
     let txn = store.db().unwrap().begin_read().unwrap();
-    assert_eq!(txn.open_table(ARCHIVE_META).unwrap().get(&p.0).unwrap().unwrap().value(), 5);
+    assert_eq!(
+        txn.open_table(ARCHIVE_META).unwrap().get(&p.0).unwrap().unwrap().value(),
+        seal_horizon(&p, 5)
+    );
 }
 
 /// `n` ops of one author, genesis first, op `h` at height `h` with seq
@@ -640,11 +647,17 @@ fn a_malformed_block_is_refused_naming_the_partnership() {
         txn.commit().unwrap();
         copy
     };
+    // A block rewritten by `f` under a valid checksum: what a bug that
+    // wrote a malformed block would leave, which the layout checks catch.
+    fn resealed(name: &str, key: &[u8], f: &dyn Fn(Vec<u8>) -> Vec<u8>, stored: &[u8]) -> Vec<u8> {
+        checksum::seal(name, key, &f(checksum::open(name, key, stored).unwrap().to_vec()))
+    }
     let id_key = run_id_key(&p, first_run, &first_id);
     let rewrite_id_block = |txn: &redb::WriteTransaction, f: &dyn Fn(Vec<u8>) -> Vec<u8>| {
         let mut table = txn.open_table(ARCHIVED_ID_BLOCKS).unwrap();
         let bytes = table.get(&id_key).unwrap().unwrap().value().to_vec();
-        table.insert(&id_key, f(bytes).as_slice()).unwrap();
+        let rewritten = resealed(ARCHIVED_ID_BLOCKS.name(), &id_key, f, &bytes);
+        table.insert(&id_key, rewritten.as_slice()).unwrap();
     };
     let (lo, hi) = author_keys(&p, &alice.member_id(), &(0..=u64::MAX));
     let rewrite_author_block = |txn: &redb::WriteTransaction, last: bool, f: &dyn Fn(Vec<u8>) -> Vec<u8>| {
@@ -654,7 +667,8 @@ fn a_malformed_block_is_refused_naming_the_partnership() {
             let (key, value) = if last { range.next_back() } else { range.next() }.unwrap().unwrap();
             (*key.value(), value.value().to_vec())
         };
-        table.insert(&key, f(bytes).as_slice()).unwrap();
+        let rewritten = resealed(ARCHIVED_AUTHOR_BLOCKS.name(), &key, f, &bytes);
+        table.insert(&key, rewritten.as_slice()).unwrap();
     };
     let refused = |copy: &std::path::Path, read: &dyn Fn(&Store) -> Result<(), StoreError>| {
         let store = Store::open(copy).unwrap();
@@ -694,6 +708,15 @@ fn a_malformed_block_is_refused_naming_the_partnership() {
         })
     });
     refused(&shifted, &count);
+    // Damage (no new checksum) anywhere in a block, found by its checksum
+    // before anything is decoded.
+    let flipped = damaged("flipped.redb", &|txn| {
+        let mut table = txn.open_table(ARCHIVED_ID_BLOCKS).unwrap();
+        let mut bytes = table.get(&id_key).unwrap().unwrap().value().to_vec();
+        bytes[77] ^= 0x10; // the second entry's height: still a well-formed block
+        table.insert(&id_key, bytes.as_slice()).unwrap();
+    });
+    assert!(refused(&flipped, &find_first).contains("checksum"));
     // The healthy file still reads.
     let store = Store::open(&path).unwrap();
     find_first(&store).unwrap();

@@ -5,6 +5,7 @@
 
 mod api;
 mod archive;
+mod checksums;
 mod compact;
 mod corruption;
 mod crash;

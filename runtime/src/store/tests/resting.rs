@@ -105,6 +105,7 @@ fn older_file(
     }
     let db = redb::Database::open(&path).unwrap();
     let txn = db.begin_write().unwrap();
+    super::checksums::as_schema_8(&txn);
     txn.open_table(SCHEMA).unwrap().insert(SCHEMA_KEY, schema).unwrap();
     drop_newer(&txn);
     txn.commit().unwrap();
