@@ -180,9 +180,13 @@ pub struct NodeSettings {
     pub log: String,
     /// Memory the store may use to cache file pages, in MiB (at least 1).
     pub store_cache_mib: u64,
-    /// Whether opening the store checks every page of its file: catches a
-    /// damaged disk at start, at a cost that grows with the file (about
-    /// 1 s per million ops here; see BENCHMARKS.md, Memory).
+    /// Whether opening the store checks every page of its file (off by
+    /// default). Every record the node acts on is checked when it is read
+    /// (ops against their ids, code against its hash, a final state
+    /// against its root, every other record against its checksum); the
+    /// whole-file check also catches damage in what is not read yet, at a
+    /// start-up cost that grows with the file (about 1 s per million ops
+    /// here; see BENCHMARKS.md, Memory).
     pub store_check_on_open: bool,
     /// Whether the node compacts stored final ops (keeps only their
     /// headers) behind each partnership's latest checkpoint that every
@@ -206,7 +210,7 @@ impl Default for NodeSettings {
             tick_ms: 100,
             log: "info".to_owned(),
             store_cache_mib: crate::store::DEFAULT_CACHE_MIB as u64,
-            store_check_on_open: true,
+            store_check_on_open: false,
             compact_history: false,
         }
     }
@@ -307,9 +311,11 @@ log = {log}
 # misses come from the operating system's file cache.
 store_cache_mib = {cache}
 # Check every page of the store's file when the node starts (default
-# {check_default}): a damaged disk is caught at once, at a cost that grows with
-# the file (about 1 s per million ops). Off, damaged ops, code and final states
-# are still refused when read; other damage may go unnoticed.
+# {check_default}). Every record is checked when it is read either way (ops
+# against their ids, final states against their roots, the rest against
+# checksums), and a damaged one fails only its partnership; on, damage in
+# records not read yet is caught at start, at a cost that grows with the file
+# (about 1 s per million ops).
 store_check_on_open = {check}
 # Compact stored final ops (keep only their author, seq and time) behind each
 # partnership's latest checkpoint that every participant attested (default
@@ -669,18 +675,18 @@ mod tests {
         config.network.mdns = true;
         config.network.join_from = vec![MemberKey::from_seed(1).member_id().to_string()];
         config.node.store_cache_mib = 16;
-        config.node.store_check_on_open = false;
+        config.node.store_check_on_open = true;
         let text = config.to_documented_toml();
         assert_eq!(HomeConfig::parse(&text, Path::new("x")).unwrap(), config);
     }
 
     #[test]
-    fn store_settings_default_to_a_checked_8_mib_cache_and_refuse_no_cache() {
+    fn store_settings_default_to_an_8_mib_cache_without_the_whole_file_check_and_refuse_no_cache() {
         // A config written before the settings existed gets the defaults.
         let config = HomeConfig::parse("home_version = 1\n[node]\ntick_ms = 100\n", Path::new("x")).unwrap();
         assert_eq!(
             config.node.store_options(),
-            crate::store::StoreOptions { verify_on_open: true, cache_bytes: 8 << 20 }
+            crate::store::StoreOptions { verify_on_open: false, cache_bytes: 8 << 20 }
         );
         let err = HomeConfig::parse("home_version = 1\n[node]\nstore_cache_mib = 0\n", Path::new("x"))
             .unwrap_err()

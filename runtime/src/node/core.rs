@@ -153,7 +153,9 @@ impl NodeCore {
     /// executor's background compiler and rebuilds the ledger of every
     /// stored partnership that is not resting (replaying only the ops
     /// above its final snapshot); a resting one is loaded on first use
-    /// (`node/resting.rs`).
+    /// (`node/resting.rs`). A partnership whose ledger cannot be rebuilt
+    /// (its stored records are damaged) is held as failed: every use of it
+    /// answers [`NodeError::Open`], and the node and the others go on.
     ///
     /// Stored code includes whatever partners published, valid or not: code
     /// that is no usable module is remembered as such (an install of it
@@ -177,13 +179,18 @@ impl NodeCore {
         for partnership in store.partnerships()? {
             match super::resting::resting_standing(&store, &partnership)? {
                 Some(standing) => ledgers.insert_resting(partnership, standing),
-                None => {
-                    let ledger = ledgers
-                        .load(&partnership)
-                        .map_err(|message| NodeError::Open { partnership, message })?;
-                    ledgers.insert_loaded(partnership, ledger);
-                    loaded.push(partnership);
-                }
+                None => match ledgers.load(&partnership) {
+                    Ok(ledger) => {
+                        ledgers.insert_loaded(partnership, ledger);
+                        loaded.push(partnership);
+                    }
+                    // A damaged record fails its partnership, not the node:
+                    // it answers `NodeError::Open` and the others go on.
+                    Err(message) => {
+                        tracing::error!(partnership = %partnership.short(), error = %message, "cannot load a partnership's ledger; it is unavailable until the store is repaired");
+                        ledgers.insert_failed(partnership, message);
+                    }
+                },
             }
         }
         let member = key.member_id();

@@ -285,6 +285,12 @@ impl Ledgers {
         self.slots.insert(partnership, Slot { ledger: OnceLock::new(), resting: Some(standing) });
     }
 
+    /// Holds `partnership` whose ledger could not be loaded, for `message`:
+    /// every use answers it (`NodeError::Open`) and it is never retried.
+    pub(crate) fn insert_failed(&mut self, partnership: PartnershipId, message: String) {
+        self.slots.insert(partnership, Slot { ledger: OnceLock::from(Err(message)), resting: None });
+    }
+
     /// Whether the node holds `partnership` (loaded or not).
     pub(crate) fn contains(&self, partnership: &PartnershipId) -> bool {
         self.slots.contains_key(partnership)

@@ -116,7 +116,16 @@ pub(crate) fn resting_standing(
         }
         Err(error) => return Err(error.into()),
     };
-    let saved = store.saved_final_height(partnership)?;
+    let saved = match store.saved_final_height(partnership) {
+        Ok(saved) => saved,
+        // The load that follows meets the same damage and fails this
+        // partnership alone.
+        Err(error @ StoreError::Corrupt { .. }) => {
+            tracing::warn!(partnership = %partnership.short(), %error, "the saved snapshot cannot be read; loading the ledger");
+            return Ok(None);
+        }
+        Err(error) => return Err(error.into()),
+    };
     if saved != Some(mark.final_height) {
         tracing::warn!(
             partnership = %partnership.short(),

@@ -38,7 +38,10 @@ pub struct NodeConfig {
     /// The WASM host (its `cache_dir` defaults to `data_dir/module-cache`).
     pub host: HostConfig,
     /// How the store opens `data_dir/store.redb`: its page cache, and
-    /// whether it checks the whole file first.
+    /// whether it checks the whole file first (not by default: a node
+    /// checks every record it reads, its ledgers every final state they
+    /// load, so start-up does not grow with history; see
+    /// `docs/decisions.md`, "A node's store is checked as it is read").
     pub store: StoreOptions,
     /// How often the node does its periodic work: snapshots, and a backstop
     /// for acks and held-ack commits, which wake the node at the exact
@@ -60,7 +63,7 @@ impl NodeConfig {
             data_dir,
             core: CoreConfig::default(),
             host,
-            store: StoreOptions::default(),
+            store: StoreOptions { verify_on_open: false, ..StoreOptions::default() },
             tick: Duration::from_millis(100),
             command_queue: 1024,
             event_buffer: 8192,

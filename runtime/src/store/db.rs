@@ -37,13 +37,13 @@ const IN_MEMORY: &str = "<in-memory>";
 #[non_exhaustive]
 pub struct StoreOptions {
     /// Walk the whole file at open and check every page's checksum, so a
-    /// damaged file is refused at open. It costs one full read of the file.
-    /// Without it, damaged ops and code are still refused when read (they
-    /// are checked against their id and hash), and so is a damaged final
-    /// state (against the root saved with it, when its ledger loads), but
-    /// damage to a ledger's saved graph summary or to the archived op index
-    /// may go unnoticed: turn it off only for very large stores on trusted
-    /// disks.
+    /// damaged file is refused at open. It costs one full read of the file,
+    /// so start-up grows with history. Without it, every record is still
+    /// checked when read: ops against their id, code against its hash, the
+    /// store's own records against their checksums (`checksum.rs`). What
+    /// the store cannot check alone is the final state, whose root is the
+    /// ledger's: on by default here, off by default in a node, whose
+    /// ledgers check each final state they load against its root.
     pub verify_on_open: bool,
     /// Bytes of memory redb may use to cache pages
     /// ([`DEFAULT_CACHE_MIB`] MiB by default).

@@ -20,8 +20,13 @@
 //!   snapshot is the old one or the new one, never a mix;
 //! - a truncated, overwritten or foreign file is refused with a
 //!   [`StoreError`] that names the file, never a panic and never a silent
-//!   re-initialisation or rollback; module code is checked against its hash
-//!   on every read.
+//!   re-initialisation or rollback;
+//! - a damaged record is refused when it is read, with or without the
+//!   check of the whole file at open ([`StoreOptions::verify_on_open`]):
+//!   ops are checked against their id, module code against its hash, and
+//!   every other record the store writes against its checksum
+//!   (`checksum.rs`), except the final state's values, which the ledger
+//!   checks against the root saved with them ([`FinalSnapshot::state_root`]).
 //!
 //! This module does not decide what is accepted (the `dag` does), what state
 //! is (the `ledger`), or when to save it.

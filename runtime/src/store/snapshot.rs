@@ -5,8 +5,9 @@
 //! the new final height and the ledger's metadata blob in one durable
 //! transaction, so the snapshot on disk is always one the ledger saved, never
 //! a mix of two. The ledger's root of the state is saved beside it, so a
-//! load can tell a damaged state from the one saved (the store's check of
-//! the whole file at open is an operator's choice). What the state means,
+//! load can tell a damaged state from the one saved (a node opens its
+//! store without the check of the whole file); the final height and the
+//! ledger's metadata carry a checksum (`checksum.rs`). What the state means,
 //! and what the metadata holds, is the ledger's business.
 
 use redb::{ReadableTable, WriteTransaction};

@@ -19,6 +19,7 @@ use polypact::op::{
 };
 use polypact::store::{FinalDelta, RestingMark, Store};
 use polypact::testing::module_wasm;
+use redb::ReadableTable;
 use serde_json::json;
 
 use crate::support::{guestbook_charter, guestbook_entries as entries};
@@ -399,6 +400,49 @@ fn a_partnership_whose_stored_state_is_damaged_fails_its_first_use_alone() {
     assert!(error.contains("is damaged"), "{error}");
     // Asking again gives the same answer, and nothing was loaded.
     assert!(t.cores[0].ledger_or_err(&damaged).is_err());
+    assert!(!t.cores[0].is_loaded(&damaged));
+    // The other partnership and the partner go on.
+    assert_eq!(entries(&t.cores[0], &sound), sound_entries);
+    sign(&mut t.cores[1], &sound, "after", t.now);
+    t.settle();
+    assert_eq!(entries(&t.cores[0], &sound), entries(&t.cores[1], &sound));
+}
+
+#[test]
+fn a_partnership_whose_saved_summary_is_damaged_fails_alone_without_the_whole_file_check() {
+    // A node opens its store without the whole-file check (the default):
+    // the saved summary and final height, read at its first use, are
+    // checked against their checksum instead.
+    let mut t = Nodes::pair();
+    let (damaged, _) = t.create();
+    let (sound, _) = t.create();
+    for p in [damaged, sound] {
+        sign(&mut t.cores[0], &p, "hello", t.now);
+    }
+    t.settle();
+    let sound_entries = entries(&t.cores[0], &sound);
+    t.cores[0].flush().expect("flush");
+    t.stop_alice();
+    {
+        // One bit of the record changed in place, redb's page checksums
+        // intact: what a damaged disk under a trusting open looks like.
+        let db = redb::Database::open(t.dirs[0].path().join("store.redb")).expect("store");
+        let txn = db.begin_write().expect("write");
+        {
+            let definition: redb::TableDefinition<&[u8; 32], &[u8]> =
+                redb::TableDefinition::new("final_meta");
+            let mut table = txn.open_table(definition).expect("table");
+            let mut value = table.get(&damaged.0).expect("read").expect("a record").value().to_vec();
+            value[10] ^= 0x20;
+            table.insert(&damaged.0, value.as_slice()).expect("write");
+        }
+        txn.commit().expect("commit");
+    }
+    t.cores[0] = open(&t.dirs[0], 1, &t.codes);
+    assert_eq!(t.cores[0].partnership_count(), 2, "the node starts");
+    let error = t.cores[0].ledger_or_err(&damaged).err().expect("refused").to_string();
+    assert!(error.contains("snapshot record") && error.contains("checksum"), "{error}");
+    assert!(error.contains(&damaged.to_string()), "the partnership is named: {error}");
     assert!(!t.cores[0].is_loaded(&damaged));
     // The other partnership and the partner go on.
     assert_eq!(entries(&t.cores[0], &sound), sound_entries);
