@@ -14,20 +14,26 @@
 //! |--------------------------|---------------------------------------------------|--------------------------------|
 //! | `schema`                 | `"version"`                                       | schema version (u64)           |
 //! | `ops`                    | partnership(32) ‖ height(8) ‖ op id(32)           | canonical signed op            |
-//! | `partnerships`           | partnership(32)                                   | unused (0; schema 2: op count) |
+//! | `partnerships`           | partnership(32)                                   | the key's checksum (u64)       |
 //! | `final_state`            | partnership(32) ‖ state key                       | state value                    |
-//! | `final_meta`             | partnership(32)                                   | final height(8) ‖ ledger meta  |
+//! | `final_meta`             | partnership(32)                                   | final height(8) ‖ ledger meta ✓ |
 //! | `code`                   | code hash(32)                                     | WASM bytes                     |
-//! | `archive_meta`           | partnership(32)                                   | archive horizon (u64)          |
-//! | `archived_author_blocks` | partnership(32) ‖ author(32) ‖ seq(8) ‖ op id(32) | block of (seq, op id, height)  |
-//! | `archived_id_blocks`     | partnership(32) ‖ run(8) ‖ op id(32)              | block of (op id, height)       |
-//! | `archived_runs`          | partnership(32) ‖ run(8)                          | (level, entry count)           |
+//! | `archive_meta`           | partnership(32)                                   | archive horizon(8) ✓           |
+//! | `archived_author_blocks` | partnership(32) ‖ author(32) ‖ seq(8) ‖ op id(32) | block of (seq, op id, height) ✓ |
+//! | `archived_id_blocks`     | partnership(32) ‖ run(8) ‖ op id(32)              | block of (op id, height) ✓     |
+//! | `archived_runs`          | partnership(32) ‖ run(8)                          | level(8) ‖ entry count(8) ✓    |
 //! | `late_ops`               | partnership(32) ‖ height(8) ‖ op id(32)           | unit                           |
-//! | `compacted`              | partnership(32)                                   | checkpoint(8) ‖ done upto(8) ‖ certificate |
-//! | `resting`                | partnership(32)                                   | final height(8) ‖ node's record |
+//! | `compacted`              | partnership(32)                                   | checkpoint(8) ‖ done upto(8) ‖ certificate ✓ |
+//! | `resting`                | partnership(32)                                   | final height(8) ‖ node's record ✓ |
 //! | `final_roots`            | partnership(32)                                   | final state's root(32)         |
 //!
-//! The last five hold the archived op index (schema 5, `archive.rs`): the
+//! ✓: the value is followed by its checksum (`checksum.rs`, schema 9), as
+//! is a compacted op's tombstone in `ops`; the rest check themselves (an
+//! op against its id, code against its hash, the final state against the
+//! root in `final_roots`, which the ledger checks).
+//!
+//! `archive_meta`, the `archived_*` tables and `late_ops` hold the archived
+//! op index (schema 5, `archive.rs`): the
 //! index entries of ops at or below a partnership's archive horizon, moved
 //! out of memory by [`Store::archive_below`](super::Store::archive_below).
 //! Its entries are packed into blocks of up to 128, one redb value each
@@ -45,7 +51,9 @@
 //! partnership's mark, so it must not open a file that has them. Schema 8
 //! added `final_roots` (`snapshot.rs`): an older node would save a final
 //! state without its root, and the next load would take the stale root for
-//! damage.
+//! damage. Schema 9 added the checksums (`upgrade.rs` rewrites an older
+//! file's records with them): an older node would read a checksum as part
+//! of the value.
 //!
 //! Schema 5 was never released with one key per entry (`archived_authors`,
 //! `archived_ids`, value a height): the blocks replaced them the day they
