@@ -61,6 +61,17 @@ impl LtHash {
         }
     }
 
+    /// The root of a state holding exactly `pairs` (each key once): what
+    /// a ledger's state with those pairs commits to, whatever writes led
+    /// there. For checks outside a ledger, such as a store's scrub.
+    pub fn root_of(pairs: &[(Vec<u8>, Vec<u8>)]) -> [u8; 32] {
+        let mut lattice = LtHash::default();
+        for (key, value) in pairs {
+            lattice.insert(key, value);
+        }
+        lattice.root()
+    }
+
     /// The 32-byte commitment.
     pub fn root(&self) -> [u8; 32] {
         let mut hasher = blake3::Hasher::new();

@@ -104,7 +104,7 @@ fn open_core(config: &NodeConfig, key: MemberKey) -> Result<NodeCore, NodeError>
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         NodeError::Start(format!("cannot create the data directory {}: {e}", config.data_dir.display()))
     })?;
-    let store = Store::open_with(&config.data_dir.join("store.redb"), &config.store)?;
+    let store = Store::open_with(&config.data_dir.join(super::STORE_FILE), &config.store)?;
     let executor = Arc::new(
         WasmExecutor::new(config.host.clone())
             .map_err(|e| NodeError::Start(format!("cannot start the WASM host: {e}")))?,

@@ -34,6 +34,9 @@ mod resting;
 pub mod service;
 
 pub use self::core::{CoreConfig, NodeCore, NodeLedger, Origin};
+
+/// The node's store file in its data directory.
+pub const STORE_FILE: &str = "store.redb";
 pub use builder::NodeBuilder;
 pub use clock::now_ms;
 pub use compaction::{COMPACT_OPS_PER_STEP, CheckpointView, CheckpointsView};

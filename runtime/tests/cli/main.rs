@@ -25,5 +25,6 @@ mod readme;
 mod relabel;
 mod removal;
 mod scaffold;
+mod store;
 mod support;
 mod testnet;

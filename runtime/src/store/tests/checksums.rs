@@ -24,7 +24,7 @@ const CERT: &[u8] = b"a certificate";
 /// A closed store file holding `history()` with every kind of checked
 /// record: archived in three steps (runs and author blocks), compacted up
 /// to 12, a snapshot at 30 with a ledger's meta, and a resting mark on it.
-fn every_record(dir: &Path) -> (PathBuf, PartnershipId, Vec<(u64, SignedOp)>) {
+pub(super) fn every_record(dir: &Path) -> (PathBuf, PartnershipId, Vec<(u64, SignedOp)>) {
     let path = dir.join("records.redb");
     let (p, ops) = history();
     let store = Store::open(&path).unwrap();
@@ -34,8 +34,8 @@ fn every_record(dir: &Path) -> (PathBuf, PartnershipId, Vec<(u64, SignedOp)>) {
     }
     store.compact_below(&p, 12, CERT, &BTreeSet::new(), usize::MAX).unwrap();
     let writes = vec![(b"k".to_vec(), Some(b"v".to_vec()))];
-    let delta =
-        FinalDelta { final_height: 30, writes, meta: b"the ledger's meta".to_vec(), state_root: None };
+    let state_root = Some(crate::ledger::LtHash::root_of(&[(b"k".to_vec(), b"v".to_vec())]));
+    let delta = FinalDelta { final_height: 30, writes, meta: b"the ledger's meta".to_vec(), state_root };
     store.save_final(&p, &delta).unwrap();
     store.mark_resting(&[(p, RestingMark { final_height: 30, record: b"record".to_vec() })]).unwrap();
     (path, p, ops)
@@ -176,7 +176,7 @@ fn a_schema_8_file_is_upgraded_to_checked_records_that_answer_as_before() {
 
 /// A copy of `path` with one record changed in place by `damage`, under
 /// valid page checksums (what damage inside a value looks like to redb).
-fn damaged(path: &Path, name: &str, damage: impl FnOnce(&WriteTransaction)) -> PathBuf {
+pub(super) fn damaged(path: &Path, name: &str, damage: impl FnOnce(&WriteTransaction)) -> PathBuf {
     let copy = path.with_file_name(name);
     std::fs::copy(path, &copy).unwrap();
     let db = redb::Database::open(&copy).unwrap();
@@ -328,6 +328,9 @@ fn damage_to_any_checked_record_is_refused_when_read_without_the_whole_file_chec
         assert!(text.contains(&copy.display().to_string()), "{case}: the file is not named: {text}");
         assert!(text.contains(named), "{case}: the record is not named: {text}");
         eprintln!("{case}: {text}");
+        // A scrub, which reads every record, finds it too.
+        let report = store.scrub(&crate::ledger::LtHash::root_of).unwrap();
+        assert!(report.damage.iter().any(|d| d.detail.contains(named)), "{case}: {:?}", report.damage);
     }
     // The healthy file reads the same way.
     let store = Store::open_with(&path, &unchecked).unwrap();

@@ -11,6 +11,7 @@ mod corruption;
 mod crash;
 mod model;
 mod resting;
+mod scrub;
 
 use crate::op::{Charter, MemberKey, OpId, Params, PartnershipId, Payload, SignedOp, UnsignedOp};
 
