@@ -107,6 +107,10 @@ async fn node_info(State(state): State<ApiState>) -> Result<Json<Value>, ApiErro
         "partnerships": info.partnerships,
         "partnerships_loaded": info.partnerships_loaded,
         "modules_compiling": info.modules_compiling,
+        "partnerships_unavailable": info.partnerships_unavailable.iter().map(|(id, error)| json!({
+            "id": id.to_hex(),
+            "error": error,
+        })).collect::<Vec<_>>(),
         "peer_id": state.config.peer_id,
         "p2p_listen": state.p2p_listen().await,
         "peers": peers,

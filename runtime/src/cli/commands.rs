@@ -71,6 +71,13 @@ pub async fn info(target: &Target, json: bool) -> Result<()> {
         outln!("p2p      {}", addr.as_str().unwrap_or("?"));
     }
     outln!("partnerships {}", info["partnerships"]);
+    for unavailable in info["partnerships_unavailable"].as_array().into_iter().flatten() {
+        outln!(
+            "  unavailable {}: {}",
+            unavailable["id"].as_str().unwrap_or("?"),
+            unavailable["error"].as_str().unwrap_or("?")
+        );
+    }
     let peers = info["peers"].as_array().cloned().unwrap_or_default();
     outln!("peers    {}", peers.len());
     for peer in peers {

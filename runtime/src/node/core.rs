@@ -261,6 +261,13 @@ impl NodeCore {
         self.ledgers.loaded_count()
     }
 
+    /// The held partnerships whose ledger could not be loaded from the
+    /// store (a damaged record), with why: each answers
+    /// [`NodeError::Open`] until the store is repaired.
+    pub fn unavailable_partnerships(&self) -> Vec<(PartnershipId, String)> {
+        self.ledgers.unavailable()
+    }
+
     /// Whether `partnership`'s ledger is loaded (never loads it).
     pub fn is_loaded(&self, partnership: &PartnershipId) -> bool {
         self.ledgers.loaded(partnership).is_some()

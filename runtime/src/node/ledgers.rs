@@ -311,6 +311,18 @@ impl Ledgers {
         self.slots.values().filter(|slot| matches!(slot.ledger.get(), Some(Ok(_)))).count()
     }
 
+    /// The held partnerships whose ledger could not be loaded (at start
+    /// or on first use), with why, ascending.
+    pub(crate) fn unavailable(&self) -> Vec<(PartnershipId, String)> {
+        self.slots
+            .iter()
+            .filter_map(|(id, slot)| match slot.ledger.get() {
+                Some(Err(message)) => Some((*id, message.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// `partnership`'s ledger, loaded now if it was not.
     pub(crate) fn get(&self, partnership: &PartnershipId) -> Option<&NodeLedger> {
         let slot = self.slots.get(partnership)?;

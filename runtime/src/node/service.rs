@@ -248,6 +248,9 @@ pub struct NodeInfo {
     pub partnerships_loaded: usize,
     /// Published modules still compiling in the background.
     pub modules_compiling: usize,
+    /// Held partnerships whose ledger could not be loaded from the store,
+    /// with why (`NodeCore::unavailable_partnerships`).
+    pub partnerships_unavailable: Vec<(PartnershipId, String)>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, NodeError>>;
@@ -494,6 +497,7 @@ impl NodeTask {
                     partnerships: self.core.partnership_count(),
                     partnerships_loaded: self.core.loaded_count(),
                     modules_compiling: self.core.executor().compiling(),
+                    partnerships_unavailable: self.core.unavailable_partnerships(),
                 }));
             }
             Command::AddCode(wasm, reply) => {

@@ -444,6 +444,10 @@ fn a_partnership_whose_saved_summary_is_damaged_fails_alone_without_the_whole_fi
     assert!(error.contains("snapshot record") && error.contains("checksum"), "{error}");
     assert!(error.contains(&damaged.to_string()), "the partnership is named: {error}");
     assert!(!t.cores[0].is_loaded(&damaged));
+    // The node says which partnership is unavailable and why.
+    let unavailable = t.cores[0].unavailable_partnerships();
+    assert_eq!(unavailable.iter().map(|(p, _)| *p).collect::<Vec<_>>(), vec![damaged]);
+    assert!(unavailable[0].1.contains("checksum"), "{}", unavailable[0].1);
     // The other partnership and the partner go on.
     assert_eq!(entries(&t.cores[0], &sound), sound_entries);
     sign(&mut t.cores[1], &sound, "after", t.now);

@@ -1,7 +1,8 @@
 //! `polypact store check`: a stopped node's store, written by a real node
 //! running the guestbook `.wasm`, checks whole; the command refuses a home
 //! without a store and a store its node holds open, and names each damaged
-//! record and exits 1 when one is damaged.
+//! record and exits 1 when one is damaged. A node started on the damaged
+//! store runs, and names the partnership it cannot load.
 
 use polypact::home::Home;
 use redb::ReadableTable;
@@ -50,6 +51,15 @@ fn a_stopped_nodes_store_checks_whole_and_damage_is_named() {
         }
         txn.commit().unwrap();
     }
+    // The node starts, and says which partnership it cannot load.
+    let mut node = home.start();
+    let info = json(&home.ok(&["info", "--json"]));
+    assert_eq!(info["partnerships_unavailable"][0]["id"], id.as_str(), "{info}");
+    assert!(info["partnerships_unavailable"][0]["error"].as_str().unwrap().contains("checksum"), "{info}");
+    assert!(home.ok(&["info"]).contains(&format!("unavailable {id}: ")));
+    let err = home.fails(&["partnership", "show", &id]);
+    assert!(err.contains("snapshot record"), "{err}");
+    assert!(node.stop());
     let out = home.run(&["store", "check"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let err = text(&out.stderr);
