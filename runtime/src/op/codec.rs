@@ -8,7 +8,7 @@
 
 use super::error::OpError;
 use super::ids::{MemberId, OpId, PartnershipId};
-use super::types::{SignedOp, UnsignedOp};
+use super::types::{OpHeader, SignedOp, UnsignedOp};
 
 /// The encoding version this node writes and reads.
 /// Version 2 added a charter's `parent` (spawned partnerships), version 3
@@ -79,6 +79,20 @@ pub(crate) fn author_and_seq_of_encoding(bytes: &[u8]) -> Option<(MemberId, u64)
     let ((_, author, seq), _): ((PartnershipId, MemberId, u64), _) =
         postcard::take_from_bytes(fields).ok()?;
     Some((author, seq))
+}
+
+/// The author, seq and time of a canonical signed op encoding, read off
+/// its first fields without decoding the rest (`None` if they do not
+/// parse): for the store, which checks the bytes against the op's id
+/// first.
+pub(crate) fn header_of_encoding(bytes: &[u8]) -> Option<OpHeader> {
+    let (&version, fields) = bytes.split_first()?;
+    if version != ENCODING_VERSION {
+        return None;
+    }
+    let ((_, author, seq, _, time_ms), _): ((PartnershipId, MemberId, u64, Vec<OpId>, u64), _) =
+        postcard::take_from_bytes(fields).ok()?;
+    Some(OpHeader { author, seq, time_ms })
 }
 
 /// The op id rule, in one place: BLAKE3 of the canonical unsigned encoding

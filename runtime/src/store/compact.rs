@@ -232,7 +232,7 @@ impl Store {
                         }
                         // Checked against its id: the tombstone keeps what
                         // the op said, and nothing will check it again.
-                        let header = self.decode_op(bytes, &id)?.header();
+                        let header = self.checked_header(bytes, &id)?;
                         doomed.push((key, tombstone(&key, &header)));
                     }
                 }

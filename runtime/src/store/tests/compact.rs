@@ -120,3 +120,27 @@ fn a_malformed_compaction_record_is_refused_as_corrupt() {
     }
     assert!(store.compact_below(&p, 20, CERT, &BTreeSet::new(), 10).is_err());
 }
+
+#[test]
+fn an_op_damaged_before_compaction_is_refused_not_kept_as_a_wrong_header() {
+    let (_dir, store, p, ops) = archived();
+    let (height, op) = ops.iter().find(|(h, _)| *h == 5).cloned().unwrap();
+    {
+        // The author's first byte, changed in place: the record still
+        // parses, with another author.
+        let txn = store.db().unwrap().begin_write().unwrap();
+        {
+            let mut table = txn.open_table(crate::store::tables::OPS).unwrap();
+            let key = crate::store::tables::op_key(&p, height, &op.id());
+            let mut bytes = redb::ReadableTable::get(&table, &key).unwrap().unwrap().value().to_vec();
+            bytes[1 + 32] ^= 1;
+            table.insert(&key, bytes.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let error = store.compact_below(&p, 20, CERT, &BTreeSet::new(), usize::MAX).unwrap_err();
+    assert!(matches!(error, StoreError::Corrupt { .. }), "{error:?}");
+    assert!(error.to_string().contains(&op.id().to_string()), "{error}");
+    assert_eq!(store.compaction(&p).unwrap(), None, "nothing was compacted");
+    assert!(matches!(store.op_header(&p, &op.id()), Err(StoreError::Corrupt { .. })));
+}
