@@ -16,31 +16,31 @@
 //!
 //! The checksum covers the table's name and the record's key with the
 //! value: a value that lands under another key or in another table (a
-//! damaged page pointer) does not check. It is BLAKE3 (a well-kept crate,
-//! already the op id hash), cut to 16 bytes: a check against damage, not
-//! a seal against someone who can write the file, who could rewrite ops
-//! and keys alike.
+//! damaged page pointer) does not check. It is a CRC-32 (`crc32fast`),
+//! as RocksDB puts a CRC-32C on each block: a check against damage, which
+//! it finds with certainty for any burst up to 32 bits and otherwise but
+//! once in 2^32, not a seal against someone who can write the file, who
+//! could rewrite ops and keys alike. A cryptographic hash buys nothing
+//! here and cost 37 times as much: BLAKE3 took 4.8 µs per 5 KB archive
+//! block on this machine against 0.13 µs, and an archived lookup checks a
+//! block in each run it probes.
 //!
 //! This file owns the checksum's layout; which records carry one is each
 //! table's file's business (see `tables.rs`).
 
 /// Bytes of the checksum at the end of a checked value.
-pub(crate) const LEN: usize = 16;
+pub(crate) const LEN: usize = 4;
 
-/// The context string of BLAKE3's key derivation for record checksums.
-const CONTEXT: &str = "polypact store record checksum v1";
-
-/// The checksum of `value` stored under `key` in `table`.
+/// The checksum of `value` stored under `key` in `table`: CRC-32 of the
+/// table's name and the key, each after its length, then the value.
 fn checksum(table: &str, key: &[u8], value: &[u8]) -> [u8; LEN] {
-    let mut hasher = blake3::Hasher::new_derive_key(CONTEXT);
+    let mut hasher = crc32fast::Hasher::new();
     hasher.update(&(table.len() as u64).to_be_bytes());
     hasher.update(table.as_bytes());
     hasher.update(&(key.len() as u64).to_be_bytes());
     hasher.update(key);
     hasher.update(value);
-    let mut out = [0u8; LEN];
-    out.copy_from_slice(&hasher.finalize().as_bytes()[..LEN]);
-    out
+    hasher.finalize().to_be_bytes()
 }
 
 /// `value ‖ checksum`: what the store writes under `key` in `table`.
@@ -68,12 +68,9 @@ pub(crate) fn open<'v>(table: &str, key: &[u8], stored: &'v [u8]) -> Result<&'v 
 }
 
 /// The checksum of a record that is all key (a list), as the `u64` value
-/// stored with it: the first 8 bytes of [`seal`]'s checksum of no value.
+/// stored with it: [`seal`]'s checksum of no value.
 pub(crate) fn of_key(table: &str, key: &[u8]) -> u64 {
-    let sum = checksum(table, key, &[]);
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&sum[..8]);
-    u64::from_be_bytes(first)
+    u64::from(u32::from_be_bytes(checksum(table, key, &[])))
 }
 
 #[cfg(test)]
