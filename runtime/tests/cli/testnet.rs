@@ -123,6 +123,10 @@ fn the_demo_runs_its_story_and_cleans_up() {
     assert!(stdout.contains("refused, as it should be"), "{stdout}");
     assert!(stdout.contains("partners' nodes agree on the final state"), "{stdout}");
     assert!(!stdout.contains("FAILED"), "{stdout}");
+    // The story's last op became final on the remaining partners' nodes,
+    // not after a timeout.
+    let waited = stderr.lines().find(|l| l.contains("waiting for finality")).unwrap_or_default();
+    assert!(waited.contains("done in"), "{stderr}");
     let net = json(&std::fs::read_to_string(d.join("testnet.json")).unwrap());
     for node in net["nodes"].as_array().unwrap() {
         assert!(node["pid"].is_null(), "the demo stops its nodes: {node}");

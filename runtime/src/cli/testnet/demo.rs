@@ -299,30 +299,29 @@ async fn story(testnet: &Testnet, charter: &Path, text: &str, story_path: &Path)
         .filter_map(|p| p["member"].as_str().or(p.as_str()))
         .filter_map(|m| members.iter().find(|(_, id)| id.as_str() == m).map(|(name, _)| name.clone()))
         .collect();
-    let mut target = 0;
-    for (_, client) in &clients {
-        target = target.max(client.get(&path).await?["optimistic_height"].as_u64().unwrap_or(0));
-    }
-    wait_until(
-        "waiting for finality (every remaining partner countersigns)",
-        Duration::from_secs(90),
-        || async {
-            let mut all = true;
-            for (name, client) in &clients {
-                if !active.contains(name) {
-                    continue;
+    // The story's last op final on each of those nodes: everything before
+    // it is then final too. (Their last acks stay above the final height
+    // until something builds on them: no one acks an ack.)
+    if let Some(op) = &last_op {
+        let op_path = format!("{path}/ops/{op}");
+        let all_final = wait_until(
+            "waiting for finality (every remaining partner countersigns)",
+            Duration::from_secs(90),
+            || async {
+                let mut all = true;
+                for (name, client) in &clients {
+                    if active.contains(name) {
+                        all &= client.get(&op_path).await.ok().is_some_and(|s| s["final"] == true);
+                    }
                 }
-                all &= client
-                    .get(&path)
-                    .await
-                    .ok()
-                    .and_then(|p| p["final_height"].as_u64())
-                    .is_some_and(|h| h >= target);
-            }
-            all
-        },
-    )
-    .await;
+                all
+            },
+        )
+        .await;
+        if !all_final {
+            failed.push("the story's last op is not final on every remaining partner's node".to_owned());
+        }
+    }
     outln!("== the state on each node");
     let mut roots = Vec::new();
     for (name, client) in &clients {
