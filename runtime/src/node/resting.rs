@@ -107,21 +107,17 @@ pub(crate) fn resting_standing(
     store: &Store,
     partnership: &PartnershipId,
 ) -> Result<Option<Standing>, NodeError> {
-    let mark = match store.resting_mark(partnership) {
-        Ok(Some(mark)) => mark,
-        Ok(None) => return Ok(None),
-        Err(error @ StoreError::Corrupt { .. }) => {
-            tracing::warn!(partnership = %partnership.short(), %error, "a resting mark cannot be used; loading the ledger");
-            return Ok(None);
-        }
-        Err(error) => return Err(error.into()),
+    let read = || -> Result<Option<(RestingMark, Option<u64>)>, StoreError> {
+        let Some(mark) = store.resting_mark(partnership)? else { return Ok(None) };
+        Ok(Some((mark, store.saved_final_height(partnership)?)))
     };
-    let saved = match store.saved_final_height(partnership) {
-        Ok(saved) => saved,
-        // The load that follows meets the same damage and fails this
-        // partnership alone.
+    let (mark, saved) = match read() {
+        Ok(Some(read)) => read,
+        Ok(None) => return Ok(None),
+        // A damaged mark or snapshot record: a load that meets the same
+        // damage fails this partnership alone.
         Err(error @ StoreError::Corrupt { .. }) => {
-            tracing::warn!(partnership = %partnership.short(), %error, "the saved snapshot cannot be read; loading the ledger");
+            tracing::warn!(partnership = %partnership.short(), %error, "a resting mark, or the snapshot it stands on, cannot be read; loading the ledger");
             return Ok(None);
         }
         Err(error) => return Err(error.into()),

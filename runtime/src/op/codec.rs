@@ -63,24 +63,6 @@ pub fn op_id_of_encoding(bytes: &[u8]) -> Option<OpId> {
     Some(id_of_unsigned_encoding(&bytes[..bytes.len() - 64]))
 }
 
-/// The author and seq of the op whose signed encoding is `bytes`, read off
-/// the first fields of the encoding (partnership, author, seq) without
-/// decoding the rest: for the store, which rebuilds its in-memory index of
-/// each author's ops from the ops it holds.
-///
-/// Whenever [`decode_signed_op`] accepts `bytes`, these are that op's author
-/// and seq; `None` if the bytes are too short for those fields or carry
-/// another encoding version.
-pub(crate) fn author_and_seq_of_encoding(bytes: &[u8]) -> Option<(MemberId, u64)> {
-    let (&version, fields) = bytes.split_first()?;
-    if version != ENCODING_VERSION {
-        return None;
-    }
-    let ((_, author, seq), _): ((PartnershipId, MemberId, u64), _) =
-        postcard::take_from_bytes(fields).ok()?;
-    Some((author, seq))
-}
-
 /// The author, seq and time of a canonical signed op encoding, read off
 /// its first fields without decoding the rest (`None` if they do not
 /// parse): for the store, which checks the bytes against the op's id
@@ -214,7 +196,7 @@ mod tests {
         /// The id, author and seq read off the bytes are the ones the op
         /// decodes to, for any op; and for any bytes that decode at all.
         #[test]
-        fn the_id_author_and_seq_read_off_the_bytes_are_the_decoded_ones(
+        fn the_id_and_header_read_off_the_bytes_are_the_decoded_ones(
             seed in 1u8..=255,
             seq in 1u64..1_000_000,
             parents in proptest::collection::vec(proptest::array::uniform32(proptest::num::u8::ANY), 0..5),
@@ -234,17 +216,14 @@ mod tests {
             .sign(&key);
             let mut bytes = op.encode();
             proptest::prop_assert_eq!(op_id_of_encoding(&bytes), Some(op.id()));
-            proptest::prop_assert_eq!(author_and_seq_of_encoding(&bytes), Some((op.author(), op.seq())));
+            proptest::prop_assert_eq!(header_of_encoding(&bytes), Some(op.header()));
             // One byte changed anywhere: whatever still decodes has the id
             // read off its bytes.
             let at = flip % bytes.len();
             bytes[at] ^= 0x55;
             if let Ok(decoded) = decode_signed_op(&bytes, &Limits::default()) {
                 proptest::prop_assert_eq!(op_id_of_encoding(&bytes), Some(decoded.id()));
-                proptest::prop_assert_eq!(
-                    author_and_seq_of_encoding(&bytes),
-                    Some((decoded.author(), decoded.seq()))
-                );
+                proptest::prop_assert_eq!(header_of_encoding(&bytes), Some(decoded.header()));
             }
         }
     }

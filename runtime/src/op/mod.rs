@@ -24,8 +24,8 @@ pub use charter::{
     placeholders, reference_problems, unfilled_placeholders,
 };
 pub use chunk::{CODE_CHUNK_BYTES, CodeChunk, MAX_CODE_BYTES};
+pub(crate) use codec::header_of_encoding;
 pub use codec::{ENCODING_VERSION, Limits, decode_signed_op, encode_signed_op, op_id_of_encoding};
-pub(crate) use codec::{author_and_seq_of_encoding, header_of_encoding};
 pub use error::{IdParseError, OpError};
 pub use ids::{CodeHash, MEMBER_HRP, MemberId, OpId, PARTNERSHIP_HRP, PartnershipId};
 pub use keys::MemberKey;

@@ -123,7 +123,12 @@ fn encode(p: &PartnershipId, c: &Compaction) -> Vec<u8> {
 /// The compaction record of `p` in `stored`; what is wrong if it does not
 /// check or decode.
 fn decode(p: &PartnershipId, stored: &[u8]) -> Result<Compaction, String> {
-    let value = checksum::open(COMPACTED.name(), &p.0, stored)?;
+    parse(checksum::open(COMPACTED.name(), &p.0, stored)?)
+}
+
+/// A compaction record's fields, checksum aside (schemas 6 to 8 stored
+/// them bare: the upgrade reads them with this).
+pub(super) fn parse(value: &[u8]) -> Result<Compaction, String> {
     let too_short = || "it is too short".to_owned();
     let (checkpoint, rest) = value.split_first_chunk::<8>().ok_or_else(too_short)?;
     let (done_upto, certificate) = rest.split_first_chunk::<8>().ok_or_else(too_short)?;

@@ -52,8 +52,8 @@ use super::tables::{
     ARCHIVED_ID_BLOCKS, LATE_OPS, OPS, OpKey, PARTNERSHIPS, op_key, op_key_max, op_keys_at, split_op_key,
 };
 use crate::op::{
-    MemberId, OpHeader, OpId, PartnershipId, Payload, SignedOp, author_and_seq_of_encoding, decode_signed_op,
-    encode_signed_op, header_of_encoding, op_id_of_encoding,
+    MemberId, OpHeader, OpId, PartnershipId, Payload, SignedOp, decode_signed_op, encode_signed_op,
+    header_of_encoding, op_id_of_encoding,
 };
 
 /// What the store keeps in memory about one partnership's stored ops.
@@ -364,7 +364,7 @@ impl Store {
 
     /// The index of `p` from disk: the archive's summary, then every op
     /// above the archive horizon from the `ops` table (the height and id
-    /// from each key, the author and seq off the first bytes of each
+    /// from each key, the author and seq off the first fields of each
     /// record, once it hashes to its id), then the late ops at or below it
     /// not archived yet.
     fn read_index(&self, p: &PartnershipId) -> Result<OpIndex, StoreError> {
@@ -381,8 +381,8 @@ impl Store {
                 for entry in op_table.range::<&OpKey>(&first..=&last).map_err(self.ctx(what))? {
                     let (key, value) = entry.map_err(self.ctx(what))?;
                     let (height, id) = split_op_key(key.value());
-                    let (author, seq) = self.author_and_seq(value.value(), &id)?;
-                    index.add(id, height, author, seq);
+                    let header = self.checked_header(value.value(), &id)?;
+                    index.add(id, height, header.author, header.seq);
                 }
             }
             for (height, id) in late {
@@ -392,8 +392,8 @@ impl Store {
                             "op {id} is listed as late at height {height} but not stored there"
                         ))
                     })?;
-                let (author, seq) = self.author_and_seq(bytes.value(), &id)?;
-                index.add(id, height, author, seq);
+                let header = self.checked_header(bytes.value(), &id)?;
+                index.add(id, height, header.author, header.seq);
             }
             Ok(index)
         })
@@ -649,17 +649,6 @@ impl Store {
             };
             Ok(Some((height, header)))
         })
-    }
-
-    /// The author and seq of the stored op `id`, read off its first bytes
-    /// once the bytes hash to `id` (no full decode): a record that does not
-    /// is corruption.
-    pub(super) fn author_and_seq(&self, bytes: &[u8], id: &OpId) -> Result<(MemberId, u64), StoreError> {
-        if op_id_of_encoding(bytes) != Some(*id) {
-            return Err(self.corrupt(format!("the record stored as op {id} is not that op")));
-        }
-        author_and_seq_of_encoding(bytes)
-            .ok_or_else(|| self.corrupt(format!("stored op {id} has no author and seq")))
     }
 
     /// The header of the stored op `id`, read off its first fields once

@@ -30,7 +30,7 @@ use redb::{ReadableTable, TableDefinition, TableHandle, WriteTransaction};
 
 use super::archive::{Run, seal_horizon, seal_run};
 use super::checksum;
-use super::compact::reseal_tombstone;
+use super::compact::{parse, reseal_tombstone};
 use super::db::Store;
 use super::error::{SCHEMA_VERSION, StoreError};
 use super::tables::{
@@ -140,13 +140,9 @@ impl Store {
         let mut ops = txn.open_table(OPS).map_err(self.ctx(WHAT))?;
         for (p, record) in compacted {
             let p = PartnershipId(p);
-            let done_upto = record
-                .get(8..16)
-                .and_then(|bytes| bytes.try_into().ok())
-                .map(u64::from_be_bytes)
-                .ok_or_else(|| {
-                    self.corrupt(format!("the compaction record of partnership {p} is malformed"))
-                })?;
+            let done_upto = parse(&record)
+                .map_err(|e| self.corrupt(format!("the compaction record of partnership {p}: {e}")))?
+                .done_upto;
             let end = op_key(&p, done_upto, &OpId([0xff; 32]));
             let mut from: Bound<OpKey> = Bound::Included(op_key(&p, 0, &OpId([0; 32])));
             loop {

@@ -366,8 +366,16 @@ fn a_partner_who_left_stands_in_a_resting_partnership_as_in_its_ledger_and_canno
     assert_eq!(entries(&t.cores[0], &p), entries_before);
 }
 
-#[test]
-fn a_partnership_whose_stored_state_is_damaged_fails_its_first_use_alone() {
+/// Two partnerships Alice and Bob share, each signed in and settled;
+/// then Alice's node stops, `damage` changes her store file (given the
+/// damaged partnership), and her node starts again, without the
+/// whole-file check (a node's default). Asserts that the node starts,
+/// that the damaged partnership answers an error every time and loads
+/// nothing, and that the other partnership and the partner go on; returns
+/// the nodes, the damaged partnership and its error.
+fn one_damaged_partnership(
+    damage: impl FnOnce(&std::path::Path, &PartnershipId),
+) -> (Nodes, PartnershipId, String) {
     let mut t = Nodes::pair();
     let (damaged, _) = t.create();
     let (sound, _) = t.create();
@@ -378,12 +386,33 @@ fn a_partnership_whose_stored_state_is_damaged_fails_its_first_use_alone() {
     let sound_entries = entries(&t.cores[0], &sound);
     t.cores[0].flush().expect("flush");
     t.stop_alice();
-    {
+    damage(&t.dirs[0].path().join(node::STORE_FILE), &damaged);
+    t.cores[0] = open(&t.dirs[0], 1, &t.codes);
+    assert_eq!(t.cores[0].partnership_count(), 2, "the node starts");
+    let error = t.cores[0].ledger_or_err(&damaged).err().expect("refused").to_string();
+    // Asking again gives the same answer, and nothing was loaded.
+    assert!(t.cores[0].ledger_or_err(&damaged).is_err());
+    assert!(!t.cores[0].is_loaded(&damaged));
+    // The node says which partnership is unavailable and why.
+    let unavailable = t.cores[0].unavailable_partnerships();
+    assert_eq!(unavailable.iter().map(|(p, _)| *p).collect::<Vec<_>>(), vec![damaged]);
+    assert!(error.ends_with(&unavailable[0].1), "{error} / {}", unavailable[0].1);
+    // The other partnership and the partner go on.
+    assert_eq!(entries(&t.cores[0], &sound), sound_entries);
+    sign(&mut t.cores[1], &sound, "after", t.now);
+    t.settle();
+    assert_eq!(entries(&t.cores[0], &sound), entries(&t.cores[1], &sound));
+    (t, damaged, error)
+}
+
+#[test]
+fn a_partnership_whose_stored_state_is_damaged_fails_its_first_use_alone() {
+    let (_, _, error) = one_damaged_partnership(|path, damaged| {
         // A value changed under the root saved with it, as a damaged disk
         // would leave it (redb's own checksums hold: the whole-file check
         // at open cannot see this).
-        let store = Store::open(&t.dirs[0].path().join("store.redb")).expect("store");
-        let stored = store.load_final(&damaged).expect("read").expect("a snapshot");
+        let store = Store::open(path).expect("store");
+        let stored = store.load_final(damaged).expect("read").expect("a snapshot");
         let (key, mut value) = stored.state.last().cloned().expect("a state value");
         value[0] ^= 1;
         let delta = FinalDelta {
@@ -392,41 +421,19 @@ fn a_partnership_whose_stored_state_is_damaged_fails_its_first_use_alone() {
             meta: stored.meta,
             state_root: stored.state_root,
         };
-        store.save_final(&damaged, &delta).expect("saved");
-    }
-    t.cores[0] = open(&t.dirs[0], 1, &t.codes);
-    assert_eq!(t.cores[0].partnership_count(), 2, "the node starts");
-    let error = t.cores[0].ledger_or_err(&damaged).err().expect("refused").to_string();
+        store.save_final(damaged, &delta).expect("saved");
+    });
     assert!(error.contains("is damaged"), "{error}");
-    // Asking again gives the same answer, and nothing was loaded.
-    assert!(t.cores[0].ledger_or_err(&damaged).is_err());
-    assert!(!t.cores[0].is_loaded(&damaged));
-    // The other partnership and the partner go on.
-    assert_eq!(entries(&t.cores[0], &sound), sound_entries);
-    sign(&mut t.cores[1], &sound, "after", t.now);
-    t.settle();
-    assert_eq!(entries(&t.cores[0], &sound), entries(&t.cores[1], &sound));
 }
 
 #[test]
 fn a_partnership_whose_saved_summary_is_damaged_fails_alone_without_the_whole_file_check() {
-    // A node opens its store without the whole-file check (the default):
-    // the saved summary and final height, read at its first use, are
-    // checked against their checksum instead.
-    let mut t = Nodes::pair();
-    let (damaged, _) = t.create();
-    let (sound, _) = t.create();
-    for p in [damaged, sound] {
-        sign(&mut t.cores[0], &p, "hello", t.now);
-    }
-    t.settle();
-    let sound_entries = entries(&t.cores[0], &sound);
-    t.cores[0].flush().expect("flush");
-    t.stop_alice();
-    {
+    // The saved summary and final height are checked against their
+    // checksum when read, not by a check of the whole file at open.
+    let (_, damaged, error) = one_damaged_partnership(|path, damaged| {
         // One bit of the record changed in place, redb's page checksums
         // intact: what a damaged disk under a trusting open looks like.
-        let db = redb::Database::open(t.dirs[0].path().join("store.redb")).expect("store");
+        let db = redb::Database::open(path).expect("store");
         let txn = db.begin_write().expect("write");
         {
             let definition: redb::TableDefinition<&[u8; 32], &[u8]> =
@@ -437,20 +444,7 @@ fn a_partnership_whose_saved_summary_is_damaged_fails_alone_without_the_whole_fi
             table.insert(&damaged.0, value.as_slice()).expect("write");
         }
         txn.commit().expect("commit");
-    }
-    t.cores[0] = open(&t.dirs[0], 1, &t.codes);
-    assert_eq!(t.cores[0].partnership_count(), 2, "the node starts");
-    let error = t.cores[0].ledger_or_err(&damaged).err().expect("refused").to_string();
+    });
     assert!(error.contains("snapshot record") && error.contains("checksum"), "{error}");
     assert!(error.contains(&damaged.to_string()), "the partnership is named: {error}");
-    assert!(!t.cores[0].is_loaded(&damaged));
-    // The node says which partnership is unavailable and why.
-    let unavailable = t.cores[0].unavailable_partnerships();
-    assert_eq!(unavailable.iter().map(|(p, _)| *p).collect::<Vec<_>>(), vec![damaged]);
-    assert!(unavailable[0].1.contains("checksum"), "{}", unavailable[0].1);
-    // The other partnership and the partner go on.
-    assert_eq!(entries(&t.cores[0], &sound), sound_entries);
-    sign(&mut t.cores[1], &sound, "after", t.now);
-    t.settle();
-    assert_eq!(entries(&t.cores[0], &sound), entries(&t.cores[1], &sound));
 }
